@@ -1,0 +1,14 @@
+"""The autograd layer: Tensor, reverse mode, forward mode, gradcheck, anomaly detection."""
+
+from chainrule.autograd.tensor import Tensor  # noqa: I001  (Tensor first: the rest build on it)
+from chainrule.autograd import functions
+from chainrule.autograd.anomaly import detect_anomaly
+from chainrule.autograd.engine import backward, grad
+from chainrule.autograd.forward import jvp
+from chainrule.autograd.gradcheck import gradcheck
+from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+
+__all__ = [
+    "Tensor", "backward", "detect_anomaly", "enable_grad", "functions", "grad", "gradcheck",
+    "is_grad_enabled", "jvp", "no_grad",
+]  # fmt: skip

@@ -1,0 +1,216 @@
+"""Reverse mode: walk the graph once in reverse topological order, applying each op's VJP.
+
+The walk is iterative (no recursion, so a 100,000-op chain is fine) and gradients accumulate in a
+dict keyed by tensor: a value used by several ops receives the sum of their contributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd import functions
+from chainrule.autograd.function import constant
+from chainrule.autograd.grad_mode import _GradMode, state
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import AnomalyError, user_line
+
+
+class _Freed:
+    """Marks a graph node whose inputs were released after a backward pass."""
+
+
+FREED = _Freed()
+
+
+def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Every tensor that requires grad and leads to ``roots``, inputs before the ops using them.
+
+    Iterative depth-first search: each tensor is listed once, after all of its inputs.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        node = t._node
+        if node is not None:
+            inputs = node.inputs
+            if inputs is FREED:
+                raise RuntimeError(
+                    f"backward: trying to go through the graph a second time (at a {node.name} "
+                    "op whose saved values were freed by the first backward). Pass "
+                    "retain_graph=True to the first backward() if you need to do this."
+                )
+            for i in inputs:
+                if i.requires_grad and id(i) not in seen:
+                    stack.append((i, False))
+    return order
+
+
+def backward(
+    root: Tensor, gradient=None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """Accumulates d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    g = _root_gradient(root, gradient, "backward", create_graph)
+    _run([root], [g], retain_graph or create_graph, create_graph, targets=None)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned (not put in ``.grad``).
+
+    Like ``torch.autograd.grad``: ``grad_outputs`` gives d(loss)/d(output) for non-scalar outputs;
+    with ``create_graph=True`` the returned gradients are themselves differentiable.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(
+                f"grad: input {i} does not require grad, so no gradient can be taken with "
+                "respect to it; create it with requires_grad=True"
+            )
+    gs = [_root_gradient(o, g, "grad", create_graph) for o, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = _run(outputs, gs, retain_graph, create_graph, targets=inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else constant(g))
+    return tuple(result)
+
+
+def _root_gradient(root: Tensor, gradient, where: str, create_graph: bool):
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{where}: expected a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError(
+            f"{where}: this tensor does not require grad and has no graph to go back through. "
+            "Mark the inputs you want gradients for with requires_grad=True (or "
+            ".requires_grad_()), and make sure the computation is not inside cr.no_grad()."
+        )
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{where}: the gradient can be implicit only for a one-element output, but this "
+                f"tensor has shape {root.shape}. Reduce it to a scalar first (e.g. loss.sum() or "
+                f".mean()), or pass gradient=<tensor of shape {root.shape}> with d(loss)/d(output)."
+            )
+        g = np.ones_like(root.data)
+    else:
+        g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+        if g.shape != root.shape:
+            raise RuntimeError(
+                f"{where}: the gradient has shape {g.shape} but the tensor has shape "
+                f"{root.shape}; they must match"
+            )
+        g = g.astype(root.dtype, copy=False)
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) else constant(g)
+    return g
+
+
+def _run(roots, root_grads, retain_graph, create_graph, targets):
+    """The walk itself. Returns the gradients of ``targets`` (by id) when given, else fills the
+    ``.grad`` of leaves."""
+    order = toposort(roots)
+    grads: dict[int, object] = {}
+    for r, g in zip(roots, root_grads):
+        _accumulate(grads, r, g)
+    want = None if targets is None else {id(t) for t in targets}
+    found: dict[int, object] = {}
+    m = functions if create_graph else backend.ArrayMath
+    anomaly = state.anomaly
+    mode = _GradMode(create_graph)
+    with mode:
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if want is not None and id(t) in want:
+                found[id(t)] = g
+            node = t._node
+            if node is None:
+                if want is None:
+                    _to_leaf(t, g, create_graph)
+                continue
+            inputs = node.inputs
+            if create_graph:
+                in_grads = node.vjp(m, g, *inputs, t)
+            else:
+                data = t.data
+                if len(inputs) == 1:
+                    in_grads = node.vjp(m, g, inputs[0].data, data)
+                elif len(inputs) == 2:
+                    in_grads = node.vjp(m, g, inputs[0].data, inputs[1].data, data)
+                else:
+                    in_grads = node.vjp(m, g, *[i.data for i in inputs], data)
+            for inp, ig in zip(inputs, in_grads):
+                if ig is None or not inp.requires_grad:
+                    continue
+                if ig.shape != inp.data.shape:
+                    ig = m.sum_to(ig, inp.data.shape)
+                if anomaly:
+                    _check_grad(node, ig)
+                _accumulate(grads, inp, ig)
+            if not retain_graph:
+                node.inputs = FREED
+    return found
+
+
+def _accumulate(grads: dict, t: Tensor, g) -> None:
+    prev = grads.get(id(t))
+    # Out of place: a VJP may hand the same array to several inputs, or a read-only view.
+    grads[id(t)] = g if prev is None else prev + g
+
+
+def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        # A copy, so that .grad never aliases another tensor's gradient or a broadcast view.
+        t.grad = constant(np.array(g, copy=True))
+    else:
+        t.grad = constant(t.grad.data + g)
+
+
+def _check_grad(node, g) -> None:
+    data = g.data if isinstance(g, Tensor) else g
+    if data.dtype.kind in "fc" and not np.isfinite(data).all():
+        where = node.trace or "<created outside detect_anomaly>"
+        raise AnomalyError(
+            f"detect_anomaly: the backward of {node.name} produced NaN or Inf in an input "
+            f"gradient; the {node.name} was created at\n  {where}\n  (backward called at "
+            f"{user_line()})"
+        )

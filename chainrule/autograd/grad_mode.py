@@ -1,0 +1,52 @@
+"""Global switches of the autograd layer: gradient recording, forward mode, anomaly detection.
+
+They are process-wide (not per thread), which is what a single-threaded NumPy framework needs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    grad_enabled = True  # record graph nodes for reverse mode
+    forward_level = 0  # > 0 while cr.jvp runs: propagate tangents
+    anomaly = False  # check every result for NaN/Inf and remember where ops were created
+
+
+state = _State
+
+
+class _GradMode:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = state.grad_enabled
+        state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self.prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def no_grad() -> _GradMode:
+    """Context manager (or decorator) in which no graph is recorded: results need no gradient."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager (or decorator) that records the graph again inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record graph nodes right now."""
+    return state.grad_enabled

@@ -1,0 +1,126 @@
+"""Numerical gradient checking: central differences against the analytical Jacobian."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from chainrule.autograd.engine import grad as _grad
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import GradcheckError
+
+
+def _outputs(fn, inputs) -> list[Tensor]:
+    out = fn(*inputs)
+    return [out] if isinstance(out, Tensor) else list(out)
+
+
+def numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6):
+    """J[k][i] = d(output k)/d(input i) by central differences: a (out.size, in.size) array each."""
+    with_grad = [i for i, x in enumerate(inputs) if x.requires_grad]
+    outs = _outputs(fn, inputs)
+    jac = [[np.zeros((o.data.size, inputs[i].data.size)) for i in with_grad] for o in outs]
+    for col, i in enumerate(with_grad):
+        flat = inputs[i].data.reshape(-1)  # a view: perturbs the input in place
+        for j in range(flat.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            flat[j] = orig - eps
+            minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            flat[j] = orig
+            for k in range(len(outs)):
+                jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
+    return jac
+
+
+def analytical_jacobian(fn: Callable, inputs: Sequence[Tensor]):
+    """The same Jacobians from reverse mode, one backward pass per output element."""
+    with_grad = [inputs[i] for i, x in enumerate(inputs) if x.requires_grad]
+    outs = _outputs(fn, inputs)
+    jac = [[np.zeros((o.data.size, x.data.size)) for x in with_grad] for o in outs]
+    for k, o in enumerate(outs):
+        if not o.requires_grad:
+            continue
+        for r in range(o.data.size):
+            seed = np.zeros(o.data.size, dtype=o.dtype)
+            seed[r] = 1
+            gs = _grad(
+                o, with_grad, Tensor(seed.reshape(o.shape)), retain_graph=True, allow_unused=True
+            )
+            for col, g in enumerate(gs):
+                if g is None:
+                    continue
+                _check_meta(g, with_grad[col], col)
+                jac[k][col][r] = g.data.reshape(-1)
+    return jac
+
+
+def _check_meta(g: Tensor, x: Tensor, i: int) -> None:
+    if g.shape != x.shape:
+        raise GradcheckError(
+            f"gradcheck: gradient of input {i} has shape {g.shape}, input {x.shape}"
+        )
+    if g.dtype != x.dtype:
+        raise GradcheckError(f"gradcheck: gradient of input {i} is {g.dtype}, input is {x.dtype}")
+
+
+def gradcheck(
+    fn: Callable,
+    inputs: Sequence[Tensor] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """Checks reverse-mode gradients of ``fn`` against central differences.
+
+    For every input that requires grad and every output, the full Jacobian is compared element by
+    element: ``|analytical - numerical| <= atol + rtol * |numerical|``. It also checks that each
+    gradient has its input's shape and dtype, and that a zero upstream gradient gives zero.
+    Use float64 inputs: in float32 the differences are dominated by rounding.
+
+    Returns:
+        True when everything agrees.
+    Raises:
+        GradcheckError naming the input, the output, the element and both values.
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not any(x.requires_grad for x in inputs):
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+    for i, x in enumerate(inputs):
+        if x.requires_grad and x.dtype != np.float64:
+            raise ValueError(
+                f"gradcheck: input {i} is {x.dtype}; use float64 inputs (finite differences in "
+                "float32 are too noisy to judge a gradient)"
+            )
+    idx = [i for i, x in enumerate(inputs) if x.requires_grad]
+    num = numerical_jacobian(fn, inputs, eps)
+    ana = analytical_jacobian(fn, inputs)
+    for k in range(len(num)):
+        for col, i in enumerate(idx):
+            a, n = ana[k][col], num[k][col]
+            bad = np.abs(a - n) > atol + rtol * np.abs(n)
+            if bad.any():
+                r, j = np.argwhere(bad)[0]
+                elem = np.unravel_index(j, inputs[i].shape)
+                raise GradcheckError(
+                    f"gradcheck: Jacobian mismatch for output {k} element {r} with respect to "
+                    f"input {i} element {tuple(int(e) for e in elem)}: numerical {n[r, j]:.10g}, "
+                    f"analytical {a[r, j]:.10g}"
+                )
+    _check_zero_upstream(fn, inputs, idx)
+    return True
+
+
+def _check_zero_upstream(fn, inputs, idx) -> None:
+    outs = [o for o in _outputs(fn, inputs) if o.requires_grad]
+    if not outs:
+        return
+    zeros = [Tensor(np.zeros_like(o.data)) for o in outs]
+    gs = _grad(outs, [inputs[i] for i in idx], zeros, allow_unused=True)
+    for col, g in zip(idx, gs):
+        if g is not None and np.any(g.data != 0):
+            raise GradcheckError(
+                f"gradcheck: a zero upstream gradient gave a non-zero gradient for input {col}"
+            )

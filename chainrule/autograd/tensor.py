@@ -1,0 +1,413 @@
+"""The Tensor: an array, whether it needs a gradient, and the op that produced it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.autograd.grad_mode import state
+from chainrule.backend import get_default_dtype, xp
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, so that it can be differentiated.
+
+    ``data`` is the underlying NumPy array (unlike PyTorch, where ``.data`` is a Tensor).
+    ``grad`` holds the gradient after ``backward()``, a Tensor of the same shape, for leaves that
+    require one. ``_node`` is the op that produced this tensor when it is part of a graph.
+    """
+
+    __slots__ = ("__weakref__", "_node", "_tangent", "data", "grad", "name", "requires_grad")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
+        arr = _to_array(data, dtype)
+        self.data = arr
+        self.grad = None
+        self._node = None
+        self._tangent = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ----- attributes -----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not the result of a recorded op)."""
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed."""
+        return apply(ops.Transpose(None), self)
+
+    @property
+    def grad_fn(self):
+        """The op that produced this tensor, or None for a leaf."""
+        return self._node
+
+    def size(self, dim: int | None = None):
+        """The shape (as PyTorch's ``size()``), or its length along ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ----- conversion -----
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item; shape is {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no gradient flows through it)."""
+        return constant(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Marks this leaf as needing a gradient (in place); returns it."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, but this one is "
+                f"{self.data.dtype}; convert it first, e.g. t.astype(cr.float32)"
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def astype(self, dtype) -> Tensor:
+        """This tensor converted to ``dtype`` (differentiable between floating types)."""
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        if dtype.kind not in "fc" or self.data.dtype.kind not in "fc":
+            return constant(self.data.astype(dtype))
+        return apply(ops.Cast(dtype), self)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != get_default_dtype() and self.data.dtype.kind == "f":
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() or .all(), or compare with `is None`"
+            )
+        return bool(self.data)
+
+    __hash__ = object.__hash__
+
+    # ----- differentiation -----
+    def backward(
+        self, gradient=None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
+        """Computes the gradient of this tensor with respect to every leaf that requires one, and
+        adds it to the leaf's ``.grad``.
+
+        Args:
+            gradient: dL/d(self), same shape as self; may be omitted for a one-element tensor.
+            retain_graph: keep the graph so that backward can run through it again.
+            create_graph: record the backward pass so the gradients are differentiable.
+        """
+        from chainrule.autograd.engine import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ----- operators -----
+    def __add__(self, other):
+        return apply(_ADD(), self, _lift(other, self))
+
+    def __radd__(self, other):
+        return apply(_ADD(), _lift(other, self), self)
+
+    def __sub__(self, other):
+        return apply(_SUB(), self, _lift(other, self))
+
+    def __rsub__(self, other):
+        return apply(_SUB(), _lift(other, self), self)
+
+    def __mul__(self, other):
+        return apply(_MUL(), self, _lift(other, self))
+
+    def __rmul__(self, other):
+        return apply(_MUL(), _lift(other, self), self)
+
+    def __truediv__(self, other):
+        return apply(_DIV(), self, _lift(other, self))
+
+    def __rtruediv__(self, other):
+        return apply(_DIV(), _lift(other, self), self)
+
+    def __pow__(self, other):
+        if isinstance(other, (int, float)):
+            return apply(ops.PowScalar(other), self)
+        return apply(ops.Pow(), self, _lift(other, self))
+
+    def __rpow__(self, other):
+        return apply(ops.Pow(), _lift(other, self), self)
+
+    def __matmul__(self, other):
+        return apply(ops.MatMul(), self, _lift(other, self))
+
+    def __rmatmul__(self, other):
+        return apply(ops.MatMul(), _lift(other, self), self)
+
+    def __neg__(self):
+        return apply(ops.Neg(), self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply(ops.Abs(), self)
+
+    # Comparisons and logic give boolean tensors outside the graph (they have no gradient).
+    def __eq__(self, other):  # type: ignore[override]
+        return constant(self.data == _raw(other))
+
+    def __ne__(self, other):  # type: ignore[override]
+        return constant(self.data != _raw(other))
+
+    def __lt__(self, other):
+        return constant(self.data < _raw(other))
+
+    def __le__(self, other):
+        return constant(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return constant(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return constant(self.data >= _raw(other))
+
+    def __and__(self, other):
+        return constant(self.data & _raw(other))
+
+    def __or__(self, other):
+        return constant(self.data | _raw(other))
+
+    def __invert__(self):
+        return constant(~self.data)
+
+    def any(self) -> Tensor:
+        return constant(self.data.any())
+
+    def all(self) -> Tensor:
+        return constant(self.data.all())
+
+    def __getitem__(self, index):
+        return apply(ops.GetItem(_raw_index(index)), self)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad or self._node is not None:
+            raise RuntimeError(
+                "in-place assignment to a tensor that requires grad would corrupt its gradient; "
+                "build a new tensor (cr.where, cr.cat) or assign under .detach()"
+            )
+        self.data[_raw_index(index)] = _raw(value)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # ----- differentiable methods (each also a function cr.NAME) -----
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _fn.sum(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _fn.mean(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction: int = 0):
+        return _fn.var(self, _axis(axis, dim), _keep(keepdims, keepdim), correction=correction)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _fn.max(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _fn.min(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def exp(self):
+        return apply(ops.Exp(), self)
+
+    def log(self):
+        return apply(ops.Log(), self)
+
+    def sqrt(self):
+        return apply(ops.Sqrt(), self)
+
+    def abs(self):
+        return apply(ops.Abs(), self)
+
+    def tanh(self):
+        return apply(ops.Tanh(), self)
+
+    def sigmoid(self):
+        return apply(ops.Sigmoid(), self)
+
+    def relu(self):
+        return apply(ops.Relu(), self)
+
+    def softmax(self, axis=-1, *, dim=None):
+        return _fn.softmax(self, _axis(axis, dim))
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        return _fn.log_softmax(self, _axis(axis, dim))
+
+    def reshape(self, *shape):
+        return _fn.reshape(self, _shape_args(shape))
+
+    view = reshape
+
+    def transpose(self, *axes):
+        return _fn.transpose(self, *axes)
+
+    def permute(self, *axes):
+        return _fn.transpose(self, *axes)
+
+    def swapaxes(self, a: int, b: int):
+        return _fn.swapaxes(self, a, b)
+
+    def squeeze(self, axis=None, *, dim=None):
+        return _fn.squeeze(self, _axis(axis, dim))
+
+    def unsqueeze(self, axis, *, dim=None):
+        return _fn.unsqueeze(self, _axis(axis, dim))
+
+    def broadcast_to(self, *shape):
+        return _fn.broadcast_to(self, _shape_args(shape))
+
+    expand = broadcast_to
+
+    def clip(self, min=None, max=None):
+        return _fn.clip(self, min, max)
+
+    clamp = clip
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1):
+        return _fn.flatten(self, start_axis, end_axis)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _fn.argmax(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _fn.argmin(self, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+_ADD, _SUB, _MUL, _DIV = ops.Add, ops.Sub, ops.Mul, ops.Div
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
+    else:
+        arr = np.array(data, dtype=dtype)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
+        if arr.dtype == object:
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__}")
+    return arr
+
+
+def _lift(x, like: Tensor) -> Tensor:
+    """An operand as a Tensor; Python numbers take the other operand's dtype (NumPy's rule)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float)):
+        dt = like.data.dtype
+        if dt.kind not in "fc":
+            dt = np.result_type(dt, x)
+            if dt == np.float64 and isinstance(x, float):
+                dt = get_default_dtype()
+        return constant(np.asarray(x, dtype=dt))
+    if isinstance(x, (np.ndarray, np.generic)):
+        return constant(np.asarray(x))
+    return constant(_to_array(x, None))
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _raw_index(index):
+    if isinstance(index, tuple):
+        return tuple(_raw_index(i) for i in index)
+    if isinstance(index, Tensor):
+        index = index.data
+    if isinstance(index, list):
+        index = np.asarray(index)
+    if isinstance(index, np.ndarray) and index.dtype == np.bool_:
+        return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
+    return index
+
+
+def _axis(axis, dim):
+    return dim if dim is not None else axis
+
+
+def _keep(keepdims, keepdim):
+    return keepdim if keepdim is not None else keepdims
+
+
+def _shape_args(shape) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+from chainrule.autograd import functions as _fn  # noqa: E402  (functions build on Tensor)
+from chainrule.autograd.function import apply, constant  # noqa: E402
+
+_ = state, xp

@@ -1,0 +1,106 @@
+"""Which array module runs the numbers, and the dtype policy.
+
+Everything above this module calls ``xp`` (NumPy today) rather than ``numpy`` by name, so that a
+second array module (CuPy on a GPU) is a new entry here and not a rewrite of every op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+xp = np
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+_default_dtype = float32
+
+
+def set_default_dtype(dtype) -> None:
+    """Sets the dtype that Python floats become (and that modules create parameters in)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype that Python floats become: float32 unless ``set_default_dtype`` said otherwise."""
+    return _default_dtype
+
+
+def sum_to(x, shape: tuple[int, ...]):
+    """Sums ``x`` down to ``shape``, undoing NumPy broadcasting.
+
+    Broadcasting adds leading axes and stretches size-1 axes; the gradient of a broadcast sums over
+    exactly those axes. This is the one place where that is done, for every op.
+    """
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1
+    )
+    y = x.sum(axis=axes, keepdims=True) if axes else x
+    if lead:
+        y = y.reshape(shape)
+    return y
+
+
+class ArrayMath:
+    """The functions that VJP rules use, on raw arrays (the fast, first-order path).
+
+    ``chainrule.autograd.functions`` provides the same names on Tensors; a VJP written against
+    this small vocabulary is therefore differentiable again when ``create_graph=True``.
+    """
+
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    sqrt = staticmethod(np.sqrt)
+    sign = staticmethod(np.sign)
+    where = staticmethod(np.where)
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+    matmul = staticmethod(np.matmul)
+    swapaxes = staticmethod(np.swapaxes)
+    broadcast_to = staticmethod(np.broadcast_to)
+    concatenate = staticmethod(np.concatenate)
+    sum_to = staticmethod(sum_to)
+
+    @staticmethod
+    def cast(x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def zeros(shape, like):
+        return np.zeros(shape, dtype=like.dtype)
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def index_add(g, index, shape):
+        """Scatters ``g`` into zeros of ``shape`` at ``index``, adding where indices repeat."""
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic_index(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    @staticmethod
+    def softmax(x, axis):
+        z = x - x.max(axis=axis, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+def _is_basic_index(index) -> bool:
+    """True when ``index`` selects each element at most once (ints, slices, None, Ellipsis)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)

@@ -1,0 +1,36 @@
+"""Primitive ops on raw arrays, grouped by kind; see ``base.Op`` for the protocol."""
+
+from chainrule.ops.base import Op
+from chainrule.ops.elementwise import (
+    Abs,
+    Add,
+    Cast,
+    Clip,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    PowScalar,
+    Relu,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+)
+from chainrule.ops.fused import LogSoftmax, Softmax
+from chainrule.ops.index import GetItem, IndexAdd
+from chainrule.ops.matmul import MatMul
+from chainrule.ops.reduce import Max, Min, Sum
+from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
+
+__all__ = [
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Div", "Exp", "GetItem", "IndexAdd",
+    "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow",
+    "PowScalar", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Sub", "Sum", "Tanh",
+    "Transpose", "Where",
+]  # fmt: skip

@@ -1,0 +1,331 @@
+"""Elementwise primitives. Binary ops broadcast as NumPy does; their VJPs return gradients of the
+broadcast shape and the engine sums them back to each input's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.backend import xp
+from chainrule.ops.base import Op
+
+
+class _Binary(Op):
+    def error_message(self, xs, exc):
+        a, b = xs
+        return (
+            f"{self.name}: cannot broadcast shapes {tuple(a.shape)} and {tuple(b.shape)} "
+            f"(trailing dimensions must be equal or 1)"
+        )
+
+
+class Add(_Binary):
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def vjp(self, m, g, a, b, y):
+        return g, g
+
+    def jvp(self, ta, tb, a, b, y):
+        return ta + tb
+
+
+class Sub(_Binary):
+    name = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def vjp(self, m, g, a, b, y):
+        return g, -g
+
+    def jvp(self, ta, tb, a, b, y):
+        return ta - tb
+
+
+class Mul(_Binary):
+    name = "mul"
+
+    def forward(self, a, b):
+        return a * b
+
+    def vjp(self, m, g, a, b, y):
+        return g * b, g * a
+
+    def jvp(self, ta, tb, a, b, y):
+        return ta * b + a * tb
+
+
+class Div(_Binary):
+    name = "div"
+
+    def forward(self, a, b):
+        return a / b
+
+    def vjp(self, m, g, a, b, y):
+        gb = g / b
+        return gb, -gb * y
+
+    def jvp(self, ta, tb, a, b, y):
+        return (ta - y * tb) / b
+
+
+class Pow(_Binary):
+    """a ** b with both a tensor; d/da = b a^(b-1), d/db = a^b log a (0 where a == 0, as PyTorch)."""
+
+    name = "pow"
+
+    def forward(self, a, b):
+        return a**b
+
+    def vjp(self, m, g, a, b, y):
+        return g * b * a ** (b - 1), g * _log_base(m, a, y)
+
+    def jvp(self, ta, tb, a, b, y):
+        return ta * b * a ** (b - 1) + tb * _log_base(np, a, y)
+
+
+def _log_base(m, a, y):
+    # y * log(a), with log(0) treated as contributing 0 (0**b is flat in b for b > 0).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return m.where(a == 0, 0.0 * y, y * m.log(m.where(a == 0, 1.0 + 0.0 * a, a)))
+
+
+class PowScalar(Op):
+    """x ** p for a constant exponent p: d/dx = p x^(p-1)."""
+
+    name = "pow"
+
+    def __init__(self, p: float):
+        self.p = p
+
+    def forward(self, x):
+        return x**self.p
+
+    def vjp(self, m, g, x, y):
+        p = self.p
+        if p == 2:
+            return (g * (2 * x),)
+        return (g * (p * x ** (p - 1)),)
+
+    def jvp(self, t, x, y):
+        return t * (self.p * x ** (self.p - 1))
+
+
+class Neg(Op):
+    name = "neg"
+
+    def forward(self, x):
+        return -x
+
+    def vjp(self, m, g, x, y):
+        return (-g,)
+
+    def jvp(self, t, x, y):
+        return -t
+
+
+class Exp(Op):
+    name = "exp"
+
+    def forward(self, x):
+        return xp.exp(x)
+
+    def vjp(self, m, g, x, y):
+        return (g * y,)
+
+    def jvp(self, t, x, y):
+        return t * y
+
+
+class Log(Op):
+    name = "log"
+
+    def forward(self, x):
+        return xp.log(x)
+
+    def vjp(self, m, g, x, y):
+        return (g / x,)
+
+    def jvp(self, t, x, y):
+        return t / x
+
+
+class Sqrt(Op):
+    name = "sqrt"
+
+    def forward(self, x):
+        return xp.sqrt(x)
+
+    def vjp(self, m, g, x, y):
+        return (g / (2 * y),)
+
+    def jvp(self, t, x, y):
+        return t / (2 * y)
+
+
+class Abs(Op):
+    """|x|; the gradient at 0 is 0, as in PyTorch."""
+
+    name = "abs"
+
+    def forward(self, x):
+        return xp.abs(x)
+
+    def vjp(self, m, g, x, y):
+        return (g * m.sign(x),)
+
+    def jvp(self, t, x, y):
+        return t * xp.sign(x)
+
+
+class Tanh(Op):
+    name = "tanh"
+
+    def forward(self, x):
+        return xp.tanh(x)
+
+    def vjp(self, m, g, x, y):
+        return (g * (1 - y * y),)
+
+    def jvp(self, t, x, y):
+        return t * (1 - y * y)
+
+
+class Sigmoid(Op):
+    """1 / (1 + e^-x), computed from e^-|x| so that no exponent overflows; σ' = y (1 - y)."""
+
+    name = "sigmoid"
+
+    def forward(self, x):
+        e = xp.exp(-xp.abs(x))
+        r = 1 / (1 + e)
+        return xp.where(x >= 0, r, e * r)
+
+    def vjp(self, m, g, x, y):
+        return (g * (y * (1 - y)),)
+
+    def jvp(self, t, x, y):
+        return t * (y * (1 - y))
+
+
+class Relu(Op):
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+
+    name = "relu"
+
+    def forward(self, x):
+        return xp.maximum(x, 0)
+
+    def vjp(self, m, g, x, y):
+        return (m.where(x > 0, g, 0),)
+
+    def jvp(self, t, x, y):
+        return xp.where(x > 0, t, 0)
+
+
+class Clip(Op):
+    """x limited to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
+
+    name = "clip"
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return xp.clip(x, self.lo, self.hi)
+
+    def _mask(self, x):
+        inside = None
+        if self.lo is not None:
+            inside = x >= self.lo
+        if self.hi is not None:
+            upper = x <= self.hi
+            inside = upper if inside is None else inside & upper
+        return inside
+
+    def vjp(self, m, g, x, y):
+        mask = self._mask(x)
+        return (g if mask is None else m.where(mask, g, 0),)
+
+    def jvp(self, t, x, y):
+        mask = self._mask(x)
+        return t if mask is None else xp.where(mask, t, 0)
+
+
+class Maximum(_Binary):
+    """Elementwise max(a, b); at ties each side gets half the gradient, as in PyTorch."""
+
+    name = "maximum"
+
+    def forward(self, a, b):
+        return xp.maximum(a, b)
+
+    def vjp(self, m, g, a, b, y):
+        half = g * 0.5
+        tie = m.where(a == b, half, 0)
+        return m.where(a > b, g, tie), m.where(b > a, g, tie)
+
+    def jvp(self, ta, tb, a, b, y):
+        return xp.where(a > b, ta, xp.where(b > a, tb, (ta + tb) * 0.5))
+
+
+class Minimum(_Binary):
+    """Elementwise min(a, b); at ties each side gets half the gradient, as in PyTorch."""
+
+    name = "minimum"
+
+    def forward(self, a, b):
+        return xp.minimum(a, b)
+
+    def vjp(self, m, g, a, b, y):
+        half = g * 0.5
+        tie = m.where(a == b, half, 0)
+        return m.where(a < b, g, tie), m.where(b < a, g, tie)
+
+    def jvp(self, ta, tb, a, b, y):
+        return xp.where(a < b, ta, xp.where(b < a, tb, (ta + tb) * 0.5))
+
+
+class Where(Op):
+    """cond ? a : b, with a constant boolean ``cond``; each branch gets the gradient where chosen."""
+
+    name = "where"
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        return xp.where(self.cond, a, b)
+
+    def vjp(self, m, g, a, b, y):
+        return m.where(self.cond, g, 0), m.where(self.cond, 0, g)
+
+    def jvp(self, ta, tb, a, b, y):
+        return xp.where(self.cond, ta, tb)
+
+    def error_message(self, xs, exc):
+        a, b = xs
+        return (
+            f"where: cannot broadcast condition {tuple(self.cond.shape)}, "
+            f"a {tuple(a.shape)} and b {tuple(b.shape)}"
+        )
+
+
+class Cast(Op):
+    """x converted to another dtype; the gradient is converted back."""
+
+    name = "cast"
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def vjp(self, m, g, x, y):
+        return (m.cast(g, x.dtype),)
+
+    def jvp(self, t, x, y):
+        return t.astype(self.dtype)

@@ -1,0 +1,52 @@
+"""Matrix product with NumPy's rules: 1-D operands are promoted and batch axes broadcast."""
+
+from __future__ import annotations
+
+from chainrule.backend import xp
+from chainrule.ops.base import Op
+
+
+class MatMul(Op):
+    """a @ b. With A: (..., N, K), B: (..., K, M): dA = dY Bᵀ, dB = Aᵀ dY."""
+
+    name = "matmul"
+
+    def forward(self, a, b):
+        return xp.matmul(a, b)
+
+    def vjp(self, m, g, a, b, y):
+        if a.ndim >= 2 and b.ndim >= 2:
+            return m.matmul(g, m.swapaxes(b, -1, -2)), m.matmul(m.swapaxes(a, -1, -2), g)
+        # Promote 1-D operands as NumPy does (a: row, b: column), then drop the added axes.
+        a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
+        b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = (
+                g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:]) if b.ndim > 1 else g2.reshape((1,))
+            )
+        if b.ndim == 1:
+            g2 = g2.reshape(g2.shape + (1,))
+        ga = m.matmul(g2, m.swapaxes(b2, -1, -2))
+        gb = m.matmul(m.swapaxes(a2, -1, -2), g2)
+        if a.ndim == 1:
+            ga = m.sum_to(ga, (1, a.shape[0])).reshape(a.shape)
+        if b.ndim == 1:
+            gb = m.sum_to(gb, (b.shape[0], 1)).reshape(b.shape)
+        return ga, gb
+
+    def jvp(self, ta, tb, a, b, y):
+        return xp.matmul(ta, b) + xp.matmul(a, tb)
+
+    def error_message(self, xs, exc):
+        a, b = xs
+        if a.ndim == 0 or b.ndim == 0:
+            return f"matmul: both operands need at least 1 dimension; got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        ka = a.shape[-1]
+        kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if ka != kb:
+            return (
+                f"matmul: inner dimensions differ: a {tuple(a.shape)} has {ka} columns but "
+                f"b {tuple(b.shape)} has {kb} rows"
+            )
+        return f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} do not broadcast"

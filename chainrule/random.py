@@ -1,0 +1,29 @@
+"""The one random generator every draw in chainrule uses, so that ``manual_seed`` makes a whole
+program repeatable (initialisation, dropout, shuffling without an explicit seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Reseeds the library's generator: every later random draw becomes repeatable."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The library's generator (reseeded by ``manual_seed``)."""
+    return _generator
+
+
+def get_rng_state() -> dict:
+    """The generator's state, to be stored in a checkpoint."""
+    return _generator.bit_generator.state
+
+
+def set_rng_state(st: dict) -> None:
+    """Restores a state returned by ``get_rng_state``."""
+    _generator.bit_generator.state = st
