@@ -1,0 +1,136 @@
+"""Normalisation: batch norm (statistics over the batch) and layer norm (over the features).
+
+Both are compositions of primitives, so their gradients (and gradients of gradients) come from
+the ops they are built of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from chainrule.autograd.function import constant
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import ShapeError, user_line
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation: each channel normalised by statistics over every axis but axis 1.
+
+        y = (x - mean) / sqrt(var + eps) * weight + bias
+
+    In training, ``mean`` and ``var`` are the batch's (the biased variance), and the running
+    statistics, when given, are updated in place:
+    ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased* batch variance
+    for ``running_var`` (as PyTorch). In evaluation the running statistics are used.
+
+    Args:
+        input: x of shape (N, C), (N, C, L) or (N, C, H, W).
+        running_mean, running_var: (C,) Tensors, or None (then ``training`` must be True).
+        weight, bias: (C,) Tensors, or None for no affine transform.
+    Returns:
+        y, the same shape as x.
+    """
+    if input.ndim < 2:
+        raise ShapeError(
+            f"batch_norm: expected input of shape (N, C, ...), got {input.shape}\n  at {user_line()}"
+        )
+    C = input.shape[1]
+    for what, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.shape != (C,):
+            raise ShapeError(
+                f"batch_norm: {what} must have shape ({C},) for input {input.shape} with {C} "
+                f"channels, got {t.shape}\n  at {user_line()}"
+            )
+    axes = (0, *range(2, input.ndim))
+    bshape = (1, C) + (1,) * (input.ndim - 2)
+    if training:
+        n = input.data.size // C if C else 0
+        if n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of "
+                f"shape {input.shape}\n  at {user_line()}"
+            )
+        mean = input.mean(axes, keepdims=True)
+        xc = input - mean
+        var = (xc * xc).mean(axes, keepdims=True)
+        _update_running(running_mean, mean.data, momentum, 1.0)
+        _update_running(running_var, var.data, momentum, n / (n - 1))
+        y = xc / (var + eps).sqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "batch_norm: running_mean and running_var are required when training=False"
+            )
+        rm = constant(running_mean.data.reshape(bshape).astype(input.dtype, copy=False))
+        inv = 1.0 / np.sqrt(running_var.data.reshape(bshape) + eps)
+        y = (input - rm) * constant(inv.astype(input.dtype, copy=False))
+    if weight is not None:
+        y = y * weight.reshape(bshape)
+    if bias is not None:
+        y = y + bias.reshape(bshape)
+    return y
+
+
+def _update_running(running: Tensor | None, batch, momentum: float, correction: float) -> None:
+    if running is None:
+        return
+    stat = batch.reshape(-1) * correction
+    running.data[...] = (1.0 - momentum) * running.data + momentum * stat
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalisation: each sample normalised over its last ``len(normalized_shape)`` axes.
+
+        y = (x - mean) / sqrt(var + eps) * weight + bias    (biased variance)
+
+    Args:
+        input: x of shape (*, *normalized_shape), e.g. (N, D) or (N, T, D).
+        normalized_shape: the trailing shape to normalise over, e.g. D or (T, D).
+        weight, bias: Tensors of shape ``normalized_shape``, or None.
+    Returns:
+        y, the same shape as x.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
+        raise ShapeError(
+            f"layer_norm: expected input whose last dimensions are {shape}, got {input.shape}\n"
+            f"  at {user_line()}"
+        )
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ShapeError(
+                f"layer_norm: {what} must have shape {shape}, got {t.shape}\n  at {user_line()}"
+            )
+    axes = tuple(range(input.ndim - k, input.ndim))
+    mean = input.mean(axes, keepdims=True)
+    xc = input - mean
+    var = (xc * xc).mean(axes, keepdims=True)
+    y = xc / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y

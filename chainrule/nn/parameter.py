@@ -1,0 +1,60 @@
+"""``Parameter``: a Tensor that a Module learns.
+
+Assigning one to a Module attribute registers it (``self.weight = Parameter(...)``), so that
+``parameters()``, ``state_dict()`` and the optimisers find it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.tensor import Tensor
+from chainrule.backend import get_default_dtype
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that requires a gradient by default and is registered by the Module it is
+    assigned to.
+
+    Args:
+        data: a Tensor (its array is shared, not copied), a NumPy array (kept as it is, dtype
+            included) or nested numbers (which take ``cr.get_default_dtype()``).
+        requires_grad: whether the optimiser should see a gradient for it.
+
+    Example:
+        >>> w = Parameter(np.zeros((3, 4)))
+        >>> w.requires_grad
+        True
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any = None, requires_grad: bool = True):
+        if data is None:
+            arr = np.empty((0,), dtype=get_default_dtype())
+        elif isinstance(data, Tensor):
+            arr = data.data
+        elif isinstance(data, np.ndarray):
+            arr = data
+        else:
+            arr = np.asarray(data)
+            if arr.dtype == np.float64 or arr.dtype.kind in "iub":
+                arr = arr.astype(get_default_dtype())
+        self.data = arr
+        self.grad = None
+        self._node = None
+        self._tangent = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, protocol):
+        # Tensor has __slots__ and no __dict__: pickle (and copy.deepcopy) need to be told how to
+        # rebuild a Parameter. The gradient is not carried, as in PyTorch.
+        return (Parameter, (self.data, self.requires_grad))
