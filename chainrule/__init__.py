@@ -70,3 +70,4 @@ from chainrule.errors import AnomalyError, GradcheckError, ShapeError
 from chainrule.random import manual_seed
 
 __version__ = "0.1.0"
+from chainrule import data, datasets  # noqa: E402

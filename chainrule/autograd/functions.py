@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import builtins
+
 import numpy as np
 
 from chainrule import ops
@@ -140,7 +142,7 @@ def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 0) -> Te
     for a in axes:
         n *= x.shape[a]
     d = x - mean(x, axes, keepdims=True)
-    return sum(d * d, axes, keepdims) * (1.0 / max(n - correction, 1))
+    return sum(d * d, axes, keepdims) * (1.0 / builtins.max(n - correction, 1))
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:

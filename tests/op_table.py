@@ -1,0 +1,150 @@
+"""Every differentiable op, as a function of Tensors plus the input shapes and domains to test it on.
+
+Shared by the gradcheck, JVP and property tests so that an op added here is checked every way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import chainrule as cr
+
+SHAPES = [(), (4,), (1, 4), (3, 1), (3, 4), (2, 3, 4)]
+
+
+@dataclass
+class OpCase:
+    name: str
+    fn: object
+    shapes: list  # one tuple of input shapes per case
+    domain: str = "real"  # real | positive | nonzero | distinct
+    ids: list = field(default_factory=list)
+
+
+def _unary(name, fn, domain="real", shapes=SHAPES):
+    return OpCase(name, fn, [(s,) for s in shapes], domain)
+
+
+def _binary(name, fn, domain="real"):
+    pairs = [(a, b) for a in SHAPES for b in SHAPES]
+    return OpCase(name, fn, pairs, domain)
+
+
+ND = [s for s in SHAPES if len(s) >= 1]
+MAT = [s for s in SHAPES if len(s) >= 2]
+
+UNARY = [
+    _unary("neg", lambda x: -x),
+    _unary("exp", cr.exp),
+    _unary("log", cr.log, "positive"),
+    _unary("sqrt", cr.sqrt, "positive"),
+    _unary("abs", cr.abs, "nonzero"),
+    _unary("tanh", cr.tanh),
+    _unary("sigmoid", cr.sigmoid),
+    _unary("relu", cr.relu, "nonzero"),
+    _unary("pow2", lambda x: x**2),
+    _unary("pow3", lambda x: x**3),
+    _unary("pow_half", lambda x: x**0.5, "positive"),
+    _unary("pow_neg", lambda x: x**-1.5, "positive"),
+    _unary("clip", lambda x: cr.clip(x, -0.5, 0.7), "nonzero"),
+    _unary("clip_lo", lambda x: x.clip(min=0.1), "nonzero"),
+    _unary("sum", lambda x: x.sum()),
+    _unary("sum_axis0", lambda x: x.sum(axis=0), shapes=ND),
+    _unary("sum_last_keep", lambda x: x.sum(axis=-1, keepdims=True), shapes=ND),
+    _unary("sum_dim_alias", lambda x: x.sum(dim=(0, -1), keepdim=True), shapes=MAT),
+    _unary("mean", lambda x: x.mean()),
+    _unary("mean_axis", lambda x: cr.mean(x, axis=-1), shapes=ND),
+    _unary("var", lambda x: x.var(axis=-1), shapes=[s for s in ND if s[-1] > 1]),
+    _unary("max", lambda x: x.max(), "distinct"),
+    _unary("max_axis", lambda x: x.max(axis=-1), "distinct", ND),
+    _unary("min_axis_keep", lambda x: cr.min(x, axis=0, keepdims=True), "distinct", ND),
+    _unary("softmax", lambda x: x.softmax(-1), shapes=ND),
+    _unary("softmax0", lambda x: cr.softmax(x, axis=0), shapes=ND),
+    _unary("log_softmax", lambda x: x.log_softmax(-1), shapes=ND),
+    _unary("logsumexp", lambda x: cr.logsumexp(x, axis=-1), shapes=ND),
+    _unary("reshape", lambda x: x.reshape(-1)),
+    _unary("reshape_2d", lambda x: x.reshape(2, -1), shapes=[(3, 4), (2, 3, 4), (4,)]),
+    _unary("transpose", lambda x: x.transpose()),
+    _unary("transpose_axes", lambda x: x.transpose(1, 2, 0), shapes=[(2, 3, 4)]),
+    _unary("T", lambda x: x.T, shapes=MAT),
+    _unary("swapaxes", lambda x: x.swapaxes(0, -1), shapes=ND),
+    _unary("squeeze", lambda x: x.squeeze()),
+    _unary("unsqueeze", lambda x: x.unsqueeze(0)),
+    _unary("unsqueeze_last", lambda x: cr.unsqueeze(x, -1)),
+    _unary("flatten", lambda x: x.flatten()),
+    _unary("flatten1", lambda x: x.flatten(1), shapes=MAT),
+    _unary("broadcast_to", lambda x: x.broadcast_to(2, 3, 4)),
+    _unary("getitem_int", lambda x: x[0], shapes=ND),
+    _unary("getitem_slice", lambda x: x[..., 1:3], shapes=[(4,), (1, 4), (3, 4), (2, 3, 4)]),
+    _unary("getitem_step", lambda x: x[::2], shapes=ND),
+    _unary("getitem_newaxis", lambda x: x[None, ..., None]),
+    _unary("getitem_array_repeat", lambda x: x[np.array([0, 0, -1])], shapes=ND),
+    _unary(
+        "getitem_2arrays",
+        lambda x: x[np.array([0, 2, 0]), np.array([1, 1, 3])],
+        shapes=[(3, 4), (3, 4, 2)],
+    ),
+    _unary("getitem_mask", lambda x: x[x.detach() > 0], shapes=ND),
+    _unary("cat_self", lambda x: cr.cat([x, x * 2.0], axis=-1), shapes=ND),
+    _unary("stack_self", lambda x: cr.stack([x, x.exp()], axis=0)),
+    _unary("where_self", lambda x: cr.where(x.detach() > 0, x, x * x)),
+]
+
+BINARY = [
+    _binary("add", lambda a, b: a + b),
+    _binary("sub", lambda a, b: a - b),
+    _binary("mul", lambda a, b: a * b),
+    _binary("div", lambda a, b: a / b, "nonzero"),
+    _binary("pow", lambda a, b: a**b, "positive"),
+    _binary("maximum", cr.maximum, "distinct"),
+    _binary("minimum", cr.minimum, "distinct"),
+    _binary("where", lambda a, b: cr.where((a.detach() + b.detach()) > 0, a, b)),
+]
+
+MATMUL = OpCase(
+    "matmul",
+    lambda a, b: a @ b,
+    [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 4)),
+     ((3,), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 2, 3), (3, 3, 2)), ((1, 2, 3), (2, 3, 2))],
+)  # fmt: skip
+
+CAT = OpCase(
+    "cat",
+    lambda a, b: cr.cat([a, b], axis=0),
+    [((2,), (3,)), ((1, 4), (3, 4)), ((2, 3, 4), (1, 3, 4))],
+)
+CAT_AXIS = OpCase(
+    "cat_axis1",
+    lambda a, b, c: cr.cat([a, b, c], axis=1),
+    [((2, 1), (2, 3), (2, 2)), ((2, 1, 4), (2, 3, 4), (2, 2, 4))],
+)
+STACK = OpCase("stack", lambda a, b: cr.stack([a, b], axis=-1), [((3,), (3,)), ((2, 3), (2, 3))])
+
+ALL = [*UNARY, *BINARY, MATMUL, CAT, CAT_AXIS, STACK]
+
+
+def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:
+    """Inputs away from the kinks and poles of the op, so that central differences are exact."""
+    n = int(np.prod(shape)) if shape else 1
+    if domain == "positive":
+        x = rng.uniform(0.5, 2.0, n)
+    elif domain == "nonzero":
+        x = rng.choice([-1.0, 1.0], n) * rng.uniform(0.2, 1.5, n)
+    elif domain == "distinct":
+        # Spread values at least 0.1 apart so no max/min tie is near.
+        x = rng.permutation(n) * 0.25 - n * 0.1 + rng.uniform(-0.05, 0.05, n)
+    else:
+        x = rng.normal(0.0, 1.0, n)
+    return x.reshape(shape).astype(np.float64)
+
+
+def cases():
+    """(id, OpCase, input shapes) for pytest parametrisation."""
+    out = []
+    for op in ALL:
+        for shapes in op.shapes:
+            sid = "-".join("x".join(map(str, s)) or "scalar" for s in shapes)
+            out.append((f"{op.name}[{sid}]", op, shapes))
+    return out
