@@ -1,0 +1,1 @@
+"""The ``chainrule`` command line: train, eval, datasets, explain, and more."""

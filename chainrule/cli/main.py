@@ -1,0 +1,72 @@
+"""``chainrule``: the command-line entry point. Each subcommand lives in its own module with an
+``add_parser(subparsers)`` and a ``run(args) -> int``; this file only wires them together and turns
+errors into one clear line (no Python traceback reaches the user unless CHAINRULE_DEBUG=1)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Subcommand modules, in the order `chainrule --help` lists them. A module that is not present in
+# this build (optional parts) is skipped.
+COMMANDS = [
+    "chainrule.cli.train",
+    "chainrule.cli.evaluate",
+    "chainrule.cli.datasets",
+    "chainrule.cli.explain",
+    "chainrule.cli.show",
+    "chainrule.cli.caption",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Train, evaluate, caption and explain with chainrule, a NumPy autodiff framework.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001  (every error becomes one line for the user)
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"chainrule {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        print("  (set CHAINRULE_DEBUG=1 to see the Python traceback)", file=sys.stderr)
+        return _exit_code(e)
+
+
+def _one_line(e: Exception) -> str:
+    msg = str(e).strip() or type(e).__name__
+    if isinstance(e, (KeyError,)) and msg.startswith("'"):
+        msg = f"missing key {msg}"
+    return msg
+
+
+def _exit_code(e: Exception) -> int:
+    from chainrule.training.trainer import TrainingDiverged
+
+    return 1 if isinstance(e, TrainingDiverged) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
