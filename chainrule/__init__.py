@@ -71,3 +71,4 @@ from chainrule.random import manual_seed
 
 __version__ = "0.1.0"
 from chainrule import data, datasets  # noqa: E402
+from chainrule import nn  # noqa: E402

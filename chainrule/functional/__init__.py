@@ -1,7 +1,19 @@
 """Functions that layers are made of (``cr.nn.functional``, imported as ``F``).
 
 Each is a composition of primitive ops, or a fused op where numerics ask for one (the losses).
-One import line per file, so that each concern can add its names without touching the others.
+One import line per file, so that each concern can add its names without touching the others;
+``cr.nn.functional`` re-exports every public name imported here.
 """
 
+from chainrule.functional.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.functional.dropout import dropout
+from chainrule.functional.linear import linear
+from chainrule.functional.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 from chainrule.functional.normalization import batch_norm, layer_norm

@@ -1,5 +1,14 @@
-"""Neural-network building blocks: ``Module``, ``Parameter``, layers, losses (``cr.nn``)."""
+"""Neural-network building blocks: ``Module``, ``Parameter``, layers, losses (``cr.nn``).
 
+One import line per file, so that each concern can add its layers without touching the others.
+"""
+
+from chainrule.nn import functional, init, utils
+from chainrule.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.container import ModuleDict, ModuleList, Sequential
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.linear import Flatten, Identity, Linear
+from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm1d, LayerNorm, _BatchNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, _BatchNorm
 from chainrule.nn.parameter import Parameter

@@ -72,7 +72,7 @@ class Module:
                     f"cannot assign parameter {name!r} before {type(self).__name__}.__init__ "
                     "called super().__init__()"
                 )
-            self._forget(name)
+            self._forget(name, "_parameters")
             params[name] = value
             return
         if isinstance(value, Module):
@@ -82,7 +82,7 @@ class Module:
                     f"cannot assign module {name!r} before {type(self).__name__}.__init__ "
                     "called super().__init__()"
                 )
-            self._forget(name)
+            self._forget(name, "_modules")
             modules[name] = value
             return
         if params is not None and name in params:
@@ -114,11 +114,13 @@ class Module:
             return
         object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Removes ``name`` from wherever it was registered, before it is registered anew."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Removes ``name`` from the stores other than ``keep`` before it is registered in
+        ``keep`` (where re-assignment keeps its place in the order, as in PyTorch)."""
         self.__dict__.pop(name, None)
         for key in ("_parameters", "_buffers", "_modules"):
-            self.__dict__[key].pop(name, None)
+            if key != keep:
+                self.__dict__[key].pop(name, None)
         self._non_persistent.discard(name)
 
     def __getattr__(self, name: str) -> Any:
@@ -151,7 +153,7 @@ class Module:
                 f"register_parameter: {name!r} must be a Parameter or None, "
                 f"got {type(param).__name__}"
             )
-        self._forget(name)
+        self._forget(name, "_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -165,7 +167,7 @@ class Module:
             raise TypeError(
                 f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}"
             )
-        self._forget(name)
+        self._forget(name, "_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
@@ -175,7 +177,7 @@ class Module:
         _check_name(self, name)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
-        self._forget(name)
+        self._forget(name, "_modules")
         self._modules[name] = module
 
     register_module = add_module

@@ -29,6 +29,7 @@ class _BatchNorm(Module):
         eps: added to the variance before the square root.
         momentum: weight of the new batch in the running statistics (None: cumulative average).
         affine: learn a per-channel ``weight`` (initialised to 1) and ``bias`` (0).
+        bias: with ``affine``, whether to learn the bias (keyword-only, as PyTorch).
         track_running_stats: keep running statistics; when False, batch statistics are used in
             evaluation mode too.
     """
@@ -40,6 +41,8 @@ class _BatchNorm(Module):
         momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
@@ -54,9 +57,11 @@ class _BatchNorm(Module):
         dtype = get_default_dtype()
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
         else:
             self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:
             self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", constant(np.zeros(num_features, dtype=dtype)))
@@ -77,8 +82,9 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Running statistics reset; weight 1, bias 0."""
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             self.weight.data[...] = 1
+        if self.bias is not None:
             self.bias.data[...] = 0
 
     def _check_input_dim(self, x: Tensor) -> None:
@@ -112,7 +118,7 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -133,6 +139,27 @@ class BatchNorm1d(_BatchNorm):
             raise ShapeError(
                 f"BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) input, got shape {x.shape}\n"
                 f"  at {user_line()}"
+            )
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of images (N, C, H, W), per channel C, with statistics over N, H and
+    W (see ``_BatchNorm``).
+
+    Shape:
+        x: (N, C, H, W); output: the same.
+
+    Example:
+        >>> bn = BatchNorm2d(32)
+        >>> bn(cr.randn(8, 32, 14, 14)).shape
+        (8, 32, 14, 14)
+    """
+
+    def _check_input_dim(self, x: Tensor) -> None:
+        if x.ndim != 4:
+            raise ShapeError(
+                f"{self!r}: expected a 4-D input (N, {self.num_features}, H, W), got shape "
+                f"{x.shape}\n  at {user_line()}"
             )
 
 
@@ -179,5 +206,6 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )

@@ -1,0 +1,43 @@
+"""The affine map of a fully connected layer."""
+
+from __future__ import annotations
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import ShapeError, user_line
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x Wᵀ + b.
+
+    Args:
+        input: x of shape (*, D_in): (N, D_in), or (N, T, D_in) for a sequence.
+        weight: W of shape (D_out, D_in), PyTorch's layout.
+        bias: b of shape (D_out,), or None.
+    Returns:
+        y of shape (*, D_out).
+    """
+    x = _fn._t(input)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(
+            f"linear: expected input (*, {weight.shape[1] if weight.ndim == 2 else '?'}) to match "
+            f"weight (D_out, D_in) = {weight.shape}; got input {x.shape}. "
+            f"Expect: x.shape[-1] == weight.shape[1]  Actual: "
+            f"{x.shape[-1] if x.ndim else '()'} != {weight.shape[1] if weight.ndim == 2 else '?'}"
+            f"\n  at {user_line()}"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ShapeError(
+            f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got "
+            f"{bias.shape}\n  at {user_line()}"
+        )
+    if x.ndim > 2:
+        # One 2-D GEMM instead of a batched one: the weight's gradient is then a single GEMM too,
+        # not a stack of them summed afterwards.
+        lead = x.shape[:-1]
+        y = x.reshape((-1, x.shape[-1])) @ weight.T
+        if bias is not None:
+            y = y + bias
+        return y.reshape(lead + (weight.shape[0],))
+    y = x @ weight.T
+    return y if bias is None else y + bias

@@ -1,0 +1,306 @@
+"""Loss functions with PyTorch's signatures and reductions ('mean' | 'sum' | 'none').
+
+Cross-entropy and the binary cross-entropies are fused ops (``chainrule.ops.loss``) for numerical
+stability; the others, and every reduction, are compositions of primitives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import apply, constant
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import ShapeError, user_line
+from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str, count: float | None = None) -> Tensor:
+    """The per-element ``loss`` reduced; 'mean' divides by ``count`` when given (a weight sum)."""
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    n = loss.data.size if count is None else count
+    # An empty batch (or every target ignored) has no mean: NaN, as in PyTorch.
+    return total * (1.0 / n) if n else total * float("nan")
+
+
+def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        raise ShapeError(
+            f"{name}: target shape {target.shape} differs from input shape {input.shape}; they "
+            f"must be equal (reshape one of them, e.g. target.reshape({list(input.shape)}))\n"
+            f"  at {user_line()}"
+        )
+
+
+def _float_target(target, like: Tensor) -> Tensor:
+    """The target as a Tensor of the input's floating dtype (a differentiable Tensor is kept)."""
+    if isinstance(target, Tensor):
+        if target.dtype == like.dtype:
+            return target
+        if target.dtype.kind == "f":
+            return target.astype(like.dtype)
+        return constant(target.data.astype(like.dtype))
+    return constant(np.asarray(target, dtype=like.dtype))
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+# ----- regression -----
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error: l = (x - y)² elementwise, then reduced.
+
+    Args:
+        input: x of any shape.
+        target: y of the same shape (it may require grad).
+        reduction: 'mean' (over all elements), 'sum' or 'none'.
+    """
+    _check_reduction("mse_loss", reduction)
+    x = _fn._t(input)
+    y = _float_target(target, x)
+    _same_shape("mse_loss", x, y)
+    d = x - y
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: l = |x - y| elementwise, then reduced (shapes as ``mse_loss``)."""
+    _check_reduction("l1_loss", reduction)
+    x = _fn._t(input)
+    y = _float_target(target, x)
+    _same_shape("l1_loss", x, y)
+    return _reduce((x - y).abs(), reduction)
+
+
+# ----- classification over C classes -----
+def _class_targets(name: str, x: Tensor, target, ignore_index: int):
+    """Validated class indices t: (N, *) and the mask of those not ignored."""
+    t = _raw(target)
+    expected = x.shape[:1] + x.shape[2:]
+    if t.shape != expected:
+        raise ShapeError(
+            f"{name}: for input (N, C, *) = {x.shape} the target of class indices must have shape "
+            f"(N, *) = {expected}, got {t.shape}\n  at {user_line()}"
+        )
+    C = x.shape[1]
+    valid = t != ignore_index
+    safe = np.where(valid, t, 0)
+    bad = (safe < 0) | (safe >= C)
+    if bad.any():
+        raise IndexError(
+            f"{name}: target {t[bad].flat[0]} is out of bounds for {C} classes (targets must "
+            f"be in 0..{C - 1}, or ignore_index={ignore_index})\n  at {user_line()}"
+        )
+    return safe, valid
+
+
+def _class_weight(name: str, weight, C: int, dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = _raw(weight).astype(dtype, copy=False)
+    if w.shape != (C,):
+        raise ShapeError(
+            f"{name}: weight must have one entry per class, shape ({C},), got {w.shape}\n"
+            f"  at {user_line()}"
+        )
+    return w
+
+
+def _channel_view(w: np.ndarray, ndim: int) -> np.ndarray:
+    """A (C,) array shaped (1, C, 1, ...) to broadcast against (N, C, *)."""
+    return w.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _unbatched(name: str, x: Tensor) -> bool:
+    if x.ndim == 0:
+        raise ShapeError(f"{name}: input must have a class axis, got a scalar\n  at {user_line()}")
+    return x.ndim == 1
+
+
+def cross_entropy(
+    input: Tensor,
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between softmax(x) over axis 1 and the targets, as one fused, stable op.
+
+    For a class index t (with class weights w, 1 if None, and smoothing ε):
+
+        l = -(1 - ε) w_t log p_t - (ε / C) Σ_c w_c log p_c,    p = softmax(x) over C
+
+    and l = 0 where t == ``ignore_index``. For a probability target y (same shape as x) the
+    target is first smoothed, y' = (1 - ε) y + ε / C, and l = -Σ_c w_c y'_c log p_c.
+
+    Args:
+        input: x, logits of shape (N, C), (N, C, d1, ...) or (C,).
+        target: class indices of shape (N,), (N, d1, ...) or () (any integer dtype), or
+            class probabilities of the input's shape (a constant here: no gradient flows to it).
+        weight: (C,) rescaling of each class, or None.
+        ignore_index: a class-index target that contributes neither loss nor gradient.
+        reduction: 'mean' divides the sum by Σ w_t over the targets not ignored (their number
+            when unweighted), as PyTorch; for probability targets by N·d1·...; 'sum'; 'none'
+            gives l of shape (N, d1, ...).
+        label_smoothing: ε in [0, 1].
+    """
+    name = "cross_entropy"
+    _check_reduction(name, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    x = _fn._t(input)
+    t = _raw(target)
+    single = _unbatched(name, x)
+    if single:
+        x = x.reshape((1,) + x.shape)
+        t = t.reshape((1,) + t.shape)
+    C = x.shape[1]
+    w = _class_weight(name, weight, C, x.dtype)
+    eps = float(label_smoothing)
+    if t.dtype.kind in "iu":
+        safe, valid = _class_targets(name, x, t, ignore_index)
+        wt = valid.astype(x.dtype) if w is None else w[safe] * valid
+        B = np.zeros(x.shape, dtype=x.dtype)
+        np.put_along_axis(B, safe[:, None], ((1.0 - eps) * wt)[:, None], axis=1)
+        if eps:
+            wc = 1.0 if w is None else _channel_view(w, x.ndim)
+            B += (eps / C) * wc * valid[:, None]
+        count = float(wt.sum())
+    elif t.dtype.kind == "f":
+        if t.shape != x.shape:
+            raise ShapeError(
+                f"{name}: a probability target must have the input's shape {x.shape}, got "
+                f"{t.shape} (class indices must be integers)\n  at {user_line()}"
+            )
+        y = t.astype(x.dtype, copy=False)
+        if eps:
+            y = (1.0 - eps) * y + eps / C
+        B = y if w is None else y * _channel_view(w, x.ndim)
+        count = float(x.data.size // C)
+    else:
+        raise TypeError(
+            f"{name}: target must hold class indices (integers) or probabilities (floats), got "
+            f"{t.dtype}\n  at {user_line()}"
+        )
+    loss = apply(SoftmaxCrossEntropy(B), x)
+    if single and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction, count)
+
+
+def nll_loss(
+    input: Tensor,
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood: l = -w_t x_t, for x holding log-probabilities (``log_softmax``).
+
+    Args:
+        input: x of shape (N, C), (N, C, d1, ...) or (C,).
+        target: class indices of shape (N,), (N, d1, ...) or ().
+        weight: (C,) rescaling of each class, or None.
+        ignore_index: a target that contributes neither loss nor gradient.
+        reduction: 'mean' divides by Σ w_t over targets not ignored; 'sum'; 'none' → (N, d1, ...).
+    """
+    name = "nll_loss"
+    _check_reduction(name, reduction)
+    x = _fn._t(input)
+    t = _raw(target)
+    single = _unbatched(name, x)
+    if single:
+        x = x.reshape((1,) + x.shape)
+        t = t.reshape((1,) + t.shape)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold class indices (integers), got {t.dtype}")
+    C = x.shape[1]
+    w = _class_weight(name, weight, C, x.dtype)
+    safe, valid = _class_targets(name, x, t, ignore_index)
+    wt = valid.astype(x.dtype) if w is None else w[safe] * valid
+    # A one-hot of -w_t: multiplying and summing over C picks -w_t x_t (gradient for free).
+    B = np.zeros(x.shape, dtype=x.dtype)
+    np.put_along_axis(B, safe[:, None], -wt[:, None], axis=1)
+    loss = (x * constant(B)).sum(axis=1)
+    if single and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction, float(wt.sum()))
+
+
+# ----- binary classification -----
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities: l = -w (y log x + (1 - y) log(1 - x)).
+
+    Each log is clamped at -100 as in PyTorch, so x = 0 or 1 gives a finite loss.
+
+    Args:
+        input: x, probabilities in [0, 1], any shape.
+        target: y of the same shape (it may require grad).
+        weight: rescaling broadcast against x, or None.
+        reduction: 'mean' (over all elements), 'sum' or 'none'.
+    """
+    name = "binary_cross_entropy"
+    _check_reduction(name, reduction)
+    x = _fn._t(input)
+    y = _float_target(target, x)
+    _same_shape(name, x, y)
+    if ((x.data < 0) | (x.data > 1)).any():
+        raise ValueError(
+            f"{name}: every element of the input must be a probability in [0, 1] (did you mean "
+            f"binary_cross_entropy_with_logits?); got values in [{x.data.min()}, {x.data.max()}]"
+            f"\n  at {user_line()}"
+        )
+    loss = apply(BinaryCrossEntropy(), x, y)
+    if weight is not None:
+        loss = loss * _float_target(weight, x)
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
+) -> Tensor:
+    """Binary cross-entropy of sigmoid(x), fused so that it is finite for any logit.
+
+        l = -w (p y log σ(x) + (1 - y) log(1 - σ(x)))
+
+    Args:
+        input: x, logits of any shape (*, C).
+        target: y of the same shape (it may require grad).
+        weight: rescaling broadcast against x, or None.
+        reduction: 'mean' (over all elements), 'sum' or 'none'.
+        pos_weight: p, weight of the positive class, broadcast along the last axis (C,); a
+            constant (no gradient flows to it).
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    x = _fn._t(input)
+    y = _float_target(target, x)
+    _same_shape(name, x, y)
+    pw = None
+    if pos_weight is not None:
+        pw = _raw(pos_weight).astype(x.dtype, copy=False)
+        try:
+            np.broadcast_shapes(pw.shape, x.shape)
+        except ValueError:
+            raise ShapeError(
+                f"{name}: pos_weight of shape {pw.shape} does not broadcast against input "
+                f"{x.shape} (give one weight per class, shape ({x.shape[-1] if x.ndim else 1},))"
+                f"\n  at {user_line()}"
+            ) from None
+    loss = apply(BinaryCrossEntropyWithLogits(pw), x, y)
+    if weight is not None:
+        loss = loss * _float_target(weight, x)
+    return _reduce(loss, reduction)

@@ -1,0 +1,138 @@
+"""Losses fused for numerical stability: softmax with cross-entropy, sigmoid with binary
+cross-entropy, and binary cross-entropy with PyTorch's clamped logarithm.
+
+Each returns the loss of every sample (no reduction); the public functions in
+``chainrule.functional.loss`` reduce it with ordinary ops.
+"""
+
+from __future__ import annotations
+
+from chainrule.backend import ArrayMath, xp
+from chainrule.ops.base import Op
+
+
+def _log_softmax(x, axis: int):
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+
+
+class SoftmaxCrossEntropy(Op):
+    """Cross-entropy of softmax(x) against target weights along axis 1, in one stable op.
+
+    With x: (N, C, *) logits and a constant B: (N, C, *) of non-negative target weights,
+
+        l[n, *] = -Σ_c B[n, c, *] log softmax(x)[n, c, *]
+        dl/dx   = softmax(x) · Σ_c B[n, c, *]  -  B
+
+    Every flavour of PyTorch's ``cross_entropy`` is such a B: a class index t with class weights
+    w and label smoothing ε gives B = (1 - ε) w_t onehot(t) + (ε / C) w (and 0 where the target
+    is ignored); a probability target y gives B = w ((1 - ε) y + ε / C). log-softmax is computed
+    as (x - max) - log Σ e^(x - max), so no exponent overflows and no log of 0 is taken.
+    """
+
+    name = "cross_entropy"
+
+    def __init__(self, target_weights):
+        self.B = target_weights
+        self.A = target_weights.sum(axis=1, keepdims=True)
+
+    def forward(self, x):
+        return -(self.B * _log_softmax(x, 1)).sum(axis=1)
+
+    def vjp(self, m, g, x, y):
+        p = m.softmax(x, 1)
+        g1 = g.reshape(g.shape[:1] + (1,) + g.shape[1:])
+        return ((p * self.A - self.B) * g1,)
+
+    def jvp(self, t, x, y):
+        p = xp.exp(_log_softmax(x, 1))
+        return ((p * self.A - self.B) * t).sum(axis=1)
+
+
+class BinaryCrossEntropy(Op):
+    """l = -(y log x + (1 - y) log(1 - x)) elementwise, for probabilities x and targets y.
+
+    As in PyTorch each log is clamped at -100, so x = 0 or 1 gives a finite loss; the gradient is
+    dl/dx = (x - y) / max(x (1 - x), 1e-12) and dl/dy = log(1 - x) - log x, with the logs clamped
+    likewise: the derivative of the loss as computed, finite at x = 0 or 1 (where PyTorch's target
+    gradient is ±inf).
+    """
+
+    name = "binary_cross_entropy"
+
+    def forward(self, x, y):
+        lx, l1x = _clamped_logs(xp, x)
+        return -(y * lx + (1 - y) * l1x)
+
+    def vjp(self, m, g, x, y, out):
+        gx = g * (x - y) / m.maximum(x * (1 - x), 1e-12)
+        gy = None
+        if _needs_grad(self, 1):
+            lx, l1x = _clamped_logs(m, x)
+            gy = g * (l1x - lx)
+        return gx, gy
+
+    def jvp(self, tx, ty, x, y, out):
+        lx, l1x = _clamped_logs(xp, x)
+        return tx * (x - y) / xp.maximum(x * (1 - x), 1e-12) + ty * (l1x - lx)
+
+
+def _clamped_logs(m, x):
+    """(max(log x, -100), max(log(1 - x), -100)); log 0 = -inf is expected and clamped."""
+    with xp.errstate(divide="ignore"):
+        return m.maximum(m.log(x), -100.0), m.maximum(m.log(1 - x), -100.0)
+
+
+class BinaryCrossEntropyWithLogits(Op):
+    """Binary cross-entropy of sigmoid(x) against y, in one op that is finite for any logit.
+
+    With softplus(-x) = -log σ(x) = max(-x, 0) + log(1 + e^-|x|) and an optional positive-class
+    weight p (a constant broadcast along the last axis),
+
+        l     = (1 - y) x + (1 + (p - 1) y) softplus(-x)
+        dl/dx = (1 - y) - (1 + (p - 1) y) σ(-x)          (= σ(x) - y when p = 1)
+        dl/dy = -x + (p - 1) softplus(-x)                (= -x when p = 1)
+    """
+
+    name = "binary_cross_entropy_with_logits"
+
+    def __init__(self, pos_weight=None):
+        self.pos_weight = pos_weight
+
+    def forward(self, x, y):
+        sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        if self.pos_weight is None:
+            return (1 - y) * x + sp
+        return (1 - y) * x + (1 + (self.pos_weight - 1) * y) * sp
+
+    def _grads(self, m, x, y, want_y: bool):
+        e = m.exp(-(x * m.sign(x)))  # e^-|x| <= 1: nothing overflows
+        pos = x >= 0
+        s_neg = m.where(pos, e / (1 + e), 1 / (1 + e))  # σ(-x)
+        pw = self.pos_weight
+        if pw is None:
+            gx = (1 - y) - s_neg
+            gy = -x if want_y else None
+        else:
+            gx = (1 - y) - (1 + (pw - 1) * y) * s_neg
+            gy = None
+            if want_y:
+                sp = m.maximum(-x, 0) + m.log(1 + e)
+                gy = -x + (pw - 1) * sp
+        return gx, gy
+
+    def vjp(self, m, g, x, y, out):
+        gx, gy = self._grads(m, x, y, _needs_grad(self, 1))
+        return g * gx, (None if gy is None else g * gy)
+
+    def jvp(self, tx, ty, x, y, out):
+        gx, gy = self._grads(ArrayMath, x, y, True)
+        return tx * gx + ty * gy
+
+
+def _needs_grad(op: Op, i: int) -> bool:
+    """Whether input ``i`` of a recorded op wants a gradient (saves computing unused ones)."""
+    inputs = op.inputs
+    if inputs is None or not isinstance(inputs, tuple):
+        return True
+    return bool(inputs[i].requires_grad)
