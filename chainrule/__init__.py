@@ -72,3 +72,5 @@ from chainrule.random import manual_seed
 __version__ = "0.1.0"
 from chainrule import data, datasets  # noqa: E402
 from chainrule import nn  # noqa: E402
+from chainrule import optim
+from chainrule.checkpoint import load, save
