@@ -75,6 +75,12 @@ class ArrayMath:
         return x.astype(dtype)
 
     @staticmethod
+    def apply(op, *xs):
+        """Another op's forward on arrays, so that a VJP can use an op as a primitive (conv's
+        backward is two ops); ``autograd.functions.apply`` is its recorded, differentiable twin."""
+        return op.forward(*xs)
+
+    @staticmethod
     def zeros(shape, like):
         return np.zeros(shape, dtype=like.dtype)
 

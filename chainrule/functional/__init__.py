@@ -6,6 +6,7 @@ One import line per file, so that each concern can add its names without touchin
 """
 
 from chainrule.functional.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.functional.conv import conv2d
 from chainrule.functional.dropout import dropout
 from chainrule.functional.linear import linear
 from chainrule.functional.loss import (
@@ -17,3 +18,4 @@ from chainrule.functional.loss import (
     nll_loss,
 )
 from chainrule.functional.normalization import batch_norm, layer_norm
+from chainrule.functional.pooling import avg_pool2d, max_pool2d

@@ -1,0 +1,90 @@
+"""2-D max and average pooling (``F.max_pool2d``, ``F.avg_pool2d``)."""
+
+from __future__ import annotations
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import apply
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import ShapeError, user_line
+from chainrule.functional.conv import _check_float, check_window, pair
+from chainrule.ops.conv import Geometry
+from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
+from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
+    """The largest value of each (kh, kw) window, moved by ``stride`` over each channel.
+
+        y[n, c, i, j] = max_{a, b} x_pad[n, c, i·sh + a, j·sw + b]
+
+    with x_pad padded by -∞. The gradient of each window goes to ONE position, its first maximum
+    in row-major order (as PyTorch): tied maxima — common on flat image backgrounds — do not
+    share it. Where windows overlap (stride < kernel) a pixel collects the gradients of every
+    window that chose it.
+
+    Args:
+        input: x of shape (N, C, H, W).
+        kernel_size: (kh, kw), or one int for both.
+        stride: (sh, sw), one int, or None for the kernel size (non-overlapping windows).
+        padding: (ph, pw) on each side, at most half the kernel size.
+    Returns:
+        y of shape (N, C, Ho, Wo), Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise.
+
+    Example:
+        >>> F.max_pool2d(cr.randn(8, 16, 28, 28), 2).shape
+        (8, 16, 14, 14)
+    """
+    return _pool(_MaxPool2dOp, input, kernel_size, stride, padding, "max_pool2d")
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
+    """The mean of each (kh, kw) window, moved by ``stride`` over each channel.
+
+        y[n, c, i, j] = 1/(kh·kw) Σ_{a, b} x_pad[n, c, i·sh + a, j·sw + b]
+
+    with x_pad padded by zeros that count in the mean (PyTorch's default,
+    ``count_include_pad=True``). The gradient spreads g / (kh·kw) over each window.
+
+    Args:
+        input: x of shape (N, C, H, W).
+        kernel_size: (kh, kw), or one int for both.
+        stride: (sh, sw), one int, or None for the kernel size.
+        padding: (ph, pw) on each side, at most half the kernel size.
+    Returns:
+        y of shape (N, C, Ho, Wo), Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise.
+    """
+    return _pool(_AvgPool2dOp, input, kernel_size, stride, padding, "avg_pool2d")
+
+
+def _pool(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
+    """Checks the arguments of a pooling call (errors naming ``who``) and applies the op."""
+    x = _fn._t(x)
+    if x.ndim != 4:
+        raise ShapeError(
+            f"{who}: expected a 4-D input of shape (N, C, H, W), got shape {x.shape} "
+            f"({x.ndim}-D)"
+            + (" — add the batch axis with x.unsqueeze(0)" if x.ndim == 3 else "")
+            + f"\n  at {user_line()}"
+        )
+    _check_float(who, "input", x)
+    kh, kw = pair(kernel_size, "kernel_size", who, minimum=1)
+    sh, sw = pair(kernel_size if stride is None else stride, "stride", who, minimum=1)
+    ph, pw = pair(padding, "padding", who, minimum=0)
+    if 2 * ph > kh or 2 * pw > kw:
+        # A window made only of padding would have no value to take (PyTorch's rule too).
+        raise ValueError(
+            f"{who}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}\n"
+            f"  at {user_line()}"
+        )
+    check_window(who, x.shape, (kh, kw), (ph, pw), "window")
+    return apply(op_class(Geometry(kh, kw, sh, sw, ph, pw)), x)

@@ -1,0 +1,70 @@
+"""2-D pooling layers: MaxPool2d and AvgPool2d."""
+
+from __future__ import annotations
+
+from chainrule.autograd.tensor import Tensor
+from chainrule.functional.conv import pair
+from chainrule.functional.pooling import _pool
+from chainrule.nn.module import Module
+from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
+from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
+
+
+class _Pool2d(Module):
+    _op = None
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        super().__init__()
+        who = type(self).__name__
+        # Kept as given (an int stays an int), as PyTorch does; checked here, once.
+        pair(kernel_size, "kernel_size", who, minimum=1)
+        if stride is not None:
+            pair(stride, "stride", who, minimum=1)
+        pair(padding, "padding", who, minimum=0)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        # ``self`` names the layer in errors: its repr is formatted only if one is raised.
+        return _pool(self._op, x, self.kernel_size, self.stride, self.padding, self)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """The largest value of each window (see ``F.max_pool2d``): each window's gradient goes to
+    its first maximum only, as in PyTorch.
+
+    Args:
+        kernel_size: (kh, kw), or one int.
+        stride: (sh, sw), one int, or None (default) for the kernel size.
+        padding: (ph, pw) of -∞ on each side, at most half the kernel.
+    Shape:
+        x: (N, C, H, W) → y: (N, C, Ho, Wo), Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise.
+    Example:
+        >>> MaxPool2d(2)(cr.randn(64, 32, 28, 28)).shape
+        (64, 32, 14, 14)
+    """
+
+    _op = _MaxPool2dOp
+
+
+class AvgPool2d(_Pool2d):
+    """The mean of each window (see ``F.avg_pool2d``), zero padding counted in the mean.
+
+    Args:
+        kernel_size: (kh, kw), or one int.
+        stride: (sh, sw), one int, or None (default) for the kernel size.
+        padding: (ph, pw) zeros on each side, at most half the kernel.
+    Shape:
+        x: (N, C, H, W) → y: (N, C, Ho, Wo), Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise.
+    """
+
+    _op = _AvgPool2dOp

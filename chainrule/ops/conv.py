@@ -1,0 +1,253 @@
+"""2-D convolution as im2col plus one matrix product, and its two adjoints.
+
+Convolution (cross-correlation, as in every deep-learning framework) of x: (N, C, H, W) with a
+weight w: (O, C, kh, kw), stride (sh, sw) and zero padding (ph, pw) is
+
+    y[n, o, i, j] = Σ_{c, a, b} x_pad[n, c, i·sh + a, j·sw + b] · w[o, c, a, b]  (+ bias[o])
+
+im2col copies every window of x_pad into one row of a matrix ``cols`` (one row per output pixel,
+one column per (a, b, c)), so that the whole convolution is ``cols @ w_matᵀ``: one GEMM in BLAS.
+Its gradients are two more GEMMs with the same matrices:
+
+    dW = dYᵀ · cols             (the "weight gradient", an op of its own: ``Conv2dWeight``)
+    dX = col2im(dY · w_mat)     (the "input gradient", a transposed convolution: ``Conv2dInput``)
+
+where col2im adds each entry of a column matrix back onto the pixel it was copied from, with one
+strided add per kernel offset (kh·kw of them, never a loop over pixels).
+
+The three ops are linear in each argument and each one's VJP is written with the other two, so
+the set is closed: ``Conv2d``'s backward, recorded with ``create_graph=True``, is itself made of
+differentiable ops, and second derivatives (e.g. gradient penalties) work.
+
+Memory layout. Shapes are PyTorch's (N, C, H, W), but the arrays these ops return are stored
+channels-last: the memory is (N, H, W, C) and the result is its transposed view (NumPy strides,
+no copy). Measured on (64, 32, 14, 14) float32 (2-core AMD EPYC): building the columns from
+channels-last memory takes 0.4 ms against 5 ms from (N, C, H, W) memory (each window's C values
+are then contiguous), col2im 2.5 ms against 7.7 ms, and the GEMM's (N·Ho·Wo, O) result *is* the
+channels-last output, so no transpose copy is made either way. Elementwise NumPy ops keep their
+inputs' memory order, so ReLU, batch norm and pooling downstream stay channels-last too.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from chainrule.backend import xp
+from chainrule.ops.base import Op
+
+
+class Geometry(NamedTuple):
+    """Window size (kh, kw), stride (sh, sw) and zero padding (ph, pw) of a 2-D window op."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+
+    def out_hw(self, h: int, w: int) -> tuple[int, int]:
+        """Output height and width for an input of height h and width w (floor division)."""
+        return (h + 2 * self.ph - self.kh) // self.sh + 1, (
+            w + 2 * self.pw - self.kw
+        ) // self.sw + 1
+
+
+# ----- layout helpers -----
+def to_channels_last(x):
+    """x (N, C, H, W) as an array with the same shape whose memory is (N, H, W, C).
+
+    No copy when it already is; otherwise one copy. Mixing layouts in one NumPy ufunc makes its
+    inner loop run over single elements (measured 10x slower), hence this normalisation.
+    """
+    xh = x.transpose(0, 2, 3, 1)
+    if not xh.flags.c_contiguous:
+        xh = xp.ascontiguousarray(xh)
+    return xh.transpose(0, 3, 1, 2)
+
+
+def padded_channels_last(x, ph: int, pw: int, fill: float = 0.0):
+    """x (N, C, H, W) padded by ph rows and pw columns of ``fill`` on each side, as a
+    (N, H + 2ph, W + 2pw, C) array (channels-last memory, contiguous unless nothing to pad)."""
+    xh = x.transpose(0, 2, 3, 1)
+    if not (ph or pw):
+        return xh
+    n, h, w, c = xh.shape
+    shape = (n, h + 2 * ph, w + 2 * pw, c)
+    out = xp.zeros(shape, dtype=x.dtype) if fill == 0 else xp.full(shape, fill, dtype=x.dtype)
+    out[:, ph : ph + h, pw : pw + w, :] = xh
+    return out
+
+
+def im2col(x, geom: Geometry):
+    """The windows of x as the rows of a matrix.
+
+    Args:
+        x: (N, C, H, W), any memory layout.
+    Returns:
+        cols: (N·Ho·Wo, kh·kw·C), row (n, i, j) holding the window under output pixel (i, j) of
+        sample n, its columns ordered (a, b, c) for kernel row a, column b and channel c.
+    """
+    n, c, h, w = x.shape
+    ho, wo = geom.out_hw(h, w)
+    xh = padded_channels_last(x, geom.ph, geom.pw)
+    s0, s1, s2, s3 = xh.strides
+    # (N, Ho, Wo, kh, kw, C) view of the padded input: window (i, j) starts at (i·sh, j·sw).
+    win = xp.lib.stride_tricks.as_strided(
+        xh,
+        shape=(n, ho, wo, geom.kh, geom.kw, c),
+        strides=(s0, s1 * geom.sh, s2 * geom.sw, s1, s2, s3),
+        writeable=False,
+    )
+    return xp.ascontiguousarray(win).reshape(n * ho * wo, geom.kh * geom.kw * c)
+
+
+def col2im(dcols, x_shape: tuple[int, ...], geom: Geometry):
+    """The adjoint of ``im2col``: each entry of dcols added onto the pixel it came from.
+
+    Args:
+        dcols: (N·Ho·Wo, kh·kw·C), laid out as ``im2col``'s result.
+        x_shape: (N, C, H, W), the shape of the image the columns were taken from.
+    Returns:
+        dx: (N, C, H, W) with channels-last memory.
+    """
+    n, c, h, w = x_shape
+    ho, wo = geom.out_hw(h, w)
+    kh, kw, sh, sw, ph, pw = geom
+    d = dcols.reshape(n, ho, wo, kh, kw, c)
+    dxp = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dcols.dtype)
+    # One strided add per kernel offset (a, b): output pixel (i, j) took x_pad[i·sh + a, j·sw + b].
+    for a in range(kh):
+        for b in range(kw):
+            dxp[:, a : a + sh * (ho - 1) + 1 : sh, b : b + sw * (wo - 1) + 1 : sw] += d[
+                :, :, :, a, b
+            ]
+    return dxp[:, ph : ph + h, pw : pw + w].transpose(0, 3, 1, 2)
+
+
+def _weight_matrix(w):
+    """w (O, C, kh, kw) as (O, kh·kw·C), its columns in im2col's (a, b, c) order."""
+    return w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
+def _grad_rows(g):
+    """An output gradient (N, O, Ho, Wo) as (N·Ho·Wo, O); free when g is channels-last."""
+    return g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
+
+
+# ----- the raw computations -----
+def conv2d(x, w, b, geom: Geometry):
+    """y = x ⋆ w + b on arrays: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None → (N, O, Ho, Wo)."""
+    n, _, h, wd = x.shape
+    ho, wo = geom.out_hw(h, wd)
+    o = w.shape[0]
+    y = im2col(x, geom) @ _weight_matrix(w).T  # (N·Ho·Wo, O): the channels-last output
+    if b is not None:
+        if b.dtype == y.dtype:
+            y += b
+        else:
+            y = y + b
+    return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+
+
+def conv2d_input(g, w, x_shape: tuple[int, ...], geom: Geometry):
+    """dX = col2im(dY · w_mat): the gradient of a convolution with respect to its input (a
+    transposed convolution of g by w). g: (N, O, Ho, Wo), w: (O, C, kh, kw) → (N, C, H, W)."""
+    return col2im(_grad_rows(g) @ _weight_matrix(w), x_shape, geom)
+
+
+def conv2d_weight(x, g, w_shape: tuple[int, ...], geom: Geometry):
+    """dW = dYᵀ · cols: the gradient of a convolution with respect to its weight.
+    x: (N, C, H, W), g: (N, O, Ho, Wo) → (O, C, kh, kw)."""
+    o, c, kh, kw = w_shape
+    dw = _grad_rows(g).T @ im2col(x, geom)  # (O, kh·kw·C)
+    return xp.ascontiguousarray(dw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
+
+
+def _needs_grad(op: Op, i: int) -> bool:
+    # The autograd layer sets ``op.inputs`` when it records the op; an input that needs no
+    # gradient (the images fed to a first layer) is spared its GEMM and col2im.
+    return op.inputs is None or op.inputs[i].requires_grad
+
+
+# ----- the ops -----
+class Conv2d(Op):
+    """y = x ⋆ w (+ b). Inputs x (N, C, H, W), w (O, C, kh, kw) and optionally b (O,).
+
+    VJP: dX = Conv2dInput(dY, w), dW = Conv2dWeight(x, dY), db = Σ_{n,i,j} dY.
+    Nothing is saved from forward: the backward rebuilds the columns from x (0.4 ms for the
+    second layer of the benchmark CNN), which is cheaper in memory than keeping them (kh·kw
+    times the input's size).
+    """
+
+    name = "conv2d"
+
+    def __init__(self, geom: Geometry):
+        self.geom = geom
+
+    def forward(self, x, w, b=None):
+        return conv2d(x, w, b, self.geom)
+
+    def vjp(self, m, g, x, w, *rest):
+        gx = m.apply(Conv2dInput(self.geom, x.shape), g, w) if _needs_grad(self, 0) else None
+        gw = m.apply(Conv2dWeight(self.geom, w.shape), x, g) if _needs_grad(self, 1) else None
+        if len(rest) == 1:  # (y,): no bias
+            return gx, gw
+        return gx, gw, g.sum(axis=(0, 2, 3))
+
+    def jvp(self, tx, tw, *rest):
+        # Bilinear in (x, w): d(x ⋆ w) = tx ⋆ w + x ⋆ tw (+ tb).
+        if len(rest) == 3:  # (x, w, y)
+            x, w, _ = rest
+            tb = None
+        else:  # (tb, x, w, b, y)
+            tb, x, w, _, _ = rest
+        return conv2d(tx, w, tb, self.geom) + conv2d(x, tw, None, self.geom)
+
+
+class Conv2dInput(Op):
+    """dX = col2im(g · w_mat): the transposed convolution of g (N, O, Ho, Wo) by w (O, C, kh, kw),
+    giving (N, C, H, W). It is the adjoint of ``Conv2d`` in x, so its VJP is a convolution:
+    d/dg = Conv2d(ḡ, w), d/dw = Conv2dWeight(ḡ, g)."""
+
+    name = "conv2d_input_grad"
+
+    def __init__(self, geom: Geometry, x_shape: tuple[int, ...]):
+        self.geom, self.x_shape = geom, tuple(x_shape)
+
+    def forward(self, g, w):
+        return conv2d_input(g, w, self.x_shape, self.geom)
+
+    def vjp(self, m, gg, g, w, y):
+        dg = m.apply(Conv2d(self.geom), gg, w) if _needs_grad(self, 0) else None
+        dw = m.apply(Conv2dWeight(self.geom, w.shape), gg, g) if _needs_grad(self, 1) else None
+        return dg, dw
+
+    def jvp(self, tg, tw, g, w, y):
+        return conv2d_input(tg, w, self.x_shape, self.geom) + conv2d_input(
+            g, tw, self.x_shape, self.geom
+        )
+
+
+class Conv2dWeight(Op):
+    """dW = gᵀ · im2col(x): the weight gradient of a convolution, from x (N, C, H, W) and
+    g (N, O, Ho, Wo), giving (O, C, kh, kw). Its VJP: d/dx = Conv2dInput(g, w̄),
+    d/dg = Conv2d(x, w̄)."""
+
+    name = "conv2d_weight_grad"
+
+    def __init__(self, geom: Geometry, w_shape: tuple[int, ...]):
+        self.geom, self.w_shape = geom, tuple(w_shape)
+
+    def forward(self, x, g):
+        return conv2d_weight(x, g, self.w_shape, self.geom)
+
+    def vjp(self, m, gw, x, g, y):
+        dx = m.apply(Conv2dInput(self.geom, x.shape), g, gw) if _needs_grad(self, 0) else None
+        dg = m.apply(Conv2d(self.geom), x, gw) if _needs_grad(self, 1) else None
+        return dx, dg
+
+    def jvp(self, tx, tg, x, g, y):
+        return conv2d_weight(tx, g, self.w_shape, self.geom) + conv2d_weight(
+            x, tg, self.w_shape, self.geom
+        )
