@@ -189,6 +189,29 @@ def test_batch_norm_and_layer_norm_gradcheck(float64, rng):
     b = cr.tensor(rng.normal(size=2), requires_grad=True)
     assert cr.gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, w, b])
     assert cr.gradcheck(lambda x, w, b: F.layer_norm(x, 2, w, b), [x, w, b])
+    assert cr.gradcheck(lambda x: F.batch_norm(x, None, None, training=True), [x])
+    rm, rv = cr.tensor(rng.normal(size=2)), cr.tensor(rng.uniform(0.5, 2, size=2))
+    assert cr.gradcheck(lambda x, w, b: F.batch_norm(x, rm, rv, w, b), [x, w, b])  # eval
+
+
+def test_fused_batch_norm_second_order_and_forward_mode(float64, rng):
+    """The training-mode op recomputes its residuals differentiably under create_graph."""
+    x = cr.tensor(rng.normal(size=(4, 2, 2)), requires_grad=True)
+    w = cr.tensor(rng.normal(size=2), requires_grad=True)
+    b = cr.tensor(rng.normal(size=2), requires_grad=True)
+    u = cr.tensor(rng.normal(size=(4, 2, 2)))
+
+    def grads(x, w, b):
+        y = F.batch_norm(x, None, None, w, b, training=True)
+        return cr.grad(y, [x, w, b], u, create_graph=True)
+
+    assert cr.gradcheck(grads, [x, w, b])
+    tx, tw, tb = rng.normal(size=(4, 2, 2)), rng.normal(size=2), rng.normal(size=2)
+    bn = lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)  # noqa: E731
+    _, tangent = cr.jvp(bn, (x, w, b), (cr.tensor(tx), cr.tensor(tw), cr.tensor(tb)))
+    gx, gw, gb = cr.grad(bn(x, w, b), [x, w, b], u)
+    expect = (gx.numpy() * tx).sum() + (gw.numpy() * tw).sum() + (gb.numpy() * tb).sum()
+    np.testing.assert_allclose((tangent.numpy() * u.numpy()).sum(), expect, rtol=1e-10)
 
 
 def test_batchnorm_errors():
@@ -548,3 +571,12 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, rng):
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
     assert ours[-1].grad is None
+
+
+def test_grad_accepts_a_numpy_upstream_gradient(rng):
+    """Regression (engine): cr.grad(out, x, ndarray) iterated the array's rows as if it were a
+    list of upstream gradients, one per output."""
+    x = cr.tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    u = rng.normal(size=(3, 2))
+    (gx,) = cr.grad(x * 2.0, [x], u)
+    np.testing.assert_allclose(gx.numpy(), 2 * u)

@@ -1,7 +1,7 @@
 """Normalisation: batch norm (statistics over the batch) and layer norm (over the features).
 
-Both are compositions of primitives, so their gradients (and gradients of gradients) come from
-the ops they are built of.
+Layer norm and batch norm in evaluation mode are compositions of primitives; batch norm in
+training mode is one fused op (``ops.normalization.BatchNormTrain``) for speed.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.function import constant
+from chainrule.autograd.function import apply, constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
+from chainrule.ops.normalization import BatchNormTrain
 
 
 def batch_norm(
@@ -57,7 +58,6 @@ def batch_norm(
                 f"batch_norm: {what} must have shape ({C},) for input {input.shape} with {C} "
                 f"channels, got {t.shape}\n  at {user_line()}"
             )
-    axes = (0, *range(2, input.ndim))
     bshape = (1, C) + (1,) * (input.ndim - 2)
     if training:
         n = input.data.size // C if C else 0
@@ -66,25 +66,27 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got input of "
                 f"shape {input.shape}\n  at {user_line()}"
             )
-        mean = input.mean(axes, keepdims=True)
-        xc = input - mean
-        var = (xc * xc).mean(axes, keepdims=True)
-        _update_running(running_mean, mean.data, momentum, 1.0)
-        _update_running(running_var, var.data, momentum, n / (n - 1))
-        y = xc / (var + eps).sqrt()
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError(
-                "batch_norm: running_mean and running_var are required when training=False"
-            )
-        rm = constant(running_mean.data.reshape(bshape).astype(input.dtype, copy=False))
-        inv = 1.0 / np.sqrt(running_var.data.reshape(bshape) + eps)
-        y = (input - rm) * constant(inv.astype(input.dtype, copy=False))
-    if weight is not None:
-        y = y * weight.reshape(bshape)
+        # One fused op (its backward is a few passes, not a dozen); None means no affine part.
+        w = weight if weight is not None else constant(np.ones(C, dtype=input.dtype))
+        b = bias if bias is not None else constant(np.zeros(C, dtype=input.dtype))
+        op = BatchNormTrain(eps)
+        y = apply(op, input, w, b)
+        _update_running(running_mean, op.mean, momentum, 1.0)
+        _update_running(running_var, op.var, momentum, n / (n - 1))
+        return y
+    if running_mean is None or running_var is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var are required when training=False"
+        )
+    # Evaluation: an affine map per channel, y = x · scale + shift, with
+    # scale = w / √(running_var + eps) and shift = b - running_mean · scale.
+    inv = constant((1.0 / np.sqrt(running_var.data + eps)).astype(input.dtype, copy=False))
+    rm = constant(running_mean.data.astype(input.dtype, copy=False))
+    scale = inv if weight is None else weight * inv
+    shift = -rm * scale
     if bias is not None:
-        y = y + bias.reshape(bshape)
-    return y
+        shift = shift + bias
+    return input * scale.reshape(bshape) + shift.reshape(bshape)
 
 
 def _update_running(running: Tensor | None, batch, momentum: float, correction: float) -> None:
