@@ -405,6 +405,9 @@ def test_to_double_keeps_parameter_objects():
     assert net.features[1].num_batches_tracked.dtype == np.int64
     assert net(cr.randn(3, 4).double()).dtype == np.float64
     assert net.float().head.weight.dtype == np.float32
+    assert net.to("cpu") is net and net.to(cr.float64, device="cpu").head.weight.dtype == np.float64
+    with pytest.raises(ValueError, match="CPU only"):
+        net.to(device="cuda")
 
 
 def test_registration_rules():

@@ -363,9 +363,19 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype) -> Module:
+    def to(self, dtype=None, *, device: str | None = None) -> Module:
         """Converts floating-point parameters and buffers (and gradients) to ``dtype``, in place:
-        the Parameter objects stay the same, so an optimiser built earlier still holds them."""
+        the Parameter objects stay the same, so an optimiser built earlier still holds them.
+
+        ``"cpu"`` (as a device, the only one) is accepted and changes nothing, so that PyTorch
+        code calling ``model.to(device)`` runs unchanged.
+        """
+        if isinstance(dtype, str) and dtype.lower() == "cpu":
+            dtype, device = None, dtype  # to("cpu") names a device, not a dtype
+        if device is not None and str(device).lower() != "cpu":
+            raise ValueError(f"to: chainrule runs on the CPU only; got device {device!r}")
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"to: expected a floating dtype, got {dtype}")
