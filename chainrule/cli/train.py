@@ -1,0 +1,68 @@
+"""``chainrule train MODEL --data DATASET``: train a zoo model with progress, curves, checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from chainrule.training.optimizers import OPTIMIZERS
+
+
+def add_parser(sub) -> None:
+    from chainrule.models.registry import MODELS, _load_optional_models
+
+    _load_optional_models()
+    p = sub.add_parser(
+        "train",
+        help="train a zoo model on a data set",
+        description="Train a zoo model. Defaults (epochs, batch size, lr, optimizer) come from "
+        "the model's recipe; each flag overrides one.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("model", choices=sorted(MODELS), help="zoo model")
+    p.add_argument(
+        "--data", default="fashion-mnist", help="fashion-mnist, mnist, mnist5k or digits"
+    )
+    p.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: the recipe's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    p.add_argument(
+        "--optimizer", choices=sorted(OPTIMIZERS), help="optimiser (default: the recipe's)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
+    p.add_argument("--out", help="output folder (default: runs/MODEL-DATA)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    p.add_argument("--root", help="folder to look for data files in first")
+    p.add_argument(
+        "--val-size", type=int, help="validation examples held out of the training split"
+    )
+    p.add_argument("--limit", type=int, help="train on the first LIMIT training examples only")
+    p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from chainrule.training.trainer import TrainConfig, train
+
+    cfg = TrainConfig(
+        model=args.model,
+        data=args.data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        seed=args.seed,
+        out=args.out or f"runs/{args.model}-{args.data}",
+        root=args.root,
+        val_size=args.val_size,
+        limit=args.limit,
+    )
+    result = train(cfg, resume=args.resume)
+    print(
+        f"test accuracy {result['test_accuracy']:.4f} after {result['epochs']} epochs "
+        f"({result['seconds']:.0f} s)"
+    )
+    print(f"checkpoint: {result['out']}/model.safetensors   curves: {result['out']}/curves.png")
+    if args.json:
+        print(json.dumps(result))
+    return 0

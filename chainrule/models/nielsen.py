@@ -1,0 +1,53 @@
+"""Nielsen's network from "Neural Networks and Deep Learning", chapter 1, exactly as the seed code:
+sizes [784, 30, 10], sigmoid on every layer, quadratic cost, weights and biases drawn from N(0, 1),
+plain SGD with η = 3.0 on mini-batches of 10."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn
+
+
+class Nielsen(nn.Module):
+    """A fully connected sigmoid network.
+
+    Args:
+        sizes: neurons per layer, input first (the seed network: [784, 30, 10]).
+
+    Shape:
+        x: (N, sizes[0]) -> (N, sizes[-1]) activations in (0, 1).
+    """
+
+    def __init__(self, sizes: Sequence[int] = (784, 30, 10)):
+        super().__init__()
+        self.sizes = list(sizes)
+        self.layers = nn.ModuleList(
+            [nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+        )
+        for layer in self.layers:
+            # The seed code draws every weight and bias from the standard normal distribution.
+            nn.init.normal_(layer.weight, 0.0, 1.0)
+            nn.init.normal_(layer.bias, 0.0, 1.0)
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        for layer in self.layers:
+            x = layer(x).sigmoid()
+        return x
+
+
+def quadratic_cost(output: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
+    """C = 1/N Σ_x ½ ||a(x) - y(x)||², y the one-hot label: the seed code's cost, whose gradient
+    averaged over the mini-batch gives exactly its update w ← w - η/m Σ ∇C_x.
+
+    Shape:
+        output: (N, K) activations; labels: (N,) int class indices.
+    """
+    n, k = output.shape
+    onehot = np.zeros((n, k), dtype=output.dtype)
+    onehot[np.arange(n), labels.numpy()] = 1
+    d = output - cr.from_numpy(onehot)
+    return (d * d).sum() * (0.5 / n)

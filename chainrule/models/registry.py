@@ -1,0 +1,92 @@
+"""Recipes: how each zoo model is built and trained by default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.models.mlp import MLP
+from chainrule.models.nielsen import Nielsen, quadratic_cost
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A model and its training defaults.
+
+    ``build(input_shape, num_classes)`` makes the model for images of ``input_shape`` (C, H, W);
+    ``flatten`` says whether it takes (N, C·H·W) vectors instead of (N, C, H, W) images.
+    """
+
+    name: str
+    description: str
+    build: Callable[[tuple[int, ...], int], cr.nn.Module]
+    loss: Callable[[cr.Tensor, cr.Tensor], cr.Tensor]
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    flatten: bool
+
+
+def _cross_entropy(logits: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
+    return cr.nn.functional.cross_entropy(logits, labels)
+
+
+MODELS: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Adds a recipe to the zoo (models in other files register themselves with this)."""
+    MODELS[recipe.name] = recipe
+    return recipe
+
+
+register(
+    Recipe(
+        "nielsen",
+        "Nielsen's [784, 30, 10] sigmoid network, quadratic cost, SGD η=3.0, batch 10",
+        lambda shape, k: Nielsen([int(np.prod(shape)), 30, k]),
+        quadratic_cost,
+        "sgd",
+        3.0,
+        10,
+        30,
+        True,
+    )
+)
+register(
+    Recipe(
+        "mlp",
+        "784-256-256-10 ReLU MLP, cross-entropy, Adam lr 1e-3, batch 128",
+        lambda shape, k: MLP([int(np.prod(shape)), 256, 256, k]),
+        _cross_entropy,
+        "adam",
+        1e-3,
+        128,
+        10,
+        True,
+    )
+)
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe of zoo model ``name``; an unknown name lists the known ones."""
+    _load_optional_models()
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def _load_optional_models() -> None:
+    # Models defined with layers from other files (the CNN, the captioner) register on import.
+    import importlib
+
+    for mod in ("chainrule.models.cnn",):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise

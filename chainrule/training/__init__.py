@@ -1,0 +1,1 @@
+"""Training runs: the loop, checkpoints and curves behind ``chainrule train``."""

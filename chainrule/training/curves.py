@@ -1,0 +1,37 @@
+"""Loss and accuracy curves of a training run, drawn with matplotlib."""
+
+from __future__ import annotations
+
+import os
+
+
+def plot_curves(rows: list[dict], path: str, title: str = "") -> None:
+    """Draws train/validation loss and accuracy per epoch into ``path`` (PNG), atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and in CI
+    import matplotlib.pyplot as plt
+
+    ep = [r["epoch"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(ep, [r["train_loss"] for r in rows], "o-", label="train")
+    if rows and rows[0].get("val_loss") is not None:
+        a1.plot(ep, [r["val_loss"] for r in rows], "s-", label="validation")
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.legend()
+    a1.grid(alpha=0.3)
+    a2.plot(ep, [r["train_accuracy"] for r in rows], "o-", label="train")
+    if rows and rows[0].get("val_accuracy") is not None:
+        a2.plot(ep, [r["val_accuracy"] for r in rows], "s-", label="validation")
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("accuracy")
+    a2.legend()
+    a2.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

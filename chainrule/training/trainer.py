@@ -1,0 +1,225 @@
+"""The training loop behind ``chainrule train``: mini-batches, validation every epoch, progress,
+metrics, curves and resumable checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+import chainrule as cr
+from chainrule import random as cr_random
+from chainrule.data import ArrayDataset, DataLoader
+from chainrule.datasets import load_splits
+from chainrule.models import get_recipe
+from chainrule.training import checkpointing
+from chainrule.training.curves import plot_curves
+from chainrule.training.optimizers import make_optimizer
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the last good checkpoint was kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint for ``--resume``)."""
+
+    model: str
+    data: str = "fashion-mnist"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    seed: int = 0
+    out: str = "runs/default"
+    root: str | None = None
+    val_size: int | None = None
+    limit: int | None = None  # train on the first LIMIT examples only (quick runs, tests)
+
+    def resolved(self) -> TrainConfig:
+        """The config with the model recipe's defaults filled in."""
+        r = get_recipe(self.model)
+        c = TrainConfig(**asdict(self))
+        c.epochs = r.epochs if c.epochs is None else c.epochs
+        c.batch_size = r.batch_size if c.batch_size is None else c.batch_size
+        c.lr = r.lr if c.lr is None else c.lr
+        c.optimizer = r.optimizer if c.optimizer is None else c.optimizer
+        return c
+
+
+# Settings that must match for a run to be resumed (the rest, e.g. epochs, may change).
+_MUST_MATCH = ("model", "data", "batch_size", "optimizer", "seed", "val_size", "limit")
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+
+
+def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict:
+    """Mean loss and accuracy of ``model`` on arrays x (N, ...) and labels y (N,), in eval mode."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with cr.no_grad():
+        for i in range(0, len(y), batch_size):
+            xb, yb = cr.from_numpy(x[i : i + batch_size]), cr.from_numpy(y[i : i + batch_size])
+            out = model(xb)
+            total_loss += float(loss_fn(out, yb).item()) * len(yb)
+            correct += int((out.data.argmax(axis=1) == yb.data).sum())
+    model.train(was_training)
+    n = max(len(y), 1)
+    return {"loss": total_loss / n, "accuracy": correct / n, "correct": correct, "total": len(y)}
+
+
+def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print) -> dict:
+    """Trains zoo model ``cfg.model`` on data set ``cfg.data`` and returns the final figures.
+
+    Writes, in ``cfg.out``: ``checkpoint.safetensors`` (model, optimiser, data order and random
+    state after the last completed epoch: what ``resume=True`` continues from),
+    ``model.safetensors`` (the weights alone, for ``chainrule eval``), ``metrics.jsonl`` (one line
+    per epoch) and ``curves.png``.
+    """
+    cfg = cfg.resolved()
+    recipe = get_recipe(cfg.model)
+    splits = load_splits(cfg.data, cfg.root, cfg.val_size)
+    (x, y), (xv, yv), (xt, yt) = splits
+    if cfg.limit:
+        x, y = x[: cfg.limit], y[: cfg.limit]
+    input_shape = tuple(x.shape[1:])
+    num_classes = int(max(y.max(), yt.max())) + 1
+    if recipe.flatten:
+        x, xv, xt = (a.reshape(len(a), -1) for a in (x, xv, xt))
+
+    cr.manual_seed(cfg.seed)
+    model = recipe.build(input_shape, num_classes)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+    loader = DataLoader(ArrayDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    history = History()
+    os.makedirs(cfg.out, exist_ok=True)
+    ckpt_path = os.path.join(cfg.out, "checkpoint.safetensors")
+    start = 0
+    if resume:
+        start = _resume(ckpt_path, cfg, model, optimizer, loader, history, log)
+
+    meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
+            "num_classes": num_classes, "flatten": recipe.flatten}  # fmt: skip
+    t_run = time.perf_counter()
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                   leave=False, file=sys.stderr, mininterval=0.5, disable=None)  # fmt: skip
+        for step, (xb, yb) in enumerate(loader):
+            out = model(xb)
+            loss = recipe.loss(out, yb)
+            lv = float(loss.data)
+            if not math.isfinite(lv):
+                bar.close()
+                raise TrainingDiverged(
+                    f"the loss became {lv} at epoch {epoch + 1}, step {step + 1}; training "
+                    f"stopped and the last good checkpoint is kept ({_last_good(ckpt_path, epoch)}). "
+                    "Try a smaller --lr."
+                )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n = len(yb.data)
+            loss_sum += lv * n
+            correct += int((out.data.argmax(axis=1) == yb.data).sum())
+            seen += n
+            bar.update()
+            if step % 50 == 0:
+                rate = seen / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
+                                ex_s=f"{rate:,.0f}", refresh=False)  # fmt: skip
+        bar.close()
+        seconds = time.perf_counter() - t0
+        val = evaluate(model, recipe.loss, xv, yv) if len(yv) else None
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "val_loss": val["loss"] if val else None,
+            "val_accuracy": val["accuracy"] if val else None,
+            "seconds": seconds,
+            "examples_per_second": seen / max(seconds, 1e-9),
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+        history.epochs.append(row)
+        if val:
+            # Nielsen's seed code prints exactly this line after each epoch (counting from 0).
+            log(f"Epoch {epoch}: {val['correct']} / {val['total']}")
+        log(
+            f"  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
+            + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")
+            + f" | {seconds:.1f}s, {row['examples_per_second']:,.0f} examples/s"
+        )
+        checkpointing.save_training_state(
+            ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, meta
+        )
+        checkpointing.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch + 1)
+        _write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history.epochs)
+        plot_curves(
+            history.epochs, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}"
+        )
+
+    test = evaluate(model, recipe.loss, xt, yt)
+    return {
+        "model": cfg.model,
+        "data": cfg.data,
+        "test_accuracy": round(test["accuracy"], 4),
+        "test_loss": round(test["loss"], 6),
+        "val_accuracy": round(history.epochs[-1]["val_accuracy"], 4)
+        if history.epochs and history.epochs[-1]["val_accuracy"] is not None
+        else None,
+        "epochs": len(history.epochs),
+        "seconds": round(time.perf_counter() - t_run, 1),
+        "out": cfg.out,
+    }
+
+
+def _resume(path, cfg, model, optimizer, loader, history, log) -> int:
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
+        )
+    state = checkpointing.load_training_state(path)
+    saved = state["config"]
+    for key in _MUST_MATCH:
+        if saved.get(key) != getattr(cfg, key):
+            raise ValueError(
+                f"--resume: the checkpoint in {path} was trained with {key}={saved.get(key)!r}, "
+                f"but this run asks for {key}={getattr(cfg, key)!r}; use the same settings or "
+                "another --out"
+            )
+    checkpointing.restore(state, model, optimizer, loader)
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.lr  # a resumed run may change the learning rate
+    history.epochs[:] = state["history"]
+    log(f"resuming from {path} after epoch {state['epoch']}")
+    return int(state["epoch"])
+
+
+def _last_good(path: str, epoch: int) -> str:
+    return f"{path}, after epoch {epoch}" if epoch > 0 and os.path.exists(path) else "none yet"
+
+
+def _write_metrics(path: str, rows: list[dict]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+
+
+_ = cr_random

@@ -1,0 +1,143 @@
+"""The training loop and the CLI end to end, on scikit-learn's small 8x8 digits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.cli.main import main
+from chainrule.training.trainer import TrainConfig, TrainingDiverged, train
+
+QUIET = {"log": lambda s: None}
+
+
+def params_of(out_dir):
+    return {k: v.numpy() for k, v in cr.load(os.path.join(out_dir, "model.safetensors")).items()}
+
+
+@pytest.mark.parametrize(
+    "model,optimizer", [("mlp", "adam"), ("nielsen", "sgd"), ("mlp", "momentum")]
+)
+def test_resume_gives_the_same_parameters_as_training_straight(tmp_path, model, optimizer):
+    base = dict(model=model, data="digits", batch_size=32, optimizer=optimizer, seed=3)
+    straight = TrainConfig(**base, epochs=4, out=str(tmp_path / "straight"))
+    train(straight, **QUIET)
+    split = TrainConfig(**base, epochs=2, out=str(tmp_path / "split"))
+    train(split, **QUIET)
+    split.epochs = 4
+    train(split, resume=True, **QUIET)
+    a, b = params_of(tmp_path / "straight"), params_of(tmp_path / "split")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    rows = [json.loads(line) for line in open(tmp_path / "split" / "metrics.jsonl")]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_resume_refuses_a_different_setting(tmp_path):
+    cfg = TrainConfig(model="mlp", data="digits", epochs=1, out=str(tmp_path))
+    train(cfg, **QUIET)
+    cfg.seed = 9
+    cfg.epochs = 2
+    with pytest.raises(ValueError, match="seed=0.*seed=9"):
+        train(cfg, resume=True, **QUIET)
+
+
+def test_diverging_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    cfg = TrainConfig(
+        model="mlp", data="digits", epochs=1, out=str(tmp_path), lr=0.05, optimizer="sgd"
+    )
+    train(cfg, **QUIET)
+    good = params_of(tmp_path)
+    cfg.epochs, cfg.lr = 2, 1e12  # resumed at a huge learning rate, epoch 2 blows up
+    with (
+        pytest.raises(TrainingDiverged, match=r"epoch 2, step \d+.*after epoch 1"),
+        np.errstate(all="ignore"),
+    ):
+        train(cfg, resume=True, **QUIET)
+    after = params_of(tmp_path)
+    for k in good:
+        np.testing.assert_array_equal(good[k], after[k])
+    assert json.loads(open(tmp_path / "metrics.jsonl").read().splitlines()[-1])["epoch"] == 1
+
+
+def test_cli_train_and_eval_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(
+        [
+            "train",
+            "mlp",
+            "--data",
+            "digits",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["epochs"] == 2 and result["test_accuracy"] > 0.5
+    assert lines[0].startswith("Epoch 0: ") and "/ 137" in lines[0]
+    for name in ("model.safetensors", "checkpoint.safetensors", "metrics.jsonl", "curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert not [p for p in os.listdir(out) if "tmp" in p]
+    rc = main(["eval", str(out / "model.safetensors"), "--json"])
+    assert rc == 0
+    ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert ev["test_accuracy"] == result["test_accuracy"]
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path):
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "chainrule.cli.main", *a], capture_output=True, text=True
+    )  # noqa: E731
+    r = run("eval", str(tmp_path / "missing.safetensors"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "missing.safetensors" in r.stderr
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    r = run("eval", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "bad.safetensors" in r.stderr
+    r = run(
+        "train",
+        "mlp",
+        "--data",
+        "mnist",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "o"),
+        "--root",
+        str(tmp_path),
+    )
+    if (
+        "NOT FOUND"
+        in subprocess.run(
+            [sys.executable, "-m", "chainrule.cli.main", "datasets"], capture_output=True, text=True
+        ).stdout
+    ):
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "train-images-idx3-ubyte" in r.stderr
+
+
+def test_nielsen_prints_epoch_lines_like_the_seed_code(tmp_path, capsys):
+    main(["train", "nielsen", "--data", "digits", "--epochs", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("Epoch 0: ") and out.splitlines()[0].endswith(" / 137")
+
+
+def test_datasets_command_lists_fashion_mnist(capsys):
+    assert main(["datasets", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} >= {"fashion-mnist", "mnist", "mnist5k", "digits"}
