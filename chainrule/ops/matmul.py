@@ -15,8 +15,13 @@ class MatMul(Op):
         return xp.matmul(a, b)
 
     def vjp(self, m, g, a, b, y):
+        # A GEMM per gradient is the whole cost of this op: skip the one nobody needs (the data
+        # batch entering the first layer needs none).
+        need_a, need_b = (t.requires_grad for t in self.inputs)
         if a.ndim >= 2 and b.ndim >= 2:
-            return m.matmul(g, m.swapaxes(b, -1, -2)), m.matmul(m.swapaxes(a, -1, -2), g)
+            ga = m.matmul(g, m.swapaxes(b, -1, -2)) if need_a else None
+            gb = m.matmul(m.swapaxes(a, -1, -2), g) if need_b else None
+            return ga, gb
         # Promote 1-D operands as NumPy does (a: row, b: column), then drop the added axes.
         a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
         b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
