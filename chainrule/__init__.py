@@ -74,3 +74,4 @@ from chainrule import data, datasets  # noqa: E402
 from chainrule import nn  # noqa: E402
 from chainrule import optim
 from chainrule.checkpoint import load, save
+from chainrule import viz  # noqa: E402

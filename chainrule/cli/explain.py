@@ -1,0 +1,110 @@
+"""``chainrule explain EXPR --at a=2,b=1``: show backpropagation happen on an expression.
+
+Prints the forward pass, the backward pass as chainrule's engine ran it (upstream gradient, local
+gradient and contribution at every node, running sums where contributions meet) and the gradient of
+every input; ``--paths`` adds the sum-over-paths form of the chain rule, ``--numerical`` a
+central-difference check, ``--json`` gives all of it as one JSON object, ``--svg``/``--png`` draw
+the graph. Errors go to stderr (exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+DESCRIPTION = (
+    "Show backpropagation happen: the forward pass, the backward pass as chainrule's engine ran "
+    "it (upstream, local gradient and contribution at every node) and every input's gradient."
+)
+
+EXAMPLES = """\
+examples:
+  chainrule explain "(a+b)*(b+1)" --at a=2,b=1 --paths
+  chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical
+  chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
+  chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
+
+EXPR may use + - * / ** (and unary -), numbers, the names given with --at, and the functions
+exp log sqrt tanh sigmoid relu sum max dot; max(v) is v's largest element, max(a, b) the
+elementwise maximum. Nothing else is accepted: the expression is parsed, never executed.
+"""
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("expression", metavar="EXPR", help='the expression, e.g. "(a+b)*(b+1)"')
+    p.add_argument(
+        "--at",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE,...",
+        help="values of the names: scalars or vectors, e.g. a=2,b=1 or w=[2,-3,-3] "
+        "(may be repeated)",
+    )
+    p.add_argument("--paths", action="store_true", help="list every path and its product")
+    p.add_argument(
+        "--numerical", action="store_true", help="add central-difference gradient estimates"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
+    p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Registers ``explain`` on the ``chainrule`` command's subparsers; its handler is ``run``."""
+    p = subparsers.add_parser(
+        "explain",
+        help="show backpropagation step by step on an expression",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_arguments(p)
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``chainrule explain`` for parsed arguments; returns the exit code (0, or 2 on error)."""
+    # Imported here so that `chainrule --help` stays fast.
+    from chainrule.explain import ExplainError, explain
+    from chainrule.viz import GraphvizNotFoundError
+
+    try:
+        ex = explain(args.expression, ",".join(args.at))
+        if args.json:
+            text = json.dumps(ex.to_dict(paths=args.paths, numerical=args.numerical), indent=2)
+        else:
+            text = ex.report(paths=args.paths, numerical=args.numerical)
+        print(text)
+        for path, fmt in ((args.svg, "svg"), (args.png, "png")):
+            if path:
+                written = ex.draw().save(path, format=fmt)
+                print(f"chainrule explain: wrote {written}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+        sys.stdout = open(os.devnull, "w")  # so that the exit flush stays quiet
+        return 0
+    except ExplainError as e:
+        print(f"chainrule explain: error: {e.render()}", file=sys.stderr)
+        return 2
+    except (GraphvizNotFoundError, OSError, RuntimeError, ValueError) as e:
+        print(f"chainrule explain: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chainrule.cli.explain EXPR --at ...``: the subcommand on its own."""
+    p = argparse.ArgumentParser(
+        prog="chainrule explain",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""``explain(expression, a=2, b=1)``: evaluate an expression on chainrule Tensors, run backward, and
+keep everything needed to show what happened: the forward values, the engine's backward ledger, the
+paths, a numerical check and a picture."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.tensor import Tensor
+from chainrule.explain.evaluate import Evaluation, evaluate
+from chainrule.explain.ledger import Ledger, record
+from chainrule.explain.parser import ExplainError, Expression, parse, parse_bindings
+from chainrule.explain.paths import PathSummary, enumerate_paths
+
+
+@dataclass
+class Explanation:
+    """An evaluated, differentiated expression.
+
+    ``inputs`` are the named leaves (float64, requires_grad=True); ``output`` the result, whose
+    graph is kept; ``forward`` every tensor of the graph in evaluation order (inputs first, each op
+    after its inputs); ``names`` the id shown for each (``a``, ``n3``); ``ledger`` the engine's
+    recorded backward pass; ``gradients`` each input's ``.grad`` as backward left it.
+    """
+
+    expression: Expression
+    inputs: dict[str, Tensor]
+    output: Tensor
+    forward: list[Tensor]
+    names: dict[int, str]
+    texts: dict[int, str]
+    ledger: Ledger
+    gradients: dict[str, np.ndarray]
+
+    def name(self, t: Tensor) -> str:
+        """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
+        from chainrule.explain.report import fmt
+
+        return self.names.get(id(t)) or fmt(t.data)
+
+    def paths(self) -> PathSummary:
+        """Every path from the output to each input, with products and multiplication counts."""
+        return enumerate_paths(self.ledger)
+
+    def numerical(self, eps: float = 1e-6) -> dict[str, np.ndarray]:
+        """Central-difference estimates (f(x+h) - f(x-h)) / 2h of d(output)/d(input), per element."""
+        base = {k: v.data for k, v in self.inputs.items()}
+
+        def f(values: Mapping[str, np.ndarray]) -> float:
+            env = {k: Tensor(v) for k, v in values.items()}
+            with no_grad():
+                r = evaluate(self.expression, env).result
+            return float(r.data if isinstance(r, Tensor) else r)
+
+        out = {}
+        for name, x in base.items():
+            g = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                hi, lo = x.copy(), x.copy()
+                hi[i] += eps
+                lo[i] -= eps
+                with np.errstate(all="ignore"):
+                    g[i] = (f({**base, name: hi}) - f({**base, name: lo})) / (2 * eps)
+            out[name] = g
+        return out
+
+    def report(self, paths: bool = False, numerical: bool = False) -> str:
+        """The ledger as text: forward pass, backward pass, gradients (and paths, numerical)."""
+        from chainrule.explain.report import text_report
+
+        return text_report(self, paths=paths, numerical=numerical)
+
+    def to_dict(self, paths: bool = False, numerical: bool = False) -> dict:
+        """Everything in the report as plain JSON-ready data."""
+        from chainrule.explain.report import json_report
+
+        return json_report(self, paths=paths, numerical=numerical)
+
+    def draw(self, **kwargs):
+        """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
+        from chainrule.viz import draw
+
+        kwargs.setdefault("title", f"{self.expression.text.strip()}   at {self.bindings_text()}")
+        return draw(self.output, **kwargs)
+
+    def bindings_text(self) -> str:
+        from chainrule.explain.report import fmt
+
+        return ", ".join(f"{k} = {fmt(v.data)}" for k, v in self.inputs.items())
+
+
+def explain(expression: str, at: Mapping | str | None = None, **values) -> Explanation:
+    """Evaluates ``expression`` at the given values, runs chainrule's backward pass and records it.
+
+    Args:
+        expression: arithmetic over names (see ``chainrule.explain.parser``), e.g. ``"(a+b)*(b+1)"``.
+        at: ``{"a": 2, "b": 1}`` or the CLI form ``"a=2,b=1,w=[2,-3,-3]"``; or give keywords.
+    Raises:
+        ExplainError: the expression or the values are refused (the message names the column).
+
+    Example:
+        >>> ex = explain("(a+b)*(b+1)", a=2, b=1)
+        >>> ex.gradients["b"]
+        array(5.)
+    """
+    expr = parse(expression)
+    bindings = _bindings(at, values)
+    for name in bindings:
+        if name not in expr.positions:
+            raise ExplainError(f"{name} is given a value but the expression does not use it")
+    for name in expr.names:
+        if name not in bindings:
+            start, end = expr.positions[name]
+            raise ExplainError(
+                f"{name} has no value: give it with --at {name}=...", expr.text, start, end
+            )
+    # Inputs in the order the expression first uses them, float64 for exact teaching numbers.
+    inputs = {n: Tensor(bindings[n], requires_grad=True) for n in expr.names}
+    for n, t in inputs.items():
+        t.name = n
+    ev: Evaluation = evaluate(expr, inputs)
+    out = ev.result
+    if not isinstance(out, Tensor) or not out.requires_grad:
+        raise ExplainError("the expression does not depend on any input: nothing to differentiate")
+    if out.data.size != 1:
+        raise ExplainError(
+            f"the expression's value has shape {out.shape}; explain differentiates one number: "
+            "wrap it in sum(...) or dot(...)",
+            expr.text,
+            0,
+            len(expr.text),
+        )
+    with np.errstate(all="ignore"):
+        ledger = record(out, fill_grad=True)  # out.backward(retain_graph=True), recorded
+
+    names: dict[int, str] = {id(t): n for n, t in inputs.items()}
+    created = [t for t in ev.created if id(t) in {id(o) for o in ledger.order}]
+    for i, t in enumerate(created, 1):
+        names[id(t)] = f"n{i}"
+        t.name = f"n{i}"
+    forward = list(inputs.values()) + created
+    gradients = {n: t.grad.data for n, t in inputs.items()}
+    return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+
+
+def _bindings(at, values) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    if isinstance(at, str):
+        out.update(parse_bindings(at))
+    elif at is not None:
+        values = {**dict(at), **values}
+    for k, v in values.items():
+        arr = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=np.float64)
+        if arr.ndim > 1:
+            raise ExplainError(f"{k}: explain takes scalars and vectors, got shape {arr.shape}")
+        out[k] = arr
+    return out

@@ -1,0 +1,219 @@
+"""The ledger of a backward pass: what chainrule's engine did at each node, recorded as it did it.
+
+``record(root)`` runs the engine's own reverse pass over the graph that produced ``root`` (keeping
+the graph) and, while it runs, notes every call the engine makes to a node's ``vjp``: the upstream
+gradient it passed in and the gradient it got back for each input. Nothing is re-derived here, so the
+numbers in the ledger are the engine's numbers; at the end the sums are checked against the
+gradients the engine itself returned.
+
+Vocabulary, for one node y = op(x1, x2, ...):
+
+* upstream: d(root)/dy, the gradient that arrived at y (the sum of what y's users sent);
+* local: dy/dxi, the op's own derivative, obtained from the op's ``vjp`` with an upstream of ones
+  (for an elementwise op the diagonal of its Jacobian, for a reduction its row);
+* contribution: what the engine adds to xi's gradient, ``vjp(upstream)`` summed back to xi's shape
+  (= upstream × local for the ops of ``chainrule explain``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chainrule.autograd import engine
+from chainrule.autograd.tensor import Tensor
+from chainrule.backend import ArrayMath, sum_to
+
+
+class GraphFreedError(RuntimeError):
+    """The graph behind a tensor was released by ``backward()`` and can no longer be read."""
+
+
+@dataclass
+class Edge:
+    """One gradient sent from a node back to one of its inputs."""
+
+    slot: int  # the input's position among the op's inputs
+    source: Tensor  # the input
+    contribution: np.ndarray | None  # None where the input takes no gradient (a constant)
+    total: np.ndarray | None = None  # the input's gradient after this contribution was added
+    previous: np.ndarray | None = None  # ... and before it (None for the first contribution)
+    arrival: int = 0  # 1 for the first contribution the input received, 2 for the second, ...
+
+
+@dataclass
+class Step:
+    """The engine's work at one node of the backward pass."""
+
+    tensor: Tensor  # the node's output
+    upstream: np.ndarray  # d(root)/d(tensor), as the engine passed it to vjp
+    edges: list[Edge] = field(default_factory=list)
+
+    @property
+    def op(self):
+        return self.tensor._node
+
+
+@dataclass
+class Ledger:
+    """A recorded backward pass. ``order`` lists the graph's tensors (those that require grad),
+    each after its inputs, as the engine sorted them; ``steps`` are in the order the engine ran."""
+
+    root: Tensor
+    seed: np.ndarray
+    order: list[Tensor]
+    steps: list[Step]
+    grads: dict[int, np.ndarray]  # id(tensor) -> d(root)/d(tensor), for every tensor in order
+    received: dict[int, list[np.ndarray]]  # id(tensor) -> the contributions it received, in order
+
+    def grad(self, t: Tensor) -> np.ndarray | None:
+        """d(root)/d(t) as the engine computed it (None where no gradient reached ``t``)."""
+        return self.grads.get(id(t))
+
+    def step_of(self, t: Tensor) -> Step | None:
+        for s in self.steps:
+            if s.tensor is t:
+                return s
+        return None
+
+    def local(self, step: Step, slot: int) -> np.ndarray | None:
+        """d(output)/d(input ``slot``) from the op's own ``vjp`` with an upstream of ones, in the
+        broadcast shape (before it is summed back to the input's shape)."""
+        g = _vjp(step.tensor, np.ones_like(step.tensor.data))[slot]
+        return None if g is None else np.asarray(g)
+
+    def jacobian(self, step: Step, slot: int) -> np.ndarray:
+        """The Jacobian d(output)/d(input ``slot``), shape (output size, input size), one row per
+        output element, each row from the op's ``vjp`` with a one-hot upstream."""
+        y = step.tensor.data
+        x = step.op.inputs[slot].data
+        rows = np.zeros((y.size, x.size), dtype=np.result_type(y.dtype, x.dtype))
+        for k in range(y.size):
+            e = np.zeros(y.size, dtype=y.dtype)
+            e[k] = 1
+            g = _vjp(step.tensor, e.reshape(y.shape))[slot]
+            if g is not None:
+                rows[k] = sum_to(np.asarray(g), x.shape).ravel()
+        return rows
+
+
+def _vjp(t: Tensor, g):
+    node = t._node
+    return node.vjp(ArrayMath, g, *[i.data for i in node.inputs], t.data)
+
+
+def check_graph(root: Tensor, where: str = "explain") -> None:
+    """Raises ``GraphFreedError`` where any node behind ``root`` has had its inputs freed."""
+    stack, seen = [root], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        node = t._node
+        if node is None:
+            continue
+        if node.inputs is engine.FREED:
+            raise GraphFreedError(
+                f"{where}: the graph behind this tensor was freed by backward() (at a {node.name} "
+                "node), so it cannot be read any more. Call backward(retain_graph=True), or call "
+                f"{where} before backward()."
+            )
+        stack.extend(node.inputs)
+
+
+def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
+    """Runs chainrule's reverse pass from ``root`` and records every step of it.
+
+    Args:
+        root: the tensor to differentiate; one element, or give ``seed``.
+        seed: d(loss)/d(root), of root's shape; ones when omitted.
+        fill_grad: run ``root.backward(retain_graph=True)``, adding into the leaves' ``.grad`` as
+            a user's backward would; otherwise ``cr.grad`` is used and no ``.grad`` is touched.
+    The graph is kept (``retain_graph=True``), so it can be read or drawn afterwards.
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"record: expected a Tensor, got {type(root).__name__}")
+    check_graph(root)
+    if not root.requires_grad:
+        raise RuntimeError(
+            "record: this tensor does not require grad, so it has no backward pass; create its "
+            "inputs with requires_grad=True"
+        )
+    seed_arr = np.ones_like(root.data) if seed is None else np.asarray(seed, dtype=root.dtype)
+    if seed_arr.shape != root.shape:
+        raise ValueError(f"record: the seed has shape {seed_arr.shape}, the root {root.shape}")
+    order = engine.toposort([root])
+    calls: list[tuple[Tensor, np.ndarray, tuple]] = []
+    wrapped = []
+    for t in order:
+        node = t._node
+        if node is not None:
+            node.vjp = _recording(node.vjp, t, calls)
+            wrapped.append(node)
+    before = {id(t): None if t.grad is None else t.grad.data.copy() for t in order}
+    try:
+        if fill_grad:
+            root.backward(seed_arr, retain_graph=True)
+            engine_grads = {}
+        else:
+            found = engine.grad(root, order, [seed_arr], retain_graph=True, allow_unused=True)
+            engine_grads = {id(t): g.data for t, g in zip(order, found) if g is not None}
+    finally:
+        for node in wrapped:
+            del node.vjp  # the class's own vjp again
+    return _build(root, seed_arr, order, calls, engine_grads, before if fill_grad else None)
+
+
+def _recording(vjp, t: Tensor, calls: list):
+    def call(m, g, *args):
+        out = vjp(m, g, *args)
+        calls.append((t, np.array(g, copy=True), tuple(out)))
+        return out
+
+    return call
+
+
+def _build(root, seed, order, calls, engine_grads, before) -> Ledger:
+    received: dict[int, list[np.ndarray]] = {id(root): [seed]}
+    totals: dict[int, np.ndarray] = {id(root): seed}
+    steps = []
+    for t, g, in_grads in calls:
+        step = Step(t, g)
+        for slot, (inp, ig) in enumerate(zip(t._node.inputs, in_grads)):
+            # The engine's own rule (engine._run): skip None and inputs that need no gradient,
+            # sum a broadcast gradient back to the input's shape, then add.
+            if ig is None or not inp.requires_grad:
+                step.edges.append(Edge(slot, inp, None))
+                continue
+            ig = np.asarray(ig)
+            if ig.shape != inp.data.shape:
+                ig = sum_to(ig, inp.data.shape)
+            prev = totals.get(id(inp))
+            totals[id(inp)] = ig if prev is None else prev + ig
+            received.setdefault(id(inp), []).append(ig)
+            step.edges.append(Edge(slot, inp, ig, totals[id(inp)], prev, len(received[id(inp)])))
+        steps.append(step)
+    _check_against_engine(order, totals, engine_grads, before)
+    return Ledger(root, seed, order, steps, totals, received)
+
+
+def _check_against_engine(order, totals, engine_grads, before) -> None:
+    """The recorded sums must be the engine's gradients; anything else is a bug in the ledger."""
+    for t in order:
+        mine = totals.get(id(t))
+        if before is not None:
+            if t._node is not None or not t.requires_grad or mine is None:
+                continue
+            prev = before[id(t)]
+            theirs = t.grad.data if prev is None else t.grad.data - prev
+        else:
+            theirs = engine_grads.get(id(t))
+            if theirs is None and mine is None:
+                continue
+        if mine is None or theirs is None or not np.allclose(mine, theirs, rtol=1e-6, atol=0):
+            raise RuntimeError(
+                "explain: internal error: the recorded ledger disagrees with the engine's "
+                f"gradient for a tensor of shape {t.shape}; please report this"
+            )

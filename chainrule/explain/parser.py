@@ -1,0 +1,319 @@
+"""The expression language of ``chainrule explain``: parsed by ``ast``, checked against a whitelist.
+
+The user's text is never run: ``ast.parse`` only builds a syntax tree, every node of which is checked
+here before anything is evaluated, and evaluation walks that tree calling chainrule functions. What
+is allowed:
+
+* numbers, and names given values with ``--at`` (scalars or small vectors);
+* ``+ - * / **`` and unary ``-``/``+``;
+* calls to ``exp log sqrt tanh sigmoid relu sum max dot`` (``max(v)`` is the largest element,
+  ``max(a, b)`` the elementwise maximum; ``dot(u, v)`` the inner product of two vectors).
+
+Anything else is refused with an ``ExplainError`` that names the column and draws a caret under the
+offending token.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_LENGTH = 500  # characters of expression text
+MAX_DEPTH = 40  # nesting levels of the syntax tree
+MAX_ELEMENTS = 64  # elements of one vector given with --at
+
+# name -> (fewest, most) arguments
+FUNCTIONS: dict[str, tuple[int, int]] = {
+    "exp": (1, 1),
+    "log": (1, 1),
+    "sqrt": (1, 1),
+    "tanh": (1, 1),
+    "sigmoid": (1, 1),
+    "relu": (1, 1),
+    "sum": (1, 1),
+    "max": (1, 2),
+    "dot": (2, 2),
+}
+_FUNCTION_LIST = ", ".join(FUNCTIONS)
+
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_REFUSED_BINOPS = {
+    ast.BitXor: "'^' is bitwise xor in Python, not a power: write a**b",
+    ast.MatMult: "'@' is not supported: write dot(u, v)",
+    ast.FloorDiv: "'//' (floor division) is not supported: write a / b",
+    ast.Mod: "'%' (remainder) is not supported",
+}
+# What to call each refused node type in a message.
+_REFUSED_NODES = {
+    ast.Subscript: "indexing (subscripts) is not allowed",
+    ast.Lambda: "lambda is not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "'and'/'or' are not allowed",
+    ast.IfExp: "conditional expressions are not allowed",
+    ast.NamedExpr: "assignment (':=') is not allowed",
+    ast.List: "vector literals are not allowed in the expression: give vectors with --at, e.g. --at w=[2,-3]",
+    ast.Tuple: "tuples are not allowed",
+    ast.Set: "sets are not allowed",
+    ast.Dict: "dictionaries are not allowed",
+    ast.Starred: "'*' unpacking is not allowed",
+    ast.JoinedStr: "strings are not allowed",
+    ast.Await: "'await' is not allowed",
+    ast.Yield: "'yield' is not allowed",
+    ast.YieldFrom: "'yield' is not allowed",
+    ast.Slice: "slices are not allowed",
+}
+
+
+class ExplainError(ValueError):
+    """A refused expression or binding, with the column of the offending token.
+
+    ``str(err)`` is one line saying what is wrong and where; ``err.render()`` adds the expression
+    with a caret under the token.
+    """
+
+    def __init__(self, message: str, text: str | None = None, start: int | None = None, end=None):
+        self.message = message
+        self.text = text
+        self.start = start  # 0-based character offset into text
+        self.end = end if end is not None else (start + 1 if start is not None else None)
+        where = f" (column {start + 1})" if start is not None else ""
+        super().__init__(f"{message}{where}")
+
+    def render(self) -> str:
+        """The message, then the expression with ``^`` under the offending characters."""
+        if self.text is None or self.start is None:
+            return str(self)
+        text, start, end = self.text, self.start, max(self.end, self.start + 1)
+        # Long input: show a window around the token so that the caret stays on screen.
+        end = min(end, start + 40)
+        lo = max(0, start - 40)
+        hi = min(len(text), end + 30)
+        prefix = "…" if lo > 0 else ""
+        suffix = "…" if hi < len(text) else ""
+        # One character per character, so the caret stays aligned; control characters as "?".
+        piece = "".join("?" if ord(c) < 32 else c for c in text[lo:hi])
+        shown = prefix + piece + suffix
+        pad = len(prefix) + start - lo
+        width = max(1, end - start)
+        return f"{self}\n  {shown}\n  {' ' * pad}{'^' * width}"
+
+
+@dataclass
+class Expression:
+    """A checked expression: its text, its syntax tree and the input names it uses, in order."""
+
+    text: str
+    tree: ast.Expression
+    names: list[str] = field(default_factory=list)
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)  # first use of each name
+
+    def segment(self, node: ast.AST) -> str:
+        """The source text of a sub-expression."""
+        return ast.get_source_segment(self.text, node) or ""
+
+
+def parse(text: str) -> Expression:
+    """Parses and checks ``text``; raises ``ExplainError`` at the first token that is not allowed."""
+    if not isinstance(text, str):
+        raise TypeError(f"explain: the expression must be a string, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExplainError(
+            f"the expression is {len(text)} characters long; the limit is {MAX_LENGTH}",
+            text,
+            MAX_LENGTH,
+        )
+    if not text.strip():
+        raise ExplainError("the expression is empty")
+    for i, ch in enumerate(text):
+        # ASCII only: ast columns are UTF-8 byte offsets, and no allowed token needs more.
+        if ord(ch) > 126 or (ord(ch) < 32 and ch != " "):
+            raise ExplainError(f"character {ch!r} is not allowed", text, i)
+    try:
+        tree = ast.parse(text.strip() and text, mode="eval")
+    except SyntaxError as exc:
+        start = (exc.offset or 1) - 1
+        end = (exc.end_offset or exc.offset or 1) - 1 if exc.end_lineno in (None, 1) else None
+        raise ExplainError(f"syntax error: {exc.msg}", text, min(start, len(text)), end) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExplainError("the expression is nested too deeply to parse", text, 0) from None
+    expr = Expression(text, tree)
+    _check(expr)
+    return expr
+
+
+def _error(expr: Expression, node: ast.AST, message: str) -> ExplainError:
+    return ExplainError(message, expr.text, node.col_offset, node.end_col_offset)
+
+
+def _check(expr: Expression) -> None:
+    """Checks every node of the tree (iteratively); refuses the leftmost token that is not allowed,
+    so that the caret lands where a reader meets the first problem."""
+    found: list[ExplainError] = []
+    stack: list[tuple[ast.AST, int]] = [(expr.tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.expr):
+            try:
+                _check_node(expr, node, depth)
+            except ExplainError as e:
+                found.append(e)
+        children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            children.remove(node.func)  # the function's name, checked by _check_call
+        stack.extend((c, depth + 1) for c in reversed(children))
+    if found:
+        raise min(found, key=lambda e: e.start)
+    expr.names.sort(key=lambda n: expr.positions[n][0])
+
+
+def _check_node(expr: Expression, node: ast.expr, depth: int) -> None:
+    """Raises ``ExplainError`` where this one node is not allowed; records the names used."""
+    if depth > MAX_DEPTH:
+        raise _error(expr, node, f"the expression is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(node, ast.BinOp):
+        if not isinstance(node.op, _BINOPS):
+            msg = _REFUSED_BINOPS.get(type(node.op), "this operator is not allowed")
+            raise _operator_error(expr, node, msg)
+    elif isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise _error(expr, node, "only unary minus and plus are allowed")
+    elif isinstance(node, ast.Call):
+        _check_call(expr, node)
+    elif isinstance(node, ast.Name):
+        if node.id in FUNCTIONS:
+            raise _error(expr, node, f"{node.id} is a function: call it, e.g. {node.id}(x)")
+        if node.id.startswith("_"):
+            raise _error(
+                expr, node, f"name {node.id!r} is not allowed (names may not start with _)"
+            )
+        if node.id not in expr.positions:
+            expr.names.append(node.id)
+            expr.positions[node.id] = (node.col_offset, node.end_col_offset)
+    elif isinstance(node, ast.Attribute):
+        raise _attribute_error(expr, node)
+    elif isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            what = "strings" if isinstance(v, (str, bytes)) else f"{type(v).__name__} constants"
+            raise _error(expr, node, f"{what} are not allowed; only numbers")
+        try:
+            float(v)
+        except OverflowError:
+            raise _error(expr, node, "this number is too large") from None
+    else:
+        msg = _REFUSED_NODES.get(type(node), f"{type(node).__name__} is not allowed")
+        raise _error(expr, node, msg)
+
+
+def _check_call(expr: Expression, node: ast.Call) -> None:
+    func = node.func
+    if not isinstance(func, ast.Name):
+        if isinstance(func, ast.Attribute):
+            raise _attribute_error(expr, func)
+        raise _error(expr, func, f"only the functions {_FUNCTION_LIST} can be called")
+    if func.id not in FUNCTIONS:
+        raise _error(
+            expr,
+            func,
+            f"call to {func.id!r} is not allowed; the functions are {_FUNCTION_LIST}",
+        )
+    if node.keywords:
+        raise _error(expr, node.keywords[0].value, f"{func.id}: keyword arguments are not allowed")
+    lo, hi = FUNCTIONS[func.id]
+    n = len(node.args)
+    if not lo <= n <= hi:
+        want = str(lo) if lo == hi else f"{lo} or {hi}"
+        raise _error(expr, node, f"{func.id} takes {want} argument{'s' if hi > 1 else ''}, got {n}")
+
+
+def _attribute_error(expr: Expression, node: ast.Attribute) -> ExplainError:
+    # Point at ".name", the part that makes it an attribute access (after any closing brackets).
+    start = expr.text.find(".", node.value.end_col_offset, node.end_col_offset)
+    start = node.value.end_col_offset if start < 0 else start
+    return ExplainError("attribute access is not allowed", expr.text, start, node.end_col_offset)
+
+
+def _operator_error(expr: Expression, node: ast.BinOp, message: str) -> ExplainError:
+    # Point at the operator itself: the first non-space text between the two operands.
+    text = expr.text
+    lo, hi = node.left.end_col_offset, node.right.col_offset
+    between = text[lo:hi]
+    stripped = between.strip().strip("()").strip()
+    start = lo + between.find(stripped) if stripped else lo
+    return ExplainError(message, text, start, start + max(len(stripped), 1))
+
+
+# ----- --at bindings -----
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+def parse_bindings(text: str) -> dict[str, np.ndarray]:
+    """``"a=2,b=1,w=[2,-3,-3]"`` -> ``{"a": array(2.), "b": array(1.), "w": array([2., -3., -3.])}``.
+
+    Values are float64 scalars or 1-D vectors of at most ``MAX_ELEMENTS`` numbers.
+    """
+    out: dict[str, np.ndarray] = {}
+    for start, item in _split_top(text):
+        if "=" not in item:
+            raise ExplainError(f"--at: expected NAME=VALUE, got {item.strip()!r}", text, start)
+        name, value = item.split("=", 1)
+        lead = len(name) - len(name.lstrip())
+        name = name.strip()
+        vstart = start + len(item.split("=", 1)[0]) + 1
+        if not _NAME.match(name):
+            raise ExplainError(f"--at: {name!r} is not a valid name", text, start + lead)
+        if name in FUNCTIONS:
+            raise ExplainError(f"--at: {name!r} is a function name", text, start + lead)
+        if name in out:
+            raise ExplainError(f"--at: {name} is given twice", text, start + lead)
+        out[name] = _parse_value(value, text, vstart)
+    return out
+
+
+def _split_top(text: str) -> list[tuple[int, str]]:
+    """Splits on commas outside brackets; returns (offset, piece) pairs."""
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append((start, text[start:i]))
+            start = i + 1
+    pieces.append((start, text[start:]))
+    return [(s, p) for s, p in pieces if p.strip()]
+
+
+def _parse_value(value: str, text: str, start: int) -> np.ndarray:
+    v = value.strip()
+    if v.startswith("[") and v.endswith("]"):
+        parts = v[1:-1].split(",")
+        if len(parts) > MAX_ELEMENTS:
+            raise ExplainError(
+                f"--at: a vector may have at most {MAX_ELEMENTS} elements, got {len(parts)}",
+                text,
+                start,
+            )
+        nums = [_number(p, text, start) for p in parts]
+        return np.array(nums, dtype=np.float64)
+    return np.array(_number(v, text, start), dtype=np.float64)
+
+
+def _number(s: str, text: str, start: int) -> float:
+    s = s.strip()
+    if not _NUMBER.match(s):
+        raise ExplainError(f"--at: {s!r} is not a number (or a vector like [2,-3])", text, start)
+    x = float(s)
+    if not math.isfinite(x):
+        raise ExplainError(f"--at: {s} is too large", text, start)
+    return x

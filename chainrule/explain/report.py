@@ -1,0 +1,246 @@
+"""The explanation as text (for a terminal) and as JSON-ready data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chainrule.explain.core import Explanation
+from chainrule.explain.ledger import Step
+
+
+def fmt(x) -> str:
+    """A number with up to 6 significant digits (2, 0.731059, -1.5e-07); a vector as [a, b]."""
+    a = np.asarray(x)
+    if a.size == 1:
+        v = float(a.reshape(()))
+        if v == 0:
+            v = 0.0  # no "-0"
+        return f"{v:.6g}"
+    return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
+
+
+def _op_name(t) -> str:
+    return "input" if t._node is None else t._node.name
+
+
+def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -> str:
+    root = ex.name(ex.output)
+    lines = [f"{ex.expression.text.strip()}   at {ex.bindings_text()}", ""]
+
+    lines.append("forward pass (inputs first, each node after its inputs)")
+    rows = [["node", "op", "inputs", "value", "expression"]]
+    for t in ex.forward:
+        ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
+        rows.append([ex.name(t), _op_name(t), ins, fmt(t.data), ex.texts.get(id(t), "")])
+    lines += _table(rows)
+    lines.append("")
+
+    lines.append("backward pass (chainrule's order, output first; contribution = upstream × local)")
+    lines += _backward_lines(ex)
+    lines.append("")
+
+    lines.append("gradients")
+    rows = [[f"∂{root}/∂{n}", "=", fmt(g)] for n, g in ex.gradients.items()]
+    lines += _table(rows)
+
+    if paths:
+        lines.append("")
+        lines += _path_lines(ex, root)
+    if numerical:
+        lines.append("")
+        lines += _numerical_lines(ex, ex.numerical())
+    if not all(np.isfinite(t.data).all() for t in ex.forward):
+        lines += [
+            "",
+            "note: some values are not finite (nan or inf), so gradients through them are too",
+        ]
+    return "\n".join(lines)
+
+
+def _backward_lines(ex: Explanation) -> list[str]:
+    """One header per node, then one row per input; the rows of all nodes share column widths."""
+    blocks: list[tuple[str, list[list[str]]]] = []
+    for step in ex.ledger.steps:
+        t = step.tensor
+        me = ex.name(t)
+        seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
+        blocks.append(
+            (f"  {me} {t._node.name}, upstream {fmt(step.upstream)}{seed}", _edge_rows(ex, step))
+        )
+    widths = [max((len(r[i]) for _, rows in blocks for r in rows), default=0) for i in range(4)]
+    lines = []
+    for head, rows in blocks:
+        lines.append(head)
+        for r in rows:
+            lines.append(("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
+    return lines
+
+
+def _edge_rows(ex: Explanation, step: Step) -> list[list[str]]:
+    me = ex.name(step.tensor)
+    rows = []
+    for e in step.edges:
+        src = ex.name(e.source)
+        if e.contribution is None:
+            rows.append([f"→ {src}", "(a constant: no gradient)", "", ""])
+            continue
+        local = ex.ledger.local(step, e.slot)
+        product = f"{fmt(step.upstream)} × {fmt(local)}"
+        if local.shape != e.contribution.shape:  # broadcast: summed back to the input's shape
+            product = f"sum({product})"
+        note = ""
+        if e.arrival > 1:  # the engine's accumulation: previous sum + this contribution
+            note = (
+                f"running sum at {src}: {fmt(e.previous)} + {fmt(e.contribution)} = {fmt(e.total)}"
+            )
+        rows.append(
+            [
+                f"→ {src}",
+                f"local ∂{me}/∂{src} = {fmt(local)}",
+                f"contribution {product} = {fmt(e.contribution)}",
+                note,
+            ]
+        )
+    return rows
+
+
+def _path_lines(ex: Explanation, root: str) -> list[str]:
+    summary = ex.paths()
+    lines = [f"paths from {root} to each input (product of the local derivatives on the path)"]
+    for name, t in ex.inputs.items():
+        ps = summary.paths.get(id(t), [])
+        rows = []
+        for p in ps:
+            route = " → ".join(ex.name(x) for x in p.tensors)
+            factors = " × ".join(_factor(f) for f in p.factors)
+            rows.append([f"{name}:" if not rows else "", route, f"{factors} = {fmt(p.product)}"])
+        lines += _table(rows)
+        total = summary.total(t)
+        bp = ex.gradients[name]
+        ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12)
+        sums = " + ".join(fmt(p.product) for p in ps)
+        what = f"sum of path products {sums} = {fmt(total)}" if len(ps) > 1 else "one path"
+        lines.append(
+            f"      {what};  backpropagated {fmt(bp)}  " + ("(equal)" if ok else "(DIFFERENT)")
+        )
+    lines.append(
+        f"multiplications: {summary.path_multiplications} along the paths, "
+        f"{summary.backprop_multiplications} by backpropagation (upstream × local, once per edge "
+        "below the output)"
+    )
+    lines.append(
+        f"additions: {summary.path_additions} adding up path products, "
+        f"{summary.backprop_additions} by backpropagation (where contributions meet)"
+    )
+    return lines
+
+
+def _factor(j: np.ndarray) -> str:
+    """A local Jacobian, compactly: a number, a row vector, a diagonal, or its shape."""
+    rows, cols = j.shape
+    if j.size == 1:
+        return fmt(j)
+    if rows == 1:
+        return fmt(j[0])
+    if cols == 1:
+        return fmt(j[:, 0]) + "ᵀ"
+    if rows == cols and np.array_equal(j, np.diag(np.diag(j))):
+        return f"diag{fmt(np.diag(j))}"
+    return f"J({rows}×{cols})"
+
+
+def _numerical_lines(ex: Explanation, num: dict[str, np.ndarray], eps: float = 1e-6) -> list[str]:
+    lines = [f"numerical check: central differences (f(x+h) - f(x-h)) / 2h, h = {eps:g}"]
+    rows = [["input", "backprop", "numerical", "|difference|"]]
+    for name, g in ex.gradients.items():
+        n = num[name]
+        for i in np.ndindex(g.shape):
+            label = name if g.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
+            d = abs(float(g[i]) - float(n[i]))
+            rows.append([label, fmt(g[i]), fmt(n[i]), "nan" if math.isnan(d) else f"{d:.1e}"])
+    return lines + _table(rows)
+
+
+def _jsonable(x):
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 0:
+        v = float(a)
+        return v if math.isfinite(v) else str(v)
+    return [_jsonable(v) for v in a]
+
+
+def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -> dict:
+    """The same content as ``text_report``, as a dict of lists, strings and numbers."""
+    root = ex.name(ex.output)
+    forward = []
+    for t in ex.forward:
+        entry = {"node": ex.name(t), "op": _op_name(t), "value": _jsonable(t.data)}
+        if t._node is not None:
+            entry["inputs"] = [ex.name(i) for i in t._node.inputs]
+            entry["expression"] = ex.texts.get(id(t), "")
+        forward.append(entry)
+    backward = []
+    for step in ex.ledger.steps:
+        edges = []
+        for e in step.edges:
+            edge = {"to": ex.name(e.source)}
+            if e.contribution is None:
+                edge["constant"] = True
+            else:
+                edge["local"] = _jsonable(ex.ledger.local(step, e.slot))
+                edge["contribution"] = _jsonable(e.contribution)
+                edge["sum_so_far"] = _jsonable(e.total)
+                edge["arrival"] = e.arrival
+            edges.append(edge)
+        backward.append(
+            {
+                "node": ex.name(step.tensor),
+                "op": step.op.name,
+                "upstream": _jsonable(step.upstream),
+                "edges": edges,
+            }
+        )
+    out = {
+        "expression": ex.expression.text.strip(),
+        "inputs": {k: _jsonable(v.data) for k, v in ex.inputs.items()},
+        "output": {"node": root, "value": _jsonable(ex.output.data)},
+        "forward": forward,
+        "backward": backward,
+        "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},
+    }
+    if paths:
+        summary = ex.paths()
+        out["paths"] = {
+            name: {
+                "paths": [
+                    {
+                        "route": [ex.name(x) for x in p.tensors],
+                        "factors": [_jsonable(f) for f in p.factors],
+                        "product": _jsonable(p.product),
+                    }
+                    for p in summary.paths.get(id(t), [])
+                ],
+                "sum": _jsonable(summary.total(t)),
+                "backpropagated": _jsonable(ex.gradients[name]),
+            }
+            for name, t in ex.inputs.items()
+        }
+        out["multiplications"] = {
+            "paths": summary.path_multiplications,
+            "backprop": summary.backprop_multiplications,
+        }
+        out["additions"] = {
+            "paths": summary.path_additions,
+            "backprop": summary.backprop_additions,
+        }
+    if numerical:
+        num = ex.numerical()
+        out["numerical"] = {k: _jsonable(v) for k, v in num.items()}
+    return out

@@ -1,0 +1,340 @@
+"""``draw(tensor)``: the computational graph behind a tensor, with forward values and gradients.
+
+How gradients get on the picture: ``draw`` runs chainrule's own reverse pass from ``tensor`` over
+the graph as it stands (``cr.grad`` with ``retain_graph=True``, recorded by
+``chainrule.explain.record``), so every number in red is the engine's: on each edge, the gradient
+that the consumer sent back along it; on each leaf (and on each node used more than once), the
+sum of those, d(tensor)/d(node). Leaves' ``.grad`` is neither read nor changed, so the picture shows
+the gradient of *this* tensor even after several accumulating ``backward()`` calls. The graph must
+still exist: draw before ``backward()``, or call ``backward(retain_graph=True)``.
+
+How modules become boxes: parameters are named from ``params`` (``dict(model.named_parameters())``)
+or ``modules=model``; each op is then put in the box of the deepest module M such that the op lies
+between M's parameters and the ops that use them directly (it descends from a parameter of M and
+leads to an op with a parameter of M as input). For ``Linear`` that is its matmul and bias add; an
+activation between two layers of a ``Sequential`` lands in the ``Sequential``'s box; the loss lies
+outside every box.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from chainrule.autograd.tensor import Tensor
+from chainrule.explain.ledger import Ledger, check_graph, record
+from chainrule.viz.render import Graph
+
+GREEN = "#1a7f37"  # forward values
+RED = "#cf222e"  # gradients
+_OP_FILL = "#fff8c5"
+_LEAF_FILL = "#ddf4ff"
+_CONST_COLOR = "#6e7781"
+
+
+def draw(
+    tensor: Tensor,
+    values: bool = True,
+    grads: bool = True,
+    path=None,
+    format: str = "svg",
+    params: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None,
+    modules=None,
+    title: str | None = None,
+    max_elements: int = 3,
+    rankdir: str | None = None,
+) -> Graph:
+    """A Graphviz picture of the graph that produced ``tensor``.
+
+    Args:
+        tensor: any tensor of a program; its graph must not have been freed by ``backward()``.
+        values: write each forward value (green) on the edges leaving it.
+        grads: write gradients (red): on each edge the gradient sent back along it, on leaves and
+            on nodes used more than once their total d(tensor)/d(node). A tensor of more than one
+            element is differentiated as its sum (seed of ones), as the title says.
+        path: where to save the picture (suffix ``.svg``/``.png``/``.pdf``/``.dot``, else
+            ``format``); nothing is saved when None.
+        format: the format used for a ``path`` without a known suffix.
+        params: names of parameters, e.g. ``dict(model.named_parameters())``.
+        modules: a model (anything with ``named_parameters()``; ``named_modules()`` gives the
+            boxes their class names): its parameters are named and its modules drawn as boxes.
+        title: a line written above the graph.
+        max_elements: how many numbers of a vector or matrix to show beside its shape.
+        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn) or ``"TB"`` (top to
+            bottom); by default LR up to 12 nodes and TB above, where LR grows too wide to read.
+
+    A tensor's ``.name``, where set (``x.name = "x"``), labels its node; parameters are named from
+    ``params``/``modules``; other ops show their op name.
+
+    Returns:
+        A ``Graph``: ``.source`` (DOT text), ``.save(path)``, ``_repr_svg_`` for Jupyter.
+
+    Example:
+        >>> loss = model(x).sum()
+        >>> cr.viz.draw(loss, modules=model).save("step.png")
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"draw: expected a Tensor, got {type(tensor).__name__}")
+    check_graph(tensor, where="draw")
+    names, classes = _parameter_names(params, modules)
+    order = _collect(tensor)
+    ledger = None
+    seeded = False
+    if grads and tensor.requires_grad:
+        seeded = tensor.data.size != 1
+        with np.errstate(all="ignore"):
+            ledger = record(tensor)
+    if rankdir is None:
+        rankdir = "LR" if len(order) <= 12 else "TB"
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    builder = _Dot(order, tensor, names, classes, ledger, values, max_elements)
+    lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
+    source = builder.build(lines, rankdir)
+    graph = Graph(source, nodes=len(order))
+    if path is not None:
+        graph.save(path, format=format)
+    return graph
+
+
+def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
+    names: dict[int, str] = {}
+    classes: dict[str, str] = {}
+    if modules is not None:
+        if not hasattr(modules, "named_parameters"):
+            raise TypeError(
+                f"draw: modules= must be a model with named_parameters(), got {type(modules).__name__}"
+            )
+        for n, p in modules.named_parameters():
+            names.setdefault(id(p), n)
+        if hasattr(modules, "named_modules"):
+            for n, m in modules.named_modules():
+                if n:
+                    classes[n] = type(m).__name__
+    if params is not None:
+        items = params.items() if isinstance(params, Mapping) else params
+        for n, p in items:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"draw: params[{n!r}] is a {type(p).__name__}, not a Tensor")
+            names[id(p)] = n
+    return names, classes
+
+
+def _collect(root: Tensor) -> list[Tensor]:
+    """Every tensor behind ``root`` (constants too), each after its inputs; iterative."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._node is not None:
+            stack.extend((i, False) for i in reversed(t._node.inputs) if id(i) not in seen)
+    return order
+
+
+def short(a, max_elements: int = 3) -> str:
+    """A value in a few characters: ``6``, ``[2, -3, -3]``, ``64×10 [0.12, -0.3, 0.05, …]``."""
+    a = np.asarray(a)
+    if a.size == 1:
+        v = a.reshape(()).item()
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    flat = a.ravel()
+    nums = ", ".join(f"{float(v):.3g}" for v in flat[:max_elements])
+    if a.ndim == 1 and a.size <= max_elements:
+        return f"[{nums}]"
+    more = ", …" if a.size > max_elements else ""
+    return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
+
+
+class _Dot:
+    """Builds the DOT text: node ids, labels, edges, module clusters."""
+
+    def __init__(self, order, root, names, classes, ledger: Ledger | None, values, max_elements):
+        self.order, self.root, self.names, self.classes = order, root, names, classes
+        self.ledger, self.values, self.k = ledger, values, max_elements
+        self.ids = {id(t): f"t{i}" for i, t in enumerate(order)}
+        self.consumers: dict[int, list[tuple[Tensor, int]]] = {}
+        for t in order:
+            if t._node is not None:
+                for slot, i in enumerate(t._node.inputs):
+                    self.consumers.setdefault(id(i), []).append((t, slot))
+        self.sent: dict[tuple[int, int], np.ndarray] = {}
+        if ledger is not None:
+            for step in ledger.steps:
+                for e in step.edges:
+                    if e.contribution is not None:
+                        self.sent[(id(step.tensor), e.slot)] = e.contribution
+        self.module_of = _assign_modules(order, self.consumers, names)
+
+    def title_lines(self, title, seeded, grads) -> list[str]:
+        parts = []
+        if title:
+            parts.append(f"<b>{html.escape(title)}</b>")
+        legend = []
+        if self.values:
+            legend.append(f'<font color="{GREEN}">forward value</font>')
+        if self.ledger is not None:
+            of = "sum of the output" if seeded else "the output"
+            legend.append(f'<font color="{RED}">gradient of {of}</font>')
+        elif grads and not self.root.requires_grad:
+            legend.append("no gradients: the tensor does not require grad")
+        if legend:
+            parts.append(" · ".join(legend))
+        if not parts:
+            return []
+        return ['labelloc="t";', f"label=<{'<br/>'.join(parts)}>;"]
+
+    def name(self, t: Tensor) -> str | None:
+        return self.names.get(id(t)) or t.name
+
+    def node_line(self, t: Tensor) -> str:
+        nid = self.ids[id(t)]
+        name = self.name(t)
+        grad = self.ledger.grad(t) if self.ledger is not None else None
+        rows = []
+        if t._node is not None:
+            op = t._node.name
+            rows.append(f"<b>{html.escape(name)}</b> {op}" if name else f"<b>{op}</b>")
+            if len(t.shape) > 0 and not self.values:
+                rows.append("×".join(map(str, t.shape)))
+            if grad is not None and len(self.consumers.get(id(t), ())) > 1:
+                rows.append(f'<font color="{RED}">Σ grad {html.escape(short(grad, self.k))}</font>')
+            attrs = f'shape=ellipse, style=filled, fillcolor="{_OP_FILL}"'
+        elif t.requires_grad:
+            rows.append(f"<b>{html.escape(name or 'leaf')}</b>")
+            if t.data.size > 1:
+                rows.append("×".join(map(str, t.shape)))
+            if grad is not None:
+                rows.append(f'<font color="{RED}">grad {html.escape(short(grad, self.k))}</font>')
+            attrs = f'shape=box, style="rounded,filled", fillcolor="{_LEAF_FILL}"'
+        else:
+            if name:
+                rows.append(html.escape(name))
+            if t.data.size == 1:
+                rows.append(html.escape(short(t.data)))
+            else:
+                rows.append(f"constant {'×'.join(map(str, t.shape))}")
+            attrs = f'shape=box, style="dashed", color="{_CONST_COLOR}", fontcolor="{_CONST_COLOR}"'
+        return f"{nid} [{attrs}, label=<{'<br/>'.join(rows)}>];"
+
+    def edge_label(self, src: Tensor, dst: Tensor | None, slot: int) -> str:
+        rows = []
+        if self.values:
+            rows.append(f'<font color="{GREEN}">{html.escape(short(src.data, self.k))}</font>')
+        if self.ledger is not None:
+            g = self.ledger.seed if dst is None else self.sent.get((id(dst), slot))
+            if g is not None:
+                rows.append(f'<font color="{RED}">{html.escape(short(g, self.k))}</font>')
+        return f"label=<{'<br/>'.join(rows)}>" if rows else ""
+
+    def build(self, head: list[str], rankdir: str) -> str:
+        out = [
+            "digraph chainrule {",
+            f'  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.45];',
+            '  node [fontname="Helvetica", fontsize=11, margin="0.08,0.04"];',
+            '  edge [fontname="Helvetica", fontsize=10, color="#57606a", arrowsize=0.7];',
+        ]
+        out += head
+        out += self.cluster_lines()
+        for t in self.order:
+            if id(t) not in self.module_of:
+                out.append("  " + self.node_line(t))
+        for t in self.order:
+            if t._node is None:
+                continue
+            for slot, i in enumerate(t._node.inputs):
+                label = self.edge_label(i, t, slot)
+                out.append(f"  {self.ids[id(i)]} -> {self.ids[id(t)]} [{label}];")
+        # The output's own wire: its value and the seed of the backward pass.
+        label = self.edge_label(self.root, None, 0)
+        out.append('  output [shape=plaintext, label="output"];')
+        out.append(f"  {self.ids[id(self.root)]} -> output [{label}];")
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    def cluster_lines(self) -> list[str]:
+        members: dict[str, list[Tensor]] = {}
+        for t in self.order:
+            m = self.module_of.get(id(t))
+            if m is not None:
+                members.setdefault(m, []).append(t)
+        # Every prefix of a used path is a box, so that boxes nest as modules do.
+        paths = set()
+        for m in members:
+            parts = m.split(".")
+            paths.update(".".join(parts[: k + 1]) for k in range(len(parts)))
+        lines: list[str] = []
+        n = 0
+
+        def emit(prefix: str, depth: int) -> None:
+            nonlocal n
+            n += 1
+            pad = "  " * depth
+            label = prefix + (f" ({self.classes[prefix]})" if prefix in self.classes else "")
+            lines.append(f"{pad}subgraph cluster_{n} {{")
+            lines.append(
+                f'{pad}  label=<{html.escape(label)}>; labeljust="l"; style="rounded,filled"; '
+                'fillcolor="#f6f8fa"; color="#8c959f"; fontsize=11;'
+            )
+            for t in members.get(prefix, []):
+                lines.append(f"{pad}  {self.node_line(t)}")
+            for child in sorted(p for p in paths if p.rsplit(".", 1)[0] == prefix and p != prefix):
+                if "." in child:
+                    emit(child, depth + 1)
+            lines.append(f"{pad}}}")
+
+        for top in sorted(p for p in paths if "." not in p):
+            emit(top, 1)
+        return lines
+
+
+def _assign_modules(order, consumers, names: dict[int, str]) -> dict[int, str]:
+    """id(tensor) -> the dotted path of the module whose box it goes in (absent: no box).
+
+    A parameter goes in its own module's box. An op goes in the box of the deepest module M such
+    that the op descends from a parameter of M and leads to (or is) an op that takes a parameter of
+    M directly: the ops "between" M's parameters, which is what M computed.
+    """
+    by_id = {id(t): t for t in order}
+    prefixes: dict[str, set[int]] = {}
+    out: dict[int, str] = {}
+    for tid, name in names.items():
+        if tid not in by_id or "." not in name:
+            continue
+        parts = name.split(".")[:-1]
+        out[tid] = ".".join(parts)
+        for k in range(1, len(parts) + 1):
+            prefixes.setdefault(".".join(parts[:k]), set()).add(tid)
+    ops = [t for t in order if t._node is not None]
+    for prefix in sorted(prefixes, key=lambda p: p.count(".")):  # deeper modules override
+        params = prefixes[prefix]
+        direct = {id(t) for t in ops if any(id(i) in params for i in t._node.inputs)}
+        below = _reach(params, lambda tid: (id(c) for c, _ in consumers.get(tid, ())))
+        above = _reach(
+            direct,
+            lambda tid: (id(i) for i in (by_id[tid]._node.inputs if by_id[tid]._node else ())),
+        )
+        for t in ops:
+            if id(t) in below and id(t) in above:
+                out[id(t)] = prefix
+    return out
+
+
+def _reach(start: set[int], step) -> set[int]:
+    seen = set(start)
+    stack = list(start)
+    while stack:
+        for n in step(stack.pop()):
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return seen

@@ -1,0 +1,133 @@
+"""``Graph``: DOT text that renders itself with Graphviz's ``dot`` program (SVG, PNG, PDF).
+
+``dot`` is driven through ``subprocess`` rather than the ``graphviz`` package from PyPI: that package
+is itself a thin wrapper that runs the same program, the DOT text is written by us anyway, and one
+dependency fewer means one thing fewer to break. Where ``dot`` is missing, the DOT text is written
+instead and the error says how to render it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+FORMATS = ("svg", "png", "pdf")
+TEXT_FORMATS = ("dot", "gv")
+PNG_DPI = 150  # sharp enough to read edge labels in a README at the picture's natural size
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is not installed; the DOT text was written instead."""
+
+
+def dot_binary() -> str | None:
+    """The path of Graphviz's ``dot``, or None where it is not installed."""
+    return shutil.which("dot")
+
+
+class Graph:
+    """A picture of a computational graph, as DOT text.
+
+    ``source`` is the DOT text; ``save(path)`` renders it by the path's suffix (``.svg``, ``.png``,
+    ``.pdf``; ``.dot`` writes the text); ``pipe(format)`` returns the rendered bytes; Jupyter shows
+    it inline through ``_repr_svg_``.
+    """
+
+    def __init__(self, source: str, nodes: int = 0):
+        self.source = source
+        self.nodes = nodes
+
+    def pipe(self, format: str = "svg", dpi: int | None = None) -> bytes:
+        """The graph rendered by ``dot`` as ``format`` (svg, png or pdf) bytes."""
+        if format not in FORMATS:
+            raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, got {format!r}")
+        dot = dot_binary()
+        if dot is None:
+            raise GraphvizNotFoundError(
+                "draw: Graphviz's 'dot' program was not found. Install Graphviz (Debian/Ubuntu: "
+                "apt-get install graphviz), or write the DOT text with .save('graph.dot') and run "
+                f"dot -T{format} graph.dot -o graph.{format}"
+            )
+        cmd = [dot, f"-T{format}"]
+        if dpi is not None:
+            cmd.append(f"-Gdpi={dpi}")
+        proc = subprocess.run(cmd, input=self.source.encode(), capture_output=True, timeout=300)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise RuntimeError(
+                f"draw: dot failed: {err[0] if err else 'exit ' + str(proc.returncode)}"
+            )
+        return proc.stdout
+
+    def save(self, path, format: str | None = None, dpi: int | None = None) -> Path:
+        """Writes the picture to ``path``; the format comes from its suffix, else ``format``.
+
+        PNG is rendered at ``dpi`` (150 by default). Where ``dot`` is missing, the DOT text is
+        written next to ``path`` (suffix ``.dot``) and ``GraphvizNotFoundError`` says how to render
+        it. Returns the path written.
+        """
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"draw: cannot write {path}: folder {path.parent} does not exist"
+            )
+        suffix = path.suffix.lower().lstrip(".")
+        if suffix in FORMATS + TEXT_FORMATS:
+            fmt = suffix
+        else:
+            fmt = format or "svg"
+            path = path.with_name(path.name + "." + fmt)
+        if fmt in TEXT_FORMATS:
+            _write(path, self.source.encode())
+            return path
+        if dot_binary() is None:
+            dot_path = path.with_suffix(".dot")
+            _write(dot_path, self.source.encode())
+            raise GraphvizNotFoundError(
+                f"draw: Graphviz's 'dot' program was not found, so {path} was not made; the graph "
+                f"is written as DOT text to {dot_path}. Install Graphviz (Debian/Ubuntu: apt-get "
+                f"install graphviz) and run: dot -T{fmt} {dot_path} -o {path}"
+            )
+        if fmt == "png" and dpi is None:
+            dpi = PNG_DPI
+        _write(path, self.pipe(fmt, dpi=dpi))
+        return path
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's inline picture (None, and so the text repr, where ``dot`` is missing)."""
+        try:
+            return self.pipe("svg").decode()
+        except GraphvizNotFoundError:
+            return None
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return (
+            f"<chainrule.viz.Graph of {self.nodes} nodes: .source is the DOT text, "
+            ".save('graph.svg' or 'graph.png') renders it>"
+        )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Writes atomically: a reader never sees half a picture."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a picture is for everyone
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

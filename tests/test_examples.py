@@ -1,0 +1,119 @@
+"""Every program in examples/ runs as `python examples/NAME.py` and prints its key numbers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(name: str, *args: str, cwd=None) -> str:
+    p = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert p.returncode == 0, f"{name} failed:\n{p.stderr}"
+    return p.stdout
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_example_is_tested():
+    tested = {
+        "worked_examples.py",
+        "staged_computation.py",
+        "forward_network.py",
+        "hot_and_cold.py",
+        "numerical_vs_backprop.py",
+        "draw_mlp_step.py",
+    }
+    assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_worked_examples():
+    out = squash(run("worked_examples.py"))
+    assert "e = (a+b)(b+1) at a=2, b=1 value 6; d/da = 2, d/db = 5" in out
+    assert "J = 3(a + bc) at a=5, b=3, c=2 value 33; d/da = 3, d/db = 6, d/dc = 9" in out
+    assert "f = (x+y)z at x=-2, y=5, z=-4 value -12; d/dx = -4, d/dy = -4, d/dz = 3" in out
+    assert "sigmoid neuron σ(w0 x0 + w1 x1 + w2) value 0.73" in out
+    assert "df/dw = [-0.1966, -0.3932, 0.1966]" in out
+    assert "df/dx = [0.3932, -0.5898]" in out
+    assert "running sum at b: 2 + 3 = 5" in out  # the explain ledger of the first example
+
+
+def test_staged_computation():
+    out = run("staged_computation.py")
+    assert "f = 1.545645" in out
+    rows = {
+        line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("df/d")
+    }
+    # chainrule, by hand (CS231n's staged backward) and numerical agree
+    assert rows["df/dx"][:3] == ["2.059570"] * 3
+    assert rows["df/dy"][:3] == ["1.592233"] * 3
+    assert "gradients agree" in out
+
+
+def test_forward_network():
+    out = run("forward_network.py")
+    first = out.split("XOR-like")[0]
+    rows = re.findall(r"^\s+([01]) +([01]) +([\d.]+) +([\d.]+) +([\d.]+)$", first, re.M)
+    assert [(r[0], r[1], r[4]) for r in rows] == [
+        ("0", "0", "1.1000"),
+        ("0", "1", "1.8301"),
+        ("1", "0", "1.8301"),
+        ("1", "1", "2.0933"),
+    ]
+    assert rows[0][2:4] == ("0.9526", "0.0474")  # σ(3), σ(-3)
+    assert "a count of ones, not XOR" in out
+    assert "high for exactly one input on: True" in out
+
+
+def test_hot_and_cold():
+    out = run("hot_and_cold.py")
+    assert re.search(r"1\.0\s+0\.8\s+0\.001\s+300\s+0\.8000", out)  # slow but gets there
+    assert re.search(r"1\.0\s+0\.8\s+0\.35\s+1\s+0\.8500\s+2\.50e-03", out)  # stuck short
+    assert re.search(r"10\.0\s+0\.8\s+1\.0\s+\S+\s+8\.82, 8\.64e\+04.*\(diverges\)", out)
+    assert re.search(r"10\.0\s+0\.8\s+0\.005\s+.*\(converges\)", out)
+    assert re.search(r"1\.0\s+0\.8\s+1\.0\s+0\.8\s+0\.045, 0, 0", out)
+
+
+def test_numerical_vs_backprop(tmp_path):
+    plot = tmp_path / "plot.png"
+    out = run("numerical_vs_backprop.py", "--out", str(plot), "--widths", "4,8,16,32")
+    rows = [line.split() for line in out.splitlines() if re.match(r"^\s+\d+\s+\d+\s", line)]
+    assert [int(r[1]) for r in rows] == [4 * 4 + 4 + 4 + 1, 81, 289, 1089]  # n = H² + 2H + 1
+    assert all(float(r[5]) < 1e-6 for r in rows)  # numerical and backprop gradients agree
+    ratios = [float(r[4]) for r in rows]
+    assert ratios[-1] > 3 * ratios[0]  # numerical falls behind as n grows (~40x here)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot saved to {plot}" in out
+
+
+def test_draw_mlp_step(tmp_path):
+    from chainrule.viz import dot_binary
+
+    pic = tmp_path / "step.png"
+    out = run("draw_mlp_step.py", "--out", str(pic))
+    assert "loss 1.0347; the graph has 16 nodes" in out
+    assert "boxes: fc1, fc2" in out
+    assert "fc2.bias.grad = [0.0997, -0.0901, -0.0096]" in out
+    if dot_binary() is not None:
+        assert f"picture saved to {pic}" in out
+        assert pic.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert "apt-get install graphviz" in out and (tmp_path / "step.dot").exists()
+
+
+@pytest.mark.parametrize("name", ["worked_examples.py", "hot_and_cold.py"])
+def test_examples_run_from_anywhere(name, tmp_path):
+    assert run(name, cwd=tmp_path)

@@ -1,0 +1,232 @@
+"""cr.viz.draw: the DOT text holds every node with its value and gradient; modules become boxes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.explain import GraphFreedError
+from chainrule.viz import Graph, GraphvizNotFoundError, dot_binary, draw, short
+
+needs_dot = pytest.mark.skipif(dot_binary() is None, reason="Graphviz's dot is not installed")
+
+GREEN, RED = "#1a7f37", "#cf222e"
+
+
+def parse_dot(source: str):
+    """(node id -> label text, [(src, dst, green values, red values)]) from our DOT output."""
+    nodes, edges = {}, []
+    for m in re.finditer(r"^\s*(\w+) \[(.*)label=<(.*)>\];$", source, re.M):
+        nid, _, label = m.groups()
+        if "->" not in m.group(0):
+            nodes[nid] = label
+    for m in re.finditer(r"^\s*(\w+) -> (\w+) \[(.*)\];$", source, re.M):
+        src, dst, attrs = m.groups()
+        green = re.findall(rf'<font color="{GREEN}">([^<]*)</font>', attrs)
+        red = re.findall(rf'<font color="{RED}">([^<]*)</font>', attrs)
+        edges.append((src, dst, green, red))
+    return nodes, edges
+
+
+def plain(label: str) -> str:
+    return re.sub(r"<[^>]+>", " ", label).split()
+
+
+@pytest.fixture
+def e_graph(float64):
+    a = cr.tensor(2.0, requires_grad=True)
+    b = cr.tensor(1.0, requires_grad=True)
+    a.name, b.name = "a", "b"
+    c = a + b
+    d = b + 1
+    c.name, d.name = "c", "d"
+    e = c * d
+    e.name = "e"
+    return a, b, e
+
+
+def test_dot_has_every_node_with_value_and_gradient(e_graph):
+    a, b, e = e_graph
+    g = draw(e)
+    nodes, edges = parse_dot(g.source)
+    by_label = {" ".join(plain(v)): k for k, v in nodes.items()}
+    ids = {
+        "a": by_label["a grad 2"],
+        "b": by_label["b grad 5"],
+        "c": by_label["c add"],
+        "d": by_label["d add"],
+        "e": by_label["e mul"],
+        "1": by_label["1"],
+    }
+    assert len(nodes) == 6
+    name = {v: k for k, v in ids.items()} | {"output": "output"}
+    got = sorted((name[s], name[d], gr, rd) for s, d, gr, rd in edges)
+    # value of the source in green; the gradient sent back along the edge in red
+    assert got == sorted(
+        [
+            ("a", "c", ["2"], ["2"]),
+            ("b", "c", ["1"], ["2"]),
+            ("b", "d", ["1"], ["3"]),
+            ("1", "d", ["1"], []),  # a constant takes no gradient
+            ("c", "e", ["3"], ["2"]),
+            ("d", "e", ["2"], ["3"]),
+            ("e", "output", ["6"], ["1"]),  # the output's value and the seed
+        ]
+    )
+    assert a.grad is None and b.grad is None  # drawing does not touch .grad
+
+
+def test_values_and_grads_can_be_left_out(e_graph):
+    _, _, e = e_graph
+    src = draw(e, values=False, grads=False).source
+    assert GREEN not in src and RED not in src
+    src = draw(e, grads=False).source
+    assert GREEN in src and RED not in src
+
+
+def test_draw_after_backward(e_graph):
+    _, b, e = e_graph
+    e.backward(retain_graph=True)
+    e.backward(retain_graph=True)  # .grad now holds twice the gradient; the picture does not
+    assert b.grad.item() == 10.0
+    nodes, _ = parse_dot(draw(e).source)
+    assert "b grad 5" in {" ".join(plain(v)) for v in nodes.values()}
+    e.backward()  # frees the graph
+    with pytest.raises(
+        GraphFreedError, match=r"draw: the graph .* freed by backward\(\).*retain_graph=True"
+    ):
+        draw(e)
+
+
+def test_fan_out_at_an_op_shows_its_total(float64):
+    x = cr.tensor(3.0, requires_grad=True)
+    s = x * 2
+    s.name = "s"
+    out = s * s + s  # s is used three times: d out/ds = 2s + 1 = 13
+    nodes, edges = parse_dot(draw(out).source)
+    s_label = next(v for v in nodes.values() if plain(v)[:2] == ["s", "mul"])
+    assert plain(s_label)[-3:] == ["Σ", "grad", "13"]
+    sid = next(k for k, v in nodes.items() if v == s_label)
+    sent = sorted(float(rd[0]) for src, _, _, rd in edges if src == sid)
+    assert sent == [1.0, 6.0, 6.0]
+
+
+def test_vectors_show_shape_and_a_few_numbers():
+    assert short(np.arange(640.0).reshape(64, 10)) == "64×10 [0, 1, 2, …]"
+    assert short(np.array([2.0, -3.0, -3.0])) == "[2, -3, -3]"
+    assert short(np.float32(0.7310586)) == "0.7311"
+    x = cr.randn(64, 100)
+    w = cr.randn(100, 10, requires_grad=True)
+    src = draw((x @ w).sum()).source
+    assert max(len(line) for line in src.splitlines()) < 300  # no wall of numbers
+    assert "64×100 [" in src and "gradient of the output" in src
+
+
+def test_non_scalar_output_is_seeded_with_ones(float64):
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    nodes, edges = parse_dot(draw(w * 3).source)
+    assert [rd for s, d, _, rd in edges if d == "output"] == [["[1, 1]"]]
+    assert "leaf 2 grad [3, 3]" in {" ".join(plain(v)) for v in nodes.values()}
+    assert "gradient of sum of the output" in draw(w * 3).source
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 5)
+        self.fc2 = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x).relu())
+
+
+def clusters(source: str) -> dict[str, str]:
+    """cluster label -> the text of its block (nested blocks included)."""
+    out = {}
+    for m in re.finditer(r"subgraph cluster_\d+ \{\n\s*label=<([^>]*)>", source):
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(source[i], 0)
+            i += 1
+        out[m.group(1)] = source[m.end() : i]
+    return out
+
+
+def test_mlp_step_is_grouped_by_module():
+    cr.manual_seed(0)
+    model = MLP()
+    x = cr.randn(8, 4)
+    loss = nn.functional.cross_entropy(model(x), cr.tensor([0, 1, 2, 0, 1, 2, 0, 1]))
+    src = draw(loss, modules=model).source
+    boxes = clusters(src)
+    assert set(boxes) == {"fc1 (Linear)", "fc2 (Linear)"}
+    for name in ("fc1", "fc2"):
+        box = boxes[f"{name} (Linear)"]
+        assert f"<b>{name}.weight</b>" in box and f"<b>{name}.bias</b>" in box
+        assert box.count("shape=ellipse") >= 2  # the layer's product and bias add
+        assert "relu" not in box and "cross_entropy" not in box
+    # The parameter gradients on the picture are the engine's.
+    grads = cr.grad(loss, list(model.parameters()), retain_graph=True)
+    g = grads[1].numpy()  # fc1.bias
+    want = f"grad {short(g)}"
+    assert want in boxes["fc1 (Linear)"]
+
+
+def test_nested_modules_nest_boxes():
+    cr.manual_seed(0)
+    model = nn.Sequential(
+        nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3)), nn.Linear(3, 1)
+    )
+    out = model(cr.randn(2, 3)).sum()
+    boxes = clusters(draw(out, modules=model).source)
+    assert set(boxes) == {"0 (Sequential)", "0.0 (Linear)", "0.2 (Linear)", "1 (Linear)"}
+    outer = boxes["0 (Sequential)"]
+    assert "0.0 (Linear)" in outer and "0.2 (Linear)" in outer
+    assert "tanh" in outer  # between the inner layers: in the Sequential's box
+    assert "tanh" not in boxes["0.0 (Linear)"] and "tanh" not in boxes["0.2 (Linear)"]
+
+
+def test_params_dict_names_parameters():
+    model = nn.Linear(2, 1)
+    out = model(cr.ones(1, 2)).sum()
+    src = draw(out, params=dict(model.named_parameters())).source
+    assert "<b>weight</b>" in src and "<b>bias</b>" in src
+
+
+@needs_dot
+def test_render_svg_png_and_jupyter(e_graph, tmp_path):
+    _, _, e = e_graph
+    g = draw(e, path=tmp_path / "e.png")
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert g.save(tmp_path / "e.svg").read_text().count("<svg") == 1
+    assert g.save(tmp_path / "e", format="svg") == tmp_path / "e.svg"
+    svg = g._repr_svg_()
+    assert svg is not None and ">grad 5<" in svg and ">6<" in svg
+    assert g.save(tmp_path / "e.dot").read_text() == g.source
+
+
+def test_without_dot_the_dot_text_is_written(e_graph, tmp_path, monkeypatch):
+    _, _, e = e_graph
+    monkeypatch.setattr("chainrule.viz.render.dot_binary", lambda: None)
+    g = draw(e)
+    with pytest.raises(GraphvizNotFoundError) as info:
+        g.save(tmp_path / "graph.png")
+    msg = str(info.value)
+    assert "apt-get install graphviz" in msg
+    assert f"dot -Tpng {tmp_path / 'graph.dot'} -o {tmp_path / 'graph.png'}" in msg
+    assert (tmp_path / "graph.dot").read_text() == g.source
+    assert not (tmp_path / "graph.png").exists()
+    assert g._repr_svg_() is None
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        draw([1, 2])
+    with pytest.raises(TypeError, match="named_parameters"):
+        draw(cr.tensor(1.0, requires_grad=True) * 2, modules=object())
+    with pytest.raises(ValueError, match="format must be one of"):
+        Graph("digraph {}").pipe("jpeg")
