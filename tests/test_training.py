@@ -45,7 +45,7 @@ def test_resume_refuses_a_different_setting(tmp_path):
     train(cfg, **QUIET)
     cfg.seed = 9
     cfg.epochs = 2
-    with pytest.raises(ValueError, match="seed=0.*seed=9"):
+    with pytest.raises(ValueError, match=r"seed=0.*seed=9"):
         train(cfg, resume=True, **QUIET)
 
 

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001  (every error becomes one line for the user)
+    except Exception as e:  # every error becomes one line for the user
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         print(f"chainrule {args.command}: error: {_one_line(e)}", file=sys.stderr)
