@@ -99,9 +99,11 @@ def test_cli_train_and_eval_end_to_end(tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
-    run = lambda *a: subprocess.run(
-        [sys.executable, "-m", "chainrule.cli.main", *a], capture_output=True, text=True
-    )  # noqa: E731
+    def run(*a):
+        return subprocess.run(
+            [sys.executable, "-m", "chainrule.cli.main", *a], capture_output=True, text=True
+        )
+
     r = run("eval", str(tmp_path / "missing.safetensors"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "missing.safetensors" in r.stderr
