@@ -143,3 +143,18 @@ def test_datasets_command_lists_fashion_mnist(capsys):
     assert main(["datasets", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} >= {"fashion-mnist", "mnist", "mnist5k", "digits"}
+
+
+def test_show_draws_filters_and_activations_of_a_cnn(tmp_path, capsys):
+    train(TrainConfig(model="cnn", data="digits", epochs=1, out=str(tmp_path / "cnn")), **QUIET)
+    ckpt = str(tmp_path / "cnn" / "model.safetensors")
+    for what in ("filters", "activations"):
+        out = tmp_path / f"{what}.png"
+        assert main(["show", ckpt, "--what", what, "--image", "2", "--out", str(out)]) == 0
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_show_refuses_a_model_without_convolutions(tmp_path, capsys):
+    train(TrainConfig(model="mlp", data="digits", epochs=1, out=str(tmp_path)), **QUIET)
+    assert main(["show", str(tmp_path / "model.safetensors")]) == 2
+    assert "no convolution layer" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +30,17 @@ class Recipe:
     batch_size: int
     epochs: int
     flatten: bool
+    schedule: str | None = None  # "cosine": lr decays per epoch as cos from lr to 0
+
+    def lr_at(self, base_lr: float, epoch: int, epochs: int) -> float:
+        """The learning rate of epoch ``epoch`` (0-based) of ``epochs``: a pure function of the
+        epoch, so that a resumed run uses exactly the rates of an uninterrupted one."""
+        if self.schedule == "cosine":
+            return 0.5 * base_lr * (1 + math.cos(math.pi * epoch / epochs))
+        return base_lr
 
 
-def _cross_entropy(logits: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
+def cross_entropy(logits: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
     return cr.nn.functional.cross_entropy(logits, labels)
 
 
@@ -62,7 +71,7 @@ register(
         "mlp",
         "784-256-256-10 ReLU MLP, cross-entropy, Adam lr 1e-3, batch 128",
         lambda shape, k: MLP([int(np.prod(shape)), 256, 256, k]),
-        _cross_entropy,
+        cross_entropy,
         "adam",
         1e-3,
         128,

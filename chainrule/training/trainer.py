@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 import chainrule as cr
+from chainrule import distributed as dist
 from chainrule import random as cr_random
 from chainrule.data import ArrayDataset, DataLoader
 from chainrule.datasets import load_splits
@@ -87,8 +88,15 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     state after the last completed epoch: what ``resume=True`` continues from),
     ``model.safetensors`` (the weights alone, for ``chainrule eval``), ``metrics.jsonl`` (one line
     per epoch) and ``curves.png``.
+
+    Under ``mpirun -n R`` it trains data-parallel (docs/distributed.md): each rank takes a shard
+    of every epoch and ``cfg.batch_size`` examples per step (R·batch_size in all), gradients
+    are averaged across ranks; rank 0 alone logs and writes files; figures cover all ranks.
     """
     cfg = cfg.resolved()
+    world = dist.world_size()  # 1 without mpirun: everything below is single-process training
+    if not dist.is_main():
+        log = _quiet
     recipe = get_recipe(cfg.model)
     splits = load_splits(cfg.data, cfg.root, cfg.val_size)
     (x, y), (xv, yv), (xt, yt) = splits
@@ -102,9 +110,15 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     cr.manual_seed(cfg.seed)
     model = recipe.build(input_shape, num_classes)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-    loader = DataLoader(ArrayDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    if world == 1:
+        loader = DataLoader(
+            ArrayDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed
+        )
+    else:
+        loader, optimizer = _data_parallel(cfg, model, optimizer, ArrayDataset(x, y), log)
     history = History()
-    os.makedirs(cfg.out, exist_ok=True)
+    if dist.is_main():
+        os.makedirs(cfg.out, exist_ok=True)
     ckpt_path = os.path.join(cfg.out, "checkpoint.safetensors")
     start = 0
     if resume:
@@ -115,10 +129,13 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     t_run = time.perf_counter()
     for epoch in range(start, cfg.epochs):
         model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = recipe.lr_at(cfg.lr, epoch, cfg.epochs)
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   leave=False, file=sys.stderr, mininterval=0.5, disable=None)  # fmt: skip
+                   leave=False, file=sys.stderr, mininterval=0.5,
+                   disable=None if dist.is_main() else True)  # fmt: skip
         for step, (xb, yb) in enumerate(loader):
             out = model(xb)
             loss = recipe.loss(out, yb)
@@ -144,7 +161,9 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
                                 ex_s=f"{rate:,.0f}", refresh=False)  # fmt: skip
         bar.close()
         seconds = time.perf_counter() - t0
-        val = evaluate(model, recipe.loss, xv, yv) if len(yv) else None
+        if world > 1:  # the epoch's figures over every rank's shard
+            loss_sum, correct, seen = dist.all_reduce_sum([loss_sum, correct, seen]).tolist()
+        val = _evaluate(model, recipe.loss, xv, yv) if len(yv) else None
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum / max(seen, 1),
@@ -164,8 +183,11 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")
             + f" | {seconds:.1f}s, {row['examples_per_second']:,.0f} examples/s"
         )
+        ranks = _rank_rng_states() if world > 1 else {}  # collective: every rank takes part
+        if not dist.is_main():
+            continue
         checkpointing.save_training_state(
-            ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, meta
+            ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, {**meta, **ranks}
         )
         checkpointing.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch + 1)
         _write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history.epochs)
@@ -173,7 +195,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             history.epochs, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}"
         )
 
-    test = evaluate(model, recipe.loss, xt, yt)
+    test = _evaluate(model, recipe.loss, xt, yt)
     return {
         "model": cfg.model,
         "data": cfg.data,
@@ -189,11 +211,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
 
 
 def _resume(path, cfg, model, optimizer, loader, history, log) -> int:
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
-        )
-    state = checkpointing.load_training_state(path)
+    state = dist.on_main(lambda: _read_state(path))  # rank 0 reads; every rank gets it
     saved = state["config"]
     for key in _MUST_MATCH:
         if saved.get(key) != getattr(cfg, key):
@@ -203,11 +221,71 @@ def _resume(path, cfg, model, optimizer, loader, history, log) -> int:
                 "another --out"
             )
     checkpointing.restore(state, model, optimizer, loader)
+    if dist.world_size() > 1:
+        _restore_rank_rng(state, cfg, log)
     for group in optimizer.param_groups:
         group["lr"] = cfg.lr  # a resumed run may change the learning rate
     history.epochs[:] = state["history"]
     log(f"resuming from {path} after epoch {state['epoch']}")
     return int(state["epoch"])
+
+
+def _read_state(path: str) -> dict:
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
+        )
+    return checkpointing.load_training_state(path)
+
+
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0: one copy of every line is enough."""
+
+
+def _data_parallel(cfg, model, optimizer, dataset, log):
+    """A world of R > 1 ranks: rank 0's weights everywhere (after checking that every rank
+    built the same model), this rank's shard of each epoch, gradients averaged in step()."""
+    dist.broadcast_parameters(model)
+    cr.manual_seed(dist.rank_seed(cfg.seed))  # dropout etc.: an independent stream per rank
+    sampler = dist.DistributedSampler(dataset, seed=cfg.seed)  # pads, as PyTorch's does
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, seed=cfg.seed)
+    r = dist.world_size()
+    log(f"data-parallel on {r} processes: {cfg.batch_size} examples per process per step, "
+        f"{r * cfg.batch_size} in all")  # fmt: skip
+    return loader, dist.DistributedOptimizer(optimizer)
+
+
+def _evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray) -> dict:
+    """``evaluate``; on R > 1 ranks each takes every R-th example and the sums are combined."""
+    r = dist.world_size()
+    if r == 1:
+        return evaluate(model, loss_fn, x, y)
+    dist.broadcast_buffers(model)  # rank 0's running statistics, the ones its checkpoint holds
+    part = evaluate(model, loss_fn, x[dist.rank() :: r], y[dist.rank() :: r])
+    loss_sum, correct, total = dist.all_reduce_sum(
+        [part["loss"] * part["total"], part["correct"], part["total"]]
+    )
+    n = max(total, 1)
+    return {"loss": loss_sum / n, "accuracy": correct / n, "correct": int(correct),
+            "total": int(total)}  # fmt: skip
+
+
+def _rank_rng_states() -> dict:
+    """Every rank's random state (rank 0 stores them for --resume) and the world size."""
+    states = dist.gather_object(cr_random.get_rng_state())
+    return {"rng_ranks": states, "world_size": dist.world_size()}
+
+
+def _restore_rank_rng(state: dict, cfg, log) -> None:
+    """Puts back this rank's random state; from a run of another size, reseeds per rank."""
+    ranks = state.get("rng_ranks") or []
+    if len(ranks) == dist.world_size():
+        cr_random.set_rng_state(ranks[dist.rank()])
+        return
+    cr.manual_seed(dist.rank_seed(cfg.seed, int(state["epoch"])))
+    log(f"note: the checkpoint was written by {state.get('world_size', 1)} process(es) and this "
+        f"run has {dist.world_size()}: each takes {cfg.batch_size} examples per step, "
+        f"{dist.world_size() * cfg.batch_size} in all; random streams are reseeded")  # fmt: skip
 
 
 def _last_good(path: str, epoch: int) -> str:
@@ -220,6 +298,3 @@ def _write_metrics(path: str, rows: list[dict]) -> None:
         for r in rows:
             f.write(json.dumps(r) + "\n")
     os.replace(tmp, path)
-
-
-_ = cr_random
