@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from chainrule.training.optimizers import OPTIMIZERS
 
@@ -16,7 +17,9 @@ def add_parser(sub) -> None:
         "train",
         help="train a zoo model on a data set",
         description="Train a zoo model. Defaults (epochs, batch size, lr, optimizer) come from "
-        "the model's recipe; each flag overrides one.",
+        "the model's recipe; each flag overrides one. Under 'mpirun -n N' it trains "
+        "data-parallel on N processes, each taking --batch-size examples per step (see "
+        "docs/distributed.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", choices=sorted(MODELS), help="zoo model")
@@ -42,7 +45,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from chainrule.training.trainer import TrainConfig, train
+    from chainrule import distributed as dist
+    from chainrule.training.trainer import TrainConfig, TrainingDiverged, train
 
     cfg = TrainConfig(
         model=args.model,
@@ -57,7 +61,14 @@ def run(args) -> int:
         val_size=args.val_size,
         limit=args.limit,
     )
-    result = train(cfg, resume=args.resume)
+    # Under mpirun, an error on one rank ends the whole job (the others would wait for ever).
+    with dist.abort_on_error(
+        brief=not os.environ.get("CHAINRULE_DEBUG"),
+        exit_code=lambda e: 1 if isinstance(e, TrainingDiverged) else 2,
+    ):
+        result = train(cfg, resume=args.resume)
+    if not dist.is_main():
+        return 0
     print(
         f"test accuracy {result['test_accuracy']:.4f} after {result['epochs']} epochs "
         f"({result['seconds']:.0f} s)"

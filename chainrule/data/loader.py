@@ -65,6 +65,11 @@ class DataLoader:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         seed: the seed of the shuffling order. None draws one from the library's generator (so
             ``cr.manual_seed`` makes it repeatable); ``.seed`` tells which.
+        sampler: where the order comes from instead: an object with ``__len__`` and
+            ``indices(epoch)`` (an int array), such as ``cr.distributed.DistributedSampler``
+            for this rank's shard, or PyTorch's protocol (``__iter__``, ``set_epoch``). Then
+            ``shuffle`` must be False (the sampler shuffles) and an epoch has
+            ``len(sampler)`` examples.
 
     Resuming: ``state_dict()`` gives ``{"seed", "epoch", "batches_done", "num_examples",
     "batch_size"}``, all ints. A new loader over the same data that gets it through
@@ -87,6 +92,7 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        sampler: Any = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
@@ -94,7 +100,11 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if seed is not None and (not isinstance(seed, int | np.integer) or seed < 0):
             raise ValueError(f"DataLoader: seed must be a non-negative int or None, got {seed!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the "
+                             "sampler decides the order); pass shuffle=False")  # fmt: skip
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -105,11 +115,14 @@ class DataLoader:
 
     def __len__(self) -> int:
         """Batches per epoch."""
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
-        """The example indices of ``epoch`` in the order they are served, int64 (len(dataset),)."""
+        """The example indices of ``epoch`` in the order they are served, int64 (len(dataset),)
+        (``(len(sampler),)`` with a sampler)."""
+        if self.sampler is not None:
+            return _sampler_order(self.sampler, epoch)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
@@ -141,14 +154,18 @@ class DataLoader:
     def state_dict(self) -> dict[str, int]:
         """Where the loader is: ``seed``, ``epoch`` (the epoch under way or next), and
         ``batches_done`` (batches of it already handed out), plus ``num_examples`` and
-        ``batch_size`` so that a restore onto different data is caught. All Python ints."""
-        return {
+        ``batch_size`` so that a restore onto different data is caught. All Python ints (with
+        a sampler that has a ``state_dict``, its dict under ``"sampler"`` as well)."""
+        state = {
             "seed": self.seed,
             "epoch": self.epoch,
             "batches_done": self._batches_done,
             "num_examples": len(self.dataset),
             "batch_size": self.batch_size,
         }
+        if hasattr(self.sampler, "state_dict"):
+            state["sampler"] = self.sampler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a ``state_dict()``: the next ``iter()`` continues where that loader stood.
@@ -156,7 +173,7 @@ class DataLoader:
         Raises:
             KeyError: ``seed``, ``epoch`` or ``batches_done`` is missing.
             ValueError: the state was taken over a dataset of another length, or mid-epoch with
-                another batch size (either would silently change the order).
+                another batch size or sampler (either would silently change the order).
         """
         seed = _as_int(state["seed"], "seed")
         epoch = _as_int(state["epoch"], "epoch")
@@ -175,6 +192,12 @@ class DataLoader:
                     f"DataLoader.load_state_dict: the state was taken mid-epoch with batch_size "
                     f"{bs}, this loader has batch_size {self.batch_size}"
                 )
+        if done and "sampler" in state and hasattr(self.sampler, "state_dict"):
+            if dict(state["sampler"]) != self.sampler.state_dict():
+                raise ValueError(
+                    f"DataLoader.load_state_dict: the state was taken mid-epoch with sampler "
+                    f"{dict(state['sampler'])}, this loader's is {self.sampler.state_dict()}"
+                )
         if min(seed, epoch, done) < 0:
             raise ValueError(f"DataLoader.load_state_dict: negative value in {dict(state)}")
         self.seed, self.epoch, self._batches_done = seed, epoch, done
@@ -182,7 +205,18 @@ class DataLoader:
 
     def __repr__(self) -> str:
         return (
-            f"DataLoader(N={len(self.dataset)}, batch_size={self.batch_size}, "
+            f"DataLoader(N={len(self.dataset)}"
+            + (f", sampler={self.sampler!r}" if self.sampler is not None else "")
+            + f", batch_size={self.batch_size}, "
             f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed}, "
             f"epoch={self.epoch})"
         )
+
+
+def _sampler_order(sampler: Any, epoch: int) -> np.ndarray:
+    """The order a sampler gives for ``epoch``: ``indices(epoch)``, or PyTorch's protocol."""
+    if hasattr(sampler, "indices"):
+        return np.asarray(sampler.indices(epoch), dtype=np.int64)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    return np.fromiter(iter(sampler), dtype=np.int64)
