@@ -6,8 +6,10 @@ One import line per file, so that each concern can add its names without touchin
 """
 
 from chainrule.functional.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.functional.attention import scaled_dot_product_attention
 from chainrule.functional.conv import conv2d
 from chainrule.functional.dropout import dropout
+from chainrule.functional.embedding import embedding
 from chainrule.functional.linear import linear
 from chainrule.functional.loss import (
     binary_cross_entropy,

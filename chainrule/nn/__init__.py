@@ -5,6 +5,7 @@ One import line per file, so that each concern can add its layers without touchi
 
 from chainrule.nn import functional, init, utils
 from chainrule.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.attention import AdditiveAttention, MultiheadAttention
 from chainrule.nn.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv2d
 from chainrule.nn.dropout import Dropout
@@ -14,3 +15,5 @@ from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, _BatchNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AvgPool2d, MaxPool2d
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.sparse import Embedding

@@ -1,0 +1,86 @@
+"""Embedding lookup: integer token ids to rows of a learned table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import apply
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import ShapeError, user_line
+from chainrule.ops.embedding import Embedding
+
+
+def embedding(
+    input,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Looks up rows of ``weight``: y[..., :] = weight[input[...], :].
+
+    The gradient scatter-adds the upstream gradient back into the rows that were read (an index
+    that occurs several times accumulates all its gradients).
+
+    Args:
+        input: integer indices of any shape (*), e.g. (N, T) token ids; a Tensor, NumPy array or
+            nested list. Each must lie in [0, V).
+        weight: the table, (V, D).
+        padding_idx: the row at this index gets no gradient (a fixed padding vector); negative
+            values count from the end, as in PyTorch.
+        max_norm: when given, every row that is looked up and whose ``norm_type``-norm exceeds
+            max_norm is rescaled in place to norm max_norm first (as PyTorch; not recorded).
+        scale_grad_by_freq: divide each row's gradient by how often its index occurs in input.
+        sparse: only False (gradients are dense arrays).
+    Returns:
+        y of shape (*, D).
+    """
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    w = _fn._t(weight)
+    if w.ndim != 2:
+        raise ShapeError(
+            f"embedding: expected a weight table of shape (V, D), got {w.shape}\n  at {user_line()}"
+        )
+    if idx.dtype.kind not in "iu":
+        if idx.size == 0:
+            idx = idx.astype(np.int64)
+        else:
+            raise TypeError(
+                f"embedding: indices must be integers, got {idx.dtype} (shape {idx.shape})\n"
+                f"  at {user_line()}"
+            )
+    v = w.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= v):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(
+            f"embedding: index {int(bad)} is out of range for a table of {v} rows (indices must "
+            f"lie in [0, {v})); input shape {idx.shape}\n  at {user_line()}"
+        )
+    padding_idx = _padding_index(padding_idx, v, "embedding")
+    if sparse:
+        raise ValueError("embedding: sparse=True is not supported (gradients are dense arrays)")
+    if max_norm is not None:
+        _renorm_(w.data, idx, float(max_norm), float(norm_type))
+    return apply(Embedding(idx, padding_idx, bool(scale_grad_by_freq)), w)
+
+
+def _padding_index(padding_idx: int | None, v: int, where: str) -> int | None:
+    if padding_idx is None:
+        return None
+    if not -v <= padding_idx < v:
+        raise ValueError(
+            f"{where}: padding_idx must be within [-{v}, {v}) for a table of {v} rows, got "
+            f"{padding_idx}"
+        )
+    return int(padding_idx) % v
+
+
+def _renorm_(table: np.ndarray, idx: np.ndarray, max_norm: float, p: float) -> None:
+    rows = np.unique(idx)
+    norms = np.linalg.norm(table[rows], ord=p, axis=1)
+    big = norms > max_norm
+    # PyTorch's embedding_renorm_: scale = max_norm / (norm + 1e-7).
+    table[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(table.dtype)

@@ -1,0 +1,563 @@
+"""Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and their one-step cells ``RNNCell``, ``LSTMCell``,
+``GRUCell``, with PyTorch's parameter names, shapes, gate orders and return values.
+
+One difference from PyTorch, as everywhere in chainrule: ``batch_first=True`` is the default, so a
+batch of sequences is x: (N, T, D). The final states ``h_n`` (and ``c_n``) are (L·dirs, N, H) either
+way, as in PyTorch.
+
+Speed. A layer computes the input-to-hidden product of all T steps at once (one (T·N, D) GEMM per
+layer and direction), then runs the recurrence as one fused op (``ops.rnn.LSTMLayer`` and
+friends): per step, one (N, H) × (H, G·H) GEMM plus the gate arithmetic, and in backward one GEMM
+per step plus a single GEMM for the recurrent weight's gradient over all steps. The cells
+(used in hand-written loops such as an attention decoder) fuse the gate arithmetic of one step.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import apply, constant
+from chainrule.autograd.tensor import Tensor
+from chainrule.backend import get_default_dtype
+from chainrule.errors import ShapeError, user_line
+from chainrule.functional.dropout import dropout as _dropout
+from chainrule.functional.linear import linear
+from chainrule.nn import init
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.ops import rnn as _ops
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _check_size(layer: str, what: str, n) -> int:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"{layer}: {what} should be an int, got {type(n).__name__}")
+    if n <= 0:
+        raise ValueError(f"{layer}: {what} must be greater than zero, got {n}")
+    return int(n)
+
+
+def _check_dtype(layer: str, x: Tensor, w: Tensor) -> None:
+    if x.dtype.kind != "f":
+        hint = " (token ids go through an nn.Embedding first)" if x.dtype.kind in "iub" else ""
+        raise TypeError(
+            f"{layer}: expected a floating-point input, got {x.dtype}{hint}\n  at {user_line()}"
+        )
+    if x.dtype != w.dtype:
+        raise TypeError(
+            f"{layer}: input dtype {x.dtype} does not match weight dtype {w.dtype}; convert the "
+            f"input (x.astype({w.dtype.name!r})) or the model (.to({x.dtype.name!r}))\n"
+            f"  at {user_line()}"
+        )
+
+
+def _zeros(shape, dtype) -> Tensor:
+    return constant(np.zeros(shape, dtype=dtype))
+
+
+# ----- cells -----
+class RNNCellBase(Module):
+    """Parameters shared by the cells: weight_ih (G·H, D), weight_hh (G·H, H), bias_ih and bias_hh
+    (G·H,), G = 1 (RNN), 3 (GRU) or 4 (LSTM), all drawn from U(-1/√H, 1/√H) as in PyTorch."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.input_size = _check_size(name, "input_size", input_size)
+        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.bias = bool(bias)
+        dtype = get_default_dtype()
+        g = num_chunks * self.hidden_size
+        self.weight_ih = Parameter(np.empty((g, self.input_size), dtype=dtype))
+        self.weight_hh = Parameter(np.empty((g, self.hidden_size), dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(np.empty(g, dtype=dtype))
+            self.bias_hh = Parameter(np.empty(g, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter from U(-1/√H, 1/√H), PyTorch's rule."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _inputs(self, input, hx, n_states: int):
+        """Validates (input, hx) and returns them batched: x (N, D) and the states (N, H) each
+        (zeros when hx is None), plus whether the input was batched."""
+        name = type(self).__name__
+        x = _fn._t(input)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"{name}: expected input of shape (N, {self.input_size}) or ({self.input_size},), "
+                f"got {x.shape}\n  at {user_line()}"
+            )
+        _check_dtype(name, x, self.weight_ih)
+        batched = x.ndim == 2
+        if not batched:
+            x = x.reshape((1, self.input_size))
+        n = x.shape[0]
+        if hx is None:
+            return x, [_zeros((n, self.hidden_size), x.dtype)] * n_states, batched
+        states = list(hx) if n_states > 1 else [hx]
+        if n_states > 1 and len(states) != n_states:
+            raise ValueError(f"{name}: hx must be a tuple (h, c), got {len(states)} tensors")
+        want = (n, self.hidden_size) if batched else (self.hidden_size,)
+        out = []
+        for s in states:
+            s = _fn._t(s)
+            if s.shape != want:
+                raise ShapeError(
+                    f"{name}: expected hidden state of shape {want} for input {input.shape}, got "
+                    f"{s.shape}\n  at {user_line()}"
+                )
+            out.append(s if batched else s.reshape((1, self.hidden_size)))
+        return x, out, batched
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """One step of an Elman RNN: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act = tanh or relu.
+
+    Args:
+        input_size: D, features of x.  hidden_size: H.  bias: learn b_ih, b_hh.
+        nonlinearity: 'tanh' or 'relu'.
+    Shape:
+        input (N, D) or (D,), hx (N, H) or (H,) (zeros when None) → h' (N, H) or (H,).
+    Attributes:
+        weight_ih (H, D), weight_hh (H, H), bias_ih (H,), bias_hh (H,).
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"RNNCell: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'"
+            )
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, num_chunks=1)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), batched = self._inputs(input, hx, 1)
+        a = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
+        h = _fn.tanh(a) if self.nonlinearity == "tanh" else _fn.relu(a)
+        return h if batched else h.reshape((self.hidden_size,))
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step, with PyTorch's gate order (i, f, g, o):
+
+        i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o),  z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh
+        c' = f ⊙ c + i ⊙ g        h' = o ⊙ tanh(c')
+
+    The gate arithmetic is one fused op (``ops.rnn.LSTMCell``) with a hand-written VJP.
+
+    Args:
+        input_size: D.  hidden_size: H.  bias: learn b_ih, b_hh.
+    Shape:
+        input (N, D) or (D,); hx = (h, c), each (N, H) or (H,), zeros when None
+        → (h', c'), each (N, H) or (H,).
+    Attributes:
+        weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,).
+    Example:
+        >>> cell = LSTMCell(10, 20)
+        >>> h, c = cell(cr.randn(3, 10))
+        >>> h, c = cell(cr.randn(3, 10), (h, c))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias, num_chunks=4)
+
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        x, (h, c), batched = self._inputs(input, hx, 2)
+        z = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
+        y = apply(_ops.LSTMCell(), z, c)  # (2, N, H): [h', c']
+        if not batched:
+            y = y.reshape((2, self.hidden_size))
+        return y[0], y[1]
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step, with PyTorch's gate order (r, z, n):
+
+        r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr)     z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
+        n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn))     h' = (1 - z) ⊙ n + z ⊙ h
+
+    Args:
+        input_size: D.  hidden_size: H.  bias: learn b_ih, b_hh.
+    Shape:
+        input (N, D) or (D,), hx (N, H) or (H,) (zeros when None) → h' (N, H) or (H,).
+    Attributes:
+        weight_ih (3H, D), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias, num_chunks=3)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), batched = self._inputs(input, hx, 1)
+        xg = linear(x, self.weight_ih, self.bias_ih)
+        hg = linear(h, self.weight_hh, self.bias_hh)
+        h = apply(_ops.GRUCell(), xg, hg, h)
+        return h if batched else h.reshape((self.hidden_size,))
+
+
+# ----- sequence layers -----
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share: parameters per layer and direction, named as PyTorch's
+    (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._l0_reverse``,
+    ``..._l1``), input checks, the layer/direction loop, dropout between layers."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.mode = mode
+        self.input_size = _check_size(name, "input_size", input_size)
+        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.num_layers = _check_size(name, "num_layers", num_layers)
+        for what, v in (
+            ("bias", bias),
+            ("batch_first", batch_first),
+            ("bidirectional", bidirectional),
+        ):
+            if not isinstance(v, bool):
+                raise TypeError(f"{name}: {what} should be a bool, got {type(v).__name__}")
+        if (
+            not isinstance(dropout, numbers.Number)
+            or isinstance(dropout, bool)
+            or not (0 <= dropout <= 1)
+        ):
+            raise ValueError(
+                f"{name}: dropout should be a number in [0, 1] (the probability of zeroing an "
+                f"element), got {dropout!r}"
+            )
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"{name}: dropout is applied after every recurrent layer but the last, so "
+                f"dropout={dropout} with num_layers=1 does nothing",
+                stacklevel=2,
+            )
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        dirs = 2 if bidirectional else 1
+        g = _GATES[mode] * self.hidden_size
+        dtype = get_default_dtype()
+        self._all_weights: list[list[str]] = []
+        for layer in range(self.num_layers):
+            d_in = self.input_size if layer == 0 else self.hidden_size * dirs
+            for direction in range(dirs):
+                suffix = "_reverse" if direction == 1 else ""
+                names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+                setattr(self, names[0], Parameter(np.empty((g, d_in), dtype=dtype)))
+                setattr(self, names[1], Parameter(np.empty((g, self.hidden_size), dtype=dtype)))
+                if bias:
+                    names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+                    setattr(self, names[2], Parameter(np.empty(g, dtype=dtype)))
+                    setattr(self, names[3], Parameter(np.empty(g, dtype=dtype)))
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter from U(-1/√H, 1/√H), PyTorch's rule."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters per layer and direction: [[w_ih, w_hh, b_ih, b_hh], ...]."""
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
+    def flatten_parameters(self) -> None:
+        """Does nothing: kept so that code written for PyTorch's cuDNN path runs unchanged."""
+
+    def _weights(self, layer: int, direction: int):
+        names = self._all_weights[layer * (2 if self.bidirectional else 1) + direction]
+        w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
+        if self.bias:
+            return w_ih, w_hh, getattr(self, names[2]), getattr(self, names[3])
+        return w_ih, w_hh, None, None
+
+    def _prepare(self, input, hx, n_states: int):
+        """Validates the input and states. Returns x time-major (T, N, D), the initial states as
+        (L·dirs, N, H) Tensors (or None), and whether the input was batched."""
+        name = type(self).__name__
+        x = _fn._t(input)
+        if x.ndim not in (2, 3):
+            raise ShapeError(
+                f"{name}: expected input of shape (N, T, D) (batch_first={self.batch_first}) or "
+                f"(T, D) unbatched, got {x.ndim}-D input {x.shape}\n  at {user_line()}"
+            )
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"{name}: input has {x.shape[-1]} features but input_size is {self.input_size}. "
+                f"Expect: x.shape[-1] == {self.input_size}  Actual: {x.shape[-1]}\n  at {user_line()}"
+            )
+        _check_dtype(name, x, self.weight_ih_l0)
+        batched = x.ndim == 3
+        if not batched:
+            x = x.reshape((x.shape[0], 1, x.shape[1]))  # (T, 1, D)
+        elif self.batch_first:
+            x = x.swapaxes(0, 1)
+        T, N = x.shape[0], x.shape[1]
+        if T == 0:
+            raise ShapeError(f"{name}: the input sequence is empty (T = 0)\n  at {user_line()}")
+        k = self.num_layers * (2 if self.bidirectional else 1)
+        if hx is None:
+            return x, [None] * n_states, batched
+        states = list(hx) if n_states > 1 else [hx]
+        if n_states > 1 and len(states) != n_states:
+            raise ValueError(f"{name}: hx must be a tuple (h_0, c_0), got {len(states)} tensors")
+        want = (k, N, self.hidden_size) if batched else (k, self.hidden_size)
+        out = []
+        for s in states:
+            s = _fn._t(s)
+            if s.shape != want:
+                raise ShapeError(
+                    f"{name}: expected initial state of shape {want} (num_layers·directions, "
+                    f"N, H) for input {input.shape}, got {s.shape}\n  at {user_line()}"
+                )
+            out.append(s if batched else s.reshape((k, 1, self.hidden_size)))
+        return x, out, batched
+
+    def _run(self, input, hx, n_states: int):
+        """The layer/direction loop. Returns the output (batch layout as given) and the list of
+        final-state Tensors, each (L·dirs, N, H) (or unbatched)."""
+        x, states, batched = self._prepare(input, hx, n_states)
+        T, N = x.shape[0], x.shape[1]
+        dirs = 2 if self.bidirectional else 1
+        finals: list[list[Tensor]] = [[] for _ in range(n_states)]
+        inp = x
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(dirs):
+                k = layer * dirs + direction
+                init_states = [
+                    _zeros((N, self.hidden_size), x.dtype) if s is None else s[k] for s in states
+                ]
+                seq, last = self._layer(inp, layer, direction, init_states)
+                outs.append(seq)
+                for f, t in zip(finals, last):
+                    f.append(t)
+            inp = outs[0] if dirs == 1 else _fn.cat(outs, axis=-1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                inp = _dropout(inp, self.dropout, True)
+        out = inp  # (T, N, dirs·H)
+        finals_t = [_fn.stack(f, axis=0) for f in finals]  # each (L·dirs, N, H)
+        if not batched:
+            out = out.reshape((T, out.shape[-1]))
+            finals_t = [f.reshape((f.shape[0], self.hidden_size)) for f in finals_t]
+        elif self.batch_first:
+            out = out.swapaxes(0, 1)
+        return out, finals_t
+
+    def _layer(self, x, layer: int, direction: int, states: list[Tensor]):
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        if not self.bias:
+            s += ", bias=False"
+        if not self.batch_first:
+            s += ", batch_first=False"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+def _project(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    """x (T, N, D) → x Wᵀ + b (T, N, G) as one (T·N, D) GEMM."""
+    return linear(x, w, b)
+
+
+class RNN(RNNBase):
+    """A multi-layer Elman RNN: h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) per layer,
+    act = tanh or relu; each layer's output sequence is the next layer's input.
+
+    Args:
+        input_size: D.  hidden_size: H.  num_layers: L stacked layers.
+        nonlinearity: 'tanh' or 'relu'.  bias: learn b_ih, b_hh.
+        batch_first: x is (N, T, D) when True (chainrule's default; PyTorch's is False), else
+            (T, N, D).
+        dropout: probability of zeroing each output of every layer but the last (training only).
+        bidirectional: run a second layer over the reversed sequence and concatenate.
+    Shape:
+        input (N, T, D) [batch_first] or (T, N, D), or (T, D) unbatched;
+        hx (L·dirs, N, H) (or (L·dirs, H)), zeros when None
+        → output (N, T, dirs·H) [or (T, N, dirs·H), (T, dirs·H)], h_n (L·dirs, N, H).
+    Attributes:
+        weight_ih_l{k} (H, D or dirs·H), weight_hh_l{k} (H, H), bias_ih_l{k}, bias_hh_l{k} (H,),
+        and the same with ``_reverse`` for the second direction; all from U(-1/√H, 1/√H).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
+        self.nonlinearity = nonlinearity
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(
+            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
+        )
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out, (h_n,) = self._run(input, hx, 1)
+        return out, h_n
+
+    def _layer(self, x, layer, direction, states):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        xg = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
+        reverse = direction == 1
+        y = apply(_ops.RNNLayer(self.nonlinearity, reverse), xg, states[0], w_hh)
+        return y, [y[0] if reverse else y[-1]]
+
+
+class LSTM(RNNBase):
+    """A multi-layer LSTM (gates i, f, g, o as in ``LSTMCell``); each layer's output sequence
+    h_1..h_T is the next layer's input.
+
+    Args:
+        input_size: D.  hidden_size: H.  num_layers: L.  bias: learn b_ih, b_hh.
+        batch_first: x is (N, T, D) when True (chainrule's default; PyTorch's is False).
+        dropout: probability of zeroing each output of every layer but the last (training only).
+        bidirectional: run a second LSTM over the reversed sequence and concatenate.
+        proj_size: only 0 (LSTM with projections is not implemented).
+    Shape:
+        input (N, T, D) [batch_first] or (T, N, D), or (T, D) unbatched;
+        hx = (h_0, c_0), each (L·dirs, N, H) (or (L·dirs, H)), zeros when None
+        → output (N, T, dirs·H), (h_n, c_n) each (L·dirs, N, H).
+    Attributes:
+        weight_ih_l{k} (4H, D or dirs·H), weight_hh_l{k} (4H, H), bias_ih_l{k}, bias_hh_l{k}
+        (4H,), and ``_reverse`` twins; all from U(-1/√H, 1/√H).
+    Example:
+        >>> lstm = LSTM(16, 32, num_layers=2)
+        >>> out, (h, c) = lstm(cr.randn(4, 10, 16))
+        >>> out.shape, h.shape
+        ((4, 10, 32), (2, 4, 32))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+    ) -> None:
+        if proj_size != 0:
+            raise ValueError(
+                f"LSTM: proj_size={proj_size} is not supported (LSTM with projections is not "
+                "implemented); use proj_size=0"
+            )
+        self.proj_size = 0
+        super().__init__(
+            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
+        )
+
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        out, (h_n, c_n) = self._run(input, hx, 2)
+        return out, (h_n, c_n)
+
+    def _layer(self, x, layer, direction, states):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        xg = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
+        T = x.shape[0]
+        reverse = direction == 1
+        y = apply(_ops.LSTMLayer(reverse), xg, states[0], states[1], w_hh)  # (T + 1, N, H)
+        return y[:T], [y[0] if reverse else y[T - 1], y[T]]
+
+
+class GRU(RNNBase):
+    """A multi-layer GRU (gates r, z, n as in ``GRUCell``); each layer's output sequence is the
+    next layer's input.
+
+    Args:
+        input_size: D.  hidden_size: H.  num_layers: L.  bias: learn b_ih, b_hh.
+        batch_first: x is (N, T, D) when True (chainrule's default; PyTorch's is False).
+        dropout: probability of zeroing each output of every layer but the last (training only).
+        bidirectional: run a second GRU over the reversed sequence and concatenate.
+    Shape:
+        input (N, T, D) [batch_first] or (T, N, D), or (T, D) unbatched;
+        hx (L·dirs, N, H) (or (L·dirs, H)), zeros when None
+        → output (N, T, dirs·H), h_n (L·dirs, N, H).
+    Attributes:
+        weight_ih_l{k} (3H, D or dirs·H), weight_hh_l{k} (3H, H), bias_ih_l{k}, bias_hh_l{k}
+        (3H,), and ``_reverse`` twins; all from U(-1/√H, 1/√H).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__(
+            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
+        )
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out, (h_n,) = self._run(input, hx, 1)
+        return out, h_n
+
+    def _layer(self, x, layer, direction, states):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        xg = _project(x, w_ih, b_ih)
+        if b_hh is None:
+            b_hh = _zeros((w_hh.shape[0],), w_hh.dtype)
+        reverse = direction == 1
+        y = apply(_ops.GRULayer(reverse), xg, states[0], w_hh, b_hh)
+        return y, [y[0] if reverse else y[-1]]
