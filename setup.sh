@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up chainrule in ./.venv on a fresh Debian machine (or any machine with Python >= 3.11).
-#   bash setup.sh          runtime: Python, Fashion-MNIST (Debian package), graphviz, the package
+#   bash setup.sh          runtime: Python, Fashion-MNIST (Debian package), graphviz, Open MPI, the package
 #   bash setup.sh --dev    the same plus the test tools (pytest, hypothesis, ruff, PyTorch CPU)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,6 +18,10 @@ pkgs=()
 python_ok || pkgs+=(python3 python3-venv python3-pip)
 [[ -d /usr/share/datasets/fashion-mnist ]] || pkgs+=(dataset-fashion-mnist)
 command -v dot >/dev/null 2>&1 || pkgs+=(graphviz)
+# Open MPI for data-parallel training under mpirun (docs/distributed.md); the headers and mpicc
+# let pip build mpi4py from source where no binary wheel fits.
+command -v mpirun >/dev/null 2>&1 || pkgs+=(openmpi-bin)
+command -v mpicc >/dev/null 2>&1 || pkgs+=(libopenmpi-dev)
 if ((${#pkgs[@]})); then
     if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
         echo "setup: installing Debian packages: ${pkgs[*]}"
