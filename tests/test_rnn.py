@@ -126,6 +126,24 @@ def test_unbatched_layer_matches_torch(float64, rng, kind):
     _check_param_grads(ours, theirs)
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_one_step_sequence_matches_torch(float64, rng, kind):
+    """T = 1, both directions: the first step is also the last."""
+    theirs = getattr(torch.nn, kind)(3, 4, bidirectional=True, batch_first=True).double()
+    ours = getattr(nn, kind)(3, 4, bidirectional=True)
+    _copy(ours, theirs)
+    x = rng.standard_normal((2, 1, 3))
+    xs, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, h = ours(xs)
+    out_t, h_t = theirs(xt)
+    pairs = [(out, out_t), *zip(h, h_t)] if kind == "LSTM" else [(out, out_t), (h, h_t)]
+    for a, b in pairs:
+        _close(a, b)
+    _backward_both(rng, pairs)
+    _close(xs.grad, xt.grad)
+    _check_param_grads(ours, theirs)
+
+
 def test_layer_parameters_are_named_shaped_and_initialised_as_torch():
     lstm = nn.LSTM(5, 8, num_layers=2, bidirectional=True)
     t = torch.nn.LSTM(5, 8, num_layers=2, bidirectional=True)

@@ -269,6 +269,7 @@ class RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = 0
         dirs = 2 if bidirectional else 1
         g = _GATES[mode] * self.hidden_size
         dtype = get_default_dtype()
@@ -497,7 +498,6 @@ class LSTM(RNNBase):
                 f"LSTM: proj_size={proj_size} is not supported (LSTM with projections is not "
                 "implemented); use proj_size=0"
             )
-        self.proj_size = 0
         super().__init__(
             "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
         )

@@ -159,7 +159,9 @@ class LSTMLayer(Op):
 
     VJP (backpropagation through time): per step, dz_t from ``_lstm_step_back`` and
     dh_{t-1} = dz_t W_hh; after the loop, dW_hh = Σ_t dz_tᵀ h_{t-1} as one GEMM over all T·N rows,
-    and d(xg) = dz.
+    and d(xg) = dz. The first-order path (``_vjp_arrays``) does the same arithmetic in place on
+    the saved activations; the create_graph path recomputes them (``_steps``) and runs
+    ``_lstm_step_back`` on Tensors.
     """
 
     name = "lstm_layer"
@@ -176,9 +178,10 @@ class LSTMLayer(Op):
         cs = xp.empty((T, N, H), dtype=dt)
         tcs = xp.empty((T, N, H), dtype=dt)
         wt = w.T
+        z = xp.empty((N, G), dtype=dt)
         h, c = h0, c0
         for t in _time_order(T, self.reverse):
-            z = h @ wt
+            xp.matmul(h, wt, out=z)
             z += xg[t]
             i, f, g, o = _split4(_lstm_acts_into(z, acts[t]))
             cn = cs[t]
@@ -191,22 +194,14 @@ class LSTMLayer(Op):
         self.acts, self.cs, self.tcs = acts, cs, tcs
         return y
 
-    def _steps(self, m, xg, h0, c0, w, y):
-        """Per time position t: (i, f, g, o, tanh c_t, c_prev, h_prev), saved or recomputed."""
+    def _steps(self, m, xg, h0, c0, w):
+        """Per time position t: (i, f, g, o, tanh c_t, c_prev, h_prev), recomputed from the
+        inputs with differentiable ops (the create_graph path)."""
         T = xg.shape[0]
-        order = _time_order(T, self.reverse)
         steps = [None] * T
-        if m is ArrayMath:
-            prev = None
-            for t in order:
-                c_prev = c0 if prev is None else self.cs[prev]
-                h_prev = h0 if prev is None else y[prev]
-                steps[t] = (*_split4(self.acts[t]), self.tcs[t], c_prev, h_prev)
-                prev = t
-            return steps
         wt = m.swapaxes(w, 0, 1)
         h, c = h0, c0
-        for t in order:
+        for t in _time_order(T, self.reverse):
             i, f, g, o = _lstm_acts(m, xg[t] + m.matmul(h, wt))
             cn = f * c + i * g
             tc = _tanh(m, cn)
@@ -215,8 +210,10 @@ class LSTMLayer(Op):
         return steps
 
     def vjp(self, m, gy, xg, h0, c0, w, y):
+        if m is ArrayMath:
+            return self._vjp_arrays(gy, h0, c0, w, y)
         T = xg.shape[0]
-        steps = self._steps(m, xg, h0, c0, w, y)
+        steps = self._steps(m, xg, h0, c0, w)
         dz = [None] * T
         dh, dc = None, gy[T]
         for t in reversed(_time_order(T, self.reverse)):
@@ -226,6 +223,59 @@ class LSTMLayer(Op):
             dh = m.matmul(dz[t], w)
         dz_all = _stack(m, dz)
         return dz_all, dh, dc, _weight_grad(m, dz_all, [s[6] for s in steps])
+
+    def _vjp_arrays(self, gy, h0, c0, w, y):
+        """The first-order VJP in place: the same arithmetic as ``_lstm_step_back``, written
+        into one preallocated dz (T, N, 4H) without per-step temporaries, and dW_hh from views
+        of the saved outputs (no stacked copy of the h_{t-1})."""
+        T, N, H = self.cs.shape
+        order = list(_time_order(T, self.reverse))
+        dz = xp.empty(self.acts.shape, dtype=self.acts.dtype)
+        dc = gy[T].copy()  # dL/dc of the step being undone (the part not through h)
+        gh = xp.empty((N, H), dtype=dz.dtype)
+        tmp = xp.empty_like(gh)
+        dh = None
+        for k in range(T - 1, -1, -1):
+            t = order[k]
+            c_prev = c0 if k == 0 else self.cs[order[k - 1]]
+            i, f, g, o = _split4(self.acts[t])
+            dzi, dzf, dzg, dzo = _split4(dz[t])
+            tc = self.tcs[t]
+            if dh is None:
+                gh[...] = gy[t]
+            else:
+                xp.add(gy[t], dh, out=gh)
+            xp.multiply(tc, tc, out=tmp)  # dc' = gc + gh ⊙ o ⊙ (1 - tc²)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= gh
+            dc += tmp
+            xp.subtract(1, o, out=dzo)  # dz_o = gh ⊙ tc ⊙ o(1 - o)
+            dzo *= o
+            dzo *= tc
+            dzo *= gh
+            xp.subtract(1, i, out=dzi)  # dz_i = dc' ⊙ g ⊙ i(1 - i)
+            dzi *= i
+            dzi *= g
+            dzi *= dc
+            xp.subtract(1, f, out=dzf)  # dz_f = dc' ⊙ c ⊙ f(1 - f)
+            dzf *= f
+            dzf *= c_prev
+            dzf *= dc
+            xp.multiply(g, g, out=dzg)  # dz_g = dc' ⊙ i ⊙ (1 - g²)
+            xp.subtract(1, dzg, out=dzg)
+            dzg *= i
+            dzg *= dc
+            dc *= f
+            dh = dz[t] @ w
+        # dW = Σ_t dz_tᵀ h_{t-1}: h_{t-1} is y at the previous position, h0 for the first step.
+        first = order[0]
+        rest = slice(1, T) if not self.reverse else slice(0, T - 1)
+        prev = slice(0, T - 1) if not self.reverse else slice(1, T)
+        dw = dz[first].T @ h0
+        if T > 1:
+            dw += dz[rest].reshape(-1, 4 * H).T @ y[prev].reshape(-1, H)
+        return dz, dh, dc, dw
 
     def jvp(self, txg, th0, tc0, tw, xg, h0, c0, w, y):
         T = xg.shape[0]
