@@ -22,7 +22,13 @@ best blocks. ``--profile`` adds where chainrule's time goes (cProfile, cumulativ
 each op's forward and vjp; a vjp includes the ops it applies).
 
     .venv/bin/python benchmarks/bench_rnn.py [--workload attention|lstm|both] [--blocks 5]
-        [--steps 2] [--profile] [--json FILE]
+        [--steps 2] [--threads N] [--profile] [--json FILE]
+
+On a shared machine, ``--threads 1`` gives the steadier comparison: with other processes on the
+cores, two-thread BLAS in either library can slow down several-fold. On AMD Zen 5 (CPU family 26),
+OpenBLAS 0.3.31 does not recognise the CPU and uses its Haswell (AVX2) kernels; setting
+``OPENBLAS_CORETYPE=SkylakeX`` in the environment selects its AVX-512 kernels (about 1.5-2x faster
+GEMMs here). The header line says which kernels ran.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import argparse
 import cProfile
 import inspect
 import json
+import os
 import platform
 import pstats
 import statistics
@@ -243,6 +250,20 @@ def profile(run: Run, steps: int, top: int = 16) -> list[tuple[str, int, float]]
     return rows[: top + 1]
 
 
+def _blas() -> str:
+    """NumPy's BLAS, its kernel family and threads (OpenBLAS picks kernels by CPU model; on a CPU
+    it does not know it falls back to older ones, which OPENBLAS_CORETYPE overrides)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS unknown"
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            arch = info.get("architecture", "?")
+            return f"{info['internal_api']} {arch} kernels, {info['num_threads']} threads"
+    return "BLAS unknown"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workload", choices=["attention", "lstm", "both"], default="both")
@@ -266,8 +287,9 @@ def main() -> None:
         threadpool_limits(args.threads)
 
     print(
-        f"machine: {platform.machine()}, {torch.get_num_threads()} PyTorch threads, "
-        f"numpy {np.__version__}, torch {torch.__version__}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f}; numpy {np.__version__} ({_blas()}), torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)"
     )
     results = {}
     workloads = ["attention", "lstm"] if args.workload == "both" else [args.workload]
