@@ -27,6 +27,7 @@ CONV_CASES = [
     ((3, 1, 5, 5), 2, (5, 5), 1, 0),
     ((2, 2, 9, 9), 3, (2, 2), 3, 0),
     ((2, 3, 6, 5), 4, (3, 1), (2, 1), (1, 0)),
+    ((2, 1, 7, 6), 3, (3, 2), 2, 1),  # one input channel: columns built another way
 ]
 
 
@@ -99,25 +100,25 @@ def test_conv2d_skips_the_input_gradient_when_not_needed(rng):
 
 
 def test_conv2d_second_derivatives_match_torch(float64, rng):
-    # A gradient penalty: d/dθ |∂(y·u)/∂x|², which differentiates conv's backward.
+    # A gradient penalty: d/dθ |∂(y·u)/∂θ|², which differentiates conv's backward.
     x = rng.standard_normal((2, 2, 6, 5))
     w = rng.standard_normal((3, 2, 3, 2))
+    b = rng.standard_normal(3)
     up = rng.standard_normal((2, 3, 3, 3))
 
-    def ours():
-        xs, ws = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
-        y = F.conv2d(xs, ws, stride=2, padding=1)
-        gx, gw = cr.grad((y * cr.tensor(up)).sum(), [xs, ws], create_graph=True)
-        ((gx * gx).sum() + (gw * gw * gw).sum()).backward()
-        return xs.grad, ws.grad
+    def penalty(gx, gw, gb):
+        return (gx * gx).sum() + (gw * gw * gw).sum() + (gb * gb * gx.sum()).sum()
 
-    xt, wt = _torch(x), _torch(w)
-    yt = torch.nn.functional.conv2d(xt, wt, stride=2, padding=1)
-    gx, gw = torch.autograd.grad((yt * torch.tensor(up)).sum(), [xt, wt], create_graph=True)
-    ((gx * gx).sum() + (gw * gw * gw).sum()).backward()
-    ogx, ogw = ours()
-    _close(ogx, xt.grad)
-    _close(ogw, wt.grad)
+    ins = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = F.conv2d(*ins, stride=2, padding=1)
+    penalty(*cr.grad((y * cr.tensor(up)).sum(), ins, create_graph=True)).backward()
+    tins = [_torch(a) for a in (x, w, b)]
+    yt = torch.nn.functional.conv2d(*tins, stride=2, padding=1)
+    penalty(*torch.autograd.grad((yt * torch.tensor(up)).sum(), tins, create_graph=True)).backward()
+    _close(ins[0].grad, tins[0].grad)
+    _close(ins[1].grad, tins[1].grad)
+    # No gradient depends on b (conv is affine in it): neither framework gives b one.
+    assert ins[2].grad is None and tins[2].grad is None
 
 
 # ----- gradcheck -----
@@ -190,6 +191,7 @@ POOL_CASES = [
     (3, 1, 1),
     ((2, 3), (2, 1), (1, 0)),
     ((3, 2), 2, 1),
+    ((3, 2), None, 0),
     (1, 2, 0),
 ]
 
@@ -198,9 +200,10 @@ POOL_CASES = [
 @pytest.mark.parametrize(
     ("ours", "theirs"), [(F.max_pool2d, "max_pool2d"), (F.avg_pool2d, "avg_pool2d")]
 )
-def test_pooling_matches_torch(float64, rng, ours, theirs, k, stride, padding):
+@pytest.mark.parametrize("hw", [(7, 9), (6, 12)])  # odd sizes; sizes that 2×2, 3×2, 2×3 tile
+def test_pooling_matches_torch(float64, rng, ours, theirs, k, stride, padding, hw):
     # Small integers: many ties inside windows, the case where max pooling must pick one.
-    x = rng.integers(0, 3, size=(2, 3, 7, 9)).astype(np.float64)
+    x = rng.integers(0, 3, size=(2, 3, *hw)).astype(np.float64)
     xs, xt = cr.tensor(x, requires_grad=True), _torch(x)
     y = ours(xs, k, stride, padding)
     yt = getattr(torch.nn.functional, theirs)(xt, k, stride, padding)

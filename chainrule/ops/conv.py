@@ -90,16 +90,28 @@ def im2col(x, geom: Geometry):
     """
     n, c, h, w = x.shape
     ho, wo = geom.out_hw(h, w)
+    kh, kw, sh, sw = geom.kh, geom.kw, geom.sh, geom.sw
     xh = padded_channels_last(x, geom.ph, geom.pw)
+    if c == 1:
+        # One channel (a grayscale first layer): the copy below would move one float at a time
+        # (0.67 ms for 64×28×28, 3×3); built column by column, one whole-image slice per kernel
+        # offset, it takes 0.1 ms. The result is the same matrix in column-major order.
+        cols = xp.empty((kh, kw, n, ho, wo), dtype=x.dtype)
+        for a in range(kh):
+            for b in range(kw):
+                cols[a, b] = xh[
+                    :, a : a + sh * (ho - 1) + 1 : sh, b : b + sw * (wo - 1) + 1 : sw, 0
+                ]
+        return cols.reshape(kh * kw, n * ho * wo).T
     s0, s1, s2, s3 = xh.strides
     # (N, Ho, Wo, kh, kw, C) view of the padded input: window (i, j) starts at (i·sh, j·sw).
     win = xp.lib.stride_tricks.as_strided(
         xh,
-        shape=(n, ho, wo, geom.kh, geom.kw, c),
-        strides=(s0, s1 * geom.sh, s2 * geom.sw, s1, s2, s3),
+        shape=(n, ho, wo, kh, kw, c),
+        strides=(s0, s1 * sh, s2 * sw, s1, s2, s3),
         writeable=False,
     )
-    return xp.ascontiguousarray(win).reshape(n * ho * wo, geom.kh * geom.kw * c)
+    return xp.ascontiguousarray(win).reshape(n * ho * wo, kh * kw * c)
 
 
 def col2im(dcols, x_shape: tuple[int, ...], geom: Geometry):
@@ -193,7 +205,10 @@ class Conv2d(Op):
         gw = m.apply(Conv2dWeight(self.geom, w.shape), x, g) if _needs_grad(self, 1) else None
         if len(rest) == 1:  # (y,): no bias
             return gx, gw
-        return gx, gw, g.sum(axis=(0, 2, 3))
+        # db = Σ_{n,i,j} g as a matrix-vector product with ones: 0.1 ms for (64, 32, 28, 28)
+        # against 0.8 ms for g.sum(axis=(0, 2, 3)), which reduces across the channels-last memory.
+        rows = g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
+        return gx, gw, m.matmul(xp.ones(rows.shape[0], dtype=g.dtype), rows)
 
     def jvp(self, tx, tw, *rest):
         # Bilinear in (x, w): d(x ⋆ w) = tx ⋆ w + x ⋆ tw (+ tb).
