@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from chainrule.autograd import functions as _fn
 from chainrule.autograd.function import apply
 from chainrule.autograd.tensor import Tensor
@@ -88,15 +90,17 @@ def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
 
 def pair(v, what: str, who: str, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints as a pair, each at least ``minimum``."""
-    vs = (v, v) if isinstance(v, int) else tuple(v) if isinstance(v, (tuple, list)) else None
+    ints = (int, np.integer)
+    vs = (v, v) if isinstance(v, ints) else tuple(v) if isinstance(v, (tuple, list)) else None
     if (
         vs is None
         or len(vs) != 2
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in vs)
+        or not all(isinstance(i, ints) and not isinstance(i, bool) for i in vs)
     ):
         raise TypeError(
             f"{who}: {what} must be an int or a pair of ints, got {v!r}\n  at {user_line()}"
         )
+    vs = (int(vs[0]), int(vs[1]))
     if min(vs) < minimum:
         raise ValueError(f"{who}: {what} must be at least {minimum}, got {v!r}\n  at {user_line()}")
     return vs
