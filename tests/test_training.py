@@ -21,23 +21,55 @@ def params_of(out_dir):
     return {k: v.numpy() for k, v in cr.load(os.path.join(out_dir, "model.safetensors")).items()}
 
 
-@pytest.mark.parametrize(
-    "model,optimizer", [("mlp", "adam"), ("nielsen", "sgd"), ("mlp", "momentum")]
-)
-def test_resume_gives_the_same_parameters_as_training_straight(tmp_path, model, optimizer):
-    base = dict(model=model, data="digits", batch_size=32, optimizer=optimizer, seed=3)
-    straight = TrainConfig(**base, epochs=4, out=str(tmp_path / "straight"))
-    train(straight, **QUIET)
+def test_two_epochs_then_two_more_equal_four_straight(tmp_path):
+    """A recipe without a learning-rate schedule: 2 epochs, then --resume with --epochs 4, gives
+    bit for bit the parameters of 4 epochs straight."""
+    base = dict(model="nielsen", data="digits", batch_size=32, seed=3)
+    train(TrainConfig(**base, epochs=4, out=str(tmp_path / "straight")), **QUIET)
     split = TrainConfig(**base, epochs=2, out=str(tmp_path / "split"))
     train(split, **QUIET)
     split.epochs = 4
     train(split, resume=True, **QUIET)
-    a, b = params_of(tmp_path / "straight"), params_of(tmp_path / "split")
+    assert_same_params(tmp_path / "straight", tmp_path / "split")
+
+
+class Interrupt(Exception):
+    pass
+
+
+def stop_after(n_epochs):
+    """A log function that interrupts training once ``n_epochs`` epochs are reported (and so
+    saved), like a Ctrl-C or a kill at that moment."""
+
+    def log(line):
+        if line.startswith(f"Epoch {n_epochs - 1}:"):
+            raise Interrupt
+
+    return log
+
+
+@pytest.mark.parametrize(
+    "model,optimizer", [("mlp", "adam"), ("nielsen", "sgd"), ("mlp", "momentum"), ("cnn", "adam")]
+)
+def test_interrupted_run_resumed_equals_run_straight(tmp_path, model, optimizer):
+    """Killed after epoch 2 of 4, then resumed: the same parameters, data order, dropout draws,
+    batch-norm statistics and learning-rate schedule as 4 epochs straight."""
+    base = dict(model=model, data="digits", batch_size=32, optimizer=optimizer, seed=3, epochs=4)
+    train(TrainConfig(**base, out=str(tmp_path / "straight")), **QUIET)
+    cfg = TrainConfig(**base, out=str(tmp_path / "split"))
+    with pytest.raises(Interrupt):
+        train(cfg, log=stop_after(2))
+    train(cfg, resume=True, **QUIET)
+    assert_same_params(tmp_path / "straight", tmp_path / "split")
+    rows = [json.loads(line) for line in open(tmp_path / "split" / "metrics.jsonl")]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+def assert_same_params(dir_a, dir_b):
+    a, b = params_of(dir_a), params_of(dir_b)
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    rows = [json.loads(line) for line in open(tmp_path / "split" / "metrics.jsonl")]
-    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
 
 
 def test_resume_refuses_a_different_setting(tmp_path):

@@ -175,14 +175,6 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             "lr": optimizer.param_groups[0]["lr"],
         }
         history.epochs.append(row)
-        if val:
-            # Nielsen's seed code prints exactly this line after each epoch (counting from 0).
-            log(f"Epoch {epoch}: {val['correct']} / {val['total']}")
-        log(
-            f"  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
-            + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")
-            + f" | {seconds:.1f}s, {row['examples_per_second']:,.0f} examples/s"
-        )
         ranks = _rank_rng_states() if world > 1 else {}  # collective: every rank takes part
         if not dist.is_main():
             continue
@@ -193,6 +185,15 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         _write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history.epochs)
         plot_curves(
             history.epochs, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}"
+        )
+        # Reported only once saved: an interrupt after this line never loses the epoch.
+        if val:
+            # Nielsen's seed code prints exactly this line after each epoch (counting from 0).
+            log(f"Epoch {epoch}: {val['correct']} / {val['total']}")
+        log(
+            f"  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
+            + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")
+            + f" | {seconds:.1f}s, {row['examples_per_second']:,.0f} examples/s"
         )
 
     test = _evaluate(model, recipe.loss, xt, yt)
