@@ -69,9 +69,9 @@ from chainrule.backend import float32, float64, get_default_dtype, int64, set_de
 from chainrule.errors import AnomalyError, GradcheckError, ShapeError
 from chainrule.random import manual_seed
 
-__version__ = "0.1.0"
-from chainrule import data, datasets  # noqa: E402
-from chainrule import nn  # noqa: E402
-from chainrule import optim
+# isort: split
+# The layers above the engine; imported after it because they build on it.
+from chainrule import data, datasets, distributed, nn, optim, viz
 from chainrule.checkpoint import load, save
-from chainrule import viz  # noqa: E402
+
+__version__ = "0.1.0"
