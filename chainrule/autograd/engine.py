@@ -25,8 +25,9 @@ class _Freed:
 FREED = _Freed()
 
 
-def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that requires grad and leads to ``roots``, inputs before the ops using them.
+def toposort(roots: Sequence[Tensor], constants: bool = False) -> list[Tensor]:
+    """Every tensor that requires grad and leads to ``roots``, inputs before the ops using them
+    (with ``constants=True`` also the inputs that need no gradient, for pictures of the graph).
 
     Iterative depth-first search: each tensor is listed once, after all of its inputs.
     """
@@ -52,7 +53,7 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
                     "retain_graph=True to the first backward() if you need to do this."
                 )
             for i in inputs:
-                if i.requires_grad and id(i) not in seen:
+                if (constants or i.requires_grad) and id(i) not in seen:
                     stack.append((i, False))
     return order
 

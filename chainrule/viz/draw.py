@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.ledger import Ledger, check_graph, record
 from chainrule.viz.render import Graph
@@ -123,22 +124,8 @@ def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
 
 
 def _collect(root: Tensor) -> list[Tensor]:
-    """Every tensor behind ``root`` (constants too), each after its inputs; iterative."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._node is not None:
-            stack.extend((i, False) for i in reversed(t._node.inputs) if id(i) not in seen)
-    return order
+    """Every tensor behind ``root`` (constants too), each after its inputs."""
+    return toposort([root], constants=True)
 
 
 def short(a, max_elements: int = 3) -> str:
