@@ -1,0 +1,153 @@
+"""Captioner checkpoints: the weights alone (``model.safetensors``) and the whole training state
+(``checkpoint.safetensors``), each one atomically written safetensors file (``cr.save``).
+
+Both carry, in the header, the checkpoint's kind, the model's ``CaptionerConfig`` and the
+vocabulary's tokens, so that a captioner is rebuilt from the file alone, and so that a classifier's
+checkpoint, or a captioner trained on another vocabulary, is refused with a message that says so.
+"""
+
+from __future__ import annotations
+
+import os
+
+import chainrule as cr
+from chainrule import random as cr_random
+from chainrule.checkpoint import CheckpointError, join_optimizer_state, split_optimizer_state
+from chainrule.datasets.vocab import SPECIALS, Vocabulary
+
+MODEL_KIND = "chainrule-captioner"
+STATE_KIND = "chainrule-captioner-training-state"
+
+# What other kinds are, to say so when one is given where a captioner was expected.
+_OTHER_KINDS = {
+    "chainrule-model": "a classifier checkpoint (written by 'chainrule train')",
+    "chainrule-training-state": "a classifier training state (written by 'chainrule train')",
+}
+
+
+def save_captioner(path: str, model, vocab: Vocabulary, meta: dict | None = None) -> None:
+    """Writes ``model``'s weights, config and vocabulary to ``path`` (kind ``chainrule-captioner``)."""
+    cr.save(
+        model.state_dict(),
+        path,
+        {
+            "kind": MODEL_KIND,
+            "config": model.config.to_dict(),
+            "vocab": vocab.tokens,
+            **(meta or {}),
+        },
+    )
+
+
+def _check_kind(path: str, meta: dict, allowed: tuple[str, ...]) -> None:
+    kind = meta.get("kind")
+    if kind in allowed:
+        return
+    what = _OTHER_KINDS.get(kind, f"of kind {kind!r}" if kind else "without a chainrule kind")
+    if kind in _OTHER_KINDS and meta.get("model"):
+        what += f" of model {meta['model']!r}"
+    raise CheckpointError(
+        f"{path}: not a captioner checkpoint: it is {what}; give the model.safetensors or "
+        "checkpoint.safetensors written by 'chainrule caption train'"
+    )
+
+
+def check_vocabulary(path: str, saved: list[str], expected: Vocabulary) -> None:
+    """Raises ``CheckpointError`` naming ``path`` and the first difference when the tokens of a
+    checkpoint's vocabulary differ from ``expected``'s."""
+    if list(saved) == expected.tokens:
+        return
+    for i, (a, b) in enumerate(zip(saved, expected.tokens, strict=False)):
+        if a != b:
+            detail = f"token {i} is {a!r} in the checkpoint but {b!r} in the data"
+            break
+    else:
+        detail = f"{len(saved)} tokens in the checkpoint but {len(expected)} in the data"
+    raise CheckpointError(f"{path}: vocabulary mismatch: {detail}")
+
+
+def load_captioner(path: str, vocab: Vocabulary | None = None):
+    """Rebuilds a captioner from ``model.safetensors`` or ``checkpoint.safetensors``.
+
+    Args:
+        path: the file.
+        vocab: if given, the checkpoint's vocabulary must equal it (else ``CheckpointError``).
+
+    Returns:
+        ``(model, vocab, meta)``, the model in eval mode and the checkpoint's vocabulary.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: not a safetensors file, not a captioner, a vocabulary mismatch, or
+            weights that do not fit the stored config; the message names the file.
+    """
+    from chainrule.models.captioner import Captioner, CaptionerConfig
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    tensors, meta = cr.load(path, with_metadata=True)
+    _check_kind(path, meta, (MODEL_KIND, STATE_KIND))
+    if meta["kind"] == STATE_KIND:
+        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    tokens = meta.get("vocab")
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise CheckpointError(f"{path}: the checkpoint holds no vocabulary")
+    try:
+        if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"it must start with {SPECIALS}")
+        saved_vocab = Vocabulary(tokens[len(SPECIALS) :])
+    except ValueError as e:
+        raise CheckpointError(f"{path}: the checkpoint's vocabulary is malformed: {e}") from None
+    if vocab is not None:
+        check_vocabulary(path, tokens, vocab)
+    config = CaptionerConfig.from_dict(meta["config"])
+    if config.vocab_size != len(tokens):
+        raise CheckpointError(
+            f"{path}: vocabulary mismatch: the model has {config.vocab_size} output words but "
+            f"the checkpoint's vocabulary {len(tokens)} tokens"
+        )
+    model = Captioner(config)
+    try:
+        model.load_state_dict(tensors)
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: the weights do not fit the stored model: {e}") from None
+    model.eval()
+    return model, saved_vocab, meta
+
+
+def save_training_state(path, model, optimizer, vocab, position, cfg, history, meta) -> None:
+    """Everything ``--resume`` needs: weights, optimiser state, the position in the data
+    (``{"epoch", "step"}``: the next batch to run), the random generator and the history."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_tensors, opt_meta = split_optimizer_state(optimizer.state_dict())
+    tensors.update({f"optimizer.{k}": v for k, v in opt_tensors.items()})
+    cr.save(
+        tensors,
+        path,
+        {
+            "kind": STATE_KIND,
+            "config": model.config.to_dict(),
+            "vocab": vocab.tokens,
+            "train_config": cfg,
+            "position": position,
+            "history": history,
+            "optimizer": opt_meta,
+            "rng": cr_random.get_rng_state(),
+            **meta,
+        },
+    )
+
+
+def load_training_state(path: str) -> dict:
+    """The metadata of a training state plus ``model_state`` and ``optimizer_state``."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
+        )
+    tensors, meta = cr.load(path, with_metadata=True)
+    _check_kind(path, meta, (STATE_KIND,))
+    meta["model_state"] = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    meta["optimizer_state"] = join_optimizer_state(
+        {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}, meta["optimizer"]
+    )
+    return meta

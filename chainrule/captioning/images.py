@@ -1,0 +1,73 @@
+"""Reading the images that ``chainrule caption describe`` is given.
+
+The captioner sees 64×64 grayscale images in [0, 1], as Fashion Scenes makes them (and as
+``export_coco`` writes them: 8-bit grayscale PNG). Other images are made to fit: colour is
+converted to grayscale (ITU-R 601 luma, PIL's ``convert("L")``), other sizes are resized
+(bilinear), and each such change is reported so the user knows the model saw something else.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class ImageError(ValueError):
+    """An image file that cannot be read as an image."""
+
+
+def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, list[str]]:
+    """An image file as the captioner's input.
+
+    Args:
+        path: a PNG (or any format PIL reads).
+        size: the side S the model expects.
+
+    Returns:
+        ``(image, notes)``: float32 (1, S, S) in [0, 1], and what was changed to get there
+        (e.g. ``"converted from RGB to grayscale"``, ``"resized from 128x96 to 64x64"``).
+
+    Raises:
+        FileNotFoundError: no such file. ImageError: the file is not a readable image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such image file")
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: is a folder, not an image file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            img = im.copy()
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{path}: cannot read the image: not a PNG or other known format"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: cannot read the image: {e}") from None
+    notes = []
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / peak * 255.0, 0, 255).round().astype(np.uint8), "L")
+        notes.append(f"converted from {peak:.0f}-level grayscale to 8 bits")
+    elif img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255)
+                              .round().astype(np.uint8), "L")  # fmt: skip
+        notes.append("converted from floating-point pixels to 8-bit grayscale")
+    elif img.mode == "1":
+        img = img.convert("L")
+    elif img.mode != "L":
+        what = "grayscale with alpha" if img.mode == "LA" else f"colour ({img.mode})"
+        img = img.convert("L")
+        notes.append(f"converted from {what} to grayscale")
+    if img.size != (size, size):
+        w, h = img.size
+        img = img.resize((size, size), Image.BILINEAR)
+        notes.append(f"resized from {w}x{h} to {size}x{size}")
+    pixels = np.asarray(img, dtype=np.float32) / np.float32(255)
+    return pixels[None], notes
