@@ -190,3 +190,11 @@ def test_show_refuses_a_model_without_convolutions(tmp_path, capsys):
     train(TrainConfig(model="mlp", data="digits", epochs=1, out=str(tmp_path)), **QUIET)
     assert main(["show", str(tmp_path / "model.safetensors")]) == 2
     assert "no convolution layer" in capsys.readouterr().err
+
+
+def test_training_without_validation_rows(tmp_path):
+    r = train(
+        TrainConfig(model="nielsen", data="digits", epochs=1, val_size=0, out=str(tmp_path)),
+        **QUIET,
+    )
+    assert r["val_accuracy"] is None and r["epochs"] == 1 and 0 <= r["test_accuracy"] <= 1

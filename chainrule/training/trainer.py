@@ -105,7 +105,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     input_shape = tuple(x.shape[1:])
     num_classes = int(max(y.max(), yt.max())) + 1
     if recipe.flatten:
-        x, xv, xt = (a.reshape(len(a), -1) for a in (x, xv, xt))
+        x, xv, xt = (a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in (x, xv, xt))
 
     cr.manual_seed(cfg.seed)
     model = recipe.build(input_shape, num_classes)
