@@ -11,8 +11,9 @@ Like convolution (``ops/conv.py``), results are stored channels-last: the memory
 layer between two convolutions copies nothing to change layout. Measured on (64, 32, 28, 28)
 float32 with 2×2 windows: max pooling with its argmax indices 0.9 ms; the reshape-based
 alternative for non-overlapping windows (``x.reshape(N, Ho, 2, Wo, 2, C)``, then reductions
-over the window axes) took 1.3 ms for the max and 1.5 ms for the average, so the strided-view
-code serves both cases; the non-overlapping case only writes the gradient instead of adding it.
+over the window axes) took 1.3 ms for the max with indices and 1.5 ms for the average, so the strided-view
+code serves both cases. Non-overlapping windows get two shortcuts in the backward: the gradient
+is written rather than added, and where the windows tile the image nothing is zeroed first.
 
 Max pooling sends each window's gradient to ONE position, the first maximum in row-major order
 within the window (as PyTorch): where several pixels tie (flat backgrounds make that common)
