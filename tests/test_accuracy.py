@@ -39,3 +39,10 @@ def test_mlp_fashion_mnist_10_epochs(tmp_path):
     # PyTorch with the same recipe: 88.7%.
     r = run(tmp_path, model="mlp", data="fashion-mnist", epochs=10)
     assert r["test_accuracy"] >= 0.885
+
+
+def test_cnn_fashion_mnist_within_15_minutes(tmp_path):
+    # Published two-conv-with-BN baselines reach 93.4%; the goal is 92.5% within 15 minutes.
+    r = run(tmp_path, model="cnn", data="fashion-mnist")
+    assert r["test_accuracy"] >= 0.925
+    assert r["seconds"] < 15 * 60
