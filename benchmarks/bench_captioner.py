@@ -152,7 +152,7 @@ def torch_step(model, opt, images, inputs, targets, alpha_c=1.0):
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
     opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def time_steps(step, steps: int) -> list[float]:
@@ -231,26 +231,46 @@ def main() -> None:
     def pt_step():
         torch_step(tm, topt, ti, tin, tt)
 
+    # The encoder alone (forward and backward of a fixed linear function of its features), to
+    # split each framework's step into encoder and decoder (+ loss, optimiser) time.
+    probe = np.random.default_rng(1).standard_normal((N, 64, model.encoder.feature_dim))
+    probe = probe.astype(np.float32)
+    tprobe = torch.from_numpy(probe)
+
+    def cr_enc():
+        f = model.encoder(cr.from_numpy(images))
+        (f * cr.from_numpy(probe)).sum().backward()
+
+    def pt_enc():
+        f = tm.encoder(ti)
+        (f * tprobe).sum().backward()
+
     # Interleaved rounds, so that load from other processes hits both alike.
-    cr_ms, pt_ms = [], []
+    cr_ms, pt_ms, cr_e, pt_e = [], [], [], []
     for _ in range(2):
         cr_ms += time_steps(cr_step, args.steps // 2)
+        cr_e += time_steps(cr_enc, args.steps // 2)
         if tm is not None:
             pt_ms += time_steps(pt_step, args.steps // 2)
+            pt_e += time_steps(pt_enc, args.steps // 2)
     c = statistics.median(cr_ms)
     print(f"captioner training step, batch {N}, {T} steps, vocab {len(vocab)}, "
           f"{'attention' if config.attention else 'no attention'}; sizes {config}")  # fmt: skip
-    print(f"  chainrule  {c:8.1f} ms/step  (min {min(cr_ms):.1f})")
+    ce = statistics.median(cr_e)
+    print(f"  chainrule  {c:8.1f} ms/step  (min {min(cr_ms):.1f}); encoder forward+backward "
+          f"{ce:.1f} ms, the rest (decoder, loss, Adam) {c - ce:.1f} ms")  # fmt: skip
     result = {"chainrule_ms": c, "chainrule_min_ms": min(cr_ms), "config": config.to_dict(),
               "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
               "python": platform.python_version(), "torch": torch.__version__}  # fmt: skip
     if pt_ms:
         t = statistics.median(pt_ms)
-        print(
-            f"  PyTorch    {t:8.1f} ms/step  (min {min(pt_ms):.1f}), {torch.get_num_threads()} threads"
-        )
-        print(f"  ratio chainrule / PyTorch: {c / t:.2f}")
-        result.update(torch_ms=t, torch_min_ms=min(pt_ms), ratio=c / t)
+        te = statistics.median(pt_e)
+        print(f"  PyTorch    {t:8.1f} ms/step  (min {min(pt_ms):.1f}); encoder forward+backward "
+              f"{te:.1f} ms, the rest {t - te:.1f} ms; {torch.get_num_threads()} threads")  # fmt: skip
+        print(f"  ratio chainrule / PyTorch: {c / t:.2f} (encoder {ce / te:.2f}, "
+              f"the rest {(c - ce) / max(t - te, 1e-9):.2f})")  # fmt: skip
+        result.update(torch_ms=t, torch_min_ms=min(pt_ms), ratio=c / t, chainrule_encoder_ms=ce,
+                      torch_encoder_ms=te)  # fmt: skip
     if args.profile:
         print("\nwhere chainrule's time goes (cProfile, 5 steps, by own time):")
         print(profile_chainrule(cr_step))

@@ -51,7 +51,7 @@ def draw_attention(
     panels = 1 + len(labels)
     cols = min(panels, 7)
     rows = -(-panels // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.1 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     axes.flat[0].imshow(image, cmap="gray", vmin=0, vmax=1)
