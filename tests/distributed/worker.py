@@ -160,6 +160,9 @@ def scenario_mismatch() -> None:
         dist.broadcast_parameters(model)
     except dist.ModelMismatchError as e:
         print(f"rank {dist.rank()} refused: {e}", flush=True)
+        # Both ranks refuse; wait for each other so that the first to exit does not make mpirun
+        # kill the other before its line is printed.
+        dist.barrier()
         sys.exit(3)
     print(f"rank {dist.rank()} accepted a mismatched model", flush=True)
 
