@@ -21,7 +21,7 @@ import chainrule as cr
 def chain(x, w, n_ops: int):
     """n_ops elementwise ops cycling through mul-by-scalar, add-tensor, tanh, mul-tensor."""
     y = x
-    for i in range(n_ops // 4):
+    for _ in range(n_ops // 4):
         y = y * 0.999
         y = y + w
         y = y.tanh()
@@ -83,15 +83,25 @@ def main() -> None:
 
     us = lambda s: s / args.ops * 1e6  # noqa: E731
     print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}")
-    print(f"chain of {args.ops} elementwise ops on 16 float32 values, forward + backward, best of {args.repeats}")
+    print(
+        f"chain of {args.ops} elementwise ops on 16 float32 values, forward + backward, best of {args.repeats}"
+    )
     print(f"  chainrule : {us(ours):7.2f} us/op")
     print(f"  PyTorch   : {us(theirs):7.2f} us/op")
     print(f"  NumPy fwd : {us(floor):7.2f} us/op (forward only, no graph: the floor)")
     print(f"  ratio chainrule/PyTorch: {ours / theirs:.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"chainrule_us_per_op": us(ours), "torch_us_per_op": us(theirs),
-                       "numpy_forward_us_per_op": us(floor), "ratio": ours / theirs}, f, indent=2)
+            json.dump(
+                {
+                    "chainrule_us_per_op": us(ours),
+                    "torch_us_per_op": us(theirs),
+                    "numpy_forward_us_per_op": us(floor),
+                    "ratio": ours / theirs,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,11 @@ def run_chainrule(name, x, y, idx_batches):
     opt_name, lr, _ = WORKLOADS[name]
     cr.manual_seed(0)
     model = recipe.build((1, 28, 28), 10)
-    opt = cr.optim.SGD(model.parameters(), lr=lr) if opt_name == "sgd" else cr.optim.Adam(model.parameters(), lr=lr)
+    opt = (
+        cr.optim.SGD(model.parameters(), lr=lr)
+        if opt_name == "sgd"
+        else cr.optim.Adam(model.parameters(), lr=lr)
+    )
     t0 = time.perf_counter()
     for idx in idx_batches:
         xb, yb = cr.from_numpy(x[idx]), cr.from_numpy(y[idx])
@@ -53,7 +57,12 @@ def run_torch(name, x, y, idx_batches):
     torch.manual_seed(0)
     opt_name, lr, _ = WORKLOADS[name]
     if name == "nielsen":
-        model = torch.nn.Sequential(torch.nn.Linear(784, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 10), torch.nn.Sigmoid())
+        model = torch.nn.Sequential(
+            torch.nn.Linear(784, 30),
+            torch.nn.Sigmoid(),
+            torch.nn.Linear(30, 10),
+            torch.nn.Sigmoid(),
+        )
         for p in model.parameters():
             torch.nn.init.normal_(p)
         eye = torch.eye(10)
@@ -61,9 +70,19 @@ def run_torch(name, x, y, idx_batches):
         def loss_fn(out, yb):
             return 0.5 * ((out - eye[yb]) ** 2).sum() / len(yb)
     else:
-        model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(784, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 10),
+        )
         loss_fn = torch.nn.functional.cross_entropy
-    opt = torch.optim.SGD(model.parameters(), lr=lr) if opt_name == "sgd" else torch.optim.Adam(model.parameters(), lr=lr)
+    opt = (
+        torch.optim.SGD(model.parameters(), lr=lr)
+        if opt_name == "sgd"
+        else torch.optim.Adam(model.parameters(), lr=lr)
+    )
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     t0 = time.perf_counter()
     for idx in idx_batches:
@@ -78,19 +97,29 @@ def run_torch(name, x, y, idx_batches):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workload", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
-    p.add_argument("--epochs", type=int, default=1, help="epochs timed per framework (best is kept)")
+    p.add_argument(
+        "--epochs", type=int, default=1, help="epochs timed per framework (best is kept)"
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args()
     (x, y), _, _ = load_splits("fashion-mnist")
     x = np.ascontiguousarray(x.reshape(len(x), -1))
     results = {}
-    print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, numpy {np.__version__}")
+    print(
+        f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, numpy {np.__version__}"
+    )
     for name in args.workload:
         bs = WORKLOADS[name][2]
         ours = min(run_chainrule(name, x, y, batches(len(y), bs, e)) for e in range(args.epochs))
         theirs = min(run_torch(name, x, y, batches(len(y), bs, e)) for e in range(args.epochs))
-        results[name] = {"chainrule_s_per_epoch": ours, "torch_s_per_epoch": theirs, "ratio": ours / theirs}
-        print(f"{name:8s} batch {bs:3d}: chainrule {ours:6.2f} s/epoch   PyTorch {theirs:6.2f} s/epoch   ratio {ours / theirs:.2f}")
+        results[name] = {
+            "chainrule_s_per_epoch": ours,
+            "torch_s_per_epoch": theirs,
+            "ratio": ours / theirs,
+        }
+        print(
+            f"{name:8s} batch {bs:3d}: chainrule {ours:6.2f} s/epoch   PyTorch {theirs:6.2f} s/epoch   ratio {ours / theirs:.2f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -23,16 +23,7 @@ def _dtype(dtype):
 
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = Tensor.__new__(Tensor)
-    t.data, t.grad, t._node, t._tangent, t.name, t.requires_grad = (
-        arr,
-        None,
-        None,
-        None,
-        None,
-        False,
-    )
-    if requires_grad:
-        t.requires_grad_(True)
+    t._set(arr, requires_grad)
     return t
 
 

@@ -7,9 +7,8 @@ VJP rules when the backward pass is recorded (``create_graph=True``): it offers 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import builtins
+from collections.abc import Sequence
 
 import numpy as np
 

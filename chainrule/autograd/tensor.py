@@ -23,7 +23,10 @@ class Tensor:
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
-        arr = _to_array(data, dtype)
+        self._set(_to_array(data, dtype), requires_grad)
+
+    def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
+        """Makes this a leaf around ``arr`` (every slot set; ``apply`` inlines the same for speed)."""
         self.data = arr
         self.grad = None
         self._node = None

@@ -42,14 +42,7 @@ class Parameter(Tensor):
             arr = np.asarray(data)
             if arr.dtype == np.float64 or arr.dtype.kind in "iub":
                 arr = arr.astype(get_default_dtype())
-        self.data = arr
-        self.grad = None
-        self._node = None
-        self._tangent = None
-        self.name = None
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        self._set(arr, requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

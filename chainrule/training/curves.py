@@ -1,33 +1,47 @@
-"""Loss and accuracy curves of a training run, drawn with matplotlib."""
+"""Curves of a training run, drawn with matplotlib: one panel per quantity, one line per series."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 
-def plot_curves(rows: list[dict], path: str, title: str = "") -> None:
-    """Draws train/validation loss and accuracy per epoch into ``path`` (PNG), atomically."""
+@dataclass
+class Panel:
+    """One subplot: ``series`` are (key in the epoch rows, legend label, marker style)."""
+
+    ylabel: str
+    series: list[tuple[str, str, str]]
+    log: bool = False
+    ylim: tuple[float, float] | None = None
+    colors: list[str] = field(default_factory=list)
+
+
+def plot_panels(rows: list[dict], path: str, panels: list[Panel], title: str = "") -> None:
+    """Draws each panel's series against the epoch into ``path`` (PNG), atomically.
+
+    A series whose key is missing or None in the first row is left out (e.g. no validation split).
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in CI
     import matplotlib.pyplot as plt
 
     ep = [r["epoch"] for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.plot(ep, [r["train_loss"] for r in rows], "o-", label="train")
-    if rows and rows[0].get("val_loss") is not None:
-        a1.plot(ep, [r["val_loss"] for r in rows], "s-", label="validation")
-    a1.set_xlabel("epoch")
-    a1.set_ylabel("loss")
-    a1.legend()
-    a1.grid(alpha=0.3)
-    a2.plot(ep, [r["train_accuracy"] for r in rows], "o-", label="train")
-    if rows and rows[0].get("val_accuracy") is not None:
-        a2.plot(ep, [r["val_accuracy"] for r in rows], "s-", label="validation")
-    a2.set_xlabel("epoch")
-    a2.set_ylabel("accuracy")
-    a2.legend()
-    a2.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for i, (key, label, style) in enumerate(panel.series):
+            if rows and rows[0].get(key) is not None:
+                kw = {"color": panel.colors[i]} if i < len(panel.colors) else {}
+                ax.plot(ep, [r[key] for r in rows], style, label=label, **kw)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(panel.ylabel)
+        if panel.log:
+            ax.set_yscale("log")
+        if panel.ylim:
+            ax.set_ylim(*panel.ylim)
+        ax.legend()
+        ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -35,3 +49,19 @@ def plot_curves(rows: list[dict], path: str, title: str = "") -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def plot_curves(rows: list[dict], path: str, title: str = "") -> None:
+    """Train/validation loss and accuracy per epoch of a classifier's run."""
+    plot_panels(
+        rows,
+        path,
+        [
+            Panel("loss", [("train_loss", "train", "o-"), ("val_loss", "validation", "s-")]),
+            Panel(
+                "accuracy",
+                [("train_accuracy", "train", "o-"), ("val_accuracy", "validation", "s-")],
+            ),
+        ],
+        title,
+    )
