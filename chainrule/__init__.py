@@ -73,5 +73,6 @@ from chainrule.random import manual_seed
 # The layers above the engine; imported after it because they build on it.
 from chainrule import data, datasets, distributed, nn, optim, viz
 from chainrule.checkpoint import load, save
+from chainrule.jit import CompiledStep, compile
 
 __version__ = "0.1.0"

@@ -110,6 +110,22 @@ MATMUL = OpCase(
      ((3,), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 2, 3), (3, 3, 2)), ((1, 2, 3), (2, 3, 2))],
 )  # fmt: skip
 
+LINEAR = OpCase(
+    "linear",
+    lambda x, w, b: cr.nn.functional.linear(x, w, b),
+    [
+        ((2, 3), (4, 3), (4,)),
+        ((1, 3), (2, 3), (2,)),
+        ((3,), (2, 3), (2,)),
+        ((2, 2, 3), (4, 3), (4,)),
+    ],
+)
+LINEAR_NO_BIAS = OpCase(
+    "linear_no_bias",
+    lambda x, w: cr.nn.functional.linear(x, w),
+    [((2, 3), (4, 3)), ((3, 2, 3), (1, 3))],
+)
+
 CAT = OpCase(
     "cat",
     lambda a, b: cr.cat([a, b], axis=0),
@@ -122,7 +138,7 @@ CAT_AXIS = OpCase(
 )
 STACK = OpCase("stack", lambda a, b: cr.stack([a, b], axis=-1), [((3,), (3,)), ((2, 3), (2, 3))])
 
-ALL = [*UNARY, *BINARY, MATMUL, CAT, CAT_AXIS, STACK]
+ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK]
 
 
 def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:

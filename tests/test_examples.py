@@ -104,7 +104,7 @@ def test_draw_mlp_step(tmp_path):
 
     pic = tmp_path / "step.png"
     out = run("draw_mlp_step.py", "--out", str(pic))
-    assert "loss 1.0347; the graph has 16 nodes" in out
+    assert "loss 1.0347; the graph has 12 nodes" in out
     assert "boxes: fc1, fc2" in out
     assert "fc2.bias.grad = [0.0997, -0.0901, -0.0096]" in out
     if dot_binary() is not None:

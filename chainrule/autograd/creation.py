@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule import random as _random
+from chainrule.autograd.function import fresh
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 
@@ -82,11 +83,17 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) ->
 
 def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Samples of the standard normal distribution, from the library's seeded generator."""
-    dt = _dtype(dtype)
-    return _make(_random.generator().standard_normal(_shape(shape)).astype(dt), requires_grad)
+    return _make(fresh(_normal, _shape(shape), _dtype(dtype)), requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Samples of the uniform distribution on [0, 1), from the library's seeded generator."""
-    dt = _dtype(dtype)
-    return _make(_random.generator().random(_shape(shape)).astype(dt), requires_grad)
+    return _make(fresh(_uniform, _shape(shape), _dtype(dtype)), requires_grad)
+
+
+def _normal(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return _random.generator().standard_normal(shape).astype(dtype)
+
+
+def _uniform(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return _random.generator().random(shape).astype(dtype)

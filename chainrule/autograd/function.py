@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from chainrule.autograd.grad_mode import state
 from chainrule.backend import xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
@@ -14,6 +16,9 @@ def apply(op, *inputs):
     node (``result._node``), holding its inputs; under ``cr.jvp`` the result's tangent is computed
     by ``op.jvp``; under ``detect_anomaly`` the result is checked for NaN/Inf.
     """
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:
+        return tracer.apply(op, inputs)
     n = len(inputs)
     try:
         if n == 1:
@@ -60,6 +65,56 @@ def constant(array):
     t.requires_grad = False
     t._node = None
     return t
+
+
+def derived(fn, *args, **kwargs):
+    """``constant(fn(*arrays, **kwargs))`` (a tuple of them when ``fn`` returns a tuple): a value
+    computed from tensors' data that takes no
+    gradient (a comparison, an argmax, an integer cast). Computed through here, rather than on
+    ``.data`` directly, so that ``cr.compile`` records it and recomputes it at every replay."""
+    raw = [a.data if isinstance(a, Tensor) else a for a in args]
+    out = fn(*raw, **kwargs)
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:
+        tracer.derived(fn, args, kwargs, out)
+    if isinstance(out, tuple):
+        return tuple(constant(o) for o in out)
+    return constant(out)
+
+
+def fresh(fn, *args):
+    """``fn(*args)`` for an array that must be drawn anew at every call (a dropout mask, a random
+    tensor); ``cr.compile`` records the call and makes it again at every replay."""
+    out = fn(*args)
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:
+        tracer.fresh(fn, args, out)
+    return out
+
+
+def effect(fn, *args) -> None:
+    """Runs ``fn(*args)``, a change to state outside the graph (BatchNorm's running statistics);
+    ``cr.compile`` records it and runs it again at every replay. ``args`` are passed as they are
+    (Tensors as objects, so ``fn`` reads their ``.data`` when it runs)."""
+    fn(*args)
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:
+        tracer.effect(fn, args)
+
+
+def recorded(method):
+    """Decorates a method with effects on training state (an optimiser's ``step``), so that a
+    ``cr.compile`` recording replays the whole call rather than the ops inside it."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        tracer = state.tracer
+        if tracer is None or tracer.busy:
+            return method(*args, **kwargs)
+        return tracer.call(method, args, kwargs)
+
+    wrapper.__wrapped_recorded__ = True
+    return wrapper
 
 
 def _forward_tangent(op, inputs, out) -> None:

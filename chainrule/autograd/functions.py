@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd.function import apply, constant
+from chainrule.autograd.function import apply, constant, derived
 from chainrule.autograd.tensor import Tensor, _lift, _raw
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
@@ -109,7 +109,7 @@ def where(cond, a, b) -> Tensor:
 
 def sign(x) -> Tensor:
     """-1, 0 or 1 elementwise (no gradient)."""
-    return constant(np.sign(_raw(x)))
+    return derived(np.sign, x)
 
 
 def cast(x: Tensor, dtype) -> Tensor:
@@ -156,12 +156,12 @@ def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Index of the largest value over ``axis`` (int64, no gradient)."""
-    return constant(np.argmax(_raw(x), axis=axis, keepdims=keepdims))
+    return derived(np.argmax, x, axis=axis, keepdims=keepdims)
 
 
 def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Index of the smallest value over ``axis`` (int64, no gradient)."""
-    return constant(np.argmin(_raw(x), axis=axis, keepdims=keepdims))
+    return derived(np.argmin, x, axis=axis, keepdims=keepdims)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -177,7 +177,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log Σ e^x over ``axis``, computed without overflow."""
     x = _t(x)
-    m = constant(np.max(x.data, axis=axis, keepdims=True))
+    m = derived(np.max, x, axis=axis, keepdims=True)
     out = log(sum(exp(x - m), axis, keepdims=True)) + m
     return out if keepdims else squeeze(out, axis if axis is not None else None)
 

@@ -82,15 +82,18 @@ class Tensor:
     # ----- conversion -----
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared, not copied)."""
+        _escape("numpy()")
         return self.data
 
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item: only a one-element tensor has an item; shape is {self.shape}")
+        _escape("item()")
         return self.data.item()
 
     def tolist(self):
+        _escape("tolist()")
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -115,7 +118,7 @@ class Tensor:
         if dtype == self.data.dtype:
             return self
         if dtype.kind not in "fc" or self.data.dtype.kind not in "fc":
-            return constant(self.data.astype(dtype))
+            return derived(_astype, self, dtype)
         return apply(ops.Cast(dtype), self)
 
     def float(self) -> Tensor:
@@ -128,6 +131,7 @@ class Tensor:
         return self.astype(np.int64)
 
     def __array__(self, dtype=None, copy=None):
+        _escape("conversion to a NumPy array")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __repr__(self) -> str:
@@ -147,6 +151,7 @@ class Tensor:
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                 "use .any() or .all(), or compare with `is None`"
             )
+        _escape("bool() (an `if` on a tensor's value)")
         return bool(self.data)
 
     __hash__ = object.__hash__
@@ -217,37 +222,37 @@ class Tensor:
 
     # Comparisons and logic give boolean tensors outside the graph (they have no gradient).
     def __eq__(self, other):  # type: ignore[override]
-        return constant(self.data == _raw(other))
+        return derived(np.equal, self, _raw(other))
 
     def __ne__(self, other):  # type: ignore[override]
-        return constant(self.data != _raw(other))
+        return derived(np.not_equal, self, _raw(other))
 
     def __lt__(self, other):
-        return constant(self.data < _raw(other))
+        return derived(np.less, self, _raw(other))
 
     def __le__(self, other):
-        return constant(self.data <= _raw(other))
+        return derived(np.less_equal, self, _raw(other))
 
     def __gt__(self, other):
-        return constant(self.data > _raw(other))
+        return derived(np.greater, self, _raw(other))
 
     def __ge__(self, other):
-        return constant(self.data >= _raw(other))
+        return derived(np.greater_equal, self, _raw(other))
 
     def __and__(self, other):
-        return constant(self.data & _raw(other))
+        return derived(np.bitwise_and, self, _raw(other))
 
     def __or__(self, other):
-        return constant(self.data | _raw(other))
+        return derived(np.bitwise_or, self, _raw(other))
 
     def __invert__(self):
-        return constant(~self.data)
+        return derived(np.invert, self)
 
     def any(self) -> Tensor:
-        return constant(self.data.any())
+        return derived(np.any, self)
 
     def all(self) -> Tensor:
-        return constant(self.data.all())
+        return derived(np.all, self)
 
     def __getitem__(self, index):
         return apply(ops.GetItem(_raw_index(index)), self)
@@ -258,6 +263,7 @@ class Tensor:
                 "in-place assignment to a tensor that requires grad would corrupt its gradient; "
                 "build a new tensor (cr.where, cr.cat) or assign under .detach()"
             )
+        _escape("in-place assignment t[...] = ...")
         self.data[_raw_index(index)] = _raw(value)
 
     def __iter__(self):
@@ -380,6 +386,16 @@ def _lift(x, like: Tensor) -> Tensor:
     return constant(_to_array(x, None))
 
 
+def _astype(a: np.ndarray, dtype) -> np.ndarray:
+    return a.astype(dtype)
+
+
+def _escape(what: str) -> None:
+    """Tells a ``cr.compile`` recording that data leaves the graph for Python here."""
+    if state.tracer is not None:
+        state.tracer.escape(what)
+
+
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -411,6 +427,6 @@ def _shape_args(shape) -> tuple[int, ...]:
 
 
 from chainrule.autograd import functions as _fn  # noqa: E402  (functions build on Tensor)
-from chainrule.autograd.function import apply, constant  # noqa: E402
+from chainrule.autograd.function import apply, constant, derived  # noqa: E402
 
 _ = state, xp

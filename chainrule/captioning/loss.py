@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.function import constant
+from chainrule.autograd.function import derived
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.loss import cross_entropy
@@ -31,7 +31,8 @@ def sequence_cross_entropy(logits: Tensor, targets, pad_index: int = 0) -> Tenso
         )
     n, t, v = logits.shape
     # (N·T, V) rows: one fused softmax-cross-entropy, with padding ignored by index.
-    return cross_entropy(logits.reshape(n * t, v), y.reshape(-1), ignore_index=pad_index)
+    flat = derived(np.reshape, y, (-1,))  # derived: cr.compile recomputes it at every replay
+    return cross_entropy(logits.reshape(n * t, v), flat, ignore_index=pad_index)
 
 
 def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor:
@@ -53,6 +54,11 @@ def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor
             f"attention_regularizer: expected alphas (N, T, L) and targets (N, T), got "
             f"{tuple(alphas.shape)} and {y.shape}\n  at {user_line()}"
         )
-    mask = constant((y != pad_index).astype(alphas.dtype)[:, :, None])
+    mask = derived(_step_mask, y, pad_index, alphas.dtype)
     gap = 1.0 - (alphas * mask).sum(axis=1)  # (N, L)
     return (gap * gap).mean()
+
+
+def _step_mask(y: np.ndarray, pad_index: int, dtype) -> np.ndarray:
+    """1 for the steps whose target is a word, 0 for padding: (N, T, 1)."""
+    return (y != pad_index).astype(dtype)[:, :, None]

@@ -9,7 +9,7 @@ from chainrule.functional.activation import leaky_relu, log_softmax, relu, sigmo
 from chainrule.functional.attention import scaled_dot_product_attention
 from chainrule.functional.conv import conv2d
 from chainrule.functional.dropout import dropout
-from chainrule.functional.embedding import embedding
+from chainrule.functional.embedding import embedding, one_hot
 from chainrule.functional.linear import linear
 from chainrule.functional.loss import (
     binary_cross_entropy,

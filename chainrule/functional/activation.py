@@ -16,7 +16,7 @@ def relu(input: Tensor) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else ``negative_slope`` · x; the gradient is 1 or ``negative_slope``."""
     x = _fn._t(input)
-    return _fn.where(x.data > 0, x, x * negative_slope)
+    return _fn.where(x > 0, x, x * negative_slope)
 
 
 def sigmoid(input: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ import numpy as np
 
 from chainrule import random as _random
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant
+from chainrule.autograd.function import constant, fresh
 from chainrule.autograd.tensor import Tensor
 
 
@@ -28,7 +28,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * constant(np.zeros((), dtype=x.dtype))
-    dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    keep = _random.generator().random(x.shape, dtype=dt) >= p
-    mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
-    return x * constant(mask)
+    return x * constant(fresh(_mask, x.shape, x.dtype, p))
+
+
+def _mask(shape: tuple[int, ...], dtype: np.dtype, p: float) -> np.ndarray:
+    """1 / (1 - p) where an element is kept (probability 1 - p), 0 where it is dropped."""
+    dt = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    keep = _random.generator().random(shape, dtype=dt) >= p
+    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype=dtype)

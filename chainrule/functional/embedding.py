@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.function import apply, derived
+from chainrule.autograd.tensor import Tensor, _escape
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.embedding import Embedding
 
@@ -63,6 +63,7 @@ def embedding(
     if sparse:
         raise ValueError("embedding: sparse=True is not supported (gradients are dense arrays)")
     if max_norm is not None:
+        _escape("embedding with max_norm (rows are renormalised in place from the indices)")
         _renorm_(w.data, idx, float(max_norm), float(norm_type))
     return apply(Embedding(idx, padding_idx, bool(scale_grad_by_freq)), w)
 
@@ -84,3 +85,30 @@ def _renorm_(table: np.ndarray, idx: np.ndarray, max_norm: float, p: float) -> N
     big = norms > max_norm
     # PyTorch's embedding_renorm_: scale = max_norm / (norm + 1e-7).
     table[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(table.dtype)
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """The one-hot encoding of class indices, as ``torch.nn.functional.one_hot``.
+
+    Args:
+        tensor: int class indices of any shape (*), each in [0, num_classes).
+        num_classes: the number of classes; -1 takes the largest index plus one.
+    Returns:
+        int64 (*, num_classes), 1 at each index and 0 elsewhere (no gradient).
+    """
+    return derived(_one_hot, tensor, int(num_classes))
+
+
+def _one_hot(idx: np.ndarray, num_classes: int) -> np.ndarray:
+    idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got {idx.dtype}")
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise IndexError(
+            f"one_hot: class values must lie in [0, {num_classes}), got values in "
+            f"[{idx.min()}, {idx.max()}]"
+        )
+    # A comparison against 0..C-1 broadcasts in one pass (put_along_axis costs 10x more here).
+    return (idx[..., None] == np.arange(num_classes)).astype(np.int64)

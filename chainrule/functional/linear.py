@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import apply
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
+from chainrule.ops.matmul import Linear
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -31,13 +33,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got "
             f"{bias.shape}\n  at {user_line()}"
         )
-    if x.ndim > 2:
-        # One 2-D GEMM instead of a batched one: the weight's gradient is then a single GEMM too,
-        # not a stack of them summed afterwards.
-        lead = x.shape[:-1]
-        y = x.reshape((-1, x.shape[-1])) @ weight.T
-        if bias is not None:
-            y = y + bias
-        return y.reshape(lead + (weight.shape[0],))
-    y = x @ weight.T
-    return y if bias is None else y + bias
+    args = (x, weight) if bias is None else (x, weight, bias)
+    if x.ndim == 2:
+        return apply(Linear(), *args)
+    if x.ndim == 1:
+        return apply(Linear(), x.reshape((1, -1)), *args[1:]).reshape((weight.shape[0],))
+    # One 2-D GEMM instead of a batched one: the weight's gradient is then a single GEMM too,
+    # not a stack of them summed afterwards.
+    lead = x.shape[:-1]
+    y = apply(Linear(), x.reshape((-1, x.shape[-1])), *args[1:])
+    return y.reshape(lead + (weight.shape[0],))

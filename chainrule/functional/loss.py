@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant
+from chainrule.autograd.function import apply, constant, derived
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
@@ -22,14 +22,17 @@ def _check_reduction(name: str, reduction: str) -> None:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _reduce(loss: Tensor, reduction: str, count: float | None = None) -> Tensor:
-    """The per-element ``loss`` reduced; 'mean' divides by ``count`` when given (a weight sum)."""
+def _reduce(loss: Tensor, reduction: str, inv_count: Tensor | None = None) -> Tensor:
+    """The per-element ``loss`` reduced; 'mean' multiplies the sum by ``inv_count`` when given
+    (1 / a weight sum, computed from the targets), else divides by the number of elements."""
     if reduction == "none":
         return loss
     total = loss.sum()
     if reduction == "sum":
         return total
-    n = loss.data.size if count is None else count
+    if inv_count is not None:
+        return total * inv_count
+    n = loss.data.size
     # An empty batch (or every target ignored) has no mean: NaN, as in PyTorch.
     return total * (1.0 / n) if n else total * float("nan")
 
@@ -85,16 +88,17 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
 
 # ----- classification over C classes -----
-def _class_targets(name: str, x: Tensor, target, ignore_index: int):
-    """Validated class indices t: (N, *) and the mask of those not ignored."""
-    t = _raw(target)
+def _check_class_shape(name: str, x: Tensor, t: np.ndarray) -> None:
     expected = x.shape[:1] + x.shape[2:]
     if t.shape != expected:
         raise ShapeError(
             f"{name}: for input (N, C, *) = {x.shape} the target of class indices must have shape "
             f"(N, *) = {expected}, got {t.shape}\n  at {user_line()}"
         )
-    C = x.shape[1]
+
+
+def _class_targets(name: str, C: int, t: np.ndarray, ignore_index: int):
+    """Validated class indices t: (N, *) with ignored ones set to 0, and the mask of the others."""
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     bad = (safe < 0) | (safe >= C)
@@ -170,35 +174,52 @@ def cross_entropy(
     C = x.shape[1]
     w = _class_weight(name, weight, C, x.dtype)
     eps = float(label_smoothing)
-    if t.dtype.kind in "iu":
-        safe, valid = _class_targets(name, x, t, ignore_index)
-        wt = valid.astype(x.dtype) if w is None else w[safe] * valid
-        B = np.zeros(x.shape, dtype=x.dtype)
-        np.put_along_axis(B, safe[:, None], ((1.0 - eps) * wt)[:, None], axis=1)
-        if eps:
-            wc = 1.0 if w is None else _channel_view(w, x.ndim)
-            B += (eps / C) * wc * valid[:, None]
-        count = float(wt.sum())
-    elif t.dtype.kind == "f":
-        if t.shape != x.shape:
-            raise ShapeError(
-                f"{name}: a probability target must have the input's shape {x.shape}, got "
-                f"{t.shape} (class indices must be integers)\n  at {user_line()}"
-            )
-        y = t.astype(x.dtype, copy=False)
-        if eps:
-            y = (1.0 - eps) * y + eps / C
-        B = y if w is None else y * _channel_view(w, x.ndim)
-        count = float(x.data.size // C)
-    else:
+    if t.dtype.kind not in "iuf":
         raise TypeError(
             f"{name}: target must hold class indices (integers) or probabilities (floats), got "
             f"{t.dtype}\n  at {user_line()}"
         )
-    loss = apply(SoftmaxCrossEntropy(B), x)
+    if t.dtype.kind == "f" and t.shape != x.shape:
+        raise ShapeError(
+            f"{name}: a probability target must have the input's shape {x.shape}, got "
+            f"{t.shape} (class indices must be integers)\n  at {user_line()}"
+        )
+    if t.dtype.kind in "iu":
+        _check_class_shape(name, x, t)
+    # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
+    # (cr.compile recomputes them at every replay); B enters the op, not the graph.
+    B, inv = derived(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
+    loss = apply(SoftmaxCrossEntropy(B.data), x)
     if single and reduction == "none":
         return loss.reshape(())
-    return _reduce(loss, reduction, count)
+    return _reduce(loss, reduction, inv_count=inv)
+
+
+def _ce_weights(t, shape, dtype, w, eps: float, ignore_index: int, name: str):
+    """(B, 1 / Σ w_t): cross-entropy's target weights (see ``SoftmaxCrossEntropy``) for class
+    indices or probabilities ``t``, and the factor of the 'mean' reduction (NaN for no target)."""
+    C = shape[1]
+    if t.dtype.kind in "iu":
+        safe, valid = _class_targets(name, C, t, ignore_index)
+        wt = valid.astype(dtype) if w is None else w[safe] * valid
+        B = np.zeros(shape, dtype=dtype)
+        np.put_along_axis(B, safe[:, None], ((1.0 - eps) * wt)[:, None], axis=1)
+        if eps:
+            wc = 1.0 if w is None else _channel_view(w, len(shape))
+            B += (eps / C) * wc * valid[:, None]
+        count = float(wt.sum())
+    else:
+        y = t.astype(dtype, copy=False)
+        if eps:
+            y = (1.0 - eps) * y + eps / C
+        B = y if w is None else y * _channel_view(w, len(shape))
+        count = float(np.prod(shape) // C)
+    return B, _inverse(count, dtype)
+
+
+def _inverse(count: float, dtype) -> np.ndarray:
+    # An empty batch (or every target ignored) has no mean: NaN, as in PyTorch.
+    return np.asarray(1.0 / count if count else float("nan"), dtype=dtype)
 
 
 def nll_loss(
@@ -229,15 +250,22 @@ def nll_loss(
         raise TypeError(f"{name}: target must hold class indices (integers), got {t.dtype}")
     C = x.shape[1]
     w = _class_weight(name, weight, C, x.dtype)
-    safe, valid = _class_targets(name, x, t, ignore_index)
-    wt = valid.astype(x.dtype) if w is None else w[safe] * valid
+    _check_class_shape(name, x, t)
     # A one-hot of -w_t: multiplying and summing over C picks -w_t x_t (gradient for free).
-    B = np.zeros(x.shape, dtype=x.dtype)
-    np.put_along_axis(B, safe[:, None], -wt[:, None], axis=1)
-    loss = (x * constant(B)).sum(axis=1)
+    B, inv = derived(_nll_weights, t, x.shape, x.dtype, w, ignore_index, name)
+    loss = (x * B).sum(axis=1)
     if single and reduction == "none":
         return loss.reshape(())
-    return _reduce(loss, reduction, float(wt.sum()))
+    return _reduce(loss, reduction, inv_count=inv)
+
+
+def _nll_weights(t, shape, dtype, w, ignore_index: int, name: str):
+    """(-w_t one-hot, 1 / Σ w_t) for class indices ``t`` (see ``nll_loss``)."""
+    safe, valid = _class_targets(name, shape[1], t, ignore_index)
+    wt = valid.astype(dtype) if w is None else w[safe] * valid
+    B = np.zeros(shape, dtype=dtype)
+    np.put_along_axis(B, safe[:, None], -wt[:, None], axis=1)
+    return B, _inverse(float(wt.sum()), dtype)
 
 
 # ----- binary classification -----

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.function import apply, constant
+from chainrule.autograd.function import apply, constant, derived, effect
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.normalization import BatchNormTrain
@@ -71,8 +71,8 @@ def batch_norm(
         b = bias if bias is not None else constant(np.zeros(C, dtype=input.dtype))
         op = BatchNormTrain(eps)
         y = apply(op, input, w, b)
-        _update_running(running_mean, op.mean, momentum, 1.0)
-        _update_running(running_var, op.var, momentum, n / (n - 1))
+        if running_mean is not None or running_var is not None:
+            effect(_update_running_stats, running_mean, running_var, op, momentum, n / (n - 1))
         return y
     if running_mean is None or running_var is None:
         raise ValueError(
@@ -80,13 +80,27 @@ def batch_norm(
         )
     # Evaluation: an affine map per channel, y = x · scale + shift, with
     # scale = w / √(running_var + eps) and shift = b - running_mean · scale.
-    inv = constant((1.0 / np.sqrt(running_var.data + eps)).astype(input.dtype, copy=False))
-    rm = constant(running_mean.data.astype(input.dtype, copy=False))
+    inv = derived(_inverse_std, running_var, eps, input.dtype)
+    rm = derived(_as_dtype, running_mean, input.dtype)
     scale = inv if weight is None else weight * inv
     shift = -rm * scale
     if bias is not None:
         shift = shift + bias
     return input * scale.reshape(bshape) + shift.reshape(bshape)
+
+
+def _inverse_std(var: np.ndarray, eps: float, dtype) -> np.ndarray:
+    return (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
+
+
+def _as_dtype(a: np.ndarray, dtype) -> np.ndarray:
+    return a.astype(dtype, copy=False)
+
+
+def _update_running_stats(mean: Tensor | None, var: Tensor | None, op, momentum, correction):
+    """Moves the running statistics towards the batch's (``op`` holds them after its forward)."""
+    _update_running(mean, op.mean, momentum, 1.0)
+    _update_running(var, op.var, momentum, correction)
 
 
 def _update_running(running: Tensor | None, batch, momentum: float, correction: float) -> None:

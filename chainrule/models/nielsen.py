@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 import chainrule as cr
 from chainrule import nn
+from chainrule.nn import functional as F
 
 
 class Nielsen(nn.Module):
@@ -47,7 +46,5 @@ def quadratic_cost(output: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
         output: (N, K) activations; labels: (N,) int class indices.
     """
     n, k = output.shape
-    onehot = np.zeros((n, k), dtype=output.dtype)
-    onehot[np.arange(n), labels.numpy()] = 1
-    d = output - cr.from_numpy(onehot)
+    d = output - F.one_hot(labels, k).astype(output.dtype)
     return (d * d).sum() * (0.5 / n)

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd.function import constant
+from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn.parameter import Parameter
 
@@ -61,6 +62,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if state.tracer is not None:  # cr.compile: a replay is valid only in the same mode
+            state.tracer.guard(self)
         return self.forward(*args, **kwargs)
 
     # ----- registration -----

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.function import constant, effect
+from chainrule.autograd.tensor import Tensor, _escape
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.normalization import batch_norm, layer_norm
@@ -99,8 +99,9 @@ class _BatchNorm(Module):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            effect(_count_batch, self.num_batches_tracked)
             if self.momentum is None:
+                _escape("BatchNorm with momentum=None (its factor is computed in Python)")
                 factor = 1.0 / float(self.num_batches_tracked.data)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
@@ -209,3 +210,7 @@ class LayerNorm(Module):
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
+
+
+def _count_batch(count: Tensor) -> None:
+    count.data += 1

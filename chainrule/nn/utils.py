@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chainrule.autograd.function import constant
+from chainrule.autograd.function import constant, recorded
 from chainrule.autograd.tensor import Tensor
 
 
@@ -38,9 +38,17 @@ def clip_grad_norm_(
     Returns:
         The total norm before clipping, a 0-d Tensor.
     """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return _clip_norm(list(parameters), float(max_norm), float(norm_type), error_if_nonfinite)
+
+
+@recorded
+def _clip_norm(
+    parameters: list[Tensor], max_norm: float, norm_type: float, error_if_nonfinite: bool
+) -> Tensor:
+    # One recorded call for cr.compile: the norm is a Python number computed from the gradients.
     params = _with_grads(parameters)
-    max_norm = float(max_norm)
-    norm_type = float(norm_type)
     if not params:
         return constant(np.array(0.0))
     dtype = params[0].grad.dtype
@@ -65,6 +73,12 @@ def clip_grad_norm_(
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clips every gradient element, in place, to [-clip_value, clip_value]."""
-    c = float(clip_value)
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    _clip_value(list(parameters), float(clip_value))
+
+
+@recorded
+def _clip_value(parameters: list[Tensor], c: float) -> None:
     for p in _with_grads(parameters):
         np.clip(p.grad.data, -c, c, out=p.grad.data)

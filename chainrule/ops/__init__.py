@@ -24,7 +24,7 @@ from chainrule.ops.elementwise import (
 )
 from chainrule.ops.fused import LogSoftmax, Softmax
 from chainrule.ops.index import GetItem, IndexAdd
-from chainrule.ops.matmul import MatMul
+from chainrule.ops.matmul import Linear, MatMul
 from chainrule.ops.reduce import Max, Min, Sum
 from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
 

@@ -32,11 +32,13 @@ class SoftmaxCrossEntropy(Op):
 
     name = "cross_entropy"
 
+    rebind = ("B",)  # per-call data: cr.compile sets it anew at every replay
+
     def __init__(self, target_weights):
         self.B = target_weights
-        self.A = target_weights.sum(axis=1, keepdims=True)
 
     def forward(self, x):
+        self.A = self.B.sum(axis=1, keepdims=True)
         return -(self.B * _log_softmax(x, 1)).sum(axis=1)
 
     def vjp(self, m, g, x, y):

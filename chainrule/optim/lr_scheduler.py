@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule.autograd.function import recorded
 from chainrule.autograd.tensor import Tensor
 from chainrule.optim.optimizer import Optimizer
 
@@ -56,6 +57,7 @@ class LRScheduler:
         """The learning rates for epoch ``last_epoch`` (one per group)."""
         raise NotImplementedError
 
+    @recorded
     def step(self) -> None:
         """Advances the schedule by one epoch and sets each group's lr."""
         self._step_count += 1

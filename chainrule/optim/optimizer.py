@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import constant
+from chainrule.autograd.function import constant, recorded
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor
 
@@ -42,6 +42,14 @@ class Optimizer:
     never write to ``p.grad`` (a gradient may share memory with something else). Parameters whose
     ``grad`` is None are skipped.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # cr.compile replays step() and zero_grad() as whole calls (they change state in place).
+        for name in ("step", "zero_grad"):
+            fn = cls.__dict__.get(name)
+            if fn is not None and not getattr(fn, "__wrapped_recorded__", False):
+                setattr(cls, name, recorded(fn))
 
     def __init__(self, params: ParamsT, defaults: Mapping[str, Any]):
         self.defaults: dict[str, Any] = dict(defaults)
@@ -126,6 +134,7 @@ class Optimizer:
         raise NotImplementedError
 
     # ----- training -----
+    @recorded
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forgets the gradients: sets every parameter's ``grad`` to None (or, with
         ``set_to_none=False``, to a new array of zeros; the old gradient is never written to)."""
