@@ -102,6 +102,7 @@ class _Recording:
         self.inputs = inputs
         self.input_ids = {id(x): k for k, x in enumerate(inputs)}
         self.vjp_ops: dict[int, tuple[bool, ...]] = {}
+        self.template = None
         for k, x in enumerate(inputs):
             arr = x.data if isinstance(x, Tensor) else x
             self.entries.append(_Entry("input", None, [("t", k)], self._new(arr)))
@@ -126,7 +127,7 @@ class _Recording:
     def _ref(self, v):
         if isinstance(v, Tensor):
             return self._ref_tensor(v)
-        if isinstance(v, np.ndarray):
+        if isinstance(v, (np.ndarray, np.generic)):  # a 0-d result may come back as a scalar
             k = self.slot_of.get(id(v))
             if k is not None:
                 return ("s", k)
@@ -694,10 +695,16 @@ class CompiledStep:
         if rec.reason is not None:
             self._warn(plan, rec.reason)
             return out
+        rec.template = template
         prev, plan.pending = plan.pending, rec
         recorded = 1 if prev is None else 2
         if prev is not None:
             diff = _difference(prev, rec)
+            if diff is None and not _same(prev.template, template):
+                diff = (
+                    "it returned different Python values in two runs (a number read from a "
+                    "tensor's data?); return the Tensor instead"
+                )
             if diff is not None:
                 self._warn(plan, f"{diff}: the step's Python depends on its data")
                 plan.pending = None

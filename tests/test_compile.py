@@ -1,0 +1,399 @@
+"""cr.compile: a replayed step equals the eager step to the last bit, and what it cannot replay
+is detected while recording (the step then runs eagerly, with a warning that says why)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
+from chainrule.datasets.fashion_scenes import scene_vocabulary
+from chainrule.jit import CompileWarning
+from chainrule.models import get_recipe
+from chainrule.models.captioner import Captioner, CaptionerConfig
+from chainrule.nn.utils import clip_grad_norm_
+
+
+@pytest.fixture
+def float64():
+    before = cr.get_default_dtype()
+    cr.set_default_dtype(cr.float64)
+    yield
+    cr.set_default_dtype(before)
+
+
+def _classifier_batches(recipe_name: str, n: int, batch: int, dtype, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    shape = (batch, 784) if get_recipe(recipe_name).flatten else (batch, 1, 28, 28)
+    return [(rng.random(shape).astype(dtype), rng.integers(0, 10, batch)) for _ in range(n)]
+
+
+def _zoo_run(name: str, compiled: bool, batches, dtype):
+    recipe = get_recipe(name)
+    cr.manual_seed(0)
+    model = recipe.build((1, 28, 28), 10)
+    model.to(dtype) if hasattr(model, "to") else None
+    opt = (
+        cr.optim.SGD(model.parameters(), lr=recipe.lr)
+        if recipe.optimizer == "sgd"
+        else cr.optim.Adam(model.parameters(), lr=recipe.lr)
+    )
+
+    def step(x, y):
+        loss = recipe.loss(model(cr.from_numpy(x)), cr.from_numpy(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = cr.compile(step) if compiled else step
+    losses = [fn(x, y).data.copy() for x, y in batches]
+    return model, opt, losses, fn
+
+
+def _assert_same_state(m1, m2, o1, o2):
+    for (n1, p1), (n2, p2) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert n1 == n2
+        assert p1.dtype == p2.dtype
+        np.testing.assert_array_equal(p1.data, p2.data, err_msg=n1)
+        assert p1.data.tobytes() == p2.data.tobytes(), n1  # bit for bit (NaN payloads, -0.0)
+    s1, s2 = o1.state_dict()["state"], o2.state_dict()["state"]
+    assert s1.keys() == s2.keys()
+    for k in s1:
+        for key in s1[k]:
+            np.testing.assert_array_equal(np.asarray(s1[k][key]), np.asarray(s2[k][key]))
+
+
+@pytest.mark.parametrize("name", ["nielsen", "mlp", "cnn"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_zoo_model_compiled_equals_eager_bit_for_bit(name, dtype):
+    batches = _classifier_batches(name, 5, 8, dtype)
+    m1, o1, l1, _ = _zoo_run(name, False, batches, dtype)
+    m2, o2, l2, step = _zoo_run(name, True, batches, dtype)
+    stats = step.stats()
+    assert stats["recordings"] == 2 and stats["replays"] == 3 and stats["eager_calls"] == 0
+    for a, b in zip(l1, l2):
+        assert a.tobytes() == b.tobytes()
+    _assert_same_state(m1, m2, o1, o2)
+    # float32 end to end: no float64 slipped in through a Python scalar
+    want = {"float64" if dtype == np.float64 else "float32", "int64", "bool"}
+    assert set(stats["signatures"][0]["dtypes"]) <= want
+
+
+def _captioner_run(compiled: bool, attention: bool, steps: int = 4):
+    vocab = scene_vocabulary()
+    cr.manual_seed(0)
+    cfg = CaptionerConfig(vocab_size=len(vocab), attention=attention, channels=(4, 8, 8),
+                          image_size=32, embed_dim=8, hidden_dim=16, attention_dim=8)  # fmt: skip
+    model = Captioner(cfg)
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(images, inputs, targets):
+        logits, alphas = model(cr.from_numpy(images), cr.from_numpy(inputs))
+        loss = sequence_cross_entropy(logits, targets)
+        if alphas is not None:
+            loss = loss + 1.0 * attention_regularizer(alphas, targets)
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        return loss
+
+    fn = cr.compile(step) if compiled else step
+    rng = np.random.default_rng(1)
+    losses = []
+    for _ in range(steps):
+        n, t = 3, 5
+        images = rng.random((n, 1, 32, 32))
+        lengths = rng.integers(2, t + 1, n)
+        targets = rng.integers(4, len(vocab), (n, t))
+        targets[np.arange(t)[None, :] >= lengths[:, None]] = 0  # padding varies per batch
+        inputs = np.concatenate([np.ones((n, 1), np.int64), targets[:, :-1]], axis=1)
+        losses.append(fn(images, inputs, targets).data.copy())
+    return model, opt, losses, fn
+
+
+@pytest.mark.parametrize("attention", [True, False], ids=["attention", "no-attention"])
+def test_captioner_compiled_equals_eager_bit_for_bit(float64, attention):
+    m1, o1, l1, _ = _captioner_run(False, attention)
+    m2, o2, l2, step = _captioner_run(True, attention)
+    assert step.stats()["replays"] == 2, step.stats()
+    assert [a.tobytes() for a in l1] == [b.tobytes() for b in l2]
+    _assert_same_state(m1, m2, o1, o2)
+
+
+def test_shape_change_records_again_and_stays_exact(float64):
+    batches = _classifier_batches("mlp", 4, 8, np.float64) + _classifier_batches(
+        "mlp", 4, 5, np.float64
+    )
+    batches += _classifier_batches("mlp", 2, 8, np.float64, seed=3)  # back to the first shape
+    m1, o1, l1, _ = _zoo_run("mlp", False, batches, np.float64)
+    m2, o2, l2, step = _zoo_run("mlp", True, batches, np.float64)
+    stats = step.stats()
+    assert stats["recordings"] == 4 and stats["replays"] == 6  # the first shape's replay is kept
+    assert len(stats["signatures"]) == 2
+    assert [a.tobytes() for a in l1] == [b.tobytes() for b in l2]
+    _assert_same_state(m1, m2, o1, o2)
+
+
+def _linear_setup():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    return model, opt
+
+
+def test_item_inside_the_step_falls_back_to_eager_with_the_reason():
+    model, opt = _linear_setup()
+
+    def step(x):
+        loss = model(x).sum()
+        if loss.item() > 1e9:  # data-dependent Python control flow
+            loss = loss * 0
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = cr.compile(step)
+    x = cr.ones(2, 3)
+    with pytest.warns(CompileWarning, match=r"item\(\) at .*test_compile.py"):
+        fn(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once only
+        for _ in range(3):
+            fn(x)
+    assert fn.stats()["replays"] == 0 and fn.stats()["eager_calls"] == 3
+
+
+def test_data_dependent_constant_is_caught_by_the_second_recording():
+    model, opt = _linear_setup()
+
+    def step(x):
+        # reads the data behind the recorder's back: the scale differs from batch to batch
+        scale = cr.tensor(np.float32(1.0 if x.data.sum() > 0 else -1.0))
+        loss = (model(x) * scale).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = cr.compile(step)
+    fn(cr.ones(2, 3))
+    with pytest.warns(CompileWarning, match="depends on its data"):
+        fn(-cr.ones(2, 3))
+    assert fn.stats()["replays"] == 0
+
+
+def test_returning_a_python_number_read_from_the_data_is_refused():
+    model, opt = _linear_setup()
+
+    def step(x):
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return float(loss.data)
+
+    fn = cr.compile(step)
+    fn(cr.ones(2, 3))
+    with pytest.warns(CompileWarning, match="return the Tensor instead"):
+        fn(cr.ones(2, 3) * 2)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (lambda loss, x: cr.grad(loss, [x], create_graph=True), "create_graph"),
+        (lambda loss, x: loss.numpy(), r"numpy\(\)"),
+        (lambda loss, x: bool(loss > 0), r"bool\(\)"),
+    ],
+    ids=["double-backward", "numpy", "bool"],
+)
+def test_what_a_replay_cannot_honour_is_named(body, reason):
+    model, _ = _linear_setup()
+
+    def step(x):
+        loss = model(x).sum()
+        body(loss, x)
+        return loss
+
+    fn = cr.compile(step)
+    with pytest.warns(CompileWarning, match=reason):
+        fn(cr.ones(2, 3, requires_grad=True))
+
+
+def test_dropout_masks_are_drawn_anew_at_every_replay():
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 6), nn.Dropout(0.5))
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            out = model(x)
+            loss = out.sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return out
+
+        fn = cr.compile(step) if compiled else step
+        x = np.ones((4, 6), np.float32)
+        return [fn(x).data.copy() for _ in range(5)], fn
+
+    eager, _ = run(False)
+    replayed, fn = run(True)
+    assert fn.stats()["replays"] == 3
+    for a, b in zip(eager, replayed):
+        np.testing.assert_array_equal(a, b)
+    zeros = [tuple(np.flatnonzero(a == 0)) for a in replayed]
+    assert len(set(zeros)) == 5  # a different mask each step
+
+
+def test_batchnorm_running_statistics_and_train_eval_switch():
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            loss = (model(x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        def evaluate(x):
+            return model(x)
+
+        fn = cr.compile(step) if compiled else step
+        ev = cr.compile(evaluate) if compiled else evaluate
+        rng = np.random.default_rng(0)
+        out = []
+        for k in range(8):
+            x = rng.random((5, 3)).astype(np.float32)
+            if k in (4, 5, 6):
+                model.eval()
+                with cr.no_grad():
+                    out.append(ev(x).data.copy())
+                model.train()
+            out.append(fn(x).data.copy())
+        return model, out, fn
+
+    m1, o1, _ = run(False)
+    m2, o2, fn = run(True)
+    for a, b in zip(o1, o2):
+        np.testing.assert_array_equal(a, b)
+    for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+    assert int(m2[1].num_batches_tracked.data) == 8
+    assert fn.stats()["replays"] == 6
+
+
+def test_module_mode_change_records_again():
+    model, opt = _linear_setup()
+    model.append(nn.Dropout(0.5)) if hasattr(model, "append") else None
+
+    def step(x):
+        return model(x)
+
+    fn = cr.compile(step)
+    x = np.ones((2, 3), np.float32)
+    for _ in range(3):
+        fn(x)
+    model.eval()
+    for _ in range(3):
+        out = fn(x)
+    np.testing.assert_array_equal(out.data, model(cr.from_numpy(x)).data)
+    assert fn.stats()["recordings"] == 4
+
+
+def test_returned_tensors_are_detached_and_not_overwritten_by_the_next_replay():
+    model, opt = _linear_setup()
+
+    def step(x):
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss, {"out": loss * 2}
+
+    fn = cr.compile(step)
+    x = np.ones((2, 3), np.float32)
+    for _ in range(3):
+        fn(x)
+    loss, extra = fn(x)
+    kept = loss.data.copy()
+    fn(x)
+    assert not loss.requires_grad and loss.grad_fn is None
+    np.testing.assert_array_equal(loss.data, kept)
+    np.testing.assert_array_equal(extra["out"].data, kept * 2)
+
+
+def test_changes_made_outside_the_step_are_seen_by_the_replay():
+    """A new learning rate (a scheduler between steps), frozen layers, gradients accumulated
+    over calls without zero_grad."""
+
+    def run(compiled):
+        model, opt = _linear_setup()
+
+        def step(x):
+            model(x).sum().backward()  # no zero_grad: gradients accumulate
+
+        def update():
+            opt.step()
+            opt.zero_grad()
+
+        fn = cr.compile(step) if compiled else step
+        x = np.ones((2, 3), np.float32)
+        for k in range(8):
+            fn(x * k)
+            if k % 2:
+                update()
+                opt.param_groups[0]["lr"] *= 0.5
+            if k == 5:
+                model[0].weight.requires_grad_(False)
+        return model, fn
+
+    m1, _ = run(False)
+    m2, fn = run(True)
+    for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+    assert fn.stats()["replays"] >= 3 and fn.stats()["recordings"] == 4
+
+
+def test_gradients_taken_with_grad_inside_a_compiled_function():
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        (g,) = cr.grad((w * x).sum() * (w * w).sum(), [w])
+        return g
+
+    fn = cr.compile(f)
+    for k in range(4):
+        x = np.full(3, float(k), dtype=np.float32)
+        want = f(x).data
+        np.testing.assert_array_equal(fn(x).data, want)
+    assert fn.stats()["replays"] == 2
+
+
+def test_replay_source_reads_as_the_steps_ops():
+    model, opt = _linear_setup()
+
+    @cr.compile
+    def step(x):
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step(np.ones((2, 3), np.float32))
+    src = step.replay_source()
+    assert src.startswith("def replay(t0):") and "return (" in src
+    assert step.stats()["signatures"][0]["ops"] == 4  # linear, relu, linear, sum
