@@ -36,7 +36,7 @@ def _zoo_run(name: str, compiled: bool, batches, dtype):
     recipe = get_recipe(name)
     cr.manual_seed(0)
     model = recipe.build((1, 28, 28), 10)
-    model.to(dtype) if hasattr(model, "to") else None
+    model.to(dtype)
     opt = (
         cr.optim.SGD(model.parameters(), lr=recipe.lr)
         if recipe.optimizer == "sgd"
@@ -295,8 +295,8 @@ def test_batchnorm_running_statistics_and_train_eval_switch():
 
 
 def test_module_mode_change_records_again():
-    model, opt = _linear_setup()
-    model.append(nn.Dropout(0.5)) if hasattr(model, "append") else None
+    model, _ = _linear_setup()
+    model.append(nn.Dropout(0.5))
 
     def step(x):
         return model(x)
