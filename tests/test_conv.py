@@ -291,6 +291,34 @@ def test_batchnorm2d_matches_torch_train_and_eval(float64, rng):
     _close(bn(cr.tensor(x)), tbn(torch.tensor(x)))
 
 
+def test_batchnorm2d_channels_last_path_equals_the_general_one(float64, rng):
+    # A convolution's output is channels-last; batch norm then sums with BLAS over its
+    # (N·H·W, C) rows. Same figures as on (N, C, H, W) memory, and gradchecked.
+    x = rng.standard_normal((3, 4, 5, 6)) * 2 + 1
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    up = rng.standard_normal(x.shape)
+    outs = []
+    for arr in (x, x_last):
+        cr.manual_seed(0)
+        bn = nn.BatchNorm2d(4)
+        bn.weight.data[...] = rng.standard_normal(4) if not outs else outs[0][4]
+        xs = cr.tensor(arr, requires_grad=True)
+        y = bn(xs)
+        y.backward(cr.tensor(up))
+        outs.append((y.numpy(), xs.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
+                     bn.weight.data.copy(), bn.running_var.data.copy()))  # fmt: skip
+    assert not outs[0][0].transpose(0, 2, 3, 1).flags.c_contiguous
+    assert outs[1][0].transpose(0, 2, 3, 1).flags.c_contiguous  # the result stays channels-last
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    w, b = (
+        cr.tensor(rng.standard_normal(4), requires_grad=True),
+        cr.tensor(rng.standard_normal(4), requires_grad=True),
+    )
+    xs = cr.tensor(x_last, requires_grad=True)
+    assert cr.gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, True), [xs, w, b])
+
+
 # ----- a small CNN end to end -----
 def test_small_cnn_matches_torch_with_copied_weights(float64, rng):
     # Convolution, batch norm, ReLU and both poolings chained: their channels-last results feed

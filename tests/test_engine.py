@@ -318,3 +318,12 @@ def test_max_ties_share_gradient():
     x = cr.tensor([1.0, 3.0, 3.0], requires_grad=True)
     x.max().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.5, 0.5])
+
+
+def test_gradcheck_perturbs_a_non_contiguous_input_in_place():
+    # A transposed view: reshape(-1) of it is a copy, so the perturbation must go through indices.
+    x = cr.from_numpy(np.random.default_rng(0).standard_normal((4, 3)).T).requires_grad_()
+    assert not x.data.flags.c_contiguous
+    assert cr.gradcheck(lambda x: (x * x.exp()).sum(axis=0), [x])
+    with pytest.raises(cr.GradcheckError):
+        cr.gradcheck(lambda x: cr.tensor(3.0) * (x * x).sum() + x.detach().sum() * x.sum(), [x])

@@ -22,14 +22,15 @@ def numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6
     outs = _outputs(fn, inputs)
     jac = [[np.zeros((o.data.size, inputs[i].data.size)) for i in with_grad] for o in outs]
     for col, i in enumerate(with_grad):
-        flat = inputs[i].data.reshape(-1)  # a view: perturbs the input in place
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
+        arr = inputs[i].data  # perturbed in place, element by element in C order (reshape(-1)
+        # would silently copy a non-contiguous input, and the perturbation would be lost)
+        for j, at in enumerate(np.ndindex(arr.shape)):
+            orig = arr[at]
+            arr[at] = orig + eps
             plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            flat[j] = orig - eps
+            arr[at] = orig - eps
             minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            flat[j] = orig
+            arr[at] = orig
             for k in range(len(outs)):
                 jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
     return jac

@@ -34,6 +34,9 @@ class BatchNormTrain(Op):
         return axes, bshape, math.prod(x.shape) // x.shape[1]
 
     def forward(self, x, w, b):
+        rows = _channel_rows(x)
+        if rows is not None:
+            return self._forward_rows(x, rows, w, b)
         axes, bshape, _ = self._shapes(x)
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
@@ -47,6 +50,25 @@ class BatchNormTrain(Op):
         y += b.reshape(bshape)
         return y
 
+    def _forward_rows(self, x, X, w, b):
+        """The same on X (M, C), the channels-last memory of x seen as one row per position:
+        per-channel sums are then products with a vector of ones (BLAS, a fraction of a pass)
+        instead of reductions across the memory's fast axis."""
+        m, c = X.shape
+        _, bshape, _ = self._shapes(x)
+        ones = xp.ones(m, dtype=X.dtype)
+        mean = (ones @ X) * (1.0 / m)
+        xc = X - mean
+        var = xp.einsum("ij,ij->j", xc, xc) * (1.0 / m)
+        self.mean, self.var = mean.reshape(bshape), var.reshape(bshape)
+        invstd = 1.0 / xp.sqrt(var + self.eps)
+        self.invstd = invstd.reshape(bshape)
+        xc *= invstd  # x̂, in place: xc is ours
+        self.xhat = _as_nchw(xc, x.shape)
+        y = xc * w
+        y += b
+        return _as_nchw(y, x.shape)
+
     def _normalised(self, m, x):
         """(x̂, s): saved from forward on the first-order path, recomputed differentiably else."""
         if m is ArrayMath:
@@ -57,12 +79,26 @@ class BatchNormTrain(Op):
         return xc * invstd, invstd
 
     def vjp(self, m, g, x, w, b, y):
+        if m is ArrayMath:
+            G, Xhat = _channel_rows(g), _channel_rows(self.xhat)
+            if G is not None and Xhat is not None:
+                return self._vjp_rows(g, G, Xhat, w, b)
         axes, bshape, n = self._shapes(x)
         xhat, invstd = self._normalised(m, x)
         gb = g.sum(axis=axes, keepdims=True)
         gw = (g * xhat).sum(axis=axes, keepdims=True)
         gx = (w.reshape(bshape) * invstd) * (g - gb * (1.0 / n) - xhat * (gw * (1.0 / n)))
         return gx, gw.reshape(w.shape), gb.reshape(b.shape)
+
+    def _vjp_rows(self, g, G, Xhat, w, b):
+        n = G.shape[0]
+        gb = xp.ones(n, dtype=G.dtype) @ G
+        gw = xp.einsum("ij,ij->j", G, Xhat)
+        gx = Xhat * (gw * (1.0 / n))
+        gx += gb * (1.0 / n)
+        xp.subtract(G, gx, out=gx)
+        gx *= w * self.invstd.reshape(-1)
+        return _as_nchw(gx, g.shape), gw.reshape(w.shape), gb.reshape(b.shape)
 
     def jvp(self, tx, tw, tb, x, w, b, y):
         axes, bshape, _ = self._shapes(x)
@@ -71,3 +107,19 @@ class BatchNormTrain(Op):
         mxx = (tx * xhat).mean(axis=axes, keepdims=True)
         txhat = s * (tx - mx - xhat * mxx)
         return txhat * w.reshape(bshape) + xhat * tw.reshape(bshape) + tb.reshape(bshape)
+
+
+def _channel_rows(x):
+    """x (N, C, H, W) with channels-last memory as its (N·H·W, C) matrix (no copy), else None."""
+    if x.ndim != 4:
+        return None
+    xh = x.transpose(0, 2, 3, 1)
+    if not xh.flags.c_contiguous:
+        return None
+    return xh.reshape(-1, x.shape[1])
+
+
+def _as_nchw(rows, shape):
+    """The (N·H·W, C) matrix back as an (N, C, H, W) view with channels-last memory."""
+    n, c, h, w = shape
+    return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
