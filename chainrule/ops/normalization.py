@@ -54,7 +54,7 @@ class BatchNormTrain(Op):
         """The same on X (M, C), the channels-last memory of x seen as one row per position:
         per-channel sums are then products with a vector of ones (BLAS, a fraction of a pass)
         instead of reductions across the memory's fast axis."""
-        m, c = X.shape
+        m = X.shape[0]
         _, bshape, _ = self._shapes(x)
         ones = xp.ones(m, dtype=X.dtype)
         mean = (ones @ X) * (1.0 / m)
