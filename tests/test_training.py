@@ -65,6 +65,21 @@ def test_interrupted_run_resumed_equals_run_straight(tmp_path, model, optimizer)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("model", ["nielsen", "mlp", "cnn"])
+def test_compiled_training_equals_eager_and_resumes(tmp_path, model):
+    """--compile replays the training step (cr.compile): the parameters after 3 epochs are the
+    eager run's to the last bit, also when the compiled run is killed after epoch 2 and resumed
+    (the last, smaller batch of each epoch is a second input shape, recorded separately)."""
+    base = dict(model=model, data="digits", batch_size=32, seed=3, epochs=3, limit=300)
+    train(TrainConfig(**base, out=str(tmp_path / "eager")), **QUIET)
+    cfg = TrainConfig(**base, out=str(tmp_path / "compiled"), compile=True)
+    with pytest.raises(Interrupt):
+        train(cfg, log=stop_after(2))
+    result = train(cfg, resume=True, **QUIET)
+    assert result["compiled_steps"] == {"replays": 7, "recordings": 3, "eager_calls": 0}
+    assert_same_params(tmp_path / "eager", tmp_path / "compiled")
+
+
 def assert_same_params(dir_a, dir_b):
     a, b = params_of(dir_a), params_of(dir_b)
     assert a.keys() == b.keys()

@@ -40,6 +40,12 @@ def add_parser(sub) -> None:
         "--val-size", type=int, help="validation examples held out of the training split"
     )
     p.add_argument("--limit", type=int, help="train on the first LIMIT training examples only")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="record the training step once and replay it (cr.compile): same results, less "
+        "Python per step",
+    )
     p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
     p.set_defaults(run=run)
 
@@ -60,6 +66,7 @@ def run(args) -> int:
         root=args.root,
         val_size=args.val_size,
         limit=args.limit,
+        compile=args.compile,
     )
     # Under mpirun, an error on one rank ends the whole job (the others would wait for ever).
     with dist.abort_on_error(

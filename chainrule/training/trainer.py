@@ -44,6 +44,7 @@ class TrainConfig:
     root: str | None = None
     val_size: int | None = None
     limit: int | None = None  # train on the first LIMIT examples only (quick runs, tests)
+    compile: bool = False  # replay the training step with cr.compile (bit-identical results)
 
     def resolved(self) -> TrainConfig:
         """The config with the model recipe's defaults filled in."""
@@ -124,6 +125,16 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     if resume:
         start = _resume(ckpt_path, cfg, model, optimizer, loader, history, log)
 
+    def step_fn(xb, yb):
+        out = model(xb)
+        loss = recipe.loss(out, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss, out
+
+    # Replayed steps give the same parameters as eager ones to the last bit (tests/test_compile).
+    train_step = cr.compile(step_fn) if cfg.compile else step_fn
     meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
             "num_classes": num_classes, "flatten": recipe.flatten}  # fmt: skip
     t_run = time.perf_counter()
@@ -137,8 +148,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
                    leave=False, file=sys.stderr, mininterval=0.5,
                    disable=None if dist.is_main() else True)  # fmt: skip
         for step, (xb, yb) in enumerate(loader):
-            out = model(xb)
-            loss = recipe.loss(out, yb)
+            loss, out = train_step(xb, yb)
             lv = float(loss.data)
             if not math.isfinite(lv):
                 bar.close()
@@ -147,9 +157,6 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
                     f"stopped and the last good checkpoint is kept ({_last_good(ckpt_path, epoch)}). "
                     "Try a smaller --lr."
                 )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
             n = len(yb.data)
             loss_sum += lv * n
             correct += int((out.data.argmax(axis=1) == yb.data).sum())
@@ -197,7 +204,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         )
 
     test = _evaluate(model, recipe.loss, xt, yt)
-    return {
+    result = {
         "model": cfg.model,
         "data": cfg.data,
         "test_accuracy": round(test["accuracy"], 4),
@@ -209,6 +216,10 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         "seconds": round(time.perf_counter() - t_run, 1),
         "out": cfg.out,
     }
+    if cfg.compile:
+        st = train_step.stats()
+        result["compiled_steps"] = {k: st[k] for k in ("replays", "recordings", "eager_calls")}
+    return result
 
 
 def _resume(path, cfg, model, optimizer, loader, history, log) -> int:
