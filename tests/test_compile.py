@@ -108,7 +108,7 @@ def _captioner_run(compiled: bool, attention: bool, steps: int = 4):
     losses = []
     for _ in range(steps):
         n, t = 3, 5
-        images = rng.random((n, 1, 32, 32))
+        images = rng.random((n, 1, 32, 32)).astype(cr.get_default_dtype())
         lengths = rng.integers(2, t + 1, n)
         targets = rng.integers(4, len(vocab), (n, t))
         targets[np.arange(t)[None, :] >= lengths[:, None]] = 0  # padding varies per batch
@@ -397,3 +397,11 @@ def test_replay_source_reads_as_the_steps_ops():
     src = step.replay_source()
     assert src.startswith("def replay(t0):") and "return (" in src
     assert step.stats()["signatures"][0]["ops"] == 4  # linear, relu, linear, sum
+
+
+def test_captioner_stays_float32_end_to_end():
+    # No float64 slips in through a Python scalar or a constant: every array the replay makes
+    # is float32 (or integer / boolean bookkeeping).
+    _, _, losses, step = _captioner_run(True, True, steps=3)
+    assert losses[-1].dtype == np.float32
+    assert set(step.stats()["signatures"][0]["dtypes"]) <= {"float32", "int64", "bool"}
