@@ -64,6 +64,17 @@ class _Need:
 _NEED = {True: _Need(True), False: _Need(False)}
 
 
+# An op whose forward keeps at least this many bytes for its backward has them released right after
+# its VJP in a replay (as eager backward frees the graph), not held until the next step.
+_BIG = 1 << 16
+
+
+def _release(op, names) -> None:
+    d = op.__dict__
+    for n in names:
+        d.pop(n, None)
+
+
 class _Unsupported(Exception):
     pass
 
@@ -102,6 +113,7 @@ class _Recording:
         self.inputs = inputs
         self.input_ids = {id(x): k for k, x in enumerate(inputs)}
         self.vjp_ops: dict[int, tuple[bool, ...]] = {}
+        self.saved: dict[int, list[str]] = {}
         self.template = None
         for k, x in enumerate(inputs):
             arr = x.data if isinstance(x, Tensor) else x
@@ -172,6 +184,10 @@ class _Recording:
                 attrs.append((name, v))
         entry.key = (type(op), attrs)
         entry.out = self._new(t.data)
+        # What forward kept on the op for its backward; big arrays are let go after the VJP.
+        saved = [k for k, v in vars(op).items() if k not in before and k != "inputs"]
+        if sum(getattr(v, "nbytes", 0) for k, v in vars(op).items() if k in saved) >= _BIG:
+            self.saved[id(op)] = saved
         self.entries.append(entry)
         return t
 
@@ -478,6 +494,9 @@ class _Tape:
                 lines.append(f"s{e.out} = {rhs}")
             else:
                 lines.append(rhs)
+            if e.kind == "vjp" and id(e.op) in rec.saved:
+                kept_attrs = tuple(rec.saved[id(e.op)])
+                lines.append(f"{bind('f', _release)}({bind('o', ops[id(e.op)])}, {kept_attrs!r})")
             dead = dies_at.get(i)
             if dead:
                 lines.append("del " + ", ".join(f"s{k}" for k in sorted(dead)))

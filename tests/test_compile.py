@@ -405,3 +405,43 @@ def test_captioner_stays_float32_end_to_end():
     _, _, losses, step = _captioner_run(True, True, steps=3)
     assert losses[-1].dtype == np.float32
     assert set(step.stats()["signatures"][0]["dtypes"]) <= {"float32", "int64", "bool"}
+
+
+def test_replay_holds_no_more_memory_than_eager():
+    """Intermediate arrays die after their last use and what ops keep for their backward is let
+    go after it: between steps and at its peak, a replay holds what an eager step holds."""
+    import gc
+    import tracemalloc
+
+    def run(compiled):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 16 * 16, 10))  # fmt: skip
+        opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step(x, y):
+            loss = nn.functional.cross_entropy(model(cr.from_numpy(x)), cr.from_numpy(y))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        rng = np.random.default_rng(0)
+        x, y = rng.random((16, 4, 32, 32)).astype(np.float32), rng.integers(0, 10, 16)
+        for _ in range(4):
+            fn(x, y)
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        fn(x, y)
+        gc.collect()
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return held - base, peak - base
+
+    eager_held, eager_peak = run(False)
+    replay_held, replay_peak = run(True)
+    assert eager_peak > 1 << 20  # the workload is big enough to tell
+    assert replay_held <= max(eager_held, 0) + (64 << 10)
+    assert replay_peak <= 1.05 * eager_peak
