@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import weakref
 import functools
 import warnings
 from collections import OrderedDict
@@ -103,8 +104,16 @@ class _Recording:
     def __init__(self, inputs: list):
         self.busy = False
         self.entries: list[_Entry] = []
+        # id(array) -> its latest slot, for the arrays alive now: an entry goes when its array
+        # is freed (a weakref callback), so that a new array at a reused address is not
+        # mistaken for it. Nothing is kept alive: recording costs no more memory than eager.
         self.slot_of: dict[int, int] = {}
-        self.arrays: list = []  # keeps every recorded array alive, so that ids stay unique
+        self.holders: dict[int, int] = {}  # id(array) -> how many slots hold that object
+        self._watch: dict[int, weakref.ref] = {}
+        self._pinned: list = []  # NumPy scalars (no weakrefs): kept, they are tiny
+        self.n_slots = 0
+        self.dtypes: set[str] = set()
+        self.added: dict[int, tuple[Any, list[str]]] = {}  # op id -> (op, attributes forward set)
         self.externals: list[Tensor] = []
         self.ext_index: dict[int, int] = {}
         self.consts: list = []
@@ -121,10 +130,31 @@ class _Recording:
 
     # ----- references -----
     def _new(self, arr) -> int:
-        k = len(self.arrays)
-        self.arrays.append(arr)
-        self.slot_of[id(arr)] = k
+        k = self.n_slots
+        self.n_slots += 1
+        key = id(arr)
+        self.slot_of[key] = k
+        self.holders[key] = self.holders.get(key, 0) + 1
+        dtype = getattr(arr, "dtype", None)
+        if dtype is not None:
+            self.dtypes.add(str(dtype))
+        if key not in self._watch:
+            try:
+                self._watch[key] = weakref.ref(arr, functools.partial(_forget, self, key))
+            except TypeError:
+                self._pinned.append(arr)
         return k
+
+    def finish(self) -> None:
+        """Lets go of everything the recording no longer needs: the address map, and what the
+        recorded ops kept for their backward (a replay works on copies of the ops)."""
+        self._watch.clear()
+        self.slot_of.clear()
+        self.holders.clear()
+        self._pinned.clear()
+        for op, names in self.added.values():
+            if op.inputs is None or op.inputs is engine.FREED:
+                _release(op, names)
 
     def _ref_tensor(self, t: Tensor):
         k = self.slot_of.get(id(t.data))
@@ -186,6 +216,7 @@ class _Recording:
         entry.out = self._new(t.data)
         # What forward kept on the op for its backward; big arrays are let go after the VJP.
         saved = [k for k, v in vars(op).items() if k not in before and k != "inputs"]
+        self.added[id(op)] = (op, saved)
         if sum(getattr(v, "nbytes", 0) for k, v in vars(op).items() if k in saved) >= _BIG:
             self.saved[id(op)] = saved
         self.entries.append(entry)
@@ -269,6 +300,12 @@ class _Recording:
                 node = t._node
                 if node is None:
                     if want is None:
+                        owned = (
+                            isinstance(g, np.ndarray)
+                            and g.flags.owndata
+                            and g.flags.writeable
+                            and self.holders.get(id(g)) == 1
+                        )
                         engine._to_leaf(t, g, False)
                         target = self._leaf_ref(t)
                         self.entries.append(
@@ -279,6 +316,7 @@ class _Recording:
                                 label="grad",
                             )
                         )
+                        self.entries[-1].key = owned
                     continue
                 inputs = node.inputs
                 refs = [self._const(m), self._ref(g)]
@@ -322,6 +360,13 @@ class _Recording:
         new = prev + g
         self.entries.append(_Entry("add", None, [self._ref(prev), self._ref(g)], self._new(new)))
         grads[id(t)] = new
+
+
+def _forget(rec: _Recording, key: int, _ref) -> None:
+    """An array seen by a recording was freed: its address may now be reused by another."""
+    rec.slot_of.pop(key, None)
+    rec.holders.pop(key, None)
+    rec._watch.pop(key, None)
 
 
 def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
@@ -509,8 +554,8 @@ class _Tape:
         self._run = names["replay"]
         self.template = template
         self.slots = slots
-        self.n_arrays = len(rec.arrays)
-        self.dtypes = sorted({str(a.dtype) for a in rec.arrays if isinstance(a, np.ndarray)})
+        self.n_arrays = rec.n_slots
+        self.dtypes = sorted(rec.dtypes)
 
     @staticmethod
     def _replay_ops(rec: _Recording) -> dict[int, Op]:
@@ -541,21 +586,14 @@ class _Tape:
             for k in outs:
                 if k is not None:
                     made_by[k] = (e.kind, i)
-        holders: dict[int, int] = {}
-        for a in rec.arrays:
-            holders[id(a)] = holders.get(id(a), 0) + 1
         owned = set()
         for i, e in enumerate(rec.entries):
             if e.kind != "leaf" or e.args[1][0] != "s":
                 continue
             k = e.args[1][1]
-            a = rec.arrays[k]
             if (
-                made_by.get(k, ("", 0))[0] in ("vjp", "add", "sum_to")
-                and isinstance(a, np.ndarray)
-                and a.flags.owndata
-                and a.flags.writeable
-                and holders[id(a)] == 1
+                e.key  # at recording: a writeable array owning its memory, held by one slot
+                and made_by.get(k, ("", 0))[0] in ("vjp", "add", "sum_to")
                 and last.get(k) == i
                 and k not in kept
             ):
@@ -711,6 +749,7 @@ class CompiledStep:
                 template = _template(out, rec)
             except _Unsupported as exc:
                 rec.reason = str(exc)
+        rec.finish()
         if rec.reason is not None:
             self._warn(plan, rec.reason)
             return out
