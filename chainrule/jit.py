@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import builtins
 import copy
-import weakref
 import functools
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
