@@ -820,7 +820,9 @@ def _signature(x, flat: list):
 
 def _guards(rec: _Recording) -> list:
     g = [(m, "training", flag) for m, flag in rec.guards.values()]
-    g += [(t, "requires_grad", t.requires_grad) for t in rec.externals if t.requires_grad]
+    for t in rec.externals:
+        if t.requires_grad:  # a parameter: frozen since, or converted with .to(dtype)?
+            g += [(t, "requires_grad", True), (t, "dtype", t.dtype)]
     return g
 
 

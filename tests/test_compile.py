@@ -445,3 +445,21 @@ def test_replay_holds_no_more_memory_than_eager():
     assert eager_peak > 1 << 20  # the workload is big enough to tell
     assert replay_held <= max(eager_held, 0) + (64 << 10)
     assert replay_peak <= 1.05 * eager_peak
+
+
+def test_a_model_converted_to_another_dtype_records_again():
+    model, opt = _linear_setup()
+
+    def step(x):
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = cr.compile(step)
+    for _ in range(3):
+        fn(cr.ones(2, 3))
+    model.to(np.float64)  # same input signature, but the parameters changed dtype
+    loss = fn(cr.ones(2, 3))
+    assert loss.dtype == np.float64 and fn.stats()["recordings"] == 3
