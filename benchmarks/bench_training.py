@@ -7,7 +7,8 @@ Workloads (issue "Learning"):
 Both frameworks see the same batches in the same order (one shared permutation) and take the same
 steps, written the idiomatic way in each (modules, loss, backward, optimiser step).
 
-    .venv/bin/python benchmarks/bench_training.py [--workload nielsen mlp] [--epochs 1] [--json FILE]
+    .venv/bin/python benchmarks/bench_training.py [--workload nielsen mlp] [--epochs 1] [--compile]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def batches(n: int, batch: int, seed: int = 0):
     return [order[i : i + batch] for i in range(0, n, batch)]
 
 
-def run_chainrule(name, x, y, idx_batches):
+def run_chainrule(name, x, y, idx_batches, compiled=False):
     recipe = get_recipe(name)
     opt_name, lr, _ = WORKLOADS[name]
     cr.manual_seed(0)
@@ -41,14 +42,24 @@ def run_chainrule(name, x, y, idx_batches):
         if opt_name == "sgd"
         else cr.optim.Adam(model.parameters(), lr=lr)
     )
-    t0 = time.perf_counter()
-    for idx in idx_batches:
-        xb, yb = cr.from_numpy(x[idx]), cr.from_numpy(y[idx])
-        loss = recipe.loss(model(xb), yb)
+
+    def step(xb, yb):
+        loss = recipe.loss(model(cr.from_numpy(xb)), cr.from_numpy(yb))
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return time.perf_counter() - t0
+        return loss
+
+    # Compiled: the first two steps of each batch shape are recorded, the rest replayed; the
+    # recording is part of the timed epoch.
+    fn = cr.compile(step) if compiled else step
+    t0 = time.perf_counter()
+    for idx in idx_batches:
+        fn(x[idx], y[idx])
+    seconds = time.perf_counter() - t0
+    if compiled:
+        assert fn.stats()["eager_calls"] == 0, fn.stats()
+    return seconds
 
 
 def run_torch(name, x, y, idx_batches):
@@ -100,6 +111,9 @@ def main() -> None:
     p.add_argument(
         "--epochs", type=int, default=1, help="epochs timed per framework (best is kept)"
     )
+    p.add_argument(
+        "--compile", action="store_true", help="also time chainrule's step under cr.compile"
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args()
     (x, y), _, _ = load_splits("fashion-mnist")
@@ -117,9 +131,18 @@ def main() -> None:
             "torch_s_per_epoch": theirs,
             "ratio": ours / theirs,
         }
-        print(
-            f"{name:8s} batch {bs:3d}: chainrule {ours:6.2f} s/epoch   PyTorch {theirs:6.2f} s/epoch   ratio {ours / theirs:.2f}"
+        line = (
+            f"{name:8s} batch {bs:3d}: chainrule {ours:6.2f} s/epoch   PyTorch {theirs:6.2f} "
+            f"s/epoch   ratio {ours / theirs:.2f}"
         )
+        if args.compile:
+            comp = min(
+                run_chainrule(name, x, y, batches(len(y), bs, e), compiled=True)
+                for e in range(args.epochs)
+            )
+            results[name].update(compiled_s_per_epoch=comp, compiled_ratio=comp / theirs)
+            line += f"   compiled {comp:6.2f} s/epoch, ratio {comp / theirs:.2f}"
+        print(line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -63,7 +63,7 @@ register(
         "adam",
         1e-3,
         64,
-        12,
+        15,
         False,
         schedule="cosine",
     )
