@@ -463,3 +463,154 @@ def test_a_model_converted_to_another_dtype_records_again():
     model.to(np.float64)  # same input signature, but the parameters changed dtype
     loss = fn(cr.ones(2, 3))
     assert loss.dtype == np.float64 and fn.stats()["recordings"] == 3
+
+
+# ----- the layers, losses and optimisers of the library, each replayed bit for bit -----
+_N, _T, _D, _H = 4, 5, 6, 7
+
+
+class _RNNHead(nn.Module):
+    def __init__(self, cls):
+        super().__init__()
+        self.rnn = cls(_D, _H, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(_H, 3)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1])
+
+
+class _Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.att = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        y, _ = self.att(x, x, x)
+        return self.fc(y.mean(axis=1))
+
+
+class _Tokens(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.e = nn.Embedding(10, 4, padding_idx=0)
+        self.ln = nn.LayerNorm(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, t):
+        return self.fc(nn.functional.leaky_relu(self.ln(self.e(t))).mean(axis=1))
+
+
+def _ce(m, x, y):
+    return nn.functional.cross_entropy(m(cr.from_numpy(x)), cr.from_numpy(y))
+
+
+def _seq(r):
+    return r.standard_normal((_N, _T, _D)).astype(np.float32), r.integers(0, 3, _N)
+
+
+def _labels_some_ignored(r):
+    y = np.where(r.random(_N) < 0.3, -100, r.integers(0, 4, _N))
+    return r.standard_normal((_N, 5)).astype(np.float32), y
+
+
+def _sgd(ps):
+    return cr.optim.SGD(ps, lr=0.1)
+
+
+LIBRARY_CASES = {
+    "lstm": (lambda: _RNNHead(nn.LSTM), _seq, _ce, _sgd, None),
+    "gru": (lambda: _RNNHead(nn.GRU), _seq, _ce, _sgd, None),
+    "rnn": (lambda: _RNNHead(nn.RNN), _seq, _ce, _sgd, None),
+    "multihead-attention": (
+        _Attention,
+        lambda r: (r.standard_normal((_N, _T, 8)).astype(np.float32), r.integers(0, 3, _N)),
+        _ce,
+        _sgd,
+        None,
+    ),
+    "embedding-layernorm-adamw": (
+        _Tokens,
+        lambda r: (r.integers(0, 10, (_N, _T)), r.integers(0, 3, _N)),
+        _ce,
+        lambda ps: cr.optim.AdamW(ps, lr=0.01),
+        None,
+    ),
+    "cross-entropy-ignored-smoothed-rmsprop": (
+        lambda: nn.Linear(5, 4),
+        _labels_some_ignored,
+        lambda m, x, y: nn.functional.cross_entropy(
+            m(cr.from_numpy(x)), y, ignore_index=-100, label_smoothing=0.1
+        ),
+        lambda ps: cr.optim.RMSprop(ps, lr=0.01, momentum=0.9),
+        None,
+    ),
+    "nll-adagrad": (
+        lambda: nn.Linear(5, 4),
+        lambda r: (r.standard_normal((_N, 5)).astype(np.float32), r.integers(0, 4, _N)),
+        lambda m, x, y: nn.functional.nll_loss(
+            nn.functional.log_softmax(m(cr.from_numpy(x)), 1), y
+        ),
+        lambda ps: cr.optim.Adagrad(ps, lr=0.1),
+        None,
+    ),
+    "bce-mse-nesterov-clip-value": (
+        lambda: nn.Linear(5, 2),
+        lambda r: (
+            r.standard_normal((_N, 5)).astype(np.float32),
+            r.random((_N, 2)).astype(np.float32),
+        ),
+        lambda m, x, y: (
+            nn.functional.binary_cross_entropy_with_logits(m(cr.from_numpy(x)), cr.from_numpy(y))
+            + nn.functional.mse_loss(m(cr.from_numpy(x)), cr.from_numpy(y))
+        ),
+        lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda m: nn.utils.clip_grad_value_(m.parameters(), 0.05),
+    ),
+    "conv-stride2-batchnorm-avgpool": (
+        lambda: nn.Sequential(
+            nn.Conv2d(2, 3, 3, stride=2, padding=1),
+            nn.BatchNorm2d(3),
+            nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(12, 3),
+        ),
+        lambda r: (r.standard_normal((_N, 2, 8, 8)).astype(np.float32), r.integers(0, 3, _N)),
+        _ce,
+        _sgd,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LIBRARY_CASES))
+def test_library_layers_losses_and_optimisers_replay_bit_for_bit(case):
+    build, batch, loss_fn, make_opt, before_step = LIBRARY_CASES[case]
+    runs = []
+    for compiled in (False, True):
+        cr.manual_seed(0)
+        model = build()
+        opt = make_opt(list(model.parameters()))
+        sched = cr.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step(*b, model=model, opt=opt, sched=sched):
+            loss = loss_fn(model, *b)
+            opt.zero_grad()
+            loss.backward()
+            if before_step is not None:
+                before_step(model)
+            opt.step()
+            sched.step()  # inside the step: replayed as a whole call
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        r = np.random.default_rng(1)
+        losses = [fn(*batch(r)).data.copy() for _ in range(5)]
+        runs.append((losses, [p.data.copy() for p in model.parameters()], fn, opt))
+    (l1, p1, _, o1), (l2, p2, fn, o2) = runs
+    assert fn.stats()["replays"] == 3 and fn.stats()["eager_calls"] == 0
+    assert [a.tobytes() for a in l1] == [b.tobytes() for b in l2]
+    assert [a.tobytes() for a in p1] == [b.tobytes() for b in p2]
+    assert o1.param_groups[0]["lr"] == o2.param_groups[0]["lr"] < 0.1 * 0.5
