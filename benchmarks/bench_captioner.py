@@ -59,7 +59,7 @@ def chainrule_step(model, opt, images, inputs, targets, alpha_c=1.0):
     loss.backward()
     clip_grad_norm_(model.parameters(), 5.0)
     opt.step()
-    return float(loss.data)
+    return loss  # the Tensor, not a float: the step can then be cr.compile'd (benchmarks/suite.py)
 
 
 # ----- PyTorch, written the same way -----

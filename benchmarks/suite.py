@@ -7,6 +7,8 @@ Workloads (random data of the right shapes, fixed seeds: no dataset needed):
   cnn:       the zoo ``cnn`` (two conv-BN-ReLU-maxpool blocks, dropout), Adam, batch 64
   captioner: the attention captioner step of bench_captioner.py (batch 64, 17 steps, clipping, Adam)
   ops:       bench_ops.py's chain of 1,000 tiny elementwise ops on 16 values, forward + backward
+(their chainrule and PyTorch runs: ``suite_workloads.py``; machine, ratios, table:
+``suite_report.py``; checks, timing, memory children and ``main``: here)
 
 Variants: chainrule eager; chainrule compiled (``cr.compile`` of the whole step: forward, loss,
 ``zero_grad``, ``backward``, ``step``; its recording calls are warm-up, every timed call must be a
@@ -49,17 +51,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import importlib.util
 import json
 import math
 import os
-import platform
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -68,340 +67,33 @@ import chainrule as cr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_captioner
-import bench_conv
-import bench_ops
 from bench_conv import _reset_peak_rss, _status_mib
-
-from chainrule.models import get_recipe
-from chainrule.training.optimizers import make_optimizer
+from suite_report import (
+    MEMORY_GOAL,
+    ROOT,
+    TIME_GOALS,
+    VARIANTS,
+    apply_threads,
+    fmt_ms,
+    git,
+    machine,
+    machine_line,
+    print_table,
+    ratios,
+)
+from suite_workloads import (
+    POOL,
+    Run,
+    Workload,
+    loss_value,
+    make_run,
+    make_workload,
+    restore_dropout,
+    set_dropout,
+)
 
 WORKLOADS = ("nielsen", "mlp", "cnn", "captioner", "ops")
-VARIANTS = ("cr_eager", "cr_compiled", "torch_eager", "torch_compile")
-TIME_GOALS = {"nielsen": 0.25, "mlp": 0.9, "captioner": 0.8, "cnn": 1.3}  # compiled / torch eager
-MEMORY_GOAL = 1.0  # peak-memory ratio chainrule / PyTorch eager
 TARGET_S = 3.0  # timed seconds per variant (--quick: a quarter)
-POOL = 4  # distinct random batches, cycled
-OPS = 1000  # ops in the chain of the ``ops`` workload
-ROOT = Path(__file__).resolve().parent.parent
-
-
-# ----- workloads: each makes chainrule and PyTorch runs from the same weights -----
-class Run:
-    """One variant of one workload: ``step(i)`` takes a step on batch ``i % POOL`` and returns the
-    loss (a chainrule Tensor, a torch tensor or a float); ``compiled`` is the ``CompiledStep``."""
-
-    def __init__(self, step: Callable[[int], object], model=None, compiled=None, params=()):
-        self.step = step
-        self.model = model
-        self.compiled = compiled
-        self.params = list(params)  # chainrule Tensors whose values the exactness check compares
-
-
-def _loss_value(loss) -> np.ndarray:
-    if isinstance(loss, cr.Tensor):
-        return np.array(loss.data, copy=True)
-    if hasattr(loss, "detach"):
-        return loss.detach().numpy().copy()
-    return np.asarray(loss)
-
-
-def _copy_weights(cr_model, tmodel) -> None:
-    """chainrule's parameters and buffers into the PyTorch model: by name where the names agree,
-    else in order (the same layers in the same order), shapes checked either way."""
-    import torch
-
-    src = {k: np.array(v.data) for k, v in cr_model.state_dict().items()}
-    dst = tmodel.state_dict()
-    if set(src) == set(dst):
-        pairs = [(k, src[k]) for k in dst]
-    else:
-        assert len(src) == len(dst), f"{len(src)} chainrule tensors, {len(dst)} in PyTorch"
-        pairs = list(zip(dst, src.values()))
-    new = {}
-    for k, a in pairs:
-        assert tuple(dst[k].shape) == a.shape, (k, dst[k].shape, a.shape)
-        new[k] = torch.from_numpy(np.ascontiguousarray(a)).to(dst[k].dtype)
-    tmodel.load_state_dict(new, strict=True)
-
-
-def set_dropout(model, p: float) -> list[float]:
-    """Sets every dropout module's p (chainrule or PyTorch); returns the old values, in order."""
-    old = []
-    for m in model.modules():
-        if type(m).__name__ == "Dropout":
-            old.append(m.p)
-            m.p = p
-    return old
-
-
-def restore_dropout(model, ps: list[float]) -> None:
-    mods = [m for m in model.modules() if type(m).__name__ == "Dropout"]
-    for m, p in zip(mods, ps):
-        m.p = p
-
-
-class Workload:
-    name = ""
-    description = ""
-    has_dropout = False
-
-    def batches(self) -> list[tuple[np.ndarray, ...]]:
-        raise NotImplementedError
-
-    def chainrule(self, compiled: bool) -> Run:
-        raise NotImplementedError
-
-    def torch(self, compiled: bool) -> Run:
-        raise NotImplementedError
-
-    def per_step_note(self, ms: float) -> str:
-        return ""
-
-
-class RecipeWorkload(Workload):
-    """A zoo recipe (nielsen, mlp, cnn) at its batch size, on random images and labels."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.recipe = get_recipe(name)
-        self.batch = self.recipe.batch_size
-        self.has_dropout = name == "cnn"
-        self.description = (
-            f"{self.recipe.description}; one step at batch {self.batch} "
-            f"(optimiser {self.recipe.optimizer}, lr {self.recipe.lr}, no schedule)"
-        )
-        self._batches = None
-
-    def batches(self):
-        if self._batches is None:
-            if self.name == "cnn":
-                x, y = bench_conv.batch(self.batch)  # seed 0, as bench_conv.py
-                rng = np.random.default_rng(1)
-                out = [(x, y)]
-                for _ in range(POOL - 1):
-                    out.append(
-                        (
-                            rng.random(x.shape, dtype=np.float32),
-                            rng.integers(0, 10, self.batch),
-                        )
-                    )
-            else:
-                rng = np.random.default_rng(0)
-                out = [
-                    (
-                        rng.random((self.batch, 784), dtype=np.float32),
-                        rng.integers(0, 10, self.batch),
-                    )
-                    for _ in range(POOL)
-                ]
-            self._batches = out
-        return self._batches
-
-    def _cr_model(self):
-        cr.manual_seed(0)
-        return self.recipe.build((1, 28, 28), 10)
-
-    def chainrule(self, compiled: bool) -> Run:
-        model = self._cr_model()
-        opt = make_optimizer(self.recipe.optimizer, model.parameters(), self.recipe.lr)
-        loss_fn = self.recipe.loss
-
-        def step_fn(x, y):
-            loss = loss_fn(model(cr.from_numpy(x)), cr.from_numpy(y))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
-        fn = cr.compile(step_fn) if compiled else step_fn
-        data = self.batches()
-        return Run(
-            lambda i: fn(*data[i % POOL]),
-            model,
-            fn if compiled else None,
-            list(model.parameters()) + list(model.buffers()),
-        )
-
-    def _torch_model(self):
-        import torch
-
-        nn = torch.nn
-        if self.name == "nielsen":
-            return nn.Sequential(nn.Linear(784, 30), nn.Sigmoid(), nn.Linear(30, 10), nn.Sigmoid())
-        if self.name == "mlp":
-            return nn.Sequential(
-                nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
-            )
-        return bench_conv.build(nn)
-
-    def torch(self, compiled: bool) -> Run:
-        import torch
-
-        tm = self._torch_model()
-        _copy_weights(self._cr_model(), tm)
-        if self.recipe.optimizer == "sgd":
-            opt = torch.optim.SGD(tm.parameters(), lr=self.recipe.lr)
-        else:
-            opt = torch.optim.Adam(tm.parameters(), lr=self.recipe.lr)
-        if self.name == "nielsen":
-            eye = torch.eye(10)
-
-            def loss_fn(out, yb):  # the quadratic cost of bench_training.py
-                return 0.5 * ((out - eye[yb]) ** 2).sum() / len(yb)
-        else:
-            loss_fn = torch.nn.functional.cross_entropy
-        fwd = torch.compile(tm) if compiled else tm
-        data = [tuple(torch.from_numpy(a) for a in b) for b in self.batches()]
-
-        def step(i):
-            x, y = data[i % POOL]
-            loss = loss_fn(fwd(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
-        return Run(step, tm)
-
-
-class CaptionerWorkload(Workload):
-    name = "captioner"
-    has_dropout = True
-
-    def __init__(self):
-        from chainrule.datasets.fashion_scenes import scene_vocabulary
-        from chainrule.models.captioner import CaptionerConfig
-
-        self.config = CaptionerConfig(vocab_size=len(scene_vocabulary()))
-        self.description = (
-            f"attention captioner (bench_captioner.py), batch {bench_captioner.N}, "
-            f"{bench_captioner.T} steps, vocab {self.config.vocab_size}; forward, masked "
-            "cross-entropy + attention regulariser, backward, clip_grad_norm 5, Adam 1e-3"
-        )
-        self._batches = None
-
-    def batches(self):
-        if self._batches is None:
-            v = self.config.vocab_size
-            self._batches = [bench_captioner.make_batch(v, seed) for seed in range(POOL)]
-        return self._batches
-
-    def _cr_model(self):
-        from chainrule.models.captioner import Captioner
-
-        cr.manual_seed(0)
-        return Captioner(self.config)
-
-    def chainrule(self, compiled: bool) -> Run:
-        from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
-        from chainrule.nn.utils import clip_grad_norm_
-
-        model = self._cr_model()
-        opt = cr.optim.Adam(model.parameters(), lr=1e-3)
-
-        # bench_captioner.chainrule_step, returning the loss Tensor instead of a float (a float
-        # computed inside a compiled step would be a constant of the recording).
-        def step_fn(images, inputs, targets):
-            logits, alphas = model(cr.from_numpy(images), cr.from_numpy(inputs))
-            loss = sequence_cross_entropy(logits, targets)
-            loss = loss + 1.0 * attention_regularizer(alphas, targets)
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            return loss
-
-        fn = cr.compile(step_fn) if compiled else step_fn
-        data = self.batches()
-        return Run(
-            lambda i: fn(*data[i % POOL]),
-            model,
-            fn if compiled else None,
-            list(model.parameters()) + list(model.buffers()),
-        )
-
-    def torch(self, compiled: bool) -> Run:
-        import torch
-
-        tm = bench_captioner.torch_model(self.config)
-        _copy_weights(self._cr_model(), tm)
-        opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
-        fwd = torch.compile(tm) if compiled else tm
-        data = [tuple(torch.from_numpy(a) for a in b) for b in self.batches()]
-        return Run(lambda i: bench_captioner.torch_step(fwd, opt, *data[i % POOL]), tm)
-
-
-class OpsWorkload(Workload):
-    name = "ops"
-
-    def __init__(self, n_ops: int = OPS):
-        self.n_ops = n_ops
-        self.description = (
-            f"bench_ops.py: a chain of {n_ops} elementwise ops (mul by scalar, add, tanh, mul) on "
-            "16 float32 values, forward + backward (no optimiser)"
-        )
-        self.data = np.random.default_rng(0).normal(size=16).astype(np.float32)
-
-    def batches(self):
-        return [(self.data,)]
-
-    def chainrule(self, compiled: bool) -> Run:
-        x = cr.tensor(self.data, requires_grad=True)
-        w = cr.tensor(np.full_like(self.data, 0.5), requires_grad=True)
-        n = self.n_ops
-
-        def step_fn(x, w):
-            loss = bench_ops.chain(x, w, n)
-            loss.backward()
-            return loss
-
-        fn = cr.compile(step_fn) if compiled else step_fn
-
-        def step(i):
-            x.grad = w.grad = None  # outside the compiled function: a replay runs no Python
-            return fn(x, w)
-
-        run = Run(step, None, fn if compiled else None)
-        run.grads = lambda: [x.grad.data.copy(), w.grad.data.copy()]
-        return run
-
-    def torch(self, compiled: bool) -> Run:
-        import torch
-
-        x = torch.tensor(self.data, requires_grad=True)
-        w = torch.full_like(x, 0.5).requires_grad_()
-        n = self.n_ops
-
-        def chain(x, w):
-            return bench_ops.chain(x, w, n)
-
-        fwd = torch.compile(chain) if compiled else chain
-
-        def step(i):
-            x.grad = w.grad = None
-            loss = fwd(x, w)
-            loss.backward()
-            return loss
-
-        return Run(step)
-
-    def per_step_note(self, ms: float) -> str:
-        return f"{ms / self.n_ops * 1e3:.2f} us/op"
-
-
-def make_workload(name: str) -> Workload:
-    if name == "captioner":
-        return CaptionerWorkload()
-    if name == "ops":
-        return OpsWorkload()
-    return RecipeWorkload(name)
-
-
-def make_run(work: Workload, variant: str) -> Run:
-    if variant.startswith("cr_"):
-        return work.chainrule(compiled=variant == "cr_compiled")
-    return work.torch(compiled=variant == "torch_compile")
 
 
 # ----- checks -----
@@ -417,7 +109,7 @@ def check_against_torch(work: Workload) -> dict:
         set_dropout(ours.model, 0.0)
         set_dropout(theirs.model, 0.0)
     losses = {
-        k: [float(_loss_value(r.step(i))) for i in range(2)]
+        k: [float(loss_value(r.step(i))) for i in range(2)]
         for k, r in (("chainrule", ours), ("torch", theirs))
     }
     d1 = rel_diff(losses["chainrule"][0], losses["torch"][0])
@@ -445,7 +137,7 @@ def check_compiled(work: Workload, steps: int = 4) -> dict:
     for variant in ("cr_eager", "cr_compiled"):
         run = make_run(work, variant)
         cr.manual_seed(123)  # the same dropout masks for both
-        losses[variant] = [_loss_value(run.step(i)) for i in range(steps)]
+        losses[variant] = [loss_value(run.step(i)) for i in range(steps)]
         runs[variant] = run
     stats = runs["cr_compiled"].compiled.stats()
     replayed = stats["replays"] >= steps - 2
@@ -571,7 +263,7 @@ def child(args) -> None:
             # First step with dropout off: the loss to compare with chainrule's (this compiles),
             # then dropout back on (a second compile, where the model has dropout).
             old = set_dropout(run.model, 0.0) if run.model is not None else []
-            res["first_step_loss"] = float(_loss_value(run.step(0)))
+            res["first_step_loss"] = float(loss_value(run.step(0)))
             res["first_compile_s"] = time.perf_counter() - t0
             if any(old):
                 restore_dropout(run.model, old)
@@ -660,255 +352,6 @@ def run_child(workload: str, variant: str, steps: int, args, timeout: float) -> 
         tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         return {"error": f"exit status {proc.returncode}: {tail[-1] if tail else 'no output'}"}
     return json.loads(lines[-1])
-
-
-# ----- threads, machine and repository -----
-def apply_threads(n: int, torch_too: bool = True) -> None:
-    """n threads for NumPy's BLAS and PyTorch, in this process and the ones it starts."""
-    if n <= 0:
-        return
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)  # children read these when their libraries load
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(n)  # this process's BLAS, already loaded with NumPy
-    except ImportError:
-        print("note: threadpoolctl is missing; NumPy's BLAS threads here are not limited")
-    if torch_too and importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch.set_num_threads(n)
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    info = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "load_average_at_start": list(os.getloadavg()),
-    }
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
-    except Exception:
-        info["blas"] = "unknown"
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas_threads"] = [p["num_threads"] for p in threadpool_info()]
-    except ImportError:
-        info["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        info["torch"] = "not installed"
-    return info
-
-
-def machine_line(m: dict) -> str:
-    return (
-        f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), "
-        f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}, BLAS threads "
-        f"{m['blas_threads']}), torch {m.get('torch')} ({m.get('torch_threads')} threads), "
-        f"load average {m['load_average_at_start'][0]:.2f}"
-    )
-
-
-def git(*cmd: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *cmd], capture_output=True, text=True, cwd=ROOT, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-# ----- the table -----
-def fmt_ms(v: dict | None) -> str:
-    if not v or "median_s" not in v:
-        return "n/a"
-    ms = v["median_s"] * 1e3
-    s = (
-        f"{ms:.0f}"
-        if ms >= 100
-        else f"{ms:.1f}"
-        if ms >= 10
-        else f"{ms:.2f}"
-        if ms >= 1
-        else f"{ms:.3f}"
-    )
-    return s + ("*" if v.get("fallback") else "")
-
-
-def fmt_ratio(x) -> str:
-    if x is None:
-        return "n/a"
-    if x == "small":
-        return "<1MiB"
-    return "inf" if math.isinf(x) else f"{x:.2f}"
-
-
-def goal_text(x, goal) -> str:
-    if goal is None:
-        return "-"
-    if x is None:
-        return f"<={goal:g} n/a"
-    return f"<={goal:g} {'met' if x == 'small' or x <= goal else 'MISSED'}"
-
-
-SMALL_MIB = 1.0  # memory figures below this on both sides: "small", the goal counts as met
-
-
-def mem_ratio(a, b):
-    """a / b for memory figures; "small" when both are below SMALL_MIB (page-level noise)."""
-    if a is None or b is None:
-        return None
-    a, b = max(a, 0.0), max(b, 0.0)  # a negative difference is page-counting noise
-    if max(a, b) < SMALL_MIB:
-        return "small"
-    return a / b if b > 0 else math.inf
-
-
-MEMORY_FIGURES = {"timed": "peak_increase_mib", "run": "run_peak_over_setup_mib"}
-
-
-def ratios(res: dict) -> dict:
-    v = res["variants"]
-
-    def med(name):
-        return (v.get(name) or {}).get("median_s")
-
-    def mem(name, fig):
-        return ((v.get(name) or {}).get("memory") or {}).get(MEMORY_FIGURES[fig])
-
-    def div(a, b):
-        return None if a is None or b is None or b <= 0 else a / b
-
-    t = med("torch_eager")
-    out = {
-        "eager_over_torch": div(med("cr_eager"), t),
-        "compiled_over_torch": div(med("cr_compiled"), t),
-        "compiled_over_torch_compile": div(med("cr_compiled"), med("torch_compile")),
-    }
-    for fig in MEMORY_FIGURES:
-        for k in ("eager", "compiled"):
-            out[f"memory_{fig}_{k}_over_torch"] = mem_ratio(
-                mem(f"cr_{k}", fig), mem("torch_eager", fig)
-            )
-    goal = TIME_GOALS.get(res["name"])
-    c = out["compiled_over_torch"]
-    out["goals"] = {
-        "time_compiled_over_torch": goal,
-        "time_met": None if goal is None or c is None else c <= goal,
-        "memory": MEMORY_GOAL,
-    }
-    for key, x in list(out.items()):
-        if key.startswith("memory_"):
-            out["goals"][key + "_met"] = None if x is None else x == "small" or x <= MEMORY_GOAL
-    return out
-
-
-def print_table(results: dict) -> None:
-    head = (
-        "workload",
-        "cr eager",
-        "cr compiled",
-        "torch eager",
-        "torch.compile",
-        "eager/torch",
-        "compiled/torch",
-        "goal",
-        "|| memory MiB: cr eager",
-        "cr compiled",
-        "torch eager",
-        "torch.compile",
-        "eager/torch",
-        "compiled/torch",
-        "goal",
-    )
-    rows = []
-    notes = []
-    for name, res in results.items():
-        if res.get("error"):
-            rows.append((name, "failed") + ("",) * (len(head) - 2))
-            notes.append(f"{name}: {res['error']}")
-            continue
-        v, r = res["variants"], res["ratios"]
-
-        def mem(k, v=v):
-            m = (v.get(k) or {}).get("memory")
-            return "n/a" if not m else "/".join(f"{m[f]:.1f}" for f in MEMORY_FIGURES.values())
-
-        def mr(k, r=r):
-            if mem("torch_eager") == "n/a":
-                return "n/a"
-            return "/".join(fmt_ratio(r[f"memory_{f}_{k}_over_torch"]) for f in MEMORY_FIGURES)
-
-        goals = "/".join(
-            goal_text(r[f"memory_{f}_compiled_over_torch"], MEMORY_GOAL).split()[-1]
-            for f in MEMORY_FIGURES
-        )
-        rows.append(
-            (
-                name,
-                fmt_ms(v.get("cr_eager")),
-                fmt_ms(v.get("cr_compiled")),
-                fmt_ms(v.get("torch_eager")),
-                fmt_ms(v.get("torch_compile")),
-                fmt_ratio(r["eager_over_torch"]),
-                fmt_ratio(r["compiled_over_torch"]),
-                goal_text(r["compiled_over_torch"], TIME_GOALS.get(name)),
-                "|| " + mem("cr_eager"),
-                mem("cr_compiled"),
-                mem("torch_eager"),
-                mem("torch_compile"),
-                mr("eager"),
-                mr("compiled"),
-                f"<={MEMORY_GOAL:g} {goals}" if mem("torch_eager") != "n/a" else "-",
-            )
-        )
-        for k, x in v.items():
-            if x and x.get("fallback"):
-                notes.append(f"{name} {k} (*): {x['fallback']}")
-            if x and x.get("error"):
-                notes.append(f"{name} {k}: n/a, {x['error']}")
-            if x and x.get("memory_error"):
-                notes.append(f"{name} {k} memory: n/a, {x['memory_error']}")
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    print(
-        "time: median ms per step, ratios of medians.  memory (a fresh process per cell): A/B, "
-        "A = peak RSS during the timed steps minus the RSS before them (after warm-up), B = peak "
-        "RSS of warm-up and timed steps minus the RSS after setup, before the first step (as "
-        "bench_conv.py; adds optimiser state, cr.compile's recordings, torch.compile's "
-        "compilation, memory the allocator kept)"
-    )
-    for r in [head, *rows]:
-        print(
-            "  ".join(
-                str(c).ljust(w) if i in (0, 7, 14) else str(c).rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths))
-            ).rstrip()
-        )
-    print(
-        "goals: time ratio chainrule compiled / PyTorch eager as in the goal column; memory "
-        f"ratio chainrule compiled / PyTorch eager <= {MEMORY_GOAL:g} (A/B; <1MiB: both sides "
-        "below 1 MiB, counted as met)"
-    )
-    for n in notes:
-        print("  " + n)
 
 
 # ----- main -----

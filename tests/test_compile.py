@@ -614,3 +614,12 @@ def test_library_layers_losses_and_optimisers_replay_bit_for_bit(case):
     assert [a.tobytes() for a in l1] == [b.tobytes() for b in l2]
     assert [a.tobytes() for a in p1] == [b.tobytes() for b in p2]
     assert o1.param_groups[0]["lr"] == o2.param_groups[0]["lr"] < 0.1 * 0.5
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="compile: expected the step function, got int"):
+        cr.compile(5)
+    with pytest.raises(ValueError, match="warmup must be at least 1"):
+        cr.compile(lambda: None, warmup=0)
+    with pytest.raises(ValueError, match="cache_size must be at least 1"):
+        cr.compile(lambda: None, cache_size=0)

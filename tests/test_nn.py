@@ -583,3 +583,18 @@ def test_grad_accepts_a_numpy_upstream_gradient(rng):
     u = rng.normal(size=(3, 2))
     (gx,) = cr.grad(x * 2.0, [x], u)
     np.testing.assert_allclose(gx.numpy(), 2 * u)
+
+
+def test_one_hot_matches_torch_and_names_bad_indices():
+    idx = np.array([[0, 3, 1], [2, 2, 0]])
+    for k in (4, 6, -1):
+        ours = F.one_hot(cr.tensor(idx), k)
+        theirs = torch.nn.functional.one_hot(torch.tensor(idx), k)
+        assert ours.dtype == np.int64 and not ours.requires_grad
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(IndexError, match=r"one_hot: class values must lie in \[0, 3\)"):
+        F.one_hot(cr.tensor([0, 3]), 3)
+    with pytest.raises(IndexError, match="one_hot"):
+        F.one_hot(cr.tensor([-1, 0]), 3)
+    with pytest.raises(TypeError, match="one_hot: expected integer class indices"):
+        F.one_hot(cr.tensor([0.5]), 3)

@@ -141,11 +141,14 @@ def _root_gradient(root: Tensor, gradient, where: str, create_graph: bool):
 
 def _run(roots, root_grads, retain_graph, create_graph, targets):
     """The walk itself. Returns the gradients of ``targets`` (by id) when given, else fills the
-    ``.grad`` of leaves."""
-    if (
-        state.tracer is not None and not state.tracer.busy
-    ):  # cr.compile is recording this step: it walks and records
-        return state.tracer.backward(roots, root_grads, retain_graph, create_graph, targets)
+    ``.grad`` of leaves.
+
+    ``chainrule.jit.recording._Recording._backward`` is this loop's first-order path with each
+    step also recorded for ``cr.compile``; a change to one is a change to the other (the compile
+    tests check that replays equal eager runs bit for bit)."""
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:  # cr.compile records this step: it walks itself
+        return tracer.backward(roots, root_grads, retain_graph, create_graph, targets)
     order = toposort(roots)
     grads: dict[int, object] = {}
     for r, g in zip(roots, root_grads):

@@ -12,7 +12,9 @@ class _State:
     grad_enabled = True  # record graph nodes for reverse mode
     forward_level = 0  # > 0 while cr.jvp runs: propagate tangents
     anomaly = False  # check every result for NaN/Inf and remember where ops were created
-    tracer = None  # a cr.compile recording in progress (chainrule.jit._Recording), else None
+    tracer = (
+        None  # a cr.compile recording in progress (chainrule.jit.recording._Recording), else None
+    )
 
 
 state = _State

@@ -27,7 +27,7 @@ from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
 from chainrule.nn.utils import clip_grad_norm_
-from chainrule.training.trainer import TrainingDiverged
+from chainrule.training.trainer import diverged
 
 
 @dataclass
@@ -186,10 +186,7 @@ def train_captioner(
             lv = float(loss.data)
             if not math.isfinite(lv):
                 bar.close()
-                raise TrainingDiverged(
-                    f"the loss became {lv} at epoch {epoch + 1}, step {step + 1}; training stopped "
-                    f"and the last good checkpoint is kept ({state_path}). Try a smaller --lr."
-                )
+                raise diverged(lv, epoch, step, state_path)
             optimizer.zero_grad()
             loss.backward()
             if cfg.grad_clip:

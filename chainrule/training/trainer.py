@@ -29,6 +29,15 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf; the last good checkpoint was kept."""
 
 
+def diverged(loss: float, epoch: int, step: int, kept: str) -> TrainingDiverged:
+    """The error for a loss that became ``loss`` (NaN or Inf) at 0-based ``epoch`` and ``step``,
+    naming the checkpoint ``kept``."""
+    return TrainingDiverged(
+        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped and the "
+        f"last good checkpoint is kept ({kept}). Try a smaller --lr."
+    )
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (stored in the checkpoint for ``--resume``)."""
@@ -152,11 +161,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             lv = float(loss.data)
             if not math.isfinite(lv):
                 bar.close()
-                raise TrainingDiverged(
-                    f"the loss became {lv} at epoch {epoch + 1}, step {step + 1}; training "
-                    f"stopped and the last good checkpoint is kept ({_last_good(ckpt_path, epoch)}). "
-                    "Try a smaller --lr."
-                )
+                raise diverged(lv, epoch, step, _last_good(ckpt_path, epoch))
             n = len(yb.data)
             loss_sum += lv * n
             correct += int((out.data.argmax(axis=1) == yb.data).sum())

@@ -1,0 +1,397 @@
+"""The recorder of ``cr.compile``: what one eager run of a step did, as a list of entries over
+numbered array slots, and the comparison of two such recordings.
+
+Eager code reports to it through ``state.tracer`` (``apply``, the engine's backward, ``derived``,
+``fresh``, ``effect`` and ``@recorded`` in ``chainrule.autograd.function``). The backward walk is
+``engine._run``'s first-order path, recorded as it runs: a change to one is a change to both.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd import engine
+from chainrule.autograd.function import apply
+from chainrule.autograd.grad_mode import _GradMode, state
+from chainrule.autograd.tensor import Tensor
+from chainrule.errors import user_line
+from chainrule.ops.base import Op
+
+# An op whose forward keeps at least this many bytes for its backward has them released right after
+# its VJP in a replay (as eager backward frees the graph), not held until the next step.
+_BIG = 1 << 16
+
+
+def _release(op, names) -> None:
+    d = op.__dict__
+    for n in names:
+        d.pop(n, None)
+
+
+# Operand references: ("s", k) slot k (an array made during the step), ("e", k) external tensor
+# k (read through .data at replay: parameters, buffers, constants made in the step), ("c", k)
+# constant k (passed as it is), ("t", k) the k-th input object itself.
+class _Entry:
+    __slots__ = ("args", "binds", "fn", "key", "kind", "kwargs", "label", "op", "out")
+
+    def __init__(self, kind, fn, args, out=None, key=None, label="", op=None, kwargs=None):
+        self.kind = kind  # op, vjp, derived, fresh, effect, call, add, sum_to, leaf, input
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.out = out  # None, a slot, or a list of slots (None where a result is unused)
+        self.key = key
+        self.label = label
+        self.op = op
+        self.binds = {}  # op attribute -> reference (a per-call array such as a mask)
+
+
+class _Recording:
+    """What one eager run of the step did, as a list of entries over numbered array slots."""
+
+    def __init__(self, inputs: list):
+        self.busy = False
+        self.entries: list[_Entry] = []
+        # id(array) -> its latest slot, for the arrays alive now: an entry goes when its array
+        # is freed (a weakref callback), so that a new array at a reused address is not
+        # mistaken for it. Nothing is kept alive: recording costs no more memory than eager.
+        self.slot_of: dict[int, int] = {}
+        self.holders: dict[int, int] = {}  # id(array) -> how many slots hold that object
+        self._watch: dict[int, weakref.ref] = {}
+        self._pinned: list = []  # NumPy scalars (no weakrefs): kept, they are tiny
+        self.n_slots = 0
+        self.dtypes: set[str] = set()
+        self.added: dict[int, tuple[Any, list[str]]] = {}  # op id -> (op, attributes forward set)
+        self.externals: list[Tensor] = []
+        self.ext_index: dict[int, int] = {}
+        self.consts: list = []
+        self.reason: str | None = None
+        self.guards: dict[int, tuple[Any, bool]] = {}
+        self.inputs = inputs
+        self.input_ids = {id(x): k for k, x in enumerate(inputs)}
+        self.vjp_ops: dict[int, tuple[bool, ...]] = {}
+        self.saved: dict[int, list[str]] = {}
+        self.template = None
+        for k, x in enumerate(inputs):
+            arr = x.data if isinstance(x, Tensor) else x
+            self.entries.append(_Entry("input", None, [("t", k)], self._new(arr)))
+
+    # ----- references -----
+    def _new(self, arr) -> int:
+        k = self.n_slots
+        self.n_slots += 1
+        key = id(arr)
+        self.slot_of[key] = k
+        self.holders[key] = self.holders.get(key, 0) + 1
+        dtype = getattr(arr, "dtype", None)
+        if dtype is not None:
+            self.dtypes.add(str(dtype))
+        if key not in self._watch:
+            try:
+                self._watch[key] = weakref.ref(arr, functools.partial(_forget, self, key))
+            except TypeError:
+                self._pinned.append(arr)
+        return k
+
+    def finish(self) -> None:
+        """Lets go of everything the recording no longer needs: the address map, and what the
+        recorded ops kept for their backward (a replay works on copies of the ops)."""
+        self._watch.clear()
+        self.slot_of.clear()
+        self.holders.clear()
+        self._pinned.clear()
+        for op, names in self.added.values():
+            if op.inputs is None or op.inputs is engine.FREED:
+                _release(op, names)
+
+    def _ref_tensor(self, t: Tensor):
+        k = self.slot_of.get(id(t.data))
+        if k is not None:
+            return ("s", k)
+        k = self.ext_index.get(id(t))
+        if k is None:
+            k = self.ext_index[id(t)] = len(self.externals)
+            self.externals.append(t)
+        return ("e", k)
+
+    def _ref(self, v):
+        if isinstance(v, Tensor):
+            return self._ref_tensor(v)
+        if isinstance(v, (np.ndarray, np.generic)):  # a 0-d result may come back as a scalar
+            k = self.slot_of.get(id(v))
+            if k is not None:
+                return ("s", k)
+        self.consts.append(v)
+        return ("c", len(self.consts) - 1)
+
+    def _const(self, v):
+        self.consts.append(v)
+        return ("c", len(self.consts) - 1)
+
+    # ----- what eager code reports -----
+    def escape(self, what: str) -> None:
+        if self.reason is None:
+            self.reason = f"{what} at {user_line()}"
+
+    def guard(self, module) -> None:
+        self.guards.setdefault(id(module), (module, module.training))
+
+    def apply(self, op: Op, inputs):
+        if state.forward_level:
+            self.escape("cr.jvp (forward mode) inside the step")
+        if state.anomaly:
+            self.escape("detect_anomaly inside the step")
+        before = dict(vars(op))
+        self.busy = True
+        try:
+            t = apply(op, *inputs)
+        finally:
+            self.busy = False
+        entry = _Entry("op", None, [self._ref_tensor(i) for i in inputs], label=op.name, op=op)
+        attrs = []
+        for name, v in sorted(before.items()):
+            ref = self._attr_ref(v)
+            if ref is not None:
+                if name not in getattr(type(op), "rebind", ()):
+                    self.escape(
+                        f"the {op.name} op keeps a value computed from the step's data in its "
+                        f"attribute {name!r}, which a replay cannot update"
+                    )
+                entry.binds[name] = ref
+            else:
+                attrs.append((name, v))
+        entry.key = (type(op), attrs)
+        entry.out = self._new(t.data)
+        # What forward kept on the op for its backward; big arrays are let go after the VJP.
+        saved = [k for k, v in vars(op).items() if k not in before and k != "inputs"]
+        self.added[id(op)] = (op, saved)
+        if sum(getattr(v, "nbytes", 0) for k, v in vars(op).items() if k in saved) >= _BIG:
+            self.saved[id(op)] = saved
+        self.entries.append(entry)
+        return t
+
+    def _attr_ref(self, v):
+        """A reference when ``v`` is (or is a tuple holding) an array made during the step."""
+        if isinstance(v, np.ndarray) and id(v) in self.slot_of:
+            return ("s", self.slot_of[id(v)])
+        if isinstance(v, tuple) and any(
+            isinstance(x, np.ndarray) and id(x) in self.slot_of for x in v
+        ):
+            return ("tuple", [self._ref(x) for x in v])
+        return None
+
+    def derived(self, fn, args, kwargs, out) -> None:
+        refs = [self._ref(a) for a in args]
+        kw = {k: self._ref(v) for k, v in kwargs.items()}
+        slots = [self._new(o) for o in out] if isinstance(out, tuple) else self._new(out)
+        self.entries.append(_Entry("derived", fn, refs, slots, key=fn, label=_name(fn), kwargs=kw))
+
+    def fresh(self, fn, args, out) -> None:
+        refs = [self._ref(a) for a in args]
+        self.entries.append(_Entry("fresh", fn, refs, self._new(out), key=fn, label=_name(fn)))
+
+    def effect(self, fn, args) -> None:
+        refs = [self._const(a) for a in args]
+        self.entries.append(_Entry("effect", fn, refs, key=fn, label=_name(fn)))
+
+    def call(self, method, args, kwargs):
+        if any(callable(a) and not isinstance(a, (Tensor, Op)) for a in kwargs.values()) or (
+            kwargs.get("closure") is not None
+        ):
+            self.escape(f"{_name(method)} with a closure")
+        self.busy = True
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            self.busy = False
+        refs = [self._const(a) for a in args]
+        kw = {k: self._const(v) for k, v in kwargs.items()}
+        out = self._new(result.data) if isinstance(result, Tensor) else None
+        self.entries.append(
+            _Entry("call", method, refs, out, key=method, label=_name(method), kwargs=kw)
+        )
+        return result
+
+    # ----- the backward walk: engine._run's first-order path, recorded as it runs -----
+    def backward(self, roots, root_grads, retain_graph, create_graph, targets):
+        if create_graph:
+            self.escape("create_graph=True (gradients of gradients)")
+        if state.anomaly:
+            self.escape("detect_anomaly inside the step")
+        if self.reason is not None:
+            self.busy = True
+            try:
+                return engine._run(roots, root_grads, retain_graph, create_graph, targets)
+            finally:
+                self.busy = False
+        self.busy = True
+        try:
+            return self._backward(roots, root_grads, retain_graph, targets)
+        finally:
+            self.busy = False
+
+    def _backward(self, roots, root_grads, retain_graph, targets):
+        m = backend.ArrayMath
+        order = engine.toposort(roots)
+        grads: dict[int, Any] = {}
+        for r, g in zip(roots, root_grads):
+            self._accumulate(grads, r, g)
+        want = None if targets is None else {id(t) for t in targets}
+        found: dict[int, Any] = {}
+        with _GradMode(False):
+            for t in reversed(order):
+                g = grads.pop(id(t), None)
+                if g is None:
+                    continue
+                if want is not None and id(t) in want:
+                    found[id(t)] = g
+                node = t._node
+                if node is None:
+                    if want is None:
+                        owned = (
+                            isinstance(g, np.ndarray)
+                            and g.flags.owndata
+                            and g.flags.writeable
+                            and self.holders.get(id(g)) == 1
+                        )
+                        engine._to_leaf(t, g, False)
+                        target = self._leaf_ref(t)
+                        self.entries.append(
+                            _Entry(
+                                "leaf",
+                                engine._to_leaf,
+                                [target, self._ref(g), self._const(False)],
+                                label="grad",
+                            )
+                        )
+                        self.entries[-1].key = owned
+                    continue
+                inputs = node.inputs
+                refs = [self._const(m), self._ref(g)]
+                refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
+                in_grads = node.vjp(m, g, *[i.data for i in inputs], t.data)
+                self.vjp_ops[id(node)] = tuple(bool(i.requires_grad) for i in inputs)
+                entry = _Entry("vjp", None, refs, [], label=node.name, op=node)
+                self.entries.append(entry)
+                if not isinstance(in_grads, (tuple, list)) or len(in_grads) != len(inputs):
+                    self.escape(f"the vjp of {node.name} returned an unexpected value")
+                    in_grads = tuple(in_grads)
+                for inp, ig in zip(inputs, in_grads):
+                    if ig is None or not inp.requires_grad:
+                        entry.out.append(None)
+                        continue
+                    entry.out.append(self._new(ig))
+                    if ig.shape != inp.data.shape:
+                        shape = inp.data.shape
+                        ig2 = m.sum_to(ig, shape)
+                        ref = self._ref(ig)
+                        self.entries.append(
+                            _Entry("sum_to", m.sum_to, [ref, self._const(shape)], self._new(ig2))
+                        )
+                        ig = ig2
+                    self._accumulate(grads, inp, ig)
+                if not retain_graph:
+                    node.inputs = engine.FREED
+        return found
+
+    def _leaf_ref(self, t: Tensor):
+        k = self.input_ids.get(id(t))
+        if k is not None:
+            return ("t", k)
+        return self._const(t)
+
+    def _accumulate(self, grads: dict, t: Tensor, g) -> None:
+        prev = grads.get(id(t))
+        if prev is None:
+            grads[id(t)] = g
+            return
+        new = prev + g
+        self.entries.append(_Entry("add", None, [self._ref(prev), self._ref(g)], self._new(new)))
+        grads[id(t)] = new
+
+
+def _forget(rec: _Recording, key: int, _ref) -> None:
+    """An array seen by a recording was freed: its address may now be reused by another."""
+    rec.slot_of.pop(key, None)
+    rec.holders.pop(key, None)
+    rec._watch.pop(key, None)
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+# ----- comparing two recordings -----
+def _same(a, b) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (Tensor, Op)) or type(a).__eq__ is object.__eq__:
+        return False
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and bool(a == b)
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _same_external(a: Tensor, b: Tensor) -> bool:
+    if a is b:
+        return True
+    # Two different tensors made during the step: a constant, fine when both runs made the same.
+    return not a.requires_grad and not b.requires_grad and _same(a.data, b.data)
+
+
+def _difference(r1: _Recording, r2: _Recording) -> str | None:
+    """Where two recordings of the same step disagree, or None."""
+    if len(r1.entries) != len(r2.entries):
+        return f"the step ran {len(r1.entries)} operations once and {len(r2.entries)} the next time"
+    for k, (a, b) in enumerate(zip(r1.entries, r2.entries)):
+        what = f"operation {k} ({b.kind} {b.label})"
+        if a.kind != b.kind or a.out != b.out:
+            return f"{what} differs between two runs"
+        if a.kind == "op":
+            if a.key[0] is not b.key[0] or not _same(a.key[1], b.key[1]):
+                return f"{what} was made with different settings in two runs"
+            if not _same(a.binds, b.binds):
+                return f"{what} differs between two runs"
+        elif a.kind in ("derived", "fresh", "effect", "call", "leaf", "sum_to"):
+            fa = getattr(a.fn, "__func__", a.fn)
+            fb = getattr(b.fn, "__func__", b.fn)
+            if fa is not fb:
+                return f"{what} differs between two runs"
+        if len(a.args) != len(b.args) or a.kwargs.keys() != b.kwargs.keys():
+            return f"{what} had different arguments in two runs"
+        for x, y in zip(
+            list(a.args) + list(a.kwargs.values()), list(b.args) + list(b.kwargs.values())
+        ):
+            if x[0] != y[0]:
+                return f"{what} had different arguments in two runs"
+            if x[0] in ("s", "t") and x[1] != y[1]:
+                return f"{what} had different arguments in two runs"
+            if x[0] == "e" and not _same_external(r1.externals[x[1]], r2.externals[y[1]]):
+                return f"{what} read a constant computed from the step's data (it changed)"
+            if x[0] == "c":
+                cx, cy = r1.consts[x[1]], r2.consts[y[1]]
+                if isinstance(cx, Op) and isinstance(cy, Op):
+                    continue
+                if isinstance(cx, Tensor) and isinstance(cy, Tensor):
+                    if cx is not cy and not _same_external(cx, cy):
+                        return f"{what} used a different tensor in two runs"
+                    continue
+                if not _same(cx, cy):
+                    return f"{what} was given a different value in two runs"
+    return None
