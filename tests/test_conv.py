@@ -319,6 +319,19 @@ def test_batchnorm2d_channels_last_path_equals_the_general_one(float64, rng):
     assert cr.gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, True), [xs, w, b])
 
 
+def test_batchnorm_keeps_no_activation_sized_array_for_its_backward(rng):
+    # x̂ is recomputed from x in backward (as PyTorch does): the op keeps per-channel statistics
+    # only, so that a second activation per layer is not held from forward to backward.
+    for x in (
+        rng.standard_normal((8, 4, 6, 6)),
+        rng.standard_normal((8, 6, 4, 4)).transpose(0, 3, 1, 2),
+    ):
+        bn = nn.BatchNorm2d(4)
+        y = bn(cr.tensor(x, requires_grad=True))
+        kept = [v for v in vars(y._node).values() if isinstance(v, np.ndarray)]
+        assert kept and max(v.size for v in kept) == 4, [v.shape for v in kept]
+
+
 # ----- a small CNN end to end -----
 def test_small_cnn_matches_torch_with_copied_weights(float64, rng):
     # Convolution, batch norm, ReLU and both poolings chained: their channels-last results feed

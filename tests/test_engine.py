@@ -233,6 +233,43 @@ def test_backward_frees_intermediate_buffers():
     assert after < held / 2
 
 
+def test_backward_releases_each_intermediate_once_its_vjp_has_run():
+    # The walk drops its own reference to a tensor after that tensor's VJP: by the time the walk
+    # reaches the first op of a chain, the chain's later intermediates are gone, not held until
+    # the walk ends (which made the whole forward graph part of the backward's peak).
+    from chainrule.autograd.function import apply
+    from chainrule.ops.base import Op
+
+    seen = []
+
+    class Probe(Op):
+        name = "probe"
+
+        def forward(self, x):
+            return x * 1.0
+
+        def vjp(self, m, g, x, y):
+            seen.append(tracemalloc.get_traced_memory()[0])
+            return (g,)
+
+    gc.collect()
+    x = cr.tensor(np.ones(1 << 17), requires_grad=True)  # 1 MiB
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    y = apply(Probe(), x)
+    for _ in range(8):
+        y = (y * 1.001).tanh()  # 16 intermediates of 1 MiB each
+    loss = y.sum()
+    del y
+    held = tracemalloc.get_traced_memory()[0] - base
+    loss.backward()
+    tracemalloc.stop()
+    assert held > 16 << 20
+    # At the probe (the last VJP): its own input and output, the gradient in flight, and not
+    # the 16 MiB of the chain above it.
+    assert seen[0] - base < 4 << 20, (held, seen[0] - base)
+
+
 def test_detect_anomaly_names_op_and_line():
     x = cr.tensor([-1.0, 1.0], requires_grad=True)
     with cr.detect_anomaly():

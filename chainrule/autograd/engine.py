@@ -159,7 +159,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
     anomaly = state.anomaly
     mode = _GradMode(create_graph)
     with mode:
-        for t in reversed(order):
+        while order:
+            # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
+            # intermediate tensor (its consumers came first and were freed), so its array is
+            # released here rather than when the whole walk ends.
+            t = order.pop()
             g = grads.pop(id(t), None)
             if g is None:
                 continue

@@ -168,10 +168,18 @@ class _Recording:
         entry.key = (type(op), attrs)
         entry.out = self._new(t.data)
         # What forward kept on the op for its backward; big arrays are let go after the VJP.
-        saved = [k for k, v in vars(op).items() if k not in before and k != "inputs"]
+        # (Arrays written by forward: new attributes, or ones __init__ set to a placeholder.)
+        saved = [
+            k
+            for k, v in vars(op).items()
+            if k != "inputs"
+            and (k not in before or (isinstance(v, np.ndarray) and before[k] is not v))
+        ]
         self.added[id(op)] = (op, saved)
         if sum(getattr(v, "nbytes", 0) for k, v in vars(op).items() if k in saved) >= _BIG:
             self.saved[id(op)] = saved
+            if not t.requires_grad:  # no VJP will read them (eager keeps no graph node here)
+                _release(op, saved)
         self.entries.append(entry)
         return t
 
@@ -244,7 +252,8 @@ class _Recording:
         want = None if targets is None else {id(t) for t in targets}
         found: dict[int, Any] = {}
         with _GradMode(False):
-            for t in reversed(order):
+            while order:  # popped as in engine._run: each tensor is released after its VJP
+                t = order.pop()
                 g = grads.pop(id(t), None)
                 if g is None:
                     continue
@@ -297,6 +306,10 @@ class _Recording:
                     self._accumulate(grads, inp, ig)
                 if not retain_graph:
                     node.inputs = engine.FREED
+                    # The entries keep the op (the replay copies it), and with it what its forward
+                    # saved: drop the large arrays now, as the replay does after this VJP.
+                    if id(node) in self.saved:
+                        _release(node, self.saved[id(node)])
         return found
 
     def _leaf_ref(self, t: Tensor):

@@ -124,7 +124,9 @@ class _Tape:
                 lines.append(f"s{e.out} = {rhs}")
             else:
                 lines.append(rhs)
-            if e.kind == "vjp" and id(e.op) in rec.saved:
+            if id(e.op) in rec.saved and (
+                e.kind == "vjp" or (e.kind == "op" and id(e.op) not in rec.vjp_ops)
+            ):  # after its VJP, or after forward when it has none
                 kept_attrs = tuple(rec.saved[id(e.op)])
                 lines.append(f"{bind('f', _release)}({bind('o', ops[id(e.op)])}, {kept_attrs!r})")
             dead = dies_at.get(i)

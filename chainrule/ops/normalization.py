@@ -17,10 +17,12 @@ class BatchNormTrain(Op):
 
         db = Σ g        dw = Σ g x̂        dx = w s (g - db / n - x̂ · dw / n)
 
-    Inputs x: (N, C, *), w and b: (C,). Forward keeps μ, σ² (for the running statistics), s and
-    x̂. The first-order backward reuses x̂ and s; when the backward pass is itself recorded
-    (``create_graph=True``) they are recomputed from x with differentiable ops, so that gradients
-    of gradients are right.
+    Inputs x: (N, C, *), w and b: (C,). Forward keeps μ, σ² (for the running statistics) and s,
+    not x̂: the backward recomputes x̂ = (x - μ) s from x, which the graph holds anyway, in one
+    pass, as PyTorch does. Keeping it would hold a second activation-sized array per layer from
+    forward to backward (16 MiB in the captioner's encoder, at the step's peak). When the backward
+    pass is itself recorded (``create_graph=True``) x̂ and s are recomputed from x with
+    differentiable ops, so that gradients of gradients are right.
     """
 
     name = "batch_norm"
@@ -43,12 +45,8 @@ class BatchNormTrain(Op):
         var = xp.square(xc).mean(axis=axes, keepdims=True)
         self.mean, self.var = mean, var
         self.invstd = 1.0 / xp.sqrt(var + self.eps)
-        xhat = xc
-        xhat *= self.invstd  # in place: xc is ours
-        self.xhat = xhat
-        y = xhat * w.reshape(bshape)
-        y += b.reshape(bshape)
-        return y
+        xc *= self.invstd  # x̂, in place: xc is ours
+        return _affine(xc, w.reshape(bshape), b.reshape(bshape))
 
     def _forward_rows(self, x, X, w, b):
         """The same on X (M, C), the channels-last memory of x seen as one row per position:
@@ -64,15 +62,23 @@ class BatchNormTrain(Op):
         invstd = 1.0 / xp.sqrt(var + self.eps)
         self.invstd = invstd.reshape(bshape)
         xc *= invstd  # x̂, in place: xc is ours
-        self.xhat = _as_nchw(xc, x.shape)
-        y = xc * w
-        y += b
-        return _as_nchw(y, x.shape)
+        return _as_nchw(_affine(xc, w, b), x.shape)
+
+    def _xhat(self, x):
+        """x̂ = (x - μ) s, recomputed from x: the same operations as forward, so the same bits."""
+        rows = _channel_rows(x)
+        if rows is not None:
+            xhat = rows - self.mean.reshape(-1)
+            xhat *= self.invstd.reshape(-1)
+            return _as_nchw(xhat, x.shape)
+        xhat = x - self.mean
+        xhat *= self.invstd
+        return xhat
 
     def _normalised(self, m, x):
         """(x̂, s): saved from forward on the first-order path, recomputed differentiably else."""
         if m is ArrayMath:
-            return self.xhat, self.invstd
+            return self._xhat(x), self.invstd
         axes, _, n = self._shapes(x)
         xc = x - x.sum(axis=axes, keepdims=True) * (1.0 / n)
         invstd = 1.0 / m.sqrt((xc * xc).sum(axis=axes, keepdims=True) * (1.0 / n) + self.eps)
@@ -80,9 +86,9 @@ class BatchNormTrain(Op):
 
     def vjp(self, m, g, x, w, b, y):
         if m is ArrayMath:
-            G, Xhat = _channel_rows(g), _channel_rows(self.xhat)
-            if G is not None and Xhat is not None:
-                return self._vjp_rows(g, G, Xhat, w, b)
+            G, X = _channel_rows(g), _channel_rows(x)
+            if G is not None and X is not None:
+                return self._vjp_rows(g, G, X, w, b)
         axes, bshape, n = self._shapes(x)
         xhat, invstd = self._normalised(m, x)
         gb = g.sum(axis=axes, keepdims=True)
@@ -90,11 +96,13 @@ class BatchNormTrain(Op):
         gx = (w.reshape(bshape) * invstd) * (g - gb * (1.0 / n) - xhat * (gw * (1.0 / n)))
         return gx, gw.reshape(w.shape), gb.reshape(b.shape)
 
-    def _vjp_rows(self, g, G, Xhat, w, b):
+    def _vjp_rows(self, g, G, X, w, b):
         n = G.shape[0]
         gb = xp.ones(n, dtype=G.dtype) @ G
-        gw = xp.einsum("ij,ij->j", G, Xhat)
-        gx = Xhat * (gw * (1.0 / n))
+        gx = X - self.mean.reshape(-1)  # x̂, recomputed (see forward), then overwritten by dx
+        gx *= self.invstd.reshape(-1)
+        gw = xp.einsum("ij,ij->j", G, gx)
+        gx *= gw * (1.0 / n)
         gx += gb * (1.0 / n)
         xp.subtract(G, gx, out=gx)
         gx *= w * self.invstd.reshape(-1)
@@ -102,11 +110,20 @@ class BatchNormTrain(Op):
 
     def jvp(self, tx, tw, tb, x, w, b, y):
         axes, bshape, _ = self._shapes(x)
-        xhat, s = self.xhat, self.invstd
+        xhat, s = self._xhat(x), self.invstd
         mx = tx.mean(axis=axes, keepdims=True)
         mxx = (tx * xhat).mean(axis=axes, keepdims=True)
         txhat = s * (tx - mx - xhat * mxx)
         return txhat * w.reshape(bshape) + xhat * tw.reshape(bshape) + tb.reshape(bshape)
+
+
+def _affine(xhat, w, b):
+    """x̂ · w + b, in x̂'s memory when the dtypes allow (x̂ is the op's own scratch)."""
+    if xp.result_type(xhat, w, b) == xhat.dtype:
+        xhat *= w
+        xhat += b
+        return xhat
+    return xhat * w + b
 
 
 def _channel_rows(x):
