@@ -126,6 +126,23 @@ def test_captioner_compiled_equals_eager_bit_for_bit(float64, attention):
     _assert_same_state(m1, m2, o1, o2)
 
 
+@pytest.mark.parametrize("part_lines", [7, 250])
+def test_long_replays_run_in_parts_and_stay_exact(float64, monkeypatch, part_lines):
+    # A replay longer than _PART_LINES is compiled as several functions handing each other the
+    # values still needed; with parts of 7 lines, values cross many boundaries (the forward's
+    # activations, kept for the backward, cross all of them).
+    from chainrule.jit import replay
+
+    monkeypatch.setattr(replay, "_PART_LINES", part_lines)
+    m1, o1, l1, _ = _captioner_run(False, True)
+    m2, o2, l2, step = _captioner_run(True, True)
+    source = step.replay_source()
+    assert source.count("\n") > 500
+    assert source.count("def _part") >= (50 if part_lines == 7 else 2)
+    assert [a.tobytes() for a in l1] == [b.tobytes() for b in l2]
+    _assert_same_state(m1, m2, o1, o2)
+
+
 def test_shape_change_records_again_and_stays_exact(float64):
     batches = _classifier_batches("mlp", 4, 8, np.float64) + _classifier_batches(
         "mlp", 4, 5, np.float64
@@ -407,11 +424,17 @@ def test_captioner_stays_float32_end_to_end():
     assert set(step.stats()["signatures"][0]["dtypes"]) <= {"float32", "int64", "bool"}
 
 
-def test_replay_holds_no_more_memory_than_eager():
+@pytest.mark.parametrize("part_lines", [5, 250])
+def test_replay_holds_no_more_memory_than_eager(monkeypatch, part_lines):
     """Intermediate arrays die after their last use and what ops keep for their backward is let
-    go after it: between steps and at its peak, a replay holds what an eager step holds."""
+    go after it: between steps and at its peak, a replay holds what an eager step holds (also
+    when it runs in parts of 5 lines: a part empties the list of values it was handed)."""
     import gc
     import tracemalloc
+
+    from chainrule.jit import replay
+
+    monkeypatch.setattr(replay, "_PART_LINES", part_lines)
 
     def run(compiled):
         cr.manual_seed(0)

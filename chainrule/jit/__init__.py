@@ -143,10 +143,11 @@ class CompiledStep:
                 self._warn(plan, f"{diff}: the step's Python depends on its data")
                 plan.pending = None
                 return out
+        prev = None  # compared: only the newer recording is needed to make the replay
         if recorded >= self.warmup:
-            plan.tape = _Tape(rec, template, len(flat))
-            plan.guards = _guards(rec)
             plan.pending = None
+            plan.guards = _guards(rec)
+            plan.tape = _Tape(rec, template, len(flat))  # (which empties the recording)
         return out
 
     def _warn(self, plan: _Plan, reason: str) -> None:

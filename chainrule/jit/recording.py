@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,10 @@ def _release(op, names) -> None:
         d.pop(n, None)
 
 
+_NONE = MappingProxyType({})  # an empty mapping that cannot be written to by mistake
+_SHARED: dict = {}  # one copy of each small immutable value recordings keep many of
+
+
 # Operand references: ("s", k) slot k (an array made during the step), ("e", k) external tensor
 # k (read through .data at replay: parameters, buffers, constants made in the step), ("c", k)
 # constant k (passed as it is), ("t", k) the k-th input object itself.
@@ -43,12 +48,12 @@ class _Entry:
         self.kind = kind  # op, vjp, derived, fresh, effect, call, add, sum_to, leaf, input
         self.fn = fn
         self.args = args
-        self.kwargs = kwargs or {}
+        self.kwargs = kwargs or _NONE  # (shared: most entries have none, and a dict is 64 B)
         self.out = out  # None, a slot, or a list of slots (None where a result is unused)
         self.key = key
         self.label = label
         self.op = op
-        self.binds = {}  # op attribute -> reference (a per-call array such as a mask)
+        self.binds = _NONE  # op attribute -> reference (a per-call array such as a mask)
 
 
 class _Recording:
@@ -70,6 +75,8 @@ class _Recording:
         self.externals: list[Tensor] = []
         self.ext_index: dict[int, int] = {}
         self.consts: list = []
+        self._crefs: dict[int, tuple] = {}  # id(constant) -> its reference
+        self._srefs: list[tuple] = []  # slot k -> its reference ("s", k), made once
         self.reason: str | None = None
         self.guards: dict[int, tuple[Any, bool]] = {}
         self.inputs = inputs
@@ -85,6 +92,7 @@ class _Recording:
     def _new(self, arr) -> int:
         k = self.n_slots
         self.n_slots += 1
+        self._srefs.append(("s", k))
         key = id(arr)
         self.slot_of[key] = k
         self.holders[key] = self.holders.get(key, 0) + 1
@@ -109,10 +117,17 @@ class _Recording:
             if op.inputs is None or op.inputs is engine.FREED:
                 _release(op, names)
 
+    def drop(self) -> None:
+        """Empties a recording that a replay has been made from (its lines name what they
+        need), so that its memory is free before the replay's code is compiled."""
+        for name in ("entries", "consts", "externals", "_srefs", "added", "saved", "vjp_ops",
+                     "ext_index", "_crefs"):  # fmt: skip
+            getattr(self, name).clear()
+
     def _ref_tensor(self, t: Tensor):
         k = self.slot_of.get(id(t.data))
         if k is not None:
-            return ("s", k)
+            return self._srefs[k]
         k = self.ext_index.get(id(t))
         if k is None:
             k = self.ext_index[id(t)] = len(self.externals)
@@ -125,13 +140,17 @@ class _Recording:
         if isinstance(v, (np.ndarray, np.generic)):  # a 0-d result may come back as a scalar
             k = self.slot_of.get(id(v))
             if k is not None:
-                return ("s", k)
-        self.consts.append(v)
-        return ("c", len(self.consts) - 1)
+                return self._srefs[k]
+        return self._const(v)
 
     def _const(self, v):
-        self.consts.append(v)
-        return ("c", len(self.consts) - 1)
+        # One entry per object, however often it is used (the math namespace is an argument of
+        # every VJP): the list keeps each alive, so its id stays its own.
+        ref = self._crefs.get(id(v))
+        if ref is None:
+            self.consts.append(v)
+            ref = self._crefs[id(v)] = ("c", len(self.consts) - 1)
+        return ref
 
     # ----- what eager code reports -----
     def escape(self, what: str) -> None:
@@ -162,6 +181,8 @@ class _Recording:
                         f"the {op.name} op keeps a value computed from the step's data in its "
                         f"attribute {name!r}, which a replay cannot update"
                     )
+                if entry.binds is _NONE:
+                    entry.binds = {}
                 entry.binds[name] = ref
             else:
                 attrs.append((name, v))
@@ -175,7 +196,8 @@ class _Recording:
             if k != "inputs"
             and (k not in before or (isinstance(v, np.ndarray) and before[k] is not v))
         ]
-        self.added[id(op)] = (op, saved)
+        if saved:
+            self.added[id(op)] = (op, saved)
         if sum(getattr(v, "nbytes", 0) for k, v in vars(op).items() if k in saved) >= _BIG:
             self.saved[id(op)] = saved
             if not t.requires_grad:  # no VJP will read them (eager keeps no graph node here)
@@ -284,7 +306,8 @@ class _Recording:
                 refs = [self._const(m), self._ref(g)]
                 refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
                 in_grads = node.vjp(m, g, *[i.data for i in inputs], t.data)
-                self.vjp_ops[id(node)] = tuple(bool(i.requires_grad) for i in inputs)
+                need = tuple(bool(i.requires_grad) for i in inputs)
+                self.vjp_ops[id(node)] = _SHARED.setdefault(need, need)
                 entry = _Entry("vjp", None, refs, [], label=node.name, op=node)
                 self.entries.append(entry)
                 if not isinstance(in_grads, (tuple, list)) or len(in_grads) != len(inputs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import numpy as np
@@ -50,14 +51,15 @@ class _Tape:
         for k, at in last.items():
             if k not in kept:
                 dies_at.setdefault(at, []).append(k)
-        counts: dict[str, int] = {}
+        # What the replay calls and reads, in one tuple per kind (F: functions, C: constants,
+        # E: external tensors, O: ops): F[12] rather than a global f12 each, whose names Python
+        # would intern (6,000 of them in a 1,000-op chain, 1 MiB).
+        tables: dict[str, list] = {}
 
         def bind(prefix: str, value) -> str:
-            k = counts.get(prefix, 0)
-            counts[prefix] = k + 1
-            name = f"{prefix}{k}"
-            names[name] = value
-            return name
+            table = tables.setdefault(prefix.upper(), [])
+            table.append(value)
+            return f"{prefix.upper()}[{len(table) - 1}]"
 
         ext_names = [bind("e", t) for t in rec.externals]
         const_names: dict[int, str] = {}
@@ -81,7 +83,10 @@ class _Tape:
 
         self.counts = {"ops": 0, "vjps": 0, "calls": 0, "other": 0}
         owned = self._owned_gradients(rec, last, kept)
-        for i, e in enumerate(rec.entries):
+        entries = rec.entries
+        rec.entries = []  # used up here, each entry as its lines are written (lower peak)
+        for i, e in enumerate(entries):
+            entries[i] = None
             args = [expr(r) for r in e.args] + [f"{n}={expr(r)}" for n, r in e.kwargs.items()]
             call = ", ".join(args)
             if e.kind == "input":
@@ -135,14 +140,25 @@ class _Tape:
         slots = sorted(set(_template_slots(template)))
         ret = ", ".join(f"s{k}" for k in slots)
         lines.append(f"return ({ret}{',' if len(slots) == 1 else ''})")
-        params = ", ".join(f"t{k}" for k in range(n_inputs))
-        self.source = f"def replay({params}):\n" + "".join(f"    {ln}\n" for ln in lines)
-        exec(compile(self.source, "<cr.compile replay>", "exec"), names)
-        self._run = names["replay"]
         self.template = template
         self.slots = slots
         self.n_arrays = rec.n_slots
         self.dtypes = sorted(rec.dtypes)
+        # The recording is used up (the lines name what they need): it is emptied before the
+        # compiler's peak. expr is recursive, so its closure refers to itself: unbound, the
+        # cycle that would keep the recording alive until a garbage collection is gone.
+        rec.drop()
+        expr = ops = last = dies_at = entries = e = None
+        names.update((k, tuple(v)) for k, v in tables.items())
+        tables = None
+        sources = _functions([f"t{k}" for k in range(n_inputs)], lines)
+        lines = owned = None
+        for src in sources:
+            # One compile() per function: compiling a 4,000-line function at once took 14 MiB.
+            exec(compile(src, "<cr.compile replay>", "exec"), names)
+        self.source = "".join(sources)
+        sources = None
+        self._run = names["replay"]
 
     @staticmethod
     def _replay_ops(rec: _Recording) -> dict[int, Op]:
@@ -207,6 +223,51 @@ class _Tape:
         values = self._run(*inputs)
         by_slot = dict(zip(self.slots, values))
         return _build(self.template, by_slot, inputs)
+
+
+# Longer replays are cut into functions of this many lines: Python's compiler needs memory in
+# proportion to the function it compiles (14 MiB for the 4,000 lines of a 1,000-op chain, at the
+# compiling call's peak; 0.9 MiB in pieces of 250).
+_PART_LINES = 120
+_LOCAL = re.compile(r"\b[st]\d+\b")  # the replay's locals: slots s<k> and inputs t<k>
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def _functions(params: list[str], lines: list[str]) -> list[str]:
+    """The source of ``replay(*params)`` running ``lines``: one function, or for a long replay a
+    driver calling parts in turn. Each part receives the values still needed as a list that it
+    empties at once (so that a value deleted inside a part is freed there, not held by the
+    driver) and returns those the parts after it need."""
+
+    def body(ls):
+        return "".join(f"    {ln}\n" for ln in ls)
+
+    if len(lines) <= _PART_LINES:
+        return [f"def replay({', '.join(params)}):\n" + body(lines)]
+    last = {}  # local -> the last line that mentions it
+    for i, ln in enumerate(lines):
+        for name in _LOCAL.findall(_QUOTED.sub("", ln)):
+            last[name] = i
+    alive = set(params)
+    needs = []  # what each part receives, in a fixed order
+    for i, ln in enumerate(lines):
+        if i % _PART_LINES == 0:
+            needs.append(sorted(n for n in alive if last.get(n, -1) >= i))
+        if ln.startswith("del "):
+            alive.difference_update(_LOCAL.findall(ln))
+        elif " = " in ln:
+            alive.update(_LOCAL.findall(ln.split(" = ", 1)[0]))
+    sources = []
+    calls = []
+    for j, start in enumerate(range(0, len(lines), _PART_LINES)):
+        part = lines[start : start + _PART_LINES]
+        head = [f"{', '.join(needs[j])}, = v", "v.clear()"] if needs[j] else []
+        if j + 1 < len(needs):
+            part = [*part, f"return [{', '.join(needs[j + 1])}]"]
+        sources.append(f"def _part{j}(v):\n" + body(head + part))
+        calls.append(f"v = _part{j}(v)" if j + 1 < len(needs) else f"return _part{j}(v)")
+    driver = [f"v = [{', '.join(needs[0])}]", *calls]
+    return [*sources, f"def replay({', '.join(params)}):\n" + body(driver)]
 
 
 def _template(out, rec: _Recording):
