@@ -228,46 +228,66 @@ class _Tape:
 # Longer replays are cut into functions of this many lines: Python's compiler needs memory in
 # proportion to the function it compiles (14 MiB for the 4,000 lines of a 1,000-op chain, at the
 # compiling call's peak; 0.9 MiB in pieces of 250).
-_PART_LINES = 120
-_LOCAL = re.compile(r"\b[st]\d+\b")  # the replay's locals: slots s<k> and inputs t<k>
+_PART_LINES = 250
+# The replay's locals: slots s<k> and inputs t<k> (not an attribute: no "." before).
+_LOCAL = re.compile(r"(?<![.\w])[st]\d+\b")
 _QUOTED = re.compile(r"'[^']*'")
 
 
 def _functions(params: list[str], lines: list[str]) -> list[str]:
     """The source of ``replay(*params)`` running ``lines``: one function, or for a long replay a
-    driver calling parts in turn. Each part receives the values still needed as a list that it
-    empties at once (so that a value deleted inside a part is freed there, not held by the
-    driver) and returns those the parts after it need."""
+    driver calling parts in turn.
+
+    A value used in one part only stays a local there. A value that crosses from one part to
+    another (and every input) lives in the list ``S`` that all parts share, as ``S[i]``, and its
+    ``del`` becomes ``S[i] = None``: it is freed where it was before, and passing thousands of
+    saved activations from part to part costs nothing.
+    """
 
     def body(ls):
         return "".join(f"    {ln}\n" for ln in ls)
 
     if len(lines) <= _PART_LINES:
         return [f"def replay({', '.join(params)}):\n" + body(lines)]
-    last = {}  # local -> the last line that mentions it
+    parts_of: dict[str, set[int]] = {}
     for i, ln in enumerate(lines):
         for name in _LOCAL.findall(_QUOTED.sub("", ln)):
-            last[name] = i
-    alive = set(params)
-    needs = []  # what each part receives, in a fixed order
-    for i, ln in enumerate(lines):
-        if i % _PART_LINES == 0:
-            needs.append(sorted(n for n in alive if last.get(n, -1) >= i))
-        if ln.startswith("del "):
-            alive.difference_update(_LOCAL.findall(ln))
-        elif " = " in ln:
-            alive.update(_LOCAL.findall(ln.split(" = ", 1)[0]))
+            parts_of.setdefault(name, set()).add(i // _PART_LINES)
+    shared = {name: i for i, name in enumerate(params)}
+    for name, parts in parts_of.items():
+        if len(parts) > 1 and name not in shared:
+            shared[name] = len(shared)
+
+    def outside_quotes(ln: str) -> str:
+        out, at = [], 0
+        for m in _QUOTED.finditer(ln):
+            out.append(_LOCAL.sub(lambda n: sub(n.group()), ln[at : m.start()]) + m.group())
+            at = m.end()
+        return "".join(out) + _LOCAL.sub(lambda n: sub(n.group()), ln[at:])
+
+    def sub(name: str) -> str:
+        i = shared.get(name)
+        return name if i is None else f"S[{i}]"
+
+    def rewrite(ln: str) -> str:
+        if not ln.startswith("del "):
+            return outside_quotes(ln)
+        names = _LOCAL.findall(ln)
+        local = [n for n in names if n not in shared]
+        gone = [f"S[{shared[n]}] = None" for n in names if n in shared]
+        return "; ".join(([f"del {', '.join(local)}"] if local else []) + gone)
+
     sources = []
     calls = []
-    for j, start in enumerate(range(0, len(lines), _PART_LINES)):
-        part = lines[start : start + _PART_LINES]
-        head = [f"{', '.join(needs[j])}, = v", "v.clear()"] if needs[j] else []
-        if j + 1 < len(needs):
-            part = [*part, f"return [{', '.join(needs[j + 1])}]"]
-        sources.append(f"def _part{j}(v):\n" + body(head + part))
-        calls.append(f"v = _part{j}(v)" if j + 1 < len(needs) else f"return _part{j}(v)")
-    driver = [f"v = [{', '.join(needs[0])}]", *calls]
-    return [*sources, f"def replay({', '.join(params)}):\n" + body(driver)]
+    n_parts = (len(lines) + _PART_LINES - 1) // _PART_LINES
+    for j in range(n_parts):
+        part = [rewrite(ln) for ln in lines[j * _PART_LINES : (j + 1) * _PART_LINES]]
+        sources.append(f"def _part{j}(S):\n" + body(part))
+        calls.append(f"_part{j}(S)" if j + 1 < n_parts else f"return _part{j}(S)")
+    first = f"S = [{', '.join(params)}{',' if len(params) == 1 else ''}]"
+    if len(shared) > len(params):
+        first += f" + [None] * {len(shared) - len(params)}"
+    return [*sources, f"def replay({', '.join(params)}):\n" + body([first, *calls])]
 
 
 def _template(out, rec: _Recording):
