@@ -8,10 +8,12 @@ the output layer applied once over all steps), with the same sizes, and starts f
 weights, copied (the two are checked to compute the same loss before timing).
 
     .venv/bin/python benchmarks/bench_captioner.py [--steps 20] [--threads N] [--profile]
-        [--attention/--no-attention] [--json FILE]
+        [--floor] [--attention/--no-attention] [--json FILE]
 
 Prints ms per step for each (median of --steps after 3 warm-up steps), the ratio chainrule /
-PyTorch, and with --profile where chainrule's time goes (cProfile, by function).
+PyTorch, with --profile where chainrule's time goes (cProfile, by function), and with --floor
+the time of the encoder's matrix products alone: the GEMMs that im2col convolution cannot avoid
+(forward, input gradient, weight gradient), timed in NumPy on the encoder's own shapes.
 """
 
 from __future__ import annotations
@@ -179,12 +181,52 @@ def profile_chainrule(step, steps: int = 5, top: int = 18) -> str:
     return "\n".join(lines[start:])
 
 
+def encoder_gemm_floor(model, images, repeats: int = 20) -> list[tuple[str, float]]:
+    """ms per step of the GEMMs of each convolution of ``model.encoder`` (median of ``repeats``):
+    y = cols·Wᵀ (M×K by K×O), dW = dYᵀ·cols (O×M by M×K) and, but for the first layer (its input
+    is the images), dX's product (M×O by O×K); M = N·Ho·Wo, K = C·kh·kw. The same FLOPs as the
+    full-convolution input gradient chainrule runs at stride 1."""
+    from chainrule import nn
+
+    convs = [m for m in model.encoder.modules() if isinstance(m, nn.Conv2d)]
+    shapes = []
+    for c in convs:
+
+        def spy(x, c=c):
+            shapes.append((c, tuple(x.shape)))
+            return type(c).forward(c, x)
+
+        c.forward = spy
+    try:
+        with cr.no_grad():
+            model.encoder(cr.from_numpy(images))
+    finally:
+        for c in convs:
+            del c.forward  # back to the class's method
+    rng = np.random.default_rng(0)
+    out = []
+    for i, (c, (n, ch, h, w)) in enumerate(shapes):
+        (kh, kw), (sh, _), (ph, pw) = c.kernel_size, c.stride, c.padding
+        ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // c.stride[1] + 1
+        m, k, o = n * ho * wo, ch * kh * kw, c.out_channels
+        cols = rng.random((m, k), dtype=np.float32)
+        wt = rng.random((k, o), dtype=np.float32)
+        g = rng.random((m, o), dtype=np.float32)
+        runs = [lambda a=cols, b=wt: a @ b, lambda a=g, b=cols: a.T @ b]
+        if i > 0:
+            runs.append(lambda a=g, b=wt: a @ b.T)
+        ms = sum(statistics.median(time_steps(f, repeats)) for f in runs)
+        out.append((f"conv{i + 1}, {ch}->{o} channels, {kh}x{kw} stride {sh} on {h}x{w}", ms))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, help="BLAS/torch threads (default: as the process has)")
     p.add_argument("--no-attention", action="store_true", help="the Show-and-Tell baseline")
     p.add_argument("--profile", action="store_true", help="where chainrule's time goes")
+    p.add_argument("--floor", action="store_true", help="the encoder's GEMMs alone, timed")
     p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args()
 
@@ -271,6 +313,17 @@ def main() -> None:
               f"the rest {(c - ce) / max(t - te, 1e-9):.2f})")  # fmt: skip
         result.update(torch_ms=t, torch_min_ms=min(pt_ms), ratio=c / t, chainrule_encoder_ms=ce,
                       torch_encoder_ms=te)  # fmt: skip
+    if args.floor:
+        floor = encoder_gemm_floor(model, images)
+        total = sum(ms for _, ms in floor)
+        print("\nthe encoder's matrix products alone (NumPy, forward and both gradients):")
+        for what, ms in floor:
+            print(f"  {what}: {ms:.1f} ms")
+        line = f"  total {total:.1f} ms per step"
+        if pt_ms:
+            line += f", against PyTorch's whole encoder forward+backward {te:.1f} ms"
+        print(line)
+        result["chainrule_encoder_gemm_ms"] = total
     if args.profile:
         print("\nwhere chainrule's time goes (cProfile, 5 steps, by own time):")
         print(profile_chainrule(cr_step))

@@ -373,6 +373,15 @@ def bench_workload(name: str, args) -> dict:
         print(f"  FAILED: {res['error']}")
         return res
     timed = ["cr_eager", "cr_compiled", "torch_eager"]
+    hand = work.by_hand()
+    if hand is not None:  # the floor: checked to take chainrule's steps, then timed with the rest
+        got = [hand.step(i) for i in range(2)]
+        want = res["check_torch"]["chainrule_losses"]
+        res["check_by_hand"] = {"losses": got, "chainrule_losses": want}
+        d = max(rel_diff(a, b) for a, b in zip(got, want))
+        if d > 1e-4:
+            raise AssertionError(f"{name}: NumPy by hand lost {got}, chainrule {want}")
+        print(f"  check: NumPy by hand = chainrule, first two losses (relative {d:.1e})")
     try:
         res["check_compiled"] = check_compiled(work)
         print(
@@ -385,8 +394,8 @@ def bench_workload(name: str, args) -> dict:
         timed.remove("cr_compiled")
         print(f"  check FAILED, cr_compiled n/a: {one_line(e)}", flush=True)
     t0 = time.perf_counter()
-    res["variants"].update(time_interleaved(work, timed, args))
-    for v in timed:
+    res["variants"].update(time_interleaved(work, timed + ["numpy_by_hand"] * bool(hand), args))
+    for v in timed + ["numpy_by_hand"] * bool(hand):
         r = res["variants"][v]
         note = work.per_step_note(r["median_s"] * 1e3)
         if note:

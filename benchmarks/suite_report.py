@@ -163,6 +163,9 @@ def ratios(res: dict) -> dict:
             out[f"memory_{fig}_{k}_over_torch"] = mem_ratio(
                 mem(f"cr_{k}", fig), mem("torch_eager", fig)
             )
+    if "numpy_by_hand" in v:
+        out["by_hand_over_torch"] = div(med("numpy_by_hand"), t)
+        out["compiled_over_by_hand"] = div(med("cr_compiled"), med("numpy_by_hand"))
     goal = TIME_GOALS.get(res["name"])
     c = out["compiled_over_torch"]
     out["goals"] = {
@@ -235,6 +238,12 @@ def print_table(results: dict) -> None:
                 f"<={MEMORY_GOAL:g} {goals}" if mem("torch_eager") != "n/a" else "-",
             )
         )
+        if r.get("by_hand_over_torch") is not None:
+            notes.append(
+                f"{name}: the same step by hand in NumPy {fmt_ms(v['numpy_by_hand'])} ms = "
+                f"{fmt_ratio(r['by_hand_over_torch'])} of PyTorch eager (the floor); chainrule "
+                f"compiled is {fmt_ratio(r['compiled_over_by_hand'])}x that"
+            )
         for k, x in v.items():
             if x and x.get("fallback"):
                 notes.append(f"{name} {k} (*): {x['fallback']}")
