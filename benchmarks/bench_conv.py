@@ -29,12 +29,9 @@ forward and vjp.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import inspect
 import json
 import os
 import platform
-import pstats
 import statistics
 import subprocess
 import sys
@@ -42,10 +39,10 @@ import time
 import tracemalloc
 
 import numpy as np
+from op_profile import profile_ops
 
 import chainrule as cr
 import chainrule.nn as nn
-from chainrule import ops
 
 BATCH = 64
 EPOCH_IMAGES = 60_000
@@ -221,41 +218,10 @@ def measure_memory(which: str, steps: int, batch_size: int, traced: bool = False
 
 
 # ----- profile -----
-def _op_methods() -> dict[tuple[str, int], str]:
-    """(file, first line) of every op's forward/vjp → "Class.method", to name profile rows."""
-    names = {}
-    for mod in list(sys.modules.values()):
-        if not getattr(mod, "__name__", "").startswith("chainrule.ops"):
-            continue
-        for cls_name, cls in inspect.getmembers(mod, inspect.isclass):
-            if not issubclass(cls, ops.Op):
-                continue
-            for meth in ("forward", "vjp"):
-                fn = cls.__dict__.get(meth)
-                if fn is not None:
-                    code = fn.__code__
-                    names[(code.co_filename, code.co_firstlineno)] = f"{cls_name}.{meth}"
-    return names
-
-
 def profile(run: ChainruleRun, steps: int, top: int = 14) -> list[tuple[str, int, float]]:
-    """(op method, calls per step, ms per step) of the costliest ops, by cumulative time."""
-    prof = cProfile.Profile(time.thread_time)  # CPU time: what other processes do not inflate
-    prof.enable()
-    for _ in range(steps):
-        run.step()
-    prof.disable()
-    stats = pstats.Stats(prof).stats
-    names = _op_methods()
-    rows = []
-    for (file, line, _), (_, ncalls, _, cumtime, _) in stats.items():
-        name = names.get((file, line))
-        if name:
-            rows.append((name, ncalls // steps, cumtime / steps * 1e3))
-    rows.sort(key=lambda r: -r[2])
-    total = sum(v[3] for k, v in stats.items() if k[2] == "step" and "bench_conv" in k[0])
-    rows.insert(0, ("whole step (under the profiler)", 1, total / steps * 1e3))
-    return rows[: top + 1]
+    """(op method, calls per step, ms per step) of the costliest ops, by cumulative time: CPU
+    time, which other processes do not inflate."""
+    return profile_ops(run.step, steps, top, timer=time.thread_time)
 
 
 def main() -> None:

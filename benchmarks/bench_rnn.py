@@ -25,25 +25,23 @@ each op's forward and vjp; a vjp includes the ops it applies).
         [--steps 2] [--threads N] [--profile] [--json FILE]
 
 On a shared machine, ``--threads 1`` gives the steadier comparison: with other processes on the
-cores, two-thread BLAS in either library can slow down several-fold. On AMD Zen 5 (CPU family 26),
-OpenBLAS 0.3.31 does not recognise the CPU and uses its Haswell (AVX2) kernels; setting
-``OPENBLAS_CORETYPE=SkylakeX`` in the environment selects its AVX-512 kernels (about 1.5-2x faster
-GEMMs here). The header line says which kernels ran.
+cores, two-thread BLAS in either library can slow down several-fold. OpenBLAS picks its kernels
+when NumPy loads, unless ``OPENBLAS_CORETYPE`` names them: the machine this was measured on sets
+``OPENBLAS_CORETYPE=Haswell`` (AVX2 kernels) on an AVX-512 CPU, where OpenBLAS alone picks its
+SkylakeX kernels, about 2x faster GEMMs. The header line says which kernels ran.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import inspect
 import json
 import os
 import platform
-import pstats
 import statistics
 import time
 
 import numpy as np
+from op_profile import profile_ops
 
 import chainrule as cr
 import chainrule.nn as nn
@@ -211,48 +209,14 @@ def time_interleaved(runs: dict, steps: int, blocks: int) -> dict:
     return times
 
 
-def _op_methods() -> dict[tuple[str, int], str]:
-    """(file, first line) of every op's forward/vjp → "Class.method", to name profile rows."""
-    import chainrule.ops as ops_pkg
-    from chainrule.ops import attention, embedding, rnn
-
-    names = {}
-    classes = [c for c in vars(ops_pkg).values() if inspect.isclass(c)]
-    for mod in (attention, embedding, rnn):
-        classes += [c for c in vars(mod).values() if inspect.isclass(c)]
-    for cls in classes:
-        for meth in ("forward", "vjp"):
-            f = cls.__dict__.get(meth)
-            if f is not None:
-                code = f.__code__
-                names[(code.co_filename, code.co_firstlineno)] = f"{cls.__name__}.{meth}"
-    return names
-
-
 def profile(run: Run, steps: int, top: int = 16) -> list[tuple[str, int, float]]:
     """(op method, calls per step, ms per step) of the costliest ops, by cumulative time."""
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
-        run.step()
-    prof.disable()
-    stats = pstats.Stats(prof).stats
-    names = _op_methods()
-    rows, total = [], 0.0
-    for (file, line, func), (_, ncalls, _, cumtime, _) in stats.items():
-        name = names.get((file, line))
-        if name:
-            rows.append((name, ncalls // steps, cumtime / steps * 1e3))
-        if func == "step" and file == __file__:
-            total = cumtime
-    rows.sort(key=lambda r: -r[2])
-    rows.insert(0, ("whole step (under the profiler)", 1, total / steps * 1e3))
-    return rows[: top + 1]
+    return profile_ops(run.step, steps, top)
 
 
 def _blas() -> str:
-    """NumPy's BLAS, its kernel family and threads (OpenBLAS picks kernels by CPU model; on a CPU
-    it does not know it falls back to older ones, which OPENBLAS_CORETYPE overrides)."""
+    """NumPy's BLAS, its kernel family and threads (OpenBLAS's own choice for the CPU, or what
+    OPENBLAS_CORETYPE names)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:

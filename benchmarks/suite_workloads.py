@@ -79,6 +79,18 @@ def restore_dropout(model, ps: list[float]) -> None:
         m.p = p
 
 
+def _chainrule_run(model, step_fn, compiled: bool, data) -> Run:
+    """A chainrule variant: ``step_fn`` (``cr.compile``d or not) on batch ``i % POOL`` of
+    ``data``; the exactness check compares the model's parameters and buffers."""
+    fn = cr.compile(step_fn) if compiled else step_fn
+    return Run(
+        lambda i: fn(*data[i % POOL]),
+        model,
+        fn if compiled else None,
+        list(model.parameters()) + list(model.buffers()),
+    )
+
+
 class Workload:
     name = ""
     description = ""
@@ -156,14 +168,7 @@ class RecipeWorkload(Workload):
             opt.step()
             return loss
 
-        fn = cr.compile(step_fn) if compiled else step_fn
-        data = self.batches()
-        return Run(
-            lambda i: fn(*data[i % POOL]),
-            model,
-            fn if compiled else None,
-            list(model.parameters()) + list(model.buffers()),
-        )
+        return _chainrule_run(model, step_fn, compiled, self.batches())
 
     def by_hand(self) -> Run | None:
         """``nielsen`` only: the same step written by hand as whole-batch float32 NumPy, in place
@@ -285,14 +290,7 @@ class CaptionerWorkload(Workload):
         def step_fn(images, inputs, targets):
             return bench_captioner.chainrule_step(model, opt, images, inputs, targets)
 
-        fn = cr.compile(step_fn) if compiled else step_fn
-        data = self.batches()
-        return Run(
-            lambda i: fn(*data[i % POOL]),
-            model,
-            fn if compiled else None,
-            list(model.parameters()) + list(model.buffers()),
-        )
+        return _chainrule_run(model, step_fn, compiled, self.batches())
 
     def torch(self, compiled: bool) -> Run:
         import torch

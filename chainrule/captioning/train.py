@@ -8,7 +8,6 @@ resumed from one continues exactly as if it had not stopped (same parameters, bi
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -27,7 +26,7 @@ from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
 from chainrule.nn.utils import clip_grad_norm_
-from chainrule.training.trainer import diverged
+from chainrule.training.trainer import diverged, write_metrics
 
 
 @dataclass
@@ -241,7 +240,7 @@ def train_captioner(
             vocab,
             {**meta, "epoch": epoch + 1, "position": position},
         )
-        _write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history)
+        write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history)
         plot_caption_curves(
             history,
             os.path.join(cfg.out, "curves.png"),
@@ -291,14 +290,6 @@ def _resume(path, cfg, model, optimizer, log):
     position = state["position"]
     log(f"resuming from {path} at epoch {position['epoch'] + 1}, step {position['step']}")
     return position, list(state["history"])
-
-
-def _write_metrics(path: str, rows: list[dict]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
 
 
 def config_from_dict(d: dict) -> CaptionTrainConfig:

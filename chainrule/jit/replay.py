@@ -229,9 +229,9 @@ class _Tape:
 # proportion to the function it compiles (14 MiB for the 4,000 lines of a 1,000-op chain, at the
 # compiling call's peak; 0.9 MiB in pieces of 250).
 _PART_LINES = 250
-# The replay's locals: slots s<k> and inputs t<k> (not an attribute: no "." before).
-_LOCAL = re.compile(r"(?<![.\w])[st]\d+\b")
-_QUOTED = re.compile(r"'[^']*'")
+# The replay's locals: slots s<k> and inputs t<k>; not an attribute (".s1") nor the name of one
+# in quotes (a _release line's ('s1',)).
+_LOCAL = re.compile(r"(?<![.\w'])[st]\d+\b")
 
 
 def _functions(params: list[str], lines: list[str]) -> list[str]:
@@ -251,27 +251,20 @@ def _functions(params: list[str], lines: list[str]) -> list[str]:
         return [f"def replay({', '.join(params)}):\n" + body(lines)]
     parts_of: dict[str, set[int]] = {}
     for i, ln in enumerate(lines):
-        for name in _LOCAL.findall(_QUOTED.sub("", ln)):
+        for name in _LOCAL.findall(ln):
             parts_of.setdefault(name, set()).add(i // _PART_LINES)
     shared = {name: i for i, name in enumerate(params)}
     for name, parts in parts_of.items():
         if len(parts) > 1 and name not in shared:
             shared[name] = len(shared)
 
-    def outside_quotes(ln: str) -> str:
-        out, at = [], 0
-        for m in _QUOTED.finditer(ln):
-            out.append(_LOCAL.sub(lambda n: sub(n.group()), ln[at : m.start()]) + m.group())
-            at = m.end()
-        return "".join(out) + _LOCAL.sub(lambda n: sub(n.group()), ln[at:])
-
-    def sub(name: str) -> str:
-        i = shared.get(name)
-        return name if i is None else f"S[{i}]"
+    def sub(m: re.Match) -> str:
+        i = shared.get(m.group())
+        return m.group() if i is None else f"S[{i}]"
 
     def rewrite(ln: str) -> str:
         if not ln.startswith("del "):
-            return outside_quotes(ln)
+            return _LOCAL.sub(sub, ln)
         names = _LOCAL.findall(ln)
         local = [n for n in names if n not in shared]
         gone = [f"S[{shared[n]}] = None" for n in names if n in shared]

@@ -194,7 +194,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, {**meta, **ranks}
         )
         checkpointing.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch + 1)
-        _write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history.epochs)
+        write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history.epochs)
         plot_curves(
             history.epochs, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}"
         )
@@ -309,7 +309,10 @@ def _last_good(path: str, epoch: int) -> str:
     return f"{path}, after epoch {epoch}" if epoch > 0 and os.path.exists(path) else "none yet"
 
 
-def _write_metrics(path: str, rows: list[dict]) -> None:
+def write_metrics(path: str, rows: list[dict]) -> None:
+    """Writes ``rows`` (one dict per epoch) to ``path`` as JSON lines, through a temporary file
+    and a rename, so that an interrupted run never leaves a half-written file. Also used by
+    captioner training."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         for r in rows:
