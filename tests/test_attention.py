@@ -142,7 +142,7 @@ def test_multihead_attention_dropout_only_in_training(rng):
 
 
 def test_multihead_attention_errors():
-    mha = nn.MultiheadAttention(4, 2)
+    mha = nn.MultiheadAttention(4, 2, batch_first=True)
     x = cr.randn(2, 3, 4)
     with pytest.raises(ValueError, match="not divisible by num_heads"):
         nn.MultiheadAttention(5, 2)

@@ -70,10 +70,10 @@ LAYER_CASES = [
 @pytest.mark.parametrize(("kind", "kwargs", "with_states"), LAYER_CASES)
 def test_layer_matches_torch(float64, rng, kind, kwargs, with_states):
     D, H, N, T = 3, 4, 2, 5
-    theirs = getattr(torch.nn, kind)(D, H, **{"batch_first": True, **kwargs}).double()
+    theirs = getattr(torch.nn, kind)(D, H, **kwargs).double()
     ours = getattr(nn, kind)(D, H, **kwargs)
     _copy(ours, theirs)
-    batch_first = kwargs.get("batch_first", True)
+    batch_first = kwargs.get("batch_first", False)
     x = rng.standard_normal((N, T, D) if batch_first else (T, N, D))
     k = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
     xs, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -130,7 +130,7 @@ def test_unbatched_layer_matches_torch(float64, rng, kind):
 def test_one_step_sequence_matches_torch(float64, rng, kind):
     """T = 1, both directions: the first step is also the last."""
     theirs = getattr(torch.nn, kind)(3, 4, bidirectional=True, batch_first=True).double()
-    ours = getattr(nn, kind)(3, 4, bidirectional=True)
+    ours = getattr(nn, kind)(3, 4, bidirectional=True, batch_first=True)
     _copy(ours, theirs)
     x = rng.standard_normal((2, 1, 3))
     xs, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -174,7 +174,7 @@ def test_state_dict_moves_from_torch_and_back(float64, rng):
 
 
 def test_dropout_between_layers_only_in_training(float64, rng):
-    ours = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+    ours = nn.LSTM(3, 4, num_layers=2, dropout=0.5, batch_first=True)
     x = cr.tensor(rng.standard_normal((2, 5, 3)))
     cr.manual_seed(0)
     a, _ = ours(x)
@@ -199,7 +199,7 @@ def test_float32_layer_keeps_float32(rng):
 
 def test_long_sequence_runs(rng):
     """A 300-step sequence: the loop lives inside one op, so there is no deep graph."""
-    gru = nn.GRU(2, 3)
+    gru = nn.GRU(2, 3, batch_first=True)
     out, h = gru(cr.tensor(rng.standard_normal((1, 300, 2)).astype(np.float32)))
     out.sum().backward()
     assert np.isfinite(gru.weight_hh_l0.grad.numpy()).all()
@@ -352,7 +352,7 @@ def test_fused_op_jvp_agrees_with_vjp(float64, rng, name):
 def test_lstm_layer_second_derivatives_match_torch(float64, rng):
     """A gradient penalty through a whole LSTM layer, against PyTorch's double backward."""
     theirs = torch.nn.LSTM(2, 3, batch_first=True).double()
-    ours = nn.LSTM(2, 3)
+    ours = nn.LSTM(2, 3, batch_first=True)
     _copy(ours, theirs)
     x = rng.standard_normal((2, 4, 2))
     xs, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -367,7 +367,7 @@ def test_lstm_layer_second_derivatives_match_torch(float64, rng):
 
 # ----- errors -----
 def test_layer_errors_name_the_layer_and_shapes(rng):
-    lstm = nn.LSTM(3, 4, num_layers=2)
+    lstm = nn.LSTM(3, 4, num_layers=2, batch_first=True)
     with pytest.raises(cr.ShapeError, match=r"LSTM: input has 5 features but input_size is 3"):
         lstm(cr.randn(2, 6, 5))
     with pytest.raises(cr.ShapeError, match=r"LSTM: expected input of shape \(N, T, D\)"):

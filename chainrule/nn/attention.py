@@ -34,7 +34,7 @@ class MultiheadAttention(Module):
         add_zero_attn: append a zero key and value to the sequence.
         kdim, vdim: sizes of keys and values when not E; then q/k/v_proj_weight replace
             in_proj_weight.
-        batch_first: (N, L, E) when True (chainrule's default; PyTorch's is False), else
+        batch_first: (N, L, E) when True (PyTorch's default is False: (T, N, D)), else
             (L, N, E).
     Shape (batch_first):
         query (N, L, E), key (N, S, kdim), value (N, S, vdim), or (L, E), (S, kdim), (S, vdim)
@@ -60,7 +60,7 @@ class MultiheadAttention(Module):
         add_zero_attn: bool = False,
         kdim: int | None = None,
         vdim: int | None = None,
-        batch_first: bool = True,
+        batch_first: bool = False,
     ) -> None:
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0:

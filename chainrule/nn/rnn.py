@@ -1,9 +1,9 @@
 """Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and their one-step cells ``RNNCell``, ``LSTMCell``,
 ``GRUCell``, with PyTorch's parameter names, shapes, gate orders and return values.
 
-One difference from PyTorch, as everywhere in chainrule: ``batch_first=True`` is the default, so a
-batch of sequences is x: (N, T, D). The final states ``h_n`` (and ``c_n``) are (L·dirs, N, H) either
-way, as in PyTorch.
+As in PyTorch, ``batch_first=False`` is the default, so a batch of sequences is x: (T, N, D);
+``batch_first=True`` reads (N, T, D). The final states ``h_n`` (and ``c_n``) are (L·dirs, N, H)
+either way.
 
 Speed. A layer computes the input-to-hidden product of all T steps at once (one (T·N, D) GEMM per
 layer and direction), then runs the recurrence as one fused op (``ops.rnn.LSTMLayer`` and
@@ -233,7 +233,7 @@ class RNNBase(Module):
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
     ) -> None:
@@ -393,8 +393,8 @@ class RNNBase(Module):
             s += f", nonlinearity={self.nonlinearity!r}"
         if not self.bias:
             s += ", bias=False"
-        if not self.batch_first:
-            s += ", batch_first=False"
+        if self.batch_first:
+            s += ", batch_first=True"
         if self.dropout:
             s += f", dropout={self.dropout}"
         if self.bidirectional:
@@ -414,7 +414,7 @@ class RNN(RNNBase):
     Args:
         input_size: D.  hidden_size: H.  num_layers: L stacked layers.
         nonlinearity: 'tanh' or 'relu'.  bias: learn b_ih, b_hh.
-        batch_first: x is (N, T, D) when True (chainrule's default; PyTorch's is False), else
+        batch_first: x is (N, T, D) when True (PyTorch's default is False: (T, N, D)), else
             (T, N, D).
         dropout: probability of zeroing each output of every layer but the last (training only).
         bidirectional: run a second layer over the reversed sequence and concatenate.
@@ -434,7 +434,7 @@ class RNN(RNNBase):
         num_layers: int = 1,
         nonlinearity: str = "tanh",
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
     ) -> None:
@@ -464,7 +464,7 @@ class LSTM(RNNBase):
 
     Args:
         input_size: D.  hidden_size: H.  num_layers: L.  bias: learn b_ih, b_hh.
-        batch_first: x is (N, T, D) when True (chainrule's default; PyTorch's is False).
+        batch_first: x is (N, T, D) when True (PyTorch's default is False: (T, N, D)).
         dropout: probability of zeroing each output of every layer but the last (training only).
         bidirectional: run a second LSTM over the reversed sequence and concatenate.
         proj_size: only 0 (LSTM with projections is not implemented).
@@ -488,7 +488,7 @@ class LSTM(RNNBase):
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
         proj_size: int = 0,
@@ -523,7 +523,7 @@ class GRU(RNNBase):
 
     Args:
         input_size: D.  hidden_size: H.  num_layers: L.  bias: learn b_ih, b_hh.
-        batch_first: x is (N, T, D) when True (chainrule's default; PyTorch's is False).
+        batch_first: x is (N, T, D) when True (PyTorch's default is False: (T, N, D)).
         dropout: probability of zeroing each output of every layer but the last (training only).
         bidirectional: run a second GRU over the reversed sequence and concatenate.
     Shape:
@@ -541,7 +541,7 @@ class GRU(RNNBase):
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
     ) -> None:
