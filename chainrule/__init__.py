@@ -30,6 +30,8 @@ from chainrule.autograd.creation import (
 )
 from chainrule.autograd.functions import (
     abs,
+    amax,
+    amin,
     argmax,
     argmin,
     broadcast_to,
@@ -56,6 +58,7 @@ from chainrule.autograd.functions import (
     sqrt,
     squeeze,
     stack,
+    std,
     sum,
     swapaxes,
     tanh,

@@ -27,3 +27,13 @@ def get_rng_state() -> dict:
 def set_rng_state(st: dict) -> None:
     """Restores a state returned by ``get_rng_state``."""
     _generator.bit_generator.state = st
+
+
+def normal_array(mean: float, std: float, shape: tuple[int, ...], gen=None) -> np.ndarray:
+    """float64 draws from N(mean, std²) of ``shape``, from ``gen`` or the library's generator."""
+    return (gen or _generator).normal(mean, std, shape)
+
+
+def uniform_array(a: float, b: float, shape: tuple[int, ...], gen=None) -> np.ndarray:
+    """float64 draws from U(a, b) of ``shape``, from ``gen`` or the library's generator."""
+    return (gen or _generator).uniform(a, b, shape)

@@ -14,6 +14,7 @@ from chainrule import backend
 from chainrule.autograd import functions
 from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import _GradMode, state
+from chainrule.autograd.inplace import check_versions
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import AnomalyError, user_line
 
@@ -157,6 +158,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
     found: dict[int, object] = {}
     m = functions if create_graph else backend.ArrayMath
     anomaly = state.anomaly
+    now = state.epoch
     mode = _GradMode(create_graph)
     with mode:
         while order:
@@ -174,6 +176,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                 if want is None:
                     _to_leaf(t, g, create_graph)
                 continue
+            if node._v != now:  # recorded before the latest in-place write somewhere
+                check_versions(node, t)
             inputs = node.inputs
             if create_graph:
                 in_grads = node.vjp(m, g, *inputs, t)

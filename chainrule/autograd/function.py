@@ -45,6 +45,7 @@ def apply(op, *inputs):
         t.requires_grad = True
         t._node = op
         op.inputs = inputs
+        op._v = state.epoch
     else:
         t.requires_grad = False
         t._node = None

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.function import apply, constant, derived
-from chainrule.autograd.tensor import Tensor, _lift, _raw
+from chainrule.autograd.tensor import Tensor, _lift, _raw, _view
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.base import normalize_axes
@@ -133,25 +133,130 @@ def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
 
 
-def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 0) -> Tensor:
-    """Variance over ``axis``: mean((x - mean x)²), divided by n - correction instead of n."""
+def var(
+    x: Tensor,
+    axis=None,
+    keepdims: bool = False,
+    correction: int | None = None,
+    *,
+    unbiased: bool | None = None,
+    dim=None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Variance over ``dim`` (all when None): Σ(x - mean x)² / (n - correction).
+
+    As PyTorch, unbiased by default (correction 1, Bessel's); ``unbiased=False`` or
+    ``correction=0`` divide by n. ``axis``/``keepdims`` are NumPy's names for ``dim``/``keepdim``.
+    """
     x = _t(x)
+    axis = dim if dim is not None else axis
+    keepdims = keepdim if keepdim is not None else keepdims
+    if correction is None:
+        correction = 0 if unbiased is False else 1
     axes = normalize_axes(axis, x.ndim)
     n = 1
     for a in axes:
         n *= x.shape[a]
     d = x - mean(x, axes, keepdims=True)
-    return sum(d * d, axes, keepdims) * (1.0 / builtins.max(n - correction, 1))
+    denom = n - correction
+    return sum(d * d, axes, keepdims) * (1.0 / denom if denom > 0 else float("nan"))
 
 
-def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Largest value over ``axis`` (values only). Tied maxima share the gradient equally."""
-    return apply(ops.Max(axis, keepdims), _t(x))
+def std(x: Tensor, *args, **kwargs) -> Tensor:
+    """Standard deviation: √var (same arguments as ``var``; unbiased by default)."""
+    return sqrt(var(x, *args, **kwargs))
 
 
-def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Smallest value over ``axis`` (values only). Tied minima share the gradient equally."""
-    return apply(ops.Min(axis, keepdims), _t(x))
+class _ValuesIndices(tuple):
+    """A ``(values, indices)`` pair with those names, as PyTorch's ``torch.return_types``."""
+
+    __slots__ = ()
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(values={self[0]!r}, indices={self[1]!r})"
+
+
+class max_result(_ValuesIndices):
+    """What ``max(x, dim)`` returns: ``values``, ``indices``."""
+
+
+class min_result(_ValuesIndices):
+    """What ``min(x, dim)`` returns: ``values``, ``indices``."""
+
+
+def take_along_dim(x: Tensor, indices, dim: int) -> Tensor:
+    """x's elements at ``indices`` along ``dim`` (``torch.take_along_dim``; the gradient goes
+    back to the taken positions only). ``indices`` has x's number of dimensions."""
+    x = _t(x)
+    idx = np.asarray(_raw(indices))
+    dim = normalize_axes(dim, x.ndim)[0]
+    grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
+    index = tuple(idx if k == dim else grid[k] for k in range(x.ndim))
+    return apply(ops.GetItem(index), x)
+
+
+def _pick(x, dim, keepdim, which, result):
+    x = _t(x)
+    if x.ndim == 0:
+        return result(x, constant(np.asarray(0)))
+    dim = normalize_axes(dim, x.ndim)[0]
+    if x.shape[dim] == 0:
+        raise ShapeError(
+            f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty\n  at {user_line()}"
+        )
+    arg = np.argmax if which == "max" else np.argmin
+    idx = derived(arg, x, axis=dim, keepdims=True)
+    values = take_along_dim(x, idx, dim)
+    if not keepdim:
+        values = squeeze(values, dim)
+        idx = derived(np.squeeze, idx, axis=dim)
+    return result(values, idx)
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    """``max(x)``: the largest value (ties share the gradient equally, as PyTorch);
+    ``max(x, dim)``: a ``(values, indices)`` pair along ``dim``, the gradient going to the
+    element each index selects; ``max(x, other)``: ``maximum(x, other)``."""
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
+    dim = axis if dim is None else dim
+    keepdim = keepdims if keepdims is not None else keepdim
+    if dim is None:
+        return apply(ops.Max(None, keepdim), _t(x))
+    return _pick(x, dim, keepdim, "max", max_result)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    """As ``max``, for the smallest values."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
+    dim = axis if dim is None else dim
+    keepdim = keepdims if keepdims is not None else keepdim
+    if dim is None:
+        return apply(ops.Min(None, keepdim), _t(x))
+    return _pick(x, dim, keepdim, "min", min_result)
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Largest values over ``dim`` (one or several; all when None); tied maxima share the
+    gradient equally, as ``torch.amax``."""
+    return apply(ops.Max(dim, keepdim), _t(x))
+
+
+def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Smallest values over ``dim``, as ``torch.amin``."""
+    return apply(ops.Min(dim, keepdim), _t(x))
 
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -189,34 +294,59 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    return apply(ops.Reshape(shape), x)
+    out = apply(ops.Reshape(shape), x)
+    # A view when NumPy could reshape without copying, as PyTorch's reshape.
+    return (
+        _view(out, x)
+        if out.data.base is not None and np.may_share_memory(out.data, x.data)
+        else out
+    )
 
 
-def transpose(x: Tensor, *axes) -> Tensor:
-    """Axes permuted like ``numpy.transpose``: reversed when no axes are given."""
+def transpose(x: Tensor, *dims) -> Tensor:
+    """Dimensions ``dim0`` and ``dim1`` swapped, as ``torch.transpose(x, dim0, dim1)`` (a view).
+
+    NumPy's forms stay accepted where they cannot be mistaken for PyTorch's: no argument reverses
+    the dimensions, and a full permutation (a tuple, or three or more ints) permutes them.
+    """
     x = _t(x)
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
-    if not axes:
-        return apply(ops.Transpose(None), x)
-    if sorted(a % x.ndim for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
-        hint = " (to swap two axes use swapaxes(a, b))" if len(axes) == 2 else ""
+    if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+        return swapaxes(x, dims[0], dims[1])
+    if not dims:
+        return _view(apply(ops.Transpose(None), x), x)
+    return permute(x, *dims)
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    """Dimensions reordered: dimension i of the result is dimension ``dims[i]`` of x (a view)."""
+    x = _t(x)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if len(dims) != x.ndim or sorted(int(a) % builtins.max(x.ndim, 1) for a in dims) != list(
+        range(x.ndim)
+    ):
+        hint = " (to swap two dimensions use transpose(dim0, dim1))" if len(dims) == 2 else ""
         raise ShapeError(
-            f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of a tensor of "
-            f"shape {x.shape}{hint}\n  at {user_line()}"
+            f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of a tensor "
+            f"of shape {x.shape}{hint}\n  at {user_line()}"
         )
-    return apply(ops.Transpose(tuple(a % x.ndim for a in axes)), x)
-
-
-permute = transpose
+    return _view(apply(ops.Transpose(tuple(int(a) % x.ndim for a in dims)), x), x)
 
 
 def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
-    """Axes ``a`` and ``b`` exchanged."""
+    """Axes ``a`` and ``b`` exchanged (a view; ``torch.swapaxes``)."""
     x = _t(x)
+    for d in (a, b):
+        if not -builtins.max(x.ndim, 1) <= d < builtins.max(x.ndim, 1):
+            raise ShapeError(
+                f"transpose: dimension {d} is out of range for a tensor of shape {x.shape}"
+                f"\n  at {user_line()}"
+            )
+    if x.ndim < 2:
+        return x
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
-    return apply(ops.Transpose(tuple(perm)), x)
+    return _view(apply(ops.Transpose(tuple(perm)), x), x)
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
@@ -258,7 +388,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    return apply(ops.BroadcastTo(shape), x)
+    return _view(apply(ops.BroadcastTo(shape), x), x)
 
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:

@@ -15,6 +15,10 @@ class _State:
     tracer = (
         None  # a cr.compile recording in progress (chainrule.jit.recording._Recording), else None
     )
+    # Counts in-place writes. A graph node keeps the count at its creation (``op._v``) and a tensor
+    # the count at its last in-place write (``_vstamp``): the backward walk compares the two only
+    # for nodes older than the newest write, so a step without in-place writes pays one comparison.
+    epoch = 0
 
 
 state = _State

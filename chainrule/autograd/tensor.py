@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.backend import get_default_dtype, xp
+from chainrule.errors import ShapeError
 
 
 class Tensor:
@@ -19,7 +20,12 @@ class Tensor:
     require one. ``_node`` is the op that produced this tensor when it is part of a graph.
     """
 
-    __slots__ = ("__weakref__", "_node", "_tangent", "data", "grad", "name", "requires_grad")
+    # _vstamp, _vcount (in-place writes) and _base (the tensor a view shares storage with) are
+    # set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap.
+    __slots__ = (
+        "__weakref__", "_base", "_node", "_tangent", "_vcount", "_vstamp", "data", "grad", "name",
+        "requires_grad",
+    )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
@@ -56,8 +62,29 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        """The tensor with its axes reversed."""
-        return apply(ops.Transpose(None), self)
+        """The tensor with its axes reversed (a view)."""
+        return _view(apply(ops.Transpose(None), self), self)
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dimensions swapped (a batch of matrices transposed; a view)."""
+        if self.data.ndim < 2:
+            raise ShapeError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
+        return _fn.swapaxes(self, -1, -2)
+
+    def t(self) -> Tensor:
+        """A 2-D tensor transposed (0-D and 1-D tensors are returned as they are), as PyTorch."""
+        if self.data.ndim > 2:
+            raise ShapeError(
+                f"t: expects a tensor of at most 2 dimensions, got shape {self.shape}; "
+                "use transpose(dim0, dim1) or permute(...)"
+            )
+        return self if self.data.ndim < 2 else _fn.swapaxes(self, 0, 1)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has had (PyTorch's ``_version``)."""
+        return _inplace.version(self)
 
     @property
     def grad_fn(self):
@@ -255,16 +282,110 @@ class Tensor:
         return derived(np.all, self)
 
     def __getitem__(self, index):
-        return apply(ops.GetItem(_raw_index(index)), self)
+        index = _raw_index(index)
+        out = apply(ops.GetItem(index), self)
+        return _view(out, self) if _basic(index) else out
 
     def __setitem__(self, index, value):
-        if self.requires_grad or self._node is not None:
-            raise RuntimeError(
-                "in-place assignment to a tensor that requires grad would corrupt its gradient; "
-                "build a new tensor (cr.where, cr.cat) or assign under .detach()"
-            )
-        _escape("in-place assignment t[...] = ...")
-        self.data[_raw_index(index)] = _raw(value)
+        """``t[index] = value`` in place, recorded so gradients reach ``value`` and the rest of t
+        (basic, integer-array and boolean indices; ``value`` broadcasts to the indexed shape)."""
+        _inplace.modify(self, "setitem", ops.SetItem(_raw_index(index)), _value(value, self))
+
+    # ----- in place (PyTorch's ``op_`` methods; each returns the tensor itself) -----
+    def add_(self, other, *, alpha=1):
+        other = _lift(other, self)
+        return _inplace.modify(self, "add_", _ADD(), other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        other = _lift(other, self)
+        return _inplace.modify(self, "sub_", _SUB(), other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return _inplace.modify(self, "mul_", _MUL(), _lift(other, self))
+
+    def div_(self, other):
+        return _inplace.modify(self, "div_", _DIV(), _lift(other, self))
+
+    def pow_(self, exponent):
+        if isinstance(exponent, (int, float)):
+            return _inplace.modify(self, "pow_", ops.PowScalar(exponent))
+        return _inplace.modify(self, "pow_", ops.Pow(), _lift(exponent, self))
+
+    def clamp_(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        return _inplace.modify(self, "clamp_", ops.Clip(_raw(min), _raw(max)))
+
+    clip_ = clamp_
+
+    def neg_(self):
+        return _inplace.modify(self, "neg_", ops.Neg())
+
+    def exp_(self):
+        return _inplace.modify(self, "exp_", ops.Exp())
+
+    def log_(self):
+        return _inplace.modify(self, "log_", ops.Log())
+
+    def sqrt_(self):
+        return _inplace.modify(self, "sqrt_", ops.Sqrt())
+
+    def abs_(self):
+        return _inplace.modify(self, "abs_", ops.Abs())
+
+    def tanh_(self):
+        return _inplace.modify(self, "tanh_", ops.Tanh())
+
+    def sigmoid_(self):
+        return _inplace.modify(self, "sigmoid_", ops.Sigmoid())
+
+    def relu_(self):
+        return _inplace.modify(self, "relu_", ops.Relu())
+
+    def copy_(self, src, non_blocking: bool = False):
+        """Writes ``src`` (broadcast to this shape) into this tensor; the gradient goes to src."""
+        return _inplace.modify(self, "copy_", ops.SetItem(Ellipsis), _value(src, self))
+
+    def fill_(self, value):
+        return _inplace.modify(self, "fill_", ops.SetItem(Ellipsis), _value(value, self))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def masked_fill_(self, mask, value):
+        """Writes ``value`` where ``mask`` (broadcast to this shape) is True."""
+        keep = ~np.asarray(_raw(mask), dtype=bool)
+        return _inplace.modify(self, "masked_fill_", ops.Where(keep), _value(value, self))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
+        """Fills this tensor with draws from N(mean, std²) (no gradient)."""
+        from chainrule.random import normal_array
+
+        _inplace.write_no_grad(
+            self, "normal_", lambda a: np.copyto(a, normal_array(mean, std, a.shape, generator))
+        )
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
+        """Fills this tensor with draws from U(a, b) (no gradient)."""
+        from chainrule.random import uniform_array
+
+        _inplace.write_no_grad(
+            self, "uniform_", lambda x: np.copyto(x, uniform_array(a, b, x.shape, generator))
+        )
+        return self
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -277,14 +398,33 @@ class Tensor:
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _fn.mean(self, _axis(axis, dim), _keep(keepdims, keepdim))
 
-    def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction: int = 0):
-        return _fn.var(self, _axis(axis, dim), _keep(keepdims, keepdim), correction=correction)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+            keepdims=None):  # fmt: skip
+        """Variance over ``dim``, unbiased by default (see ``cr.var``)."""
+        dim, unbiased = _dim_or_flag(dim, unbiased)
+        return _fn.var(self, _axis(axis, dim), _keep(keepdim, keepdims), correction,
+                       unbiased=unbiased)  # fmt: skip
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _fn.max(self, _axis(axis, dim), _keep(keepdims, keepdim))
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+            keepdims=None):  # fmt: skip
+        """Standard deviation over ``dim``, unbiased by default (see ``cr.std``)."""
+        dim, unbiased = _dim_or_flag(dim, unbiased)
+        return _fn.std(self, _axis(axis, dim), _keep(keepdim, keepdims), correction,
+                       unbiased=unbiased)  # fmt: skip
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _fn.min(self, _axis(axis, dim), _keep(keepdims, keepdim))
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The largest value, or with ``dim`` a ``(values, indices)`` pair (see ``cr.max``)."""
+        return _fn.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The smallest value, or with ``dim`` a ``(values, indices)`` pair (see ``cr.min``)."""
+        return _fn.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=False):
+        return _fn.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return _fn.amin(self, dim, keepdim)
 
     def exp(self):
         return apply(ops.Exp(), self)
@@ -318,11 +458,13 @@ class Tensor:
 
     view = reshape
 
-    def transpose(self, *axes):
-        return _fn.transpose(self, *axes)
+    def transpose(self, *dims):
+        """Dimensions ``dim0`` and ``dim1`` swapped, as PyTorch (see ``cr.transpose``)."""
+        return _fn.transpose(self, *dims)
 
-    def permute(self, *axes):
-        return _fn.transpose(self, *axes)
+    def permute(self, *dims):
+        """Dimensions reordered, as PyTorch's ``permute(*dims)``."""
+        return _fn.permute(self, *dims)
 
     def swapaxes(self, a: int, b: int):
         return _fn.swapaxes(self, a, b)
@@ -396,6 +538,26 @@ def _escape(what: str) -> None:
         state.tracer.escape(what)
 
 
+def _view(out: Tensor, of: Tensor) -> Tensor:
+    """Marks ``out`` as a view of ``of``'s storage (for the version counter of in-place writes)."""
+    base = getattr(of, "_base", None)
+    out._base = of if base is None else base
+    return out
+
+
+def _basic(index) -> bool:
+    """Whether ``x[index]`` is a view (ints, slices, None, ...) rather than a gather (arrays)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, (np.ndarray, list, tuple)) for i in items)
+
+
+def _value(x, like: Tensor) -> Tensor:
+    """A value to write into ``like``: a Tensor as it is, anything else in ``like``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    return constant(np.asarray(x, dtype=like.data.dtype))
+
+
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -410,6 +572,13 @@ def _raw_index(index):
     if isinstance(index, np.ndarray) and index.dtype == np.bool_:
         return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
     return index
+
+
+def _dim_or_flag(dim, unbiased):
+    """PyTorch's old ``var(unbiased)`` form: a bool first argument is the flag, not a dim."""
+    if isinstance(dim, bool):
+        return None, dim
+    return dim, unbiased
 
 
 def _axis(axis, dim):
@@ -427,6 +596,7 @@ def _shape_args(shape) -> tuple[int, ...]:
 
 
 from chainrule.autograd import functions as _fn  # noqa: E402  (functions build on Tensor)
+from chainrule.autograd import inplace as _inplace  # noqa: E402
 from chainrule.autograd.function import apply, constant, derived  # noqa: E402
 
 _ = state, xp

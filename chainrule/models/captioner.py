@@ -119,7 +119,7 @@ class Encoder(nn.Module):
             )
         f = self.cnn(images)  # (N, D, h, w)
         n, d = f.shape[0], f.shape[1]
-        f = f.reshape(n, d, self.num_regions).transpose(0, 2, 1)  # (N, L, C), reading order
+        f = f.reshape(n, d, self.num_regions).permute(0, 2, 1)  # (N, L, C), reading order
         coords = np.broadcast_to(self._coords.astype(f.dtype, copy=False), (n, *self._coords.shape))
         return cr.cat([f, cr.from_numpy(np.ascontiguousarray(coords))], axis=2)
 

@@ -23,13 +23,13 @@ from chainrule.ops.elementwise import (
     Where,
 )
 from chainrule.ops.fused import LogSoftmax, Softmax
-from chainrule.ops.index import GetItem, IndexAdd
+from chainrule.ops.index import GetItem, IndexAdd, SetItem
 from chainrule.ops.matmul import Linear, MatMul
 from chainrule.ops.reduce import Max, Min, Sum
 from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
 
 __all__ = [
-    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Div", "Exp", "GetItem", "IndexAdd",
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Div", "Exp", "GetItem", "IndexAdd", "SetItem",
     "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow",
     "PowScalar", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Sub", "Sum", "Tanh",
     "Transpose", "Where",

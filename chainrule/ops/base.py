@@ -28,6 +28,7 @@ class Op:
     # detect_anomaly the user's line that created the op.
     inputs = None
     trace = None
+    _v = 0  # the in-place write count when the node was recorded (grad_mode.state.epoch)
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainrule.backend import ArrayMath
+from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op
 
 
@@ -47,3 +47,43 @@ class IndexAdd(Op):
 
     def jvp(self, t, x, y):
         return ArrayMath.index_add(t, self.index, self.shape)
+
+
+class SetItem(Op):
+    """x with ``x[index] = v`` done on a copy: what ``t[index] = v`` records in the graph.
+
+    The gradient of x is g with the overwritten places zeroed; the gradient of v is g[index]
+    (summed back to v's shape by the engine when v was broadcast).
+    """
+
+    name = "setitem"
+    reads_self = False  # the VJP needs neither x's values nor v's, only the index
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x, v):
+        out = x.copy()
+        out[self.index] = v
+        return out
+
+    def vjp(self, m, g, x, v, y):
+        written = xp.zeros(x.shape, dtype=bool)
+        written[self.index] = True
+        gx = m.where(written, 0, g)
+        gv = g[self.index]
+        if gv.shape != v.shape:
+            gv = m.sum_to(gv, v.shape)
+        return gx, gv
+
+    def jvp(self, tx, tv, x, v, y):
+        out = tx.copy()
+        out[self.index] = tv
+        return out
+
+    def error_message(self, xs, exc):
+        x, v = xs
+        return (
+            f"setitem: cannot assign a value of shape {tuple(v.shape)} into a tensor of shape "
+            f"{tuple(x.shape)} at that index ({exc})"
+        )
