@@ -272,3 +272,88 @@ def test_var_and_std_are_unbiased_by_default(float64, rng):
     _close(cr.std(x, dim=0), torch.std(xt, dim=0))
     _backward(rng, x.std(1), xt.std(1))
     _close(x.grad, xt.grad)
+
+
+# ----- custom autograd Functions -----
+class _Cube(cr.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return x**3 * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x**2 * ctx.scale, None
+
+
+class _TorchCube(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return x**3 * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x**2 * ctx.scale, None
+
+
+def test_custom_function_matches_torch_and_gradcheck(float64, rng):
+    x, xt = _pair(rng, 3, 2)
+    y, yt = _Cube.apply(x, 0.5), _TorchCube.apply(xt, 0.5)
+    _close(y, yt)
+    _backward(rng, y, yt)
+    _close(x.grad, xt.grad)
+    assert cr.gradcheck(lambda a: _Cube.apply(a, 2.0), (cr.tensor(x.numpy(), requires_grad=True),))
+
+
+def test_custom_function_backward_differentiated_again(float64, rng):
+    x, xt = _pair(rng, 4)
+    (g,) = cr.grad(_Cube.apply(x, 1.0).sum(), x, create_graph=True)
+    (gt,) = torch.autograd.grad(_TorchCube.apply(xt, 1.0).sum(), xt, create_graph=True)
+    _close(g, gt)
+    (gg,) = cr.grad((g * g).sum(), x)
+    (ggt,) = torch.autograd.grad((gt * gt).sum(), xt)
+    _close(gg, ggt)
+
+
+def test_custom_function_ctx_and_errors(float64):
+    seen = {}
+
+    class Scale(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            seen["needs"] = ctx.needs_input_grad
+            ctx.save_for_backward(x, w)
+            return x * w
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            return g * w, g * x
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    w = cr.tensor([3.0, 4.0])
+    Scale.apply(x, w).sum().backward()
+    assert seen["needs"] == (True, False)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+
+    class Wrong(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    with pytest.raises(RuntimeError, match=r"Wrong\.backward returned 2 gradients"):
+        Wrong.apply(x).sum().backward()
+    y = Scale.apply(x, w)
+    with cr.no_grad():
+        x.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()

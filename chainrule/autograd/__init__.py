@@ -7,8 +7,9 @@ from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.forward import jvp
 from chainrule.autograd.check import gradcheck, numerical_jacobian, analytical_jacobian
 from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from chainrule.autograd.custom import Function, FunctionCtx
 
 __all__ = [
-    "Tensor", "analytical_jacobian", "backward", "detect_anomaly", "enable_grad", "functions", "grad", "gradcheck",
+    "Function", "FunctionCtx", "Tensor", "analytical_jacobian", "backward", "detect_anomaly", "enable_grad", "functions", "grad", "gradcheck",
     "is_grad_enabled", "jvp", "no_grad", "numerical_jacobian",
 ]  # fmt: skip

@@ -150,3 +150,17 @@ def _write(t, value, name: str) -> None:
             f"{name}: the result of shape {np.shape(value)} cannot be written in place into a "
             f"tensor of shape {tuple(t.shape)} ({exc})\n  at {user_line()}"
         ) from None
+
+
+def check_saved(ctx) -> None:
+    """Raises if a tensor given to ``ctx.save_for_backward`` was written in place since."""
+    stamps = getattr(ctx, "_stamps", None)
+    if stamps is None:
+        return
+    for i, (tensor, stamp) in enumerate(zip(ctx._saved, stamps)):
+        if getattr(tensor, "_vstamp", 0) > stamp:
+            raise RuntimeError(
+                f"backward: a value needed for the gradient was modified by an in-place "
+                f"operation: saved tensor {i} (shape {tuple(tensor.shape)}) is at version "
+                f"{version(tensor)}, written after save_for_backward\n  at {user_line()}"
+            )
