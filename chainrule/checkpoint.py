@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -181,6 +182,7 @@ def save(
         raise FileNotFoundError(
             f"cr.save: cannot write {path!r}: the directory {directory!r} does not exist"
         )
+    _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = os.path.join(
         directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     )
@@ -201,6 +203,38 @@ def save(
             pass
         raise
     _fsync_directory(directory)
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Deletes the temporary files ``.NAME.PID.HEX.tmp`` that a killed ``save`` of ``name`` left
+    in ``directory`` (a kill cannot run the cleanup): those whose process no longer exists.
+    A live process's file is left alone, since it may be writing it now."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[0-9a-f]+\.tmp")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.fullmatch(entry)
+        if m is None or _process_alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass  # removed by another run meanwhile, or not ours to remove
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: no pid is that large
+        return False
+    except OSError:
+        return True  # exists under another user, or cannot tell: keep the file
+    return True
 
 
 def _write_file(tensors: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
