@@ -39,6 +39,7 @@ from safetensors.numpy import save_file
 
 from chainrule.autograd.creation import from_numpy
 from chainrule.autograd.tensor import Tensor
+from chainrule.errors import regular_file
 
 __all__ = [
     "CheckpointError",
@@ -295,12 +296,7 @@ def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _existing_file(path: str | os.PathLike) -> str:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"cr.load: there is no checkpoint file at {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cr.load: {path!r} is a directory, not a checkpoint file")
-    return path
+    return regular_file(path, "checkpoint file")
 
 
 def _corrupt(path: str, error: Exception) -> CheckpointError:
