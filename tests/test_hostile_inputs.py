@@ -1,5 +1,5 @@
 """Hostile inputs from issue 15, each answered with one line naming the file or flag and exit
-code 2: paths that are not regular files, ..."""
+code 2: paths that are not regular files, checkpoints whose data was altered, ..."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from chainrule.datasets import read_idx
 from chainrule.datasets.fashion_scenes import scene_vocabulary
 from chainrule.errors import NotARegularFileError
 from chainrule.models.captioner import Captioner
-
-pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 
 
 @pytest.fixture
@@ -36,6 +34,8 @@ def no_hang():
 
 @pytest.fixture
 def fifo(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs POSIX FIFOs")
     path = tmp_path / "pipe.safetensors"
     os.mkfifo(path)
     return path
@@ -93,3 +93,61 @@ def test_cli_fifo_checkpoint_and_image_are_one_line_errors(no_hang, fifo, tmp_pa
     np.testing.assert_array_equal(
         cr.load(link)["decoder.out.bias"].numpy(), cr.load(ckpt)["decoder.out.bias"].numpy()
     )
+
+
+# ----- checksums -----
+def flip_byte(path, offset_from_end: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[-offset_from_end] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("offset_from_end", [1, 7, 40])
+def test_one_flipped_byte_in_the_tensor_data_is_refused_naming_the_file(tmp_path, offset_from_end):
+    """safetensors has no checksum: cr.save stores a SHA-256 of the tensors, cr.load checks it."""
+    path = tmp_path / "ckpt.safetensors"
+    w = np.arange(12.0).reshape(3, 4)
+    cr.save({"w": w, "b": np.ones(2, np.float32)}, path, metadata={"epoch": 1})
+    tensors, meta = cr.load(path, with_metadata=True)  # intact: loads, digest not in metadata
+    np.testing.assert_array_equal(tensors["w"].numpy(), w)
+    assert meta == {"epoch": 1}
+    flip_byte(path, offset_from_end)  # the data is at the end of the file, after the header
+    with pytest.raises(cr.checkpoint.CheckpointError, match=r"ckpt\.safetensors: the tensor data"):
+        cr.load(path)
+
+
+def test_the_digest_covers_names_and_shapes(tmp_path):
+    """Moving bytes between tensors or renaming one changes the digest too."""
+    from chainrule.checkpoint import _digest
+
+    a = {"x": np.zeros(4), "y": np.ones(2)}
+    assert _digest(a) == _digest({"y": np.ones(2), "x": np.zeros(4)})  # order does not matter
+    assert _digest(a) != _digest({"x2": np.zeros(4), "y": np.ones(2)})
+    assert _digest(a) != _digest({"x": np.zeros((2, 2)), "y": np.ones(2)})
+    assert _digest(a) != _digest({"x": np.zeros(4, np.int64), "y": np.ones(2)})
+    import hashlib
+
+    h = hashlib.sha256()  # by hand: name, dtype and shape as JSON, then the bytes, by name
+    h.update(b'["x", "<f8", [4]]' + np.zeros(4).tobytes() + b'["y", "<f8", [2]]')
+    h.update(np.ones(2).tobytes())
+    assert _digest(a) == h.hexdigest()
+
+
+def test_files_without_a_digest_still_load(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "plain.safetensors"
+    save_file({"w": np.arange(3.0)}, str(path))
+    np.testing.assert_array_equal(cr.load(path)["w"].numpy(), np.arange(3.0))
+
+
+def test_cli_eval_of_a_flipped_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    from chainrule.models.mlp import MLP
+    from chainrule.training.checkpointing import save_model
+
+    path = tmp_path / "model.safetensors"
+    save_model(str(path), MLP([64, 10]), {"model": "mlp", "data": "digits",
+               "input_shape": [64], "num_classes": 10, "flatten": True}, 1)  # fmt: skip
+    flip_byte(path, 3)
+    msg = one_line_error(capsys, ["eval", str(path)])
+    assert str(path) in msg and "does not match the SHA-256" in msg
