@@ -10,6 +10,11 @@ Writes are atomic: the file is written under a temporary name in the same direct
 disk (fsync), and renamed over the old one (``os.replace``). A crash or a kill at any moment
 leaves either the previous checkpoint or the new one, never half of one.
 
+Every file ``save`` writes carries a SHA-256 of its tensors (names, dtypes, shapes and bytes) in
+the metadata, under ``"chainrule.sha256"``; ``load`` recomputes it and refuses a file whose data
+no longer matches (a flipped bit, a bad copy). Files without one (older, or from other tools)
+load unchecked.
+
 Example::
 
     tensors, opt_meta = cr.checkpoint.split_optimizer_state(opt.state_dict())
@@ -26,8 +31,10 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +45,7 @@ from safetensors.numpy import save_file
 
 from chainrule.autograd.creation import from_numpy
 from chainrule.autograd.tensor import Tensor
+from chainrule.errors import regular_file
 
 __all__ = [
     "CheckpointError",
@@ -53,6 +61,9 @@ __all__ = [
 # Marks a header whose metadata values we JSON-encoded (files from other tools hold plain strings).
 _FORMAT_KEY = "chainrule.metadata"
 _FORMAT_VALUE = "json"
+# SHA-256 of the tensors (names, dtypes, shapes, bytes; see _digest): safetensors has no checksum
+# of its own, so without this a flipped bit in the data would load without a word.
+_DIGEST_KEY = "chainrule.sha256"
 
 # The dtypes that safetensors' NumPy reader maps back to NumPy (bfloat16 and float8 have no
 # NumPy dtype; complex128 is not in the format).
@@ -175,12 +186,14 @@ def save(
         if not arr.flags.c_contiguous:
             tensors[name] = np.array(arr, order="C")
     header = _encode_metadata(metadata)
+    header[_DIGEST_KEY] = _digest(tensors)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             f"cr.save: cannot write {path!r}: the directory {directory!r} does not exist"
         )
+    _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = os.path.join(
         directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     )
@@ -201,6 +214,38 @@ def save(
             pass
         raise
     _fsync_directory(directory)
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Deletes the temporary files ``.NAME.PID.HEX.tmp`` that a killed ``save`` of ``name`` left
+    in ``directory`` (a kill cannot run the cleanup): those whose process no longer exists.
+    A live process's file is left alone, since it may be writing it now."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[0-9a-f]+\.tmp")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.fullmatch(entry)
+        if m is None or _process_alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass  # removed by another run meanwhile, or not ours to remove
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: no pid is that large
+        return False
+    except OSError:
+        return True  # exists under another user, or cannot tell: keep the file
+    return True
 
 
 def _write_file(tensors: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
@@ -234,7 +279,8 @@ def load(
     Raises:
         FileNotFoundError: there is no file at ``path``.
         CheckpointError: the file is not a valid safetensors file (truncated, or something else
-            altogether); the message names the file and what is wrong.
+            altogether), or its tensors do not match the SHA-256 saved with them; the message
+            names the file and what is wrong.
     """
     path = _existing_file(path)
     try:
@@ -243,6 +289,7 @@ def load(
             arrays = {key: f.get_tensor(key) for key in f.keys()}
     except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
         raise _corrupt(path, e) from None
+    _verify(path, raw, arrays)
     tensors = {key: from_numpy(arr) for key, arr in arrays.items()}
     if not with_metadata:
         return tensors
@@ -261,12 +308,29 @@ def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _existing_file(path: str | os.PathLike) -> str:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"cr.load: there is no checkpoint file at {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cr.load: {path!r} is a directory, not a checkpoint file")
-    return path
+    return regular_file(path, "checkpoint file")
+
+
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """The SHA-256 (hex) of ``arrays``: each name, dtype, shape and C-order bytes, by name."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        arr = arrays[name]
+        h.update(json.dumps([name, arr.dtype.str, list(arr.shape)]).encode())
+        h.update(arr.data if arr.flags.c_contiguous else arr.tobytes())
+    return h.hexdigest()
+
+
+def _verify(path: str, raw: Mapping[str, str] | None, arrays: Mapping[str, np.ndarray]) -> None:
+    """Refuses tensors whose digest differs from the one saved with them (files written before
+    digests were stored, or by other tools, have none and are not checked)."""
+    expected = (raw or {}).get(_DIGEST_KEY)
+    if expected is not None and _digest(arrays) != expected:
+        raise CheckpointError(
+            f"{path}: the tensor data does not match the SHA-256 saved with it, so "
+            "the file was damaged or altered after it was written; use another copy or "
+            "write it again"
+        )
 
 
 def _corrupt(path: str, error: Exception) -> CheckpointError:
@@ -284,9 +348,10 @@ def _encode_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:
     if not isinstance(metadata, Mapping):
         raise TypeError(f"cr.save: metadata must be a dict, got {type(metadata).__name__}")
     for key, value in metadata.items():
-        if not isinstance(key, str) or key == _FORMAT_KEY:
+        if not isinstance(key, str) or key in (_FORMAT_KEY, _DIGEST_KEY):
             raise TypeError(
-                f"cr.save: metadata keys must be strings other than {_FORMAT_KEY!r}, got {key!r}"
+                f"cr.save: metadata keys must be strings other than {_FORMAT_KEY!r} and "
+                f"{_DIGEST_KEY!r}, got {key!r}"
             )
         try:
             header[key] = json.dumps(value, default=_json_default)
@@ -305,6 +370,7 @@ def _json_default(value: Any) -> Any:
 
 def _decode_metadata(path: str, raw: Mapping[str, str] | None) -> dict[str, Any]:
     raw = dict(raw or {})
+    raw.pop(_DIGEST_KEY, None)
     if raw.pop(_FORMAT_KEY, None) != _FORMAT_VALUE:
         return raw  # written by another tool: its values are plain strings
     out = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -18,6 +19,38 @@ class GradcheckError(AssertionError):
 
 class AnomalyError(RuntimeError):
     """``detect_anomaly`` found a NaN or Inf in a forward or backward result."""
+
+
+class NotARegularFileError(ValueError):
+    """A path that should name a file names a FIFO, a device or a socket instead."""
+
+
+def regular_file(path: str | os.PathLike, what: str) -> str:
+    """``path`` as a string, checked to name a regular file before anything opens it.
+
+    The one check at the boundary where user paths are read (checkpoints, images, data files):
+    a FIFO would block ``open()`` forever and a device could be read without end, so only
+    regular files (or links to them) pass. ``what`` names the kind of file in the messages
+    (``"checkpoint file"``, ``"image file"``).
+
+    Raises:
+        FileNotFoundError: nothing at ``path``. IsADirectoryError: a folder.
+        NotARegularFileError: a FIFO, device or socket.
+    """
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode  # stat never blocks, even on a FIFO
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such {what}") from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{path}: is a folder, not a {what}; give the file inside it")
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a device")  # fmt: skip
+        raise NotARegularFileError(
+            f"{path}: is {kind}, not a regular {what}; give a file saved on disk"
+        )
+    return path
 
 
 def user_line() -> str:

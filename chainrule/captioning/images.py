@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from chainrule.errors import regular_file
+
 
 class ImageError(ValueError):
     """An image file that cannot be read as an image."""
@@ -29,15 +31,13 @@ def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, lis
         (e.g. ``"converted from RGB to grayscale"``, ``"resized from 128x96 to 64x64"``).
 
     Raises:
-        FileNotFoundError: no such file. ImageError: the file is not a readable image.
+        FileNotFoundError: no such file. IsADirectoryError, NotARegularFileError: a folder, a
+            FIFO or a device (``errors.regular_file``). ImageError: the file is not a readable
+            image.
     """
     from PIL import Image, UnidentifiedImageError
 
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such image file")
-    if os.path.isdir(path):
-        raise ImageError(f"{path}: is a folder, not an image file")
+    path = regular_file(path, "image file")
     try:
         with Image.open(path) as im:
             im.load()

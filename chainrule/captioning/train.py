@@ -152,13 +152,17 @@ def train_captioner(
     state_path = os.path.join(cfg.out, "checkpoint.safetensors")
     position = {"epoch": 0, "step": 0}
     history: list[dict] = []
+    meta = {"train_config": cfg.to_dict()}
     if resume:
         position, history = _resume(state_path, cfg, model, optimizer, log)
+        if history:
+            # A kill between the checkpoint and the other outputs of its epoch left them a step
+            # behind; the model restored from the checkpoint brings them up to it.
+            _write_outputs(cfg, model, vocab, meta, position, history)
 
     per_epoch = len(batches)
     total = cfg.epochs * per_epoch
     budget = None if cfg.minutes is None else cfg.minutes * 60.0
-    meta = {"train_config": cfg.to_dict()}
     t_run = time.perf_counter()
     stopped = False
     for epoch in range(position["epoch"], cfg.epochs):
@@ -234,18 +238,7 @@ def train_captioner(
         ckpt.save_training_state(
             state_path, model, optimizer, vocab, position, cfg.to_dict(), history, {}
         )
-        ckpt.save_captioner(
-            os.path.join(cfg.out, "model.safetensors"),
-            model,
-            vocab,
-            {**meta, "epoch": epoch + 1, "position": position},
-        )
-        write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history)
-        plot_caption_curves(
-            history,
-            os.path.join(cfg.out, "curves.png"),
-            title=f"captioner ({'attention' if cfg.attention else 'no attention'})",
-        )
+        _write_outputs(cfg, model, vocab, meta, position, history)
         if stopped:
             log(f"stopped after {cfg.minutes:g} minutes; continue with --resume")
             break
@@ -261,6 +254,25 @@ def train_captioner(
         "stopped_early": stopped,
         "out": cfg.out,
     }
+
+
+def _write_outputs(cfg: CaptionTrainConfig, model, vocab, meta: dict, position: dict,
+                   history: list[dict]) -> None:  # fmt: skip
+    """Writes the outputs that follow the checkpoint at ``position``: the weights
+    (``model.safetensors``, tagged with the epoch of the last row of ``history``),
+    ``metrics.jsonl`` and ``curves.png``, each atomically."""
+    ckpt.save_captioner(
+        os.path.join(cfg.out, "model.safetensors"),
+        model,
+        vocab,
+        {**meta, "epoch": history[-1]["epoch"], "position": position},
+    )
+    write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history)
+    plot_caption_curves(
+        history,
+        os.path.join(cfg.out, "curves.png"),
+        title=f"captioner ({'attention' if cfg.attention else 'no attention'})",
+    )
 
 
 def _validate(model, val_ds, val_refs, vocab) -> dict:

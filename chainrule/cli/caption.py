@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from chainrule.cli.argtypes import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, float_in
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -50,27 +52,36 @@ def _add_train(csub) -> None:
     )
     g.add_argument("--no-attention", dest="attention", action="store_false",
                    help="the baseline without attention (Show and Tell)")  # fmt: skip
-    p.add_argument("--epochs", type=int, default=C.epochs, help="epochs")
-    p.add_argument("--batch-size", type=int, default=C.batch_size, help="mini-batch size")
-    p.add_argument("--lr", type=float, default=C.lr, help="Adam's (peak) learning rate")
+    p.add_argument("--epochs", type=POSITIVE_INT, default=C.epochs, help="epochs")
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=C.batch_size, help="mini-batch size")
+    p.add_argument("--lr", type=POSITIVE, default=C.lr, help="Adam's (peak) learning rate")
     p.add_argument("--schedule", choices=["cosine", "constant"], default=C.schedule,
                    help="learning-rate schedule over --epochs")  # fmt: skip
-    p.add_argument("--train-size", type=int, help="training scenes (default: all 30,000)")
-    p.add_argument("--val-size", type=int, help="validation scenes (default: all 1,000)")
-    p.add_argument("--minutes", type=float,
+    p.add_argument("--train-size", type=POSITIVE_INT, help="training scenes (default: all 30,000)")
+    p.add_argument("--val-size", type=COUNT, help="validation scenes (default: all 1,000)")
+    p.add_argument("--minutes", type=NON_NEGATIVE,
                    help="stop after this many minutes of training (at a step boundary, "
                    "checkpointed: --resume continues)")  # fmt: skip
     p.add_argument("--all-references", action="store_true",
                    help="use all five references of every scene each epoch")  # fmt: skip
-    p.add_argument("--alpha-c", type=float, default=C.alpha_c,
+    p.add_argument("--alpha-c", type=NON_NEGATIVE, default=C.alpha_c,
                    help="weight of the doubly stochastic attention term")  # fmt: skip
-    p.add_argument("--embed-dim", type=int, default=C.embed_dim, help="word embedding size")
-    p.add_argument("--hidden-dim", type=int, default=C.hidden_dim, help="LSTM hidden size")
-    p.add_argument("--attention-dim", type=int, default=C.attention_dim, help="attention size")
+    p.add_argument(
+        "--embed-dim", type=POSITIVE_INT, default=C.embed_dim, help="word embedding size"
+    )
+    p.add_argument("--hidden-dim", type=POSITIVE_INT, default=C.hidden_dim, help="LSTM hidden size")
+    p.add_argument(
+        "--attention-dim", type=POSITIVE_INT, default=C.attention_dim, help="attention size"
+    )
     p.add_argument("--channels", default=",".join(map(str, C.channels)),
                    help="the encoder's three stage widths")  # fmt: skip
-    p.add_argument("--dropout", type=float, default=C.dropout, help="dropout before the output")
-    p.add_argument("--seed", type=int, default=C.seed, help="initialisation, dropout, data order")
+    p.add_argument(
+        "--dropout",
+        type=float_in(0.0, 1.0, high_open=True),
+        default=C.dropout,
+        help="dropout before the output",
+    )
+    p.add_argument("--seed", type=SEED, default=C.seed, help="initialisation, dropout, data order")
     p.add_argument("--out", help="output folder (default: runs/captioner-attention or "
                    "runs/captioner-no-attention)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
@@ -89,12 +100,12 @@ def _add_eval(csub) -> None:
     )
     p.add_argument("checkpoint", help="model.safetensors written by 'chainrule caption train'")
     p.add_argument("--split", default="test", choices=["test", "val", "train"], help="which split")
-    p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
-    p.add_argument("--size", type=int, help="score the first SIZE scenes only")
+    p.add_argument("--beam", type=POSITIVE_INT, default=3, help="beam size (1: greedy)")
+    p.add_argument("--size", type=POSITIVE_INT, help="score the first SIZE scenes only")
     p.add_argument("--no-meteor", action="store_true", help="skip METEOR (a Java process)")
     p.add_argument("--trivial", action="store_true",
                    help="also score the trivial baseline (the most common training caption)")  # fmt: skip
-    p.add_argument("--examples", type=int, default=0, help="print the first N captions written")
+    p.add_argument("--examples", type=COUNT, default=0, help="print the first N captions written")
     p.add_argument("--root", help="folder with the Fashion-MNIST files")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     p.set_defaults(caption_run=_run_eval)
@@ -110,7 +121,7 @@ def _add_describe(csub) -> None:
     )
     p.add_argument("checkpoint", help="model.safetensors written by 'chainrule caption train'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
+    p.add_argument("--beam", type=POSITIVE_INT, default=3, help="beam size (1: greedy)")
     p.add_argument("--attention-map", metavar="OUT.png",
                    help="draw, per word, where the model looked (with several images: "
                    "OUT-1.png, OUT-2.png, ...)")  # fmt: skip

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 import os
 
+from chainrule.cli.argtypes import COUNT
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("show", help="draw a CNN's learned filters or one image's feature maps")
     p.add_argument("checkpoint", help="model.safetensors of a convolutional model (e.g. cnn)")
     p.add_argument("--what", choices=["filters", "activations"], default="filters")
-    p.add_argument("--image", type=int, default=0, help="test image index (activations)")
+    p.add_argument("--image", type=COUNT, default=0, help="test image index (activations)")
     p.add_argument("--data", help="data set of the image (default: the one trained on)")
     p.add_argument("--root", help="folder to look for data files in first")
     p.add_argument("--out", default="show.png", help="PNG file to write")

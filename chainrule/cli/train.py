@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 
+from chainrule.cli.argtypes import COUNT, POSITIVE, POSITIVE_INT, SEED
 from chainrule.training.optimizers import OPTIMIZERS
 
 
@@ -26,20 +27,24 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--data", default="fashion-mnist", help="fashion-mnist, mnist, mnist5k or digits"
     )
-    p.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default: the recipe's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    p.add_argument("--epochs", type=POSITIVE_INT, help="epochs (default: the recipe's)")
+    p.add_argument(
+        "--batch-size", type=POSITIVE_INT, help="mini-batch size (default: the recipe's)"
+    )
+    p.add_argument("--lr", type=POSITIVE, help="learning rate (default: the recipe's)")
     p.add_argument(
         "--optimizer", choices=sorted(OPTIMIZERS), help="optimiser (default: the recipe's)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of initialisation and data order")
     p.add_argument("--out", help="output folder (default: runs/MODEL-DATA)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--root", help="folder to look for data files in first")
     p.add_argument(
-        "--val-size", type=int, help="validation examples held out of the training split"
+        "--val-size", type=COUNT, help="validation examples held out of the training split"
     )
-    p.add_argument("--limit", type=int, help="train on the first LIMIT training examples only")
+    p.add_argument(
+        "--limit", type=POSITIVE_INT, help="train on the first LIMIT training examples only"
+    )
     p.add_argument(
         "--compile",
         action="store_true",

@@ -24,6 +24,7 @@ import numpy as np
 
 from chainrule.data.dataset import Dataset
 from chainrule.datasets.vocab import Vocabulary, tokenize
+from chainrule.errors import regular_file
 
 
 def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Path]:
@@ -167,6 +168,8 @@ class CocoCaptions(Dataset):
         from PIL import Image, UnidentifiedImageError
 
         path = self.image_dir / self.file_names[index]
+        if path.exists():  # a missing one is reported below, in CocoCaptions' words
+            regular_file(path, "image file")
         try:
             with Image.open(path) as im:
                 im = im.convert("L" if self.grayscale else "RGB")

@@ -21,6 +21,7 @@ import zlib
 import numpy as np
 
 from chainrule.datasets.errors import DatasetFormatError
+from chainrule.errors import regular_file
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
@@ -69,8 +70,10 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
         DatasetFormatError: wrong or unknown magic number, a header or payload shorter or longer
             than the header's dimensions call for, or a corrupt gzip stream; the message names
             the file.
+        FileNotFoundError, IsADirectoryError, NotARegularFileError: nothing, a folder, or a
+            FIFO or device at ``path`` (``errors.regular_file``).
     """
-    path = os.fspath(path)
+    path = regular_file(path, "IDX data file")
     data = _read_bytes(path)
     if len(data) < 4:
         raise DatasetFormatError(

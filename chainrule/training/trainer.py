@@ -130,9 +130,16 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     if dist.is_main():
         os.makedirs(cfg.out, exist_ok=True)
     ckpt_path = os.path.join(cfg.out, "checkpoint.safetensors")
+    meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
+            "num_classes": num_classes, "flatten": recipe.flatten}  # fmt: skip
     start = 0
     if resume:
         start = _resume(ckpt_path, cfg, model, optimizer, loader, history, log)
+        if start > 0 and dist.is_main():
+            # A kill between the checkpoint and the other outputs of its epoch left them a step
+            # behind; the model restored from the checkpoint brings them up to it, so a resume
+            # with nothing left to train still ends with every output matching the checkpoint.
+            _write_outputs(cfg, model, meta, start, history.epochs)
 
     def step_fn(xb, yb):
         out = model(xb)
@@ -144,8 +151,6 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
 
     # Replayed steps give the same parameters as eager ones to the last bit (tests/test_compile).
     train_step = cr.compile(step_fn) if cfg.compile else step_fn
-    meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
-            "num_classes": num_classes, "flatten": recipe.flatten}  # fmt: skip
     t_run = time.perf_counter()
     for epoch in range(start, cfg.epochs):
         model.train()
@@ -193,11 +198,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         checkpointing.save_training_state(
             ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, {**meta, **ranks}
         )
-        checkpointing.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch + 1)
-        write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history.epochs)
-        plot_curves(
-            history.epochs, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}"
-        )
+        _write_outputs(cfg, model, meta, epoch + 1, history.epochs)
         # Reported only once saved: an interrupt after this line never loses the epoch.
         if val:
             # Nielsen's seed code prints exactly this line after each epoch (counting from 0).
@@ -225,6 +226,14 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         st = train_step.stats()
         result["compiled_steps"] = {k: st[k] for k in ("replays", "recordings", "eager_calls")}
     return result
+
+
+def _write_outputs(cfg: TrainConfig, model, meta: dict, epoch: int, rows: list[dict]) -> None:
+    """Writes the outputs that follow the checkpoint of epoch ``epoch`` (1-based): the weights
+    (``model.safetensors``), ``metrics.jsonl`` and ``curves.png``, each atomically."""
+    checkpointing.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch)
+    write_metrics(os.path.join(cfg.out, "metrics.jsonl"), rows)
+    plot_curves(rows, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}")
 
 
 def _resume(path, cfg, model, optimizer, loader, history, log) -> int:

@@ -1,0 +1,65 @@
+"""Argument types for the CLI's numeric flags: each refuses a value out of range at parse time,
+so argparse answers with one line naming the flag (``argument --epochs: must be a whole number
+>= 1, got -1``) and exit code 2, before any data is loaded or any file is written."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """The type of a flag taking a whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text}")
+        return value
+
+    parse.__name__ = f"int>={low}"
+    return parse
+
+
+def float_in(low: float, high: float = math.inf, low_open: bool = False,
+             high_open: bool = False) -> Callable[[str], float]:  # fmt: skip
+    """The type of a flag taking a finite number in the interval from ``low`` to ``high``
+    (each end closed unless ``low_open`` / ``high_open``)."""
+    lo, hi = ("(" if low_open else "["), (")" if high_open or high == math.inf else "]")
+    interval = f"{lo}{low:g}, {'inf' if high == math.inf else f'{high:g}'}{hi}"
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        below = value <= low if low_open else value < low
+        above = value >= high if high_open else value > high
+        if below or above:
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}, got {text}")
+        return value
+
+    parse.__name__ = f"number in {interval}"
+    return parse
+
+
+POSITIVE_INT = int_at_least(1)
+COUNT = int_at_least(0)  # sizes and indices that may be 0
+SEED = int_at_least(0)  # NumPy's generators take no negative seed
+POSITIVE = float_in(0.0, low_open=True)  # learning rates
+NON_NEGATIVE = float_in(0.0)
