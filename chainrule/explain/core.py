@@ -110,6 +110,10 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
     expr = parse(expression)
     bindings = _bindings(at, values)
     for name in bindings:
+        if name in expr.assigned and name not in expr.positions:
+            raise ExplainError(
+                f"{name} is given a value but a statement computes it: drop --at {name}=..."
+            )
         if name not in expr.positions:
             raise ExplainError(f"{name} is given a value but the expression does not use it")
     for name in expr.names:
@@ -139,12 +143,38 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
 
     names: dict[int, str] = {id(t): n for n, t in inputs.items()}
     created = [t for t in ev.created if id(t) in {id(o) for o in ledger.order}]
-    for i, t in enumerate(created, 1):
-        names[id(t)] = f"n{i}"
-        t.name = f"n{i}"
+    for t, n in zip(created, _node_names(created, ev.assigned, set(inputs), expr.assigned)):
+        names[id(t)] = n
+        t.name = n
     forward = list(inputs.values()) + created
     gradients = {n: t.grad.data for n, t in inputs.items()}
     return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+
+
+def _node_names(
+    created: list[Tensor], assigned: dict[int, str], inputs: set[str], written: set[str]
+) -> list[str]:
+    """Display names of the created nodes, in order. A statement's node takes the statement's name;
+    a name already taken (``u = u*u; u = u*u``, or an input ``u``) becomes ``u_2``, ``u_3``, ...
+    The other nodes are ``n1``, ``n2``, ..., skipping the names the user wrote (``written``)."""
+    used = set(inputs)
+    out = []
+    k = 0
+    for t in created:
+        want = assigned.get(id(t))
+        if want is None:
+            k += 1
+            while f"n{k}" in written or f"n{k}" in used:
+                k += 1
+            name = f"n{k}"
+        else:
+            name, i = want, 1
+            while name in used:
+                i += 1
+                name = f"{want}_{i}"
+        used.add(name)
+        out.append(name)
+    return out
 
 
 def _bindings(at, values) -> dict[str, np.ndarray]:

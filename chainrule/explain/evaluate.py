@@ -24,6 +24,7 @@ class Evaluation:
     result: Value
     created: list[Tensor] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)  # id(tensor) -> source text
+    assigned: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the statement's name
 
 
 def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
@@ -33,8 +34,15 @@ def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
     program (a constant exponent), and sub-expressions of numbers alone are folded.
     """
     out = Evaluation(None)
+    env = dict(env)  # statements bind names in a copy: the caller's inputs stay as given
     with np.errstate(all="ignore"):  # log(-1) is nan, shown as such; not a warning
-        out.result = _eval(expr, expr.tree.body, env, out)
+        for target, node in expr.statements:
+            out.result = _eval(expr, node, env, out)
+            if target is not None:
+                env[target] = out.result
+                # The node a statement computed takes its name; an alias (y = c) names nothing.
+                if isinstance(out.result, Tensor) and out.result._node is not None:
+                    out.assigned.setdefault(id(out.result), target)
     return out
 
 

@@ -21,6 +21,9 @@ def fmt(x) -> str:
     return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
 
 
+MAX_LISTED = 16  # paths listed per input; the rest are counted
+
+
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
@@ -117,27 +120,33 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
     for name, t in ex.inputs.items():
         ps = summary.paths.get(id(t), [])
         rows = []
-        for p in ps:
+        for p in ps[:MAX_LISTED]:
             route = " → ".join(ex.name(x) for x in p.tensors)
             factors = " × ".join(_factor(f) for f in p.factors)
             rows.append([f"{name}:" if not rows else "", route, f"{factors} = {fmt(p.product)}"])
         lines += _table(rows)
+        if len(ps) > MAX_LISTED:
+            lines.append(f"      … {len(ps) - MAX_LISTED:,} more paths: {len(ps):,} in all")
         total = summary.total(t)
         bp = ex.gradients[name]
         ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12)
-        sums = " + ".join(fmt(p.product) for p in ps)
+        sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
+        if len(ps) > MAX_LISTED:
+            sums += " + …"
         what = f"sum of path products {sums} = {fmt(total)}" if len(ps) > 1 else "one path"
+        if len(ps) > MAX_LISTED:
+            what = f"sum of the {len(ps):,} path products = {fmt(total)}"
         lines.append(
             f"      {what};  backpropagated {fmt(bp)}  " + ("(equal)" if ok else "(DIFFERENT)")
         )
     lines.append(
-        f"multiplications: {summary.path_multiplications} along the paths, "
-        f"{summary.backprop_multiplications} by backpropagation (upstream × local, once per edge "
+        f"multiplications: {summary.path_multiplications:,} along the paths, "
+        f"{summary.backprop_multiplications:,} by backpropagation (upstream × local, once per edge "
         "below the output)"
     )
     lines.append(
-        f"additions: {summary.path_additions} adding up path products, "
-        f"{summary.backprop_additions} by backpropagation (where contributions meet)"
+        f"additions: {summary.path_additions:,} adding up path products, "
+        f"{summary.backprop_additions:,} by backpropagation (where contributions meet)"
     )
     return lines
 
