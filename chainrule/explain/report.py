@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.explain.core import Explanation
 from chainrule.explain.ledger import Step
+from chainrule.explain.local import formula, num, term
 
 
 def fmt(x) -> str:
@@ -50,7 +51,7 @@ def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     lines.append("")
 
     lines.append("gradients")
-    rows = [[f"∂{root}/∂{n}", "=", fmt(g)] for n, g in ex.gradients.items()]
+    rows = [[f"∂{root}/∂{n}", "=", num(g)] for n, g in ex.gradients.items()]
     lines += _table(rows)
 
     if paths:
@@ -69,48 +70,49 @@ def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
 
 def _backward_lines(ex: Explanation) -> list[str]:
     """One header per node, then one row per input; the rows of all nodes share column widths."""
-    blocks: list[tuple[str, list[list[str]]]] = []
+    blocks: list[tuple[str, list[tuple[list[str], str | None]]]] = []
     for step in ex.ledger.steps:
         t = step.tensor
         me = ex.name(t)
         seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
         blocks.append(
-            (f"  {me} {t._node.name}, upstream {fmt(step.upstream)}{seed}", _edge_rows(ex, step))
+            (f"  {me} {t._node.name}, upstream {num(step.upstream)}{seed}", _edge_rows(ex, step))
         )
-    widths = [max((len(r[i]) for _, rows in blocks for r in rows), default=0) for i in range(4)]
+    widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
     lines = []
     for head, rows in blocks:
         lines.append(head)
-        for r in rows:
+        for r, why in rows:
             lines.append(("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
+            if why:  # the local derivative's formula, below its row
+                lines.append(f"         {why}")
     return lines
 
 
-def _edge_rows(ex: Explanation, step: Step) -> list[list[str]]:
+def _edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
     me = ex.name(step.tensor)
     rows = []
     for e in step.edges:
         src = ex.name(e.source)
         if e.contribution is None:
-            rows.append([f"→ {src}", "(a constant: no gradient)", "", ""])
+            rows.append(([f"→ {src}", "(a constant: no gradient)", "", ""], None))
             continue
         local = ex.ledger.local(step, e.slot)
-        product = f"{fmt(step.upstream)} × {fmt(local)}"
+        product = f"{term(step.upstream)} × {term(local)}"
         if local.shape != e.contribution.shape:  # broadcast: summed back to the input's shape
             product = f"sum({product})"
         note = ""
         if e.arrival > 1:  # the engine's accumulation: previous sum + this contribution
             note = (
-                f"running sum at {src}: {fmt(e.previous)} + {fmt(e.contribution)} = {fmt(e.total)}"
+                f"running sum at {src}: {num(e.previous)} + {term(e.contribution)} = {num(e.total)}"
             )
-        rows.append(
-            [
-                f"→ {src}",
-                f"local ∂{me}/∂{src} = {fmt(local)}",
-                f"contribution {product} = {fmt(e.contribution)}",
-                note,
-            ]
-        )
+        row = [
+            f"→ {src}",
+            f"local ∂{me}/∂{src} = {num(local)}",
+            f"contribution {product} = {num(e.contribution)}",
+            note,
+        ]
+        rows.append((row, formula(step, e.slot, local, ex.name)))
     return rows
 
 
