@@ -31,8 +31,8 @@ examples:
 EXPR may be statements NAME = EXPRESSION separated by ';' (a name may be assigned again; the last
 statement is the output; names used before they are assigned are inputs), and may use
 + - * / ** (and unary -), numbers, the names given with --at, and the functions
-exp log sqrt tanh sigmoid relu sum max dot; max(v) is v's largest element, max(a, b) the
-elementwise maximum. Nothing else is accepted: the expression is parsed, never executed.
+exp sin cos abs log sqrt tanh sigmoid relu sum max dot; max(v) is v's largest element,
+max(a, b) the elementwise maximum. Nothing else is accepted: the expression is parsed, never executed.
 """
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule.autograd.functions as F
-from chainrule.autograd.function import constant
+from chainrule import ops
+from chainrule.autograd.function import apply, constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError
 from chainrule.explain.parser import ExplainError, Expression
@@ -129,7 +130,10 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value]) -> Val
                 return max(a, b)
             return F.maximum(a, b) if isinstance(a, Tensor) else F.maximum(_tensor(a), b)
         return F.max(_tensor(args[0]))
+    if name in ("sin", "cos"):  # ops without a chainrule.autograd.functions wrapper yet
+        return apply(ops.Sin() if name == "sin" else ops.Cos(), _tensor(args[0]))
     fn = {
+        "abs": F.abs,
         "exp": F.exp,
         "log": F.log,
         "sqrt": F.sqrt,

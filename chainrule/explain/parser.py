@@ -10,7 +10,7 @@ is allowed:
   node per statement), and the last statement is the output. A name used before it is assigned is
   an input and takes its value from ``--at``;
 * ``+ - * / **`` and unary ``-``/``+``;
-* calls to ``exp log sqrt tanh sigmoid relu sum max dot`` (``max(v)`` is the largest element,
+* calls to ``exp log sqrt tanh sigmoid relu sum max dot`` and ``sin cos abs`` (``max(v)`` is the largest element,
   ``max(a, b)`` the elementwise maximum; ``dot(u, v)`` the inner product of two vectors).
 
 Anything else is refused with an ``ExplainError`` that names the column and draws a caret under the
@@ -43,6 +43,11 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "dot": (2, 2),
 }
 _FUNCTION_LIST = ", ".join(FUNCTIONS)
+# Added later; the one-line refusal keeps its first list (scripts match it), and the rendered error
+# names these on a line of their own.
+MORE_FUNCTIONS = {"sin": (1, 1), "cos": (1, 1), "abs": (1, 1)}
+FUNCTIONS.update(MORE_FUNCTIONS)
+_MORE_NOTE = f"also allowed: {', '.join(MORE_FUNCTIONS)}"
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _REFUSED_BINOPS = {
@@ -85,6 +90,7 @@ class ExplainError(ValueError):
 
     def __init__(self, message: str, text: str | None = None, start: int | None = None, end=None):
         self.message = message
+        self.note: str | None = None  # a line shown after the caret by render()
         self.text = text
         self.start = start  # 0-based character offset into text
         self.end = end if end is not None else (start + 1 if start is not None else None)
@@ -107,7 +113,8 @@ class ExplainError(ValueError):
         shown = prefix + piece + suffix
         pad = len(prefix) + start - lo
         width = max(1, end - start)
-        return f"{self}\n  {shown}\n  {' ' * pad}{'^' * width}"
+        note = f"\n  {self.note}" if self.note else ""
+        return f"{self}\n  {shown}\n  {' ' * pad}{'^' * width}{note}"
 
 
 @dataclass
@@ -290,17 +297,21 @@ def _check_call(expr: Expression, node: ast.Call) -> None:
         hint = ""
         if isinstance(func, (ast.Constant, ast.BinOp, ast.UnaryOp)):  # 3(a+b), (a+b)(c+d)
             hint = f"; multiplication needs '*': write {_times(expr, func, node)}"
-        raise _error(expr, func, f"only the functions {_FUNCTION_LIST} can be called{hint}")
+        err = _error(expr, func, f"only the functions {_FUNCTION_LIST} can be called{hint}")
+        err.note = _MORE_NOTE
+        raise err
     if func.id not in FUNCTIONS:
         hint = ""
         # a(b+c): a short name, or one used as a value, is a value to multiply, not a function.
         if len(func.id) <= 2 or func.id in expr.positions or func.id in expr.assigned:
             hint = f"; to multiply, write {_times(expr, func, node)}"
-        raise _error(
+        err = _error(
             expr,
             func,
             f"call to {func.id!r} is not allowed; the functions are {_FUNCTION_LIST}{hint}",
         )
+        err.note = _MORE_NOTE
+        raise err
     if node.keywords:
         raise _error(expr, node.keywords[0].value, f"{func.id}: keyword arguments are not allowed")
     lo, hi = FUNCTIONS[func.id]
