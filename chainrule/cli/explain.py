@@ -24,7 +24,7 @@ examples:
   chainrule explain "(a+b)*(b+1)" --at a=2,b=1 --paths
   chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1
   chainrule explain "u = u*u; u = u*u; u = u*u" --at u=1 --paths   (shared nodes)
-  chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical
+  chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical --h 0.001
   chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
 
@@ -55,6 +55,18 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paths", action="store_true", help="list every path and its product")
     p.add_argument(
         "--numerical", action="store_true", help="add central-difference gradient estimates"
+    )
+    p.add_argument(
+        "--h",
+        type=float,
+        default=1e-6,
+        metavar="H",
+        help="the nudge of --numerical (default: 1e-6; the texts use 0.001)",
+    )
+    p.add_argument(
+        "--one-sided",
+        action="store_true",
+        help="--numerical with (f(x+h) - f(x)) / h: one evaluation per input instead of two",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
@@ -87,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             text = json.dumps(ex.to_dict(paths=args.paths, numerical=args.numerical), indent=2)
         else:
-            text = ex.report(paths=args.paths, numerical=args.numerical)
+            text = ex.report(
+                paths=args.paths, numerical=args.numerical, h=args.h, one_sided=args.one_sided
+            )
         print(text)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:

@@ -68,24 +68,40 @@ class Explanation:
             out[name] = g
         return out
 
-    def report(self, paths: bool = False, numerical: bool = False) -> str:
+    def numerical_check(self, h: float = 1e-6, one_sided: bool = False):
+        """The difference quotients with f(x + h) and f(x − h), the count of evaluations of f, and
+        the kinks, ties and poles within h of the point (a ``NumericalCheck``)."""
+        from chainrule.explain.numerical import evaluator, numerical_check, special_points
+
+        base = {k: v.data for k, v in self.inputs.items()}
+        with np.errstate(all="ignore"):
+            notes = special_points(self.ledger.steps, self.name, h)
+        f = evaluator(self.expression, self.inputs)
+        return numerical_check(f, base, self.gradients, notes, h, one_sided)
+
+    def report(
+        self, paths: bool = False, numerical: bool = False, h: float = 1e-6, one_sided: bool = False
+    ) -> str:
         """The ledger as text: forward pass, backward pass, gradients (and paths, numerical)."""
         from chainrule.explain.report import text_report
 
-        return text_report(self, paths=paths, numerical=numerical)
+        with np.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
+            return text_report(self, paths=paths, numerical=numerical, h=h, one_sided=one_sided)
 
     def to_dict(self, paths: bool = False, numerical: bool = False) -> dict:
         """Everything in the report as plain JSON-ready data."""
         from chainrule.explain.report import json_report
 
-        return json_report(self, paths=paths, numerical=numerical)
+        with np.errstate(all="ignore"):
+            return json_report(self, paths=paths, numerical=numerical)
 
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw
 
         kwargs.setdefault("title", f"{self.expression.text.strip()}   at {self.bindings_text()}")
-        return draw(self.output, **kwargs)
+        with np.errstate(all="ignore"):
+            return draw(self.output, **kwargs)
 
     def bindings_text(self) -> str:
         from chainrule.explain.report import fmt

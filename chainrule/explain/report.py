@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule.explain.core import Explanation
 from chainrule.explain.ledger import Step
-from chainrule.explain.local import formula, num, term
+from chainrule.explain.local import MINUS, formula, num, term
 
 
 def fmt(x) -> str:
@@ -34,7 +34,13 @@ def _op_name(t) -> str:
     return "input" if t._node is None else t._node.name
 
 
-def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -> str:
+def text_report(
+    ex: Explanation,
+    paths: bool = False,
+    numerical: bool = False,
+    h: float = 1e-6,
+    one_sided: bool = False,
+) -> str:
     root = ex.name(ex.output)
     lines = [f"{ex.expression.text.strip()}   at {ex.bindings_text()}", ""]
 
@@ -59,7 +65,7 @@ def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
         lines += _path_lines(ex, root)
     if numerical:
         lines.append("")
-        lines += _numerical_lines(ex, ex.numerical())
+        lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward))
     if not all(np.isfinite(t.data).all() for t in ex.forward):
         lines += [
             "",
@@ -167,16 +173,41 @@ def _factor(j: np.ndarray) -> str:
     return f"J({rows}×{cols})"
 
 
-def _numerical_lines(ex: Explanation, num: dict[str, np.ndarray], eps: float = 1e-6) -> list[str]:
-    lines = [f"numerical check: central differences (f(x+h) - f(x-h)) / 2h, h = {eps:g}"]
-    rows = [["input", "backprop", "numerical", "|difference|"]]
-    for name, g in ex.gradients.items():
-        n = num[name]
-        for i in np.ndindex(g.shape):
-            label = name if g.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
-            d = abs(float(g[i]) - float(n[i]))
-            rows.append([label, fmt(g[i]), fmt(n[i]), "nan" if math.isnan(d) else f"{d:.1e}"])
-    return lines + _table(rows)
+def _numerical_lines(check, nodes: int) -> list[str]:
+    """The nudges f(x ± h), the difference quotient beside backprop, the cost, and the notes."""
+    h = f"{check.h:g}"
+    if check.one_sided:
+        head = f"numerical check: one-sided differences (f(x+h) − f(x)) / h, h = {h}"
+        cols = ["input", "f(x+h)", "f(x)", "(f(x+h) − f(x))/h", "backprop", "|difference|"]
+    else:
+        head = f"numerical check: central differences (f(x+h) − f(x−h)) / 2h, h = {h}"
+        cols = ["input", "f(x+h)", "f(x−h)", "(f(x+h) − f(x−h))/2h", "backprop", "|difference|"]
+    rows = [cols]
+    for r in check.rows:
+        d = abs(r.backprop - r.estimate)
+        diff = "nan" if math.isnan(d) else f"{d:.1e}"
+        rows.append(
+            [r.label, _full(r.plus), _full(r.minus), num(r.estimate), num(r.backprop), diff]
+            + (["← see the note below"] if r.flagged else [])
+        )
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    per = "1 per input element" if check.one_sided else "2 per input element"
+    lines = [head, *_table(rows)]
+    lines.append(
+        f"evaluations of f: {check.evaluations:,} ({per}, besides f(x) = {_full(check.base)}); "
+        f"backpropagation: one forward and one backward pass over the {nodes} nodes for all of them"
+    )
+    for note in check.notes:
+        lines.append(f"note: {note}")
+    return lines
+
+
+def _full(x: float) -> str:
+    """f at a nudged point with enough digits to see the nudge (33.003, not 33)."""
+    if not math.isfinite(x):
+        return str(x)
+    return f"{0.0 if x == 0 else x:.10g}".replace("-", MINUS)
 
 
 def _jsonable(x):
