@@ -27,7 +27,7 @@ class Explanation:
     recorded backward pass; ``gradients`` each input's ``.grad`` as backward left it.
     """
 
-    expression: Expression
+    expression: Expression | None  # None for a ledger recorded from a user's program
     inputs: dict[str, Tensor]
     output: Tensor
     forward: list[Tensor]
@@ -35,6 +35,14 @@ class Explanation:
     texts: dict[int, str]
     ledger: Ledger
     gradients: dict[str, np.ndarray]
+
+    @property
+    def title(self) -> str:
+        """The first line of the report: the expression (or what was recorded) and the values."""
+        what = self.expression.text.strip() if self.expression is not None else self.recorded
+        return f"{what}   at {self.bindings_text()}"
+
+    recorded: str = ""  # for a ledger of a user's program: what it records
 
     def name(self, t: Tensor) -> str:
         """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
@@ -73,6 +81,11 @@ class Explanation:
         the kinks, ties and poles within h of the point (a ``NumericalCheck``)."""
         from chainrule.explain.numerical import evaluator, numerical_check, special_points
 
+        if self.expression is None:
+            raise ValueError(
+                "numerical check: a recorded ledger has no expression to evaluate again; use "
+                "chainrule.gradcheck on the function instead"
+            )
         base = {k: v.data for k, v in self.inputs.items()}
         with np.errstate(all="ignore"):
             notes = special_points(self.ledger.steps, self.name, h)
@@ -99,7 +112,7 @@ class Explanation:
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw
 
-        kwargs.setdefault("title", f"{self.expression.text.strip()}   at {self.bindings_text()}")
+        kwargs.setdefault("title", self.title)
         with np.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 
@@ -165,6 +178,37 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
     forward = list(inputs.values()) + created
     gradients = {n: t.grad.data for n, t in inputs.items()}
     return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+
+
+def from_ledger(ledger: Ledger) -> Explanation:
+    """An ``Explanation`` of a ledger recorded from a user's program, so that it prints the same
+    report. Nodes are labelled by their ``.name`` where set; unnamed leaves are ``x1``, ``x2``, ...
+    and unnamed ops ``n1``, ``n2``, ... (the tensors themselves are not renamed)."""
+    leaves = [t for t in ledger.order if t._node is None]
+    ops_ = [t for t in ledger.order if t._node is not None]
+    written = {t.name for t in ledger.order if t.name}
+    names: dict[int, str] = {}
+    inputs: dict[str, Tensor] = {}
+    for prefix, group in (("x", leaves), ("n", ops_)):
+        k = 0
+        for t in group:
+            name = t.name
+            if not name or name in inputs or name in names.values():
+                k += 1
+                while f"{prefix}{k}" in written or f"{prefix}{k}" in names.values():
+                    k += 1
+                name = f"{prefix}{k}"
+            names[id(t)] = name
+            if prefix == "x":
+                inputs[name] = t
+    gradients = {
+        n: (ledger.grad(t) if ledger.grad(t) is not None else np.zeros_like(t.data))
+        for n, t in inputs.items()
+    }
+    root = names[id(ledger.root)]
+    ex = Explanation(None, inputs, ledger.root, leaves + ops_, names, {}, ledger, gradients)
+    ex.recorded = f"record({root})"
+    return ex
 
 
 def _node_names(

@@ -42,7 +42,7 @@ def text_report(
     one_sided: bool = False,
 ) -> str:
     root = ex.name(ex.output)
-    lines = [f"{ex.expression.text.strip()}   at {ex.bindings_text()}", ""]
+    lines = [ex.title, ""]
 
     lines.append("forward pass (inputs first, each node after its inputs)")
     rows = [["node", "op", "inputs", "value", "expression"]]
@@ -250,7 +250,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
             }
         )
     out = {
-        "expression": ex.expression.text.strip(),
+        "expression": ex.expression.text.strip() if ex.expression is not None else ex.recorded,
         "inputs": {k: _jsonable(v.data) for k, v in ex.inputs.items()},
         "output": {"node": root, "value": _jsonable(ex.output.data)},
         "forward": forward,
