@@ -61,6 +61,8 @@ class ArrayMath:
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)
     sign = staticmethod(np.sign)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
 
     @staticmethod
     def where(cond, a, b):

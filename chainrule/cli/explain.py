@@ -22,29 +22,51 @@ DESCRIPTION = (
 EXAMPLES = """\
 examples:
   chainrule explain "(a+b)*(b+1)" --at a=2,b=1 --paths
-  chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical
+  chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1
+  chainrule explain "u = u*u; u = u*u; u = u*u" --at u=1 --paths   (shared nodes)
+  chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical --h 0.001
   chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
 
-EXPR may use + - * / ** (and unary -), numbers, the names given with --at, and the functions
-exp log sqrt tanh sigmoid relu sum max dot; max(v) is v's largest element, max(a, b) the
-elementwise maximum. Nothing else is accepted: the expression is parsed, never executed.
+EXPR may be statements NAME = EXPRESSION separated by ';' (a name may be assigned again; the last
+statement is the output; names used before they are assigned are inputs), and may use
++ - * / ** (and unary -), numbers, the names given with --at, and the functions
+exp sin cos abs log sqrt tanh sigmoid relu sum max dot; max(v) is v's largest element,
+max(a, b) the elementwise maximum. Nothing else is accepted: the expression is parsed, never executed.
 """
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("expression", metavar="EXPR", help='the expression, e.g. "(a+b)*(b+1)"')
+    p.add_argument(
+        "expression",
+        metavar="EXPR",
+        nargs="?",
+        help='the expression, e.g. "(a+b)*(b+1)", or statements "c = a+b; d = b+1; e = c*d"',
+    )
     p.add_argument(
         "--at",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
-        metavar="NAME=VALUE,...",
-        help="values of the names: scalars or vectors, e.g. a=2,b=1 or w=[2,-3,-3] "
+        metavar="NAME=VALUE",
+        help="values of the inputs: scalars or vectors, e.g. a=2 b=1, a=2,b=1 or w=[2,-3,-3] "
         "(may be repeated)",
     )
     p.add_argument("--paths", action="store_true", help="list every path and its product")
     p.add_argument(
         "--numerical", action="store_true", help="add central-difference gradient estimates"
+    )
+    p.add_argument(
+        "--h",
+        type=float,
+        default=1e-6,
+        metavar="H",
+        help="the nudge of --numerical (default: 1e-6; the texts use 0.001)",
+    )
+    p.add_argument(
+        "--one-sided",
+        action="store_true",
+        help="--numerical with (f(x+h) - f(x)) / h: one evaluation per input instead of two",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
@@ -72,11 +94,14 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.viz import GraphvizNotFoundError
 
     try:
-        ex = explain(args.expression, ",".join(args.at))
+        expression, at = _expression_and_values(args.expression, args.at)
+        ex = explain(expression, ",".join(at))
         if args.json:
             text = json.dumps(ex.to_dict(paths=args.paths, numerical=args.numerical), indent=2)
         else:
-            text = ex.report(paths=args.paths, numerical=args.numerical)
+            text = ex.report(
+                paths=args.paths, numerical=args.numerical, h=args.h, one_sided=args.one_sided
+            )
         print(text)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:
@@ -92,6 +117,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"chainrule explain: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _expression_and_values(expression: str | None, at: list[str]) -> tuple[str, list[str]]:
+    """``--at a=2 "a*b"`` puts the expression among the values; take it back out."""
+    from chainrule.explain import ExplainError, parse_bindings
+
+    if expression is not None:
+        return expression, at
+    for k in range(len(at) - 1, -1, -1):
+        try:
+            parse_bindings(at[k])
+        except ExplainError:
+            return at[k], at[:k] + at[k + 1 :]
+    raise ExplainError("no expression given: chainrule explain EXPR --at NAME=VALUE ...")
 
 
 def main(argv: list[str] | None = None) -> int:

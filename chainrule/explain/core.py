@@ -27,7 +27,7 @@ class Explanation:
     recorded backward pass; ``gradients`` each input's ``.grad`` as backward left it.
     """
 
-    expression: Expression
+    expression: Expression | None  # None for a ledger recorded from a user's program
     inputs: dict[str, Tensor]
     output: Tensor
     forward: list[Tensor]
@@ -35,6 +35,14 @@ class Explanation:
     texts: dict[int, str]
     ledger: Ledger
     gradients: dict[str, np.ndarray]
+
+    @property
+    def title(self) -> str:
+        """The first line of the report: the expression (or what was recorded) and the values."""
+        what = self.expression.text.strip() if self.expression is not None else self.recorded
+        return f"{what}   at {self.bindings_text()}"
+
+    recorded: str = ""  # for a ledger of a user's program: what it records
 
     def name(self, t: Tensor) -> str:
         """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
@@ -68,24 +76,45 @@ class Explanation:
             out[name] = g
         return out
 
-    def report(self, paths: bool = False, numerical: bool = False) -> str:
+    def numerical_check(self, h: float = 1e-6, one_sided: bool = False):
+        """The difference quotients with f(x + h) and f(x − h), the count of evaluations of f, and
+        the kinks, ties and poles within h of the point (a ``NumericalCheck``)."""
+        from chainrule.explain.numerical import evaluator, numerical_check, special_points
+
+        if self.expression is None:
+            raise ValueError(
+                "numerical check: a recorded ledger has no expression to evaluate again; use "
+                "chainrule.gradcheck on the function instead"
+            )
+        base = {k: v.data for k, v in self.inputs.items()}
+        with np.errstate(all="ignore"):
+            notes = special_points(self.ledger.steps, self.name, h)
+        f = evaluator(self.expression, self.inputs)
+        return numerical_check(f, base, self.gradients, notes, h, one_sided)
+
+    def report(
+        self, paths: bool = False, numerical: bool = False, h: float = 1e-6, one_sided: bool = False
+    ) -> str:
         """The ledger as text: forward pass, backward pass, gradients (and paths, numerical)."""
         from chainrule.explain.report import text_report
 
-        return text_report(self, paths=paths, numerical=numerical)
+        with np.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
+            return text_report(self, paths=paths, numerical=numerical, h=h, one_sided=one_sided)
 
     def to_dict(self, paths: bool = False, numerical: bool = False) -> dict:
         """Everything in the report as plain JSON-ready data."""
         from chainrule.explain.report import json_report
 
-        return json_report(self, paths=paths, numerical=numerical)
+        with np.errstate(all="ignore"):
+            return json_report(self, paths=paths, numerical=numerical)
 
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw
 
-        kwargs.setdefault("title", f"{self.expression.text.strip()}   at {self.bindings_text()}")
-        return draw(self.output, **kwargs)
+        kwargs.setdefault("title", self.title)
+        with np.errstate(all="ignore"):
+            return draw(self.output, **kwargs)
 
     def bindings_text(self) -> str:
         from chainrule.explain.report import fmt
@@ -110,6 +139,10 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
     expr = parse(expression)
     bindings = _bindings(at, values)
     for name in bindings:
+        if name in expr.assigned and name not in expr.positions:
+            raise ExplainError(
+                f"{name} is given a value but a statement computes it: drop --at {name}=..."
+            )
         if name not in expr.positions:
             raise ExplainError(f"{name} is given a value but the expression does not use it")
     for name in expr.names:
@@ -139,12 +172,69 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
 
     names: dict[int, str] = {id(t): n for n, t in inputs.items()}
     created = [t for t in ev.created if id(t) in {id(o) for o in ledger.order}]
-    for i, t in enumerate(created, 1):
-        names[id(t)] = f"n{i}"
-        t.name = f"n{i}"
+    for t, n in zip(created, _node_names(created, ev.assigned, set(inputs), expr.assigned)):
+        names[id(t)] = n
+        t.name = n
     forward = list(inputs.values()) + created
     gradients = {n: t.grad.data for n, t in inputs.items()}
     return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+
+
+def from_ledger(ledger: Ledger) -> Explanation:
+    """An ``Explanation`` of a ledger recorded from a user's program, so that it prints the same
+    report. Nodes are labelled by their ``.name`` where set; unnamed leaves are ``x1``, ``x2``, ...
+    and unnamed ops ``n1``, ``n2``, ... (the tensors themselves are not renamed)."""
+    leaves = [t for t in ledger.order if t._node is None]
+    ops_ = [t for t in ledger.order if t._node is not None]
+    written = {t.name for t in ledger.order if t.name}
+    names: dict[int, str] = {}
+    inputs: dict[str, Tensor] = {}
+    for prefix, group in (("x", leaves), ("n", ops_)):
+        k = 0
+        for t in group:
+            name = t.name
+            if not name or name in inputs or name in names.values():
+                k += 1
+                while f"{prefix}{k}" in written or f"{prefix}{k}" in names.values():
+                    k += 1
+                name = f"{prefix}{k}"
+            names[id(t)] = name
+            if prefix == "x":
+                inputs[name] = t
+    gradients = {
+        n: (ledger.grad(t) if ledger.grad(t) is not None else np.zeros_like(t.data))
+        for n, t in inputs.items()
+    }
+    root = names[id(ledger.root)]
+    ex = Explanation(None, inputs, ledger.root, leaves + ops_, names, {}, ledger, gradients)
+    ex.recorded = f"record({root})"
+    return ex
+
+
+def _node_names(
+    created: list[Tensor], assigned: dict[int, str], inputs: set[str], written: set[str]
+) -> list[str]:
+    """Display names of the created nodes, in order. A statement's node takes the statement's name;
+    a name already taken (``u = u*u; u = u*u``, or an input ``u``) becomes ``u_2``, ``u_3``, ...
+    The other nodes are ``n1``, ``n2``, ..., skipping the names the user wrote (``written``)."""
+    used = set(inputs)
+    out = []
+    k = 0
+    for t in created:
+        want = assigned.get(id(t))
+        if want is None:
+            k += 1
+            while f"n{k}" in written or f"n{k}" in used:
+                k += 1
+            name = f"n{k}"
+        else:
+            name, i = want, 1
+            while name in used:
+                i += 1
+                name = f"{want}_{i}"
+        used.add(name)
+        out.append(name)
+    return out
 
 
 def _bindings(at, values) -> dict[str, np.ndarray]:

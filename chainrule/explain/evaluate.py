@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule.autograd.functions as F
-from chainrule.autograd.function import constant
+from chainrule import ops
+from chainrule.autograd.function import apply, constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError
 from chainrule.explain.parser import ExplainError, Expression
@@ -24,6 +25,7 @@ class Evaluation:
     result: Value
     created: list[Tensor] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)  # id(tensor) -> source text
+    assigned: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the statement's name
 
 
 def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
@@ -33,8 +35,15 @@ def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
     program (a constant exponent), and sub-expressions of numbers alone are folded.
     """
     out = Evaluation(None)
+    env = dict(env)  # statements bind names in a copy: the caller's inputs stay as given
     with np.errstate(all="ignore"):  # log(-1) is nan, shown as such; not a warning
-        out.result = _eval(expr, expr.tree.body, env, out)
+        for target, node in expr.statements:
+            out.result = _eval(expr, node, env, out)
+            if target is not None:
+                env[target] = out.result
+                # The node a statement computed takes its name; an alias (y = c) names nothing.
+                if isinstance(out.result, Tensor) and out.result._node is not None:
+                    out.assigned.setdefault(id(out.result), target)
     return out
 
 
@@ -121,7 +130,10 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value]) -> Val
                 return max(a, b)
             return F.maximum(a, b) if isinstance(a, Tensor) else F.maximum(_tensor(a), b)
         return F.max(_tensor(args[0]))
+    if name in ("sin", "cos"):  # ops without a chainrule.autograd.functions wrapper yet
+        return apply(ops.Sin() if name == "sin" else ops.Cos(), _tensor(args[0]))
     fn = {
+        "abs": F.abs,
         "exp": F.exp,
         "log": F.log,
         "sqrt": F.sqrt,

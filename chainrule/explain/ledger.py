@@ -67,6 +67,16 @@ class Ledger:
     grads: dict[int, np.ndarray]  # id(tensor) -> d(root)/d(tensor), for every tensor in order
     received: dict[int, list[np.ndarray]]  # id(tensor) -> the contributions it received, in order
 
+    def report(self, paths: bool = False) -> str:
+        """The same report as ``chainrule explain``: forward pass, backward pass, gradients (and
+        paths), with the tensors' ``.name``s as labels."""
+        from chainrule.explain.core import from_ledger
+
+        return from_ledger(self).report(paths=paths)
+
+    def __str__(self) -> str:
+        return self.report()
+
     def grad(self, t: Tensor) -> np.ndarray | None:
         """d(root)/d(t) as the engine computed it (None where no gradient reached ``t``)."""
         return self.grads.get(id(t))

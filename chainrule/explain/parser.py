@@ -5,8 +5,12 @@ here before anything is evaluated, and evaluation walks that tree calling chainr
 is allowed:
 
 * numbers, and names given values with ``--at`` (scalars or small vectors);
+* statements ``c = a+b; d = b+1; e = c*d``, separated by ``;``: each names its value, later
+  statements use the names, a name may be assigned again (``u = u*u; u = u*u`` builds one shared
+  node per statement), and the last statement is the output. A name used before it is assigned is
+  an input and takes its value from ``--at``;
 * ``+ - * / **`` and unary ``-``/``+``;
-* calls to ``exp log sqrt tanh sigmoid relu sum max dot`` (``max(v)`` is the largest element,
+* calls to ``exp log sqrt tanh sigmoid relu sum max dot`` and ``sin cos abs`` (``max(v)`` is the largest element,
   ``max(a, b)`` the elementwise maximum; ``dot(u, v)`` the inner product of two vectors).
 
 Anything else is refused with an ``ExplainError`` that names the column and draws a caret under the
@@ -39,6 +43,11 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "dot": (2, 2),
 }
 _FUNCTION_LIST = ", ".join(FUNCTIONS)
+# Added later; the one-line refusal keeps its first list (scripts match it), and the rendered error
+# names these on a line of their own.
+MORE_FUNCTIONS = {"sin": (1, 1), "cos": (1, 1), "abs": (1, 1)}
+FUNCTIONS.update(MORE_FUNCTIONS)
+_MORE_NOTE = f"also allowed: {', '.join(MORE_FUNCTIONS)}"
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _REFUSED_BINOPS = {
@@ -81,6 +90,7 @@ class ExplainError(ValueError):
 
     def __init__(self, message: str, text: str | None = None, start: int | None = None, end=None):
         self.message = message
+        self.note: str | None = None  # a line shown after the caret by render()
         self.text = text
         self.start = start  # 0-based character offset into text
         self.end = end if end is not None else (start + 1 if start is not None else None)
@@ -103,17 +113,25 @@ class ExplainError(ValueError):
         shown = prefix + piece + suffix
         pad = len(prefix) + start - lo
         width = max(1, end - start)
-        return f"{self}\n  {shown}\n  {' ' * pad}{'^' * width}"
+        note = f"\n  {self.note}" if self.note else ""
+        return f"{self}\n  {shown}\n  {' ' * pad}{'^' * width}{note}"
 
 
 @dataclass
 class Expression:
-    """A checked expression: its text, its syntax tree and the input names it uses, in order."""
+    """A checked expression: its text, its syntax tree and the input names it uses, in order.
+
+    ``statements`` lists ``(target, value)`` pairs in order: ``target`` is the name a statement
+    assigns (None for a bare expression, which is one statement), ``value`` its expression's tree.
+    ``assigned`` holds the names that statements assign (never inputs).
+    """
 
     text: str
-    tree: ast.Expression
+    tree: ast.AST
     names: list[str] = field(default_factory=list)
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)  # first use of each name
+    statements: list[tuple[str | None, ast.expr]] = field(default_factory=list)
+    assigned: set[str] = field(default_factory=set)
 
     def segment(self, node: ast.AST) -> str:
         """The source text of a sub-expression."""
@@ -136,28 +154,86 @@ def parse(text: str) -> Expression:
         # ASCII only: ast columns are UTF-8 byte offsets, and no allowed token needs more.
         if ord(ch) > 126 or (ord(ch) < 32 and ch != " "):
             raise ExplainError(f"character {ch!r} is not allowed", text, i)
+    if ";" in text or _ASSIGNMENT.search(text):
+        tree = _syntax(text, "exec")
+        expr = Expression(text, tree)
+        _check_statements(expr)
+    else:
+        tree = _syntax(text, "eval")
+        expr = Expression(text, tree, statements=[(None, tree.body)])
+        _check(expr, tree.body)
+    expr.names.sort(key=lambda n: expr.positions[n][0])
+    return expr
+
+
+# "=" that is not part of "==", "<=", ">=", "!=": the text holds statements.
+_ASSIGNMENT = re.compile(r"(?<![=<>!])=(?!=)")
+# A number, a name or a closing bracket followed by "(" or a name: multiplication left implicit.
+_IMPLICIT = re.compile(r"(\d\s*[A-Za-z(]|\)\s*[A-Za-z0-9(])")
+
+
+def _syntax(text: str, mode: str) -> ast.AST:
+    """``ast.parse`` in ``mode``, its SyntaxError turned into an ExplainError at its column."""
     try:
-        tree = ast.parse(text.strip() and text, mode="eval")
+        return ast.parse(text, mode=mode)
     except SyntaxError as exc:
         start = (exc.offset or 1) - 1
         end = (exc.end_offset or exc.offset or 1) - 1 if exc.end_lineno in (None, 1) else None
-        raise ExplainError(f"syntax error: {exc.msg}", text, min(start, len(text)), end) from None
+        msg = f"syntax error: {exc.msg}"
+        implicit = _IMPLICIT.search(text)
+        if implicit:
+            fixed = text[: implicit.start() + 1] + "*" + text[implicit.end() - 1 :]
+            msg += f"; multiplication needs '*': write {fixed.strip()}"
+            start, end = implicit.start(), implicit.end()
+        raise ExplainError(msg, text, min(start, len(text)), end) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExplainError("the expression is nested too deeply to parse", text, 0) from None
-    expr = Expression(text, tree)
-    _check(expr)
-    return expr
+
+
+def _check_statements(expr: Expression) -> None:
+    """Checks ``name = expression`` statements in order; a bare expression may only come last."""
+    body = expr.tree.body
+    if not body:
+        raise ExplainError("the expression is empty")
+    for k, st in enumerate(body):
+        last = k == len(body) - 1
+        if isinstance(st, ast.Expr) and last:
+            _check(expr, st.value)
+            expr.statements.append((None, st.value))
+            continue
+        if not isinstance(st, ast.Assign):
+            what = "an expression that is not the last" if isinstance(st, ast.Expr) else "this"
+            raise ExplainError(
+                f"{what} statement is not allowed: write NAME = EXPRESSION; ...; the last one is "
+                "the output",
+                expr.text,
+                st.col_offset,
+                st.end_col_offset,
+            )
+        if len(st.targets) != 1 or not isinstance(st.targets[0], ast.Name):
+            t = st.targets[-1] if len(st.targets) == 1 else st.targets[1]
+            raise _error(expr, t, "assign to one name: write NAME = EXPRESSION")
+        target = st.targets[0]
+        if target.id in FUNCTIONS:
+            raise _error(expr, target, f"{target.id} is a function: it cannot be assigned")
+        if target.id.startswith("_"):
+            raise _error(
+                expr, target, f"name {target.id!r} is not allowed (names may not start with _)"
+            )
+        _check(expr, st.value)
+        expr.statements.append((target.id, st.value))
+        expr.assigned.add(target.id)
 
 
 def _error(expr: Expression, node: ast.AST, message: str) -> ExplainError:
     return ExplainError(message, expr.text, node.col_offset, node.end_col_offset)
 
 
-def _check(expr: Expression) -> None:
-    """Checks every node of the tree (iteratively); refuses the leftmost token that is not allowed,
+def _check(expr: Expression, root: ast.expr) -> None:
+    """Checks every node of ``root`` (iteratively); refuses the leftmost token that is not allowed,
     so that the caret lands where a reader meets the first problem."""
     found: list[ExplainError] = []
-    stack: list[tuple[ast.AST, int]] = [(expr.tree.body, 1)]
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, ast.expr):
@@ -171,7 +247,6 @@ def _check(expr: Expression) -> None:
         stack.extend((c, depth + 1) for c in reversed(children))
     if found:
         raise min(found, key=lambda e: e.start)
-    expr.names.sort(key=lambda n: expr.positions[n][0])
 
 
 def _check_node(expr: Expression, node: ast.expr, depth: int) -> None:
@@ -194,7 +269,8 @@ def _check_node(expr: Expression, node: ast.expr, depth: int) -> None:
             raise _error(
                 expr, node, f"name {node.id!r} is not allowed (names may not start with _)"
             )
-        if node.id not in expr.positions:
+        # A name no earlier statement assigned is an input.
+        if node.id not in expr.positions and node.id not in expr.assigned:
             expr.names.append(node.id)
             expr.positions[node.id] = (node.col_offset, node.end_col_offset)
     elif isinstance(node, ast.Attribute):
@@ -218,13 +294,24 @@ def _check_call(expr: Expression, node: ast.Call) -> None:
     if not isinstance(func, ast.Name):
         if isinstance(func, ast.Attribute):
             raise _attribute_error(expr, func)
-        raise _error(expr, func, f"only the functions {_FUNCTION_LIST} can be called")
+        hint = ""
+        if isinstance(func, (ast.Constant, ast.BinOp, ast.UnaryOp)):  # 3(a+b), (a+b)(c+d)
+            hint = f"; multiplication needs '*': write {_times(expr, func, node)}"
+        err = _error(expr, func, f"only the functions {_FUNCTION_LIST} can be called{hint}")
+        err.note = _MORE_NOTE
+        raise err
     if func.id not in FUNCTIONS:
-        raise _error(
+        hint = ""
+        # a(b+c): a short name, or one used as a value, is a value to multiply, not a function.
+        if len(func.id) <= 2 or func.id in expr.positions or func.id in expr.assigned:
+            hint = f"; to multiply, write {_times(expr, func, node)}"
+        err = _error(
             expr,
             func,
-            f"call to {func.id!r} is not allowed; the functions are {_FUNCTION_LIST}",
+            f"call to {func.id!r} is not allowed; the functions are {_FUNCTION_LIST}{hint}",
         )
+        err.note = _MORE_NOTE
+        raise err
     if node.keywords:
         raise _error(expr, node.keywords[0].value, f"{func.id}: keyword arguments are not allowed")
     lo, hi = FUNCTIONS[func.id]
@@ -232,6 +319,11 @@ def _check_call(expr: Expression, node: ast.Call) -> None:
     if not lo <= n <= hi:
         want = str(lo) if lo == hi else f"{lo} or {hi}"
         raise _error(expr, node, f"{func.id} takes {want} argument{'s' if hi > 1 else ''}, got {n}")
+
+
+def _times(expr: Expression, func: ast.expr, call: ast.Call) -> str:
+    """``3(a+b)`` written with its multiplication: ``3*(a+b)``."""
+    return f"{expr.segment(func)}*{expr.text[func.end_col_offset : call.end_col_offset]}"
 
 
 def _attribute_error(expr: Expression, node: ast.Attribute) -> ExplainError:

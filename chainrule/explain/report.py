@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.explain.core import Explanation
 from chainrule.explain.ledger import Step
+from chainrule.explain.local import MINUS, formula, num, term
 
 
 def fmt(x) -> str:
@@ -21,6 +22,9 @@ def fmt(x) -> str:
     return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
 
 
+MAX_LISTED = 16  # paths listed per input; the rest are counted
+
+
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
@@ -30,9 +34,15 @@ def _op_name(t) -> str:
     return "input" if t._node is None else t._node.name
 
 
-def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -> str:
+def text_report(
+    ex: Explanation,
+    paths: bool = False,
+    numerical: bool = False,
+    h: float = 1e-6,
+    one_sided: bool = False,
+) -> str:
     root = ex.name(ex.output)
-    lines = [f"{ex.expression.text.strip()}   at {ex.bindings_text()}", ""]
+    lines = [ex.title, ""]
 
     lines.append("forward pass (inputs first, each node after its inputs)")
     rows = [["node", "op", "inputs", "value", "expression"]]
@@ -47,7 +57,7 @@ def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     lines.append("")
 
     lines.append("gradients")
-    rows = [[f"∂{root}/∂{n}", "=", fmt(g)] for n, g in ex.gradients.items()]
+    rows = [[f"∂{root}/∂{n}", "=", num(g)] for n, g in ex.gradients.items()]
     lines += _table(rows)
 
     if paths:
@@ -55,7 +65,7 @@ def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
         lines += _path_lines(ex, root)
     if numerical:
         lines.append("")
-        lines += _numerical_lines(ex, ex.numerical())
+        lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward))
     if not all(np.isfinite(t.data).all() for t in ex.forward):
         lines += [
             "",
@@ -66,48 +76,49 @@ def text_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
 
 def _backward_lines(ex: Explanation) -> list[str]:
     """One header per node, then one row per input; the rows of all nodes share column widths."""
-    blocks: list[tuple[str, list[list[str]]]] = []
+    blocks: list[tuple[str, list[tuple[list[str], str | None]]]] = []
     for step in ex.ledger.steps:
         t = step.tensor
         me = ex.name(t)
         seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
         blocks.append(
-            (f"  {me} {t._node.name}, upstream {fmt(step.upstream)}{seed}", _edge_rows(ex, step))
+            (f"  {me} {t._node.name}, upstream {num(step.upstream)}{seed}", _edge_rows(ex, step))
         )
-    widths = [max((len(r[i]) for _, rows in blocks for r in rows), default=0) for i in range(4)]
+    widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
     lines = []
     for head, rows in blocks:
         lines.append(head)
-        for r in rows:
+        for r, why in rows:
             lines.append(("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
+            if why:  # the local derivative's formula, below its row
+                lines.append(f"         {why}")
     return lines
 
 
-def _edge_rows(ex: Explanation, step: Step) -> list[list[str]]:
+def _edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
     me = ex.name(step.tensor)
     rows = []
     for e in step.edges:
         src = ex.name(e.source)
         if e.contribution is None:
-            rows.append([f"→ {src}", "(a constant: no gradient)", "", ""])
+            rows.append(([f"→ {src}", "(a constant: no gradient)", "", ""], None))
             continue
         local = ex.ledger.local(step, e.slot)
-        product = f"{fmt(step.upstream)} × {fmt(local)}"
+        product = f"{term(step.upstream)} × {term(local)}"
         if local.shape != e.contribution.shape:  # broadcast: summed back to the input's shape
             product = f"sum({product})"
         note = ""
         if e.arrival > 1:  # the engine's accumulation: previous sum + this contribution
             note = (
-                f"running sum at {src}: {fmt(e.previous)} + {fmt(e.contribution)} = {fmt(e.total)}"
+                f"running sum at {src}: {num(e.previous)} + {term(e.contribution)} = {num(e.total)}"
             )
-        rows.append(
-            [
-                f"→ {src}",
-                f"local ∂{me}/∂{src} = {fmt(local)}",
-                f"contribution {product} = {fmt(e.contribution)}",
-                note,
-            ]
-        )
+        row = [
+            f"→ {src}",
+            f"local ∂{me}/∂{src} = {num(local)}",
+            f"contribution {product} = {num(e.contribution)}",
+            note,
+        ]
+        rows.append((row, formula(step, e.slot, local, ex.name)))
     return rows
 
 
@@ -117,27 +128,33 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
     for name, t in ex.inputs.items():
         ps = summary.paths.get(id(t), [])
         rows = []
-        for p in ps:
+        for p in ps[:MAX_LISTED]:
             route = " → ".join(ex.name(x) for x in p.tensors)
             factors = " × ".join(_factor(f) for f in p.factors)
             rows.append([f"{name}:" if not rows else "", route, f"{factors} = {fmt(p.product)}"])
         lines += _table(rows)
+        if len(ps) > MAX_LISTED:
+            lines.append(f"      … {len(ps) - MAX_LISTED:,} more paths: {len(ps):,} in all")
         total = summary.total(t)
         bp = ex.gradients[name]
         ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12)
-        sums = " + ".join(fmt(p.product) for p in ps)
+        sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
+        if len(ps) > MAX_LISTED:
+            sums += " + …"
         what = f"sum of path products {sums} = {fmt(total)}" if len(ps) > 1 else "one path"
+        if len(ps) > MAX_LISTED:
+            what = f"sum of the {len(ps):,} path products = {fmt(total)}"
         lines.append(
             f"      {what};  backpropagated {fmt(bp)}  " + ("(equal)" if ok else "(DIFFERENT)")
         )
     lines.append(
-        f"multiplications: {summary.path_multiplications} along the paths, "
-        f"{summary.backprop_multiplications} by backpropagation (upstream × local, once per edge "
+        f"multiplications: {summary.path_multiplications:,} along the paths, "
+        f"{summary.backprop_multiplications:,} by backpropagation (upstream × local, once per edge "
         "below the output)"
     )
     lines.append(
-        f"additions: {summary.path_additions} adding up path products, "
-        f"{summary.backprop_additions} by backpropagation (where contributions meet)"
+        f"additions: {summary.path_additions:,} adding up path products, "
+        f"{summary.backprop_additions:,} by backpropagation (where contributions meet)"
     )
     return lines
 
@@ -156,16 +173,41 @@ def _factor(j: np.ndarray) -> str:
     return f"J({rows}×{cols})"
 
 
-def _numerical_lines(ex: Explanation, num: dict[str, np.ndarray], eps: float = 1e-6) -> list[str]:
-    lines = [f"numerical check: central differences (f(x+h) - f(x-h)) / 2h, h = {eps:g}"]
-    rows = [["input", "backprop", "numerical", "|difference|"]]
-    for name, g in ex.gradients.items():
-        n = num[name]
-        for i in np.ndindex(g.shape):
-            label = name if g.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
-            d = abs(float(g[i]) - float(n[i]))
-            rows.append([label, fmt(g[i]), fmt(n[i]), "nan" if math.isnan(d) else f"{d:.1e}"])
-    return lines + _table(rows)
+def _numerical_lines(check, nodes: int) -> list[str]:
+    """The nudges f(x ± h), the difference quotient beside backprop, the cost, and the notes."""
+    h = f"{check.h:g}"
+    if check.one_sided:
+        head = f"numerical check: one-sided differences (f(x+h) − f(x)) / h, h = {h}"
+        cols = ["input", "f(x+h)", "f(x)", "(f(x+h) − f(x))/h", "backprop", "|difference|"]
+    else:
+        head = f"numerical check: central differences (f(x+h) − f(x−h)) / 2h, h = {h}"
+        cols = ["input", "f(x+h)", "f(x−h)", "(f(x+h) − f(x−h))/2h", "backprop", "|difference|"]
+    rows = [cols]
+    for r in check.rows:
+        d = abs(r.backprop - r.estimate)
+        diff = "nan" if math.isnan(d) else f"{d:.1e}"
+        rows.append(
+            [r.label, _full(r.plus), _full(r.minus), num(r.estimate), num(r.backprop), diff]
+            + (["← see the note below"] if r.flagged else [])
+        )
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    per = "1 per input element" if check.one_sided else "2 per input element"
+    lines = [head, *_table(rows)]
+    lines.append(
+        f"evaluations of f: {check.evaluations:,} ({per}, besides f(x) = {_full(check.base)}); "
+        f"backpropagation: one forward and one backward pass over the {nodes} nodes for all of them"
+    )
+    for note in check.notes:
+        lines.append(f"note: {note}")
+    return lines
+
+
+def _full(x: float) -> str:
+    """f at a nudged point with enough digits to see the nudge (33.003, not 33)."""
+    if not math.isfinite(x):
+        return str(x)
+    return f"{0.0 if x == 0 else x:.10g}".replace("-", MINUS)
 
 
 def _jsonable(x):
@@ -208,7 +250,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
             }
         )
     out = {
-        "expression": ex.expression.text.strip(),
+        "expression": ex.expression.text.strip() if ex.expression is not None else ex.recorded,
         "inputs": {k: _jsonable(v.data) for k, v in ex.inputs.items()},
         "output": {"node": root, "value": _jsonable(ex.output.data)},
         "forward": forward,

@@ -6,6 +6,7 @@ from chainrule.ops.elementwise import (
     Add,
     Cast,
     Clip,
+    Cos,
     Div,
     Exp,
     Log,
@@ -17,6 +18,7 @@ from chainrule.ops.elementwise import (
     PowScalar,
     Relu,
     Sigmoid,
+    Sin,
     Sqrt,
     Sub,
     Tanh,
@@ -29,8 +31,9 @@ from chainrule.ops.reduce import Max, Min, Sum
 from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
 
 __all__ = [
-    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Div", "Exp", "GetItem", "IndexAdd", "SetItem",
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Cos", "Div", "Exp", "GetItem", "IndexAdd",
+    "SetItem",
     "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow",
-    "PowScalar", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Sub", "Sum", "Tanh",
+    "PowScalar", "Relu", "Reshape", "Sigmoid", "Sin", "Softmax", "Sqrt", "Sub", "Sum", "Tanh",
     "Transpose", "Where",
 ]  # fmt: skip
