@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
+    check_betas,
     check_bool,
     check_real,
     lerp_,
@@ -61,14 +62,7 @@ class Adam(Optimizer):
         name = type(self).__name__
         for key in ("lr", "eps", "weight_decay"):
             group[key] = check_real(name, key, group[key])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        betas = tuple(check_real(name, f"beta{k + 1}", b) for k, b in enumerate(betas))
-        for k, b in enumerate(betas):
-            if b >= 1.0:
-                raise ValueError(f"{name}: invalid beta{k + 1} {b}; it must be in [0, 1)")
-        group["betas"] = betas
+        group["betas"] = check_betas(name, group["betas"])
         group["amsgrad"] = check_bool(name, "amsgrad", group["amsgrad"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

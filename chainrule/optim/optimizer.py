@@ -297,6 +297,17 @@ def check_real(opt: str, key: str, value: Any, low: float | None = 0.0) -> float
     return value
 
 
+def check_betas(opt: str, betas: Any) -> tuple[float, float]:
+    """``betas`` as a pair of Python floats, each checked to lie in [0, 1)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"{opt}: betas must be a pair (beta1, beta2), got {betas!r}")
+    out = tuple(check_real(opt, f"beta{k + 1}", b) for k, b in enumerate(betas))
+    for k, b in enumerate(out):
+        if b >= 1.0:
+            raise ValueError(f"{opt}: invalid beta{k + 1} {b}; it must be in [0, 1)")
+    return out  # type: ignore[return-value]
+
+
 def check_bool(opt: str, key: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{opt}: {key} must be True or False, got {value!r}")
