@@ -160,3 +160,83 @@ def test_nadam_with_float64_default(float64):
         assert run_steps(a, b, ours, theirs) < 1e-10
     finally:
         torch.set_default_dtype(prev)
+
+
+Q_RNG = np.random.default_rng(1)
+_M = Q_RNG.standard_normal((6, 6))
+Q_A, Q_B, Q_X0 = _M @ _M.T + 0.5 * np.eye(6), Q_RNG.standard_normal(6), Q_RNG.standard_normal(6)
+
+LBFGS_CASES = [
+    dict(),
+    dict(lr=0.5, max_iter=5, history_size=3),
+    dict(line_search_fn="strong_wolfe"),
+    dict(line_search_fn="strong_wolfe", max_iter=7, history_size=2, lr=0.8),
+]
+LBFGS_IDS = ["default", "short-history", "strong-wolfe", "strong-wolfe-short"]
+
+
+@pytest.mark.parametrize("kwargs", LBFGS_CASES, ids=LBFGS_IDS)
+def test_lbfgs_quadratic_matches_torch(kwargs):
+    """Ten LBFGS steps on 0.5 xᵀAx - bᵀx: losses, weights and iteration counts equal PyTorch's,
+    and x reaches A⁻¹b; the history carries across steps."""
+    xo, xt = (
+        cr.tensor(Q_X0.copy(), requires_grad=True),
+        torch.tensor(Q_X0.copy(), requires_grad=True),
+    )
+    a, b = optim.LBFGS([xo], **kwargs), torch.optim.LBFGS([xt], **kwargs)
+
+    def make(lib, opt, x):
+        A, B = lib.tensor(Q_A), lib.tensor(Q_B)
+
+        def closure():
+            opt.zero_grad()
+            loss = 0.5 * (x * (A @ x)).sum() - (B * x).sum()
+            loss.backward()
+            return loss
+
+        return closure
+
+    co, ct = make(cr, a, xo), make(torch, b, xt)
+    for _ in range(10):
+        assert abs(a.step(co).item() - b.step(ct).item()) < 1e-10
+        assert np.abs(xo.data - xt.detach().numpy()).max() < 1e-10
+    for key in ("func_evals", "n_iter"):
+        assert a.state[0][key] == b.state[xt][key]
+    # (to the accuracy its stopping rule allows: loss changes under 1e-9 end a step)
+    np.testing.assert_allclose(xo.data, np.linalg.solve(Q_A, Q_B), atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", LBFGS_CASES[2:], ids=LBFGS_IDS[2:])
+def test_lbfgs_mlp_matches_torch(kwargs):
+    """On the MLP with the line search. (Without it, L-BFGS's fixed steps near the minimum
+    amplify the frameworks' 1e-15 gradient rounding differences to 1e-10..1e-7 in ten steps;
+    on the quadratic, whose gradients agree, they stay at 1e-14.)"""
+    ours, theirs = both_params()
+    a = optim.LBFGS(ours, **kwargs)
+    b = torch.optim.LBFGS(theirs, **kwargs)
+    assert run_steps(a, b, ours, theirs, closure=True) < 1e-10
+    for key in ("func_evals", "n_iter"):
+        assert a.state[0][key] == b.state[theirs[0]][key]
+    assert max_diff(ours, [torch.tensor(i) for i in INIT]) > 1e-2
+
+
+def test_lbfgs_state_dict_resumes():
+    ours, theirs = both_params()
+    a = optim.LBFGS(ours, max_iter=4, line_search_fn="strong_wolfe")
+    b = torch.optim.LBFGS(theirs, max_iter=4, line_search_fn="strong_wolfe")
+    run_steps(a, b, ours, theirs, steps=3, closure=True)
+    a2 = optim.LBFGS(ours, max_iter=4, line_search_fn="strong_wolfe")
+    a2.load_state_dict(a.state_dict())
+    assert run_steps(a2, b, ours, theirs, steps=3, closure=True) < 1e-10
+
+
+def test_lbfgs_refuses_what_torch_refuses():
+    ours, _ = both_params()
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": ours[:2]}, {"params": ours[2:]}])
+    with pytest.raises(ValueError, match="line_search_fn"):
+        optim.LBFGS(ours, line_search_fn="armijo")
+    with pytest.raises(ValueError, match="lr"):
+        optim.LBFGS(ours, lr=-1.0)
+    with pytest.raises(TypeError, match="closure"):
+        optim.LBFGS(ours).step()

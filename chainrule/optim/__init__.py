@@ -1,5 +1,6 @@
 """Optimisers and learning-rate schedules: ``SGD``, ``Adagrad``, ``Adadelta``, ``RMSprop``,
-``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, and ``cr.optim.lr_scheduler``.
+``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``LBFGS``,
+and ``cr.optim.lr_scheduler``.
 
 Each optimiser follows PyTorch's update rule exactly (the equations are in its docstring),
 validates its hyperparameters, keeps per-parameter state, and updates ``p.data`` in place.
@@ -10,6 +11,7 @@ from chainrule.optim.adadelta import Adadelta
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.adamax import Adamax
+from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.nadam import NAdam
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.rmsprop import RMSprop
@@ -20,6 +22,7 @@ __all__ = [
     "Adadelta",
     "Adagrad",
     "Adamax",
+    "LBFGS",
     "NAdam",
     "Adam",
     "AdamW",
