@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, with_weight_decay
+from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, torch_flags, with_weight_decay
 
 
 class Adadelta(Optimizer):
@@ -38,8 +38,10 @@ class Adadelta(Optimizer):
         rho: float = 0.9,
         eps: float = 1e-6,
         weight_decay: float = 0.0,
+        **torch_options: Any,
     ):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+        defaults.update(torch_flags(type(self).__name__, torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from chainrule.optim.optimizer import (
     check_betas,
     check_real,
     lerp_,
+    torch_flags,
     with_weight_decay,
 )
 
@@ -44,8 +45,10 @@ class Adamax(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        **torch_options: Any,
     ):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        defaults.update(torch_flags(type(self).__name__, torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

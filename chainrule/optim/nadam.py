@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     check_bool,
     check_real,
     lerp_,
+    torch_flags,
     with_weight_decay,
 )
 
@@ -52,6 +53,7 @@ class NAdam(Optimizer):
         weight_decay: float = 0.0,
         momentum_decay: float = 4e-3,
         decoupled_weight_decay: bool = False,
+        **torch_options: Any,
     ):
         defaults = dict(
             lr=lr,
@@ -61,6 +63,7 @@ class NAdam(Optimizer):
             momentum_decay=momentum_decay,
             decoupled_weight_decay=decoupled_weight_decay,
         )
+        defaults.update(torch_flags(type(self).__name__, torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
