@@ -92,6 +92,19 @@ UNARY = [
     _unary("cat_self", lambda x: cr.cat([x, x * 2.0], axis=-1), shapes=ND),
     _unary("stack_self", lambda x: cr.stack([x, x.exp()], axis=0)),
     _unary("where_self", lambda x: cr.where(x.detach() > 0, x, x * x)),
+    # Issue 14's activations: erf is a primitive, the rest compositions (F = cr.nn.functional).
+    _unary("erf", lambda x: cr.nn.functional.erf(x)),
+    _unary("gelu", lambda x: cr.nn.functional.gelu(x)),
+    _unary("gelu_tanh", lambda x: cr.nn.functional.gelu(x, approximate="tanh")),
+    _unary("silu", lambda x: cr.nn.functional.silu(x)),
+    _unary("elu", lambda x: cr.nn.functional.elu(x), "nonzero"),
+    _unary("softplus", lambda x: cr.nn.functional.softplus(x)),
+    _unary("normalize", lambda x: cr.nn.functional.normalize(x, dim=-1), shapes=ND),
+    _unary(
+        "pad_reflect",
+        lambda x: cr.nn.functional.pad(x, (2, 1), mode="reflect"),
+        shapes=[s for s in ND if s[-1] > 2],
+    ),
 ]
 
 BINARY = [

@@ -5,7 +5,19 @@ One import line per file, so that each concern can add its names without touchin
 ``cr.nn.functional`` re-exports every public name imported here.
 """
 
-from chainrule.functional.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.functional.activation import (
+    elu,
+    erf,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
 from chainrule.functional.attention import scaled_dot_product_attention
 from chainrule.functional.conv import conv2d
 from chainrule.functional.dropout import dropout
@@ -15,9 +27,12 @@ from chainrule.functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from chainrule.functional.normalization import batch_norm, layer_norm
 from chainrule.functional.pooling import avg_pool2d, max_pool2d
+from chainrule.functional.vector import cosine_similarity, normalize, pad

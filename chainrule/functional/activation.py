@@ -2,21 +2,71 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import apply
 from chainrule.autograd.tensor import Tensor
+from chainrule.ops.special import Erf
+
+# ``inplace=`` (PyTorch's memory saving) is accepted on every activation. The result is the
+# same; the input is not overwritten, so code that relies on ``x`` itself changing after
+# ``F.relu(x, inplace=True)`` (rather than on the returned tensor) sees the old x.
 
 
-def relu(input: Tensor) -> Tensor:
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0) elementwise; the gradient is 1 where x > 0, else 0. Any shape."""
     return _fn.relu(input)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope`` · x; the gradient is 1 or ``negative_slope``."""
     x = _fn._t(input)
     return _fn.where(x > 0, x, x * negative_slope)
+
+
+def erf(input: Tensor) -> Tensor:
+    """The error function 2/√π ∫₀ˣ e^(-t²) dt elementwise; d/dx = 2/√π e^(-x²). Any shape."""
+    return apply(Erf(), _fn._t(input))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x Φ(x) = x · (1 + erf(x / √2)) / 2 elementwise (Hendrycks & Gimpel).
+
+    ``approximate="tanh"``: x · (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2, as PyTorch's. Any shape.
+    """
+    x = _fn._t(input)
+    if approximate == "none":
+        return x * (erf(x * (1 / math.sqrt(2.0))) + 1) * 0.5
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
+        return x * (_fn.tanh(inner) + 1) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish): x σ(x) elementwise. Any shape."""
+    x = _fn._t(input)
+    return x * _fn.sigmoid(x)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else α (e^x - 1) elementwise. Any shape."""
+    x = _fn._t(input)
+    neg = _fn.where(x > 0, 0.0, x)  # e^x only where it is used: no overflow for large x
+    return _fn.where(x > 0, x, (_fn.exp(neg) - 1) * alpha)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(βx)) / β elementwise, and x itself where βx > ``threshold`` (as PyTorch, for
+    stability). Any shape."""
+    x = _fn._t(input)
+    bx = x * beta
+    big = bx.data > threshold
+    safe = _fn.where(big, 0.0, bx)
+    return _fn.where(big, x, _fn.log(_fn.exp(safe) + 1) * (1.0 / beta))
 
 
 def sigmoid(input: Tensor) -> Tensor:

@@ -332,3 +332,56 @@ def binary_cross_entropy_with_logits(
     if weight is not None:
         loss = loss * _float_target(weight, x)
     return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """Smooth L1 (Huber divided by β): with d = x - y elementwise,
+
+        l = 0.5 d² / β   where |d| < β,   |d| - 0.5 β   elsewhere   (β = 0: |d|),
+
+    then reduced. Shapes as ``mse_loss``; ``beta`` >= 0.
+    """
+    _check_reduction("smooth_l1_loss", reduction)
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
+    x = _fn._t(input)
+    y = _float_target(target, x)
+    _same_shape("smooth_l1_loss", x, y)
+    d = (x - y).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce(_fn.where(d.data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+
+
+def kl_div(
+    input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False
+) -> Tensor:
+    """Kullback-Leibler divergence of ``target`` from the distribution whose log-probabilities
+    are ``input`` (as PyTorch's: the input is log q, not q)::
+
+        l = y (log y - x)          (0 where y = 0)       if not log_target
+        l = e^y (y - x)                                  if log_target (y is log p)
+
+    reduced by 'mean' (over all elements), 'batchmean' (the sum over the batch size, input's
+    first dimension: the true KL divergence per sample), 'sum' or 'none'. Shapes: equal.
+    """
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(
+            f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}"
+        )
+    x = _fn._t(input)
+    y = _float_target(target, x)
+    _same_shape("kl_div", x, y)
+    if log_target:
+        loss = _fn.exp(y) * (y - x)
+    else:
+        pos = y.data > 0
+        # y log y via a log of y where y > 0 only: the limit 0 at y = 0, no log 0 in the graph.
+        log_y = _fn.log(_fn.where(pos, y, 1.0))
+        loss = _fn.where(pos, y * (log_y - x), y * 0 - y * x)
+    if reduction == "batchmean":
+        n = x.data.shape[0] if x.data.ndim else 1
+        return loss.sum() * (1.0 / n)
+    return _reduce(loss, reduction)

@@ -4,13 +4,33 @@ One import line per file, so that each concern can add its layers without touchi
 """
 
 from chainrule.nn import functional, init, utils
-from chainrule.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from chainrule.nn.attention import AdditiveAttention, MultiheadAttention
 from chainrule.nn.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv2d
 from chainrule.nn.dropout import Dropout
-from chainrule.nn.linear import Flatten, Identity, Linear
-from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
+from chainrule.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, _BatchNorm
 from chainrule.nn.parameter import Parameter

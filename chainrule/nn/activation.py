@@ -7,18 +7,27 @@ from chainrule.functional import activation as F
 from chainrule.nn.module import Module
 
 
-class ReLU(Module):
+class _Inplace(Module):
+    """Keeps PyTorch's ``inplace`` flag (accepted; the result is computed out of place, see
+    ``chainrule.functional.activation``)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
+
+
+class ReLU(_Inplace):
     """max(x, 0) elementwise. Shape: any → the same."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_Inplace):
     """x where x > 0, else ``negative_slope`` · x. Shape: any → the same."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
@@ -72,3 +81,55 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class GELU(Module):
+    """x Φ(x) elementwise (``approximate="tanh"`` for the tanh form). Shape: any → the same."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_Inplace):
+    """x σ(x) elementwise (swish). Shape: any → the same."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class ELU(_Inplace):
+    """x where x > 0, else α (e^x - 1). Shape: any → the same."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softplus(Module):
+    """log(1 + e^(βx)) / β (x where βx > threshold). Shape: any → the same."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"

@@ -92,3 +92,21 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dimension ``dim`` into ``unflattened_size``: Unflatten(1, (C, H, W)) turns
+    (N, C·H·W) back into (N, C, H, W); the reverse of ``Flatten``. One size may be -1."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(int(s) for s in unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = tuple(x.shape)
+        d = self.dim % len(shape) if shape else 0
+        return _fn.reshape(x, shape[:d] + self.unflattened_size + shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

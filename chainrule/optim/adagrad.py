@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, with_weight_decay
+from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, torch_flags, with_weight_decay
 
 
 class Adagrad(Optimizer):
@@ -40,6 +40,7 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        **torch_options: Any,
     ):
         defaults = dict(
             lr=lr,
@@ -48,6 +49,7 @@ class Adagrad(Optimizer):
             initial_accumulator_value=initial_accumulator_value,
             eps=eps,
         )
+        defaults.update(torch_flags(type(self).__name__, torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -10,9 +10,11 @@ import numpy as np
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
+    check_betas,
     check_bool,
     check_real,
     lerp_,
+    torch_flags,
     with_weight_decay,
 )
 
@@ -53,22 +55,17 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        **torch_options: Any,
     ):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        defaults.update(torch_flags(type(self).__name__, torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         for key in ("lr", "eps", "weight_decay"):
             group[key] = check_real(name, key, group[key])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        betas = tuple(check_real(name, f"beta{k + 1}", b) for k, b in enumerate(betas))
-        for k, b in enumerate(betas):
-            if b >= 1.0:
-                raise ValueError(f"{name}: invalid beta{k + 1} {b}; it must be in [0, 1)")
-        group["betas"] = betas
+        group["betas"] = check_betas(name, group["betas"])
         group["amsgrad"] = check_bool(name, "amsgrad", group["amsgrad"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -141,5 +138,6 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        **torch_options: Any,
     ):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **torch_options)

@@ -38,6 +38,12 @@ class Optimizer:
         state: parameter index -> dict of that parameter's state (moment estimates, step count).
             Indices count parameters across groups in order, as in PyTorch's state dicts.
 
+    PyTorch's implementation switches are accepted as keywords on every optimiser:
+    ``maximize=True`` ascends (the gradient's sign flipped before the rule); ``foreach`` changes
+    nothing here (there is one implementation); ``capturable``, ``differentiable`` and ``fused``
+    must be False or None (chainrule has no CUDA graphs, no differentiable steps, no fused
+    kernels) and say so otherwise.
+
     Updates are made in place on ``p.data`` (the NumPy array), keep the parameter's dtype, and
     never write to ``p.grad`` (a gradient may share memory with something else). Parameters whose
     ``grad`` is None are skipped.
@@ -124,6 +130,7 @@ class Optimizer:
         for key, value in param_group.items():
             group.setdefault(key, value)  # extra keys are kept, as PyTorch does
         self._check_group(group)
+        check_torch_flags(name, group)
         self.param_groups.append(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -177,6 +184,8 @@ class Optimizer:
                         )
                     if g.dtype != data.dtype:
                         g = g.astype(data.dtype)
+                    if group.get("maximize"):
+                        g = -g  # ascend: a new array, p.grad is left alone
                     todo.append((i, data, g))
                 i += 1
             yield group, todo
@@ -238,6 +247,7 @@ class Optimizer:
             new = dict(group)
             new.update({key: copy.deepcopy(v) for key, v in saved.items() if key != "params"})
             self._check_group(new)
+            check_torch_flags(name, new)
             new_groups.append(new)
         position = {
             id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])
@@ -295,6 +305,45 @@ def check_real(opt: str, key: str, value: Any, low: float | None = 0.0) -> float
     if low is not None and not value >= low:  # `not >=` also rejects NaN
         raise ValueError(f"{opt}: invalid {key} {value}; it must be >= {low:g}")
     return value
+
+
+TORCH_FLAGS = ("maximize", "foreach", "capturable", "differentiable", "fused")
+
+
+def torch_flags(opt: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The PyTorch implementation switches among an optimiser's extra keyword arguments, with
+    their defaults; any other keyword is a TypeError, as Python would raise."""
+    unknown = sorted(set(options) - set(TORCH_FLAGS))
+    if unknown:
+        raise TypeError(f"{opt}: unexpected keyword argument(s) {', '.join(unknown)}")
+    flags = {"maximize": False, "foreach": None, "differentiable": False}
+    flags.update(options)
+    return flags
+
+
+def check_torch_flags(opt: str, group: dict[str, Any]) -> None:
+    """Validates the PyTorch switches present in a group (see ``Optimizer``)."""
+    if "maximize" in group:
+        group["maximize"] = check_bool(opt, "maximize", group["maximize"])
+    if group.get("foreach") is not None:
+        group["foreach"] = check_bool(opt, "foreach", group["foreach"])
+    for key in ("capturable", "differentiable", "fused"):
+        if group.get(key):
+            raise ValueError(
+                f"{opt}: {key}=True is not supported: chainrule's optimisers update NumPy arrays "
+                f"on the CPU in one implementation; leave {key} unset"
+            )
+
+
+def check_betas(opt: str, betas: Any) -> tuple[float, float]:
+    """``betas`` as a pair of Python floats, each checked to lie in [0, 1)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"{opt}: betas must be a pair (beta1, beta2), got {betas!r}")
+    out = tuple(check_real(opt, f"beta{k + 1}", b) for k, b in enumerate(betas))
+    for k, b in enumerate(out):
+        if b >= 1.0:
+            raise ValueError(f"{opt}: invalid beta{k + 1} {b}; it must be in [0, 1)")
+    return out  # type: ignore[return-value]
 
 
 def check_bool(opt: str, key: str, value: Any) -> bool:

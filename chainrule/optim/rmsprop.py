@@ -13,6 +13,7 @@ from chainrule.optim.optimizer import (
     check_bool,
     check_real,
     lerp_,
+    torch_flags,
     with_weight_decay,
 )
 
@@ -51,6 +52,7 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        **torch_options: Any,
     ):
         defaults = dict(
             lr=lr,
@@ -60,6 +62,7 @@ class RMSprop(Optimizer):
             momentum=momentum,
             centered=centered,
         )
+        defaults.update(torch_flags(type(self).__name__, torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

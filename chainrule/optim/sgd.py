@@ -12,6 +12,7 @@ from chainrule.optim.optimizer import (
     ParamsT,
     check_bool,
     check_real,
+    torch_flags,
     with_weight_decay,
 )
 
@@ -36,8 +37,8 @@ class SGD(Optimizer):
         nesterov: use Nesterov momentum (needs μ > 0 and τ = 0).
         weight_decay: λ (>= 0), L2 penalty added to the gradient.
 
-    Only ``params``, ``lr`` and ``momentum`` may be given by position (PyTorch and our API
-    contract list the other options in different orders, so they are keyword-only).
+    The arguments are PyTorch's, in PyTorch's order (``lr`` defaults to 1e-3 as there), plus
+    its switches ``maximize``, ``foreach``, ... (see ``Optimizer``).
 
     State per parameter: ``momentum_buffer`` (when μ != 0).
 
@@ -49,12 +50,12 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: ParamsT,
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
-        *,
         dampening: float = 0.0,
-        nesterov: bool = False,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
+        **torch_options: Any,
     ):
         defaults = dict(
             lr=lr,
@@ -63,6 +64,7 @@ class SGD(Optimizer):
             nesterov=nesterov,
             weight_decay=weight_decay,
         )
+        defaults.update(torch_flags("SGD", torch_options))
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -1,0 +1,102 @@
+"""Vector functions with PyTorch's signatures: ``normalize``, ``cosine_similarity``, ``pad``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.tensor import Tensor
+
+
+def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
+    """(Σ |x|^p)^(1/p) along ``dim``."""
+    if p == 2:
+        return _fn.sqrt(_fn.sum(x * x, dim, keepdims=keepdim))
+    if p == 1:
+        return _fn.sum(x.abs(), dim, keepdims=keepdim)
+    if p == float("inf"):
+        return _fn.max(x.abs(), dim, keepdims=keepdim)
+    return _fn.sum(x.abs() ** p, dim, keepdims=keepdim) ** (1.0 / p)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(‖x‖_p, eps) along ``dim`` (each slice scaled to unit p-norm). Any shape."""
+    x = _fn._t(input)
+    return x / _fn.clip(_norm(x, p, dim, True), min=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ x1 x2 / (max(‖x1‖, eps) · max(‖x2‖, eps)) along ``dim`` (inputs broadcast together);
+    the result lacks ``dim``."""
+    a, b = _fn._t(x1), _fn._t(x2)
+    na = _fn.clip(_norm(a, 2, dim, True), min=eps)
+    nb = _fn.clip(_norm(b, 2, dim, True), min=eps)
+    return _fn.sum((a / na) * (b / nb), dim)
+
+
+def pad(
+    input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> Tensor:
+    """Pads the last ``len(pad) // 2`` dimensions, as PyTorch's ``F.pad``.
+
+    ``pad = (left, right)`` pads the last dimension, ``(left, right, top, bottom)`` the last
+    two, and so on. ``mode``: 'constant' (``value``, default 0; negative pads crop),
+    'reflect' (mirrored without repeating the edge; each pad < that dimension's size) or
+    'replicate' (the edge repeated). The gradient of a padded element flows to the element it
+    copies.
+    """
+    x = _fn._t(input)
+    pad = [int(v) for v in pad]
+    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
+        raise ValueError(
+            f"pad: the padding must be pairs (left, right) for at most {x.data.ndim} dimensions "
+            f"of the input, got {tuple(pad)}"
+        )
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    if mode != "constant" and value not in (None, 0):
+        raise ValueError(f"pad: value= is only for mode='constant', got mode={mode!r}")
+    for k in range(len(pad) // 2):
+        dim = x.data.ndim - 1 - k
+        lo, hi = pad[2 * k], pad[2 * k + 1]
+        n = x.data.shape[dim]
+        if mode == "constant":
+            x = _constant(x, dim, lo, hi, 0.0 if value is None else float(value))
+            continue
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(
+                f"pad: reflect padding ({lo}, {hi}) must be smaller than dimension {dim}'s size {n}"
+            )
+        if lo < 0 or hi < 0:
+            raise ValueError(f"pad: negative padding is only for mode='constant', got {(lo, hi)}")
+        i = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            i = np.abs(i) % period
+            i = np.where(i >= n, period - i, i)
+        elif mode == "replicate":
+            i = np.clip(i, 0, n - 1)
+        else:
+            i = i % n
+        x = x[(slice(None),) * dim + (i,)]
+    return x
+
+
+def _constant(x: Tensor, dim: int, lo: int, hi: int, value: float) -> Tensor:
+    if lo < 0 or hi < 0:  # crop first
+        n = x.data.shape[dim]
+        x = x[(slice(None),) * dim + (slice(max(-lo, 0), n - max(-hi, 0)),)]
+        lo, hi = max(lo, 0), max(hi, 0)
+    parts = []
+    for width in (lo, None, hi):
+        if width is None:
+            parts.append(x)
+        elif width:
+            shape = list(x.data.shape)
+            shape[dim] = width
+            parts.append(Tensor(np.full(shape, value, dtype=x.data.dtype)))
+    return _fn.cat(parts, dim) if len(parts) > 1 else x
