@@ -16,14 +16,55 @@ from chainrule.autograd import (
     jvp,
     no_grad,
 )
+from chainrule.autograd.api import (
+    add,
+    argmax,
+    argmin,
+    bmm,
+    clone,
+    div,
+    eq,
+    flatten,
+    ge,
+    gt,
+    le,
+    log_softmax,
+    logsumexp,
+    lt,
+    matmul,
+    mean,
+    mm,
+    mul,
+    ne,
+    neg,
+    numel,
+    pow,
+    softmax,
+    square,
+    squeeze,
+    sub,
+    sum,
+    unsqueeze,
+)
 from chainrule.autograd.creation import (
     arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
     from_numpy,
     full,
+    full_like,
+    linspace,
+    logspace,
     ones,
     ones_like,
     rand,
+    rand_like,
+    randint,
     randn,
+    randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -32,8 +73,6 @@ from chainrule.autograd.functions import (
     abs,
     amax,
     amin,
-    argmax,
-    argmin,
     argsort,
     broadcast_to,
     cat,
@@ -42,14 +81,9 @@ from chainrule.autograd.functions import (
     concatenate,
     cos,
     exp,
-    flatten,
     log,
-    log_softmax,
-    logsumexp,
-    matmul,
     max,
     maximum,
-    mean,
     median,
     min,
     minimum,
@@ -58,24 +92,39 @@ from chainrule.autograd.functions import (
     reshape,
     sigmoid,
     sin,
-    softmax,
     sort,
     sqrt,
-    squeeze,
     stack,
     std,
-    sum,
     swapaxes,
     tanh,
     topk,
     transpose,
-    unsqueeze,
     var,
     where,
 )
 from chainrule.autograd.tensor import Size, result_type
 from chainrule.backend import bool_ as bool
-from chainrule.backend import float32, float64, get_default_dtype, int64, set_default_dtype
+from chainrule.backend import (
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from chainrule.devices import (
+    accelerator,
+    backends,
+    cuda,
+    device,
+    get_default_device,
+    set_default_device,
+)
 from chainrule.errors import AnomalyError, GradcheckError, ShapeError
 from chainrule.random import manual_seed
 
@@ -84,5 +133,8 @@ from chainrule.random import manual_seed
 from chainrule import data, datasets, distributed, nn, optim, viz
 from chainrule.checkpoint import load, save
 from chainrule.jit import CompiledStep, compile
+
+# PyTorch's other names for the dtypes (torch.float is float32, torch.int is int32, ...).
+float, double, half, long, int, short = float32, float64, float16, int64, int32, int16
 
 __version__ = "0.1.0"

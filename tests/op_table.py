@@ -44,6 +44,8 @@ UNARY = [
     _unary("tanh", cr.tanh),
     _unary("sin", cr.sin),
     _unary("cos", lambda x: x.cos()),
+    _unary("clone", lambda x: x.clone() * x),  # fan-out: the copy and the original both used
+    _unary("expand_minus_one", lambda x: x.unsqueeze(0).expand(3, -1, *([-1] * (x.ndim - 1)))),
     _unary("sigmoid", cr.sigmoid),
     _unary("relu", cr.relu, "nonzero"),
     _unary("pow2", lambda x: x**2),
@@ -113,6 +115,7 @@ BINARY = [
     _binary("add", lambda a, b: a + b),
     _binary("sub", lambda a, b: a - b),
     _binary("mul", lambda a, b: a * b),
+    _binary("remainder", lambda a, b: a % (b.abs() + 1.5)),  # smooth away from the jumps
     _binary("div", lambda a, b: a / b, "nonzero"),
     _binary("pow", lambda a, b: a**b, "positive"),
     _binary("maximum", cr.maximum, "distinct"),

@@ -241,7 +241,9 @@ def test_zero_grad_and_step_skip_and_closure():
 def test_grad_shape_mismatch_is_an_error():
     w = cr.tensor(np.zeros((2, 3)), requires_grad=True)
     opt = Adam([w])
-    w.grad = cr.tensor(np.zeros((3, 2)))
+    with pytest.raises(RuntimeError, match=r"assigned grad has shape \(3, 2\).*\(2, 3\)"):
+        w.grad = cr.tensor(np.zeros((3, 2)))  # refused where it is assigned, as in PyTorch
+    w._grad = cr.tensor(np.zeros((3, 2)))  # behind the setter's back: the optimiser still checks
     with pytest.raises(ValueError, match=r"parameter 0 has shape \(2, 3\).*grad.*\(3, 2\)"):
         opt.step()
 

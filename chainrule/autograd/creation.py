@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chainrule import devices as _device
 from chainrule import random as _random
 from chainrule.autograd.function import fresh
 from chainrule.autograd.tensor import Tensor
@@ -28,12 +29,13 @@ def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor from numbers, nested lists or a NumPy array (copied).
 
     Python floats become the default dtype (float32 unless changed); NumPy arrays keep theirs;
     integers stay integer (int64) and booleans bool.
     """
+    _device.check(device)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
@@ -44,35 +46,45 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return _make(array, False)
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of ``shape``."""
+    _device.check(device)
     return _make(np.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of ``shape``."""
+    _device.check(device)
     return _make(np.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad)
 
 
-def full(shape: Sequence[int], fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(
+    shape: Sequence[int], fill_value, dtype=None, *, device=None, requires_grad: bool = False
+) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value``."""
+    _device.check(device)
     if dtype is None and isinstance(fill_value, (bool, int)) and not isinstance(fill_value, float):
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
     return _make(np.full(tuple(shape), fill_value, dtype=_dtype(dtype)), requires_grad)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
     """Zeros with the shape (and dtype, unless given) of ``t``."""
+    _device.check(device)
     return _make(np.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and dtype, unless given) of ``t``."""
+    _device.check(device)
     return _make(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start, stop=None, step=1, dtype=None, *, device=None, requires_grad: bool = False
+) -> Tensor:
     """Evenly spaced values in [start, stop), as ``numpy.arange``; integers unless a float is given."""
+    _device.check(device)
     arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is not None:
         arr = arr.astype(dtype)
@@ -81,14 +93,115 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) ->
     return _make(arr, requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Samples of the standard normal distribution, from the library's seeded generator."""
+    _device.check(device)
     return _make(fresh(_normal, _shape(shape), _dtype(dtype)), requires_grad)
 
 
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Samples of the uniform distribution on [0, 1), from the library's seeded generator."""
+    _device.check(device)
     return _make(fresh(_uniform, _shape(shape), _dtype(dtype)), requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` whose values are not set (zeros here, so nothing is left to chance)."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``t``'s shape (and dtype, unless given) whose values are not set (zeros)."""
+    return zeros_like(t, dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(
+    t: Tensor, fill_value, dtype=None, *, device=None, requires_grad: bool = False
+) -> Tensor:
+    """``fill_value`` in the shape (and dtype, unless given) of ``t``."""
+    _device.check(device)
+    return _make(np.full(t.shape, fill_value, dtype=dtype or t.dtype), requires_grad)
+
+
+def eye(
+    n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
+    """The (n, m) identity matrix (ones on the diagonal); m defaults to n."""
+    _device.check(device)
+    return _make(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def linspace(
+    start: float, end: float, steps: int, *, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included: shape (steps,)."""
+    _device.check(device)
+    return _make(np.linspace(start, end, int(steps)).astype(_dtype(dtype)), requires_grad)
+
+
+def logspace(
+    start: float,
+    end: float,
+    steps: int,
+    base: float = 10.0,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """``base ** linspace(start, end, steps)``: shape (steps,)."""
+    _device.check(device)
+    arr = np.logspace(start, end, int(steps), base=base)
+    return _make(arr.astype(_dtype(dtype)), requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples in the shape (and dtype, unless given) of ``t``."""
+    return randn(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) samples in the shape (and dtype, unless given) of ``t``."""
+    return rand(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
+
+
+def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor:
+    """Integers drawn uniformly from [low, high): ``randint(high, size)`` or
+    ``randint(low, high, size)``, as PyTorch; int64 unless ``dtype`` says otherwise."""
+    _device.check(device)
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        *args, size = args
+    if size is None or len(args) not in (1, 2):
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    dtype = np.int64 if dtype is None else dtype
+    return _make(fresh(_integers, int(low), int(high), tuple(size), np.dtype(dtype)), False)
+
+
+def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
+    """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise)."""
+    _device.check(device)
+    dtype = np.int64 if dtype is None else dtype
+    return _make(fresh(_permutation, int(n), np.dtype(dtype)), False)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor: a Tensor of that dtype is returned itself, a NumPy array is shared
+    when no conversion is needed, anything else is copied as ``tensor`` does."""
+    _device.check(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.astype(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return _make(data, False)
+    return Tensor(data, dtype=dtype)
+
+
+def _integers(low: int, high: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return _random.generator().integers(low, high, shape).astype(dtype)
+
+
+def _permutation(n: int, dtype: np.dtype) -> np.ndarray:
+    return _random.generator().permutation(n).astype(dtype)
 
 
 def _normal(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

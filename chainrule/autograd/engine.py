@@ -216,15 +216,15 @@ def _accumulate(grads: dict, t: Tensor, g) -> None:
 
 def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
     if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
+        t._grad = g if t._grad is None else t._grad + g
         return
     if g.dtype != t._data.dtype:
         g = g.astype(t._data.dtype)
     if t.grad is None:
         # A copy, so that .grad never aliases another tensor's gradient or a broadcast view.
-        t.grad = constant(np.array(g, copy=True))
+        t._grad = constant(np.array(g, copy=True))
     else:
-        t.grad = constant(t.grad._data + g)
+        t._grad = constant(t._grad._data + g)
 
 
 def _check_grad(node, g) -> None:

@@ -32,7 +32,7 @@ def apply(op, *inputs):
 
     t = Tensor.__new__(Tensor)
     t._data = out
-    t.grad = None
+    t._grad = None
     t._tangent = None
     t.name = None
     if state.grad_enabled and (
@@ -60,7 +60,7 @@ def constant(array):
     """A Tensor around ``array`` that is no one's result and needs no gradient."""
     t = Tensor.__new__(Tensor)
     t._data = array
-    t.grad = None
+    t._grad = None
     t._tangent = None
     t.name = None
     t.requires_grad = False

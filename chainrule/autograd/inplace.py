@@ -60,7 +60,7 @@ def modify(t, name: str, op, *others):
     # t's array itself is about to be overwritten.
     keep = t._node is not None or getattr(op, "reads_self", True)
     old._data = t._data.copy() if keep else t._data
-    old.grad = None
+    old._grad = None
     old._node = t._node
     old._tangent = t._tangent
     old.name = t.name

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.backend import get_default_dtype, xp
@@ -24,7 +25,15 @@ class Tensor:
     # _vstamp, _vcount (in-place writes) and _base (the tensor a view shares storage with) are
     # set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap.
     __slots__ = (
-        "__weakref__", "_base", "_data", "_node", "_tangent", "_vcount", "_vstamp", "grad", "name",
+        "__weakref__",
+        "_base",
+        "_data",
+        "_grad",
+        "_node",
+        "_tangent",
+        "_vcount",
+        "_vstamp",
+        "name",
         "requires_grad",
     )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
@@ -35,7 +44,7 @@ class Tensor:
     def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
         """Makes this a leaf around ``arr`` (every slot set; ``apply`` inlines the same for speed)."""
         self._data = arr
-        self.grad = None
+        self._grad = None
         self._node = None
         self._tangent = None
         self.name = None
@@ -57,6 +66,26 @@ class Tensor:
         if not isinstance(arr, np.ndarray):
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         self._data = arr
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (a Tensor of this shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}\n  at {user_line()}"
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
+                    f"{tuple(self.shape)}\n  at {user_line()}"
+                )
+        self._grad = value
 
     @property
     def shape(self) -> Size:
@@ -180,13 +209,69 @@ class Tensor:
         return apply(ops.Cast(dtype), self)
 
     def float(self) -> Tensor:
+        """This tensor as float32."""
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
+        """This tensor as float64."""
         return self.astype(np.float64)
 
+    def half(self) -> Tensor:
+        """This tensor as float16."""
+        return self.astype(np.float16)
+
     def long(self) -> Tensor:
+        """This tensor as int64."""
         return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """This tensor as int32."""
+        return self.astype(np.int32)
+
+    def bool(self) -> Tensor:
+        """This tensor as bool (nonzero is True)."""
+        return self.astype(np.bool_)
+
+    def type(self, dtype=None) -> Tensor | str:
+        """``type(dtype)`` converts as ``astype``; ``type()`` names the dtype as PyTorch's legacy
+        tensor types do (``"torch.FloatTensor"``), which programs compare against."""
+        if dtype is None:
+            return "torch." + _LEGACY_NAMES.get(self._data.dtype.name, "Tensor")
+        return self.astype(dtype)
+
+    @property
+    def device(self) -> _device.device:
+        """Where the tensor lives: always ``cr.device("cpu")``."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """This tensor on a device and/or as a dtype: ``to(device)``, ``to(dtype)``,
+        ``to(device, dtype)``, ``to(other)``. The device can only be the CPU; a dtype change is
+        ``astype`` (differentiable between floating types); otherwise the tensor itself."""
+        _, dtype = _device.to_args(args, kwargs, where="Tensor.to")
+        return self if dtype is None else self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it is already on the CPU."""
+        return self
+
+    def cuda(self, *args, **kwargs) -> Tensor:
+        """Refused with the reason: chainrule has no GPU backend."""
+        raise RuntimeError(f"Tensor.cuda(): {_device._NO_GPU}")
+
+    def mm(self, other: Tensor) -> Tensor:
+        """The matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p)."""
+        _need_dims("mm", 2, self, other)
+        return _fn.matmul(self, other)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        """Batched matrix product of 3-D tensors, (b, n, m) @ (b, m, p) -> (b, n, p)."""
+        _need_dims("bmm", 3, self, other)
+        return _fn.matmul(self, other)
 
     def __array__(self, dtype=None, copy=None):
         _escape("conversion to a NumPy array")
@@ -305,6 +390,25 @@ class Tensor:
 
     def __rmatmul__(self, other):
         return apply(ops.MatMul(), *_pair(_lift(other, self), self))
+
+    def __floordiv__(self, other):
+        """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
+        a, b = _pair(self, _lift(other, self))
+        return derived(np.floor_divide, a, b)
+
+    def __rfloordiv__(self, other):
+        a, b = _pair(_lift(other, self), self)
+        return derived(np.floor_divide, a, b)
+
+    def __mod__(self, other):
+        """The remainder with the divisor's sign (``torch.remainder``), as self - floor(self/other)
+        · other, so its gradient is 1 for self and -floor(self/other) for other."""
+        a, b = _pair(self, _lift(other, self))
+        return a - derived(np.floor_divide, a, b) * b
+
+    def __rmod__(self, other):
+        a, b = _pair(_lift(other, self), self)
+        return a - derived(np.floor_divide, a, b) * b
 
     def __neg__(self):
         return apply(ops.Neg(), self)
@@ -514,6 +618,98 @@ class Tensor:
     def exp(self):
         return apply(ops.Exp(), self)
 
+    # ----- PyTorch's method forms of the operators -----
+    def pow(self, exponent):
+        """``self ** exponent`` (a number or a tensor, broadcast)."""
+        return self.__pow__(exponent)
+
+    def add(self, other, *, alpha=1):
+        """``self + alpha * other``."""
+        return self + (other if alpha == 1 else alpha * other)
+
+    def sub(self, other, *, alpha=1):
+        """``self - alpha * other``."""
+        return self - (other if alpha == 1 else alpha * other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``; ``rounding_mode`` "floor" or "trunc" rounds the quotient."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return self // other
+        if rounding_mode == "trunc":
+            return derived(lambda a, b: np.trunc(a / b).astype(np.result_type(a, b)), self,
+                           _raw(other))  # fmt: skip
+        raise ValueError(
+            f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}"
+        )
+
+    def matmul(self, other):
+        return _fn.matmul(self, other)
+
+    def neg(self):
+        return -self
+
+    def square(self):
+        return self * self
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def clone(self):
+        """A copy in new storage that stays in the graph (gradients flow back to ``self``)."""
+        return apply(ops.Clone(), self)
+
+    def contiguous(self):
+        """The tensor itself when its storage is C-ordered, else a copy in the graph that is."""
+        return self if self._data.flags.c_contiguous else self.clone()
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def view_as(self, other):
+        return self.view(*other.shape)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A tensor from ``data`` with this one's dtype unless ``dtype`` is given."""
+        _device.check(device)
+        return Tensor(data, dtype=dtype or self._data.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_shape_args(size), 0, dtype=dtype, device=device,
+                             requires_grad=requires_grad)  # fmt: skip
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_shape_args(size), 1, dtype=dtype, device=device,
+                             requires_grad=requires_grad)  # fmt: skip
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` in ``size``, with this tensor's dtype unless ``dtype`` is given."""
+        _device.check(device)
+        arr = np.full(tuple(size), fill_value, dtype=dtype or self._data.dtype)
+        return Tensor(arr, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
     def log(self):
         return apply(ops.Log(), self)
 
@@ -569,7 +765,18 @@ class Tensor:
     def broadcast_to(self, *shape):
         return _fn.broadcast_to(self, _shape_args(shape))
 
-    expand = broadcast_to
+    def expand(self, *sizes):
+        """This tensor broadcast to ``sizes`` (a view); -1 keeps a dimension's size, as PyTorch."""
+        sizes = _shape_args(sizes)
+        lead = len(sizes) - self._data.ndim
+        if lead < 0:
+            raise ShapeError(
+                f"expand: the number of sizes {sizes} must be at least the tensor's number of "
+                f"dimensions, shape {tuple(self.shape)}\n  at {user_line()}"
+            )
+        full = tuple(self._data.shape[i - lead] if s == -1 and i >= lead else s
+                     for i, s in enumerate(sizes))  # fmt: skip
+        return _fn.broadcast_to(self, full)
 
     def clip(self, min=None, max=None):
         return _fn.clip(self, min, max)
@@ -717,6 +924,25 @@ def _lift(x, like: Tensor) -> Tensor:
     if isinstance(x, (np.ndarray, np.generic)):
         return constant(np.asarray(x))
     return constant(_to_array(x, None))
+
+
+_LEGACY_NAMES = {
+    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+    "uint8": "ByteTensor", "bool": "BoolTensor",
+}  # fmt: skip
+
+
+def _need_dims(op: str, ndim: int, *tensors: Tensor) -> None:
+    """mm and bmm take exactly ``ndim``-D operands, as in PyTorch (matmul broadcasts instead)."""
+    for t in tensors:
+        shape = t.shape if isinstance(t, Tensor) else np.shape(t)
+        if len(shape) != ndim:
+            raise ShapeError(
+                f"{op}: expected {ndim}-D tensors, got shapes {tuple(tensors[0].shape)} and "
+                f"{tuple(np.shape(tensors[1]))}; use matmul (or @) to broadcast"
+                f"\n  at {user_line()}"
+            )
 
 
 def _astype(a: np.ndarray, dtype) -> np.ndarray:

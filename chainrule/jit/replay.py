@@ -34,7 +34,7 @@ def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
     """``engine._to_leaf`` for a gradient array that nothing else refers to: no copy needed."""
     if g.dtype != t._data.dtype:
         g = g.astype(t._data.dtype)
-    t.grad = constant(g) if t.grad is None else constant(t.grad._data + g)
+    t._grad = constant(g) if t._grad is None else constant(t._grad._data + g)
 
 
 # ----- the replay function -----

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule import devices as _device
 from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor
@@ -366,17 +367,15 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype=None, *, device: str | None = None) -> Module:
-        """Converts floating-point parameters and buffers (and gradients) to ``dtype``, in place:
+    def to(self, *args, **kwargs) -> Module:
+        """Converts floating-point parameters and buffers (and gradients) to a dtype, in place:
         the Parameter objects stay the same, so an optimiser built earlier still holds them.
 
-        ``"cpu"`` (as a device, the only one) is accepted and changes nothing, so that PyTorch
-        code calling ``model.to(device)`` runs unchanged.
+        Takes PyTorch's forms (``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)``); the CPU, the only device, changes nothing, so that ``model.to(device)``
+        runs unchanged, and any other device is refused with the reason.
         """
-        if isinstance(dtype, str) and dtype.lower() == "cpu":
-            dtype, device = None, dtype  # to("cpu") names a device, not a dtype
-        if device is not None and str(device).lower() != "cpu":
-            raise ValueError(f"to: chainrule runs on the CPU only; got device {device!r}")
+        _, dtype = _device.to_args(args, kwargs, where="Module.to")
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -390,6 +389,14 @@ class Module:
                 if t.grad is not None:
                     t.grad = constant(t.grad._data.astype(dtype))
         return self
+
+    def cpu(self) -> Module:
+        """The module itself: it is already on the CPU."""
+        return self
+
+    def cuda(self, *args, **kwargs) -> Module:
+        """Refused with the reason: chainrule has no GPU backend."""
+        return self.to("cuda")
 
     def double(self) -> Module:
         """Parameters and buffers in float64."""

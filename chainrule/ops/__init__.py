@@ -6,6 +6,7 @@ from chainrule.ops.elementwise import (
     Add,
     Cast,
     Clip,
+    Clone,
     Cos,
     Div,
     Exp,
@@ -31,7 +32,7 @@ from chainrule.ops.reduce import Max, Min, Sum
 from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
 
 __all__ = [
-    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Cos", "Div", "Exp", "GetItem", "IndexAdd",
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Clone", "Cos", "Div", "Exp", "GetItem", "IndexAdd",
     "SetItem",
     "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow",
     "PowScalar", "Relu", "Reshape", "Sigmoid", "Sin", "Softmax", "Sqrt", "Sub", "Sum", "Tanh",

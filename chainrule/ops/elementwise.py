@@ -113,6 +113,21 @@ class PowScalar(Op):
         return t * (self.p * x ** (self.p - 1))
 
 
+class Clone(Op):
+    """A copy of x in new storage (PyTorch's ``clone``); the gradient passes unchanged."""
+
+    name = "clone"
+
+    def forward(self, x):
+        return x.copy()
+
+    def vjp(self, m, g, x, y):
+        return (g,)
+
+    def jvp(self, t, x, y):
+        return t
+
+
 class Neg(Op):
     name = "neg"
 

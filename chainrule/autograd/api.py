@@ -1,0 +1,161 @@
+"""The top-level functions under PyTorch's signatures: ``cr.sum(input, dim, keepdim)``,
+``cr.matmul(input, other)``, ``cr.softmax(input, dim)`` ... so that ``torch.f(...)`` calls run
+unchanged with ``import chainrule as torch``, keywords included. NumPy's ``axis=``/``keepdims=``
+are accepted as the same arguments, as the Tensor methods accept them.
+
+Each is one line onto ``functions`` (the ops with their gradients); nothing is computed here.
+"""
+
+from __future__ import annotations
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.tensor import Tensor, _axis, _keep
+
+
+def _t(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def sum(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+    """The sum over ``dim`` (all dimensions when None); ``dtype`` converts first."""
+    x = _t(input) if dtype is None else _t(input).astype(dtype)
+    return _fn.sum(x, _axis(axis, dim), _keep(keepdim, keepdims))
+
+
+def mean(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+    """The mean over ``dim`` (all dimensions when None); ``dtype`` converts first."""
+    x = _t(input) if dtype is None else _t(input).astype(dtype)
+    return _fn.mean(x, _axis(axis, dim), _keep(keepdim, keepdims))
+
+
+def argmax(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Indices (int64) of the largest values along ``dim`` (of the flattened input when None)."""
+    return _fn.argmax(_t(input), _axis(axis, dim), _keep(keepdim, keepdims))
+
+
+def argmin(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Indices (int64) of the smallest values along ``dim`` (of the flattened input when None)."""
+    return _fn.argmin(_t(input), _axis(axis, dim), _keep(keepdim, keepdims))
+
+
+def logsumexp(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """log Σ exp(input) over ``dim``, without overflow."""
+    return _fn.logsumexp(_t(input), _axis(axis, dim), _keep(keepdim, keepdims))
+
+
+def _softmax_dim(name: str, dim, axis) -> int:
+    d = _axis(axis, dim)
+    if d is None:  # torch.softmax has no default dim: guessing one would silently differ
+        raise TypeError(f"{name}() missing required argument 'dim' (the dimension to normalise)")
+    return d
+
+
+def softmax(input, dim=None, dtype=None, *, axis=None) -> Tensor:
+    """exp(input) normalised to sum to 1 along ``dim`` (required, as in ``torch.softmax``)."""
+    x = _t(input) if dtype is None else _t(input).astype(dtype)
+    return _fn.softmax(x, _softmax_dim("softmax", dim, axis))
+
+
+def log_softmax(input, dim=None, dtype=None, *, axis=None) -> Tensor:
+    """log(softmax(input, dim)), computed stably; ``dim`` is required as in PyTorch."""
+    x = _t(input) if dtype is None else _t(input).astype(dtype)
+    return _fn.log_softmax(x, _softmax_dim("log_softmax", dim, axis))
+
+
+def squeeze(input, dim=None, *, axis=None) -> Tensor:
+    """``input`` without its size-1 dimensions (only ``dim`` when given): a view."""
+    return _t(input).squeeze(_axis(axis, dim))
+
+
+def unsqueeze(input, dim=None, *, axis=None) -> Tensor:
+    """``input`` with a size-1 dimension inserted at ``dim``: a view."""
+    return _t(input).unsqueeze(_axis(axis, dim))
+
+
+def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """``input`` with dimensions ``start_dim``..``end_dim`` merged into one."""
+    return _fn.flatten(_t(input), start_dim, end_dim)
+
+
+def matmul(input, other) -> Tensor:
+    """The matrix product, broadcast over leading dimensions as ``torch.matmul``."""
+    return _fn.matmul(input, other)
+
+
+def mm(input, other) -> Tensor:
+    """The product of two matrices, (n, m) @ (m, p) -> (n, p)."""
+    return _t(input).mm(other)
+
+
+def bmm(input, other) -> Tensor:
+    """Batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p)."""
+    return _t(input).bmm(other)
+
+
+def add(input, other, *, alpha=1) -> Tensor:
+    """``input + alpha * other``, broadcast."""
+    return _t(input).add(other, alpha=alpha)
+
+
+def sub(input, other, *, alpha=1) -> Tensor:
+    """``input - alpha * other``, broadcast."""
+    return _t(input).sub(other, alpha=alpha)
+
+
+def mul(input, other) -> Tensor:
+    """``input * other``, broadcast."""
+    return _fn.mul(input, other)
+
+
+def div(input, other, *, rounding_mode=None) -> Tensor:
+    """``input / other``, broadcast; ``rounding_mode`` "floor" or "trunc" rounds the quotient."""
+    return _t(input).div(other, rounding_mode=rounding_mode)
+
+
+def pow(input, exponent) -> Tensor:
+    """``input ** exponent``; a number as ``input`` raises it to a tensor's powers."""
+    if isinstance(input, Tensor):
+        return input**exponent
+    return _t(exponent).__rpow__(input)
+
+
+def neg(input) -> Tensor:
+    return -_t(input)
+
+
+def square(input) -> Tensor:
+    return _t(input).square()
+
+
+def clone(input) -> Tensor:
+    """A copy in new storage that stays in the graph."""
+    return _t(input).clone()
+
+
+def numel(input) -> int:
+    """The number of elements."""
+    return _t(input).numel()
+
+
+def eq(input, other) -> Tensor:
+    return _t(input) == other
+
+
+def ne(input, other) -> Tensor:
+    return _t(input) != other
+
+
+def lt(input, other) -> Tensor:
+    return _t(input) < other
+
+
+def le(input, other) -> Tensor:
+    return _t(input) <= other
+
+
+def gt(input, other) -> Tensor:
+    return _t(input) > other
+
+
+def ge(input, other) -> Tensor:
+    return _t(input) >= other
