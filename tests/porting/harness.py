@@ -1,0 +1,103 @@
+"""Runs a PyTorch program as it is and with only its imports changed to chainrule's, and compares
+what the two print, number by number (see README.md beside this file)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+PROGRAMS = sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("harness", "__init__"))
+
+# The only lines that change: PyTorch's imports become chainrule's.
+IMPORTS = [
+    (re.compile(r"^import torch$", re.M), "import chainrule as torch"),
+    (re.compile(r"^import torch\.nn as nn$", re.M), "import chainrule.nn as nn"),
+    (
+        re.compile(r"^import torch\.nn\.functional as F$", re.M),
+        "import chainrule.nn.functional as F",
+    ),
+    (re.compile(r"^from torch import (.*)$", re.M), r"from chainrule import \1"),
+    (re.compile(r"^from torch\.(\S+) import (.*)$", re.M), r"from chainrule.\1 import \2"),
+]
+NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]?\d+)?|[-+]?\d+e[-+]?\d+|[-+]?\d+")
+
+
+def ported(source: str) -> str:
+    """``source`` with its PyTorch imports changed to chainrule's, and nothing else."""
+    for pattern, repl in IMPORTS:
+        source = pattern.sub(repl, source)
+    return source
+
+
+def changed_lines(source: str) -> list[tuple[str, str]]:
+    """The (original, ported) lines that differ: the proof that only imports were touched."""
+    return [(a, b) for a, b in zip(source.splitlines(), ported(source).splitlines()) if a != b]
+
+
+def run(name: str, framework: str, steps: int | None = None) -> str:
+    """What program ``name`` prints under ``framework`` ("torch" or "chainrule")."""
+    source = (HERE / f"{name}.py").read_text()
+    if framework == "chainrule":
+        source = ported(source)
+    out = io.StringIO()
+    env = {"__name__": "__main__", "__file__": str(HERE / f"{name}.py")}
+    old = os.environ.get("PORTING_STEPS")
+    if steps is not None:
+        os.environ["PORTING_STEPS"] = str(steps)
+    random.seed(0)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(source, str(HERE / f"{name}.py"), "exec"), env)
+    finally:
+        if steps is not None:
+            if old is None:
+                os.environ.pop("PORTING_STEPS", None)
+            else:
+                os.environ["PORTING_STEPS"] = old
+    return out.getvalue()
+
+
+def numbers(text: str) -> np.ndarray:
+    """Every number printed, in order."""
+    return np.array([float(m) for m in NUMBER.findall(text)])
+
+
+def compare(name: str, steps: int | None = None, rtol: float = 2e-4, atol: float = 1e-5):
+    """Runs ``name`` under both and returns (torch's output, chainrule's output, agreement)."""
+    want, got = run(name, "torch", steps), run(name, "chainrule", steps)
+    a, b = numbers(want), numbers(got)
+    same = (
+        NUMBER.sub("#", want) == NUMBER.sub("#", got)  # the same words, the numbers aside
+        and a.shape == b.shape
+        and np.allclose(a, b, rtol=rtol, atol=atol)
+    )
+    return want, got, same
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("programs", nargs="*", default=PROGRAMS)
+    parser.add_argument("--full", action="store_true", help="the originals' step counts")
+    args = parser.parse_args()
+    failures = 0
+    for name in args.programs:
+        want, got, same = compare(name, None if args.full else 300)
+        last = lambda s: (s.strip().splitlines() or [""])[-1]  # noqa: E731
+        print(f"{name}: {'same numbers' if same else 'DIFFERENT'}")
+        print(f"  torch:     {last(want)}\n  chainrule: {last(got)}")
+        failures += not same
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent.parent))
+    raise SystemExit(main())
