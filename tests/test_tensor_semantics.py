@@ -297,3 +297,11 @@ def test_any_and_all_take_a_dim():
     for dim in (0, 1):
         assert (cr.tensor(x).all(dim).numpy() == torch.tensor(x).all(dim).numpy()).all()
         assert cr.tensor(x).any(dim=dim, keepdim=True).shape == (2, 1) if dim else True
+
+
+def test_a_reductions_result_converts_to_a_numpy_array():
+    loss = (cr.tensor([1.0, 2.0], requires_grad=True) * 2).sum()
+    for arr in (np.array(loss), np.array(loss.data, copy=True), np.asarray(loss, dtype=np.float64)):
+        assert isinstance(arr, np.ndarray) and arr.shape == () and float(arr) == 6.0
+    a = cr.tensor([1.0, 2.0])
+    assert np.array(a, copy=True) is not a.numpy() and np.asarray(a) is a.numpy()

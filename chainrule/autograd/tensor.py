@@ -275,7 +275,10 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _escape("conversion to a NumPy array")
-        return self._data if dtype is None else self._data.astype(dtype)
+        arr = np.asarray(self._data)  # a reduction's result may be a NumPy scalar
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
