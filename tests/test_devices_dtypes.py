@@ -159,6 +159,7 @@ CALLS = {
     "contiguous_of_transpose": lambda m, x: x.T.contiguous() * 2,
     "expand_minus_one": lambda m, x: x[:1].expand(4, -1),
     "expand_as": lambda m, x: x[:, :1].expand_as(x) * x,
+    "narrow": lambda m, x: x.narrow(1, 1, 2) * x.narrow(-1, -2, 2),
     "view_as": lambda m, x: x.view_as(x.T) * 3,
     "square_neg": lambda m, x: m.square(x) - m.neg(x),
     "flatten_keywords": lambda m, x: m.flatten(x.unsqueeze(0), start_dim=1),
@@ -216,3 +217,12 @@ def test_grad_assignment_is_checked_as_pytorchs():
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])  # accumulates onto the assigned one
     w.grad = None
     assert w.grad is None
+
+
+def test_narrow_is_a_view_as_in_pytorch():
+    x, tx = cr.zeros(3, 4), torch.zeros(3, 4)
+    x.narrow(1, 1, 2).fill_(7.0)
+    tx.narrow(1, 1, 2).fill_(7.0)
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+    with pytest.raises(cr.ShapeError, match="narrow: start 3 and length 2"):
+        x.narrow(1, 3, 2)

@@ -685,6 +685,18 @@ class Tensor:
         """The tensor itself when its storage is C-ordered, else a copy in the graph that is."""
         return self if self._data.flags.c_contiguous else self.clone()
 
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """Elements ``start`` .. ``start + length - 1`` along ``dim``: a view sharing storage."""
+        n = self._data.shape[dim]
+        start = start + n if start < 0 else start
+        if not (0 <= start and length >= 0 and start + length <= n):
+            raise ShapeError(
+                f"narrow: start {start} and length {length} do not fit dimension {dim} of size "
+                f"{n} (shape {tuple(self.shape)})\n  at {user_line()}"
+            )
+        dim = dim % self._data.ndim
+        return self[(slice(None),) * dim + (slice(start, start + length),)]
+
     def expand_as(self, other):
         return self.expand(*other.shape)
 
