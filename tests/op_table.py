@@ -23,6 +23,19 @@ class OpCase:
     ids: list = field(default_factory=list)
 
 
+def _zero_first(x):
+    """Ones with exact zeros at [..., 0]: a product through them meets a true zero."""
+    mask = np.ones(x.shape)
+    mask[..., 0] = 0.0
+    return cr.tensor(mask)
+
+
+def _first_and_last(x):
+    """Indices 0 and n-1 along the last dimension, for every other position (gather's index)."""
+    n = x.shape[-1]
+    return np.broadcast_to(np.array([0, n - 1]), (*x.shape[:-1], 2)).copy()
+
+
 def _unary(name, fn, domain="real", shapes=SHAPES):
     return OpCase(name, fn, [(s,) for s in shapes], domain)
 
@@ -104,6 +117,33 @@ UNARY = [
     _unary("elu", lambda x: cr.nn.functional.elu(x), "nonzero"),
     _unary("softplus", lambda x: cr.nn.functional.softplus(x)),
     _unary("normalize", lambda x: cr.nn.functional.normalize(x, dim=-1), shapes=ND),
+    _unary("cumsum", lambda x: x.cumsum(-1) * x, shapes=ND),  # fan-out through the running sum
+    _unary("cumprod", lambda x: x.cumprod(-1), "nonzero", shapes=ND),
+    _unary("cumprod_at_a_zero", lambda x: (x * _zero_first(x)).cumprod(-1), shapes=ND),
+    _unary("prod", lambda x: x.prod(-1), "nonzero", shapes=ND),
+    _unary("prod_all", lambda x: x.prod(), "nonzero"),
+    _unary("prod_at_a_zero", lambda x: (x * _zero_first(x)).prod(-1, keepdim=True), shapes=ND),
+    _unary("norm", lambda x: x.norm(dim=-1), "nonzero", shapes=ND),
+    _unary("norm_p3", lambda x: x.norm(p=3), "nonzero"),
+    _unary("repeat", lambda x: x.repeat(2, *([1] * x.ndim)) * 1.5),
+    _unary("flip", lambda x: x.flip(-1) * x, shapes=ND),
+    _unary("roll", lambda x: x.roll(1, -1) * x, shapes=ND),
+    _unary("tril", lambda x: x.tril(), shapes=MAT),
+    _unary("masked_fill", lambda x: x.masked_fill(x.detach() > 0.3, 2.0) * x),
+    _unary("gather", lambda x: x.gather(-1, _first_and_last(x)), shapes=ND),
+    _unary("index_select", lambda x: x.index_select(-1, [0, 0, x.shape[-1] - 1]), shapes=ND),
+    _unary(
+        "scatter_add",
+        lambda x: x.scatter_add(-1, _first_and_last(x), x[..., :2] * 3),
+        shapes=[s for s in ND if s[-1] >= 2],
+    ),
+    _unary(
+        "split_chunks",
+        lambda x: cr.cat([c * (i + 1) for i, c in enumerate(x.chunk(2, -1))], -1),
+        shapes=ND,
+    ),
+    _unary("floor_plus_x", lambda x: x.floor() + x),
+    _unary("tan", lambda x: (x * 0.5).tan()),
     _unary(
         "pad_reflect",
         lambda x: cr.nn.functional.pad(x, (2, 1), mode="reflect"),

@@ -89,6 +89,8 @@ SECOND_ORDER = {
     "div_sqrt": lambda x: (x / (x * x + 1.0).sqrt()).sum(),
     "max_getitem": lambda x: (x[np.array([0, 0, 2])] ** 3).sum() + (x**2).max(),
     "broadcast": lambda x: (x.sum(axis=0, keepdims=True) * x).mean(),
+    "cumsum_cumprod_prod": lambda x: (x.cumsum(-1) ** 2 + x.cumprod(0) + x.prod(1, True)).sum(),
+    "norm_clone_floor": lambda x: x.norm() * x.clone().sum() + (x.floor() * x).sum(),
     # the fused linear op: x enters as input, weight (transposed) and bias at once
     "linear": lambda x: (cr.nn.functional.linear(x, x * x, x[0, :3]).tanh() ** 2).sum(),
 }
@@ -126,3 +128,10 @@ def test_backward_create_graph_fills_differentiable_grad():
     assert g.requires_grad
     (h,) = cr.grad(g.sum(), x)
     np.testing.assert_allclose(h.numpy(), 6 * x.numpy())
+
+
+def test_gradient_of_gradient_at_a_zero_is_refused_not_wrong():
+    x = cr.tensor([0.0, 2.0, 3.0], requires_grad=True)
+    assert x.prod().backward() is None and x.grad.tolist() == [6.0, 0.0, 0.0]
+    with pytest.raises(NotImplementedError, match="prod: gradients of gradients"):
+        cr.grad(x.prod(), x, create_graph=True)

@@ -6,10 +6,26 @@ from chainrule.autograd.anomaly import detect_anomaly
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.forward import jvp
 from chainrule.autograd.check import gradcheck, numerical_jacobian, analytical_jacobian
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.autograd.custom import Function, FunctionCtx
 
 __all__ = [
     "Function", "FunctionCtx", "Tensor", "analytical_jacobian", "backward", "detect_anomaly", "enable_grad", "functions", "grad", "gradcheck",
-    "is_grad_enabled", "jvp", "no_grad", "numerical_jacobian",
+    "inference_mode", "is_grad_enabled", "jvp", "no_grad", "numerical_jacobian",
+    "set_grad_enabled", "Variable",
 ]  # fmt: skip
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False) -> Tensor:
+    """``torch.autograd.Variable``: the tensor itself, as in modern PyTorch (``requires_grad``
+    marks it)."""
+    t = data if isinstance(data, Tensor) else Tensor(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

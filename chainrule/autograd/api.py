@@ -159,3 +159,40 @@ def gt(input, other) -> Tensor:
 
 def ge(input, other) -> Tensor:
     return _t(input) >= other
+
+
+def _method(name: str, doc: str):
+    def f(input, *args, **kwargs):
+        return getattr(_t(input), name)(*args, **kwargs)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+# The functions whose method form is the definition (``torch.cumsum(x, 1)`` is ``x.cumsum(1)``).
+cumsum = _method("cumsum", "Running sums along ``dim``.")
+cumprod = _method("cumprod", "Running products along ``dim``.")
+prod = _method("prod", "The product over ``dim`` (all entries when None).")
+norm = _method("norm", "The vector p-norm over ``dim`` (all entries when None).")
+flip = _method("flip", "The entries reversed along ``dims`` (a copy).")
+roll = _method("roll", "Entries shifted along ``dims``, wrapping around.")
+gather = _method("gather", "Entries at ``index`` along ``dim`` (``torch.gather``).")
+scatter = _method("scatter", "A copy with ``src`` written at ``index`` along ``dim``.")
+scatter_add = _method("scatter_add", "A copy with ``src`` added at ``index`` along ``dim``.")
+index_select = _method("index_select", "Entries at a 1-D ``index`` along ``dim``.")
+masked_fill = _method("masked_fill", "``value`` where ``mask`` holds.")
+masked_select = _method("masked_select", "The entries where ``mask`` holds, 1-D.")
+tril = _method("tril", "The lower triangle of the last two dimensions.")
+triu = _method("triu", "The upper triangle of the last two dimensions.")
+split = _method("split", "Pieces along ``dim`` of a size, or of listed sizes (views).")
+chunk = _method("chunk", "At most ``chunks`` pieces along ``dim`` (views).")
+unbind = _method("unbind", "The slices along ``dim`` (views).")
+narrow = _method("narrow", "A slice of ``length`` from ``start`` along ``dim`` (a view).")
+tan = _method("tan", "tan elementwise.")
+floor = _method("floor", "floor elementwise (gradient 0).")
+ceil = _method("ceil", "ceil elementwise (gradient 0).")
+round = _method("round", "Round half to even elementwise (gradient 0).")
+trunc = _method("trunc", "Truncation toward 0 elementwise (gradient 0).")
+sign = _method("sign", "The sign elementwise (gradient 0).")
+lerp = _method("lerp", "input + weight · (end − input).")

@@ -210,3 +210,89 @@ def _normal(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 def _uniform(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return _random.generator().random(shape).astype(dtype)
+
+
+def normal(mean, std, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
+    """Samples of N(mean, std²): numbers with ``size``, or tensors broadcast together."""
+    _device.check(device)
+    m, s = np.asarray(_value(mean)), np.asarray(_value(std))
+    shape = tuple(size) if size is not None else np.broadcast_shapes(m.shape, s.shape)
+    if isinstance(mean, Tensor) and dtype is None:
+        dtype = mean.dtype
+    return _make(fresh(_gaussian, m, s, shape, _dtype(dtype)), False)
+
+
+def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
+    """0/1 samples that are 1 with probability ``input`` (or ``p``), in ``input``'s dtype."""
+    probs = np.asarray(_value(input) if p is None else np.broadcast_to(p, input.shape))
+    return _make(fresh(_coin, probs, np.dtype(input.dtype)), False)
+
+
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *, generator=None
+) -> Tensor:
+    """Indices (int64) drawn from the categorical distributions in the rows of ``input``
+    (non-negative weights, normalised per row): shape (num_samples,) or (rows, num_samples)."""
+    w = np.asarray(_value(input), dtype=np.float64)
+    if w.ndim not in (1, 2) or (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError(
+            "multinomial: expected a 1-D or 2-D tensor of finite, non-negative weights, got "
+            f"shape {w.shape}"
+        )
+    rows = w.reshape(-1, w.shape[-1])
+    if not replacement and num_samples > (rows > 0).sum(axis=1).min():
+        raise RuntimeError(
+            "multinomial: cannot draw more samples than there are nonzero weights without "
+            "replacement"
+        )
+    out = fresh(_categorical, rows, int(num_samples), bool(replacement))
+    return _make(out.reshape(w.shape[:-1] + (num_samples,)), False)
+
+
+def _value(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _gaussian(m, s, shape, dtype) -> np.ndarray:
+    return _random.generator().normal(m, s, shape).astype(dtype)
+
+
+def _coin(probs, dtype) -> np.ndarray:
+    return (_random.generator().random(probs.shape) < probs).astype(dtype)
+
+
+def _categorical(rows, n: int, replacement: bool) -> np.ndarray:
+    gen = _random.generator()
+    p = rows / rows.sum(axis=1, keepdims=True)
+    return np.stack([gen.choice(len(r), size=n, replace=replacement, p=r) for r in p]).astype(
+        np.int64
+    )
+
+
+class _Legacy:
+    """``FloatTensor(...)`` and its kin: sizes give a tensor of that shape (zeros, as ``empty``
+    here), data gives a tensor of it, both in the class's dtype."""
+
+    def __init__(self, name: str, dtype):
+        self.__name__, self.dtype = name, np.dtype(dtype)
+
+    def __call__(self, *args) -> Tensor:
+        if all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return zeros(*args, dtype=self.dtype)
+        if len(args) == 1:
+            return Tensor(args[0], dtype=self.dtype)
+        raise TypeError(f"{self.__name__}: expected sizes or one sequence of data")
+
+    def __instancecheck__(self, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype == self.dtype
+
+    def __repr__(self) -> str:
+        return f"<class 'chainrule.{self.__name__}'>"
+
+
+FloatTensor = _Legacy("FloatTensor", np.float32)
+DoubleTensor = _Legacy("DoubleTensor", np.float64)
+LongTensor = _Legacy("LongTensor", np.int64)
+IntTensor = _Legacy("IntTensor", np.int32)
+BoolTensor = _Legacy("BoolTensor", np.bool_)
+ByteTensor = _Legacy("ByteTensor", np.uint8)

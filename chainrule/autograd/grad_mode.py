@@ -57,3 +57,28 @@ def enable_grad() -> _GradMode:
 def is_grad_enabled() -> bool:
     """Whether ops record graph nodes right now."""
     return state.grad_enabled
+
+
+class set_grad_enabled(_GradMode):
+    """Turns recording on or off now (``cr.set_grad_enabled(False)`` as a call), and, used as a
+    context manager or decorator, back to what it was at the end of the block."""
+
+    def __init__(self, mode: bool):
+        super().__init__(bool(mode))
+        self.prev = state.grad_enabled
+        state.grad_enabled = self.enabled
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self.prev
+
+    def __call__(self, fn):
+        state.grad_enabled = self.prev  # as a decorator it changes nothing until fn runs
+        return super().__call__(fn)
+
+
+def inference_mode(mode: bool = True) -> _GradMode:
+    """As ``no_grad`` (PyTorch's faster variant; here the two are the same)."""
+    return _GradMode(not mode)

@@ -21,6 +21,7 @@ from chainrule.ops.elementwise import (
     Sigmoid,
     Sin,
     Sqrt,
+    Stepwise,
     Sub,
     Tanh,
     Where,
@@ -28,13 +29,13 @@ from chainrule.ops.elementwise import (
 from chainrule.ops.fused import LogSoftmax, Softmax
 from chainrule.ops.index import GetItem, IndexAdd, SetItem
 from chainrule.ops.matmul import Linear, MatMul
-from chainrule.ops.reduce import Max, Min, Sum
+from chainrule.ops.reduce import CumProd, CumSum, Max, Min, Prod, Sum
 from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
 
 __all__ = [
-    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Clone", "Cos", "Div", "Exp", "GetItem", "IndexAdd",
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Clone", "Cos", "CumProd", "CumSum", "Div", "Exp", "GetItem", "IndexAdd",
     "SetItem",
-    "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow",
-    "PowScalar", "Relu", "Reshape", "Sigmoid", "Sin", "Softmax", "Sqrt", "Sub", "Sum", "Tanh",
+    "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow", "Prod",
+    "PowScalar", "Relu", "Reshape", "Sigmoid", "Sin", "Softmax", "Sqrt", "Stepwise", "Sub", "Sum", "Tanh",
     "Transpose", "Where",
 ]  # fmt: skip

@@ -128,6 +128,23 @@ class Clone(Op):
         return t
 
 
+class Stepwise(Op):
+    """A piecewise-constant function (floor, ceil, round, trunc, sign): its gradient is zero
+    everywhere it exists, and zero is what PyTorch reports at the steps too."""
+
+    def __init__(self, name: str, fn):
+        self.name, self.fn = name, fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+    def vjp(self, m, g, x, y):
+        return (m.zeros(x.shape, like=g),)
+
+    def jvp(self, t, x, y):
+        return xp.zeros_like(t)
+
+
 class Neg(Op):
     name = "neg"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainrule.backend import xp
+from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op, keepdims_shape, normalize_axes
 
 
@@ -61,3 +61,118 @@ class Max(_Reduce):
 class Min(Max):
     name = "min"
     pick = staticmethod(xp.min)
+
+
+class CumSum(Op):
+    """Running sums along ``axis`` (from the end when ``reverse``). The gradient of a running sum
+    is the running sum of the gradient taken from the other end."""
+
+    name = "cumsum"
+
+    def __init__(self, axis: int, reverse: bool = False):
+        self.axis, self.reverse = axis, reverse
+
+    def forward(self, x):
+        if not self.reverse:
+            return xp.cumsum(x, axis=self.axis)
+        return xp.flip(xp.cumsum(xp.flip(x, self.axis), axis=self.axis), self.axis)
+
+    def vjp(self, m, g, x, y):
+        return (m.apply(CumSum(self.axis, not self.reverse), g),)
+
+    def jvp(self, t, x, y):
+        return self.forward(t)
+
+
+def _others_product(x, axis: int):
+    """For each element, the product of the other elements along ``axis``: exact with zeros
+    (the products of everything before and after it, multiplied)."""
+    ones = xp.ones_like(xp.take(x, [0], axis=axis))
+    before = xp.cumprod(xp.concatenate([ones, xp.take(x, range(x.shape[axis] - 1), axis=axis)],
+                                       axis=axis), axis=axis)  # fmt: skip
+    flipped = xp.flip(x, axis)
+    after = xp.cumprod(
+        xp.concatenate([ones, xp.take(flipped, range(x.shape[axis] - 1), axis=axis)], axis=axis),
+        axis=axis,
+    )
+    return before * xp.flip(after, axis)
+
+
+def _no_zeros_for_create_graph(m, x, name: str) -> None:
+    if m is not ArrayMath and bool((x._data if hasattr(x, "_data") else x).__eq__(0).any()):
+        raise NotImplementedError(
+            f"{name}: gradients of gradients at an input that holds a zero are not supported "
+            "(the first gradient is; only create_graph=True is refused)"
+        )
+
+
+class Prod(_Reduce):
+    """The product over axes. Its gradient is the product of the other elements, g·y/x where
+    no element is zero and computed exactly (before × after) where one is."""
+
+    name = "prod"
+
+    def forward(self, x):
+        self.axes = normalize_axes(self.axis, x.ndim)
+        return xp.prod(x, axis=self.axes, keepdims=self.keepdims)
+
+    def vjp(self, m, g, x, y):
+        g = self._expand(g, x)
+        yk = y if self.keepdims else y.reshape(keepdims_shape(x.shape, self.axes))
+        if m is ArrayMath and (x == 0).any():
+            flat = xp.moveaxis(x, self.axes, range(len(self.axes)))
+            lead = flat.shape[: len(self.axes)]
+            flat = flat.reshape((-1,) + flat.shape[len(self.axes) :])
+            others = _others_product(flat, 0).reshape(lead + flat.shape[1:])
+            others = xp.moveaxis(others, range(len(self.axes)), self.axes)
+            return (g * others,)
+        _no_zeros_for_create_graph(m, x, "prod")
+        return (g * yk / x,)
+
+    def jvp(self, t, x, y):
+        return (
+            self.vjp(ArrayMath, xp.ones_like(y), x, y)[0]
+            .__mul__(t)
+            .sum(axis=self.axes, keepdims=self.keepdims)
+        )
+
+
+class CumProd(Op):
+    """Running products along ``axis``. The gradient at element i is Σ_{j ≥ i} g_j·∂y_j/∂x_i:
+    (reverse running sum of g·y)/x without zeros, computed exactly where there are zeros."""
+
+    name = "cumprod"
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        return xp.cumprod(x, axis=self.axis)
+
+    def vjp(self, m, g, x, y):
+        if m is ArrayMath and (x == 0).any():
+            return (self._exact(g, x),)
+        _no_zeros_for_create_graph(m, x, "cumprod")
+        return (m.apply(CumSum(self.axis, reverse=True), g * y) / x,)
+
+    def _exact(self, g, x):
+        """Σ_{j ≥ i} g_j · Π_{k ≤ j, k ≠ i} x_k, one i at a time (O(n²) along the axis)."""
+        xa, ga = xp.moveaxis(x, self.axis, 0), xp.moveaxis(g, self.axis, 0)
+        out = xp.zeros_like(xa)
+        for i in range(xa.shape[0]):
+            masked = xa.copy()
+            masked[i] = 1
+            out[i] = (ga[i:] * xp.cumprod(masked, axis=0)[i:]).sum(axis=0)
+        return xp.moveaxis(out, 0, self.axis)
+
+    def jvp(self, t, x, y):
+        # y_j = Π x_k, so dy_j = Σ_{i ≤ j} (∂y_j/∂x_i) t_i; without zeros that is y_j·Σ t_i/x_i.
+        if (x == 0).any():
+            xa, ta = xp.moveaxis(x, self.axis, 0), xp.moveaxis(t, self.axis, 0)
+            out = xp.zeros_like(xa)
+            for i in range(xa.shape[0]):
+                masked = xa.copy()
+                masked[i] = ta[i]
+                out[i:] += xp.cumprod(masked, axis=0)[i:]
+            return xp.moveaxis(out, 0, self.axis)
+        return y * xp.cumsum(t / x, axis=self.axis)
