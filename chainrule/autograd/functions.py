@@ -57,6 +57,16 @@ def abs(x: Tensor) -> Tensor:
     return apply(ops.Abs(), _t(x))
 
 
+def sin(x: Tensor) -> Tensor:
+    """sin x elementwise (x in radians). d/dx = cos x."""
+    return apply(ops.Sin(), _t(x))
+
+
+def cos(x: Tensor) -> Tensor:
+    """cos x elementwise (x in radians). d/dx = −sin x."""
+    return apply(ops.Cos(), _t(x))
+
+
 def tanh(x: Tensor) -> Tensor:
     """tanh x elementwise. d/dx = 1 - tanh² x."""
     return apply(ops.Tanh(), _t(x))

@@ -438,6 +438,12 @@ class Tensor:
     def abs(self):
         return apply(ops.Abs(), self)
 
+    def sin(self):
+        return apply(ops.Sin(), self)
+
+    def cos(self):
+        return apply(ops.Cos(), self)
+
     def tanh(self):
         return apply(ops.Tanh(), self)
 
