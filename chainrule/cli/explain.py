@@ -71,6 +71,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
+    p.add_argument(
+        "--rankdir",
+        choices=("LR", "TB", "RL", "BT"),
+        default="LR",
+        help="direction of the picture: LR left to right (default), TB top to bottom, RL, BT",
+    )
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print(text)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:
-                written = ex.draw().save(path, format=fmt)
+                written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
                 print(f"chainrule explain: wrote {written}", file=sys.stderr)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
         sys.stdout = open(os.devnull, "w")  # so that the exit flush stays quiet

@@ -5,7 +5,7 @@ paths, a numerical check and a picture."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,14 @@ class Explanation:
         return f"{what}   at {self.bindings_text()}"
 
     recorded: str = ""  # for a ledger of a user's program: what it records
+    ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> its op as the user wrote it
+
+    def op(self, t: Tensor) -> str:
+        """The op of a graph tensor under the name the user wrote (``dot``, ``max``); ``input``
+        for a leaf."""
+        if t._node is None:
+            return "input"
+        return self.ops.get(id(t), t._node.name)
 
     def name(self, t: Tensor) -> str:
         """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
@@ -113,6 +121,7 @@ class Explanation:
         from chainrule.viz import draw
 
         kwargs.setdefault("title", self.title)
+        kwargs.setdefault("op_names", self.ops)
         with np.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 
@@ -177,7 +186,9 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
         t.name = n
     forward = list(inputs.values()) + created
     gradients = {n: t.grad.data for n, t in inputs.items()}
-    return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+    ex = Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+    ex.ops = {k: v for k, v in ev.ops.items() if k in names}
+    return ex
 
 
 def from_ledger(ledger: Ledger) -> Explanation:

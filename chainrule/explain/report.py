@@ -30,10 +30,6 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
 
 
-def _op_name(t) -> str:
-    return "input" if t._node is None else t._node.name
-
-
 def text_report(
     ex: Explanation,
     paths: bool = False,
@@ -48,7 +44,9 @@ def text_report(
     rows = [["node", "op", "inputs", "value", "expression"]]
     for t in ex.forward:
         ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
-        rows.append([ex.name(t), _op_name(t), ins, fmt(t.data), ex.texts.get(id(t), "")])
+        if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
+            ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
+        rows.append([ex.name(t), ex.op(t), ins, fmt(t.data), ex.texts.get(id(t), "")])
     lines += _table(rows)
     lines.append("")
 
@@ -82,7 +80,7 @@ def _backward_lines(ex: Explanation) -> list[str]:
         me = ex.name(t)
         seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
         blocks.append(
-            (f"  {me} {t._node.name}, upstream {num(step.upstream)}{seed}", _edge_rows(ex, step))
+            (f"  {me} {ex.op(t)}, upstream {num(step.upstream)}{seed}", _edge_rows(ex, step))
         )
     widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
     lines = []
@@ -223,7 +221,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     root = ex.name(ex.output)
     forward = []
     for t in ex.forward:
-        entry = {"node": ex.name(t), "op": _op_name(t), "value": _jsonable(t.data)}
+        entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t.data)}
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
@@ -244,7 +242,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
         backward.append(
             {
                 "node": ex.name(step.tensor),
-                "op": step.op.name,
+                "op": ex.op(step.tensor),
                 "upstream": _jsonable(step.upstream),
                 "edges": edges,
             }
