@@ -34,6 +34,7 @@ from chainrule.autograd.functions import (
     amin,
     argmax,
     argmin,
+    argsort,
     broadcast_to,
     cat,
     clamp,
@@ -49,6 +50,7 @@ from chainrule.autograd.functions import (
     max,
     maximum,
     mean,
+    median,
     min,
     minimum,
     permute,
@@ -57,6 +59,7 @@ from chainrule.autograd.functions import (
     sigmoid,
     sin,
     softmax,
+    sort,
     sqrt,
     squeeze,
     stack,
@@ -64,11 +67,13 @@ from chainrule.autograd.functions import (
     sum,
     swapaxes,
     tanh,
+    topk,
     transpose,
     unsqueeze,
     var,
     where,
 )
+from chainrule.autograd.tensor import Size, result_type
 from chainrule.backend import bool_ as bool
 from chainrule.backend import float32, float64, get_default_dtype, int64, set_default_dtype
 from chainrule.errors import AnomalyError, GradcheckError, ShapeError

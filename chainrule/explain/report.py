@@ -46,7 +46,7 @@ def text_report(
         ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
         if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
             ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
-        rows.append([ex.name(t), ex.op(t), ins, fmt(t.data), ex.texts.get(id(t), "")])
+        rows.append([ex.name(t), ex.op(t), ins, fmt(t._data), ex.texts.get(id(t), "")])
     lines += _table(rows)
     lines.append("")
 
@@ -64,7 +64,7 @@ def text_report(
     if numerical:
         lines.append("")
         lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward))
-    if not all(np.isfinite(t.data).all() for t in ex.forward):
+    if not all(np.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
             "note: some values are not finite (nan or inf), so gradients through them are too",
@@ -221,7 +221,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     root = ex.name(ex.output)
     forward = []
     for t in ex.forward:
-        entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t.data)}
+        entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t._data)}
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
@@ -249,8 +249,8 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
         )
     out = {
         "expression": ex.expression.text.strip() if ex.expression is not None else ex.recorded,
-        "inputs": {k: _jsonable(v.data) for k, v in ex.inputs.items()},
-        "output": {"node": root, "value": _jsonable(ex.output.data)},
+        "inputs": {k: _jsonable(v._data) for k, v in ex.inputs.items()},
+        "output": {"node": root, "value": _jsonable(ex.output._data)},
         "forward": forward,
         "backward": backward,
         "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},

@@ -95,7 +95,7 @@ def draw(
     ledger = None
     seeded = False
     if grads and tensor.requires_grad:
-        seeded = tensor.data.size != 1
+        seeded = tensor._data.size != 1
         with np.errstate(all="ignore"):
             ledger = record(tensor)
     if rankdir not in RANKDIRS:
@@ -184,8 +184,8 @@ class _Dot:
     def operand(self, t: Tensor) -> str | None:
         """How an operand is written in a formula: its name, or a constant's value."""
         name = self.name(t)
-        if name is None and t._node is None and not t.requires_grad and t.data.size == 1:
-            return short(t.data)
+        if name is None and t._node is None and not t.requires_grad and t._data.size == 1:
+            return short(t._data)
         return name
 
     def op(self, t: Tensor) -> str:
@@ -224,7 +224,7 @@ class _Dot:
             attrs = f'shape=ellipse, style=filled, fillcolor="{_OP_FILL}"'
         elif t.requires_grad:
             rows.append(f"<b>{html.escape(name or 'leaf')}</b>")
-            if t.data.size > 1:
+            if t._data.size > 1:
                 rows.append("×".join(map(str, t.shape)))
             total = self.total(t, "grad")
             if total:
@@ -233,8 +233,8 @@ class _Dot:
         else:
             if name:
                 rows.append(html.escape(name))
-            if t.data.size == 1:
-                rows.append(html.escape(short(t.data)))
+            if t._data.size == 1:
+                rows.append(html.escape(short(t._data)))
             else:
                 rows.append(f"constant {'×'.join(map(str, t.shape))}")
             attrs = f'shape=box, style="dashed", color="{_CONST_COLOR}", fontcolor="{_CONST_COLOR}"'
@@ -247,7 +247,7 @@ class _Dot:
         if dst is not None and role(dst, slot):
             rows.append((_ROLE_COLOR, role(dst, slot)))
         if self.values:
-            rows.append((GREEN, short(src.data, self.k)))
+            rows.append((GREEN, short(src._data, self.k)))
         step = self.steps.get(id(dst)) if dst is not None else None
         if dst is None and self.ledger is not None:
             rows.append((RED, f"seed {short(self.ledger.seed, self.k)}"))
