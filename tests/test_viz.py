@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -297,3 +301,37 @@ def test_bad_arguments():
         draw(cr.tensor(1.0, requires_grad=True) * 2, modules=object())
     with pytest.raises(ValueError, match="format must be one of"):
         Graph("digraph {}").pipe("jpeg")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def redraw_commands(page: Path) -> list[list[str]]:
+    """The commands of the page's "To redraw the pictures" block, split as a shell would."""
+    text = page.read_text()
+    block = text.split("To redraw the pictures of this page:", 1)[1].split("```sh\n", 1)[1]
+    return [shlex.split(line) for line in block.split("```", 1)[0].splitlines() if line.strip()]
+
+
+@needs_dot
+def test_readme_pictures_redraw_byte_for_byte(tmp_path, capsys):
+    from chainrule.cli import explain as cli
+
+    commands = redraw_commands(ROOT / "README.md")
+    assert commands == redraw_commands(ROOT / "docs" / "explain.md")
+    redrawn = 0
+    for cmd in commands:
+        out = next(a for a in cmd if a.startswith("docs/img/"))
+        if out.endswith("numerical_vs_backprop.png"):
+            continue  # a plot of timings: a new run draws new numbers
+        fresh = tmp_path / Path(out).name
+        args = [str(fresh) if a == out else a for a in cmd]
+        if args[:2] == ["chainrule", "explain"]:
+            assert cli.main(args[2:]) == 0
+        else:
+            assert args[0] == "python"
+            subprocess.run([sys.executable, *args[1:]], cwd=ROOT, check=True, capture_output=True)
+        assert fresh.read_bytes() == (ROOT / out).read_bytes(), f"{out} is not what {cmd} draws"
+        redrawn += 1
+    assert redrawn == 3
+    capsys.readouterr()
