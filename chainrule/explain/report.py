@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from chainrule.explain.core import Explanation
+from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
 from chainrule.explain.ledger import Step
 from chainrule.explain.local import MINUS, formula, num, term
 
@@ -36,6 +37,7 @@ def text_report(
     numerical: bool = False,
     h: float = 1e-6,
     one_sided: bool = False,
+    forward: str | None = None,
 ) -> str:
     root = ex.name(ex.output)
     lines = [ex.title, ""]
@@ -58,6 +60,9 @@ def text_report(
     rows = [[f"∂{root}/∂{n}", "=", num(g)] for n, g in ex.gradients.items()]
     lines += _table(rows)
 
+    if forward is not None:
+        lines.append("")
+        lines += _forward_lines(ex, ex.forward_mode(forward))
     if paths:
         lines.append("")
         lines += _path_lines(ex, root)
@@ -118,6 +123,98 @@ def _edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]
         ]
         rows.append((row, formula(step, e.slot, local, ex.name)))
     return rows
+
+
+def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
+    """The tangent of every node in evaluation order, each as the sum of its terms (local × the
+    input's tangent), the check against backpropagation, and the cost of both modes."""
+    b = fp.wrt
+    lines = [
+        f"forward mode (tangents ∂·/∂{b}, inputs first, each node after its inputs; "
+        "tangent = Σ local × the input's tangent)"
+    ]
+    rows: list[tuple[list[str], list[str]]] = []
+    for t in ex.forward:
+        me = ex.name(t)
+        if t._node is None:
+            seed = t is fp.seeded
+            what = " (the seed)" if seed else ""
+            rows.append(([me, "input", f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
+            continue
+        step = next(s for s in fp.steps if s.tensor is t)
+        rows.append(([me, ex.op(t), _tangent_text(ex, fp, step)], _tangent_formulas(ex, step)))
+    widths = [max(len(r[i]) for r, _ in rows) for i in range(2)]
+    for r, whys in rows:
+        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0]))).rstrip())
+        lines += [f"       {why}" for why in whys]
+    root, tan = ex.name(ex.output), fp.tangent(ex.output)
+    name, index = parse_wrt(b, ex.inputs)
+    bp = np.asarray(ex.gradients[name])[index]
+    same = np.allclose(tan, bp, rtol=1e-9, atol=1e-12)
+    lines.append(
+        f"∂{root}/∂{b} = {num(tan)} by forward mode; {num(bp)} by backpropagation "
+        + ("(equal)" if same else "(DIFFERENT)")
+    )
+    c = ex.cost()
+    each = ", ".join(f"{k} {v:,}" for k, v in c.forward_products.items())
+    ins = f"{c.inputs:,} input number{'s' if c.inputs != 1 else ''}"
+    lines += [
+        f"cost of the whole gradient ({ins}, 1 output):",
+        f"  forward mode: one pass per input number: {c.inputs:,} pass"
+        f"{'es' if c.inputs != 1 else ''}, {c.forward_total:,} local products ({each})",
+        f"  reverse mode: one pass per output: 1 backward pass, {c.reverse_products:,} local "
+        "products (one per edge)",
+        "  many inputs and one output (a loss): reverse mode is cheaper; one input and many "
+        "outputs: forward mode",
+    ]
+    return lines
+
+
+def _tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
+    """``∂e/∂b = ∂e/∂c·∂c/∂b + ∂e/∂d·∂d/∂b = 2 × 1 + 3 × 1 = 5`` for one node."""
+    t, b = step.tensor, fp.wrt
+    me = ex.name(t)
+    head = f"∂{me}/∂{b}"
+    if not step.terms:
+        return f"{head} = {num(step.tangent)} (does not depend on {b})"
+    back = ex.ledger.step_of(t)
+    symbolic, numbers = [], []
+    scalar = all(np.size(x.tangent) == 1 for x in step.terms) and np.size(step.tangent) == 1
+    for x in step.terms:
+        src = ex.name(x.source)
+        local = ex.ledger.local(back, x.slot) if back is not None else None
+        direct = x.source is fp.seeded
+        # The seeded input's own term is the local alone (its tangent is the seed, 1).
+        symbolic.append(head if direct else f"∂{me}/∂{src}·∂{src}/∂{b}")
+        one = len(step.terms) == 1  # a lone term needs no parentheses: = −1, not = (−1)
+        if scalar and local is not None and np.size(local) == 1 and not direct:
+            numbers.append(f"{term(local)} × {term(x.tangent)}")
+        else:
+            numbers.append(num(x.value) if one else term(x.value))
+    parts = [head]
+    if symbolic != [head]:
+        parts.append(" + ".join(symbolic))
+    shown = " + ".join(numbers)
+    value = num(step.tangent)
+    if shown != value:
+        parts.append(shown)
+    parts.append(value)
+    return " = ".join(parts)
+
+
+def _tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
+    """The local derivatives' formulas (∂e/∂c = d = 2) of the terms, as the backward ledger
+    writes them."""
+    back = ex.ledger.step_of(step.tensor)
+    if back is None:
+        return []
+    out = []
+    for x in step.terms:
+        local = ex.ledger.local(back, x.slot)
+        found = formula(back, x.slot, local, ex.name) if local is not None else None
+        if found:
+            out.append(found)
+    return out
 
 
 def _path_lines(ex: Explanation, root: str) -> list[str]:
@@ -216,10 +313,12 @@ def _jsonable(x):
     return [_jsonable(v) for v in a]
 
 
-def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -> dict:
+def json_report(
+    ex: Explanation, paths: bool = False, numerical: bool = False, forward: str | None = None
+) -> dict:
     """The same content as ``text_report``, as a dict of lists, strings and numbers."""
     root = ex.name(ex.output)
-    forward = []
+    wrt, forward = forward, []  # the name is the nodes' list below
     for t in ex.forward:
         entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t._data)}
         if t._node is not None:
@@ -283,4 +382,34 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     if numerical:
         num = ex.numerical()
         out["numerical"] = {k: _jsonable(v) for k, v in num.items()}
+    if wrt is not None:
+        out["forward_mode"] = _forward_json(ex, ex.forward_mode(wrt))
     return out
+
+
+def _forward_json(ex: Explanation, fp: ForwardPass) -> dict:
+    tangents = []
+    for t in ex.forward:
+        entry = {"node": ex.name(t), "tangent": _jsonable(fp.tangent(t))}
+        step = next((s for s in fp.steps if s.tensor is t), None)
+        if step is not None:
+            entry["terms"] = [
+                {
+                    "from": ex.name(x.source),
+                    "tangent": _jsonable(x.tangent),
+                    "contribution": _jsonable(x.value),
+                }
+                for x in step.terms
+            ]
+        tangents.append(entry)
+    name, index = parse_wrt(fp.wrt, ex.inputs)
+    c = ex.cost()
+    return {
+        "wrt": fp.wrt,
+        "tangents": tangents,
+        "backpropagated": _jsonable(np.asarray(ex.gradients[name])[index]),
+        "cost": {
+            "forward": {"passes": c.inputs, "local_products": c.forward_products},
+            "reverse": {"passes": 1, "local_products": c.reverse_products},
+        },
+    }
