@@ -4,7 +4,8 @@ Prints the forward pass, the backward pass as chainrule's engine ran it (upstrea
 gradient and contribution at every node, running sums where contributions meet) and the gradient of
 every input; ``--paths`` adds the sum-over-paths form of the chain rule, ``--numerical`` a
 central-difference check, ``--json`` gives all of it as one JSON object, ``--svg``/``--png`` draw
-the graph, ``--forward b`` adds forward mode seeded at ``b``. Errors go to stderr (exit code 2).
+the graph, ``--forward b`` adds forward mode seeded at ``b``, ``--html`` writes a page that steps
+through it all one node at a time. Errors go to stderr (exit code 2).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ examples:
   chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1
   chainrule explain "u = u*u; u = u*u; u = u*u" --at u=1 --paths   (shared nodes)
   chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --forward b   (forward mode)
+  chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --forward b --html e.html
   chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical --h 0.001
   chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
@@ -76,6 +78,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "tangent of every node, checked against backpropagation, and the cost of both modes",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write one self-contained page that steps through the forward pass (and forward "
+        "mode with --forward) and the backward pass, one node at a time",
+    )
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
     p.add_argument(
@@ -121,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
                 forward=args.forward,
             )
         print(text)
+        if args.html:
+            written = _write_page(args.html, ex.html(forward=args.forward))
+            print(f"chainrule explain: wrote {written}", file=sys.stderr)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:
                 written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
@@ -135,6 +146,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"chainrule explain: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _write_page(path: str, text: str) -> str:
+    """Writes the page; a path that exists must be a regular file (a FIFO would block)."""
+    from pathlib import Path
+
+    from chainrule.errors import regular_file
+
+    if Path(path).exists():
+        regular_file(path, "HTML file")
+    Path(path).write_text(text, encoding="utf-8")
+    return path
 
 
 def _expression_and_values(expression: str | None, at: list[str]) -> tuple[str, list[str]]:

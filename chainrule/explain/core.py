@@ -139,6 +139,13 @@ class Explanation:
         with np.errstate(all="ignore"):
             return json_report(self, paths=paths, numerical=numerical, forward=forward)
 
+    def html(self, forward: str | None = None) -> str:
+        """One self-contained HTML page stepping through the forward pass, forward mode seeded at
+        input ``forward`` (when given) and the backward pass, one node at a time."""
+        from chainrule.explain.page import page
+
+        return page(self, forward=forward)
+
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw

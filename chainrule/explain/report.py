@@ -85,7 +85,7 @@ def _backward_lines(ex: Explanation) -> list[str]:
         me = ex.name(t)
         seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
         blocks.append(
-            (f"  {me} {ex.op(t)}, upstream {num(step.upstream)}{seed}", _edge_rows(ex, step))
+            (f"  {me} {ex.op(t)}, upstream {num(step.upstream)}{seed}", edge_rows(ex, step))
         )
     widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
     lines = []
@@ -98,7 +98,9 @@ def _backward_lines(ex: Explanation) -> list[str]:
     return lines
 
 
-def _edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
+def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
+    """The rows of one backward node, one per input: ``[→ src, local ..., contribution ...,
+    running sum ...]`` and the local derivative's formula (or None)."""
     me = ex.name(step.tensor)
     rows = []
     for e in step.edges:
@@ -142,7 +144,7 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
             rows.append(([me, "input", f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
             continue
         step = next(s for s in fp.steps if s.tensor is t)
-        rows.append(([me, ex.op(t), _tangent_text(ex, fp, step)], _tangent_formulas(ex, step)))
+        rows.append(([me, ex.op(t), tangent_text(ex, fp, step)], tangent_formulas(ex, step)))
     widths = [max(len(r[i]) for r, _ in rows) for i in range(2)]
     for r, whys in rows:
         lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0]))).rstrip())
@@ -170,7 +172,7 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
     return lines
 
 
-def _tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
+def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
     """``∂e/∂b = ∂e/∂c·∂c/∂b + ∂e/∂d·∂d/∂b = 2 × 1 + 3 × 1 = 5`` for one node."""
     t, b = step.tensor, fp.wrt
     me = ex.name(t)
@@ -202,7 +204,7 @@ def _tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
     return " = ".join(parts)
 
 
-def _tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
+def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
     """The local derivatives' formulas (∂e/∂c = d = 2) of the terms, as the backward ledger
     writes them."""
     back = ex.ledger.step_of(step.tensor)
