@@ -78,13 +78,42 @@ def test_forward_network():
     assert "high for exactly one input on: True" in out
 
 
-def test_hot_and_cold():
+def _rows(section: str) -> list[list[float]]:
+    """The numeric rows of a table in hot_and_cold.py's output, as floats."""
+    out = []
+    for line in section.splitlines():
+        if re.match(r"^\s+\d+\s", line):
+            out.append([float(v.replace(",", "")) for v in line.split()])
+    return out
+
+
+def test_hot_and_cold_with_the_texts_settings():
     out = run("hot_and_cold.py")
-    assert re.search(r"1\.0\s+0\.8\s+0\.001\s+300\s+0\.8000", out)  # slow but gets there
-    assert re.search(r"1\.0\s+0\.8\s+0\.35\s+1\s+0\.8500\s+2\.50e-03", out)  # stuck short
-    assert re.search(r"10\.0\s+0\.8\s+1\.0\s+\S+\s+8\.82, 8\.64e\+04.*\(diverges\)", out)
-    assert re.search(r"10\.0\s+0\.8\s+0\.005\s+.*\(converges\)", out)
-    assert re.search(r"1\.0\s+0\.8\s+1\.0\s+0\.8\s+0\.045, 0, 0", out)
+    _, hot, descent, alpha = re.split(r"^\d\. ", out, flags=re.M)
+    descent_1, descent_10 = descent.split("at input 10")
+    # Hot and cold: 0.1 a step from 0.5 down to the goal -1 in 15 steps, then -1.1, -1, ...
+    rows = _rows(hot)
+    assert [r[0] for r in rows] == list(range(1, 21))
+    want = [0.5 - 0.1 * k for k in range(16)] + [-1.1, -1.0, -1.1, -1.0]
+    assert [r[1] for r in rows] == pytest.approx(want, abs=1e-12)
+    assert [r[3] for r in rows] == pytest.approx([(w + 1) ** 2 for w in want], abs=1e-12)
+    assert rows[0][3] == 2.25 and rows[-2:] == [[19, -1.1, -1.1, 0.01], [20, -1.0, -1.0, 0.0]]
+    # Gradient descent at input 1: weight_delta 1.5 lands on -1 at once.
+    assert _rows(descent_1)[:2] == [[1, 0.5, 0.5, 2.25, 1.5], [2, -1.0, -1.0, 0.0, 0.0]]
+    # At input 10, goal -10: the distance to the answer -1 is multiplied by 1 - 10² = -99 each
+    # step, so the error is (10 · 1.5 · 99^k)²: 225, 2,205,225, 21,613,410,225.
+    errors = [r[3] for r in _rows(descent_10)]
+    assert errors[:3] == [225.0, 2_205_225.0, 21_613_410_225.0]
+    assert errors == [(15 * 99**k) ** 2 for k in range(4)]
+    assert "225 -> 2,205,225" in out
+    # alpha 0.1 at input 2, goal 0.8: the distance shrinks by 1 - 0.1 · 2² = 0.6 a step.
+    rows = {int(r[0]): r for r in _rows(alpha)}
+    assert sorted(rows) == [1, 2, 3, 10, 20, 30, 40, 50, 60, 70]
+    for k, r in rows.items():
+        distance = 0.1 * 0.6 ** (k - 1)
+        assert r[1] == pytest.approx(0.4 + distance, rel=1e-5)
+        assert r[3] == pytest.approx(0.04 * 0.36 ** (k - 1), rel=1e-4)
+    assert "after 70 iterations weight 0.400000" in out
 
 
 def test_numerical_vs_backprop(tmp_path):
