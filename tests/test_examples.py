@@ -156,14 +156,25 @@ def test_nielsen_backprop_equations_beside_autograd():
     assert out.count("max |difference|") == 4
 
 
-def test_numerical_vs_backprop(tmp_path):
+def test_numerical_vs_backprop_counts_passes_and_multiply_adds(tmp_path):
     plot = tmp_path / "plot.png"
     out = run("numerical_vs_backprop.py", "--out", str(plot), "--widths", "4,8,16,32")
-    rows = [line.split() for line in out.splitlines() if re.match(r"^\s+\d+\s+\d+\s", line)]
-    assert [int(r[1]) for r in rows] == [4 * 4 + 4 + 4 + 1, 81, 289, 1089]  # n = H² + 2H + 1
-    assert all(float(r[5]) < 1e-6 for r in rows)  # numerical and backprop gradients agree
-    ratios = [float(r[4]) for r in rows]
-    assert ratios[-1] > 3 * ratios[0]  # numerical falls behind as n grows (~40x here)
+    rows = [
+        [v.replace(",", "") for v in line.replace("|", " ").split()]
+        for line in out.splitlines()
+        if re.match(r"^\s+\d+\s+[\d,]+\s", line)
+    ]
+    N = 256
+    for H, (h, n, num_passes, num_ma, bp_passes, bp_ma, *_rest, diff) in zip((4, 8, 16, 32), rows):
+        params = H * H + H  # W1 (H×H) and W2 (H×1), no biases
+        assert (int(h), int(n)) == (H, params)
+        assert int(num_passes) == 2 * params and int(bp_passes) == 2
+        assert int(num_ma) == 2 * params * N * params  # 2n passes of N·n multiply-adds
+        # forward N·n; backward N·H² for W1, N·H for W2 and N·H back to the hidden layer
+        assert int(bp_ma) == N * params + N * H * H + 2 * N * H
+        assert float(diff) < 1e-6  # numerical and backprop gradients agree
+    assert "multiply-adds grow as n^2.00 (numerical, 2N·n²) and n^0.99 (backprop" in out
+    assert "timings, secondary" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"plot saved to {plot}" in out
 
