@@ -39,6 +39,7 @@ def test_every_example_is_tested():
         "numerical_vs_backprop.py",
         "draw_mlp_step.py",
         "nielsen_backprop.py",
+        "optimizers.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -154,6 +155,49 @@ def test_nielsen_backprop_equations_beside_autograd():
     worst = float(re.search(r"agree to (\S+) \(float64\)", out).group(1))
     assert worst < 1e-14  # the README's claim: by hand and autograd agree to about 1e-15
     assert out.count("max |difference|") == 4
+
+
+def _descend(rule: str, lr: float, mu: float = 0.0, steps: int = 50) -> list[float]:
+    """The update rules written out in NumPy (PyTorch's: momentum b = μb + g, b = g at the first
+    step; Adagrad w -= lr g / (√Σg² + 1e-10)): the loss before each step and after the last."""
+    h = np.array([1.0, 20.0])
+    w, b, acc = np.array([-4.0, 1.0]), None, np.zeros(2)
+    losses = []
+    for _ in range(steps):
+        losses.append(0.5 * float(h @ w**2))
+        g = h * w
+        if rule == "sgd":
+            b = g if b is None or mu == 0 else mu * b + g
+            w = w - lr * b
+        else:
+            acc = acc + g * g
+            w = w - lr * g / (np.sqrt(acc) + 1e-10)
+    return [*losses, 0.5 * float(h @ w**2)]
+
+
+def test_optimizers_on_the_valley(tmp_path):
+    plot = tmp_path / "optimizers.png"
+    out = run("optimizers.py", "--out", str(plot))
+    table = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s+(\S.*?\S)\s{2,}((?:\s*[-\d.e+]+){6})\s+\(", line)
+        if m:
+            table[m.group(1)] = [float(v) for v in m.group(2).split()]
+    want = {
+        "SGD lr 0.09": _descend("sgd", 0.09),
+        "momentum lr 0.09, μ 0.5": _descend("sgd", 0.09, 0.5),
+        "momentum lr 0.09, μ 0.9": _descend("sgd", 0.09, 0.9),
+        "Adagrad lr 1": _descend("adagrad", 1.0),
+    }
+    assert set(table) == set(want)
+    for name, losses in want.items():
+        assert table[name] == pytest.approx([losses[k] for k in (0, 1, 5, 10, 20, 50)], rel=1e-3)
+    final = {name: losses[-1] for name, losses in table.items()}
+    # The ordering the example states: momentum 0.5 < Adagrad < SGD < momentum 0.9 after 50 steps.
+    assert sorted(final, key=final.get) == [
+        "momentum lr 0.09, μ 0.5", "Adagrad lr 1", "SGD lr 0.09", "momentum lr 0.09, μ 0.9"
+    ]  # fmt: skip
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_numerical_vs_backprop_counts_passes_and_multiply_adds(tmp_path):

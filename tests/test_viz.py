@@ -333,5 +333,5 @@ def test_readme_pictures_redraw_byte_for_byte(tmp_path, capsys):
             subprocess.run([sys.executable, *args[1:]], cwd=ROOT, check=True, capture_output=True)
         assert fresh.read_bytes() == (ROOT / out).read_bytes(), f"{out} is not what {cmd} draws"
         redrawn += 1
-    assert redrawn == 3
+    assert redrawn == 4
     capsys.readouterr()
