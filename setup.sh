@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up chainrule in ./.venv on a fresh Debian machine (or any machine with Python >= 3.11).
 #   bash setup.sh          runtime: Python, Fashion-MNIST (Debian package), graphviz, Open MPI, the package
-#   bash setup.sh --dev    the same plus the test tools (pytest, hypothesis, ruff, PyTorch CPU)
+#   bash setup.sh --dev    the same plus the test tools (pytest, hypothesis, ruff, PyTorch CPU,
+#                          Chromium for the browser test)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +23,8 @@ command -v dot >/dev/null 2>&1 || pkgs+=(graphviz)
 # let pip build mpi4py from source where no binary wheel fits.
 command -v mpirun >/dev/null 2>&1 || pkgs+=(openmpi-bin)
 command -v mpicc >/dev/null 2>&1 || pkgs+=(libopenmpi-dev)
+# Headless Chromium for the test that opens explain --html's page in a real browser (--dev only).
+if ((dev)) && ! command -v chromium >/dev/null 2>&1; then pkgs+=(chromium); fi
 if ((${#pkgs[@]})); then
     if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
         echo "setup: installing Debian packages: ${pkgs[*]}"

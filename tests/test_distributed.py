@@ -490,7 +490,7 @@ def test_chainrule_train_under_mpirun_writes_on_rank_0_only_and_resumes(tmp_path
 
     first = launch("--epochs 1")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert first.stdout.count("test accuracy") == 1 and first.stdout.count("Epoch 0:") == 1
+    assert first.stdout.count("test accuracy") == 1 and first.stdout.count("Epoch 1:") == 1
     assert "data-parallel on 2 processes: 32 examples per process per step, 64 in all" in (
         first.stdout
     )

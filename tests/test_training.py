@@ -42,7 +42,7 @@ def stop_after(n_epochs):
     saved), like a Ctrl-C or a kill at that moment."""
 
     def log(line):
-        if line.startswith(f"Epoch {n_epochs - 1}:"):
+        if line.startswith(f"Epoch {n_epochs}:"):
             raise Interrupt
 
     return log
@@ -135,7 +135,14 @@ def test_cli_train_and_eval_end_to_end(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert result["epochs"] == 2 and result["test_accuracy"] > 0.5
-    assert lines[0].startswith("Epoch 0: ") and "/ 137" in lines[0]
+    assert lines[0] == (
+        "recipe: mlp on digits: optimizer adam, lr 0.001, cosine decay, batch size 64, epochs 2"
+    )
+    epochs = [line for line in lines if line.startswith("Epoch ")]
+    assert [e.split(":")[0] for e in epochs] == ["Epoch 1", "Epoch 2"]  # from 1, as metrics.jsonl
+    assert all("/ 137" in e for e in epochs)
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
     for name in ("model.safetensors", "checkpoint.safetensors", "metrics.jsonl", "curves.png"):
         assert (out / name).stat().st_size > 0, name
     assert not [p for p in os.listdir(out) if "tmp" in p]
@@ -182,8 +189,48 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 
 def test_nielsen_prints_epoch_lines_like_the_seed_code(tmp_path, capsys):
     main(["train", "nielsen", "--data", "digits", "--epochs", "1", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("Epoch 0: ") and out.splitlines()[0].endswith(" / 137")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "recipe: nielsen on digits: optimizer sgd, lr 3, batch size 10, epochs 1"
+    assert lines[1].startswith("Epoch 1: ") and lines[1].endswith(" / 137")
+
+
+def test_another_optimizer_without_lr_takes_its_own_default_and_says_so(tmp_path, capsys):
+    from chainrule import optim
+
+    args = ["train", "nielsen", "--data", "digits", "--epochs", "1", "--limit", "50"]
+    assert main([*args, "--optimizer", "momentum", "--out", str(tmp_path / "m")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sgd_default = optim.SGD([cr.zeros(1, requires_grad=True)]).param_groups[0]["lr"]
+    assert lines[0] == (
+        f"recipe: nielsen on digits: optimizer momentum, lr {sgd_default:g}, batch size 10, epochs 1"
+    )
+    assert lines[1] == (
+        f"  --optimizer momentum without --lr: lr {sgd_default:g}, the default of "
+        "chainrule.optim.SGD (the recipe's lr 3 is for sgd); give --lr to choose another"
+    )
+    row = json.loads((tmp_path / "m" / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["lr"] == sgd_default
+    # Adam's documented default, 1e-3; an explicit --lr is taken as given, with no note.
+    assert main([*args, "--optimizer", "adam", "--out", str(tmp_path / "a")]) == 0
+    assert "lr 0.001, the default of chainrule.optim.Adam" in capsys.readouterr().out
+    assert main([*args, "--optimizer", "adam", "--lr", "0.01", "--out", str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("recipe: nielsen on digits: optimizer adam, lr 0.01,")
+    assert not lines[1].startswith("  --optimizer")
+
+
+def test_train_help_says_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "epochs (default: the recipe's) --batch-size" in text
+    assert "seed of initialisation and data order (default: 0)" in text
+    with pytest.raises(SystemExit):
+        main(["caption", "train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: True)" not in text and "(default: None)" not in text
+    assert "(Show, Attend and Tell); the default --no-attention the baseline" in text
 
 
 def test_datasets_command_lists_fashion_mnist(capsys):

@@ -63,3 +63,16 @@ COUNT = int_at_least(0)  # sizes and indices that may be 0
 SEED = int_at_least(0)  # NumPy's generators take no negative seed
 POSITIVE = float_in(0.0, low_open=True)  # learning rates
 NON_NEGATIVE = float_in(0.0)
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" where there is a value to show, and only there: not after a
+    help that already says its default ("default: the recipe's"), not for a default of None,
+    and not for on/off switches, whose two flags share one default (``--attention`` and
+    ``--no-attention`` would both claim "(default: True)")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.nargs == 0:
+            return text
+        return super()._get_help_string(action)

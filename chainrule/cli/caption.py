@@ -8,12 +8,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
-from chainrule.cli.argtypes import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, float_in
+from chainrule.cli.argtypes import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    DefaultsFormatter,
+    float_in,
+)
 
 
 def add_parser(sub) -> None:
@@ -40,7 +47,7 @@ def _add_train(csub) -> None:
         description="Train a captioner on Fashion Scenes. Each epoch pairs every training scene "
         "with one of its five references, drawn at random (seeded). Writes OUT/model.safetensors, "
         "OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/curves.png.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     g = p.add_mutually_exclusive_group()
     g.add_argument(
@@ -48,7 +55,7 @@ def _add_train(csub) -> None:
         dest="attention",
         action="store_true",
         default=True,
-        help="soft attention over image regions (Show, Attend and Tell)",
+        help="soft attention over image regions (Show, Attend and Tell); the default",
     )
     g.add_argument("--no-attention", dest="attention", action="store_false",
                    help="the baseline without attention (Show and Tell)")  # fmt: skip

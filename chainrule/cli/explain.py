@@ -4,7 +4,8 @@ Prints the forward pass, the backward pass as chainrule's engine ran it (upstrea
 gradient and contribution at every node, running sums where contributions meet) and the gradient of
 every input; ``--paths`` adds the sum-over-paths form of the chain rule, ``--numerical`` a
 central-difference check, ``--json`` gives all of it as one JSON object, ``--svg``/``--png`` draw
-the graph. Errors go to stderr (exit code 2).
+the graph, ``--forward b`` adds forward mode seeded at ``b``, ``--html`` writes a page that steps
+through it all one node at a time. Errors go to stderr (exit code 2).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ examples:
   chainrule explain "(a+b)*(b+1)" --at a=2,b=1 --paths
   chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1
   chainrule explain "u = u*u; u = u*u; u = u*u" --at u=1 --paths   (shared nodes)
+  chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --forward b   (forward mode)
+  chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --forward b --html e.html
   chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical --h 0.001
   chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
@@ -68,9 +71,27 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="--numerical with (f(x+h) - f(x)) / h: one evaluation per input instead of two",
     )
+    p.add_argument(
+        "--forward",
+        metavar="NAME",
+        help="also run forward mode seeded at input NAME (w[0] for an element of a vector): the "
+        "tangent of every node, checked against backpropagation, and the cost of both modes",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write one self-contained page that steps through the forward pass (and forward "
+        "mode with --forward) and the backward pass, one node at a time",
+    )
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
+    p.add_argument(
+        "--rankdir",
+        choices=("LR", "TB", "RL", "BT"),
+        default="LR",
+        help="direction of the picture: LR left to right (default), TB top to bottom, RL, BT",
+    )
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -97,15 +118,23 @@ def run(args: argparse.Namespace) -> int:
         expression, at = _expression_and_values(args.expression, args.at)
         ex = explain(expression, ",".join(at))
         if args.json:
-            text = json.dumps(ex.to_dict(paths=args.paths, numerical=args.numerical), indent=2)
+            data = ex.to_dict(paths=args.paths, numerical=args.numerical, forward=args.forward)
+            text = json.dumps(data, indent=2)
         else:
             text = ex.report(
-                paths=args.paths, numerical=args.numerical, h=args.h, one_sided=args.one_sided
+                paths=args.paths,
+                numerical=args.numerical,
+                h=args.h,
+                one_sided=args.one_sided,
+                forward=args.forward,
             )
         print(text)
+        if args.html:
+            written = _write_page(args.html, ex.html(forward=args.forward))
+            print(f"chainrule explain: wrote {written}", file=sys.stderr)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:
-                written = ex.draw().save(path, format=fmt)
+                written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
                 print(f"chainrule explain: wrote {written}", file=sys.stderr)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
         sys.stdout = open(os.devnull, "w")  # so that the exit flush stays quiet
@@ -117,6 +146,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"chainrule explain: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _write_page(path: str, text: str) -> str:
+    """Writes the page; a path that exists must be a regular file (a FIFO would block)."""
+    from pathlib import Path
+
+    from chainrule.errors import regular_file
+
+    if Path(path).exists():
+        regular_file(path, "HTML file")
+    Path(path).write_text(text, encoding="utf-8")
+    return path
 
 
 def _expression_and_values(expression: str | None, at: list[str]) -> tuple[str, list[str]]:

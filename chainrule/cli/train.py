@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
-from chainrule.cli.argtypes import COUNT, POSITIVE, POSITIVE_INT, SEED
+from chainrule.cli.argtypes import COUNT, POSITIVE, POSITIVE_INT, SEED, DefaultsFormatter
 from chainrule.training.optimizers import OPTIMIZERS
 
 
@@ -21,7 +20,7 @@ def add_parser(sub) -> None:
         "the model's recipe; each flag overrides one. Under 'mpirun -n N' it trains "
         "data-parallel on N processes, each taking --batch-size examples per step (see "
         "docs/distributed.md).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     p.add_argument("model", choices=sorted(MODELS), help="zoo model")
     p.add_argument(
@@ -31,7 +30,12 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--batch-size", type=POSITIVE_INT, help="mini-batch size (default: the recipe's)"
     )
-    p.add_argument("--lr", type=POSITIVE, help="learning rate (default: the recipe's)")
+    p.add_argument(
+        "--lr",
+        type=POSITIVE,
+        help="learning rate (default: the recipe's; with another --optimizer, that optimiser's "
+        "own default)",
+    )
     p.add_argument(
         "--optimizer", choices=sorted(OPTIMIZERS), help="optimiser (default: the recipe's)"
     )
@@ -40,7 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--root", help="folder to look for data files in first")
     p.add_argument(
-        "--val-size", type=COUNT, help="validation examples held out of the training split"
+        "--val-size",
+        type=COUNT,
+        help="validation examples held out of the training split (default: the data set's)",
     )
     p.add_argument(
         "--limit", type=POSITIVE_INT, help="train on the first LIMIT training examples only"

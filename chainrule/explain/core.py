@@ -5,13 +5,14 @@ paths, a numerical check and a picture."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.evaluate import Evaluation, evaluate
+from chainrule.explain.forward_mode import Cost, ForwardPass, cost, forward_pass
 from chainrule.explain.ledger import Ledger, record
 from chainrule.explain.parser import ExplainError, Expression, parse, parse_bindings
 from chainrule.explain.paths import PathSummary, enumerate_paths
@@ -43,6 +44,14 @@ class Explanation:
         return f"{what}   at {self.bindings_text()}"
 
     recorded: str = ""  # for a ledger of a user's program: what it records
+    ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> its op as the user wrote it
+
+    def op(self, t: Tensor) -> str:
+        """The op of a graph tensor under the name the user wrote (``dot``, ``max``); ``input``
+        for a leaf."""
+        if t._node is None:
+            return "input"
+        return self.ops.get(id(t), t._node.name)
 
     def name(self, t: Tensor) -> str:
         """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
@@ -53,6 +62,18 @@ class Explanation:
     def paths(self) -> PathSummary:
         """Every path from the output to each input, with products and multiplication counts."""
         return enumerate_paths(self.ledger)
+
+    def forward_mode(self, wrt: str) -> ForwardPass:
+        """Forward mode seeded at input ``wrt`` (``"b"``, or ``"w[0]"`` for one element of a
+        vector): the tangent of every node and the terms each sums (a ``ForwardPass``)."""
+        with np.errstate(all="ignore"):
+            return forward_pass(self.forward, self.inputs, wrt)
+
+    def cost(self) -> Cost:
+        """Passes and local products of forward mode (one pass per input number) against reverse
+        mode (one backward pass) for this expression."""
+        edges = sum(e.contribution is not None for s in self.ledger.steps for e in s.edges)
+        return cost(self.forward, self.inputs, edges)
 
     def numerical(self, eps: float = 1e-6) -> dict[str, np.ndarray]:
         """Central-difference estimates (f(x+h) - f(x-h)) / 2h of d(output)/d(input), per element."""
@@ -93,26 +114,44 @@ class Explanation:
         return numerical_check(f, base, self.gradients, notes, h, one_sided)
 
     def report(
-        self, paths: bool = False, numerical: bool = False, h: float = 1e-6, one_sided: bool = False
+        self,
+        paths: bool = False,
+        numerical: bool = False,
+        h: float = 1e-6,
+        one_sided: bool = False,
+        forward: str | None = None,
     ) -> str:
-        """The ledger as text: forward pass, backward pass, gradients (and paths, numerical)."""
+        """The ledger as text: forward pass, backward pass, gradients (and forward mode seeded at
+        input ``forward``, paths, numerical check)."""
         from chainrule.explain.report import text_report
 
         with np.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
-            return text_report(self, paths=paths, numerical=numerical, h=h, one_sided=one_sided)
+            return text_report(
+                self, paths=paths, numerical=numerical, h=h, one_sided=one_sided, forward=forward
+            )
 
-    def to_dict(self, paths: bool = False, numerical: bool = False) -> dict:
+    def to_dict(
+        self, paths: bool = False, numerical: bool = False, forward: str | None = None
+    ) -> dict:
         """Everything in the report as plain JSON-ready data."""
         from chainrule.explain.report import json_report
 
         with np.errstate(all="ignore"):
-            return json_report(self, paths=paths, numerical=numerical)
+            return json_report(self, paths=paths, numerical=numerical, forward=forward)
+
+    def html(self, forward: str | None = None) -> str:
+        """One self-contained HTML page stepping through the forward pass, forward mode seeded at
+        input ``forward`` (when given) and the backward pass, one node at a time."""
+        from chainrule.explain.page import page
+
+        return page(self, forward=forward)
 
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw
 
         kwargs.setdefault("title", self.title)
+        kwargs.setdefault("op_names", self.ops)
         with np.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 
@@ -177,7 +216,9 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
         t.name = n
     forward = list(inputs.values()) + created
     gradients = {n: t.grad._data for n, t in inputs.items()}
-    return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+    ex = Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+    ex.ops = {k: v for k, v in ev.ops.items() if k in names}
+    return ex
 
 
 def from_ledger(ledger: Ledger) -> Explanation:

@@ -25,6 +25,7 @@ class Evaluation:
     created: list[Tensor] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)  # id(tensor) -> source text
     assigned: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the statement's name
+    ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the function the user called
 
 
 def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
@@ -62,6 +63,8 @@ def _eval(expr: Expression, node: ast.AST, env: dict[str, Tensor], out: Evaluati
     if isinstance(value, Tensor) and value._node is not None and id(value) not in out.texts:
         out.created.append(value)
         out.texts[id(value)] = expr.segment(node)
+        if isinstance(node, ast.Call):  # shown as written: dot, not matmul; max, not maximum
+            out.ops[id(value)] = node.func.id
     return value
 
 

@@ -33,6 +33,24 @@ def term(x) -> str:
 def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]) -> str | None:
     """``∂y/∂x = <formula> = <numbers> = <value>`` for input ``slot`` of a scalar node, or None
     where the local derivative is a plain ±1 (add, sub, neg) or the op has no formula here."""
+    found = derivation(step, slot, local, name)
+    if found is None:
+        return None
+    head, parts, sentence = found
+    if sentence is not None:
+        return sentence
+    v = num(local)
+    # Drop a step that only repeats the value (∂J/∂v = 3 = 3).
+    shown = [p for p in parts if p != v]
+    return " = ".join([head, *shown, v])
+
+
+def derivation(
+    step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]
+) -> tuple[str, list[str], str | None] | None:
+    """The pieces of ``formula``: the head ``∂y/∂x``, the steps (the symbolic form first, then
+    the numbers put in) and, for the ops whose derivative depends on a case (relu, max at a tie),
+    the whole sentence instead; None where there is no formula to show."""
     y = step.tensor
     ins = step.op.inputs
     if local.size != 1 or y._data.size != 1 or any(i._data.size != 1 for i in ins):
@@ -79,25 +97,31 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
         parts = [f"{MINUS}sin {X}", f"{MINUS}sin {term(x)}"]
     elif op == "relu":
         if x > 0:
-            return f"{head} = 1, since {X} = {num(x)} > 0"
+            return head, [], f"{head} = 1, since {X} = {num(x)} > 0"
         if x < 0:
-            return f"{head} = 0, since {X} = {num(x)} < 0"
+            return head, [], f"{head} = 0, since {X} = {num(x)} < 0"
         return (
-            f"{head} = {v} at {X} = 0: a kink, where relu has no derivative (chainrule takes {v})"
+            head,
+            [],
+            f"{head} = {v} at {X} = 0: a kink, where relu has no derivative (chainrule takes {v})",
         )
     elif op in ("maximum", "minimum"):
         other = ins[1 - slot]
         if float(other._data) == x:
             return (
-                f"{head} = {v}: a tie ({name(ins[0])} = {name(ins[1])} = {num(x)}), where chainrule "
-                "splits the gradient; the texts route it all to one input"
+                head,
+                [],
+                f"{head} = {v}: a tie ({name(ins[0])} = {name(ins[1])} = {num(x)}), where "
+                "chainrule splits the gradient; the texts route it all to one input",
             )
         wins = (x > float(other._data)) == (op == "maximum")
-        return f"{head} = {v}, since {X} is the {'one taken' if wins else 'one not taken'}"
+        return (
+            head,
+            [],
+            f"{head} = {v}, since {X} is the {'one taken' if wins else 'one not taken'}",
+        )
     elif op == "abs":
         parts = [f"sign({X})"]
     else:
         return None
-    # Drop a step that only repeats the value (∂J/∂v = 3 = 3).
-    shown = [p for p in parts if p != v]
-    return " = ".join([head, *shown, v])
+    return head, parts, None

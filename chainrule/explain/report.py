@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from chainrule.explain.core import Explanation
+from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
 from chainrule.explain.ledger import Step
 from chainrule.explain.local import MINUS, formula, num, term
 
@@ -30,16 +31,13 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
 
 
-def _op_name(t) -> str:
-    return "input" if t._node is None else t._node.name
-
-
 def text_report(
     ex: Explanation,
     paths: bool = False,
     numerical: bool = False,
     h: float = 1e-6,
     one_sided: bool = False,
+    forward: str | None = None,
 ) -> str:
     root = ex.name(ex.output)
     lines = [ex.title, ""]
@@ -48,7 +46,9 @@ def text_report(
     rows = [["node", "op", "inputs", "value", "expression"]]
     for t in ex.forward:
         ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
-        rows.append([ex.name(t), _op_name(t), ins, fmt(t._data), ex.texts.get(id(t), "")])
+        if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
+            ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
+        rows.append([ex.name(t), ex.op(t), ins, fmt(t._data), ex.texts.get(id(t), "")])
     lines += _table(rows)
     lines.append("")
 
@@ -60,6 +60,9 @@ def text_report(
     rows = [[f"∂{root}/∂{n}", "=", num(g)] for n, g in ex.gradients.items()]
     lines += _table(rows)
 
+    if forward is not None:
+        lines.append("")
+        lines += _forward_lines(ex, ex.forward_mode(forward))
     if paths:
         lines.append("")
         lines += _path_lines(ex, root)
@@ -82,7 +85,7 @@ def _backward_lines(ex: Explanation) -> list[str]:
         me = ex.name(t)
         seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
         blocks.append(
-            (f"  {me} {t._node.name}, upstream {num(step.upstream)}{seed}", _edge_rows(ex, step))
+            (f"  {me} {ex.op(t)}, upstream {num(step.upstream)}{seed}", edge_rows(ex, step))
         )
     widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
     lines = []
@@ -95,7 +98,9 @@ def _backward_lines(ex: Explanation) -> list[str]:
     return lines
 
 
-def _edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
+def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
+    """The rows of one backward node, one per input: ``[→ src, local ..., contribution ...,
+    running sum ...]`` and the local derivative's formula (or None)."""
     me = ex.name(step.tensor)
     rows = []
     for e in step.edges:
@@ -120,6 +125,98 @@ def _edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]
         ]
         rows.append((row, formula(step, e.slot, local, ex.name)))
     return rows
+
+
+def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
+    """The tangent of every node in evaluation order, each as the sum of its terms (local × the
+    input's tangent), the check against backpropagation, and the cost of both modes."""
+    b = fp.wrt
+    lines = [
+        f"forward mode (tangents ∂·/∂{b}, inputs first, each node after its inputs; "
+        "tangent = Σ local × the input's tangent)"
+    ]
+    rows: list[tuple[list[str], list[str]]] = []
+    for t in ex.forward:
+        me = ex.name(t)
+        if t._node is None:
+            seed = t is fp.seeded
+            what = " (the seed)" if seed else ""
+            rows.append(([me, "input", f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
+            continue
+        step = next(s for s in fp.steps if s.tensor is t)
+        rows.append(([me, ex.op(t), tangent_text(ex, fp, step)], tangent_formulas(ex, step)))
+    widths = [max(len(r[i]) for r, _ in rows) for i in range(2)]
+    for r, whys in rows:
+        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0]))).rstrip())
+        lines += [f"       {why}" for why in whys]
+    root, tan = ex.name(ex.output), fp.tangent(ex.output)
+    name, index = parse_wrt(b, ex.inputs)
+    bp = np.asarray(ex.gradients[name])[index]
+    same = np.allclose(tan, bp, rtol=1e-9, atol=1e-12)
+    lines.append(
+        f"∂{root}/∂{b} = {num(tan)} by forward mode; {num(bp)} by backpropagation "
+        + ("(equal)" if same else "(DIFFERENT)")
+    )
+    c = ex.cost()
+    each = ", ".join(f"{k} {v:,}" for k, v in c.forward_products.items())
+    ins = f"{c.inputs:,} input number{'s' if c.inputs != 1 else ''}"
+    lines += [
+        f"cost of the whole gradient ({ins}, 1 output):",
+        f"  forward mode: one pass per input number: {c.inputs:,} pass"
+        f"{'es' if c.inputs != 1 else ''}, {c.forward_total:,} local products ({each})",
+        f"  reverse mode: one pass per output: 1 backward pass, {c.reverse_products:,} local "
+        "products (one per edge)",
+        "  many inputs and one output (a loss): reverse mode is cheaper; one input and many "
+        "outputs: forward mode",
+    ]
+    return lines
+
+
+def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
+    """``∂e/∂b = ∂e/∂c·∂c/∂b + ∂e/∂d·∂d/∂b = 2 × 1 + 3 × 1 = 5`` for one node."""
+    t, b = step.tensor, fp.wrt
+    me = ex.name(t)
+    head = f"∂{me}/∂{b}"
+    if not step.terms:
+        return f"{head} = {num(step.tangent)} (does not depend on {b})"
+    back = ex.ledger.step_of(t)
+    symbolic, numbers = [], []
+    scalar = all(np.size(x.tangent) == 1 for x in step.terms) and np.size(step.tangent) == 1
+    for x in step.terms:
+        src = ex.name(x.source)
+        local = ex.ledger.local(back, x.slot) if back is not None else None
+        direct = x.source is fp.seeded
+        # The seeded input's own term is the local alone (its tangent is the seed, 1).
+        symbolic.append(head if direct else f"∂{me}/∂{src}·∂{src}/∂{b}")
+        one = len(step.terms) == 1  # a lone term needs no parentheses: = −1, not = (−1)
+        if scalar and local is not None and np.size(local) == 1 and not direct:
+            numbers.append(f"{term(local)} × {term(x.tangent)}")
+        else:
+            numbers.append(num(x.value) if one else term(x.value))
+    parts = [head]
+    if symbolic != [head]:
+        parts.append(" + ".join(symbolic))
+    shown = " + ".join(numbers)
+    value = num(step.tangent)
+    if shown != value:
+        parts.append(shown)
+    parts.append(value)
+    return " = ".join(parts)
+
+
+def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
+    """The local derivatives' formulas (∂e/∂c = d = 2) of the terms, as the backward ledger
+    writes them."""
+    back = ex.ledger.step_of(step.tensor)
+    if back is None:
+        return []
+    out = []
+    for x in step.terms:
+        local = ex.ledger.local(back, x.slot)
+        found = formula(back, x.slot, local, ex.name) if local is not None else None
+        if found:
+            out.append(found)
+    return out
 
 
 def _path_lines(ex: Explanation, root: str) -> list[str]:
@@ -218,12 +315,14 @@ def _jsonable(x):
     return [_jsonable(v) for v in a]
 
 
-def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -> dict:
+def json_report(
+    ex: Explanation, paths: bool = False, numerical: bool = False, forward: str | None = None
+) -> dict:
     """The same content as ``text_report``, as a dict of lists, strings and numbers."""
     root = ex.name(ex.output)
-    forward = []
+    wrt, forward = forward, []  # the name is the nodes' list below
     for t in ex.forward:
-        entry = {"node": ex.name(t), "op": _op_name(t), "value": _jsonable(t._data)}
+        entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t._data)}
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
@@ -244,7 +343,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
         backward.append(
             {
                 "node": ex.name(step.tensor),
-                "op": step.op.name,
+                "op": ex.op(step.tensor),
                 "upstream": _jsonable(step.upstream),
                 "edges": edges,
             }
@@ -285,4 +384,34 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     if numerical:
         num = ex.numerical()
         out["numerical"] = {k: _jsonable(v) for k, v in num.items()}
+    if wrt is not None:
+        out["forward_mode"] = _forward_json(ex, ex.forward_mode(wrt))
     return out
+
+
+def _forward_json(ex: Explanation, fp: ForwardPass) -> dict:
+    tangents = []
+    for t in ex.forward:
+        entry = {"node": ex.name(t), "tangent": _jsonable(fp.tangent(t))}
+        step = next((s for s in fp.steps if s.tensor is t), None)
+        if step is not None:
+            entry["terms"] = [
+                {
+                    "from": ex.name(x.source),
+                    "tangent": _jsonable(x.tangent),
+                    "contribution": _jsonable(x.value),
+                }
+                for x in step.terms
+            ]
+        tangents.append(entry)
+    name, index = parse_wrt(fp.wrt, ex.inputs)
+    c = ex.cost()
+    return {
+        "wrt": fp.wrt,
+        "tangents": tangents,
+        "backpropagated": _jsonable(np.asarray(ex.gradients[name])[index]),
+        "cost": {
+            "forward": {"passes": c.inputs, "local_products": c.forward_products},
+            "reverse": {"passes": 1, "local_products": c.reverse_products},
+        },
+    }

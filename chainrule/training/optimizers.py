@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from chainrule import optim
 
 OPTIMIZERS = {
@@ -21,3 +23,22 @@ def make_optimizer(name: str, params, lr: float) -> optim.Optimizer:
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[key](list(params), lr)
+
+
+# The class behind each name, whose ``lr=`` default is the one documented in its signature.
+CLASSES = {
+    "sgd": optim.SGD,
+    "momentum": optim.SGD,
+    "nesterov": optim.SGD,
+    "adagrad": optim.Adagrad,
+    "rmsprop": optim.RMSprop,
+    "adam": optim.Adam,
+    "adamw": optim.AdamW,
+}
+
+
+def default_lr(name: str) -> tuple[float, str]:
+    """The documented default learning rate of optimiser ``name`` (its class's ``lr=`` default,
+    PyTorch's) and the class's name: ``default_lr("adam") == (0.001, "Adam")``."""
+    cls = CLASSES[name.lower()]
+    return float(inspect.signature(cls.__init__).parameters["lr"].default), cls.__name__

@@ -22,7 +22,7 @@ from chainrule.datasets import load_splits
 from chainrule.models import get_recipe
 from chainrule.training import checkpointing
 from chainrule.training.curves import plot_curves
-from chainrule.training.optimizers import make_optimizer
+from chainrule.training.optimizers import default_lr, make_optimizer
 
 
 class TrainingDiverged(RuntimeError):
@@ -61,9 +61,31 @@ class TrainConfig:
         c = TrainConfig(**asdict(self))
         c.epochs = r.epochs if c.epochs is None else c.epochs
         c.batch_size = r.batch_size if c.batch_size is None else c.batch_size
-        c.lr = r.lr if c.lr is None else c.lr
         c.optimizer = r.optimizer if c.optimizer is None else c.optimizer
+        if c.lr is None:
+            # The recipe's lr belongs to the recipe's optimiser (nielsen's 3.0 to plain SGD):
+            # another optimiser without --lr starts from its own documented default instead.
+            c.lr = r.lr if c.optimizer == r.optimizer else default_lr(c.optimizer)[0]
         return c
+
+    def recipe_lines(self) -> list[str]:
+        """What a run will do, said before it starts: the model, the optimiser and its learning
+        rate, the batch size and the epochs, and where the lr came from when it was not given.
+        Called on the config as given (before ``resolved``)."""
+        r, c = get_recipe(self.model), self.resolved()
+        schedule = f", {r.schedule} decay" if r.schedule else ""
+        lines = [
+            f"recipe: {c.model} on {c.data}: optimizer {c.optimizer}, lr {c.lr:g}{schedule}, "
+            f"batch size {c.batch_size}, epochs {c.epochs}"
+        ]
+        if self.lr is None and c.optimizer != r.optimizer:
+            _, cls = default_lr(c.optimizer)
+            lines.append(
+                f"  --optimizer {c.optimizer} without --lr: lr {c.lr:g}, the default of "
+                f"chainrule.optim.{cls} (the recipe's lr {r.lr:g} is for {r.optimizer}); "
+                "give --lr to choose another"
+            )
+        return lines
 
 
 # Settings that must match for a run to be resumed (the rest, e.g. epochs, may change).
@@ -103,10 +125,12 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     of every epoch and ``cfg.batch_size`` examples per step (R·batch_size in all), gradients
     are averaged across ranks; rank 0 alone logs and writes files; figures cover all ranks.
     """
-    cfg = cfg.resolved()
     world = dist.world_size()  # 1 without mpirun: everything below is single-process training
     if not dist.is_main():
         log = _quiet
+    for line in cfg.recipe_lines():
+        log(line)
+    cfg = cfg.resolved()
     recipe = get_recipe(cfg.model)
     splits = load_splits(cfg.data, cfg.root, cfg.val_size)
     (x, y), (xv, yv), (xt, yt) = splits
@@ -201,8 +225,9 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         _write_outputs(cfg, model, meta, epoch + 1, history.epochs)
         # Reported only once saved: an interrupt after this line never loses the epoch.
         if val:
-            # Nielsen's seed code prints exactly this line after each epoch (counting from 0).
-            log(f"Epoch {epoch}: {val['correct']} / {val['total']}")
+            # Nielsen's seed code prints this line after each epoch; it counts from 0, but here
+            # epochs count from 1 everywhere (the bar, metrics.jsonl, the curves, --resume).
+            log(f"Epoch {epoch + 1}: {val['correct']} / {val['total']}")
         log(
             f"  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
             + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")

@@ -5,7 +5,8 @@
     >>> g.save("step.png")      # or .svg, .pdf, .dot; Jupyter shows g inline
 """
 
-from chainrule.viz.draw import draw, short
+from chainrule.viz.draw import draw
+from chainrule.viz.labels import short
 from chainrule.viz.render import Graph, GraphvizNotFoundError, dot_binary
 
 __all__ = ["Graph", "GraphvizNotFoundError", "dot_binary", "draw", "short"]

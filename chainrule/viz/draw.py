@@ -26,10 +26,13 @@ import numpy as np
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.ledger import Ledger, check_graph, record
+from chainrule.viz.labels import local_text, node_formula, role, short, term
 from chainrule.viz.render import Graph
 
 GREEN = "#1a7f37"  # forward values
 RED = "#cf222e"  # gradients
+BLUE = "#0550ae"  # local derivatives
+_ROLE_COLOR = "#6e7781"
 _OP_FILL = "#fff8c5"
 _LEAF_FILL = "#ddf4ff"
 _CONST_COLOR = "#6e7781"
@@ -45,16 +48,19 @@ def draw(
     modules=None,
     title: str | None = None,
     max_elements: int = 3,
-    rankdir: str | None = None,
+    rankdir: str = "LR",
+    op_names: Mapping[int, str] | None = None,
 ) -> Graph:
     """A Graphviz picture of the graph that produced ``tensor``.
 
     Args:
         tensor: any tensor of a program; its graph must not have been freed by ``backward()``.
         values: write each forward value (green) on the edges leaving it.
-        grads: write gradients (red): on each edge the gradient sent back along it, on leaves and
-            on nodes used more than once their total d(tensor)/d(node). A tensor of more than one
-            element is differentiated as its sum (seed of ones), as the title says.
+        grads: write gradients (red) and local derivatives (blue): on each edge the local
+            derivative d(consumer)/d(input) and the gradient sent back along it, upstream × local;
+            on leaves and on nodes used more than once their total d(tensor)/d(node) and the
+            contributions it sums. A tensor of more than one element is differentiated as its sum
+            (seed of ones), as the title says.
         path: where to save the picture (suffix ``.svg``/``.png``/``.pdf``/``.dot``, else
             ``format``); nothing is saved when None.
         format: the format used for a ``path`` without a known suffix.
@@ -63,11 +69,16 @@ def draw(
             boxes their class names): its parameters are named and its modules drawn as boxes.
         title: a line written above the graph.
         max_elements: how many numbers of a vector or matrix to show beside its shape.
-        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn) or ``"TB"`` (top to
-            bottom); by default LR up to 12 nodes and TB above, where LR grows too wide to read.
+        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn; the default, whatever
+            the size), ``"TB"`` (top to bottom), ``"RL"`` or ``"BT"``.
+        op_names: id(tensor) -> the name to show for its op (``dot`` for a matmul the user wrote
+            as ``dot``); the op's own name otherwise.
 
-    A tensor's ``.name``, where set (``x.name = "x"``), labels its node; parameters are named from
-    ``params``/``modules``; other ops show their op name.
+    A tensor's ``.name``, where set (``x.name = "x"``), labels its node, with what it computes
+    over its operands' names (``e = c × d``, ``n5 = n4²``); operands of ``-``, ``/``, ``**`` and
+    matmul are marked on their edges (``numerator``, ``exponent``); parameters are named from
+    ``params``/``modules``; other ops show their op name. The same graph gives the same DOT text,
+    byte for byte, and so the same picture.
 
     Returns:
         A ``Graph``: ``.source`` (DOT text), ``.save(path)``, ``_repr_svg_`` for Jupyter.
@@ -87,17 +98,18 @@ def draw(
         seeded = tensor._data.size != 1
         with np.errstate(all="ignore"):
             ledger = record(tensor)
-    if rankdir is None:
-        rankdir = "LR" if len(order) <= 12 else "TB"
-    if rankdir not in ("LR", "TB", "RL", "BT"):
+    if rankdir not in RANKDIRS:
         raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
-    builder = _Dot(order, tensor, names, classes, ledger, values, max_elements)
+    builder = _Dot(order, tensor, names, classes, ledger, values, max_elements, op_names or {})
     lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
     source = builder.build(lines, rankdir)
     graph = Graph(source, nodes=len(order))
     if path is not None:
         graph.save(path, format=format)
     return graph
+
+
+RANKDIRS = ("LR", "TB", "RL", "BT")
 
 
 def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
@@ -128,38 +140,21 @@ def _collect(root: Tensor) -> list[Tensor]:
     return toposort([root], constants=True)
 
 
-def short(a, max_elements: int = 3) -> str:
-    """A value in a few characters: ``6``, ``[2, -3, -3]``, ``64×10 [0.12, -0.3, 0.05, …]``."""
-    a = np.asarray(a)
-    if a.size == 1:
-        v = a.reshape(()).item()
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-    flat = a.ravel()
-    nums = ", ".join(f"{float(v):.3g}" for v in flat[:max_elements])
-    if a.ndim == 1 and a.size <= max_elements:
-        return f"[{nums}]"
-    more = ", …" if a.size > max_elements else ""
-    return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
-
-
 class _Dot:
     """Builds the DOT text: node ids, labels, edges, module clusters."""
 
-    def __init__(self, order, root, names, classes, ledger: Ledger | None, values, max_elements):
+    def __init__(
+        self, order, root, names, classes, ledger: Ledger | None, values, max_elements, op_names
+    ):
         self.order, self.root, self.names, self.classes = order, root, names, classes
-        self.ledger, self.values, self.k = ledger, values, max_elements
+        self.ledger, self.values, self.k, self.op_names = ledger, values, max_elements, op_names
         self.ids = {id(t): f"t{i}" for i, t in enumerate(order)}
         self.consumers: dict[int, list[tuple[Tensor, int]]] = {}
         for t in order:
             if t._node is not None:
                 for slot, i in enumerate(t._node.inputs):
                     self.consumers.setdefault(id(i), []).append((t, slot))
-        self.sent: dict[tuple[int, int], np.ndarray] = {}
-        if ledger is not None:
-            for step in ledger.steps:
-                for e in step.edges:
-                    if e.contribution is not None:
-                        self.sent[(id(step.tensor), e.slot)] = e.contribution
+        self.steps = {id(s.tensor): s for s in ledger.steps} if ledger is not None else {}
         self.module_of = _assign_modules(order, self.consumers, names)
 
     def title_lines(self, title, seeded, grads) -> list[str]:
@@ -171,7 +166,10 @@ class _Dot:
             legend.append(f'<font color="{GREEN}">forward value</font>')
         if self.ledger is not None:
             of = "sum of the output" if seeded else "the output"
-            legend.append(f'<font color="{RED}">gradient of {of}</font>')
+            legend.append(f'<font color="{BLUE}">local derivative</font>')
+            legend.append(
+                f'<font color="{RED}">gradient of {of} sent back = upstream × local</font>'
+            )
         elif grads and not self.root.requires_grad:
             legend.append("no gradients: the tensor does not require grad")
         if legend:
@@ -183,25 +181,54 @@ class _Dot:
     def name(self, t: Tensor) -> str | None:
         return self.names.get(id(t)) or t.name
 
+    def operand(self, t: Tensor) -> str | None:
+        """How an operand is written in a formula: its name, or a constant's value."""
+        name = self.name(t)
+        if name is None and t._node is None and not t.requires_grad and t._data.size == 1:
+            return short(t._data)
+        return name
+
+    def op(self, t: Tensor) -> str:
+        return self.op_names.get(id(t), t._node.name)
+
+    def total(self, t: Tensor, what: str) -> str | None:
+        """``grad 5 = 2 + 3``: d(output)/d(t) and, where several contributions met, their sum."""
+        grad = self.ledger.grad(t) if self.ledger is not None else None
+        if grad is None:
+            return None
+        text = f"{what} {short(grad, self.k)}"
+        got = self.ledger.received.get(id(t), [])
+        if len(got) > 1 and all(np.size(g) == 1 for g in got):
+            shown = [term(g) if i else short(g) for i, g in enumerate(got[:4])]
+            text += " = " + " + ".join(shown) + (" + …" if len(got) > 4 else "")
+        return f'<font color="{RED}">{html.escape(text)}</font>'
+
     def node_line(self, t: Tensor) -> str:
         nid = self.ids[id(t)]
         name = self.name(t)
-        grad = self.ledger.grad(t) if self.ledger is not None else None
         rows = []
         if t._node is not None:
-            op = t._node.name
-            rows.append(f"<b>{html.escape(name)}</b> {op}" if name else f"<b>{op}</b>")
+            op = self.op(t)
+            formula = node_formula(t, self.operand, op)
+            if name and formula:
+                rows.append(f"<b>{html.escape(name)}</b> = {html.escape(formula)}")
+            elif name:
+                rows.append(f"<b>{html.escape(name)}</b> {html.escape(op)}")
+            else:
+                rows.append(f"<b>{html.escape(op)}</b>")
             if len(t.shape) > 0 and not self.values:
                 rows.append("×".join(map(str, t.shape)))
-            if grad is not None and len(self.consumers.get(id(t), ())) > 1:
-                rows.append(f'<font color="{RED}">Σ grad {html.escape(short(grad, self.k))}</font>')
+            total = self.total(t, "Σ grad") if len(self.consumers.get(id(t), ())) > 1 else None
+            if total:
+                rows.append(total)
             attrs = f'shape=ellipse, style=filled, fillcolor="{_OP_FILL}"'
         elif t.requires_grad:
             rows.append(f"<b>{html.escape(name or 'leaf')}</b>")
             if t._data.size > 1:
                 rows.append("×".join(map(str, t.shape)))
-            if grad is not None:
-                rows.append(f'<font color="{RED}">grad {html.escape(short(grad, self.k))}</font>')
+            total = self.total(t, "grad")
+            if total:
+                rows.append(total)
             attrs = f'shape=box, style="rounded,filled", fillcolor="{_LEAF_FILL}"'
         else:
             if name:
@@ -214,19 +241,38 @@ class _Dot:
         return f"{nid} [{attrs}, label=<{'<br/>'.join(rows)}>];"
 
     def edge_label(self, src: Tensor, dst: Tensor | None, slot: int) -> str:
+        """One line each: the operand's role, the value (green), the local derivative (blue) and
+        the gradient sent back, upstream × local = contribution (red)."""
         rows = []
+        if dst is not None and role(dst, slot):
+            rows.append((_ROLE_COLOR, role(dst, slot)))
         if self.values:
-            rows.append(f'<font color="{GREEN}">{html.escape(short(src._data, self.k))}</font>')
-        if self.ledger is not None:
-            g = self.ledger.seed if dst is None else self.sent.get((id(dst), slot))
-            if g is not None:
-                rows.append(f'<font color="{RED}">{html.escape(short(g, self.k))}</font>')
-        return f"label=<{'<br/>'.join(rows)}>" if rows else ""
+            rows.append((GREEN, short(src._data, self.k)))
+        step = self.steps.get(id(dst)) if dst is not None else None
+        if dst is None and self.ledger is not None:
+            rows.append((RED, f"seed {short(self.ledger.seed, self.k)}"))
+        elif step is not None:
+            edge = step.edges[slot]
+            if edge.contribution is not None:
+                local = self.ledger.local(step, slot)
+                text = local_text(step, slot, local, self.operand, self.k)
+                if text:
+                    rows.append((BLUE, text))
+                g = short(edge.contribution, self.k)
+                if local.size == 1 and np.size(step.upstream) == 1:
+                    g = f"{term(step.upstream)} × {term(local)} = {g}"
+                rows.append((RED, g))
+        if not rows:
+            return ""
+        cells = "".join(
+            f'<tr><td><font color="{c}">{html.escape(text)}</font></td></tr>' for c, text in rows
+        )
+        return f'label=<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
 
     def build(self, head: list[str], rankdir: str) -> str:
         out = [
             "digraph chainrule {",
-            f'  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.45];',
+            f'  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=12, nodesep=0.3, ranksep=0.5];',
             '  node [fontname="Helvetica", fontsize=11, margin="0.08,0.04"];',
             '  edge [fontname="Helvetica", fontsize=10, color="#57606a", arrowsize=0.7];',
         ]

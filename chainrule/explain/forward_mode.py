@@ -1,0 +1,157 @@
+"""Forward mode on an explained expression: the tangent of every node with respect to one input,
+node by node in evaluation order, as the texts derive ∂e/∂b forward (∂c/∂b = 1, ∂d/∂b = 1,
+∂e/∂b = 2·1 + 3·1 = 5), and what forward and reverse mode cost for the expression.
+
+Vocabulary, for one node y = op(x1, x2, ...) and the chosen input b:
+
+* tangent: ∂y/∂b, the derivative of the node with respect to b (the seed: ∂b/∂b = 1);
+* term: what input xi brings to y's tangent, local ∂y/∂xi times xi's tangent.
+
+The tangents are the engine's: each node's comes from its op's own ``jvp`` (the rule ``cr.jvp``
+runs), each term from the same ``jvp`` with the other inputs' tangents set to zero. The locals
+shown beside them come from the op's ``vjp``, as in the backward ledger; the two rules are
+written separately in each op, so a forward tangent equal to the backpropagated gradient is a
+check of one against the other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chainrule.autograd.tensor import Tensor
+from chainrule.explain.parser import ExplainError
+
+
+@dataclass
+class Term:
+    """What one input of a node brings to the node's tangent: local × the input's tangent."""
+
+    slot: int  # the input's position among the op's inputs
+    source: Tensor  # the input
+    tangent: np.ndarray  # ∂source/∂b
+    value: np.ndarray  # the op's jvp with only this input's tangent: local × tangent
+
+
+@dataclass
+class TangentStep:
+    """Forward mode at one node: its tangent and the terms it is the sum of."""
+
+    tensor: Tensor
+    tangent: np.ndarray  # ∂tensor/∂b, the op's jvp of all its inputs' tangents
+    terms: list[Term] = field(default_factory=list)  # empty: the node does not depend on b
+
+
+@dataclass
+class ForwardPass:
+    """One forward-mode pass, seeded at one input (or one element of a vector input)."""
+
+    wrt: str  # the label of the seeded input: ``b``, or ``w[1]``
+    seeded: Tensor
+    seed: np.ndarray  # ∂seeded/∂b: ones at the seeded element, zeros elsewhere
+    steps: list[TangentStep]
+    tangents: dict[int, np.ndarray]  # id(tensor) -> ∂tensor/∂b, for every tensor of the graph
+
+    def tangent(self, t: Tensor) -> np.ndarray:
+        return self.tangents[id(t)]
+
+
+_WRT = re.compile(r"^\s*([A-Za-z]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*$")
+
+
+def parse_wrt(wrt: str, inputs: dict[str, Tensor]) -> tuple[str, tuple[int, ...]]:
+    """``"b"`` -> ("b", ()); ``"w[1]"`` -> ("w", (1,)). A vector input needs its element, since
+    one forward pass differentiates with respect to one number."""
+    m = _WRT.match(wrt)
+    if m is None:
+        raise ExplainError(
+            f"--forward takes an input's name (b) or one element (w[0]), got {wrt!r}"
+        )
+    name, index = m.group(1), m.group(2)
+    if name not in inputs:
+        raise ExplainError(
+            f"--forward {name}: not an input of the expression; the inputs are {', '.join(inputs)}"
+        )
+    x = inputs[name]
+    if index is None:
+        if x._data.size != 1:
+            raise ExplainError(
+                f"--forward {name}: {name} is a vector of {x._data.size} numbers and one forward "
+                f"pass is seeded at one number: name one, --forward {name}[0]"
+            )
+        return name, ()
+    if x._data.ndim != 1 or int(index) >= x._data.size:
+        size = "a scalar" if x._data.ndim == 0 else f"a vector of {x._data.size} numbers"
+        raise ExplainError(f"--forward {name}[{index}]: {name} is {size}")
+    return name, (int(index),)
+
+
+def forward_pass(forward: list[Tensor], inputs: dict[str, Tensor], wrt: str) -> ForwardPass:
+    """Pushes the tangent seeded at input ``wrt`` through the nodes of ``forward`` (each after its
+    inputs), recording every node's tangent and the terms it sums."""
+    name, index = parse_wrt(wrt, inputs)
+    x = inputs[name]
+    seed = np.zeros_like(x._data)
+    seed[index] = 1
+    tangents: dict[int, np.ndarray] = {}
+    depends = {id(x)}  # the tensors b reaches: only their terms can be nonzero
+    steps = []
+    for t in forward:
+        node = t._node
+        if node is None:
+            tangents[id(t)] = seed if t is x else np.zeros_like(t._data)
+            continue
+        ins = node.inputs
+        arrays = [i._data for i in ins]
+        tans = [tangents.get(id(i), np.zeros_like(i._data)) for i in ins]  # a constant's is 0
+        step = TangentStep(t, _jvp(node, tans, arrays, t._data))
+        for slot, i in enumerate(ins):
+            if id(i) in depends:
+                only = [tv if k == slot else np.zeros_like(tv) for k, tv in enumerate(tans)]
+                step.terms.append(Term(slot, i, tans[slot], _jvp(node, only, arrays, t._data)))
+        if step.terms:
+            depends.add(id(t))
+        tangents[id(t)] = step.tangent
+        steps.append(step)
+    label = name if not index else f"{name}[{index[0]}]"
+    return ForwardPass(label, x, seed, steps, tangents)
+
+
+def _jvp(node, tangents, arrays, out) -> np.ndarray:
+    """The op's forward-mode rule, as ``cr.jvp`` applies it (broadcast to the output's shape)."""
+    tan = np.asarray(node.jvp(*tangents, *arrays, out))
+    return np.broadcast_to(tan, out.shape) if tan.shape != out.shape else tan
+
+
+@dataclass
+class Cost:
+    """Passes and local products of forward and reverse mode for one explained expression."""
+
+    inputs: int  # numbers the output is differentiated with respect to
+    outputs: int  # numbers differentiated (1: explain differentiates one number)
+    forward_products: dict[str, int]  # input -> local products of one pass seeded there
+    reverse_products: int  # local products of the one backward pass (one per edge)
+
+    @property
+    def forward_total(self) -> int:
+        return sum(self.forward_products.values())
+
+
+def cost(forward: list[Tensor], inputs: dict[str, Tensor], backward_edges: int) -> Cost:
+    """Counts one local product per edge whose source the seeded input reaches (forward mode, per
+    input number) against one per edge that carries a gradient (reverse mode, once)."""
+    products = {}
+    for name, x in inputs.items():
+        depends, edges = {id(x)}, 0
+        for t in forward:
+            if t._node is None:
+                continue
+            reached = [i for i in t._node.inputs if id(i) in depends]
+            if reached:
+                depends.add(id(t))
+                edges += len(reached)
+        products[name] = edges * x._data.size  # one pass per number of a vector input
+    n = sum(x._data.size for x in inputs.values())
+    return Cost(n, 1, products, backward_edges)
