@@ -354,24 +354,42 @@ class Tensor:
 
     # ----- operators -----
     def __add__(self, other):
-        return apply(_ADD(), *_pair(self, _lift(other, self)))
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:  # the common case, without a call
+            return apply(_ADD(), self, o)
+        return apply(_ADD(), *_pair(self, o))
 
     def __radd__(self, other):
-        return apply(_ADD(), *_pair(_lift(other, self), self))
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:
+            return apply(_ADD(), o, self)
+        return apply(_ADD(), *_pair(o, self))
 
     def __sub__(self, other):
         _check_sub(self, other)
-        return apply(_SUB(), *_pair(self, _lift(other, self)))
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:  # the common case, without a call
+            return apply(_SUB(), self, o)
+        return apply(_SUB(), *_pair(self, o))
 
     def __rsub__(self, other):
         _check_sub(self, other)
-        return apply(_SUB(), *_pair(_lift(other, self), self))
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:
+            return apply(_SUB(), o, self)
+        return apply(_SUB(), *_pair(o, self))
 
     def __mul__(self, other):
-        return apply(_MUL(), *_pair(self, _lift(other, self)))
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:  # the common case, without a call
+            return apply(_MUL(), self, o)
+        return apply(_MUL(), *_pair(self, o))
 
     def __rmul__(self, other):
-        return apply(_MUL(), *_pair(_lift(other, self), self))
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:
+            return apply(_MUL(), o, self)
+        return apply(_MUL(), *_pair(o, self))
 
     def __truediv__(self, other):
         return apply(_DIV(), *_pair(self, _lift(other, self), true_div=True))
