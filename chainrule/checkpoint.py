@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 from safetensors import safe_open
+from safetensors.numpy import load as load_bytes
+from safetensors.numpy import save as save_bytes
 from safetensors.numpy import save_file
 
 from chainrule.autograd.creation import from_numpy
@@ -64,6 +66,9 @@ _FORMAT_VALUE = "json"
 # SHA-256 of the tensors (names, dtypes, shapes, bytes; see _digest): safetensors has no checksum
 # of its own, so without this a flipped bit in the data would load without a word.
 _DIGEST_KEY = "chainrule.sha256"
+# The nesting of what ``save(obj, f)`` wrote (dicts, lists, tuples, plain values, and tensors by
+# key), so that ``load(f)`` returns the object as PyTorch's ``torch.load`` would.
+_STRUCTURE_KEY = "chainrule.structure"
 
 # The dtypes that safetensors' NumPy reader maps back to NumPy (bfloat16 and float8 have no
 # NumPy dtype; complex128 is not in the format).
@@ -152,11 +157,18 @@ def unflatten(flat: Mapping[str, Any], depth: int | None = None) -> dict[str, An
 
 
 # ----- save / load -----
-def save(
-    state: Mapping[str, Any], path: str | os.PathLike, metadata: Mapping[str, Any] | None = None
-) -> None:
-    """Writes ``state`` (a dict of Tensors / arrays, nested dicts allowed) to ``path`` in the
-    safetensors format, atomically.
+def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
+    """Writes ``obj`` to ``f`` (a path, or a binary file object) in the safetensors format; to a
+    path atomically. Never pickle: ``load`` reads it back without executing anything.
+
+    Called as PyTorch programs call ``torch.save(obj, f)`` (no ``metadata``), ``obj`` may be a
+    state dict or any nesting of dicts, lists and tuples holding tensors, arrays, numbers,
+    strings, booleans and None (a model's and an optimiser's ``state_dict()``, a scheduler's, an
+    epoch count); ``load(f)`` gives the same structure back. Saving a whole ``Module`` is
+    refused: save its ``state_dict()``.
+
+    With ``metadata=`` (chainrule's own form, used by its trainers) ``obj`` is a dict of
+    tensors, nested dicts allowed, and ``metadata`` holds the plain values; see below.
 
     Nested dicts are flattened with dotted keys (see ``flatten``). dtypes and shapes are kept
     exactly (float32, float64, int64, bool, ...). ``metadata`` holds everything else (numbers,
@@ -173,7 +185,18 @@ def save(
             is not JSON-serialisable (the message names the key).
         FileNotFoundError: the directory of ``path`` does not exist.
     """
-    tensors = flatten(state)
+    if _is_module(obj):
+        raise TypeError(
+            f"cr.save: {type(obj).__name__} is a Module; chainrule saves tensors, never pickled "
+            "objects. Save its state_dict() instead: cr.save(model.state_dict(), f), and load "
+            "it into a new model with model.load_state_dict(cr.load(f))"
+        )
+    if metadata is None:
+        tensors: dict[str, np.ndarray] = {}
+        structure = _encode_structure(obj, "", tensors)
+        header_extra = {_STRUCTURE_KEY: json.dumps(structure)}
+    else:
+        tensors, header_extra = flatten(obj), {}
     for name, arr in tensors.items():
         if arr.dtype not in _DTYPES:
             raise TypeError(
@@ -186,8 +209,12 @@ def save(
         if not arr.flags.c_contiguous:
             tensors[name] = np.array(arr, order="C")
     header = _encode_metadata(metadata)
+    header.update(header_extra)
     header[_DIGEST_KEY] = _digest(tensors)
-    path = os.fspath(path)
+    if hasattr(f, "write"):
+        f.write(save_bytes(tensors, metadata=header))
+        return
+    path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(
@@ -267,14 +294,25 @@ def _fsync_directory(directory: str) -> None:
 
 
 def load(
-    path: str | os.PathLike, with_metadata: bool = False
-) -> dict[str, Tensor] | tuple[dict[str, Tensor], dict[str, Any]]:
-    """Reads a checkpoint written by ``save`` (or any safetensors file).
+    f: Any,
+    map_location: Any = None,
+    *,
+    weights_only: bool = True,
+    with_metadata: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Reads a checkpoint written by ``save`` (or any safetensors file) from a path or a binary
+    file object. Nothing in the file is executed, whatever ``weights_only`` says.
+
+    ``map_location`` may be None, "cpu", ``cr.device("cpu")`` or a function (PyTorch's
+    ``lambda storage, loc: storage``): everything loads onto the CPU, the only device; asking
+    for another device is refused with the reason.
 
     Returns:
-        the flat dict ``dotted key -> Tensor`` (dtypes and shapes as saved; use ``unflatten``
-        for the nested form), or, with ``with_metadata=True``, ``(tensors, metadata)`` where
-        metadata is the dict given to ``save`` (values decoded from JSON).
+        for a file written by ``save(obj, f)``, ``obj`` as it was saved (tensors as Tensors);
+        otherwise the flat dict ``dotted key -> Tensor`` (dtypes and shapes as saved; use
+        ``unflatten`` for the nested form). With ``with_metadata=True``, always
+        ``(flat tensors, metadata)`` where metadata is the dict given to ``save``.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
@@ -282,18 +320,32 @@ def load(
             altogether), or its tensors do not match the SHA-256 saved with them; the message
             names the file and what is wrong.
     """
-    path = _existing_file(path)
-    try:
-        with safe_open(path, framework="np") as f:
-            raw = f.metadata()
-            arrays = {key: f.get_tensor(key) for key in f.keys()}
-    except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
-        raise _corrupt(path, e) from None
+    _check_map_location(map_location)
+    if hasattr(f, "read"):
+        path = str(getattr(f, "name", "<file object>"))
+        raw, arrays = _read_file_object(f, path)
+    else:
+        path = _existing_file(f)
+        try:
+            with safe_open(path, framework="np") as fh:
+                raw = fh.metadata()
+                arrays = {key: fh.get_tensor(key) for key in fh.keys()}
+        except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
+            raise _corrupt(path, e) from None
     _verify(path, raw, arrays)
     tensors = {key: from_numpy(arr) for key, arr in arrays.items()}
-    if not with_metadata:
+    if with_metadata:
+        return tensors, _decode_metadata(path, raw)
+    structure = (raw or {}).get(_STRUCTURE_KEY)
+    if structure is None:
         return tensors
-    return tensors, _decode_metadata(path, raw)
+    try:
+        return _decode_structure(json.loads(structure), tensors)
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"cr.load: {path}: the structure recorded in the file is malformed ({e}); the file "
+            "was altered or not written by chainrule"
+        ) from None
 
 
 def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -333,10 +385,11 @@ def _verify(path: str, raw: Mapping[str, str] | None, arrays: Mapping[str, np.nd
         )
 
 
-def _corrupt(path: str, error: Exception) -> CheckpointError:
+def _corrupt(path: str, error: Exception, size: int | None = None) -> CheckpointError:
+    size = os.path.getsize(path) if size is None else size
     return CheckpointError(
         f"cr.load: {path!r} is not a valid safetensors checkpoint ({error}; file size "
-        f"{os.path.getsize(path)} bytes). It may have been cut short (an interrupted copy or a "
+        f"{size} bytes). It may have been cut short (an interrupted copy or a "
         "full disk) or be another kind of file."
     )
 
@@ -348,7 +401,7 @@ def _encode_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:
     if not isinstance(metadata, Mapping):
         raise TypeError(f"cr.save: metadata must be a dict, got {type(metadata).__name__}")
     for key, value in metadata.items():
-        if not isinstance(key, str) or key in (_FORMAT_KEY, _DIGEST_KEY):
+        if not isinstance(key, str) or key in (_FORMAT_KEY, _DIGEST_KEY, _STRUCTURE_KEY):
             raise TypeError(
                 f"cr.save: metadata keys must be strings other than {_FORMAT_KEY!r} and "
                 f"{_DIGEST_KEY!r}, got {key!r}"
@@ -371,6 +424,7 @@ def _json_default(value: Any) -> Any:
 def _decode_metadata(path: str, raw: Mapping[str, str] | None) -> dict[str, Any]:
     raw = dict(raw or {})
     raw.pop(_DIGEST_KEY, None)
+    raw.pop(_STRUCTURE_KEY, None)
     if raw.pop(_FORMAT_KEY, None) != _FORMAT_VALUE:
         return raw  # written by another tool: its values are plain strings
     out = {}
@@ -445,3 +499,83 @@ def join_optimizer_state(
         state.setdefault(int(idx), {}).update(entry)
     groups = [dict(group) for group in meta["param_groups"]]
     return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+
+# ----- torch.save / torch.load's form: any nesting of containers, plain values and tensors -----
+def _is_module(obj: Any) -> bool:
+    from chainrule.nn.module import Module  # nn builds on this layer: imported when needed
+
+    return isinstance(obj, Module)
+
+
+def _encode_structure(obj: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
+    """``obj`` as JSON: tensors moved into ``tensors`` under their dotted path and referred to
+    as ``{"$t": key}``; dicts as ``{"$d": [[key, value], ...]}`` (int keys stay ints, as an
+    optimiser's state needs); lists ``{"$l": [...]}``; tuples ``{"$u": [...]}``."""
+    if isinstance(obj, Tensor) or isinstance(obj, (np.ndarray, np.generic)):
+        key = where or "tensor"
+        if key in tensors:
+            raise ValueError(f"cr.save: two entries are both stored under the name {key!r}")
+        tensors[key] = obj._data if isinstance(obj, Tensor) else np.asarray(obj)
+        return {"$t": key}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    prefix = f"{where}." if where else ""
+    if isinstance(obj, Mapping):
+        items = []
+        for k, v in obj.items():
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError(
+                    f"cr.save: dict keys must be strings or ints, got {k!r} at {where!r}"
+                )
+            items.append([k, _encode_structure(v, f"{prefix}{k}", tensors)])
+        return {"$d": items}
+    if isinstance(obj, (list, tuple)):
+        tag = "$l" if isinstance(obj, list) else "$u"
+        return {tag: [_encode_structure(v, f"{prefix}{i}", tensors) for i, v in enumerate(obj)]}
+    if _is_module(obj):
+        raise TypeError(f"cr.save: {where!r} is a Module; save its state_dict() instead")
+    raise TypeError(
+        f"cr.save: {where or 'the object'!r} is a {type(obj).__name__}; a checkpoint holds "
+        "tensors, arrays, numbers, strings, booleans, None, and dicts, lists and tuples of them "
+        "(never pickled objects)"
+    )
+
+
+def _decode_structure(node: Any, tensors: Mapping[str, Tensor]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if "$t" in node:
+        return tensors[node["$t"]]
+    if "$d" in node:
+        return {k: _decode_structure(v, tensors) for k, v in node["$d"]}
+    if "$l" in node:
+        return [_decode_structure(v, tensors) for v in node["$l"]]
+    if "$u" in node:
+        return tuple(_decode_structure(v, tensors) for v in node["$u"])
+    raise ValueError(f"unknown entry {sorted(node)}")
+
+
+def _check_map_location(map_location: Any) -> None:
+    """Everything loads onto the CPU; a device other than the CPU is refused with the reason."""
+    if map_location is None or callable(map_location):
+        return
+    from chainrule import devices
+
+    targets = map_location.values() if isinstance(map_location, Mapping) else [map_location]
+    for target in targets:
+        devices.check(target)
+
+
+def _read_file_object(f: Any, name: str) -> tuple[dict[str, str] | None, dict[str, np.ndarray]]:
+    """The metadata and arrays of a safetensors file read from a binary file object."""
+    data = f.read()
+    try:
+        n = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or n > len(data) - 8:
+            raise ValueError("the header is longer than the file")
+        raw = json.loads(data[8 : 8 + n]).get("__metadata__")
+        arrays = load_bytes(data)
+    except Exception as e:
+        raise _corrupt(name, e, len(data)) from None
+    return raw, arrays

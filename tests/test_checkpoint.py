@@ -195,15 +195,19 @@ def test_missing_file_and_directory(tmp_path):
 @pytest.mark.parametrize(
     ("state", "metadata", "error", "match"),
     [
-        ({"epoch": 3}, None, TypeError, r"'epoch' is a int.*metadata="),
-        ({"m": {"lr": 0.1}}, None, TypeError, r"'m\.lr' is a float"),
+        # with metadata= (chainrule's form) plain values belong in the metadata
+        ({"epoch": 3}, {}, TypeError, r"'epoch' is a int.*metadata="),
+        ({"m": {"lr": 0.1}}, {}, TypeError, r"'m\.lr' is a float"),
+        ({"a.b": np.zeros(1), "a": {"b": np.ones(1)}}, {}, ValueError, "same key 'a.b'"),
+        ([np.zeros(1)], {}, TypeError, "expected a dict"),
+        # without (PyTorch's form) any nesting of plain values is kept, but not ambiguous names
         ({"z": np.zeros(2, np.complex128)}, None, TypeError, "'z' has dtype complex128"),
         ({"s": np.array(["a"])}, None, TypeError, "'s' has dtype <U1"),
-        ({"a.b": np.zeros(1), "a": {"b": np.ones(1)}}, None, ValueError, "same key 'a.b'"),
+        ({"a.b": np.zeros(1), "a": {"b": np.ones(1)}}, None, ValueError, "under the name 'a.b'"),
         ({("a", 1): np.zeros(1)}, None, TypeError, "keys must be strings"),
         ({"x": np.zeros(1)}, {"f": object()}, TypeError, r"metadata\['f'\] cannot be stored"),
         ({"x": np.zeros(1)}, {"chainrule.metadata": 1}, TypeError, "metadata keys"),
-        ([np.zeros(1)], None, TypeError, "expected a dict"),
+        ({"f": object()}, None, TypeError, r"'f' is a object.*never pickled"),
     ],
 )
 def test_bad_state_is_refused_before_writing(tmp_path, state, metadata, error, match):
