@@ -162,11 +162,11 @@ from chainrule.devices import (
     set_default_device,
 )
 from chainrule.errors import AnomalyError, GradcheckError, ShapeError
-from chainrule.random import manual_seed
+from chainrule.random import Generator, manual_seed
 
 # isort: split
 # The layers above the engine; imported after it because they build on it.
-from chainrule import data, datasets, distributed, nn, optim, viz
+from chainrule import data, datasets, distributed, nn, optim, utils, viz
 from chainrule.checkpoint import load, save
 from chainrule.jit import CompiledStep, compile
 

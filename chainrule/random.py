@@ -37,3 +37,34 @@ def normal_array(mean: float, std: float, shape: tuple[int, ...], gen=None) -> n
 def uniform_array(a: float, b: float, shape: tuple[int, ...], gen=None) -> np.ndarray:
     """float64 draws from U(a, b) of ``shape``, from ``gen`` or the library's generator."""
     return (gen or _generator).uniform(a, b, shape)
+
+
+class Generator:
+    """A generator of its own, as ``torch.Generator``: ``cr.Generator().manual_seed(0)`` makes
+    the draws of whatever takes it (``generator=``: samplers, ``random_split``) repeatable
+    without touching the library's generator."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self._rng = np.random.default_rng()
+        self._seed: int | None = None
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseeds this generator; returns it, so that ``Generator().manual_seed(0)`` chains."""
+        self._seed = int(seed)
+        self._rng = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int | None:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        self._rng.bit_generator.state = state
+        return self
+
+
+def numpy_generator(gen: Generator | None) -> np.random.Generator:
+    """The NumPy generator behind ``gen``, or the library's when ``gen`` is None."""
+    return _generator if gen is None else gen._rng
