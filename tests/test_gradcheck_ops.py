@@ -91,6 +91,9 @@ SECOND_ORDER = {
     "broadcast": lambda x: (x.sum(axis=0, keepdims=True) * x).mean(),
     "cumsum_cumprod_prod": lambda x: (x.cumsum(-1) ** 2 + x.cumprod(0) + x.prod(1, True)).sum(),
     "norm_clone_floor": lambda x: x.norm() * x.clone().sum() + (x.floor() * x).sum(),
+    "einsum": lambda x: (
+        (cr.einsum("ij,kj->ik", x, x.tanh()) ** 2).sum() + cr.einsum("ij,ij->", x, x)
+    ),
     # the fused linear op: x enters as input, weight (transposed) and bias at once
     "linear": lambda x: (cr.nn.functional.linear(x, x * x, x[0, :3]).tanh() ** 2).sum(),
 }

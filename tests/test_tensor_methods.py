@@ -150,3 +150,49 @@ def test_grad_mode_switches_as_pytorchs():
         assert not (cr.ones(1, requires_grad=True) * 2).requires_grad
     v = cr.autograd.Variable(cr.zeros(2), requires_grad=True)
     assert v.requires_grad and isinstance(v, cr.Tensor)
+
+
+EINSUM = {
+    "ij,jk->ik": [(2, 3), (3, 4)],
+    "bij,bjk->bik": [(2, 2, 3), (2, 3, 4)],
+    "ii->": [(3, 3)],
+    "ii->i": [(3, 3)],
+    "iij->j": [(2, 2, 3)],
+    "ij->": [(2, 3)],
+    "i,j->ij": [(3,), (4,)],
+    "ij,ij->i": [(2, 3), (2, 3)],
+    "...ij,...jk": [(2, 2, 3), (2, 3, 4)],
+    "ba": [(2, 3)],
+    "ij,j": [(2, 3), (3,)],
+    "bn,anm,bm->ba": [(2, 3), (4, 3, 5), (2, 5)],
+}
+
+
+@pytest.mark.parametrize("equation", sorted(EINSUM))
+def test_einsum_matches_torch_and_gradchecks(rng, equation):
+    xs = [rng.standard_normal(s) for s in EINSUM[equation]]
+    ours = [cr.tensor(x, requires_grad=True) for x in xs]
+    theirs = [torch.tensor(x, requires_grad=True) for x in xs]
+    got, want = cr.einsum(equation, *ours), torch.einsum(equation, *theirs)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12)
+    cot = rng.standard_normal(tuple(want.shape))
+    got.backward(cr.tensor(cot))
+    want.backward(torch.tensor(cot))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-12)
+    fresh = [cr.tensor(x, requires_grad=True) for x in xs]
+    assert cr.gradcheck(lambda *t: cr.einsum(equation, *t), fresh)
+    tangents = [rng.standard_normal(x.shape) for x in xs]
+    _, jv = cr.jvp(lambda *t: cr.einsum(equation, *t), [cr.tensor(x) for x in xs],
+                   [cr.tensor(t) for t in tangents])  # fmt: skip
+    _, tjv = torch.func.jvp(lambda *t: torch.einsum(equation, *t),
+                            tuple(torch.tensor(x) for x in xs),
+                            tuple(torch.tensor(t) for t in tangents))  # fmt: skip
+    np.testing.assert_allclose(jv.numpy(), tjv.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_einsum_takes_a_list_and_names_a_bad_equation():
+    a = cr.ones(2, 3)
+    assert cr.einsum("ij->j", [a]).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(ValueError, match="einsum"):
+        cr.einsum("ij,jk->ik", a)

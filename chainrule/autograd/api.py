@@ -8,8 +8,10 @@ Each is one line onto ``functions`` (the ops with their gradients); nothing is c
 
 from __future__ import annotations
 
+from chainrule import ops as _ops
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.tensor import Tensor, _axis, _keep
+from chainrule.autograd.function import apply as _apply
+from chainrule.autograd.tensor import Tensor, _axis, _keep, _pair
 
 
 def _t(x) -> Tensor:
@@ -196,3 +198,18 @@ round = _method("round", "Round half to even elementwise (gradient 0).")
 trunc = _method("trunc", "Truncation toward 0 elementwise (gradient 0).")
 sign = _method("sign", "The sign elementwise (gradient 0).")
 lerp = _method("lerp", "input + weight · (end − input).")
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation over the operands' subscripts (``torch.einsum``): ``"ij,jk->ik"`` is
+    a matrix product, ``"bij->bji"`` a transpose, ``"ii"`` a trace; ``...`` stands for the
+    leading dimensions, and without ``->`` the output has the letters used once, in order.
+    The operands may also be given as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    xs = [_t(x) for x in operands]
+    for k in range(1, len(xs)):  # one dtype for all, by PyTorch's promotion
+        xs[0], xs[k] = _pair(xs[0], xs[k])
+    xs = [x.astype(xs[0].dtype) for x in xs]
+    subs, out = _ops.einsum.parse(equation, [x.ndim for x in xs])
+    return _apply(_ops.Einsum(subs, out), *xs)

@@ -1,6 +1,7 @@
 """Primitive ops on raw arrays, grouped by kind; see ``base.Op`` for the protocol."""
 
 from chainrule.ops.base import Op
+from chainrule.ops.einsum import Einsum
 from chainrule.ops.elementwise import (
     Abs,
     Add,
@@ -33,7 +34,7 @@ from chainrule.ops.reduce import CumProd, CumSum, Max, Min, Prod, Sum
 from chainrule.ops.shape import BroadcastTo, Cat, Reshape, Transpose
 
 __all__ = [
-    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Clone", "Cos", "CumProd", "CumSum", "Div", "Exp", "GetItem", "IndexAdd",
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "Clone", "Cos", "CumProd", "CumSum", "Div", "Einsum", "Exp", "GetItem", "IndexAdd",
     "SetItem",
     "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Op", "Pow", "Prod",
     "PowScalar", "Relu", "Reshape", "Sigmoid", "Sin", "Softmax", "Sqrt", "Stepwise", "Sub", "Sum", "Tanh",
