@@ -20,14 +20,13 @@ PROGRAMS = sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("harness",
 # The only lines that change: PyTorch's imports become chainrule's.
 IMPORTS = [
     (re.compile(r"^import torch$", re.M), "import chainrule as torch"),
-    (re.compile(r"^import torch\.nn as nn$", re.M), "import chainrule.nn as nn"),
-    (
-        re.compile(r"^import torch\.nn\.functional as F$", re.M),
-        "import chainrule.nn.functional as F",
-    ),
+    (re.compile(r"^import torch\.(\S+) as (\w+)$", re.M), r"import chainrule.\1 as \2"),
     (re.compile(r"^from torch import (.*)$", re.M), r"from chainrule import \1"),
     (re.compile(r"^from torch\.(\S+) import (.*)$", re.M), r"from chainrule.\1 import \2"),
 ]
+# How each library prints a size and a dtype ("torch.Size([64, 8])", "torch.int64"), the one
+# difference in their words that is not a number: both are shown as chainrule shows them.
+SIZE = re.compile(r"torch\.Size\(\[([^\]]*)\]\)")
 NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]?\d+)?|[-+]?\d+e[-+]?\d+|[-+]?\d+")
 
 
@@ -66,6 +65,16 @@ def run(name: str, framework: str, steps: int | None = None) -> str:
     return out.getvalue()
 
 
+def normalised(text: str) -> str:
+    """torch's output with sizes as tuples and dtypes without the ``torch.`` prefix."""
+
+    def size(m: re.Match) -> str:
+        dims = [d.strip() for d in m.group(1).split(",") if d.strip()]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+    return re.sub(r"\btorch\.(?=[a-z]+\d*\b)", "", SIZE.sub(size, text))
+
+
 def numbers(text: str) -> np.ndarray:
     """Every number printed, in order."""
     return np.array([float(m) for m in NUMBER.findall(text)])
@@ -73,7 +82,7 @@ def numbers(text: str) -> np.ndarray:
 
 def compare(name: str, steps: int | None = None, rtol: float = 2e-4, atol: float = 1e-5):
     """Runs ``name`` under both and returns (torch's output, chainrule's output, agreement)."""
-    want, got = run(name, "torch", steps), run(name, "chainrule", steps)
+    want, got = normalised(run(name, "torch", steps)), run(name, "chainrule", steps)
     a, b = numbers(want), numbers(got)
     same = (
         NUMBER.sub("#", want) == NUMBER.sub("#", got)  # the same words, the numbers aside
