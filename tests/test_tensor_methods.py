@@ -196,3 +196,13 @@ def test_einsum_takes_a_list_and_names_a_bad_equation():
     assert cr.einsum("ij->j", [a]).tolist() == [2.0, 2.0, 2.0]
     with pytest.raises(ValueError, match="einsum"):
         cr.einsum("ij,jk->ik", a)
+
+
+def test_grad_takes_pytorchs_keywords():
+    x, y = cr.tensor([2.0], requires_grad=True), cr.tensor([1.0], requires_grad=True)
+    (gx,) = cr.autograd.grad((x * x).sum(), x, only_inputs=True)
+    assert gx.tolist() == [4.0]
+    gx, gy = cr.autograd.grad((x * x).sum(), [x, y], materialize_grads=True)
+    assert gy.tolist() == [0.0]
+    with pytest.raises(NotImplementedError, match="is_grads_batched"):
+        cr.autograd.grad((x * x).sum(), x, is_grads_batched=True)

@@ -74,12 +74,24 @@ def grad(
     retain_graph: bool | None = None,
     create_graph: bool = False,
     allow_unused: bool = False,
+    only_inputs: bool = True,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned (not put in ``.grad``).
 
     Like ``torch.autograd.grad``: ``grad_outputs`` gives d(loss)/d(output) for non-scalar outputs;
     with ``create_graph=True`` the returned gradients are themselves differentiable.
+    ``only_inputs`` is accepted and ignored, as PyTorch now ignores it; ``materialize_grads``
+    gives zeros instead of None for an unused input; ``is_grads_batched`` is refused.
     """
+    if is_grads_batched:
+        raise NotImplementedError(
+            "grad: is_grads_batched=True (vmap over grad_outputs) is not supported; loop over "
+            "the rows of grad_outputs instead"
+        )
+    if materialize_grads:
+        allow_unused = True
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -104,7 +116,7 @@ def grad(
                     f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
                     "pass allow_unused=True to get None for it"
                 )
-            result.append(None)
+            result.append(constant(np.zeros_like(t._data)) if materialize_grads else None)
         else:
             result.append(g if isinstance(g, Tensor) else constant(g))
     return tuple(result)
