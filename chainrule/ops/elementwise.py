@@ -212,16 +212,6 @@ class Abs(Op):
         return t * xp.sign(x)
 
 
-def _trig(m, name: str, x):
-    """sin or cos of x in the VJP's vocabulary: NumPy's on raw arrays, these ops on Tensors (so
-    that the gradient is differentiable again under create_graph=True)."""
-    if hasattr(m, name):
-        return getattr(m, name)(x)
-    from chainrule.autograd.function import apply  # lazy: autograd imports the ops
-
-    return apply(Sin() if name == "sin" else Cos(), x)
-
-
 class Sin(Op):
     """sin x; d/dx = cos x."""
 
@@ -231,7 +221,7 @@ class Sin(Op):
         return xp.sin(x)
 
     def vjp(self, m, g, x, y):
-        return (g * _trig(m, "cos", x),)
+        return (g * m.apply(Cos(), x),)
 
     def jvp(self, t, x, y):
         return t * xp.cos(x)
@@ -246,7 +236,7 @@ class Cos(Op):
         return xp.cos(x)
 
     def vjp(self, m, g, x, y):
-        return (-g * _trig(m, "sin", x),)
+        return (-g * m.apply(Sin(), x),)
 
     def jvp(self, t, x, y):
         return -t * xp.sin(x)
