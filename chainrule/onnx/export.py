@@ -1,0 +1,271 @@
+"""``cr.onnx.export``: a model's recorded forward pass written as an ONNX file.
+
+The forward runs once on example inputs with the graph recorded; the walk from the outputs back
+to the inputs (``engine.toposort``) lists every op, and each is written as ONNX nodes
+(``chainrule.onnx.symbolic``). Parameters become initializers under their state-dict names.
+Like ``torch.onnx.export``'s tracer, values computed outside the graph (a comparison's mask, an
+integer index built from data) are baked into the file as constants.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.engine import toposort
+from chainrule.autograd.function import constant
+from chainrule.autograd.grad_mode import enable_grad
+from chainrule.autograd.tensor import Tensor
+from chainrule.onnx.graph import GraphBuilder
+from chainrule.onnx.symbolic import TRANSLATIONS, _embedding, unsupported
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 13  # Squeeze/Unsqueeze/Split/ReduceSum take their axes as inputs from 13 on
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError as exc:  # an optional dependency: chainrule itself runs without it
+        raise ImportError(
+            "cr.onnx.export needs the onnx package: pip install onnx "
+            '(or pip install "chainrule[onnx]")'
+        ) from exc
+    return onnx
+
+
+def export(
+    model: Any,
+    args: Any,
+    f: Any,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    opset_version: int | None = None,
+    dynamic_axes: Mapping[str, Sequence[int] | Mapping[int, str]] | None = None,
+) -> None:
+    """Writes ``model``'s forward pass on ``args`` to ``f`` as an ONNX model, as
+    ``torch.onnx.export(model, args, f, ...)`` does.
+
+    The forward runs once, in eval mode (dropout off, batch norm on its running statistics; the
+    mode is restored after), with the graph recorded whatever the grad mode. Parameters are stored
+    as initializers named as in ``model.state_dict()``.
+
+    Args:
+        model: a ``Module`` (or any callable) whose forward takes the Tensors of ``args``.
+        args: the example inputs: a Tensor or a tuple of them (other values are passed through
+            as Python constants).
+        f: a path (written atomically: a temporary file renamed over it) or a binary file object.
+        input_names: names of the graph inputs, in order (default ``input_0``, ``input_1``, ...).
+        output_names: names of the outputs, in the order ``forward`` returns them (default
+            ``output_0``, ...); tuples and lists of outputs are flattened.
+        opset_version: the ONNX opset, 13 or later (default 17).
+        dynamic_axes: ``{name: [axis, ...]}`` or ``{name: {axis: "dim_name"}}``: axes of inputs and
+            outputs whose size may differ from the example's (usually the batch axis).
+
+    Raises:
+        UnsupportedOperatorError: the forward used an op with no ONNX translation; raised before
+            anything is written, and naming the op.
+        ImportError: the ``onnx`` package is not installed.
+        ValueError: an unknown name in ``dynamic_axes``, a name given twice, or a bad opset.
+    """
+    onnx = _import_onnx()
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise ValueError(
+            f"cr.onnx.export: opset_version must lie in [{MIN_OPSET}, {newest}], got {opset}"
+        )
+    args = args if isinstance(args, tuple) else (args,)
+    traced_args, inputs = _trace_inputs(args)
+    outputs = _run_forward(model, traced_args)
+    in_names = _names(input_names, len(inputs), "input", "input_names")
+    out_names = _names(output_names, len(outputs), "output", "output_names")
+    model_proto = _build(
+        onnx, model, inputs, outputs, in_names, out_names, opset, dict(dynamic_axes or {})
+    )
+    _write(model_proto.SerializeToString(), f)
+
+
+def _trace_inputs(args: tuple) -> tuple[tuple, list[Tensor]]:
+    """Fresh leaves around the example Tensors' arrays (the same arrays, so that an embedding's
+    indices are recognised as an input), floating ones requiring grad so that every op on them
+    is recorded."""
+    traced, inputs = [], []
+    for a in args:
+        if isinstance(a, Tensor):
+            t = constant(a._data)
+            if a._data.dtype.kind in "fc":
+                t.requires_grad_(True)
+            traced.append(t)
+            inputs.append(t)
+        else:
+            traced.append(a)
+    return tuple(traced), inputs
+
+
+def _run_forward(model: Any, args: tuple) -> list[Tensor]:
+    """Runs ``model(*args)`` in eval mode with every parameter requiring grad (so the graph is
+    recorded through all of them); restores the mode and the flags after."""
+    was_training = getattr(model, "training", None)
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    flags = [p.requires_grad for p in params]
+    try:
+        if hasattr(model, "eval"):
+            model.eval()
+        for p in params:
+            p.requires_grad = True
+        with enable_grad():
+            result = model(*args)
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad = flag
+        if was_training is not None and hasattr(model, "train"):
+            model.train(was_training)
+    outputs: list[Tensor] = []
+    stack = [result]
+    while stack:  # flatten nested tuples and lists, in order
+        r = stack.pop(0)
+        if isinstance(r, tuple | list):
+            stack[:0] = list(r)
+        elif isinstance(r, Tensor):
+            outputs.append(r)
+        elif r is not None:
+            raise TypeError(
+                f"cr.onnx.export: the model returned a {type(r).__name__}; outputs must be "
+                "Tensors (or tuples and lists of them)"
+            )
+    if not outputs:
+        raise ValueError("cr.onnx.export: the model returned no Tensor")
+    return outputs
+
+
+def _names(given: Sequence[str] | None, n: int, stem: str, what: str) -> list[str]:
+    given = list(given or [])
+    if len(given) > n:
+        raise ValueError(f"cr.onnx.export: {len(given)} {what} for {n} {stem}s")
+    return given + [f"{stem}_{i}" for i in range(len(given), n)]
+
+
+def _build(onnx, model, inputs, outputs, in_names, out_names, opset, dynamic_axes):
+    """The ModelProto of the traced graph; raises before building anything if an op has no
+    translation."""
+    order = toposort(outputs, constants=True)
+    for t in order:
+        if t._node is not None and type(t._node) not in TRANSLATIONS:
+            raise unsupported(t._node)
+    unknown = set(dynamic_axes) - set(in_names) - set(out_names)
+    if unknown:
+        raise ValueError(
+            f"cr.onnx.export: dynamic_axes names {sorted(unknown)}, which are not among the "
+            f"input names {in_names} or output names {out_names}"
+        )
+
+    g = GraphBuilder(onnx, opset)
+    names: dict[int, str] = {}  # id(tensor) -> its ONNX value name
+    for t, name in zip(inputs, in_names, strict=True):
+        g.reserve(name)
+        names[id(t)] = name
+    for name in out_names:
+        g.reserve(name)
+    param_names = {}
+    if hasattr(model, "named_parameters"):
+        for name, p in model.named_parameters():
+            param_names.setdefault(id(p), name)
+    # An embedding reads its indices as an array: found by identity among the inputs' arrays.
+    index_names = {id(t._data): names[id(t)] for t in inputs if t._data.dtype.kind in "iu"}
+    wanted = {}  # id(output tensor) -> its first output name
+    for t, name in zip(outputs, out_names, strict=True):
+        wanted.setdefault(id(t), name)
+
+    for t in order:
+        if id(t) in names:
+            continue
+        node = t._node
+        if node is None:  # a parameter, or a constant computed outside the graph
+            name = param_names.get(id(t))
+            if name is None:
+                name = g.unique("const")
+            else:
+                g.reserve(name)
+            g.initializer(t._data, name)
+            names[id(t)] = name
+            continue
+        out = wanted.get(id(t)) or g.unique(node.name)
+        ins = [names[id(i)] for i in node.inputs]
+        xs = [i._data for i in node.inputs]
+        fn = TRANSLATIONS[type(node)]
+        if fn is _embedding:
+            fn(g, node, ins, xs, t._data, out, index_names=index_names)
+        else:
+            fn(g, node, ins, xs, t._data, out)
+        names[id(t)] = out
+
+    for t, name in zip(outputs, out_names, strict=True):
+        if names[id(t)] != name:  # an input, a parameter, or an output listed twice
+            g.node("Identity", [names[id(t)]], name)
+    if g.frozen:
+        warnings.warn(
+            "cr.onnx.export: values computed outside the graph were stored as constants for: "
+            + ", ".join(sorted(set(g.frozen)))
+            + "; the exported model uses the example's values for them",
+            stacklevel=3,
+        )
+
+    def value_info(name: str, arr: np.ndarray):
+        axes = dynamic_axes.get(name, {})
+        if not isinstance(axes, Mapping):
+            axes = {int(a): f"{name}_dynamic_axes_{k + 1}" for k, a in enumerate(axes)}
+        dims = [axes.get(i, axes.get(i - arr.ndim, n)) for i, n in enumerate(arr.shape)]
+        return onnx.helper.make_tensor_value_info(name, g.elem_type(arr.dtype), dims)
+
+    graph = onnx.helper.make_graph(
+        g.nodes,
+        type(model).__name__,
+        [value_info(n, t._data) for t, n in zip(inputs, in_names, strict=True)],
+        [value_info(n, t._data) for t, n in zip(outputs, out_names, strict=True)],
+        g.initializers,
+    )
+    opsets = [onnx.helper.make_opsetid("", opset)]
+    proto = onnx.helper.make_model(
+        graph,
+        opset_imports=opsets,
+        producer_name="chainrule",
+        # The oldest IR version that has this opset: the file loads in the most runtimes.
+        ir_version=onnx.helper.find_min_ir_version_for(opsets),
+    )
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def _write(data: bytes, f: Any) -> None:
+    """Writes ``data`` to a binary file object, or to a path atomically (a temporary file in the
+    same directory, fsync'ed, renamed over it), as ``cr.save`` does."""
+    if hasattr(f, "write"):
+        f.write(data)
+        return
+    path = os.fspath(f)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"cr.onnx.export: cannot write {path!r}: the directory {directory!r} does not exist"
+        )
+    tmp = os.path.join(
+        directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    )
+    try:
+        with open(tmp, "xb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
