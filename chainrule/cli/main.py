@@ -14,6 +14,7 @@ import sys
 COMMANDS = [
     "chainrule.cli.train",
     "chainrule.cli.evaluate",
+    "chainrule.cli.export",
     "chainrule.cli.datasets",
     "chainrule.cli.explain",
     "chainrule.cli.show",
