@@ -216,7 +216,9 @@ def take_along_dim(x: Tensor, indices, dim: int) -> Tensor:
     return apply(ops.GetItem(index), x)
 
 
-def _pick(x, dim, keepdim, which, result):
+def _pick(x, dim, keepdim, which, result, locate=None):
+    """The ``(values, indices)`` of the element that ``locate(array, axis=, keepdims=True)``
+    picks along ``dim`` (argmax, argmin, or the median's index); the gradient goes to it."""
     x = _t(x)
     if x.ndim == 0:
         return result(x, constant(np.asarray(0)))
@@ -225,8 +227,9 @@ def _pick(x, dim, keepdim, which, result):
         raise ShapeError(
             f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty\n  at {user_line()}"
         )
-    arg = np.argmax if which == "max" else np.argmin
-    idx = derived(arg, x, axis=dim, keepdims=True)
+    if locate is None:
+        locate = np.argmax if which == "max" else np.argmin
+    idx = derived(locate, x, axis=dim, keepdims=True)
     values = take_along_dim(x, idx, dim)
     if not keepdim:
         values = squeeze(values, dim)
@@ -521,8 +524,9 @@ def _topk_order(a: np.ndarray, dim: int, k: int, largest: bool) -> np.ndarray:
     return np.take(order, np.arange(k), axis=dim)
 
 
-def _median_index(a: np.ndarray, dim: int) -> np.ndarray:
-    """Index of the lower median along ``dim`` (keepdims), or of the first NaN where one is."""
+def _median_index(a: np.ndarray, axis: int, keepdims: bool = True) -> np.ndarray:
+    """Index of the lower median along ``axis`` (keepdims), or of the first NaN where one is."""
+    dim = axis
     n = a.shape[dim]
     order = np.argsort(a, axis=dim, kind="stable")
     idx = np.take(order, [(n - 1) // 2], axis=dim)
@@ -543,16 +547,4 @@ def median(x: Tensor, dim=None, keepdim: bool = False):
         if flat.shape[0] == 0:
             return constant(np.asarray(np.nan, dtype=x.dtype))
         return median(flat, 0).values
-    if x.ndim == 0:
-        return median_result(x, constant(np.asarray(0)))
-    d = normalize_axes(dim, x.ndim)[0]
-    if x.shape[d] == 0:
-        raise ShapeError(
-            f"median: dimension {d} of a tensor of shape {x.shape} is empty\n  at {user_line()}"
-        )
-    idx = derived(_median_index, x, d)
-    values = take_along_dim(x, idx, d)
-    if not keepdim:
-        values = squeeze(values, d)
-        idx = derived(np.squeeze, idx, axis=d)
-    return median_result(values, idx)
+    return _pick(x, dim, keepdim, "median", median_result, locate=_median_index)
