@@ -58,6 +58,7 @@ __all__ = [
     "save",
     "split_optimizer_state",
     "unflatten",
+    "write_atomically",
 ]
 
 # Marks a header whose metadata values we JSON-encoded (files from other tools hold plain strings).
@@ -214,11 +215,22 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
     if hasattr(f, "write"):
         f.write(save_bytes(tensors, metadata=header))
         return
-    path = os.fspath(f)
+    write_atomically(f, lambda tmp: _write_file(tensors, tmp, header), "cr.save")
+
+
+def write_atomically(path: str | os.PathLike, write: Any, who: str) -> None:
+    """Calls ``write(tmp)`` to fill a temporary file beside ``path``, makes it durable (fsync)
+    and renames it over ``path``: a crash or a kill at any moment leaves the old file or the new
+    one, never half of one. Temporaries that killed writers left behind are removed first.
+
+    Raises:
+        FileNotFoundError: the directory of ``path`` does not exist (``who`` names the caller).
+    """
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(
-            f"cr.save: cannot write {path!r}: the directory {directory!r} does not exist"
+            f"{who}: cannot write {path!r}: the directory {directory!r} does not exist"
         )
     _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = os.path.join(
@@ -227,7 +239,7 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
     # O_EXCL: never clobber someone else's file; mode 0o666 lets the umask decide, as open() does.
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        _write_file(tensors, tmp, header)
+        write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)  # the bytes are on disk before the name points at them

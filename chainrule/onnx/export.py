@@ -9,8 +9,6 @@ integer index built from data) are baked into the file as constants.
 
 from __future__ import annotations
 
-import os
-import secrets
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +19,7 @@ from chainrule.autograd.engine import toposort
 from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.checkpoint import write_atomically
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.onnx.symbolic import TRANSLATIONS, _embedding, unsupported
 
@@ -248,24 +247,9 @@ def _write(data: bytes, f: Any) -> None:
     if hasattr(f, "write"):
         f.write(data)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"cr.onnx.export: cannot write {path!r}: the directory {directory!r} does not exist"
-        )
-    tmp = os.path.join(
-        directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    )
-    try:
-        with open(tmp, "xb") as out:
+
+    def fill(tmp: str) -> None:
+        with open(tmp, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    write_atomically(f, fill, "cr.onnx.export")
