@@ -117,7 +117,8 @@ def _add_describe(csub) -> None:
         help="caption image files",
         description="Write one caption per image. Images should be 64x64 grayscale PNGs (as "
         "Fashion Scenes exports them); other sizes are resized and colour is converted to "
-        "grayscale, with a note on stderr.",
+        "grayscale, with a note on stderr. PNG and JPEG files only (whatever their name), of at "
+        "most 4096x4096 pixels.",
     )
     p.add_argument("checkpoint", help="model.safetensors written by 'chainrule caption train'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
