@@ -12,7 +12,12 @@ import os
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.checkpoint import CheckpointError, join_optimizer_state, split_optimizer_state
+from chainrule.checkpoint import (
+    CheckpointError,
+    join_optimizer_state,
+    load_weights,
+    split_optimizer_state,
+)
 from chainrule.datasets.vocab import SPECIALS, Vocabulary
 
 MODEL_KIND = "chainrule-captioner"
@@ -100,19 +105,37 @@ def load_captioner(path: str, vocab: Vocabulary | None = None):
         raise CheckpointError(f"{path}: the checkpoint's vocabulary is malformed: {e}") from None
     if vocab is not None:
         check_vocabulary(path, tokens, vocab)
-    config = CaptionerConfig.from_dict(meta["config"])
+    try:
+        config = CaptionerConfig.from_dict(meta.get("config"))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: malformed metadata: {e}") from None
+    _check_key_shapes(path, config, tensors)
     if config.vocab_size != len(tokens):
         raise CheckpointError(
             f"{path}: vocabulary mismatch: the model has {config.vocab_size} output words but "
             f"the checkpoint's vocabulary {len(tokens)} tokens"
         )
     model = Captioner(config)
-    try:
-        model.load_state_dict(tensors)
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"{path}: the weights do not fit the stored model: {e}") from None
+    load_weights(path, model, tensors)
     model.eval()
     return model, saved_vocab, meta
+
+
+def _check_key_shapes(path: str, config, tensors: dict) -> None:
+    """Refuses a config whose sizes the tensors do not have, before a model is built from it
+    (``CaptionerConfig.key_shapes``): a 30 kB file claiming hidden_dim 3000 cost 460 MB."""
+    for name, shape in config.key_shapes().items():
+        if name not in tensors:
+            raise CheckpointError(
+                f"{path}: the checkpoint has no tensor {name!r}, which a captioner of its config "
+                "has; the file was altered or not written by 'chainrule caption train'"
+            )
+        if tuple(tensors[name].shape) != shape:
+            raise CheckpointError(
+                f"{path}: the config does not describe the tensors: {name!r} has shape "
+                f"{tuple(tensors[name].shape)}, the config {config.to_dict()} calls for {shape}; "
+                "the file was altered or not written by 'chainrule caption train'"
+            )
 
 
 def save_training_state(path, model, optimizer, vocab, position, cfg, history, meta) -> None:

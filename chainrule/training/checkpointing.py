@@ -4,12 +4,18 @@ state and history), each in one atomically written safetensors file."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.checkpoint import CheckpointError, join_optimizer_state, split_optimizer_state
+from chainrule.checkpoint import (
+    CheckpointError,
+    join_optimizer_state,
+    load_weights,
+    split_optimizer_state,
+)
 
 MODEL_KIND = "chainrule-model"
 STATE_KIND = "chainrule-training-state"
@@ -66,8 +72,6 @@ def load_model(path: str):
     Returns:
         ``(model, recipe, meta)`` with the model in eval mode.
     """
-    from chainrule.models import get_recipe
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     tensors, meta = cr.load(path, with_metadata=True)
@@ -79,8 +83,55 @@ def load_model(path: str):
             f"{path} is not a chainrule model checkpoint (kind {kind!r}); expected a "
             "model.safetensors written by 'chainrule train'"
         )
-    recipe = get_recipe(meta["model"])
-    model = recipe.build(tuple(meta["input_shape"]), int(meta["num_classes"]))
-    model.load_state_dict(tensors)
+    recipe, input_shape, num_classes = model_spec(path, meta, tensors)
+    model = recipe.build(input_shape, num_classes)
+    load_weights(path, model, tensors)
     model.eval()
     return model, recipe, meta
+
+
+def _malformed(path: str, key: str, expected: str, value) -> CheckpointError:
+    return CheckpointError(
+        f"{path}: malformed metadata: {key!r} must be {expected}, got {value!r}; the file was "
+        "altered or not written by 'chainrule train'"
+    )
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def model_spec(path: str, meta: dict, tensors: dict):
+    """``(recipe, input_shape, num_classes)`` from a checkpoint's metadata, each value checked,
+    and checked against the tensors before any model is built from them.
+
+    A model built from sizes bigger than the file's own weights cannot be the one saved: every
+    zoo model's first layer holds at least as many values as one example has (C·H·W), and its
+    last at least ``num_classes``. So a 9.5 kB file claiming a huge input shape (which cost
+    0.8 GB) is refused here, with the file and the key named, by Python integer arithmetic.
+    """
+    from chainrule.models.registry import MODELS, _load_optional_models, get_recipe
+
+    _load_optional_models()
+    name = meta.get("model")
+    if not isinstance(name, str) or name not in MODELS:
+        raise _malformed(path, "model", f"one of {sorted(MODELS)}", name)
+    shape = meta.get("input_shape")
+    if not isinstance(shape, list) or len(shape) not in (1, 3) or not all(map(_count, shape)):
+        raise _malformed(path, "input_shape", "a list of 1 or 3 whole numbers >= 1", shape)
+    k = meta.get("num_classes")
+    if not _count(k):
+        raise _malformed(path, "num_classes", "a whole number >= 1", k)
+    if not isinstance(meta.get("data"), str):
+        raise _malformed(path, "data", "the name of a data set", meta.get("data"))
+    if not isinstance(meta.get("flatten", False), bool):
+        raise _malformed(path, "flatten", "true or false", meta["flatten"])
+    held = sum(math.prod(t.shape) for t in tensors.values())
+    for what, n in (("input_shape", math.prod(shape)), ("num_classes", k)):
+        if n > held:
+            raise CheckpointError(
+                f"{path}: the metadata does not describe the tensors: {what} {meta[what]} calls "
+                f"for at least {n:,} weights in one layer, but the file holds {held:,} values "
+                "in all; the file was altered or not written by 'chainrule train'"
+            )
+    return get_recipe(name), tuple(shape), k
