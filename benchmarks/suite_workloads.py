@@ -334,7 +334,7 @@ class OpsWorkload(Workload):
             return fn(x, w)
 
         run = Run(step, None, fn if compiled else None)
-        run.grads = lambda: [x.grad.data.copy(), w.grad.data.copy()]
+        run.grads = lambda: [x.grad.numpy().copy(), w.grad.numpy().copy()]
         return run
 
     def torch(self, compiled: bool) -> Run:

@@ -109,7 +109,7 @@ def _flatten_into(out: dict[str, np.ndarray], state: Mapping, prefix: str) -> No
             _flatten_into(out, value, name + ".")
             continue
         if isinstance(value, Tensor):
-            arr = value.data
+            arr = value._data
         elif isinstance(value, (np.ndarray, np.generic)):
             arr = np.asarray(value)
         else:
@@ -450,7 +450,7 @@ def split_optimizer_state(
             if "." in str(name):
                 raise ValueError(f"split_optimizer_state: state name {name!r} contains a dot")
             if isinstance(value, Tensor):
-                value = value.data
+                value = value._data
             if isinstance(value, np.ndarray):
                 tensors[f"state.{idx}.{name}"] = value
             else:

@@ -42,6 +42,8 @@ UNARY = [
     _unary("sqrt", cr.sqrt, "positive"),
     _unary("abs", cr.abs, "nonzero"),
     _unary("tanh", cr.tanh),
+    _unary("sin", cr.sin),
+    _unary("cos", lambda x: x.cos()),
     _unary("sigmoid", cr.sigmoid),
     _unary("relu", cr.relu, "nonzero"),
     _unary("pow2", lambda x: x**2),

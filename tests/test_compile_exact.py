@@ -41,7 +41,7 @@ def _zoo_run(name: str, compiled: bool, batches, dtype):
         return loss
 
     fn = cr.compile(step) if compiled else step
-    losses = [fn(x, y).data.copy() for x, y in batches]
+    losses = [fn(x, y).numpy().copy() for x, y in batches]
     return model, opt, losses, fn
 
 
@@ -49,8 +49,8 @@ def _assert_same_state(m1, m2, o1, o2):
     for (n1, p1), (n2, p2) in zip(m1.state_dict().items(), m2.state_dict().items()):
         assert n1 == n2
         assert p1.dtype == p2.dtype
-        np.testing.assert_array_equal(p1.data, p2.data, err_msg=n1)
-        assert p1.data.tobytes() == p2.data.tobytes(), n1  # bit for bit (NaN payloads, -0.0)
+        np.testing.assert_array_equal(p1.numpy(), p2.numpy(), err_msg=n1)
+        assert p1.numpy().tobytes() == p2.numpy().tobytes(), n1  # bit for bit (NaN payloads, -0.0)
     s1, s2 = o1.state_dict()["state"], o2.state_dict()["state"]
     assert s1.keys() == s2.keys()
     for k in s1:
@@ -103,7 +103,7 @@ def _captioner_run(compiled: bool, attention: bool, steps: int = 4):
         targets = rng.integers(4, len(vocab), (n, t))
         targets[np.arange(t)[None, :] >= lengths[:, None]] = 0  # padding varies per batch
         inputs = np.concatenate([np.ones((n, 1), np.int64), targets[:, :-1]], axis=1)
-        losses.append(fn(images, inputs, targets).data.copy())
+        losses.append(fn(images, inputs, targets).numpy().copy())
     return model, opt, losses, fn
 
 
@@ -188,7 +188,7 @@ def test_dropout_masks_are_drawn_anew_at_every_replay():
 
         fn = cr.compile(step) if compiled else step
         x = np.ones((4, 6), np.float32)
-        return [fn(x).data.copy() for _ in range(5)], fn
+        return [fn(x).numpy().copy() for _ in range(5)], fn
 
     eager, _ = run(False)
     replayed, fn = run(True)
@@ -224,9 +224,9 @@ def test_batchnorm_running_statistics_and_train_eval_switch():
             if k in (4, 5, 6):
                 model.eval()
                 with cr.no_grad():
-                    out.append(ev(x).data.copy())
+                    out.append(ev(x).numpy().copy())
                 model.train()
-            out.append(fn(x).data.copy())
+            out.append(fn(x).numpy().copy())
         return model, out, fn
 
     m1, o1, _ = run(False)
@@ -234,8 +234,8 @@ def test_batchnorm_running_statistics_and_train_eval_switch():
     for a, b in zip(o1, o2):
         np.testing.assert_array_equal(a, b)
     for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
-    assert int(m2[1].num_batches_tracked.data) == 8
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    assert int(m2[1].num_batches_tracked.numpy()) == 8
     assert fn.stats()["replays"] == 6
 
 
@@ -249,8 +249,8 @@ def test_gradients_taken_with_grad_inside_a_compiled_function():
     fn = cr.compile(f)
     for k in range(4):
         x = np.full(3, float(k), dtype=np.float32)
-        want = f(x).data
-        np.testing.assert_array_equal(fn(x).data, want)
+        want = f(x).numpy()
+        np.testing.assert_array_equal(fn(x).numpy(), want)
     assert fn.stats()["replays"] == 2
 
 
@@ -404,8 +404,8 @@ def test_library_layers_losses_and_optimisers_replay_bit_for_bit(case):
 
         fn = cr.compile(step) if compiled else step
         r = np.random.default_rng(1)
-        losses = [fn(*batch(r)).data.copy() for _ in range(5)]
-        runs.append((losses, [p.data.copy() for p in model.parameters()], fn, opt))
+        losses = [fn(*batch(r)).numpy().copy() for _ in range(5)]
+        runs.append((losses, [p.numpy().copy() for p in model.parameters()], fn, opt))
     (l1, p1, _, o1), (l2, p2, fn, o2) = runs
     assert fn.stats()["replays"] == 3 and fn.stats()["eager_calls"] == 0
     assert [a.tobytes() for a in l1] == [b.tobytes() for b in l2]

@@ -306,7 +306,7 @@ def test_batchnorm2d_channels_last_path_equals_the_general_one(float64, rng):
         y = bn(xs)
         y.backward(cr.tensor(up))
         outs.append((y.numpy(), xs.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
-                     bn.weight.data.copy(), bn.running_var.data.copy()))  # fmt: skip
+                     bn.weight.numpy().copy(), bn.running_var.numpy().copy()))  # fmt: skip
     assert not outs[0][0].transpose(0, 2, 3, 1).flags.c_contiguous
     assert outs[1][0].transpose(0, 2, 3, 1).flags.c_contiguous  # the result stays channels-last
     for a, b in zip(outs[0], outs[1]):

@@ -353,7 +353,9 @@ def test_two_ranks_with_batch_b_equal_one_process_with_batch_2b(two_rank_results
     # ...and not trivially: 5 steps moved the weights well beyond that tolerance.
     cr.manual_seed(0)  # the weights both runs started from
     start = MLP(worker.SIZES)
-    assert any(np.abs(np.array(got[k]) - v.data).max() > 1e-2 for k, v in start.named_parameters())
+    assert any(
+        np.abs(np.array(got[k]) - v.numpy()).max() > 1e-2 for k, v in start.named_parameters()
+    )
 
 
 @needs_mpi

@@ -35,7 +35,7 @@ def by_name(ex, name):
 def test_forward_pass_in_topological_order(e_example):
     ex = e_example
     rows = [
-        (ex.name(t), "input" if t._node is None else t._node.name, float(t.data))
+        (ex.name(t), "input" if t._node is None else t._node.name, float(t.numpy()))
         for t in ex.forward
     ]
     # c = a + b = 3, d = b + 1 = 2, e = c·d = 6
@@ -141,7 +141,7 @@ def test_paths_cost_more_multiplications_than_backprop_on_deeper_graphs():
 
 def test_vector_inputs_sigmoid_neuron():
     ex = explain("sigmoid(dot(w, x) + b)", "w=[2,-3],x=[-1,-2],b=-3")
-    assert float(ex.output.data) == pytest.approx(0.7310586, abs=1e-7)
+    assert float(ex.output.numpy()) == pytest.approx(0.7310586, abs=1e-7)
     d = 0.7310586 * (1 - 0.7310586)
     np.testing.assert_allclose(ex.gradients["w"], [-d, -2 * d], rtol=1e-6)
     np.testing.assert_allclose(ex.gradients["x"], [2 * d, -3 * d], rtol=1e-6)

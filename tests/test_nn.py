@@ -477,7 +477,7 @@ def test_parameter_is_a_tensor_and_copies():
     for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
         assert isinstance(q, nn.Parameter) and q.requires_grad
         np.testing.assert_array_equal(q.numpy(), p.numpy())
-        assert q.data is not p.data
+        assert q.numpy() is not p.numpy()
     net = copy.deepcopy(_Net(nn))
     assert len(list(net.parameters())) == 8
 

@@ -155,12 +155,12 @@ def compare(ours_fn, torch_fn, arrays):
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     yo, yt = ours_fn(*ours), torch_fn(*theirs)
     assert tuple(yo.shape) == tuple(yt.shape)
-    value = float(np.max(np.abs(yo.data - yt.detach().numpy()), initial=0.0))
+    value = float(np.max(np.abs(yo.numpy() - yt.detach().numpy()), initial=0.0))
     g = RNG.standard_normal(tuple(yt.shape))
     yo.backward(cr.tensor(g))
     yt.backward(torch.tensor(g))
     grad = max(
-        float(np.max(np.abs(a.grad.data - b.grad.numpy()), initial=0.0))
+        float(np.max(np.abs(a.grad.numpy() - b.grad.numpy()), initial=0.0))
         for a, b in zip(ours, theirs)
     )
     return value, grad

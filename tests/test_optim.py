@@ -74,7 +74,7 @@ def set_grads(ours, theirs, rng, step):
 def assert_params_match(ours, theirs, step):
     for k, (p, q) in enumerate(zip(ours, theirs)):
         np.testing.assert_allclose(
-            p.data, q.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=f"param {k}, step {step}"
+            p.numpy(), q.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=f"param {k}, step {step}"
         )
 
 
@@ -85,13 +85,13 @@ def test_matches_torch(name, cls, tname, kwargs, rng):
     topt = getattr(torch.optim, tname)(theirs, **kwargs)
     for step in range(6):
         set_grads(ours, theirs, rng, step)
-        grads_before = [None if p.grad is None else p.grad.data.copy() for p in ours]
+        grads_before = [None if p.grad is None else p.grad.numpy().copy() for p in ours]
         opt.step()
         topt.step()
         assert_params_match(ours, theirs, step)
         for p, g in zip(ours, grads_before):  # the gradient is read, never written
             if g is not None:
-                np.testing.assert_array_equal(p.grad.data, g)
+                np.testing.assert_array_equal(p.grad.numpy(), g)
     # The state uses torch's names (torch keeps an empty momentum_buffer slot for plain SGD).
     tstate = topt.state_dict()["state"]
     for i in range(len(ours)):
@@ -134,7 +134,7 @@ def test_state_dict_round_trip_continues_identically(name, cls, tname, kwargs, r
 
     run(ours, opt, grads[:3])
     sd = opt.state_dict()
-    clones = [cr.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    clones = [cr.tensor(p.numpy().copy(), requires_grad=True) for p in ours]
     opt2 = cls([{"params": clones[:1]}, {"params": clones[1:]}], lr=123.0)
     opt2.load_state_dict(sd)
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
@@ -142,7 +142,7 @@ def test_state_dict_round_trip_continues_identically(name, cls, tname, kwargs, r
     run(ours, opt, grads[3:])
     run(clones, opt2, grads[3:])
     for p, c in zip(ours, clones):
-        np.testing.assert_array_equal(p.data, c.data)
+        np.testing.assert_array_equal(p.numpy(), c.numpy())
     # The snapshot did not move with training, and the loaded state does not alias it.
     for i, s in sd["state"].items():
         for k, v in s.items():
@@ -204,7 +204,7 @@ def test_float32_stays_float32(name, cls, tname, kwargs, rng):
     kw = {k: (np.float64(v) if isinstance(v, float) else v) for k, v in kwargs.items()}
     opt, opt64 = cls(ours, **kw), cls(ref, **kwargs)
     assert all(type(v) is float for v in opt.param_groups[0].values() if isinstance(v, float))
-    arrays = [p.data for p in ours]
+    arrays = [p.numpy() for p in ours]
     for _ in range(4):
         for p, r in zip(ours, ref):
             g = rng.standard_normal(p.shape)
@@ -213,8 +213,8 @@ def test_float32_stays_float32(name, cls, tname, kwargs, rng):
         opt.step()
         opt64.step()
     for p, r, a in zip(ours, ref, arrays):
-        assert p.data is a and p.data.dtype == np.float32  # updated in place, dtype kept
-        np.testing.assert_allclose(p.data, r.data, rtol=1e-4, atol=1e-5)
+        assert p.numpy() is a and p.dtype == np.float32  # updated in place, dtype kept
+        np.testing.assert_allclose(p.numpy(), r.numpy(), rtol=1e-4, atol=1e-5)
     for s in opt.state.values():
         for v in s.values():
             if isinstance(v, np.ndarray):
@@ -227,14 +227,14 @@ def test_zero_grad_and_step_skip_and_closure():
     opt = SGD([w, v], lr=0.5)
     loss = opt.step(lambda: ((w * w).sum() + (v * v).sum()).backward() or 7.0)
     assert loss == 7.0
-    np.testing.assert_allclose(w.data, [0.0, 0.0])  # w - 0.5 * 2w
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])  # w - 0.5 * 2w
     old = w.grad
     opt.zero_grad(set_to_none=False)
-    assert w.grad is not old and np.all(w.grad.data == 0) and np.all(old.data == [2.0, 4.0])
+    assert w.grad is not old and np.all(w.grad.numpy() == 0) and np.all(old.numpy() == [2.0, 4.0])
     opt.zero_grad()
     assert w.grad is None and v.grad is None
     opt.step()  # no gradients at all: nothing moves, no state is made
-    np.testing.assert_allclose(v.data, [0.0])
+    np.testing.assert_allclose(v.numpy(), [0.0])
     assert opt.state == {}
 
 

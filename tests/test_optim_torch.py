@@ -62,7 +62,7 @@ def data():
 
 
 def max_diff(ours, theirs) -> float:
-    return max(float(np.max(np.abs(a.data - b.detach().numpy()))) for a, b in zip(ours, theirs))
+    return max(float(np.max(np.abs(a.numpy() - b.detach().numpy()))) for a, b in zip(ours, theirs))
 
 
 def run_steps(opt_ours, opt_theirs, ours, theirs, steps=10, closure=False):
@@ -205,11 +205,11 @@ def test_lbfgs_quadratic_matches_torch(kwargs):
     co, ct = make(cr, a, xo), make(torch, b, xt)
     for _ in range(10):
         assert abs(a.step(co).item() - b.step(ct).item()) < 1e-10
-        assert np.abs(xo.data - xt.detach().numpy()).max() < 1e-10
+        assert np.abs(xo.numpy() - xt.detach().numpy()).max() < 1e-10
     for key in ("func_evals", "n_iter"):
         assert a.state[0][key] == b.state[xt][key]
     # (to the accuracy its stopping rule allows: loss changes under 1e-9 end a step)
-    np.testing.assert_allclose(xo.data, np.linalg.solve(Q_A, Q_B), atol=1e-4)
+    np.testing.assert_allclose(xo.numpy(), np.linalg.solve(Q_A, Q_B), atol=1e-4)
 
 
 @pytest.mark.parametrize("kwargs", LBFGS_CASES[2:], ids=LBFGS_IDS[2:])

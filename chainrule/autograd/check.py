@@ -20,16 +20,16 @@ def numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6
     """J[k][i] = d(output k)/d(input i) by central differences: a (out.size, in.size) array each."""
     with_grad = [i for i, x in enumerate(inputs) if x.requires_grad]
     outs = _outputs(fn, inputs)
-    jac = [[np.zeros((o.data.size, inputs[i].data.size)) for i in with_grad] for o in outs]
+    jac = [[np.zeros((o._data.size, inputs[i]._data.size)) for i in with_grad] for o in outs]
     for col, i in enumerate(with_grad):
-        arr = inputs[i].data  # perturbed in place, element by element in C order (reshape(-1)
+        arr = inputs[i]._data  # perturbed in place, element by element in C order (reshape(-1)
         # would silently copy a non-contiguous input, and the perturbation would be lost)
         for j, at in enumerate(np.ndindex(arr.shape)):
             orig = arr[at]
             arr[at] = orig + eps
-            plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            plus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
             arr[at] = orig - eps
-            minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            minus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
             arr[at] = orig
             for k in range(len(outs)):
                 jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
@@ -40,12 +40,12 @@ def analytical_jacobian(fn: Callable, inputs: Sequence[Tensor]):
     """The same Jacobians from reverse mode, one backward pass per output element."""
     with_grad = [inputs[i] for i, x in enumerate(inputs) if x.requires_grad]
     outs = _outputs(fn, inputs)
-    jac = [[np.zeros((o.data.size, x.data.size)) for x in with_grad] for o in outs]
+    jac = [[np.zeros((o._data.size, x._data.size)) for x in with_grad] for o in outs]
     for k, o in enumerate(outs):
         if not o.requires_grad:
             continue
-        for r in range(o.data.size):
-            seed = np.zeros(o.data.size, dtype=o.dtype)
+        for r in range(o._data.size):
+            seed = np.zeros(o._data.size, dtype=o.dtype)
             seed[r] = 1
             gs = _grad(
                 o, with_grad, Tensor(seed.reshape(o.shape)), retain_graph=True, allow_unused=True
@@ -54,7 +54,7 @@ def analytical_jacobian(fn: Callable, inputs: Sequence[Tensor]):
                 if g is None:
                     continue
                 _check_meta(g, with_grad[col], col)
-                jac[k][col][r] = g.data.reshape(-1)
+                jac[k][col][r] = g._data.reshape(-1)
     return jac
 
 
@@ -118,10 +118,10 @@ def _check_zero_upstream(fn, inputs, idx) -> None:
     outs = [o for o in _outputs(fn, inputs) if o.requires_grad]
     if not outs:
         return
-    zeros = [Tensor(np.zeros_like(o.data)) for o in outs]
+    zeros = [Tensor(np.zeros_like(o._data)) for o in outs]
     gs = _grad(outs, [inputs[i] for i in idx], zeros, allow_unused=True)
     for col, g in zip(idx, gs):
-        if g is not None and np.any(g.data != 0):
+        if g is not None and np.any(g._data != 0):
             raise GradcheckError(
                 f"gradcheck: a zero upstream gradient gave a non-zero gradient for input {col}"
             )

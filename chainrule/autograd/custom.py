@@ -64,37 +64,67 @@ class FunctionCtx:
         )
 
 
-class _FunctionNode(Op):
-    """The graph node of one ``Function.apply`` call."""
+class _Call:
+    """What the output nodes of one ``Function.apply`` call share."""
 
-    def __init__(self, fn, ctx: FunctionCtx, tensor_positions: list[int], n_args: int):
-        self.fn, self.ctx = fn, ctx
-        self.name = fn.__name__
-        self.positions, self.n_args = tensor_positions, n_args
+    def __init__(self, fn, ctx, positions, n_args, outputs):
+        self.fn, self.ctx, self.positions, self.n_args = fn, ctx, positions, n_args
+        # (shape, dtype) of each output, None for one that is not a Tensor
+        self.outputs = [(o.shape, o.dtype) if _is_tensor(o) else None for o in outputs]
+
+
+class _FunctionNode(Op):
+    """The graph node of output ``k`` of one ``Function.apply`` call.
+
+    Each output that takes a gradient has its own node; its VJP calls ``backward`` with that
+    output's gradient and zeros (or None, after ``ctx.set_materialize_grads(False)``) for the
+    others. ``backward`` is a vector-Jacobian product, linear in the output gradients, so the
+    contributions of the outputs add up to the gradient one call with all of them would give.
+    """
+
+    def __init__(self, call: _Call, k: int):
+        self.call, self.k = call, k
+        self.name = call.fn.__name__
+        self.ctx = call.ctx
 
     def vjp(self, m, g, *args):
         from chainrule.autograd.tensor import Tensor
 
+        call = self.call
         create = isinstance(g, Tensor)
+        grad_outputs = []
+        for j, spec in enumerate(call.outputs):
+            if j == self.k:
+                grad_outputs.append(g if create else constant(g))
+            elif spec is None or not call.ctx.materialize_grads:
+                grad_outputs.append(None)
+            else:
+                grad_outputs.append(constant(np.zeros(spec[0], dtype=spec[1])))
         with _GradMode(create):
-            grads = self.fn.backward(self.ctx, g if create else constant(g))
+            grads = call.fn.backward(call.ctx, *grad_outputs)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        if len(grads) != self.n_args:
+        if len(grads) != call.n_args:
             raise RuntimeError(
                 f"{self.name}.backward returned {len(grads)} gradients, but forward took "
-                f"{self.n_args} arguments (return None for those that take none)"
+                f"{call.n_args} arguments (return None for those that take none)"
             )
         out = []
-        for pos in self.positions:
+        for pos in call.positions:
             gi = grads[pos]
             if gi is None:
                 out.append(None)
                 continue
             if not create:
-                gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
+                gi = np.asarray(gi._data if isinstance(gi, Tensor) else gi)
             out.append(gi)  # a broadcast shape is summed back by the engine (sum_to)
         return tuple(out)
+
+
+def _is_tensor(x) -> bool:
+    from chainrule.autograd.tensor import Tensor
+
+    return isinstance(x, Tensor)
 
 
 class Function:
@@ -115,7 +145,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        """Runs ``forward`` and records one graph node whose VJP is ``backward``."""
+        """Runs ``forward`` and records a graph node per output whose VJP calls ``backward``;
+        returns what ``forward`` returned (a Tensor, or a tuple of them)."""
         from chainrule.autograd.tensor import Tensor, _escape
 
         _escape(f"the custom autograd.Function {cls.__name__}")
@@ -123,22 +154,26 @@ class Function:
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
         with _GradMode(False):
             out = cls.forward(ctx, *args)
-        if not isinstance(out, Tensor):
+        several = isinstance(out, tuple)
+        outs = list(out) if several else [out]
+        if not any(isinstance(o, Tensor) for o in outs):
             raise TypeError(
-                f"{cls.__name__}.forward must return one Tensor (several outputs are not "
-                f"supported yet), got {type(out).__name__}\n  at {user_line()}"
+                f"{cls.__name__}.forward must return a Tensor or a tuple holding Tensors, got "
+                f"{type(out).__name__}\n  at {user_line()}"
             )
         inputs = tuple(args[i] for i in positions)
         if not (state.grad_enabled and any(t.requires_grad for t in inputs)):
             return out
-        if any(o is out for o in ctx.non_differentiable):
-            return out
-        if any(out is t for t in inputs):
-            out = constant(out.data.copy())  # the node must not take over an input tensor
-        node = _FunctionNode(cls, ctx, positions, len(args))
-        node.inputs = inputs
-        node._v = state.epoch
+        call = _Call(cls, ctx, positions, len(args), outs)
         ctx._stamps = tuple(getattr(t, "_vstamp", 0) for t in ctx._saved)
-        out._node = node
-        out.requires_grad = True
-        return out
+        for k, o in enumerate(outs):
+            if not isinstance(o, Tensor) or any(o is n for n in ctx.non_differentiable):
+                continue
+            if any(o is t for t in inputs) or o._node is not None:
+                o = outs[k] = constant(o._data.copy())  # a node must not take over a tensor
+            node = _FunctionNode(call, k)
+            node.inputs = inputs
+            node._v = state.epoch
+            o._node = node
+            o.requires_grad = True
+        return tuple(outs) if several else outs[0]

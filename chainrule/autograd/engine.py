@@ -15,7 +15,7 @@ from chainrule.autograd import functions
 from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import _GradMode, state
 from chainrule.autograd.inplace import check_versions
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, _retained
 from chainrule.errors import AnomalyError, user_line
 
 
@@ -120,15 +120,15 @@ def _root_gradient(root: Tensor, gradient, where: str, create_graph: bool):
             ".requires_grad_()), and make sure the computation is not inside cr.no_grad()."
         )
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"{where}: the gradient can be implicit only for a one-element output, but this "
                 f"tensor has shape {root.shape}. Reduce it to a scalar first (e.g. loss.sum() or "
                 f".mean()), or pass gradient=<tensor of shape {root.shape}> with d(loss)/d(output)."
             )
-        g = np.ones_like(root.data)
+        g = np.ones_like(root._data)
     else:
-        g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+        g = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient)
         if g.shape != root.shape:
             raise RuntimeError(
                 f"{where}: the gradient has shape {g.shape} but the tensor has shape "
@@ -160,6 +160,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
     anomaly = state.anomaly
     now = state.epoch
     mode = _GradMode(create_graph)
+    retained = _retained if _retained and want is None else None
     with mode:
         while order:
             # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
@@ -176,24 +177,26 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
                 if want is None:
                     _to_leaf(t, g, create_graph)
                 continue
+            if retained is not None and id(t) in retained and retained[id(t)]() is t:
+                _to_leaf(t, g, create_graph)
             if node._v != now:  # recorded before the latest in-place write somewhere
                 check_versions(node, t)
             inputs = node.inputs
             if create_graph:
                 in_grads = node.vjp(m, g, *inputs, t)
             else:
-                data = t.data
+                data = t._data
                 if len(inputs) == 1:
-                    in_grads = node.vjp(m, g, inputs[0].data, data)
+                    in_grads = node.vjp(m, g, inputs[0]._data, data)
                 elif len(inputs) == 2:
-                    in_grads = node.vjp(m, g, inputs[0].data, inputs[1].data, data)
+                    in_grads = node.vjp(m, g, inputs[0]._data, inputs[1]._data, data)
                 else:
-                    in_grads = node.vjp(m, g, *[i.data for i in inputs], data)
+                    in_grads = node.vjp(m, g, *[i._data for i in inputs], data)
             for inp, ig in zip(inputs, in_grads):
                 if ig is None or not inp.requires_grad:
                     continue
-                if ig.shape != inp.data.shape:
-                    ig = m.sum_to(ig, inp.data.shape)
+                if ig.shape != inp._data.shape:
+                    ig = m.sum_to(ig, inp._data.shape)
                 if anomaly:
                     _check_grad(node, ig)
                 # _accumulate, inlined: this loop runs for every edge of the graph
@@ -215,17 +218,17 @@ def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
         return
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
     if t.grad is None:
         # A copy, so that .grad never aliases another tensor's gradient or a broadcast view.
         t.grad = constant(np.array(g, copy=True))
     else:
-        t.grad = constant(t.grad.data + g)
+        t.grad = constant(t.grad._data + g)
 
 
 def _check_grad(node, g) -> None:
-    data = g.data if isinstance(g, Tensor) else g
+    data = g._data if isinstance(g, Tensor) else g
     if data.dtype.kind in "fc" and not np.isfinite(data).all():
         where = node.trace or "<created outside detect_anomaly>"
         raise AnomalyError(

@@ -28,10 +28,10 @@ def jvp(fn, primals, tangents):
     inputs = []
     for i, (p, t) in enumerate(zip(primals, tangents)):
         p = p if isinstance(p, Tensor) else Tensor(p)
-        tv = np.asarray(t.data if isinstance(t, Tensor) else t)
+        tv = np.asarray(t._data if isinstance(t, Tensor) else t)
         if tv.shape != p.shape:
             raise ValueError(f"jvp: tangent {i} has shape {tv.shape}, primal {i} has {p.shape}")
-        x = constant(p.data)
+        x = constant(p._data)
         x._tangent = tv.astype(p.dtype, copy=False)
         inputs.append(x)
     state.forward_level += 1
@@ -46,6 +46,6 @@ def jvp(fn, primals, tangents):
 
 
 def _split(out: Tensor) -> tuple[Tensor, Tensor]:
-    tan = out._tangent if out._tangent is not None else np.zeros_like(out.data)
-    value = constant(out.data)
+    tan = out._tangent if out._tangent is not None else np.zeros_like(out._data)
+    value = constant(out._data)
     return value, constant(np.asarray(tan))

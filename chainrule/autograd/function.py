@@ -22,16 +22,16 @@ def apply(op, *inputs):
     n = len(inputs)
     try:
         if n == 1:
-            out = op.forward(inputs[0].data)
+            out = op.forward(inputs[0]._data)
         elif n == 2:
-            out = op.forward(inputs[0].data, inputs[1].data)
+            out = op.forward(inputs[0]._data, inputs[1]._data)
         else:
-            out = op.forward(*[t.data for t in inputs])
+            out = op.forward(*[t._data for t in inputs])
     except (ValueError, IndexError, TypeError) as exc:
         raise _op_error(op, inputs, exc) from None
 
     t = Tensor.__new__(Tensor)
-    t.data = out
+    t._data = out
     t.grad = None
     t._tangent = None
     t.name = None
@@ -59,7 +59,7 @@ def apply(op, *inputs):
 def constant(array):
     """A Tensor around ``array`` that is no one's result and needs no gradient."""
     t = Tensor.__new__(Tensor)
-    t.data = array
+    t._data = array
     t.grad = None
     t._tangent = None
     t.name = None
@@ -73,7 +73,7 @@ def derived(fn, *args, **kwargs):
     computed from tensors' data that takes no
     gradient (a comparison, an argmax, an integer cast). Computed through here, rather than on
     ``.data`` directly, so that ``cr.compile`` records it and recomputes it at every replay."""
-    raw = [a.data if isinstance(a, Tensor) else a for a in args]
+    raw = [a._data if isinstance(a, Tensor) else a for a in args]
     out = fn(*raw, **kwargs)
     tracer = state.tracer
     if tracer is not None and not tracer.busy:
@@ -121,15 +121,15 @@ def recorded(method):
 def _forward_tangent(op, inputs, out) -> None:
     if all(i._tangent is None for i in inputs):
         return
-    tangents = [i._tangent if i._tangent is not None else xp.zeros_like(i.data) for i in inputs]
-    tan = op.jvp(*tangents, *[i.data for i in inputs], out.data)
-    if tan.shape != out.data.shape:
-        tan = xp.broadcast_to(tan, out.data.shape)
+    tangents = [i._tangent if i._tangent is not None else xp.zeros_like(i._data) for i in inputs]
+    tan = op.jvp(*tangents, *[i._data for i in inputs], out._data)
+    if tan.shape != out._data.shape:
+        tan = xp.broadcast_to(tan, out._data.shape)
     out._tangent = tan
 
 
 def _op_error(op, inputs, exc: Exception) -> Exception:
-    msg = f"{op.error_message([i.data for i in inputs], exc)}\n  at {user_line()}"
+    msg = f"{op.error_message([i._data for i in inputs], exc)}\n  at {user_line()}"
     if isinstance(exc, IndexError):
         return IndexError(msg)
     if isinstance(exc, TypeError):
@@ -139,7 +139,7 @@ def _op_error(op, inputs, exc: Exception) -> Exception:
 
 def _check_anomaly(op, inputs, out) -> None:
     op.trace = user_line()
-    data = out.data
+    data = out._data
     if data.dtype.kind in "fc" and not xp.isfinite(data).all():
         raise AnomalyError(
             f"detect_anomaly: {op.name} produced NaN or Inf in its result\n  at {op.trace}"

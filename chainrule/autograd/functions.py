@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.function import apply, constant, derived
-from chainrule.autograd.tensor import Tensor, _lift, _raw, _view
+from chainrule.autograd.tensor import Tensor, _lift, _pair, _raw, _view
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.base import normalize_axes
@@ -28,13 +28,13 @@ def _t(x) -> Tensor:
 def add(a, b) -> Tensor:
     """a + b, broadcasting as NumPy."""
     a = _t(a)
-    return apply(ops.Add(), a, _lift(b, a))
+    return apply(ops.Add(), *_pair(a, _lift(b, a)))
 
 
 def mul(a, b) -> Tensor:
     """a * b, broadcasting as NumPy."""
     a = _t(a)
-    return apply(ops.Mul(), a, _lift(b, a))
+    return apply(ops.Mul(), *_pair(a, _lift(b, a)))
 
 
 def exp(x: Tensor) -> Tensor:
@@ -55,6 +55,16 @@ def sqrt(x: Tensor) -> Tensor:
 def abs(x: Tensor) -> Tensor:
     """|x| elementwise. d/dx = sign(x), 0 at 0."""
     return apply(ops.Abs(), _t(x))
+
+
+def sin(x: Tensor) -> Tensor:
+    """sin x elementwise (x in radians). d/dx = cos x."""
+    return apply(ops.Sin(), _t(x))
+
+
+def cos(x: Tensor) -> Tensor:
+    """cos x elementwise (x in radians). d/dx = −sin x."""
+    return apply(ops.Cos(), _t(x))
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -85,13 +95,13 @@ clamp = clip
 def maximum(a, b) -> Tensor:
     """Elementwise max(a, b); at ties the gradient is split equally."""
     a = _t(a)
-    return apply(ops.Maximum(), a, _lift(b, a))
+    return apply(ops.Maximum(), *_pair(a, _lift(b, a)))
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise min(a, b); at ties the gradient is split equally."""
     a = _t(a)
-    return apply(ops.Minimum(), a, _lift(b, a))
+    return apply(ops.Minimum(), *_pair(a, _lift(b, a)))
 
 
 def where(cond, a, b) -> Tensor:
@@ -104,7 +114,7 @@ def where(cond, a, b) -> Tensor:
     else:
         a = constant(np.asarray(a, dtype=get_default_dtype()))
         b = _lift(b, a)
-    return apply(ops.Where(cond), a, b)
+    return apply(ops.Where(cond), *_pair(a, b))
 
 
 def sign(x) -> Tensor:
@@ -298,7 +308,7 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     # A view when NumPy could reshape without copying, as PyTorch's reshape.
     return (
         _view(out, x)
-        if out.data.base is not None and np.may_share_memory(out.data, x.data)
+        if out._data.base is not None and np.may_share_memory(out._data, x._data)
         else out
     )
 
@@ -435,7 +445,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
 def matmul(a, b) -> Tensor:
     """Matrix product a @ b with NumPy's rules (1-D promotion, broadcast batch axes)."""
     a = _t(a)
-    return apply(ops.MatMul(), a, _lift(b, a))
+    return apply(ops.MatMul(), *_pair(a, _lift(b, a)))
 
 
 def index_add(g: Tensor, index, shape) -> Tensor:
@@ -445,3 +455,104 @@ def index_add(g: Tensor, index, shape) -> Tensor:
 
 def zeros(shape, like: Tensor) -> Tensor:
     return constant(np.zeros(shape, dtype=like.dtype))
+
+
+class sort_result(_ValuesIndices):
+    """What ``sort(x, dim)`` returns: ``values``, ``indices``."""
+
+
+class topk_result(_ValuesIndices):
+    """What ``topk(x, k, dim)`` returns: ``values``, ``indices``."""
+
+
+class median_result(_ValuesIndices):
+    """What ``median(x, dim)`` returns: ``values``, ``indices``."""
+
+
+def _sort_order(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+    """Indices sorting ``a`` along ``dim``, stable, NaN counted as the largest value (PyTorch)."""
+    if not descending:
+        return np.argsort(a, axis=dim, kind="stable")
+    # Reversed, sorted ascending (stable), reversed back: descending, and equal values keep
+    # their original order, as PyTorch's stable descending sort.
+    n = a.shape[dim]
+    idx = np.argsort(np.flip(a, axis=dim), axis=dim, kind="stable")
+    return (n - 1) - np.flip(idx, axis=dim)
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> sort_result:
+    """x sorted along ``dim``: a ``(values, indices)`` pair with ``values = x.gather(dim,
+    indices)``; the gradient goes back to each value's position. Always stable (``stable`` is
+    accepted for PyTorch's signature); NaN sorts as the largest value."""
+    x = _t(x)
+    if x.ndim == 0:
+        return sort_result(x, constant(np.asarray(0)))
+    d = normalize_axes(dim, x.ndim)[0]
+    idx = derived(_sort_order, x, d, descending)
+    return sort_result(take_along_dim(x, idx, d), idx)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (int64, no gradient); see ``sort``."""
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(
+    x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
+) -> topk_result:
+    """The ``k`` largest (or, with ``largest=False``, smallest) values along ``dim`` and their
+    indices, largest first; the gradient goes to the selected elements."""
+    x = _t(x)
+    d = normalize_axes(dim, x.ndim)[0] if x.ndim else 0
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= int(k) <= n:
+        raise ShapeError(
+            f"topk: k={k} is out of range for dimension {d} of size {n} (shape "
+            f"{x.shape})\n  at {user_line()}"
+        )
+    if x.ndim == 0:
+        return topk_result(x, constant(np.asarray(0)))
+    idx = derived(_topk_order, x, d, int(k), largest)
+    return topk_result(take_along_dim(x, idx, d), idx)
+
+
+def _topk_order(a: np.ndarray, dim: int, k: int, largest: bool) -> np.ndarray:
+    order = _sort_order(a, dim, descending=largest)
+    return np.take(order, np.arange(k), axis=dim)
+
+
+def _median_index(a: np.ndarray, dim: int) -> np.ndarray:
+    """Index of the lower median along ``dim`` (keepdims), or of the first NaN where one is."""
+    n = a.shape[dim]
+    order = np.argsort(a, axis=dim, kind="stable")
+    idx = np.take(order, [(n - 1) // 2], axis=dim)
+    nan = np.isnan(a) if a.dtype.kind in "fc" else None
+    if nan is not None and nan.any():
+        has = nan.any(axis=dim, keepdims=True)
+        idx = np.where(has, np.argmax(nan, axis=dim, keepdims=True), idx)
+    return idx
+
+
+def median(x: Tensor, dim=None, keepdim: bool = False):
+    """The lower median (the ``(n - 1) // 2``-th smallest value; NaN if there is one), as
+    ``torch.median``: of all elements without ``dim`` (a tensor), else a ``(values, indices)``
+    pair along ``dim``. The gradient goes to the selected element."""
+    x = _t(x)
+    if dim is None:
+        flat = reshape(x, (-1,))
+        if flat.shape[0] == 0:
+            return constant(np.asarray(np.nan, dtype=x.dtype))
+        return median(flat, 0).values
+    if x.ndim == 0:
+        return median_result(x, constant(np.asarray(0)))
+    d = normalize_axes(dim, x.ndim)[0]
+    if x.shape[d] == 0:
+        raise ShapeError(
+            f"median: dimension {d} of a tensor of shape {x.shape} is empty\n  at {user_line()}"
+        )
+    idx = derived(_median_index, x, d)
+    values = take_along_dim(x, idx, d)
+    if not keepdim:
+        values = squeeze(values, d)
+        idx = derived(np.squeeze, idx, axis=d)
+    return median_result(values, idx)

@@ -50,7 +50,7 @@ def modify(t, name: str, op, *others):
     _stamp(t)
     if not grad:
         try:
-            out = op.forward(t.data, *[o.data for o in others])
+            out = op.forward(t._data, *[o._data for o in others])
         except (ValueError, IndexError, TypeError) as exc:
             raise _op_error(op, (t, *others), exc) from None
         _write(t, out, name)
@@ -59,7 +59,7 @@ def modify(t, name: str, op, *others):
     # The previous value, kept for the recorded op's VJP (and the VJP of the op that made it);
     # t's array itself is about to be overwritten.
     keep = t._node is not None or getattr(op, "reads_self", True)
-    old.data = t.data.copy() if keep else t.data
+    old._data = t._data.copy() if keep else t._data
     old.grad = None
     old._node = t._node
     old._tangent = t._tangent
@@ -67,7 +67,7 @@ def modify(t, name: str, op, *others):
     old.requires_grad = t.requires_grad
     old._vstamp = prev_stamp
     out = apply(op, old, *others)
-    _write(t, out.data, name)
+    _write(t, out._data, name)
     t._node = out._node
     t.requires_grad = out.requires_grad
     t._tangent = out._tangent
@@ -75,7 +75,7 @@ def modify(t, name: str, op, *others):
 
 
 def write_no_grad(t, name: str, fn) -> None:
-    """Runs ``fn(t.data)``, an in-place change that records nothing (``zero_``, ``normal_``)."""
+    """Runs ``fn(t._data)``, an in-place change that records nothing (``zero_``, ``normal_``)."""
     from chainrule.autograd.tensor import _escape
 
     _escape(f"in-place {name}")
@@ -93,7 +93,7 @@ def write_no_grad(t, name: str, fn) -> None:
         )
     _check_writable(t, name)
     _stamp(t)
-    fn(t.data)
+    fn(t._data)
 
 
 def check_versions(node, out) -> None:
@@ -129,7 +129,7 @@ def _stamp(t) -> None:
 
 
 def _check_writable(t, name: str) -> None:
-    if not t.data.flags.writeable:
+    if not t._data.flags.writeable:
         raise RuntimeError(
             f"{name}: this tensor (shape {tuple(t.shape)}) shares one element between several "
             "positions (an expand() or broadcast view) and cannot be written in place; "
@@ -139,7 +139,7 @@ def _check_writable(t, name: str) -> None:
 
 def _write(t, value, name: str) -> None:
     try:
-        np.copyto(t.data, value, casting="same_kind")
+        np.copyto(t._data, value, casting="same_kind")
     except TypeError:
         raise TypeError(
             f"{name}: the result has dtype {np.result_type(value)}, which cannot be written in "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -9,21 +10,21 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.backend import get_default_dtype, xp
-from chainrule.errors import ShapeError
+from chainrule.errors import ShapeError, user_line
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it, so that it can be differentiated.
 
-    ``data`` is the underlying NumPy array (unlike PyTorch, where ``.data`` is a Tensor).
-    ``grad`` holds the gradient after ``backward()``, a Tensor of the same shape, for leaves that
+    ``data`` is, as in PyTorch, a Tensor sharing this one's storage outside the graph (writes to
+    it are not recorded); ``numpy()`` gives the NumPy array itself. ``grad`` holds the gradient after ``backward()``, a Tensor of the same shape, for leaves that
     require one. ``_node`` is the op that produced this tensor when it is part of a graph.
     """
 
     # _vstamp, _vcount (in-place writes) and _base (the tensor a view shares storage with) are
     # set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap.
     __slots__ = (
-        "__weakref__", "_base", "_node", "_tangent", "_vcount", "_vstamp", "data", "grad", "name",
+        "__weakref__", "_base", "_data", "_node", "_tangent", "_vcount", "_vstamp", "grad", "name",
         "requires_grad",
     )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
@@ -33,7 +34,7 @@ class Tensor:
 
     def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
         """Makes this a leaf around ``arr`` (every slot set; ``apply`` inlines the same for speed)."""
-        self.data = arr
+        self._data = arr
         self.grad = None
         self._node = None
         self._tangent = None
@@ -44,16 +45,31 @@ class Tensor:
 
     # ----- attributes -----
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def data(self) -> Tensor:
+        """A Tensor sharing this one's storage, outside the graph (PyTorch's ``.data``): in-place
+        writes to it change this tensor without being recorded or counted as versions."""
+        _escape(".data (a Tensor outside the graph)")
+        return constant(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        arr = value._data if isinstance(value, Tensor) else value
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = arr
+
+    @property
+    def shape(self) -> Size:
+        """The length of each dimension, a ``cr.Size`` (a tuple)."""
+        return Size(self._data.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -68,18 +84,18 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         """The last two dimensions swapped (a batch of matrices transposed; a view)."""
-        if self.data.ndim < 2:
+        if self._data.ndim < 2:
             raise ShapeError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
         return _fn.swapaxes(self, -1, -2)
 
     def t(self) -> Tensor:
         """A 2-D tensor transposed (0-D and 1-D tensors are returned as they are), as PyTorch."""
-        if self.data.ndim > 2:
+        if self._data.ndim > 2:
             raise ShapeError(
                 f"t: expects a tensor of at most 2 dimensions, got shape {self.shape}; "
                 "use transpose(dim0, dim1) or permute(...)"
             )
-        return self if self.data.ndim < 2 else _fn.swapaxes(self, 0, 1)
+        return self if self._data.ndim < 2 else _fn.swapaxes(self, 0, 1)
 
     @property
     def _version(self) -> int:
@@ -92,47 +108,62 @@ class Tensor:
         return self._node
 
     def size(self, dim: int | None = None):
-        """The shape (as PyTorch's ``size()``), or its length along ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        """The shape as a ``cr.Size`` (PyTorch's ``size()``), or its length along ``dim``."""
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     # ----- conversion -----
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared, not copied)."""
         _escape("numpy()")
-        return self.data
+        return self._data
 
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor has an item; shape is {self.shape}")
         _escape("item()")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
         _escape("tolist()")
-        return self.data.tolist()
+        return self._data.tolist()
+
+    def retain_grad(self) -> None:
+        """Keeps this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (a no-op on a
+        leaf, which keeps its gradient anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self._node is not None:
+            key = id(self)
+            _retained[key] = weakref.ref(self, lambda _, key=key: _retained.pop(key, None))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
+        ref = _retained.get(id(self))
+        return self._node is not None and ref is not None and ref() is self
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it)."""
-        return constant(self.data)
+        return constant(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Marks this leaf as needing a gradient (in place); returns it."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(
                 f"only floating-point tensors can require gradients, but this one is "
-                f"{self.data.dtype}; convert it first, e.g. t.astype(cr.float32)"
+                f"{self._data.dtype}; convert it first, e.g. t.astype(cr.float32)"
             )
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
@@ -142,9 +173,9 @@ class Tensor:
     def astype(self, dtype) -> Tensor:
         """This tensor converted to ``dtype`` (differentiable between floating types)."""
         dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
+        if dtype == self._data.dtype:
             return self
-        if dtype.kind not in "fc" or self.data.dtype.kind not in "fc":
+        if dtype.kind not in "fc" or self._data.dtype.kind not in "fc":
             return derived(_astype, self, dtype)
         return apply(ops.Cast(dtype), self)
 
@@ -159,13 +190,13 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _escape("conversion to a NumPy array")
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype != get_default_dtype() and self.data.dtype.kind == "f":
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype != get_default_dtype() and self._data.dtype.kind == "f":
+            extra += f", dtype={self._data.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{self._node.name}>"
         elif self.requires_grad:
@@ -173,13 +204,46 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                 "use .any() or .all(), or compare with `is None`"
             )
         _escape("bool() (an `if` on a tensor's value)")
-        return bool(self.data)
+        return bool(self._data)
+
+    def _scalar(self, what: str):
+        if self._data.size != 1:
+            raise TypeError(
+                f"{what}: only a one-element tensor can be converted to a Python number; "
+                f"this one has shape {self.shape}"
+            )
+        _escape(f"{what} of a tensor")
+        return self._data.item()
+
+    def __int__(self) -> int:
+        return int(self._scalar("int()"))
+
+    def __float__(self) -> float:
+        return float(self._scalar("float()"))
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar("complex()"))
+
+    def __index__(self) -> int:
+        """A one-element integer tensor used as an index (``xs[t]``, ``range(t)``), as PyTorch."""
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an index; this "
+                f"one is {self._data.dtype} of shape {self.shape}"
+            )
+        return int(self._scalar("an index"))
+
+    def __format__(self, spec: str) -> str:
+        # PyTorch's rule: a 0-d tensor formats as its number; any other with a spec is an error.
+        if self._data.ndim == 0:
+            return format(self._scalar("format()"), spec)
+        return object.__format__(self, spec)
 
     __hash__ = object.__hash__
 
@@ -201,42 +265,46 @@ class Tensor:
 
     # ----- operators -----
     def __add__(self, other):
-        return apply(_ADD(), self, _lift(other, self))
+        return apply(_ADD(), *_pair(self, _lift(other, self)))
 
     def __radd__(self, other):
-        return apply(_ADD(), _lift(other, self), self)
+        return apply(_ADD(), *_pair(_lift(other, self), self))
 
     def __sub__(self, other):
-        return apply(_SUB(), self, _lift(other, self))
+        _check_sub(self, other)
+        return apply(_SUB(), *_pair(self, _lift(other, self)))
 
     def __rsub__(self, other):
-        return apply(_SUB(), _lift(other, self), self)
+        _check_sub(self, other)
+        return apply(_SUB(), *_pair(_lift(other, self), self))
 
     def __mul__(self, other):
-        return apply(_MUL(), self, _lift(other, self))
+        return apply(_MUL(), *_pair(self, _lift(other, self)))
 
     def __rmul__(self, other):
-        return apply(_MUL(), _lift(other, self), self)
+        return apply(_MUL(), *_pair(_lift(other, self), self))
 
     def __truediv__(self, other):
-        return apply(_DIV(), self, _lift(other, self))
+        return apply(_DIV(), *_pair(self, _lift(other, self), true_div=True))
 
     def __rtruediv__(self, other):
-        return apply(_DIV(), _lift(other, self), self)
+        return apply(_DIV(), *_pair(_lift(other, self), self, true_div=True))
 
     def __pow__(self, other):
         if isinstance(other, (int, float)):
+            if isinstance(other, float) and self._data.dtype.kind not in "fc":
+                return apply(ops.PowScalar(other), self.astype(get_default_dtype()))
             return apply(ops.PowScalar(other), self)
-        return apply(ops.Pow(), self, _lift(other, self))
+        return apply(ops.Pow(), *_pair(self, _lift(other, self)))
 
     def __rpow__(self, other):
-        return apply(ops.Pow(), _lift(other, self), self)
+        return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
     def __matmul__(self, other):
-        return apply(ops.MatMul(), self, _lift(other, self))
+        return apply(ops.MatMul(), *_pair(self, _lift(other, self)))
 
     def __rmatmul__(self, other):
-        return apply(ops.MatMul(), _lift(other, self), self)
+        return apply(ops.MatMul(), *_pair(_lift(other, self), self))
 
     def __neg__(self):
         return apply(ops.Neg(), self)
@@ -275,11 +343,13 @@ class Tensor:
     def __invert__(self):
         return derived(np.invert, self)
 
-    def any(self) -> Tensor:
-        return derived(np.any, self)
+    def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        """Whether any element (along ``dim`` when given) is nonzero; a bool tensor."""
+        return derived(np.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim)))
 
-    def all(self) -> Tensor:
-        return derived(np.all, self)
+    def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        """Whether every element (along ``dim`` when given) is nonzero; a bool tensor."""
+        return derived(np.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim)))
 
     def __getitem__(self, index):
         index = _raw_index(index)
@@ -420,6 +490,21 @@ class Tensor:
         """The smallest value, or with ``dim`` a ``(values, indices)`` pair (see ``cr.min``)."""
         return _fn.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """A ``(values, indices)`` pair sorted along ``dim`` (see ``cr.sort``)."""
+        return _fn.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return _fn.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """The ``k`` largest values along ``dim`` and their indices (see ``cr.topk``)."""
+        return _fn.topk(self, k, dim, largest, sorted)
+
+    def median(self, dim=None, keepdim: bool = False):
+        """The lower median, or with ``dim`` a ``(values, indices)`` pair (see ``cr.median``)."""
+        return _fn.median(self, dim, keepdim)
+
     def amax(self, dim=None, keepdim=False):
         return _fn.amax(self, dim, keepdim)
 
@@ -437,6 +522,12 @@ class Tensor:
 
     def abs(self):
         return apply(ops.Abs(), self)
+
+    def sin(self):
+        return apply(ops.Sin(), self)
+
+    def cos(self):
+        return apply(ops.Cos(), self)
 
     def tanh(self):
         return apply(ops.Tanh(), self)
@@ -498,18 +589,118 @@ class Tensor:
 _ADD, _SUB, _MUL, _DIV = ops.Add, ops.Sub, ops.Mul, ops.Div
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (PyTorch's ``torch.Size``), with ``numel()``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape has."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def __repr__(self) -> str:
+        return f"chainrule.Size({list(self)})"
+
+    # In messages and f-strings a shape reads as the tuple it is: (2, 3).
+    def __str__(self) -> str:
+        return tuple.__repr__(self)
+
+
 def _to_array(data, dtype) -> np.ndarray:
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
     else:
-        arr = np.array(data, dtype=dtype)
-        if dtype is None and arr.dtype == np.float64:
+        if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
+            data = [d._data if isinstance(d, Tensor) else d for d in data]
+        try:
+            arr = np.array(data, dtype=dtype)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"tensor: cannot make a tensor from this {type(data).__name__}: {exc}"
+            ) from None
+        if dtype is None and arr.dtype == np.float64 and not _has_float64(data):
             arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
-        if arr.dtype == object:
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__}")
+    if arr.dtype.kind in "OUSVMm":
+        raise TypeError(
+            f"tensor: cannot make a tensor of {arr.dtype} values (from "
+            f"{type(data).__name__}); tensors hold numbers and booleans only"
+        )
     return arr
+
+
+def _has_float64(data) -> bool:
+    """Whether a nested list holds float64 arrays or 0-d tensors' arrays (which keep float64)."""
+    if isinstance(data, np.ndarray):
+        return data.dtype == np.float64
+    if isinstance(data, (list, tuple)):
+        return any(_has_float64(d) for d in data[:1])
+    return False
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def result_type(a, b) -> np.dtype:
+    """The dtype of ``a (op) b`` under PyTorch's promotion: categories bool < integer < floating <
+    complex; a dimensioned tensor's dtype wins over a 0-d tensor's, and a 0-d tensor's over a
+    Python number's, unless the lower-priority operand is of a higher category."""
+    a = a if isinstance(a, Tensor) else _lift(a, b) if isinstance(b, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else _lift(b, a)
+    return _promoted(a._data, b._data)
+
+
+def _promoted(x: np.ndarray, y: np.ndarray) -> np.dtype:
+    dx, dy = x.dtype, y.dtype
+    cx, cy = _CATEGORY[dx.kind], _CATEGORY[dy.kind]
+    if (x.ndim == 0) == (y.ndim == 0):
+        if cx == cy:
+            return np.promote_types(dx, dy)
+        return dx if cx > cy else dy
+    if x.ndim == 0:  # y has dimensions: its dtype wins unless x is of a higher category
+        return dx if cx > cy else dy
+    return dy if cy > cx else dx
+
+
+def _check_sub(a: Tensor, b) -> None:
+    if (
+        a._data.dtype == np.bool_
+        or isinstance(b, bool)
+        or (isinstance(b, Tensor) and b._data.dtype == np.bool_)
+    ):
+        raise TypeError(
+            "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
+            f"a mask use ~mask\n  at {user_line()}"
+        )
+
+
+def _pair(a: Tensor, b: Tensor, true_div: bool = False) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op in their PyTorch-promoted dtype (true division of integers
+    gives the default float dtype)."""
+    da, db = a._data.dtype, b._data.dtype
+    if da is db or da == db:
+        if not true_div or da.kind in "fc":
+            return a, b
+        dt = get_default_dtype()
+    else:
+        dt = _promoted(a._data, b._data)
+        if true_div and dt.kind not in "fc":
+            dt = get_default_dtype()
+    return a.astype(dt), b.astype(dt)
 
 
 def _lift(x, like: Tensor) -> Tensor:
@@ -517,7 +708,7 @@ def _lift(x, like: Tensor) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (int, float)):
-        dt = like.data.dtype
+        dt = like._data.dtype
         if dt.kind not in "fc":
             dt = np.result_type(dt, x)
             if dt == np.float64 and isinstance(x, float):
@@ -555,18 +746,18 @@ def _value(x, like: Tensor) -> Tensor:
     """A value to write into ``like``: a Tensor as it is, anything else in ``like``'s dtype."""
     if isinstance(x, Tensor):
         return x
-    return constant(np.asarray(x, dtype=like.data.dtype))
+    return constant(np.asarray(x, dtype=like._data.dtype))
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _raw_index(index):
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
     if isinstance(index, Tensor):
-        index = index.data
+        index = index._data
     if isinstance(index, list):
         index = np.asarray(index)
     if isinstance(index, np.ndarray) and index.dtype == np.bool_:
@@ -598,5 +789,8 @@ def _shape_args(shape) -> tuple[int, ...]:
 from chainrule.autograd import functions as _fn  # noqa: E402  (functions build on Tensor)
 from chainrule.autograd import inplace as _inplace  # noqa: E402
 from chainrule.autograd.function import apply, constant, derived  # noqa: E402
+
+# The non-leaves that keep their .grad (by id; Tensor's == is elementwise, so no WeakSet).
+_retained: dict[int, weakref.ref] = {}
 
 _ = state, xp

@@ -72,12 +72,12 @@ def greedy_decode(model, images: np.ndarray, vocab: Vocabulary, max_len: int = M
             done = np.zeros(n, dtype=bool)
             for t in range(max_len):
                 logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
-                logp = _log_softmax(logits.data)
+                logp = _log_softmax(logits._data)
                 tokens = logp.argmax(axis=1)
                 scores += np.where(done, 0.0, logp[np.arange(n), tokens])
                 out[:, t] = tokens
                 if alpha is not None:
-                    alphas.append(alpha.data)
+                    alphas.append(alpha._data)
                 done |= tokens == vocab.end_index
                 if done.all():
                     break
@@ -117,7 +117,7 @@ def beam_search(
         with cr.no_grad():
             features = model.encode(cr.from_numpy(images))
             # Every beam of an image looks at the same features: repeat each image K times.
-            features = cr.from_numpy(np.repeat(features.data, k, axis=0))
+            features = cr.from_numpy(np.repeat(features._data, k, axis=0))
             state = model.init_state(features)
             tokens = np.full(n * k, vocab.start_index, dtype=np.int64)
             # float64 scores: adding a beam's score to log-probabilities then cannot round two
@@ -130,7 +130,7 @@ def beam_search(
             rows = np.arange(n)[:, None]
             for _ in range(max_len):
                 logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
-                logp = _log_softmax(logits.data).astype(np.float64).reshape(n, k, -1)
+                logp = _log_softmax(logits._data).astype(np.float64).reshape(n, k, -1)
                 v = logp.shape[2]
                 # A finished beam can only "extend" by <end> again, at no cost: it keeps its score.
                 logp[done] = -np.inf
@@ -142,7 +142,7 @@ def beam_search(
                 scores = cand[rows, best]
                 history = np.concatenate([history[rows, beam], word[:, :, None]], axis=2)
                 if alpha is not None:
-                    a = alpha.data.reshape(n, k, 1, -1)
+                    a = alpha._data.reshape(n, k, 1, -1)
                     att = a if att is None else np.concatenate([att, a], axis=2)
                     att = att[rows, beam]
                 done = done[rows, beam] | (word == end)

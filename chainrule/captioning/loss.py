@@ -23,7 +23,7 @@ def sequence_cross_entropy(logits: Tensor, targets, pad_index: int = 0) -> Tenso
     Returns:
         A scalar Tensor.
     """
-    y = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    y = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
     if logits.ndim != 3 or y.shape != tuple(logits.shape[:2]):
         raise ShapeError(
             f"sequence_cross_entropy: expected logits (N, T, V) and targets (N, T), got "
@@ -48,7 +48,7 @@ def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor
         alphas: α, (N, T, L), each row a distribution over the L regions.
         targets: int (N, T); padded steps are left out of the sum over t.
     """
-    y = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    y = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
     if alphas.ndim != 3 or y.shape != tuple(alphas.shape[:2]):
         raise ShapeError(
             f"attention_regularizer: expected alphas (N, T, L) and targets (N, T), got "

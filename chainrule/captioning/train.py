@@ -208,8 +208,8 @@ def _train_captioner(cfg, resume, log, progress) -> dict:
             if alphas is not None and cfg.alpha_c:
                 r = attention_regularizer(alphas, batch.targets, vocab.pad_index)
                 loss = ce + cfg.alpha_c * r
-                reg = float(r.data)
-            lv = float(loss.data)
+                reg = float(r._data)
+            lv = float(loss._data)
             if not math.isfinite(lv):
                 bar.close()
                 raise diverged(lv, epoch, step, state_path)
@@ -219,7 +219,7 @@ def _train_captioner(cfg, resume, log, progress) -> dict:
                 clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             n_tok = int((batch.targets != vocab.pad_index).sum())
-            ce_sum += float(ce.data) * n_tok
+            ce_sum += float(ce._data) * n_tok
             reg_sum += reg * len(batch.index)
             tokens += n_tok
             pairs += len(batch.index)

@@ -33,14 +33,14 @@ def run(args) -> int:
         )
     if args.what == "filters":
         name, conv = convs[0]
-        w = conv.weight.data  # (O, C, kh, kw)
+        w = conv.weight._data  # (O, C, kh, kw)
         panels = [(f"{i}", w[i].mean(axis=0)) for i in range(w.shape[0])]
         title = f"{meta['model']}: the {w.shape[0]} filters of {name} ({w.shape[2]}×{w.shape[3]})"
         _grid([("filters", panels)], title, args.out, diverging=True)
     else:
         image, label, classes = _test_image(args, meta)
         maps = _feature_maps(model, convs, image)
-        pred = int(model(_batch(image)).data.argmax())
+        pred = int(model(_batch(image))._data.argmax())
         groups = [("input", [(f"label: {classes[label]}", image[0])])]
         for name, fmap in maps:
             groups.append(
@@ -81,7 +81,7 @@ def _feature_maps(model, convs, image):
 
         def record(x, _orig=original, _name=name):
             y = _orig(x)
-            captured.append((_name, y.data[0]))
+            captured.append((_name, y._data[0]))
             return y
 
         conv.forward = record

@@ -49,7 +49,7 @@ def _as_list(tensors: Iterable[Tensor]) -> list[Tensor]:
 def model_signature(model: Any) -> list[tuple[str, tuple[int, ...], str]]:
     """The definition the ranks must agree on: ``(name, shape, dtype)`` of every parameter and
     buffer of a Module, in registration order (or of a list of tensors, named by position)."""
-    return [(n, tuple(t.data.shape), str(t.data.dtype)) for n, t in _named_tensors(model)]
+    return [(n, tuple(t._data.shape), str(t._data.dtype)) for n, t in _named_tensors(model)]
 
 
 def _checksum(signature: list[tuple[str, tuple[int, ...], str]]) -> str:
@@ -133,10 +133,10 @@ def broadcast_buffers(model: Any, root: int = 0) -> None:
 def _broadcast(tensors: list[Tensor], root: int) -> None:
     comm = _comm.get_comm()
     for t in tensors:
-        a = t.data
+        a = t._data
         if a.flags.c_contiguous and a.flags.writeable:
             comm.Bcast(a, root=root)
         else:
             buf = np.array(a, order="C")  # a writable contiguous copy
             comm.Bcast(buf, root=root)
-            t.data = buf.reshape(a.shape)
+            t._data = buf.reshape(a.shape)

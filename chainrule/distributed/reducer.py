@@ -40,7 +40,7 @@ class _Bucket:
         self.params = params
         self.index = index  # positions in the reducer's parameter list
         self.dtype = dtype
-        self.sizes = [p.data.size for p in params]
+        self.sizes = [p._data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
         self.numel = self.offsets[-1]
         self.buffer = np.empty(self.numel + len(params), dtype=dtype)
@@ -63,8 +63,8 @@ def _plan(params: list[Tensor], cap_bytes: int, reduce_dtype: np.dtype | None) -
     open_: dict[np.dtype, tuple[list[Tensor], list[int], int]] = {}
     buckets: list[_Bucket] = []
     for i, p in enumerate(params):
-        dt = _reduce_dtype_of(p.data.dtype, reduce_dtype)
-        nbytes = p.data.size * dt.itemsize
+        dt = _reduce_dtype_of(p._data.dtype, reduce_dtype)
+        nbytes = p._data.size * dt.itemsize
         plist, ilist, used = open_.get(dt, ([], [], 0))
         if plist and used + nbytes > cap_bytes:
             buckets.append(_Bucket(plist, ilist, dt))
@@ -159,11 +159,11 @@ class GradientReducer:
                     buf[lo:hi] = 0
                     flags[k] = 0
                 else:
-                    g = g.data if isinstance(g, Tensor) else np.asarray(g)
-                    if g.shape != p.data.shape:
+                    g = g._data if isinstance(g, Tensor) else np.asarray(g)
+                    if g.shape != p._data.shape:
                         raise ValueError(
                             f"GradientReducer: parameter {b.index[k]} has shape "
-                            f"{p.data.shape} but its grad has shape {g.shape}"
+                            f"{p._data.shape} but its grad has shape {g.shape}"
                         )
                     np.copyto(buf[lo:hi], g.reshape(-1), casting="unsafe")
                     flags[k] = 1
@@ -178,7 +178,7 @@ class GradientReducer:
                     continue
                 lo, hi = b.offsets[k], b.offsets[k + 1]
                 # A copy, so that the next step's packing never changes a gradient handed out.
-                p.grad = constant(grads[lo:hi].reshape(p.data.shape).astype(p.data.dtype))
+                p.grad = constant(grads[lo:hi].reshape(p._data.shape).astype(p._data.dtype))
         self.steps += 1
 
 

@@ -48,7 +48,7 @@ class Explanation:
         """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
         from chainrule.explain.report import fmt
 
-        return self.names.get(id(t)) or fmt(t.data)
+        return self.names.get(id(t)) or fmt(t._data)
 
     def paths(self) -> PathSummary:
         """Every path from the output to each input, with products and multiplication counts."""
@@ -56,13 +56,13 @@ class Explanation:
 
     def numerical(self, eps: float = 1e-6) -> dict[str, np.ndarray]:
         """Central-difference estimates (f(x+h) - f(x-h)) / 2h of d(output)/d(input), per element."""
-        base = {k: v.data for k, v in self.inputs.items()}
+        base = {k: v._data for k, v in self.inputs.items()}
 
         def f(values: Mapping[str, np.ndarray]) -> float:
             env = {k: Tensor(v) for k, v in values.items()}
             with no_grad():
                 r = evaluate(self.expression, env).result
-            return float(r.data if isinstance(r, Tensor) else r)
+            return float(r._data if isinstance(r, Tensor) else r)
 
         out = {}
         for name, x in base.items():
@@ -86,7 +86,7 @@ class Explanation:
                 "numerical check: a recorded ledger has no expression to evaluate again; use "
                 "chainrule.gradcheck on the function instead"
             )
-        base = {k: v.data for k, v in self.inputs.items()}
+        base = {k: v._data for k, v in self.inputs.items()}
         with np.errstate(all="ignore"):
             notes = special_points(self.ledger.steps, self.name, h)
         f = evaluator(self.expression, self.inputs)
@@ -119,7 +119,7 @@ class Explanation:
     def bindings_text(self) -> str:
         from chainrule.explain.report import fmt
 
-        return ", ".join(f"{k} = {fmt(v.data)}" for k, v in self.inputs.items())
+        return ", ".join(f"{k} = {fmt(v._data)}" for k, v in self.inputs.items())
 
 
 def explain(expression: str, at: Mapping | str | None = None, **values) -> Explanation:
@@ -159,7 +159,7 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
     out = ev.result
     if not isinstance(out, Tensor) or not out.requires_grad:
         raise ExplainError("the expression does not depend on any input: nothing to differentiate")
-    if out.data.size != 1:
+    if out._data.size != 1:
         raise ExplainError(
             f"the expression's value has shape {out.shape}; explain differentiates one number: "
             "wrap it in sum(...) or dot(...)",
@@ -176,7 +176,7 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
         names[id(t)] = n
         t.name = n
     forward = list(inputs.values()) + created
-    gradients = {n: t.grad.data for n, t in inputs.items()}
+    gradients = {n: t.grad._data for n, t in inputs.items()}
     return Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
 
 
@@ -202,7 +202,7 @@ def from_ledger(ledger: Ledger) -> Explanation:
             if prefix == "x":
                 inputs[name] = t
     gradients = {
-        n: (ledger.grad(t) if ledger.grad(t) is not None else np.zeros_like(t.data))
+        n: (ledger.grad(t) if ledger.grad(t) is not None else np.zeros_like(t._data))
         for n, t in inputs.items()
     }
     root = names[id(ledger.root)]
@@ -244,7 +244,7 @@ def _bindings(at, values) -> dict[str, np.ndarray]:
     elif at is not None:
         values = {**dict(at), **values}
     for k, v in values.items():
-        arr = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=np.float64)
+        arr = np.asarray(v._data if isinstance(v, Tensor) else v, dtype=np.float64)
         if arr.ndim > 1:
             raise ExplainError(f"{k}: explain takes scalars and vectors, got shape {arr.shape}")
         out[k] = arr

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule.autograd.functions as F
-from chainrule import ops
-from chainrule.autograd.function import apply, constant
+from chainrule.autograd.function import constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError
 from chainrule.explain.parser import ExplainError, Expression
@@ -130,11 +129,11 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value]) -> Val
                 return max(a, b)
             return F.maximum(a, b) if isinstance(a, Tensor) else F.maximum(_tensor(a), b)
         return F.max(_tensor(args[0]))
-    if name in ("sin", "cos"):  # ops without a chainrule.autograd.functions wrapper yet
-        return apply(ops.Sin() if name == "sin" else ops.Cos(), _tensor(args[0]))
     fn = {
         "abs": F.abs,
         "exp": F.exp,
+        "sin": F.sin,
+        "cos": F.cos,
         "log": F.log,
         "sqrt": F.sqrt,
         "tanh": F.tanh,

@@ -90,14 +90,14 @@ class Ledger:
     def local(self, step: Step, slot: int) -> np.ndarray | None:
         """d(output)/d(input ``slot``) from the op's own ``vjp`` with an upstream of ones, in the
         broadcast shape (before it is summed back to the input's shape)."""
-        g = _vjp(step.tensor, np.ones_like(step.tensor.data))[slot]
+        g = _vjp(step.tensor, np.ones_like(step.tensor._data))[slot]
         return None if g is None else np.asarray(g)
 
     def jacobian(self, step: Step, slot: int) -> np.ndarray:
         """The Jacobian d(output)/d(input ``slot``), shape (output size, input size), one row per
         output element, each row from the op's ``vjp`` with a one-hot upstream."""
-        y = step.tensor.data
-        x = step.op.inputs[slot].data
+        y = step.tensor._data
+        x = step.op.inputs[slot]._data
         rows = np.zeros((y.size, x.size), dtype=np.result_type(y.dtype, x.dtype))
         for k in range(y.size):
             e = np.zeros(y.size, dtype=y.dtype)
@@ -110,7 +110,7 @@ class Ledger:
 
 def _vjp(t: Tensor, g):
     node = t._node
-    return node.vjp(ArrayMath, g, *[i.data for i in node.inputs], t.data)
+    return node.vjp(ArrayMath, g, *[i._data for i in node.inputs], t._data)
 
 
 def check_graph(root: Tensor, where: str = "explain") -> None:
@@ -151,7 +151,7 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
             "record: this tensor does not require grad, so it has no backward pass; create its "
             "inputs with requires_grad=True"
         )
-    seed_arr = np.ones_like(root.data) if seed is None else np.asarray(seed, dtype=root.dtype)
+    seed_arr = np.ones_like(root._data) if seed is None else np.asarray(seed, dtype=root.dtype)
     if seed_arr.shape != root.shape:
         raise ValueError(f"record: the seed has shape {seed_arr.shape}, the root {root.shape}")
     order = engine.toposort([root])
@@ -162,14 +162,14 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
         if node is not None:
             node.vjp = _recording(node.vjp, t, calls)
             wrapped.append(node)
-    before = {id(t): None if t.grad is None else t.grad.data.copy() for t in order}
+    before = {id(t): None if t.grad is None else t.grad._data.copy() for t in order}
     try:
         if fill_grad:
             root.backward(seed_arr, retain_graph=True)
             engine_grads = {}
         else:
             found = engine.grad(root, order, [seed_arr], retain_graph=True, allow_unused=True)
-            engine_grads = {id(t): g.data for t, g in zip(order, found) if g is not None}
+            engine_grads = {id(t): g._data for t, g in zip(order, found) if g is not None}
     finally:
         for node in wrapped:
             del node.vjp  # the class's own vjp again
@@ -198,8 +198,8 @@ def _build(root, seed, order, calls, engine_grads, before) -> Ledger:
                 step.edges.append(Edge(slot, inp, None))
                 continue
             ig = np.asarray(ig)
-            if ig.shape != inp.data.shape:
-                ig = sum_to(ig, inp.data.shape)
+            if ig.shape != inp._data.shape:
+                ig = sum_to(ig, inp._data.shape)
             prev = totals.get(id(inp))
             totals[id(inp)] = ig if prev is None else prev + ig
             received.setdefault(id(inp), []).append(ig)
@@ -217,7 +217,7 @@ def _check_against_engine(order, totals, engine_grads, before) -> None:
             if t._node is not None or not t.requires_grad or mine is None:
                 continue
             prev = before[id(t)]
-            theirs = t.grad.data if prev is None else t.grad.data - prev
+            theirs = t.grad._data if prev is None else t.grad._data - prev
         else:
             theirs = engine_grads.get(id(t))
             if theirs is None and mine is None:

@@ -35,11 +35,11 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
     where the local derivative is a plain ±1 (add, sub, neg) or the op has no formula here."""
     y = step.tensor
     ins = step.op.inputs
-    if local.size != 1 or y.data.size != 1 or any(i.data.size != 1 for i in ins):
+    if local.size != 1 or y._data.size != 1 or any(i._data.size != 1 for i in ins):
         return None
     op = step.op.name
     Y, X = name(y), name(ins[slot])
-    x, yv = float(ins[slot].data), float(y.data)
+    x, yv = float(ins[slot]._data), float(y._data)
     head = f"∂{Y}/∂{X}"
     v = num(local)
     parts: list[str] = []
@@ -49,9 +49,9 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
     elif op == "div":
         n, d = ins
         if slot == 0:
-            parts = [f"1/{name(d)}", f"1/{term(d.data)}"]
+            parts = [f"1/{name(d)}", f"1/{term(d._data)}"]
         else:
-            parts = [f"{MINUS}{name(n)}/{name(d)}²", f"{MINUS}{term(n.data)}/{term(d.data)}²"]
+            parts = [f"{MINUS}{name(n)}/{name(d)}²", f"{MINUS}{term(n._data)}/{term(d._data)}²"]
     elif op == "pow" and len(ins) == 1:
         p = step.op.p
         parts = [f"{num(p)}·{X}^{num(p - 1)}", f"{num(p)} × {term(x)}^{num(p - 1)}"]
@@ -62,7 +62,7 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
         if slot == 0:
             parts = [f"{name(b)}·{name(a)}^({name(b)} {MINUS} 1)"]
         else:
-            parts = [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a.data)}"]
+            parts = [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a._data)}"]
     elif op == "exp":
         parts = [f"exp({X}) = {Y}"]
     elif op == "log":
@@ -87,12 +87,12 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
         )
     elif op in ("maximum", "minimum"):
         other = ins[1 - slot]
-        if float(other.data) == x:
+        if float(other._data) == x:
             return (
                 f"{head} = {v}: a tie ({name(ins[0])} = {name(ins[1])} = {num(x)}), where chainrule "
                 "splits the gradient; the texts route it all to one input"
             )
-        wins = (x > float(other.data)) == (op == "maximum")
+        wins = (x > float(other._data)) == (op == "maximum")
         return f"{head} = {v}, since {X} is the {'one taken' if wins else 'one not taken'}"
     elif op == "abs":
         parts = [f"sign({X})"]

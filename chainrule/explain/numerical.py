@@ -85,7 +85,7 @@ def special_points(steps, name: Callable[[Tensor], str], h: float) -> list[str]:
     notes = []
     for step in steps:
         op, y = step.op.name, step.tensor
-        ins = [np.asarray(i.data, dtype=np.float64) for i in step.op.inputs]
+        ins = [np.asarray(i._data, dtype=np.float64) for i in step.op.inputs]
         Y = name(y)
         if op in ("relu", "abs") and (np.abs(ins[0]) <= h).any():
             notes.append(
@@ -127,6 +127,6 @@ def evaluator(
         env = {k: Tensor(v) for k, v in values.items()}
         with no_grad():
             r = evaluate(expression, env).result
-        return float(r.data if isinstance(r, Tensor) else r)
+        return float(r._data if isinstance(r, Tensor) else r)
 
     return f

@@ -48,7 +48,7 @@ def text_report(
     rows = [["node", "op", "inputs", "value", "expression"]]
     for t in ex.forward:
         ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
-        rows.append([ex.name(t), _op_name(t), ins, fmt(t.data), ex.texts.get(id(t), "")])
+        rows.append([ex.name(t), _op_name(t), ins, fmt(t._data), ex.texts.get(id(t), "")])
     lines += _table(rows)
     lines.append("")
 
@@ -66,7 +66,7 @@ def text_report(
     if numerical:
         lines.append("")
         lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward))
-    if not all(np.isfinite(t.data).all() for t in ex.forward):
+    if not all(np.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
             "note: some values are not finite (nan or inf), so gradients through them are too",
@@ -223,7 +223,7 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
     root = ex.name(ex.output)
     forward = []
     for t in ex.forward:
-        entry = {"node": ex.name(t), "op": _op_name(t), "value": _jsonable(t.data)}
+        entry = {"node": ex.name(t), "op": _op_name(t), "value": _jsonable(t._data)}
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
@@ -251,8 +251,8 @@ def json_report(ex: Explanation, paths: bool = False, numerical: bool = False) -
         )
     out = {
         "expression": ex.expression.text.strip() if ex.expression is not None else ex.recorded,
-        "inputs": {k: _jsonable(v.data) for k, v in ex.inputs.items()},
-        "output": {"node": root, "value": _jsonable(ex.output.data)},
+        "inputs": {k: _jsonable(v._data) for k, v in ex.inputs.items()},
+        "output": {"node": root, "value": _jsonable(ex.output._data)},
         "forward": forward,
         "backward": backward,
         "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},

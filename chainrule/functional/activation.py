@@ -64,7 +64,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     stability). Any shape."""
     x = _fn._t(input)
     bx = x * beta
-    big = bx.data > threshold
+    big = bx._data > threshold
     safe = _fn.where(big, 0.0, bx)
     return _fn.where(big, x, _fn.log(_fn.exp(safe) + 1) * (1.0 / beta))
 
@@ -99,4 +99,4 @@ def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
 def _softmax_dim(x, dim: int | None) -> int:
     if dim is not None:
         return dim
-    return 0 if np.ndim(x.data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1
+    return 0 if np.ndim(x._data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1

@@ -67,7 +67,7 @@ def float_mask(mask, dtype, true_means: str, where: str) -> Tensor:
     m = mask if isinstance(mask, Tensor) else constant(np.asarray(mask))
     kind = m.dtype.kind
     if kind == "b":
-        block = ~m.data if true_means == "keep" else m.data
+        block = ~m._data if true_means == "keep" else m._data
         return constant(np.where(block, -np.inf, 0.0).astype(dtype))
     if kind != "f":
         raise TypeError(f"{where}: only boolean and floating masks are supported, got {m.dtype}")

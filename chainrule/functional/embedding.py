@@ -38,7 +38,7 @@ def embedding(
     Returns:
         y of shape (*, D).
     """
-    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    idx = np.asarray(input._data if isinstance(input, Tensor) else input)
     w = _fn._t(weight)
     if w.ndim != 2:
         raise ShapeError(
@@ -64,7 +64,7 @@ def embedding(
         raise ValueError("embedding: sparse=True is not supported (gradients are dense arrays)")
     if max_norm is not None:
         _escape("embedding with max_norm (rows are renormalised in place from the indices)")
-        _renorm_(w.data, idx, float(max_norm), float(norm_type))
+        _renorm_(w._data, idx, float(max_norm), float(norm_type))
     return apply(Embedding(idx, padding_idx, bool(scale_grad_by_freq)), w)
 
 

@@ -32,7 +32,7 @@ def _reduce(loss: Tensor, reduction: str, inv_count: Tensor | None = None) -> Te
         return total
     if inv_count is not None:
         return total * inv_count
-    n = loss.data.size
+    n = loss._data.size
     # An empty batch (or every target ignored) has no mean: NaN, as in PyTorch.
     return total * (1.0 / n) if n else total * float("nan")
 
@@ -53,12 +53,12 @@ def _float_target(target, like: Tensor) -> Tensor:
             return target
         if target.dtype.kind == "f":
             return target.astype(like.dtype)
-        return constant(target.data.astype(like.dtype))
+        return constant(target._data.astype(like.dtype))
     return constant(np.asarray(target, dtype=like.dtype))
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 # ----- regression -----
@@ -189,7 +189,7 @@ def cross_entropy(
     # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
     # (cr.compile recomputes them at every replay); B enters the op, not the graph.
     B, inv = derived(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
-    loss = apply(SoftmaxCrossEntropy(B.data), x)
+    loss = apply(SoftmaxCrossEntropy(B._data), x)
     if single and reduction == "none":
         return loss.reshape(())
     return _reduce(loss, reduction, inv_count=inv)
@@ -285,10 +285,10 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     x = _fn._t(input)
     y = _float_target(target, x)
     _same_shape(name, x, y)
-    if ((x.data < 0) | (x.data > 1)).any():
+    if ((x._data < 0) | (x._data > 1)).any():
         raise ValueError(
             f"{name}: every element of the input must be a probability in [0, 1] (did you mean "
-            f"binary_cross_entropy_with_logits?); got values in [{x.data.min()}, {x.data.max()}]"
+            f"binary_cross_entropy_with_logits?); got values in [{x._data.min()}, {x._data.max()}]"
             f"\n  at {user_line()}"
         )
     loss = apply(BinaryCrossEntropy(), x, y)
@@ -352,7 +352,7 @@ def smooth_l1_loss(
     d = (x - y).abs()
     if beta == 0:
         return _reduce(d, reduction)
-    return _reduce(_fn.where(d.data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+    return _reduce(_fn.where(d._data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
 def kl_div(
@@ -377,11 +377,11 @@ def kl_div(
     if log_target:
         loss = _fn.exp(y) * (y - x)
     else:
-        pos = y.data > 0
+        pos = y._data > 0
         # y log y via a log of y where y > 0 only: the limit 0 at y = 0, no log 0 in the graph.
         log_y = _fn.log(_fn.where(pos, y, 1.0))
         loss = _fn.where(pos, y * (log_y - x), y * 0 - y * x)
     if reduction == "batchmean":
-        n = x.data.shape[0] if x.data.ndim else 1
+        n = x._data.shape[0] if x._data.ndim else 1
         return loss.sum() * (1.0 / n)
     return _reduce(loss, reduction)

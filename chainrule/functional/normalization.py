@@ -60,7 +60,7 @@ def batch_norm(
             )
     bshape = (1, C) + (1,) * (input.ndim - 2)
     if training:
-        n = input.data.size // C if C else 0
+        n = input._data.size // C if C else 0
         if n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of "
@@ -107,7 +107,7 @@ def _update_running(running: Tensor | None, batch, momentum: float, correction: 
     if running is None:
         return
     stat = batch.reshape(-1) * correction
-    running.data[...] = (1.0 - momentum) * running.data + momentum * stat
+    running._data[...] = (1.0 - momentum) * running._data + momentum * stat
 
 
 def layer_norm(

@@ -49,9 +49,9 @@ def pad(
     """
     x = _fn._t(input)
     pad = [int(v) for v in pad]
-    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
+    if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
         raise ValueError(
-            f"pad: the padding must be pairs (left, right) for at most {x.data.ndim} dimensions "
+            f"pad: the padding must be pairs (left, right) for at most {x._data.ndim} dimensions "
             f"of the input, got {tuple(pad)}"
         )
     if mode not in ("constant", "reflect", "replicate", "circular"):
@@ -61,9 +61,9 @@ def pad(
     if mode != "constant" and value not in (None, 0):
         raise ValueError(f"pad: value= is only for mode='constant', got mode={mode!r}")
     for k in range(len(pad) // 2):
-        dim = x.data.ndim - 1 - k
+        dim = x._data.ndim - 1 - k
         lo, hi = pad[2 * k], pad[2 * k + 1]
-        n = x.data.shape[dim]
+        n = x._data.shape[dim]
         if mode == "constant":
             x = _constant(x, dim, lo, hi, 0.0 if value is None else float(value))
             continue
@@ -88,7 +88,7 @@ def pad(
 
 def _constant(x: Tensor, dim: int, lo: int, hi: int, value: float) -> Tensor:
     if lo < 0 or hi < 0:  # crop first
-        n = x.data.shape[dim]
+        n = x._data.shape[dim]
         x = x[(slice(None),) * dim + (slice(max(-lo, 0), n - max(-hi, 0)),)]
         lo, hi = max(lo, 0), max(hi, 0)
     parts = []
@@ -96,7 +96,7 @@ def _constant(x: Tensor, dim: int, lo: int, hi: int, value: float) -> Tensor:
         if width is None:
             parts.append(x)
         elif width:
-            shape = list(x.data.shape)
+            shape = list(x._data.shape)
             shape[dim] = width
-            parts.append(Tensor(np.full(shape, value, dtype=x.data.dtype)))
+            parts.append(Tensor(np.full(shape, value, dtype=x._data.dtype)))
     return _fn.cat(parts, dim) if len(parts) > 1 else x

@@ -182,7 +182,7 @@ class CompiledStep:
 def _signature(x, flat: list):
     if isinstance(x, Tensor):
         flat.append(x)
-        return ("T", x.data.shape, x.data.dtype.str, x.requires_grad)
+        return ("T", x._data.shape, x._data.dtype.str, x.requires_grad)
     if isinstance(x, np.ndarray):
         flat.append(x)
         return ("A", x.shape, x.dtype.str)

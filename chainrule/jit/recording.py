@@ -85,7 +85,7 @@ class _Recording:
         self.saved: dict[int, list[str]] = {}
         self.template = None
         for k, x in enumerate(inputs):
-            arr = x.data if isinstance(x, Tensor) else x
+            arr = x._data if isinstance(x, Tensor) else x
             self.entries.append(_Entry("input", None, [("t", k)], self._new(arr)))
 
     # ----- references -----
@@ -125,7 +125,7 @@ class _Recording:
             getattr(self, name).clear()
 
     def _ref_tensor(self, t: Tensor):
-        k = self.slot_of.get(id(t.data))
+        k = self.slot_of.get(id(t._data))
         if k is not None:
             return self._srefs[k]
         k = self.ext_index.get(id(t))
@@ -187,7 +187,7 @@ class _Recording:
             else:
                 attrs.append((name, v))
         entry.key = (type(op), attrs)
-        entry.out = self._new(t.data)
+        entry.out = self._new(t._data)
         # What forward kept on the op for its backward; big arrays are let go after the VJP.
         # (Arrays written by forward: new attributes, or ones __init__ set to a placeholder.)
         saved = [
@@ -241,7 +241,7 @@ class _Recording:
             self.busy = False
         refs = [self._const(a) for a in args]
         kw = {k: self._const(v) for k, v in kwargs.items()}
-        out = self._new(result.data) if isinstance(result, Tensor) else None
+        out = self._new(result._data) if isinstance(result, Tensor) else None
         self.entries.append(
             _Entry("call", method, refs, out, key=method, label=_name(method), kwargs=kw)
         )
@@ -305,7 +305,7 @@ class _Recording:
                 inputs = node.inputs
                 refs = [self._const(m), self._ref(g)]
                 refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
-                in_grads = node.vjp(m, g, *[i.data for i in inputs], t.data)
+                in_grads = node.vjp(m, g, *[i._data for i in inputs], t._data)
                 need = tuple(bool(i.requires_grad) for i in inputs)
                 self.vjp_ops[id(node)] = _SHARED.setdefault(need, need)
                 entry = _Entry("vjp", None, refs, [], label=node.name, op=node)
@@ -318,8 +318,8 @@ class _Recording:
                         entry.out.append(None)
                         continue
                     entry.out.append(self._new(ig))
-                    if ig.shape != inp.data.shape:
-                        shape = inp.data.shape
+                    if ig.shape != inp._data.shape:
+                        shape = inp._data.shape
                         ig2 = m.sum_to(ig, shape)
                         ref = self._ref(ig)
                         self.entries.append(
@@ -388,7 +388,7 @@ def _same_external(a: Tensor, b: Tensor) -> bool:
     if a is b:
         return True
     # Two different tensors made during the step: a constant, fine when both runs made the same.
-    return not a.requires_grad and not b.requires_grad and _same(a.data, b.data)
+    return not a.requires_grad and not b.requires_grad and _same(a._data, b._data)
 
 
 def _difference(r1: _Recording, r2: _Recording) -> str | None:

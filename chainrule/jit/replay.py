@@ -32,9 +32,9 @@ class _Unsupported(Exception):
 
 def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
     """``engine._to_leaf`` for a gradient array that nothing else refers to: no copy needed."""
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    t.grad = constant(g) if t.grad is None else constant(t.grad.data + g)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
+    t.grad = constant(g) if t.grad is None else constant(t.grad._data + g)
 
 
 # ----- the replay function -----
@@ -69,7 +69,7 @@ class _Tape:
             if kind == "s":
                 return f"s{k}"
             if kind == "e":
-                return f"{ext_names[k]}.data"
+                return f"{ext_names[k]}._data"
             if kind == "t":
                 return f"t{k}"
             if kind == "c":
@@ -91,7 +91,7 @@ class _Tape:
             call = ", ".join(args)
             if e.kind == "input":
                 src = (
-                    f"{expr(e.args[0])}.data"
+                    f"{expr(e.args[0])}._data"
                     if isinstance(rec.inputs[e.args[0][1]], Tensor)
                     else expr(e.args[0])
                 )
@@ -124,7 +124,7 @@ class _Tape:
                 ]
                 lines.append(f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {rhs}")
             elif e.kind == "call":
-                lines.append(f"s{e.out} = {rhs}.data" if e.out in last or e.out in kept else rhs)
+                lines.append(f"s{e.out} = {rhs}._data" if e.out in last or e.out in kept else rhs)
             elif e.out in last or e.out in kept:
                 lines.append(f"s{e.out} = {rhs}")
             else:
@@ -286,7 +286,7 @@ def _functions(params: list[str], lines: list[str]) -> list[str]:
 def _template(out, rec: _Recording):
     """The step's result with each Tensor replaced by where a replay finds it."""
     if isinstance(out, Tensor):
-        k = rec.slot_of.get(id(out.data))
+        k = rec.slot_of.get(id(out._data))
         if k is not None:
             return ("__slot__", k)
         j = rec.input_ids.get(id(out))

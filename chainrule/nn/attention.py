@@ -276,7 +276,7 @@ class MultiheadAttention(Module):
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _pad_key(bias):

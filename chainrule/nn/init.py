@@ -1,6 +1,6 @@
 """Parameter initialisation, in place, with PyTorch's names and rules (``cr.nn.init``).
 
-Every function overwrites ``tensor.data`` (no graph is recorded), draws from the library's
+Every function overwrites the tensor's values in place (no graph is recorded), draws from the library's
 generator so that ``cr.manual_seed`` makes it repeatable, and returns the tensor.
 
 Fan-in and fan-out of a weight of shape (out, in, *kernel) are ``in * prod(kernel)`` and
@@ -71,7 +71,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
-    tensor.data[...] = values
+    tensor._data[...] = values
     return tensor
 
 
@@ -124,7 +124,7 @@ def kaiming_uniform_(
     variance) or fan_out (the backward one). ``Linear`` and ``Conv2d`` initialise their weight
     with a = √5, which gives U(-1/√fan_in, 1/√fan_in).
     """
-    if tensor.data.size == 0:
+    if tensor._data.size == 0:
         return tensor  # nothing to fill (and a fan of 0)
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
@@ -135,7 +135,7 @@ def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
     """He normal: N(0, std²) with std = gain / √fan (arguments as ``kaiming_uniform_``)."""
-    if tensor.data.size == 0:
+    if tensor._data.size == 0:
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std)

@@ -265,10 +265,10 @@ class Module:
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
         for name, p in self._parameters.items():
             if p is not None:
-                out[prefix + name] = p if keep_vars else constant(p.data)
+                out[prefix + name] = p if keep_vars else constant(p._data)
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent:
-                out[prefix + name] = b if keep_vars else constant(b.data)
+                out[prefix + name] = b if keep_vars else constant(b._data)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(out, prefix + name + ".", keep_vars)
@@ -312,11 +312,11 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if arr.shape != target.data.shape:
+            arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            if arr.shape != target._data.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} from "
-                    f"checkpoint, the shape in current model is {tuple(target.data.shape)}."
+                    f"checkpoint, the shape in current model is {tuple(target._data.shape)}."
                 )
                 continue
             arrays[key] = arr
@@ -327,7 +327,7 @@ class Module:
             )
         # Only after every check passed, so that a failed load leaves the module unchanged.
         for key, arr in arrays.items():
-            own[key].data[...] = arr
+            own[key]._data[...] = arr
         return IncompatibleKeys(missing, unexpected)
 
     # ----- modes and housekeeping -----
@@ -357,7 +357,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = constant(np.zeros_like(p.data))
+                p.grad = constant(np.zeros_like(p._data))
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Calls ``fn`` on every descendant and then on this module (e.g. a custom init)."""
@@ -384,11 +384,11 @@ class Module:
             raise TypeError(f"to: expected a floating dtype, got {dtype}")
         for m in self.modules():
             for t in list(m._parameters.values()) + list(m._buffers.values()):
-                if t is None or t.data.dtype.kind != "f":
+                if t is None or t._data.dtype.kind != "f":
                     continue
-                t.data = t.data.astype(dtype)
+                t._data = t._data.astype(dtype)
                 if t.grad is not None:
-                    t.grad = constant(t.grad.data.astype(dtype))
+                    t.grad = constant(t.grad._data.astype(dtype))
         return self
 
     def double(self) -> Module:

@@ -75,17 +75,17 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches tracked."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self) -> None:
         """Running statistics reset; weight 1, bias 0."""
         self.reset_running_stats()
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight._data[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias._data[...] = 0
 
     def _check_input_dim(self, x: Tensor) -> None:
         raise NotImplementedError
@@ -102,7 +102,7 @@ class _BatchNorm(Module):
             effect(_count_batch, self.num_batches_tracked)
             if self.momentum is None:
                 _escape("BatchNorm with momentum=None (its factor is computed in Python)")
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(
@@ -213,4 +213,4 @@ class LayerNorm(Module):
 
 
 def _count_batch(count: Tensor) -> None:
-    count.data += 1
+    count._data += 1

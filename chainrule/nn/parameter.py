@@ -35,7 +35,7 @@ class Parameter(Tensor):
         if data is None:
             arr = np.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
-            arr = data.data
+            arr = data._data
         elif isinstance(data, np.ndarray):
             arr = data
         else:
@@ -50,4 +50,4 @@ class Parameter(Tensor):
     def __reduce_ex__(self, protocol):
         # Tensor has __slots__ and no __dict__: pickle (and copy.deepcopy) need to be told how to
         # rebuild a Parameter. The gradient is not carried, as in PyTorch.
-        return (Parameter, (self.data, self.requires_grad))
+        return (Parameter, (self._data, self.requires_grad))

@@ -62,7 +62,7 @@ class Embedding(Module):
             self.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
             self.reset_parameters()
         else:
-            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight)
+            w = np.array(_weight._data if isinstance(_weight, Tensor) else _weight)
             if w.shape != shape:
                 raise ValueError(
                     f"Embedding: _weight has shape {w.shape}, expected {shape} "
@@ -74,7 +74,7 @@ class Embedding(Module):
         """weight from N(0, 1), the padding row (if any) set to zeros."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input) -> Tensor:
         return embedding(
@@ -98,7 +98,7 @@ class Embedding(Module):
         sparse: bool = False,
     ) -> Embedding:
         """An Embedding whose table is ``embeddings`` (V, D) (copied), fixed unless freeze=False."""
-        arr = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        arr = np.asarray(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
         if arr.ndim != 2:
             raise ValueError(
                 f"Embedding.from_pretrained: expected a 2-D table (V, D), got shape {arr.shape}"

@@ -53,10 +53,10 @@ def _clip_norm(
         return constant(np.array(0.0))
     dtype = params[0].grad.dtype
     if math.isinf(norm_type):
-        total = max(float(np.abs(p.grad.data).max(initial=0.0)) for p in params)
+        total = max(float(np.abs(p.grad._data).max(initial=0.0)) for p in params)
     else:
         acc = sum(
-            float((np.abs(p.grad.data.astype(np.float64)) ** norm_type).sum()) for p in params
+            float((np.abs(p.grad._data.astype(np.float64)) ** norm_type).sum()) for p in params
         )
         total = acc ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
@@ -67,7 +67,7 @@ def _clip_norm(
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for p in params:
-            p.grad.data *= np.asarray(coef, dtype=p.grad.dtype)
+            p.grad._data *= np.asarray(coef, dtype=p.grad.dtype)
     return constant(np.array(total, dtype=dtype))
 
 
@@ -81,4 +81,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
 @recorded
 def _clip_value(parameters: list[Tensor], c: float) -> None:
     for p in _with_grads(parameters):
-        np.clip(p.grad.data, -c, c, out=p.grad.data)
+        np.clip(p.grad._data, -c, c, out=p.grad._data)

@@ -3,7 +3,7 @@
 and ``cr.optim.lr_scheduler``.
 
 Each optimiser follows PyTorch's update rule exactly (the equations are in its docstring),
-validates its hyperparameters, keeps per-parameter state, and updates ``p.data`` in place.
+validates its hyperparameters, keeps per-parameter state, and updates each parameter in place.
 """
 
 from chainrule.optim import lr_scheduler

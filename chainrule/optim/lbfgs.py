@@ -99,25 +99,25 @@ class LBFGS(Optimizer):
         for p in self._params:
             g = p.grad
             if g is None:
-                views.append(np.zeros(p.data.size, dtype=p.data.dtype))
+                views.append(np.zeros(p._data.size, dtype=p._data.dtype))
             else:
-                g = g.data if isinstance(g, Tensor) else np.asarray(g)
-                views.append(np.asarray(g, dtype=p.data.dtype).reshape(-1))
+                g = g._data if isinstance(g, Tensor) else np.asarray(g)
+                views.append(np.asarray(g, dtype=p._data.dtype).reshape(-1))
         return np.concatenate(views)
 
     def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (step_size * update[offset : offset + n]).reshape(p.data.shape)
+            n = p._data.size
+            p._data += (step_size * update[offset : offset + n]).reshape(p._data.shape)
             offset += n
 
     def _clone_param(self) -> list[np.ndarray]:
-        return [p.data.copy() for p in self._params]
+        return [p._data.copy() for p in self._params]
 
     def _set_param(self, params_data: list[np.ndarray]) -> None:
         for p, x in zip(self._params, params_data):
-            p.data[...] = x
+            p._data[...] = x
 
     def _directional_evaluate(
         self, closure: Callable[[], Any], x: list[np.ndarray], t: Any, d: np.ndarray

@@ -44,7 +44,7 @@ class Optimizer:
     must be False or None (chainrule has no CUDA graphs, no differentiable steps, no fused
     kernels) and say so otherwise.
 
-    Updates are made in place on ``p.data`` (the NumPy array), keep the parameter's dtype, and
+    Updates are made in place on the parameter's array, keep the parameter's dtype, and
     never write to ``p.grad`` (a gradient may share memory with something else). Parameters whose
     ``grad`` is None are skipped.
     """
@@ -116,8 +116,8 @@ class Optimizer:
                     f"{where} is not a leaf tensor (it is the result of an op); optimise the "
                     "tensor you created, not a computation on it"
                 )
-            if p.data.dtype.kind not in "fc":
-                raise TypeError(f"{where} has dtype {p.data.dtype}; only floating tensors learn")
+            if p._data.dtype.kind not in "fc":
+                raise TypeError(f"{where} has dtype {p._data.dtype}; only floating tensors learn")
             if id(p) in seen:
                 raise ValueError(
                     f"{where} appears more than once in the optimiser's parameters; it would be "
@@ -150,7 +150,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = constant(np.zeros_like(p.data))
+                    p.grad = constant(np.zeros_like(p._data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient, once. Returns ``closure()`` if given.
@@ -175,8 +175,8 @@ class Optimizer:
             for p in group["params"]:
                 g = p.grad
                 if g is not None:
-                    data = p.data
-                    g = g.data if isinstance(g, Tensor) else np.asarray(g)
+                    data = p._data
+                    g = g._data if isinstance(g, Tensor) else np.asarray(g)
                     if g.shape != data.shape:
                         raise ValueError(
                             f"{type(self).__name__}.step: parameter {i} has shape {data.shape} "
@@ -262,7 +262,7 @@ class Optimizer:
                 )
             p = by_index[idx]
             new_state[position[id(p)]] = {
-                key: _load_value(name, idx, key, v, p.data) for key, v in saved_state.items()
+                key: _load_value(name, idx, key, v, p._data) for key, v in saved_state.items()
             }
         for group, new in zip(self.param_groups, new_groups):
             group.clear()
@@ -283,10 +283,10 @@ def _load_value(name: str, idx: int, key: str, value: Any, like: np.ndarray) -> 
     """One entry of a parameter's saved state, made ready to use: the step an int, arrays
     copied in the parameter's dtype and checked against its shape."""
     if key == "step":
-        return int(np.asarray(value.data if isinstance(value, Tensor) else value).item())
+        return int(np.asarray(value._data if isinstance(value, Tensor) else value).item())
     if value is None or isinstance(value, (bool, numbers.Number, str)):
         return value
-    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
     if arr.shape != like.shape:
         raise ValueError(
             f"{name}.load_state_dict: state '{key}' of parameter {idx} has shape {arr.shape}, "

@@ -85,7 +85,7 @@ def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int = 100
             xb, yb = cr.from_numpy(x[i : i + batch_size]), cr.from_numpy(y[i : i + batch_size])
             out = model(xb)
             total_loss += float(loss_fn(out, yb).item()) * len(yb)
-            correct += int((out.data.argmax(axis=1) == yb.data).sum())
+            correct += int((out._data.argmax(axis=1) == yb._data).sum())
     model.train(was_training)
     n = max(len(y), 1)
     return {"loss": total_loss / n, "accuracy": correct / n, "correct": correct, "total": len(y)}
@@ -192,13 +192,13 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
                    disable=None if dist.is_main() else True)  # fmt: skip
         for step, (xb, yb) in enumerate(loader):
             loss, out = train_step(xb, yb)
-            lv = float(loss.data)
+            lv = float(loss._data)
             if not math.isfinite(lv):
                 bar.close()
                 raise diverged(lv, epoch, step, _last_good(ckpt_path, epoch))
-            n = len(yb.data)
+            n = len(yb._data)
             loss_sum += lv * n
-            correct += int((out.data.argmax(axis=1) == yb.data).sum())
+            correct += int((out._data.argmax(axis=1) == yb._data).sum())
             seen += n
             bar.update()
             if step % 50 == 0:

@@ -84,7 +84,7 @@ def draw(
     ledger = None
     seeded = False
     if grads and tensor.requires_grad:
-        seeded = tensor.data.size != 1
+        seeded = tensor._data.size != 1
         with np.errstate(all="ignore"):
             ledger = record(tensor)
     if rankdir is None:
@@ -198,7 +198,7 @@ class _Dot:
             attrs = f'shape=ellipse, style=filled, fillcolor="{_OP_FILL}"'
         elif t.requires_grad:
             rows.append(f"<b>{html.escape(name or 'leaf')}</b>")
-            if t.data.size > 1:
+            if t._data.size > 1:
                 rows.append("×".join(map(str, t.shape)))
             if grad is not None:
                 rows.append(f'<font color="{RED}">grad {html.escape(short(grad, self.k))}</font>')
@@ -206,8 +206,8 @@ class _Dot:
         else:
             if name:
                 rows.append(html.escape(name))
-            if t.data.size == 1:
-                rows.append(html.escape(short(t.data)))
+            if t._data.size == 1:
+                rows.append(html.escape(short(t._data)))
             else:
                 rows.append(f"constant {'×'.join(map(str, t.shape))}")
             attrs = f'shape=box, style="dashed", color="{_CONST_COLOR}", fontcolor="{_CONST_COLOR}"'
@@ -216,7 +216,7 @@ class _Dot:
     def edge_label(self, src: Tensor, dst: Tensor | None, slot: int) -> str:
         rows = []
         if self.values:
-            rows.append(f'<font color="{GREEN}">{html.escape(short(src.data, self.k))}</font>')
+            rows.append(f'<font color="{GREEN}">{html.escape(short(src._data, self.k))}</font>')
         if self.ledger is not None:
             g = self.ledger.seed if dst is None else self.sent.get((id(dst), slot))
             if g is not None:

@@ -55,7 +55,7 @@ def run_steps(model, optimizer, loader, steps: int = STEPS) -> None:
 
 
 def params_of(model) -> dict[str, np.ndarray]:
-    return {k: v.data.copy() for k, v in model.named_parameters()}
+    return {k: v.numpy().copy() for k, v in model.named_parameters()}
 
 
 def reference_run(opt: str, dtype: str = "float32", world: int = 2) -> dict[str, np.ndarray]:
