@@ -54,9 +54,11 @@ __all__ = [
     "load",
     "load_metadata",
     "load_weights",
+    "metadata_error",
     "save",
     "split_optimizer_state",
     "unflatten",
+    "whole_number",
 ]
 
 # Marks a header whose metadata values we JSON-encoded (files from other tools hold plain strings).
@@ -385,6 +387,22 @@ def _decode_metadata(path: str, raw: Mapping[str, str] | None) -> dict[str, Any]
     return out
 
 
+# ----- checking what a checkpoint holds -----
+def metadata_error(path: str, key: str, expected: str, value: Any) -> CheckpointError:
+    """The one-line error for metadata ``key`` of checkpoint ``path`` that is not ``expected``."""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return CheckpointError(
+        f"{path}: malformed metadata: {key!r} must be {expected}, got {shown}; the file was "
+        "altered or not written by chainrule"
+    )
+
+
+def whole_number(value: Any) -> bool:
+    """Whether ``value`` is an int >= 1 (JSON's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 # ----- weights into a model -----
 def load_weights(path: str, model, tensors: Mapping[str, Any]) -> None:
     """``model.load_state_dict(tensors)`` for tensors read from the checkpoint ``path``, every
@@ -401,7 +419,7 @@ def load_weights(path: str, model, tensors: Mapping[str, Any]) -> None:
     """
     own = model.state_dict()
     for name, value in tensors.items():
-        arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         target = own.get(name)
         if target is None or arr.shape != target.shape:
             continue  # load_state_dict below names them all

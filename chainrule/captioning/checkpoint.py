@@ -16,6 +16,7 @@ from chainrule.checkpoint import (
     CheckpointError,
     join_optimizer_state,
     load_weights,
+    metadata_error,
     split_optimizer_state,
 )
 from chainrule.datasets.vocab import SPECIALS, Vocabulary
@@ -161,6 +162,27 @@ def save_training_state(path, model, optimizer, vocab, position, cfg, history, m
     )
 
 
+def _check_state(path: str, meta: dict) -> None:
+    """The metadata a resume relies on, checked, so that a tampered file is refused by name."""
+    position = meta.get("position")
+    if not (
+        isinstance(position, dict)
+        and set(position) == {"epoch", "step"}
+        and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in position.values()
+        )
+    ):
+        raise metadata_error(
+            path, "position", '{"epoch": E, "step": S} with whole numbers >= 0', position
+        )
+    history = meta.get("history")
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise metadata_error(path, "history", "a list of one dict per epoch", history)
+    for key in ("train_config", "optimizer", "rng"):
+        if not isinstance(meta.get(key), dict):
+            raise metadata_error(path, key, "a dict", meta.get(key))
+
+
 def load_training_state(path: str) -> dict:
     """The metadata of a training state plus ``model_state`` and ``optimizer_state``."""
     if not os.path.exists(path):
@@ -169,6 +191,7 @@ def load_training_state(path: str) -> dict:
         )
     tensors, meta = cr.load(path, with_metadata=True)
     _check_kind(path, meta, (STATE_KIND,))
+    _check_state(path, meta)
     meta["model_state"] = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     meta["optimizer_state"] = join_optimizer_state(
         {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}, meta["optimizer"]

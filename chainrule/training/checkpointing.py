@@ -14,7 +14,9 @@ from chainrule.checkpoint import (
     CheckpointError,
     join_optimizer_state,
     load_weights,
+    metadata_error,
     split_optimizer_state,
+    whole_number,
 )
 
 MODEL_KIND = "chainrule-model"
@@ -51,11 +53,29 @@ def load_training_state(path: str) -> dict:
         raise CheckpointError(
             f"{path} is not a chainrule training state (kind {meta.get('kind')!r})"
         )
+    _check_state(path, meta)
     meta["model_state"] = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     meta["optimizer_tensors"] = {
         k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")
     }
     return meta
+
+
+def _check_state(path: str, meta: dict) -> None:
+    """The metadata a resume relies on, checked, so that a tampered file is refused by name
+    before training (an epoch of -1 trained epoch 0 and reported a model never written)."""
+    epoch, history = meta.get("epoch"), meta.get("history")
+    if not whole_number(epoch):
+        raise metadata_error(path, "epoch", "a whole number >= 1 (epochs completed)", epoch)
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise metadata_error(path, "history", "a list of one dict per epoch", history)
+    if len(history) != epoch:
+        raise metadata_error(path, "history", f"{epoch} rows, one per epoch", len(history))
+    for key in ("config", "optimizer", "loader"):
+        if not isinstance(meta.get(key), dict):
+            raise metadata_error(path, key, "a dict", meta.get(key))
+    if not isinstance(meta.get("rng"), (dict, list)):
+        raise metadata_error(path, "rng", "a random generator state", meta.get("rng"))
 
 
 def restore(state: dict, model, optimizer, loader) -> None:
@@ -90,17 +110,6 @@ def load_model(path: str):
     return model, recipe, meta
 
 
-def _malformed(path: str, key: str, expected: str, value) -> CheckpointError:
-    return CheckpointError(
-        f"{path}: malformed metadata: {key!r} must be {expected}, got {value!r}; the file was "
-        "altered or not written by 'chainrule train'"
-    )
-
-
-def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
 def model_spec(path: str, meta: dict, tensors: dict):
     """``(recipe, input_shape, num_classes)`` from a checkpoint's metadata, each value checked,
     and checked against the tensors before any model is built from them.
@@ -115,17 +124,19 @@ def model_spec(path: str, meta: dict, tensors: dict):
     _load_optional_models()
     name = meta.get("model")
     if not isinstance(name, str) or name not in MODELS:
-        raise _malformed(path, "model", f"one of {sorted(MODELS)}", name)
+        raise metadata_error(path, "model", f"one of {sorted(MODELS)}", name)
     shape = meta.get("input_shape")
-    if not isinstance(shape, list) or len(shape) not in (1, 3) or not all(map(_count, shape)):
-        raise _malformed(path, "input_shape", "a list of 1 or 3 whole numbers >= 1", shape)
+    if not isinstance(shape, list) or len(shape) not in (1, 3) or not all(map(whole_number, shape)):
+        raise metadata_error(path, "input_shape", "a list of 1 or 3 whole numbers >= 1", shape)
     k = meta.get("num_classes")
-    if not _count(k):
-        raise _malformed(path, "num_classes", "a whole number >= 1", k)
+    if not whole_number(k):
+        raise metadata_error(path, "num_classes", "a whole number >= 1", k)
     if not isinstance(meta.get("data"), str):
-        raise _malformed(path, "data", "the name of a data set", meta.get("data"))
+        raise metadata_error(path, "data", "the name of a data set", meta.get("data"))
     if not isinstance(meta.get("flatten", False), bool):
-        raise _malformed(path, "flatten", "true or false", meta["flatten"])
+        raise metadata_error(path, "flatten", "true or false", meta["flatten"])
+    if "epoch" in meta and not whole_number(meta["epoch"]):
+        raise metadata_error(path, "epoch", "a whole number >= 1", meta["epoch"])
     held = sum(math.prod(t.shape) for t in tensors.values())
     for what, n in (("input_shape", math.prod(shape)), ("num_classes", k)):
         if n > held:
