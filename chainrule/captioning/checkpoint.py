@@ -97,7 +97,7 @@ def load_captioner(path: str, vocab: Vocabulary | None = None):
         tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     tokens = meta.get("vocab")
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise CheckpointError(f"{path}: the checkpoint holds no vocabulary")
+        raise metadata_error(path, "vocab", "the vocabulary, a list of words", tokens)
     try:
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"it must start with {SPECIALS}")
