@@ -102,7 +102,8 @@ def test_captioner_tensors_that_do_not_fit_are_one_line_naming_the_file(captione
         (lambda m: m.update(num_classes=10.5), "'num_classes' must be a whole number >= 1"),
         (lambda m: m.update(epoch="x"), "'epoch' must be a whole number >= 1"),
         (lambda m: m.update(flatten="yes"), "'flatten' must be true or false"),
-        (lambda m: m.update(data=None), "'data' must be the name of a data set"),
+        (lambda m: m.update(data=None), "'data' must be one of ['digits', 'fashion-mnist'"),
+        (lambda m: m.update(data="imagenet"), "'data' must be one of ['digits', 'fashion-mnist'"),
     ],
 )
 def test_malformed_model_metadata_is_one_line(classifier_file, capsys, change, says):
@@ -181,3 +182,27 @@ def test_a_val_size_larger_than_the_training_split_names_the_flag(
     msg = one_line_error(capsys, argv)
     assert "the training split has 60 rows, too few to hold out val_size=10000" in msg
     assert "--val-size" in msg and "choose 0..59" in msg
+
+
+@pytest.mark.parametrize("make", ["fifo", "folder"])
+def test_a_fifo_or_folder_under_a_data_files_name_is_named_not_called_missing(mixed_sizes, make):
+    """A FIFO was skipped as if absent, and the user told the file was "missing"."""
+    path = mixed_sizes / "train-images-idx3-ubyte.gz"
+    path.unlink()
+    os.mkfifo(path) if make == "fifo" else path.mkdir()
+    with pytest.raises((IsADirectoryError, ValueError)) as e:
+        load_splits("mnist", root=mixed_sizes, val_size=10)
+    assert str(e.value).startswith(f"{path}: is a ")
+
+
+@pytest.mark.parametrize("value", ["4,8", "a,b,c", "0,8,8", "-4,8,8", "4,8,8,8", ""])
+def test_caption_channels_flag_is_checked_by_argparse(tmp_path, monkeypatch, capsys, value):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["caption", "train", f"--channels={value}"])  # "=": "-4,8,8" is not an option
+    assert e.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(
+        f"argument --channels: must be 3 whole numbers >= 1 separated by commas, like "
+        f"32,64,64, got {value!r}"
+    )

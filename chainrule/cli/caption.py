@@ -13,7 +13,15 @@ import json
 import os
 import sys
 
-from chainrule.cli.argtypes import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, float_in
+from chainrule.cli.argtypes import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    float_in,
+    whole_numbers,
+)
 
 
 def add_parser(sub) -> None:
@@ -73,7 +81,8 @@ def _add_train(csub) -> None:
     p.add_argument(
         "--attention-dim", type=POSITIVE_INT, default=C.attention_dim, help="attention size"
     )
-    p.add_argument("--channels", default=",".join(map(str, C.channels)),
+    p.add_argument("--channels", type=whole_numbers(3, "32,64,64"),
+                   default=",".join(map(str, C.channels)),
                    help="the encoder's three stage widths")  # fmt: skip
     p.add_argument(
         "--dropout",
@@ -138,12 +147,6 @@ def run(args) -> int:
 def _run_train(args) -> int:
     from chainrule.captioning.train import CaptionTrainConfig, train_captioner
 
-    try:
-        channels = tuple(int(c) for c in args.channels.split(","))
-    except ValueError:
-        raise ValueError(
-            f"--channels: expected three integers like 32,64,64, got {args.channels!r}"
-        ) from None
     name = "attention" if args.attention else "no-attention"
     cfg = CaptionTrainConfig(
         attention=args.attention,
@@ -161,7 +164,7 @@ def _run_train(args) -> int:
         embed_dim=args.embed_dim,
         hidden_dim=args.hidden_dim,
         attention_dim=args.attention_dim,
-        channels=channels,
+        channels=args.channels,
         dropout=args.dropout,
         root=args.root,
     )
@@ -189,7 +192,7 @@ def _check_training_fits(cfg, args) -> None:
     # A batch holds at most the whole training split.
     batch = min(cfg.batch_size, cfg.train_size or SPLITS["train"].size)
     flags = (
-        f"--channels {args.channels} --embed-dim {cfg.embed_dim} --hidden-dim {cfg.hidden_dim} "
+        f"--channels {','.join(map(str, cfg.channels))} --embed-dim {cfg.embed_dim} --hidden-dim {cfg.hidden_dim} "
         f"--attention-dim {cfg.attention_dim} --batch-size {cfg.batch_size}"
     )
     config = cfg.model_config(len(scene_vocabulary()))

@@ -131,8 +131,12 @@ def model_spec(path: str, meta: dict, tensors: dict):
     k = meta.get("num_classes")
     if not whole_number(k):
         raise metadata_error(path, "num_classes", "a whole number >= 1", k)
-    if not isinstance(meta.get("data"), str):
-        raise metadata_error(path, "data", "the name of a data set", meta.get("data"))
+    from chainrule.datasets.registry import DATASETS
+
+    data = meta.get("data")
+    # As load_splits reads names: "MNIST" and "fashion_mnist" are fine.
+    if not isinstance(data, str) or data.lower().replace("_", "-") not in DATASETS:
+        raise metadata_error(path, "data", f"one of {sorted(DATASETS)}", data)
     if not isinstance(meta.get("flatten", False), bool):
         raise metadata_error(path, "flatten", "true or false", meta["flatten"])
     if "epoch" in meta and not whole_number(meta["epoch"]):
