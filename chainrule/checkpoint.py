@@ -55,9 +55,12 @@ __all__ = [
     "join_optimizer_state",
     "load",
     "load_metadata",
+    "load_weights",
+    "metadata_error",
     "save",
     "split_optimizer_state",
     "unflatten",
+    "whole_number",
     "write_atomically",
 ]
 
@@ -448,6 +451,64 @@ def _decode_metadata(path: str, raw: Mapping[str, str] | None) -> dict[str, Any]
                 f"cr.load: metadata[{key!r}] of {path!r} is not valid JSON ({e})"
             ) from None
     return out
+
+
+# ----- checking what a checkpoint holds -----
+def metadata_error(path: str, key: str, expected: str, value: Any) -> CheckpointError:
+    """The one-line error for metadata ``key`` of checkpoint ``path`` that is not ``expected``."""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return CheckpointError(
+        f"{path}: malformed metadata: {key!r} must be {expected}, got {shown}; the file was "
+        "altered or not written by chainrule"
+    )
+
+
+def whole_number(value: Any) -> bool:
+    """Whether ``value`` is an int >= 1 (JSON's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+# ----- weights into a model -----
+def load_weights(path: str, model, tensors: Mapping[str, Any]) -> None:
+    """``model.load_state_dict(tensors)`` for tensors read from the checkpoint ``path``, every
+    mismatch in one line that names the file.
+
+    Integer and bool tensors are cast to the parameters' dtype, as PyTorch's ``load_state_dict``
+    casts on purpose (``copy_``), so that weights travel between the two; what a cast would
+    spoil is refused instead: complex tensors (the imaginary part would be dropped) and
+    finite values too large for the parameter's dtype (they would become inf).
+
+    Raises:
+        CheckpointError: missing, unexpected or wrong-shaped tensors, or values no cast keeps;
+            nothing of ``model`` is changed then.
+    """
+    own = model.state_dict()
+    for name, value in tensors.items():
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+        target = own.get(name)
+        if target is None or arr.shape != target.shape:
+            continue  # load_state_dict below names them all
+        if arr.dtype.kind == "c":
+            raise CheckpointError(
+                f"{path}: tensor {name!r} is {arr.dtype}, but the model's {name} is real "
+                f"({target.dtype}); the file was altered or not written by chainrule"
+            )
+        if target.dtype.kind == "f" and arr.dtype.kind == "f" and arr.size:
+            limit = np.finfo(target.dtype).max
+            finite = arr[np.isfinite(arr)]
+            if finite.size and np.abs(finite).max() > limit:
+                raise CheckpointError(
+                    f"{path}: tensor {name!r} holds {np.abs(finite).max():.4g}, too large for "
+                    f"the model's {target.dtype} (at most {limit:.4g})"
+                )
+    try:
+        model.load_state_dict(dict(tensors))
+    except (RuntimeError, ValueError, KeyError) as e:
+        details = "; ".join(part.strip() for part in str(e).splitlines()[1:]) or str(e)
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model its metadata describes: {details}"
+        ) from None
 
 
 # ----- optimiser state dicts -----

@@ -12,18 +12,17 @@ import os
 
 import numpy as np
 
-from chainrule.errors import regular_file
+from chainrule.datasets.images import ImageError, open_image
 
-
-class ImageError(ValueError):
-    """An image file that cannot be read as an image."""
+__all__ = ["ImageError", "read_image"]
 
 
 def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, list[str]]:
     """An image file as the captioner's input.
 
     Args:
-        path: a PNG (or any format PIL reads).
+        path: a PNG or JPEG file (``datasets.images.open_image``: other formats are refused
+            whatever the file's name, and so are images of more than ``MAX_PIXELS`` pixels).
         size: the side S the model expects.
 
     Returns:
@@ -33,31 +32,24 @@ def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, lis
     Raises:
         FileNotFoundError: no such file. IsADirectoryError, NotARegularFileError: a folder, a
             FIFO or a device (``errors.regular_file``). ImageError: the file is not a readable
-            image.
+            PNG or JPEG image, or is too large.
     """
-    from PIL import Image, UnidentifiedImageError
+    with open_image(path) as img:
+        return _to_input(img, size)
 
-    path = regular_file(path, "image file")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            img = im.copy()
-    except UnidentifiedImageError:
-        raise ImageError(
-            f"{path}: cannot read the image: not a PNG or other known format"
-        ) from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: cannot read the image: {e}") from None
+
+def _to_input(img, size: int) -> tuple[np.ndarray, list[str]]:
+    from PIL import Image
+
     notes = []
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img)
         peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        img = Image.fromarray(np.clip(arr / peak * 255.0, 0, 255).round().astype(np.uint8), "L")
+        img = Image.fromarray(_to_8bit(arr, 255.0 / peak), "L")
         notes.append(f"converted from {peak:.0f}-level grayscale to 8 bits")
     elif img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        img = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255)
-                              .round().astype(np.uint8), "L")  # fmt: skip
+        arr = np.asarray(img)
+        img = Image.fromarray(_to_8bit(arr, 255.0 if arr.max() <= 1.0 else 1.0), "L")
         notes.append("converted from floating-point pixels to 8-bit grayscale")
     elif img.mode == "1":
         img = img.convert("L")
@@ -71,3 +63,13 @@ def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, lis
         notes.append(f"resized from {w}x{h} to {size}x{size}")
     pixels = np.asarray(img, dtype=np.float32) / np.float32(255)
     return pixels[None], notes
+
+
+def _to_8bit(arr: np.ndarray, scale: float, rows: int = 256) -> np.ndarray:
+    """``round(clip(arr * scale, 0, 255))`` as uint8 (H, W), computed ``rows`` rows at a time so
+    that a 4096x4096 16-bit image needs a few MB of float64 at once, not 1 GB."""
+    out = np.empty(arr.shape, np.uint8)
+    for i in range(0, arr.shape[0], rows):
+        block = arr[i : i + rows].astype(np.float64) * scale
+        out[i : i + rows] = np.clip(block, 0, 255).round()
+    return out

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 from tqdm import tqdm
 
 import chainrule as cr
@@ -99,6 +100,18 @@ _MUST_MATCH = (
 )  # fmt: skip
 
 
+# Epochs without a new lowest training loss after which a run is said not to be learning (the
+# captioner has no chance level to compare with, unlike a classifier: see training.trainer).
+NOT_IMPROVING_EPOCHS = 3
+
+
+def not_improving(losses: list[float], epochs: int = NOT_IMPROVING_EPOCHS) -> bool:
+    """Whether none of the last ``epochs`` losses is below the lowest one before them."""
+    if len(losses) <= epochs:
+        return False
+    return min(losses[-epochs:]) >= min(losses[:-epochs])
+
+
 def learning_rate(cfg: CaptionTrainConfig, step: int, total: int) -> float:
     """The learning rate at global step ``step`` of ``total``: constant, or cosine to 0."""
     if cfg.schedule == "constant":
@@ -126,7 +139,16 @@ def train_captioner(
 
     Returns:
         ``{"epochs", "steps", "val_loss", "val_exact_match", "seconds", "stopped_early", "out"}``.
+
+    As in ``chainrule train``, NumPy's floating-point warnings are off for the run: a loss that
+    becomes NaN or Inf stops it with one ``TrainingDiverged`` instead. A loss that stays finite
+    but has not improved for ``NOT_IMPROVING_EPOCHS`` epochs is logged once as a warning.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _train_captioner(cfg, resume, log, progress)
+
+
+def _train_captioner(cfg, resume, log, progress) -> dict:
     from chainrule.datasets import FashionScenes
     from chainrule.models.captioner import Captioner
 
@@ -165,6 +187,7 @@ def train_captioner(
     budget = None if cfg.minutes is None else cfg.minutes * 60.0
     t_run = time.perf_counter()
     stopped = False
+    warned = False
     for epoch in range(position["epoch"], cfg.epochs):
         start = position["step"] if epoch == position["epoch"] else 0
         model.train()
@@ -239,6 +262,14 @@ def train_captioner(
             state_path, model, optimizer, vocab, position, cfg.to_dict(), history, {}
         )
         _write_outputs(cfg, model, vocab, meta, position, history)
+        if not warned and not_improving([r["train_loss"] for r in history]):
+            warned = True
+            best = min(range(len(history)), key=lambda i: history[i]["train_loss"])
+            log(
+                f"warning: the training loss has not improved for {NOT_IMPROVING_EPOCHS} "
+                f"epochs (best {history[best]['train_loss']:.4f}, epoch {history[best]['epoch']}):"
+                " the model is not learning. Try a smaller --lr; training goes on."
+            )
         if stopped:
             log(f"stopped after {cfg.minutes:g} minutes; continue with --resume")
             break

@@ -58,6 +58,26 @@ def float_in(low: float, high: float = math.inf, low_open: bool = False,
     return parse
 
 
+def whole_numbers(count: int, example: str) -> Callable[[str], tuple[int, ...]]:
+    """The type of a flag taking ``count`` comma-separated whole numbers >= 1 (``example``)."""
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = text.split(",")
+        try:
+            values = tuple(int(p) for p in parts)
+        except ValueError:
+            values = ()
+        if len(values) != count or min(values) < 1:
+            raise argparse.ArgumentTypeError(
+                f"must be {count} whole numbers >= 1 separated by commas, like {example}, "
+                f"got {text!r}"
+            )
+        return values
+
+    parse.__name__ = f"{count} whole numbers"
+    return parse
+
+
 POSITIVE_INT = int_at_least(1)
 COUNT = int_at_least(0)  # sizes and indices that may be 0
 SEED = int_at_least(0)  # NumPy's generators take no negative seed

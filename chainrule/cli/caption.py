@@ -20,6 +20,7 @@ from chainrule.cli.argtypes import (
     SEED,
     DefaultsFormatter,
     float_in,
+    whole_numbers,
 )
 
 
@@ -80,7 +81,8 @@ def _add_train(csub) -> None:
     p.add_argument(
         "--attention-dim", type=POSITIVE_INT, default=C.attention_dim, help="attention size"
     )
-    p.add_argument("--channels", default=",".join(map(str, C.channels)),
+    p.add_argument("--channels", type=whole_numbers(3, "32,64,64"),
+                   default=",".join(map(str, C.channels)),
                    help="the encoder's three stage widths")  # fmt: skip
     p.add_argument(
         "--dropout",
@@ -124,7 +126,8 @@ def _add_describe(csub) -> None:
         help="caption image files",
         description="Write one caption per image. Images should be 64x64 grayscale PNGs (as "
         "Fashion Scenes exports them); other sizes are resized and colour is converted to "
-        "grayscale, with a note on stderr.",
+        "grayscale, with a note on stderr. PNG and JPEG files only (whatever their name), of at "
+        "most 4096x4096 pixels.",
     )
     p.add_argument("checkpoint", help="model.safetensors written by 'chainrule caption train'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
@@ -144,12 +147,6 @@ def run(args) -> int:
 def _run_train(args) -> int:
     from chainrule.captioning.train import CaptionTrainConfig, train_captioner
 
-    try:
-        channels = tuple(int(c) for c in args.channels.split(","))
-    except ValueError:
-        raise ValueError(
-            f"--channels: expected three integers like 32,64,64, got {args.channels!r}"
-        ) from None
     name = "attention" if args.attention else "no-attention"
     cfg = CaptionTrainConfig(
         attention=args.attention,
@@ -167,10 +164,11 @@ def _run_train(args) -> int:
         embed_dim=args.embed_dim,
         hidden_dim=args.hidden_dim,
         attention_dim=args.attention_dim,
-        channels=channels,
+        channels=args.channels,
         dropout=args.dropout,
         root=args.root,
     )
+    _check_training_fits(cfg, args)
     result = train_captioner(cfg, resume=args.resume, log=_log_to(args))
     out = sys.stderr if args.json else sys.stdout
     em = result["val_exact_match"]
@@ -185,12 +183,39 @@ def _run_train(args) -> int:
     return 0
 
 
+def _check_training_fits(cfg, args) -> None:
+    """Refuses sizes whose training step cannot fit in memory, before anything is built: the
+    operating system would grant the arrays lazily and kill the run (or the machine) later."""
+    from chainrule.captioning.budget import check_fits, training_bytes
+    from chainrule.datasets.fashion_scenes import SPLITS, scene_vocabulary
+
+    # A batch holds at most the whole training split.
+    batch = min(cfg.batch_size, cfg.train_size or SPLITS["train"].size)
+    flags = (
+        f"--channels {','.join(map(str, cfg.channels))} --embed-dim {cfg.embed_dim} --hidden-dim {cfg.hidden_dim} "
+        f"--attention-dim {cfg.attention_dim} --batch-size {cfg.batch_size}"
+    )
+    config = cfg.model_config(len(scene_vocabulary()))
+    check_fits(flags, training_bytes(config, batch))
+
+
+def _check_decoding_fits(args, config, batch_size: int) -> None:
+    """As ``_check_training_fits``, for beam search with the sizes of a loaded checkpoint."""
+    from chainrule.captioning.budget import check_fits, decoding_bytes
+
+    what = f"--beam {args.beam} over {batch_size} images with the sizes of {args.checkpoint}"
+    check_fits(what, decoding_bytes(config, batch_size, args.beam))
+
+
 def _log_to(args):
     stream = sys.stderr if args.json else sys.stdout
     return lambda line: print(line, file=stream, flush=True)
 
 
 # ----- eval -----
+EVAL_BATCH = 250  # scenes decoded at once
+
+
 def _run_eval(args) -> int:
     from chainrule.captioning.checkpoint import check_vocabulary, load_captioner
     from chainrule.captioning.evaluate import evaluate_captioner
@@ -201,10 +226,13 @@ def _run_eval(args) -> int:
         raise ValueError(f"--beam must be >= 1, got {args.beam}")
     # The checkpoint first: a wrong file fails at once, before the split is generated.
     model, vocab, _ = load_captioner(args.checkpoint)
+    _check_decoding_fits(args, model.config, min(EVAL_BATCH, args.size or EVAL_BATCH))
     ds = FashionScenes(args.split, size=args.size, root=args.root)
     check_vocabulary(args.checkpoint, vocab.tokens, ds.vocab)
     meteor = False if args.no_meteor else None
-    scores, candidates = evaluate_captioner(model, ds, vocab, args.beam, meteor=meteor)
+    scores, candidates = evaluate_captioner(
+        model, ds, vocab, args.beam, meteor=meteor, batch_size=EVAL_BATCH
+    )
     kind = "attention" if model.attention else "no attention"
     result = {"checkpoint": args.checkpoint, "model": kind, "split": args.split,
               "scenes": len(ds), "beam": args.beam, **scores}  # fmt: skip
@@ -249,6 +277,7 @@ def _run_describe(args) -> int:
             f"--attention-map: {args.checkpoint} is a captioner without attention (trained with "
             "--no-attention); it has no attention to draw"
         )
+    _check_decoding_fits(args, model.config, len(args.images))
     size = model.config.image_size
     images = []
     for path in args.images:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.data.dataset import Dataset
+from chainrule.datasets.images import ImageError, open_image
 from chainrule.datasets.vocab import Vocabulary, tokenize
-from chainrule.errors import regular_file
 
 
 def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Path]:
@@ -165,22 +165,20 @@ class CocoCaptions(Dataset):
 
     def load_image(self, index: int) -> np.ndarray:
         """Image ``index``: float32 (C, S, S) in [0, 1]."""
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
         path = self.image_dir / self.file_names[index]
-        if path.exists():  # a missing one is reported below, in CocoCaptions' words
-            regular_file(path, "image file")
+        if not path.exists():  # in CocoCaptions' words; open_image checks the rest
+            raise FileNotFoundError(f"CocoCaptions: no such image: {path}")
         try:
-            with Image.open(path) as im:
+            with open_image(path) as im:
                 im = im.convert("L" if self.grayscale else "RGB")
                 size = self.image_size
                 if size is not None and im.size != (size, size):
                     im = im.resize((size, size), Image.Resampling.BILINEAR)
                 pixels = np.asarray(im, dtype=np.uint8)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"CocoCaptions: no such image: {path}") from None
-        except (UnidentifiedImageError, OSError, SyntaxError) as e:
-            raise ValueError(f"CocoCaptions: cannot read image {path}: {e}") from None
+        except ImageError as e:
+            raise ImageError(f"CocoCaptions: {e}") from None
         pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
         return pixels.astype(np.float32) / np.float32(255)
 

@@ -15,6 +15,7 @@ by the file name, since a renamed or already-unpacked file is common.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 
@@ -37,25 +38,40 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: str) -> bytes:
-    """The file's contents, gunzipped if it starts with the gzip magic bytes."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] != _GZIP_MAGIC:
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:
-        # BadGzipFile (an OSError) for a bad header or CRC, EOFError for a cut-off stream,
-        # zlib.error for damaged deflate data: all mean the same thing to the user.
-        raise DatasetFormatError(
-            f"{path}: corrupt or truncated gzip stream ({type(e).__name__}: {e}); "
-            "delete the file and fetch it again"
-        ) from e
+def _gzip_error(path: str, e: Exception) -> DatasetFormatError:
+    # BadGzipFile (an OSError) for a bad header or CRC, EOFError for a cut-off stream,
+    # zlib.error for damaged deflate data: all mean the same thing to the user.
+    return DatasetFormatError(
+        f"{path}: corrupt or truncated gzip stream ({type(e).__name__}: {e}); "
+        "delete the file and fetch it again"
+    )
+
+
+# deflate cannot unpack to more than about 1032 times its size: a bound on any gzip payload.
+_GZIP_MAX_RATIO = 1100
+
+
+def _read_payload(f, n: int, bound: int) -> np.ndarray:
+    """The next ``n`` bytes of ``f`` as uint8, and whether more follow: read in chunks into one
+    buffer of at most ``bound`` bytes, so memory grows with the bytes that are there, not with
+    ``n`` (which comes from a header and may be absurd); at most one byte past ``n`` is read."""
+    buf = np.empty(min(n, bound), np.uint8)  # pages are only taken as they are written
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        k = f.readinto(view[got : got + (1 << 22)])
+        if not k:
+            break
+        got += k
+    more = got == n and len(f.read(1)) > 0
+    return buf[:got], more
 
 
 def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
     """Reads one IDX file (gzipped or not) into a NumPy array of native byte order.
+
+    The header is read first and the payload's size computed from it in Python integers; then at
+    most that many bytes plus one are read (unpacked, for a gzipped file), so a header that
+    lies about the payload is refused without unpacking the whole stream.
 
     Args:
         path: the file.
@@ -74,13 +90,30 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
             FIFO or device at ``path`` (``errors.regular_file``).
     """
     path = regular_file(path, "IDX data file")
-    data = _read_bytes(path)
-    if len(data) < 4:
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        size = os.fstat(raw.fileno()).st_size
+        if not gzipped:
+            return _read_idx_stream(path, raw, expect_magic, size, size)
+        try:
+            with gzip.GzipFile(fileobj=raw) as f:
+                return _read_idx_stream(path, f, expect_magic, None, _GZIP_MAX_RATIO * size)
+        except (OSError, EOFError, zlib.error) as e:
+            raise _gzip_error(path, e) from None
+
+
+def _read_idx_stream(path: str, f, expect_magic: int | None, size: int | None,
+                     bound: int) -> np.ndarray:  # fmt: skip
+    """``read_idx`` on the open (unpacked) stream ``f``; ``size``: the file's size in bytes, when
+    it is the stream's (not gzipped); ``bound``: the most bytes the stream can hold."""
+    head = f.read(4)
+    if len(head) < 4:
         raise DatasetFormatError(
             f"{path}: truncated IDX file: expected at least a 4-byte magic number, "
-            f"found {len(data)} bytes"
+            f"found {len(head)} bytes"
         )
-    magic = int.from_bytes(data[:4], "big")
+    magic = int.from_bytes(head, "big")
     zero, code, ndim = magic >> 16, (magic >> 8) & 0xFF, magic & 0xFF
     if expect_magic is not None and magic != expect_magic:
         raise DatasetFormatError(
@@ -93,26 +126,34 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
             f"code TT in {sorted(f'{c:02x}' for c in IDX_DTYPES)} and DD >= 1 dimensions)"
         )
     header = 4 + 4 * ndim
-    if len(data) < header:
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise DatasetFormatError(
             f"{path}: truncated IDX header: {ndim} dimensions need {header} bytes, "
-            f"found {len(data)}"
+            f"found {4 + len(raw_dims)}"
         )
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header
+    expected = math.prod(dims) * dtype.itemsize  # Python integers: no overflow
+    if size is not None and size - header != expected:
+        found = size - header  # an unpacked file says its payload's size without being read
+    else:
+        data, more = _read_payload(f, expected, bound)
+        found = len(data) + more
     if found < expected:
         raise DatasetFormatError(
             f"{path}: truncated IDX payload: dimensions {dims} of {dtype.name} need {expected} "
             f"bytes after the {header}-byte header, found {found}"
         )
     if found > expected:
+        more = "more" if size is None else str(found)  # a gzip stream is read no further
         raise DatasetFormatError(
             f"{path}: IDX payload longer than its header says: dimensions {dims} of {dtype.name} "
-            f"need {expected} bytes after the {header}-byte header, found {found}"
+            f"need {expected} bytes after the {header}-byte header, found {more}"
         )
-    arr = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header)
+    arr = data.view(dtype)
+    if dtype.itemsize == 1:  # the buffer is ours already: no copy
+        return arr.view(dtype.newbyteorder("=")).reshape(dims)
     # astype copies: the result is writable, native-endian and owns its memory.
     return arr.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
 

@@ -8,6 +8,7 @@ Both come as four files, gzipped or not::
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -75,12 +76,30 @@ MNIST_HOW_TO_GET = (
 )
 
 
-def read_idx_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
+# SHA-256 of the standard Fashion-MNIST label files' payloads (the N label bytes after the header,
+# whatever the compression), taken from Debian's dataset-fashion-mnist: they tell the real files
+# from MNIST's, which have the same names, sizes and label range.
+FASHION_MNIST_LABELS_SHA256 = {
+    True: "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+    False: "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+}
+# MNIST's class counts (digits 0..9) in its training and test splits; Fashion-MNIST has exactly
+# 6,000 and 1,000 of each class. Counts tell MNIST's labels without MNIST's files at hand.
+MNIST_CLASS_COUNTS = {
+    True: (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    False: (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+}
+
+
+def read_idx_pair(
+    images_path: str, labels_path: str, num_classes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, H, W) and labels int64 (N,) from an IDX images file and labels file.
 
     Raises:
         DatasetFormatError: either file is not a uint8 IDX file of the right rank, is truncated
-            or corrupt, or the two disagree in N.
+            or corrupt, the two disagree in N, or a label lies outside 0..num_classes-1 (it would
+            make a model with more classes than the data set has); the message names the file.
     """
     images = read_idx(images_path, expect_magic=IMAGES_MAGIC)
     labels = read_idx(labels_path, expect_magic=LABELS_MAGIC)
@@ -89,7 +108,32 @@ def read_idx_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.nd
             f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
             f"{labels.shape[0]} labels; the two files must come from the same split"
         )
+    bad = np.flatnonzero(labels >= num_classes)
+    if len(bad):
+        raise DatasetFormatError(
+            f"{labels_path}: label {labels[bad[0]]} (example {bad[0]}, and {len(bad) - 1} more) "
+            f"lies outside 0..{num_classes - 1}, the {num_classes} classes of MNIST and "
+            "Fashion-MNIST; the file is damaged or from another data set"
+        )
     return images, labels.astype(np.int64)
+
+
+def _labels_are_fashion(labels: np.ndarray, train: bool) -> bool:
+    digest = hashlib.sha256(labels.astype(np.uint8).tobytes()).hexdigest()
+    return digest == FASHION_MNIST_LABELS_SHA256[train]
+
+
+def _labels_are_mnist(labels: np.ndarray, train: bool) -> bool:
+    counts = np.bincount(labels, minlength=10)
+    return len(counts) == 10 and tuple(counts.tolist()) == MNIST_CLASS_COUNTS[train]
+
+
+def _swapped(labels_path: str, found: str, asked: str, flag: str) -> DatasetFormatError:
+    return DatasetFormatError(
+        f"{labels_path}: these are {found}'s labels, not {asked}'s: the folder searched for "
+        f"{asked} (--root, $CHAINRULE_DATA) holds {found}; point it at {asked}'s files, or "
+        f"use --data {flag}"
+    )
 
 
 def find_fashion_mnist(train: bool = True, root: str | os.PathLike | None = None) -> list[str]:
@@ -119,9 +163,15 @@ def load_fashion_mnist(
 
     Raises:
         DatasetNotFoundError: the files are in none of the places searched.
-        DatasetFormatError: a file is not valid IDX, or images and labels disagree in N.
+        DatasetFormatError: a file is not valid IDX, images and labels disagree in N, a label
+            lies outside 0..9, or the labels are MNIST's (its class counts, which differ from
+            Fashion-MNIST's 6,000 / 1,000 of each class).
     """
-    return read_idx_pair(*find_fashion_mnist(train, root))
+    images_path, labels_path = find_fashion_mnist(train, root)
+    images, labels = read_idx_pair(images_path, labels_path)
+    if _labels_are_mnist(labels, train):
+        raise _swapped(labels_path, "MNIST", "Fashion-MNIST", "mnist")
+    return images, labels
 
 
 def load_mnist(
@@ -135,9 +185,14 @@ def load_mnist(
         images: uint8 array of shape (N, 28, 28); labels: int64 array of shape (N,), digits 0..9.
 
     Raises:
-        DatasetNotFoundError, DatasetFormatError: as ``load_fashion_mnist``.
+        DatasetNotFoundError, DatasetFormatError: as ``load_fashion_mnist``; here the labels
+            must not be Fashion-MNIST's (their SHA-256, ``FASHION_MNIST_LABELS_SHA256``).
     """
-    return read_idx_pair(*find_mnist(train, root))
+    images_path, labels_path = find_mnist(train, root)
+    images, labels = read_idx_pair(images_path, labels_path)
+    if _labels_are_fashion(labels, train):
+        raise _swapped(labels_path, "Fashion-MNIST", "MNIST", "fashion-mnist")
+    return images, labels
 
 
 class MNIST(ImageDataset):

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 
 from chainrule.datasets.errors import DatasetNotFoundError
+from chainrule.errors import regular_file
 
 __all__ = ["cache_dir", "find_files", "search_dirs"]
 
@@ -52,6 +53,10 @@ def _locate(directory: str, name: str, gz_ok: bool) -> str | None:
         path = os.path.join(directory, candidate)
         if os.path.isfile(path):
             return path
+        if os.path.lexists(path) and not os.path.islink(path):
+            # A FIFO or a folder under the data file's name is a mistake to point at, not a
+            # file to skip: "missing" would send the user looking for a file that is there.
+            regular_file(path, "data file")
     return None
 
 

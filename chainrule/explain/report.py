@@ -234,7 +234,7 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
             lines.append(f"      … {len(ps) - MAX_LISTED:,} more paths: {len(ps):,} in all")
         total = summary.total(t)
         bp = ex.gradients[name]
-        ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12)
+        ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
         sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
         if len(ps) > MAX_LISTED:
             sums += " + …"

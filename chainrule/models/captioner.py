@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -59,9 +59,67 @@ class CaptionerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> CaptionerConfig:
+        """The config that ``to_dict`` wrote, every value checked (it comes from a file).
+
+        Raises:
+            ValueError: ``d`` is not a dict, lacks ``vocab_size``, has a key that is not a
+                field, or a value of the wrong type or range; the message names the key.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"the config must be a dict, got {type(d).__name__}")
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in d if k not in names]
+        if unknown:
+            raise ValueError(f"unknown config key {unknown[0]!r}; a captioner's are {names}")
+        if "vocab_size" not in d:
+            raise ValueError("the config has no 'vocab_size'")
         d = dict(d)
-        d["channels"] = tuple(int(c) for c in d["channels"])
+        for key in ("vocab_size", "image_size", "embed_dim", "hidden_dim", "attention_dim"):
+            if key in d and not _count(d[key]):
+                raise ValueError(f"config {key!r} must be a whole number >= 1, got {d[key]!r}")
+        if d.get("image_size", 8) % 8:
+            raise ValueError(f"config 'image_size' must be a multiple of 8, got {d['image_size']}")
+        if "attention" in d and not isinstance(d["attention"], bool):
+            raise ValueError(f"config 'attention' must be true or false, got {d['attention']!r}")
+        dropout = d.get("dropout", 0.0)
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not (0 <= dropout < 1)
+        ):
+            raise ValueError(f"config 'dropout' must be a number in [0, 1), got {dropout!r}")
+        if "channels" in d:
+            c = d["channels"]
+            if not isinstance(c, list) or len(c) != 3 or not all(map(_count, c)):
+                raise ValueError(f"config 'channels' must be 3 whole numbers >= 1, got {c!r}")
+            d["channels"] = tuple(c)
         return cls(**d)
+
+    def key_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shapes of the tensors that fix each size of the captioner (V and E, H, the three
+        stage widths, A, and the feature size D, which fixes image_size): a checkpoint's
+        tensors are checked against these before a model is built from its config, so that a
+        config claiming hidden_dim 3000 costs nothing. Names as in ``state_dict()``."""
+        c1, c2, c3 = self.channels
+        g = self.image_size // 8
+        d = c3 + 2 * g
+        shapes = {
+            "decoder.embedding.weight": (self.vocab_size, self.embed_dim),
+            "decoder.cell.weight_hh": (4 * self.hidden_dim, self.hidden_dim),
+            "encoder.cnn.0.weight": (c1, 1, 4, 4),
+            "encoder.cnn.3.weight": (c2, c1, 3, 3),
+            "encoder.cnn.7.weight": (c3, c2, 3, 3),
+        }
+        if self.attention:
+            shapes["decoder.attention.encoder_att.weight"] = (self.attention_dim, d)
+        else:
+            shapes["decoder.image_fc.weight"] = (self.hidden_dim, g * g * d)
+        return shapes
+
+
+def _count(value) -> bool:
+    """Whether ``value`` is a whole number >= 1 (and not a bool, JSON's true)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 class Encoder(nn.Module):

@@ -4,12 +4,20 @@ state and history), each in one atomically written safetensors file."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.checkpoint import CheckpointError, join_optimizer_state, split_optimizer_state
+from chainrule.checkpoint import (
+    CheckpointError,
+    join_optimizer_state,
+    load_weights,
+    metadata_error,
+    split_optimizer_state,
+    whole_number,
+)
 
 MODEL_KIND = "chainrule-model"
 STATE_KIND = "chainrule-training-state"
@@ -45,11 +53,29 @@ def load_training_state(path: str) -> dict:
         raise CheckpointError(
             f"{path} is not a chainrule training state (kind {meta.get('kind')!r})"
         )
+    _check_state(path, meta)
     meta["model_state"] = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     meta["optimizer_tensors"] = {
         k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")
     }
     return meta
+
+
+def _check_state(path: str, meta: dict) -> None:
+    """The metadata a resume relies on, checked, so that a tampered file is refused by name
+    before training (an epoch of -1 trained epoch 0 and reported a model never written)."""
+    epoch, history = meta.get("epoch"), meta.get("history")
+    if not whole_number(epoch):
+        raise metadata_error(path, "epoch", "a whole number >= 1 (epochs completed)", epoch)
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise metadata_error(path, "history", "a list of one dict per epoch", history)
+    if len(history) != epoch:
+        raise metadata_error(path, "history", f"{epoch} rows, one per epoch", len(history))
+    for key in ("config", "optimizer", "loader"):
+        if not isinstance(meta.get(key), dict):
+            raise metadata_error(path, key, "a dict", meta.get(key))
+    if not isinstance(meta.get("rng"), (dict, list)):
+        raise metadata_error(path, "rng", "a random generator state", meta.get("rng"))
 
 
 def restore(state: dict, model, optimizer, loader) -> None:
@@ -66,8 +92,6 @@ def load_model(path: str):
     Returns:
         ``(model, recipe, meta)`` with the model in eval mode.
     """
-    from chainrule.models import get_recipe
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     tensors, meta = cr.load(path, with_metadata=True)
@@ -79,8 +103,50 @@ def load_model(path: str):
             f"{path} is not a chainrule model checkpoint (kind {kind!r}); expected a "
             "model.safetensors written by 'chainrule train'"
         )
-    recipe = get_recipe(meta["model"])
-    model = recipe.build(tuple(meta["input_shape"]), int(meta["num_classes"]))
-    model.load_state_dict(tensors)
+    recipe, input_shape, num_classes = model_spec(path, meta, tensors)
+    model = recipe.build(input_shape, num_classes)
+    load_weights(path, model, tensors)
     model.eval()
     return model, recipe, meta
+
+
+def model_spec(path: str, meta: dict, tensors: dict):
+    """``(recipe, input_shape, num_classes)`` from a checkpoint's metadata, each value checked,
+    and checked against the tensors before any model is built from them.
+
+    A model built from sizes bigger than the file's own weights cannot be the one saved: every
+    zoo model's first layer holds at least as many values as one example has (C·H·W), and its
+    last at least ``num_classes``. So a 9.5 kB file claiming a huge input shape (which cost
+    0.8 GB) is refused here, with the file and the key named, by Python integer arithmetic.
+    """
+    from chainrule.models.registry import MODELS, _load_optional_models, get_recipe
+
+    _load_optional_models()
+    name = meta.get("model")
+    if not isinstance(name, str) or name not in MODELS:
+        raise metadata_error(path, "model", f"one of {sorted(MODELS)}", name)
+    shape = meta.get("input_shape")
+    if not isinstance(shape, list) or len(shape) not in (1, 3) or not all(map(whole_number, shape)):
+        raise metadata_error(path, "input_shape", "a list of 1 or 3 whole numbers >= 1", shape)
+    k = meta.get("num_classes")
+    if not whole_number(k):
+        raise metadata_error(path, "num_classes", "a whole number >= 1", k)
+    from chainrule.datasets.registry import DATASETS
+
+    data = meta.get("data")
+    # As load_splits reads names: "MNIST" and "fashion_mnist" are fine.
+    if not isinstance(data, str) or data.lower().replace("_", "-") not in DATASETS:
+        raise metadata_error(path, "data", f"one of {sorted(DATASETS)}", data)
+    if not isinstance(meta.get("flatten", False), bool):
+        raise metadata_error(path, "flatten", "true or false", meta["flatten"])
+    if "epoch" in meta and not whole_number(meta["epoch"]):
+        raise metadata_error(path, "epoch", "a whole number >= 1", meta["epoch"])
+    held = sum(math.prod(t.shape) for t in tensors.values())
+    for what, n in (("input_shape", math.prod(shape)), ("num_classes", k)):
+        if n > held:
+            raise CheckpointError(
+                f"{path}: the metadata does not describe the tensors: {what} {meta[what]} calls "
+                f"for at least {n:,} weights in one layer, but the file holds {held:,} values "
+                "in all; the file was altered or not written by 'chainrule train'"
+            )
+    return get_recipe(name), tuple(shape), k

@@ -113,6 +113,22 @@ def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int = 100
     return {"loss": total_loss / n, "accuracy": correct / n, "correct": correct, "total": len(y)}
 
 
+# A run "is not learning" when, for this many epochs in a row, its training accuracy closes less
+# than a tenth of the gap between chance (always guessing the most common training label) and 1.
+# Adam's steps are at most about lr long, so at --lr 1e6 the loss stays finite (no NaN stop)
+# while the accuracy stays at chance: this check is what says so.
+NOT_LEARNING_EPOCHS = 3
+
+
+def not_learning(rows: list[dict], chance: float, epochs: int = NOT_LEARNING_EPOCHS) -> bool:
+    """Whether the last ``epochs`` rows of a run's history all have a ``train_accuracy`` within a
+    tenth of ``(1 - chance)`` of ``chance``."""
+    last = rows[-epochs:]
+    return len(last) == epochs and all(
+        r["train_accuracy"] - chance <= 0.1 * (1.0 - chance) for r in last
+    )
+
+
 def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print) -> dict:
     """Trains zoo model ``cfg.model`` on data set ``cfg.data`` and returns the final figures.
 
@@ -124,7 +140,18 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     Under ``mpirun -n R`` it trains data-parallel (docs/distributed.md): each rank takes a shard
     of every epoch and ``cfg.batch_size`` examples per step (R·batch_size in all), gradients
     are averaged across ranks; rank 0 alone logs and writes files; figures cover all ranks.
+
+    Numerics are quiet: NumPy's floating-point warnings (overflow, invalid value, divide by zero)
+    are off for the run, because a loss that becomes NaN or Inf stops it with one
+    ``TrainingDiverged`` naming the epoch, the step and the checkpoint kept. A loss that stays
+    finite while the model learns nothing (Adam at a huge learning rate) is logged once as a
+    warning when ``not_learning`` first holds (``result["not_learning"]``); the run goes on.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _train(cfg, resume, log)
+
+
+def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
     world = dist.world_size()  # 1 without mpirun: everything below is single-process training
     if not dist.is_main():
         log = _quiet
@@ -138,6 +165,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         x, y = x[: cfg.limit], y[: cfg.limit]
     input_shape = tuple(x.shape[1:])
     num_classes = int(max(y.max(), yt.max())) + 1
+    chance = float(np.bincount(y).max()) / len(y)  # the accuracy of the most common label
     if recipe.flatten:
         x, xv, xt = (a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in (x, xv, xt))
 
@@ -176,6 +204,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     # Replayed steps give the same parameters as eager ones to the last bit (tests/test_compile).
     train_step = cr.compile(step_fn) if cfg.compile else step_fn
     t_run = time.perf_counter()
+    warned = False
     for epoch in range(start, cfg.epochs):
         model.train()
         for group in optimizer.param_groups:
@@ -233,6 +262,14 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")
             + f" | {seconds:.1f}s, {row['examples_per_second']:,.0f} examples/s"
         )
+        if not warned and not_learning(history.epochs, chance):
+            warned = True
+            log(
+                f"warning: for {NOT_LEARNING_EPOCHS} epochs the training accuracy has stayed "
+                f"at {row['train_accuracy']:.4f}, no better than always guessing the most common "
+                f"label ({chance:.4f}): the model is not learning. Try a smaller --lr (or "
+                "another --optimizer); training goes on."
+            )
 
     test = _evaluate(model, recipe.loss, xt, yt)
     result = {
@@ -244,6 +281,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         if history.epochs and history.epochs[-1]["val_accuracy"] is not None
         else None,
         "epochs": len(history.epochs),
+        "not_learning": not_learning(history.epochs, chance),
         "seconds": round(time.perf_counter() - t_run, 1),
         "out": cfg.out,
     }
