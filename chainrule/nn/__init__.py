@@ -17,7 +17,7 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.attention import AdditiveAttention, MultiheadAttention
-from chainrule.nn.container import ModuleDict, ModuleList, Sequential
+from chainrule.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from chainrule.nn.conv import Conv2d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten

@@ -1,0 +1,100 @@
+"""The layers issue 14 adds, beside PyTorch in float64: weights copied by name from a torch
+module (which also proves the parameter names match), then the output and the gradients of the
+input and of every parameter for a random upstream gradient; gradcheck on a small case; and the
+errors for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+torch = pytest.importorskip("torch")
+
+ATOL = 1e-10
+
+
+def _close(ours, theirs, atol: float = ATOL) -> float:
+    a = ours.numpy() if isinstance(ours, cr.Tensor) else np.asarray(ours)
+    b = theirs.detach().numpy()
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=atol)
+    return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def _copy(ours: nn.Module, theirs) -> None:
+    """torch's weights into ours, by name: the names and their order must be the same."""
+    assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
+    ours.load_state_dict({k: cr.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+
+
+def compare(ours: nn.Module, theirs, *shapes, rng, call=None, atol: float = ATOL) -> float:
+    """Runs both modules on the same random float64 inputs of ``shapes`` and checks the output,
+    the input gradients and every parameter's gradient. Returns the largest difference."""
+    theirs = theirs.double()
+    _copy(ours, theirs)
+    xs = [rng.standard_normal(s) for s in shapes]
+    ins = [cr.tensor(x, requires_grad=True) for x in xs]
+    tins = [torch.tensor(x, requires_grad=True) for x in xs]
+    call = call or (lambda m, *a: m(*a))
+    y, yt = call(ours, *ins), call(theirs, *tins)
+    worst = _close(y, yt, atol)
+    up = rng.standard_normal(y.shape)
+    y.backward(cr.tensor(up))
+    yt.backward(torch.tensor(up))
+    for a, b in zip(ins, tins):
+        worst = max(worst, _close(a.grad, b.grad, atol))
+    tparams = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert p.grad is not None, name
+        worst = max(worst, _close(p.grad, tparams[name].grad, atol))
+    return worst
+
+
+# ----- ParameterList -----
+def test_parameter_list_registers_and_names_as_torch(float64):
+    ps = nn.ParameterList([nn.Parameter(np.ones(3)), cr.zeros(2, 2)])
+    ps.append(np.full(4, 2.0))
+    ps += [nn.Parameter(np.zeros(1))]
+    assert len(ps) == 4
+    assert all(isinstance(p, nn.Parameter) for p in ps)
+    assert [n for n, _ in ps.named_parameters()] == ["0", "1", "2", "3"]
+    assert ps[-1] is ps[3]
+    assert len(ps[1:3]) == 2
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = nn.ParameterList([nn.Parameter(np.ones((2, 3))) for _ in range(2)])
+
+        def forward(self, x):
+            for w in self.ws:
+                x = x @ w.T
+            return x
+
+    class T(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = torch.nn.ParameterList(
+                [torch.nn.Parameter(torch.ones(2, 3)) for _ in range(2)]
+            )
+
+    m = M()
+    assert list(m.state_dict()) == list(T().state_dict()) == ["ws.0", "ws.1"]
+    ps[0] = nn.Parameter(np.zeros(5))
+    assert ps[0].shape == (5,)
+    with pytest.raises(TypeError, match="ParameterList"):
+        ps.append("w")
+    with pytest.raises(IndexError, match="ParameterList"):
+        ps[7]
+
+
+def test_parameter_list_gradients_reach_each_parameter(float64, rng):
+    ps = nn.ParameterList([nn.Parameter(rng.standard_normal(3)) for _ in range(3)])
+    loss = (ps[0] * ps[1] * ps[2]).sum()
+    loss.backward()
+    a, b, c = (p.numpy() for p in ps)
+    np.testing.assert_allclose(ps[0].grad.numpy(), b * c)
+    np.testing.assert_allclose(ps[2].grad.numpy(), a * b)
