@@ -98,3 +98,44 @@ def test_parameter_list_gradients_reach_each_parameter(float64, rng):
     a, b, c = (p.numpy() for p in ps)
     np.testing.assert_allclose(ps[0].grad.numpy(), b * c)
     np.testing.assert_allclose(ps[2].grad.numpy(), a * b)
+
+
+# ----- chainrule.nn.modules.* paths -----
+MODULE_FILES = [
+    "activation",
+    "batchnorm",
+    "container",
+    "conv",
+    "dropout",
+    "flatten",
+    "linear",
+    "loss",
+    "module",
+    "normalization",
+    "pooling",
+    "rnn",
+    "sparse",
+]
+
+
+@pytest.mark.parametrize("file", MODULE_FILES)
+def test_nn_modules_paths_hold_every_class_torch_keeps_there(file):
+    """Each class chainrule has is importable from the ``nn.modules`` file PyTorch keeps it in,
+    and is the very class ``cr.nn`` exports."""
+    import importlib
+
+    ours = importlib.import_module(f"chainrule.nn.modules.{file}")
+    theirs = importlib.import_module(f"torch.nn.modules.{file}")
+    names = [n for n in getattr(theirs, "__all__", dir(theirs)) if hasattr(nn, n)]
+    names = [n for n in names if isinstance(getattr(theirs, n), type)]
+    assert names, file
+    for n in names:
+        assert getattr(ours, n) is getattr(nn, n), f"chainrule.nn.modules.{file}.{n}"
+        assert getattr(nn.modules, n) is getattr(nn, n)
+
+
+def test_nn_modules_import_statements():
+    from chainrule.nn.modules.activation import MultiheadAttention, ReLU
+    from chainrule.nn.modules.linear import Linear
+
+    assert Linear is nn.Linear and ReLU is nn.ReLU and MultiheadAttention is nn.MultiheadAttention

@@ -3,7 +3,7 @@
 One import line per file, so that each concern can add its layers without touching the others.
 """
 
-from chainrule.nn import functional, init, utils
+from chainrule.nn import functional, init, modules, utils
 from chainrule.nn.activation import (
     ELU,
     GELU,
