@@ -139,3 +139,26 @@ def test_nn_modules_import_statements():
     from chainrule.nn.modules.linear import Linear
 
     assert Linear is nn.Linear and ReLU is nn.ReLU and MultiheadAttention is nn.MultiheadAttention
+
+
+# ----- AdaptiveAvgPool2d -----
+@pytest.mark.parametrize(
+    ("shape", "out"),
+    [
+        ((2, 3, 7, 7), 1),
+        ((2, 3, 7, 5), (3, 2)),  # bins overlap: 7 is not a multiple of 3
+        ((1, 2, 6, 9), (None, 4)),
+        ((3, 5, 4), (2, 3)),  # unbatched
+        ((2, 1, 3, 3), (5, 4)),  # larger than the input: pixels repeat
+    ],
+)
+def test_adaptive_avg_pool2d_matches_torch(float64, rng, shape, out):
+    worst = compare(nn.AdaptiveAvgPool2d(out), torch.nn.AdaptiveAvgPool2d(out), shape, rng=rng)
+    assert worst < ATOL
+
+
+def test_adaptive_avg_pool2d_gradcheck_and_errors(float64, rng):
+    x = cr.tensor(rng.standard_normal((1, 2, 5, 4)), requires_grad=True)
+    assert cr.gradcheck(lambda t: cr.nn.functional.adaptive_avg_pool2d(t, (3, 3)), [x])
+    with pytest.raises(cr.ShapeError, match=r"adaptive_avg_pool2d.*\(5, 4\)"):
+        nn.AdaptiveAvgPool2d(2)(cr.zeros(5, 4))

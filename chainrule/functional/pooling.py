@@ -1,9 +1,12 @@
-"""2-D max and average pooling (``F.max_pool2d``, ``F.avg_pool2d``)."""
+"""2-D max, average and adaptive average pooling (``F.max_pool2d``, ``F.avg_pool2d``,
+``F.adaptive_avg_pool2d``)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
+from chainrule.autograd.function import apply, constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import _check_float, check_window, pair
@@ -88,3 +91,54 @@ def _pool(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
         )
     check_window(who, x.shape, (kh, kw), (ph, pw), "window")
     return apply(op_class(Geometry(kh, kw, sh, sw, ph, pw)), x)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """The mean of each of Ho × Wo bins that tile the image, whatever its size (PyTorch's bins):
+
+        y[n, c, i, j] = mean of x[n, c, h0(i):h1(i), w0(j):w1(j)],
+        h0(i) = ⌊i·H / Ho⌋,  h1(i) = ⌈(i + 1)·H / Ho⌉  (and likewise for w)
+
+    Bins may overlap by one pixel when H is not a multiple of Ho. Computed as P_h · x · P_wᵀ
+    with constant averaging matrices P (Ho, H) and P (Wo, W): two matrix products, whose
+    gradient is the same two products transposed.
+
+    Args:
+        input: x of shape (N, C, H, W) or (C, H, W).
+        output_size: (Ho, Wo), one int for both, or None in a place to keep that size.
+    Returns:
+        y of shape (N, C, Ho, Wo) (or (C, Ho, Wo)).
+    """
+    x = _fn._t(input)
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
+            f"shape {x.shape} ({x.ndim}-D)\n  at {user_line()}"
+        )
+    _check_float("adaptive_avg_pool2d", "input", x)
+    h, w = x.shape[-2:]
+    sizes = (
+        (output_size, output_size) if not isinstance(output_size, (tuple, list)) else output_size
+    )
+    if len(sizes) != 2:
+        raise TypeError(
+            f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}"
+        )
+    ho, wo = (n if s is None else int(s) for s, n in zip(sizes, (h, w)))
+    if ho <= 0 or wo <= 0 or h == 0 or w == 0:
+        raise ValueError(
+            f"adaptive_avg_pool2d: output_size {(ho, wo)} and the input's (H, W) {(h, w)} must "
+            f"be positive\n  at {user_line()}"
+        )
+    ph = constant(_bins(h, ho, x.dtype))
+    pw = constant(_bins(w, wo, x.dtype).T)
+    return _fn.matmul(ph, _fn.matmul(x, pw))
+
+
+def _bins(n: int, m: int, dtype) -> np.ndarray:
+    """(m, n) matrix whose row i averages PyTorch's adaptive bin i of a length-n axis."""
+    p = np.zeros((m, n), dtype=dtype)
+    for i in range(m):
+        lo, hi = (i * n) // m, -((-(i + 1) * n) // m)
+        p[i, lo:hi] = 1.0 / (hi - lo)
+    return p

@@ -1,10 +1,10 @@
-"""2-D pooling layers: MaxPool2d and AvgPool2d."""
+"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
 from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional.conv import pair
-from chainrule.functional.pooling import _pool
+from chainrule.functional.pooling import _pool, adaptive_avg_pool2d
 from chainrule.nn.module import Module
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
@@ -68,3 +68,28 @@ class AvgPool2d(_Pool2d):
     """
 
     _op = _AvgPool2dOp
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size, whatever the input's (see
+    ``F.adaptive_avg_pool2d`` for PyTorch's bins); ``AdaptiveAvgPool2d(1)`` is global average
+    pooling.
+
+    Args:
+        output_size: (Ho, Wo), one int for both, or None in a place to keep the input's size.
+    Shape:
+        x: (N, C, H, W) or (C, H, W) → y: (N, C, Ho, Wo) or (C, Ho, Wo).
+    Example:
+        >>> AdaptiveAvgPool2d((1, 1))(cr.randn(8, 512, 7, 7)).shape
+        (8, 512, 1, 1)
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
