@@ -162,3 +162,38 @@ def test_adaptive_avg_pool2d_gradcheck_and_errors(float64, rng):
     assert cr.gradcheck(lambda t: cr.nn.functional.adaptive_avg_pool2d(t, (3, 3)), [x])
     with pytest.raises(cr.ShapeError, match=r"adaptive_avg_pool2d.*\(5, 4\)"):
         nn.AdaptiveAvgPool2d(2)(cr.zeros(5, 4))
+
+
+# ----- Conv1d -----
+@pytest.mark.parametrize(
+    ("args", "kw", "shape"),
+    [
+        ((3, 4, 3), {}, (2, 3, 9)),
+        ((3, 5, 2), {"stride": 2, "padding": 1}, (2, 3, 10)),
+        ((4, 6, 3), {"dilation": 2, "padding": 2, "groups": 2}, (2, 4, 11)),
+        ((4, 4, 3), {"groups": 4, "bias": False, "stride": 3}, (1, 4, 8)),  # depthwise
+        ((2, 3, 4), {"padding": "same", "dilation": 3}, (2, 2, 13)),  # even span: odd zero right
+        ((2, 3, 3), {"padding": "valid"}, (3, 2, 7)),
+        ((2, 3, 3), {"padding": 2, "padding_mode": "reflect"}, (2, 2, 6)),
+        ((2, 3, 3), {"padding": 1, "padding_mode": "circular"}, (2, 2, 5)),
+        ((3, 2, 3), {"padding": 1}, (3, 7)),  # unbatched
+    ],
+)
+def test_conv1d_matches_torch(float64, rng, args, kw, shape):
+    worst = compare(nn.Conv1d(*args, **kw), torch.nn.Conv1d(*args, **kw), shape, rng=rng)
+    assert worst < ATOL
+
+
+def test_conv1d_gradcheck_and_errors(float64, rng):
+    import chainrule.nn.functional as F
+
+    x = cr.tensor(rng.standard_normal((2, 4, 7)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    fn = lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2)  # noqa: E731
+    assert cr.gradcheck(fn, [x, w, b])
+    conv = nn.Conv1d(3, 4, 3)
+    with pytest.raises(cr.ShapeError, match=r"Conv1d.*\(N, 3, L\).*\(2, 5, 9\)"):
+        conv(cr.zeros(2, 5, 9))
+    with pytest.raises(cr.ShapeError, match=r"Conv1d.*3-D.*\(2, 3, 4, 5\)"):
+        conv(cr.zeros(2, 3, 4, 5))

@@ -1,4 +1,5 @@
-"""2-D convolution (``F.conv2d``): the checks at the boundary, then one op (``ops/conv.py``)."""
+"""1-D and 2-D convolution (``F.conv1d``, ``F.conv2d``): the checks at the boundary, then one
+op (``ops/conv.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from chainrule.autograd import functions as _fn
 from chainrule.autograd.function import apply
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
+from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp
 from chainrule.ops.conv import Geometry
 
@@ -123,3 +125,109 @@ def _check_float(who: str, what: str, t: Tensor) -> None:
             f"{who}: expected a floating-point {what}, got {t.dtype}; convert it first, e.g. "
             f"x.astype(cr.float32)\n  at {user_line()}"
         )
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,
+    padding: int | str = 0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution (cross-correlation, as PyTorch) of a batch of sequences:
+
+        y[n, o, t] = b[o] + Σ_{c, a} x_pad[n, g(o)·C/G + c, t·s + a·d] · w[o, c, a]
+
+    where g(o) is the group of output channel o (channels split into ``groups`` blocks, each
+    filter seeing only its block). Runs as the 2-D convolution op on (N, C, 1, L); a dilated
+    filter is the filter with d - 1 zeros between taps, and groups are convolved one by one and
+    concatenated, so every gradient comes from the existing, gradchecked op.
+
+    Args:
+        input: x of shape (N, C, L) or (C, L).
+        weight: w of shape (O, C / groups, k).
+        bias: b of shape (O,), or None.
+        stride, dilation: ints (or 1-tuples).
+        padding: zeros on each side, or 'valid' (0) or 'same' (output length L, stride 1).
+        groups: G, dividing both C and O.
+    Returns:
+        y of shape (N, O, Lo), Lo = ⌊(L + 2p - d·(k - 1) - 1) / s⌋ + 1.
+    """
+    return _conv1d(input, weight, bias, stride, padding, dilation, groups, "conv1d")
+
+
+def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
+    x, weight = _fn._t(x), _fn._t(weight)
+    if weight.ndim != 3:
+        raise ShapeError(
+            f"{who}: expected a weight of shape (O, C/groups, k), got {weight.shape}\n"
+            f"  at {user_line()}"
+        )
+    o, cg, k = weight.shape
+    g = _single(groups, "groups", who, 1)
+    if x.ndim == 2:  # unbatched (C, L), as PyTorch accepts
+        return _conv1d(x.reshape((1, *x.shape)), weight, bias, stride, padding, dilation, g, who)[0]
+    if x.ndim != 3:
+        raise ShapeError(
+            f"{who}: expected a 3-D input of shape (N, {cg * g}, L) or 2-D (C, L), got shape "
+            f"{x.shape} ({x.ndim}-D)\n  at {user_line()}"
+        )
+    if x.shape[1] != cg * g:
+        raise ShapeError(
+            f"{who}: expected input of shape (N, {cg * g}, L) ({cg * g} channels), got "
+            f"{x.shape} ({x.shape[1]} channels). Expect: x.shape[1] == weight.shape[1]·groups  "
+            f"Actual: {x.shape[1]} != {cg}·{g}\n  at {user_line()}"
+        )
+    if o % g:
+        raise ValueError(f"{who}: out_channels {o} must be divisible by groups {g}")
+    s = _single(stride, "stride", who, 1)
+    d = _single(dilation, "dilation", who, 1)
+    span = d * (k - 1) + 1
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{who}: padding must be an int, 'valid' or 'same', got {padding!r}")
+        if padding == "same" and s != 1:
+            raise ValueError(f"{who}: padding='same' needs stride 1, got stride {s}")
+        if padding == "same" and span > 1:
+            # PyTorch puts the odd zero on the right for an even span.
+            lo = (span - 1) // 2
+            x = pad(x, (lo, span - 1 - lo))
+        padding = 0
+    p = _single(padding, "padding", who, 0)
+    w = _dilate(weight, d) if d > 1 else weight
+    x4, w4 = x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), w.reshape((o, cg, 1, span))
+    if g == 1:
+        y = _conv2d(x4, w4, bias, (1, s), (0, p), who)
+    else:
+        og = o // g
+        parts = [
+            _conv2d(
+                x4[:, i * cg : (i + 1) * cg], w4[i * og : (i + 1) * og], None, (1, s), (0, p), who
+            )
+            for i in range(g)
+        ]
+        y = _fn.cat(parts, axis=1)
+        if bias is not None:
+            y = y + _fn._t(bias).reshape((1, o, 1, 1))
+    return y.reshape((y.shape[0], o, y.shape[3]))
+
+
+def _dilate(w: Tensor, d: int) -> Tensor:
+    """w (..., k) with d - 1 zeros between its taps: (..., d·(k - 1) + 1), differentiably."""
+    k = w.shape[-1]
+    z = _fn.zeros((*w.shape, d - 1), like=w)
+    spread = _fn.cat([w.reshape((*w.shape, 1)), z], axis=-1)  # (..., k, d)
+    return spread.reshape((*w.shape[:-1], k * d))[..., : d * (k - 1) + 1]
+
+
+def _single(v, what: str, who, minimum: int) -> int:
+    """An int (or a 1-tuple of one) at least ``minimum``."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        raise TypeError(f"{who}: {what} must be an int, got {v!r}\n  at {user_line()}")
+    if v < minimum:
+        raise ValueError(f"{who}: {what} must be at least {minimum}, got {v!r}\n  at {user_line()}")
+    return int(v)
