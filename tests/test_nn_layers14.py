@@ -197,3 +197,24 @@ def test_conv1d_gradcheck_and_errors(float64, rng):
         conv(cr.zeros(2, 5, 9))
     with pytest.raises(cr.ShapeError, match=r"Conv1d.*3-D.*\(2, 3, 4, 5\)"):
         conv(cr.zeros(2, 3, 4, 5))
+
+
+# ----- MaxPool1d -----
+@pytest.mark.parametrize(
+    ("args", "shape"),
+    [((2,), (2, 3, 8)), ((3, 2, 1), (2, 3, 9)), ((3, 1), (1, 2, 6)), ((2, 3), (3, 7))],
+)
+def test_max_pool1d_matches_torch(float64, rng, args, shape):
+    worst = compare(nn.MaxPool1d(*args), torch.nn.MaxPool1d(*args), shape, rng=rng)
+    assert worst < ATOL
+
+
+def test_max_pool1d_gradcheck_and_errors(float64, rng):
+    import chainrule.nn.functional as F
+
+    x = cr.tensor(rng.standard_normal((2, 2, 7)), requires_grad=True)
+    assert cr.gradcheck(lambda t: F.max_pool1d(t, 3, 2, 1), [x])
+    with pytest.raises(cr.ShapeError, match=r"MaxPool1d.*\(2, 3, 4, 5\)"):
+        nn.MaxPool1d(2)(cr.zeros(2, 3, 4, 5))
+    with pytest.raises(NotImplementedError, match="ceil_mode"):
+        nn.MaxPool1d(2, ceil_mode=True)(cr.zeros(2, 3, 4))

@@ -34,5 +34,10 @@ from chainrule.functional.loss import (
     smooth_l1_loss,
 )
 from chainrule.functional.normalization import batch_norm, layer_norm
-from chainrule.functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from chainrule.functional.pooling import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from chainrule.functional.vector import cosine_similarity, normalize, pad

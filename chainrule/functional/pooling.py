@@ -9,7 +9,7 @@ from chainrule.autograd import functions as _fn
 from chainrule.autograd.function import apply, constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
-from chainrule.functional.conv import _check_float, check_window, pair
+from chainrule.functional.conv import _check_float, _single, check_window, pair
 from chainrule.ops.conv import Geometry
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
@@ -142,3 +142,55 @@ def _bins(n: int, m: int, dtype) -> np.ndarray:
         lo, hi = (i * n) // m, -((-(i + 1) * n) // m)
         p[i, lo:hi] = 1.0 / (hi - lo)
     return p
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: int,
+    stride: int | None = None,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """The largest value of each window of k steps along L, moved by ``stride``:
+
+        y[n, c, t] = max_a x_pad[n, c, t·s + a]      (x_pad padded by -∞)
+
+    Runs as the 2-D max-pooling op on (N, C, 1, L), so each window's gradient goes to its first
+    maximum, as in PyTorch. ``dilation`` > 1, ``ceil_mode`` and ``return_indices`` are not
+    supported yet (an error says so rather than computing something else).
+
+    Args:
+        input: x of shape (N, C, L) or (C, L).
+        kernel_size: k.  stride: s, or None for k.  padding: p on each side, at most k / 2.
+    Returns:
+        y of shape (N, C, Lo) (or (C, Lo)), Lo = ⌊(L + 2p - k) / s⌋ + 1.
+    """
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _max_pool1d(
+    x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, who="max_pool1d"
+):
+    x = _fn._t(x)
+    if dilation not in (1, (1,)) or ceil_mode or return_indices:
+        raise NotImplementedError(
+            f"{who}: dilation > 1, ceil_mode=True and return_indices=True are not supported; "
+            f"got dilation={dilation}, ceil_mode={ceil_mode}, return_indices={return_indices}"
+        )
+    if x.ndim == 2:
+        return _max_pool1d(
+            x.reshape((1, *x.shape)), kernel_size, stride, padding, 1, False, False, who
+        )[0]
+    if x.ndim != 3:
+        raise ShapeError(
+            f"{who}: expected a 3-D input (N, C, L) or 2-D (C, L), got shape {x.shape} "
+            f"({x.ndim}-D)\n  at {user_line()}"
+        )
+    k = _single(kernel_size, "kernel_size", who, 1)
+    s = k if stride is None else _single(stride, "stride", who, 1)
+    p = _single(padding, "padding", who, 0)
+    n, c, length = x.shape
+    y = _pool(_MaxPool2dOp, x.reshape((n, c, 1, length)), (1, k), (1, s), (0, p), who)
+    return y.reshape((n, c, y.shape[3]))

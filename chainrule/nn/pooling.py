@@ -1,10 +1,10 @@
-"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
+"""Pooling layers: MaxPool1d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
 
 from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional.conv import pair
-from chainrule.functional.pooling import _pool, adaptive_avg_pool2d
+from chainrule.functional.pooling import _max_pool1d, _pool, adaptive_avg_pool2d
 from chainrule.nn.module import Module
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
@@ -93,3 +93,49 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class MaxPool1d(Module):
+    """The largest value of each window along L (see ``F.max_pool1d``).
+
+    Args:
+        kernel_size: k.  stride: s, or None (default) for k.  padding: -∞ on each side, ≤ k / 2.
+        dilation, return_indices, ceil_mode: PyTorch's; only their defaults are supported.
+    Shape:
+        x: (N, C, L) or (C, L) → y: (N, C, Lo), Lo = ⌊(L + 2p - k) / s⌋ + 1.
+    """
+
+    def __init__(
+        self,
+        kernel_size: int,
+        stride: int | None = None,
+        padding: int = 0,
+        dilation: int = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _max_pool1d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+            self,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
