@@ -218,3 +218,35 @@ def test_max_pool1d_gradcheck_and_errors(float64, rng):
         nn.MaxPool1d(2)(cr.zeros(2, 3, 4, 5))
     with pytest.raises(NotImplementedError, match="ceil_mode"):
         nn.MaxPool1d(2, ceil_mode=True)(cr.zeros(2, 3, 4))
+
+
+# ----- GroupNorm -----
+@pytest.mark.parametrize(
+    ("args", "shape"),
+    [
+        ((2, 6), (3, 6, 4, 5)),
+        ((3, 3), (2, 3, 7)),
+        ((1, 4), (2, 4)),
+        ((2, 4, 1e-3, False), (2, 4, 3)),
+    ],
+)
+def test_group_norm_matches_torch(float64, rng, args, shape):
+    theirs = torch.nn.GroupNorm(*args)
+    if theirs.affine:  # not 1 and 0, so that a transposed weight would show
+        with torch.no_grad():
+            theirs.weight.normal_()
+            theirs.bias.normal_()
+    assert compare(nn.GroupNorm(*args), theirs, shape, rng=rng) < ATOL
+
+
+def test_group_norm_gradcheck_and_errors(float64, rng):
+    import chainrule.nn.functional as F
+
+    x = cr.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    assert cr.gradcheck(lambda x, w, b: F.group_norm(x, 2, w, b), [x, w, b])
+    with pytest.raises(cr.ShapeError, match=r"GroupNorm.*\(N, 4, \*\).*\(2, 6, 3\)"):
+        nn.GroupNorm(2, 4)(cr.zeros(2, 6, 3))
+    with pytest.raises(ValueError, match="GroupNorm"):
+        nn.GroupNorm(3, 4)

@@ -33,7 +33,7 @@ from chainrule.functional.loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from chainrule.functional.normalization import batch_norm, layer_norm
+from chainrule.functional.normalization import batch_norm, group_norm, layer_norm
 from chainrule.functional.pooling import (
     adaptive_avg_pool2d,
     avg_pool2d,
