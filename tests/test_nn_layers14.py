@@ -250,3 +250,28 @@ def test_group_norm_gradcheck_and_errors(float64, rng):
         nn.GroupNorm(2, 4)(cr.zeros(2, 6, 3))
     with pytest.raises(ValueError, match="GroupNorm"):
         nn.GroupNorm(3, 4)
+
+
+# ----- Dropout2d -----
+@pytest.mark.parametrize("shape", [(8, 16, 3, 4), (8, 16, 5)])
+def test_dropout2d_drops_whole_channels_and_scales(float64, rng, shape):
+    """Random masks cannot match torch's; what torch does can: whole (n, c) channels zeroed,
+    the others scaled by 1/(1-p), the gradient the same mask, identity in eval."""
+    cr.manual_seed(3)
+    p = 0.4
+    x = cr.tensor(rng.uniform(1, 2, shape), requires_grad=True)  # no zeros of its own
+    m = nn.Dropout2d(p)
+    y = m(x)
+    ratio = (y.numpy() / x.numpy()).reshape(shape[0], shape[1], -1)
+    per_channel = ratio[..., :1]
+    np.testing.assert_allclose(ratio, np.broadcast_to(per_channel, ratio.shape))
+    assert set(np.round(np.unique(per_channel), 12)) == {0.0, round(1 / (1 - p), 12)}
+    dropped = (per_channel == 0).mean()
+    assert 0.2 < dropped < 0.6
+    up = rng.standard_normal(shape)
+    y.backward(cr.tensor(up))
+    np.testing.assert_allclose(x.grad.numpy(), up * ratio.reshape(shape))
+    m.eval()
+    assert np.array_equal(m(x).numpy(), x.numpy())
+    with pytest.raises(cr.ShapeError, match=r"dropout2d.*\(3, 4\)"):
+        nn.Dropout2d()(cr.zeros(3, 4))
