@@ -275,3 +275,41 @@ def test_dropout2d_drops_whole_channels_and_scales(float64, rng, shape):
     assert np.array_equal(m(x).numpy(), x.numpy())
     with pytest.raises(cr.ShapeError, match=r"dropout2d.*\(3, 4\)"):
         nn.Dropout2d()(cr.zeros(3, 4))
+
+
+# ----- ConvTranspose2d -----
+@pytest.mark.parametrize(
+    ("args", "kw", "shape"),
+    [
+        ((3, 4, 3), {}, (2, 3, 5, 4)),
+        ((3, 4, 4), {"stride": 2, "padding": 1}, (2, 3, 5, 5)),  # the DCGAN doubling
+        ((3, 4, (3, 2)), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 3, 4, 5)),
+        (
+            (4, 6, 3),
+            {"groups": 2, "stride": (2, 3), "dilation": 2, "padding": (1, 2)},
+            (2, 4, 5, 4),
+        ),
+        ((2, 3, 2), {"stride": 3, "output_padding": (2, 1), "bias": False}, (1, 2, 3, 3)),
+        ((2, 3, 3), {"padding": 1}, (2, 4, 5)),  # unbatched
+    ],
+)
+def test_conv_transpose2d_matches_torch(float64, rng, args, kw, shape):
+    ours, theirs = nn.ConvTranspose2d(*args, **kw), torch.nn.ConvTranspose2d(*args, **kw)
+    assert compare(ours, theirs, shape, rng=rng) < ATOL
+
+
+def test_conv_transpose2d_gradcheck_and_errors(float64, rng):
+    import chainrule.nn.functional as F
+
+    x = cr.tensor(rng.standard_normal((1, 2, 3, 3)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((2, 2, 2, 3)), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(2), requires_grad=True)
+
+    def fn(x, w, b):
+        return F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, dilation=(1, 2))
+
+    assert cr.gradcheck(fn, [x, w, b])
+    with pytest.raises(cr.ShapeError, match=r"ConvTranspose2d.*\(N, 3, H, W\).*\(2, 5, 4, 4\)"):
+        nn.ConvTranspose2d(3, 4, 3)(cr.zeros(2, 5, 4, 4))
+    with pytest.raises(ValueError, match="output_padding"):
+        nn.ConvTranspose2d(3, 4, 3, output_padding=1)(cr.zeros(2, 3, 4, 4))

@@ -19,7 +19,7 @@ from chainrule.functional.activation import (
     tanh,
 )
 from chainrule.functional.attention import scaled_dot_product_attention
-from chainrule.functional.conv import conv1d, conv2d
+from chainrule.functional.conv import conv1d, conv2d, conv_transpose2d
 from chainrule.functional.dropout import dropout, dropout2d
 from chainrule.functional.embedding import embedding, one_hot
 from chainrule.functional.linear import linear

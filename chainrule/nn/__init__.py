@@ -18,7 +18,7 @@ from chainrule.nn.activation import (
 )
 from chainrule.nn.attention import AdditiveAttention, MultiheadAttention
 from chainrule.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
-from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout, Dropout2d
 from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
 from chainrule.nn.loss import (
