@@ -115,6 +115,7 @@ MODULE_FILES = [
     "pooling",
     "rnn",
     "sparse",
+    "upsampling",
 ]
 
 
@@ -313,3 +314,35 @@ def test_conv_transpose2d_gradcheck_and_errors(float64, rng):
         nn.ConvTranspose2d(3, 4, 3)(cr.zeros(2, 5, 4, 4))
     with pytest.raises(ValueError, match="output_padding"):
         nn.ConvTranspose2d(3, 4, 3, output_padding=1)(cr.zeros(2, 3, 4, 4))
+
+
+# ----- Upsample / F.interpolate -----
+@pytest.mark.parametrize(
+    ("kw", "shape"),
+    [
+        ({"scale_factor": 2}, (2, 3, 3, 4)),
+        ({"size": (5, 7)}, (1, 2, 3, 4)),  # nearest, non-integer ratio
+        ({"size": (2, 3)}, (1, 2, 5, 7)),  # nearest, downsampling
+        ({"scale_factor": 1.5}, (2, 2, 5)),  # nearest, 1-D
+        ({"scale_factor": 2, "mode": "bilinear"}, (2, 3, 3, 4)),
+        ({"size": (5, 6), "mode": "bilinear", "align_corners": True}, (1, 2, 3, 4)),
+        ({"size": (2, 3), "mode": "bilinear", "align_corners": False}, (1, 2, 5, 7)),
+        ({"size": (1, 4), "mode": "bilinear", "align_corners": True}, (1, 1, 3, 2)),
+        ({"scale_factor": (1.7, 0.6), "mode": "bilinear"}, (1, 2, 4, 5)),
+        ({"scale_factor": 2.5, "mode": "linear", "align_corners": True}, (2, 2, 4)),
+        ({"scale_factor": 1.7, "mode": "bilinear", "recompute_scale_factor": True}, (1, 1, 4, 3)),
+    ],
+)
+def test_upsample_matches_torch(float64, rng, kw, shape):
+    assert compare(nn.Upsample(**kw), torch.nn.Upsample(**kw), shape, rng=rng) < ATOL
+
+
+def test_interpolate_gradcheck_and_errors(float64, rng):
+    import chainrule.nn.functional as F
+
+    x = cr.tensor(rng.standard_normal((1, 2, 3, 3)), requires_grad=True)
+    assert cr.gradcheck(lambda t: F.interpolate(t, size=(4, 5), mode="bilinear"), [x])
+    with pytest.raises(cr.ShapeError, match=r"interpolate.*bilinear.*\(2, 3, 4\)"):
+        F.interpolate(cr.zeros(2, 3, 4), scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(cr.zeros(1, 1, 2, 2), scale_factor=2, align_corners=True)

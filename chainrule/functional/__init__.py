@@ -40,4 +40,5 @@ from chainrule.functional.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.functional.upsampling import interpolate
 from chainrule.functional.vector import cosine_similarity, normalize, pad
