@@ -115,6 +115,7 @@ MODULE_FILES = [
     "pooling",
     "rnn",
     "sparse",
+    "transformer",
     "upsampling",
 ]
 

@@ -20,4 +20,5 @@ from chainrule.nn.modules.normalization import *  # noqa: F403
 from chainrule.nn.modules.pooling import *  # noqa: F403
 from chainrule.nn.modules.rnn import *  # noqa: F403
 from chainrule.nn.modules.sparse import *  # noqa: F403
+from chainrule.nn.modules.transformer import *  # noqa: F403
 from chainrule.nn.modules.upsampling import *  # noqa: F403
