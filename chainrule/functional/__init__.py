@@ -19,8 +19,8 @@ from chainrule.functional.activation import (
     tanh,
 )
 from chainrule.functional.attention import scaled_dot_product_attention
-from chainrule.functional.conv import conv2d
-from chainrule.functional.dropout import dropout
+from chainrule.functional.conv import conv1d, conv2d, conv_transpose2d
+from chainrule.functional.dropout import dropout, dropout2d
 from chainrule.functional.embedding import embedding, one_hot
 from chainrule.functional.linear import linear
 from chainrule.functional.loss import (
@@ -33,6 +33,12 @@ from chainrule.functional.loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from chainrule.functional.normalization import batch_norm, layer_norm
-from chainrule.functional.pooling import avg_pool2d, max_pool2d
+from chainrule.functional.normalization import batch_norm, group_norm, layer_norm
+from chainrule.functional.pooling import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from chainrule.functional.upsampling import interpolate
 from chainrule.functional.vector import cosine_similarity, normalize, pad

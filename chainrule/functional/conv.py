@@ -1,4 +1,5 @@
-"""2-D convolution (``F.conv2d``): the checks at the boundary, then one op (``ops/conv.py``)."""
+"""1-D, 2-D and transposed 2-D convolution (``F.conv1d``, ``F.conv2d``, ``F.conv_transpose2d``):
+the checks at the boundary, then the ops of ``ops/conv.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from chainrule.autograd import functions as _fn
 from chainrule.autograd.function import apply
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
+from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp
+from chainrule.ops.conv import Conv2dInput as _Conv2dInputOp
 from chainrule.ops.conv import Geometry
 
 
@@ -123,3 +126,221 @@ def _check_float(who: str, what: str, t: Tensor) -> None:
             f"{who}: expected a floating-point {what}, got {t.dtype}; convert it first, e.g. "
             f"x.astype(cr.float32)\n  at {user_line()}"
         )
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,
+    padding: int | str = 0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution (cross-correlation, as PyTorch) of a batch of sequences:
+
+        y[n, o, t] = b[o] + Σ_{c, a} x_pad[n, g(o)·C/G + c, t·s + a·d] · w[o, c, a]
+
+    where g(o) is the group of output channel o (channels split into ``groups`` blocks, each
+    filter seeing only its block). Runs as the 2-D convolution op on (N, C, 1, L); a dilated
+    filter is the filter with d - 1 zeros between taps, and groups are convolved one by one and
+    concatenated, so every gradient comes from the existing, gradchecked op.
+
+    Args:
+        input: x of shape (N, C, L) or (C, L).
+        weight: w of shape (O, C / groups, k).
+        bias: b of shape (O,), or None.
+        stride, dilation: ints (or 1-tuples).
+        padding: zeros on each side, or 'valid' (0) or 'same' (output length L, stride 1).
+        groups: G, dividing both C and O.
+    Returns:
+        y of shape (N, O, Lo), Lo = ⌊(L + 2p - d·(k - 1) - 1) / s⌋ + 1.
+    """
+    return _conv1d(input, weight, bias, stride, padding, dilation, groups, "conv1d")
+
+
+def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
+    x, weight = _fn._t(x), _fn._t(weight)
+    if weight.ndim != 3:
+        raise ShapeError(
+            f"{who}: expected a weight of shape (O, C/groups, k), got {weight.shape}\n"
+            f"  at {user_line()}"
+        )
+    o, cg, k = weight.shape
+    g = _single(groups, "groups", who, 1)
+    if x.ndim == 2:  # unbatched (C, L), as PyTorch accepts
+        return _conv1d(x.reshape((1, *x.shape)), weight, bias, stride, padding, dilation, g, who)[0]
+    if x.ndim != 3:
+        raise ShapeError(
+            f"{who}: expected a 3-D input of shape (N, {cg * g}, L) or 2-D (C, L), got shape "
+            f"{x.shape} ({x.ndim}-D)\n  at {user_line()}"
+        )
+    if x.shape[1] != cg * g:
+        raise ShapeError(
+            f"{who}: expected input of shape (N, {cg * g}, L) ({cg * g} channels), got "
+            f"{x.shape} ({x.shape[1]} channels). Expect: x.shape[1] == weight.shape[1]·groups  "
+            f"Actual: {x.shape[1]} != {cg}·{g}\n  at {user_line()}"
+        )
+    if o % g:
+        raise ValueError(f"{who}: out_channels {o} must be divisible by groups {g}")
+    s = _single(stride, "stride", who, 1)
+    d = _single(dilation, "dilation", who, 1)
+    span = d * (k - 1) + 1
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{who}: padding must be an int, 'valid' or 'same', got {padding!r}")
+        if padding == "same" and s != 1:
+            raise ValueError(f"{who}: padding='same' needs stride 1, got stride {s}")
+        if padding == "same" and span > 1:
+            # PyTorch puts the odd zero on the right for an even span.
+            lo = (span - 1) // 2
+            x = pad(x, (lo, span - 1 - lo))
+        padding = 0
+    p = _single(padding, "padding", who, 0)
+    w = _dilate(weight, d) if d > 1 else weight
+    x4, w4 = x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), w.reshape((o, cg, 1, span))
+    if g == 1:
+        y = _conv2d(x4, w4, bias, (1, s), (0, p), who)
+    else:
+        og = o // g
+        parts = [
+            _conv2d(
+                x4[:, i * cg : (i + 1) * cg], w4[i * og : (i + 1) * og], None, (1, s), (0, p), who
+            )
+            for i in range(g)
+        ]
+        y = _fn.cat(parts, axis=1)
+        if bias is not None:
+            y = y + _fn._t(bias).reshape((1, o, 1, 1))
+    return y.reshape((y.shape[0], o, y.shape[3]))
+
+
+def _dilate(w: Tensor, d: int) -> Tensor:
+    """w (..., k) with d - 1 zeros between its taps: (..., d·(k - 1) + 1), differentiably."""
+    k = w.shape[-1]
+    z = _fn.zeros((*w.shape, d - 1), like=w)
+    spread = _fn.cat([w.reshape((*w.shape, 1)), z], axis=-1)  # (..., k, d)
+    return spread.reshape((*w.shape[:-1], k * d))[..., : d * (k - 1) + 1]
+
+
+def _single(v, what: str, who, minimum: int) -> int:
+    """An int (or a 1-tuple of one) at least ``minimum``."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        raise TypeError(f"{who}: {what} must be an int, got {v!r}\n  at {user_line()}")
+    if v < minimum:
+        raise ValueError(f"{who}: {what} must be at least {minimum}, got {v!r}\n  at {user_line()}")
+    return int(v)
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    output_padding: int | tuple[int, int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int, int] = 1,
+) -> Tensor:
+    """2-D transposed convolution ("deconvolution"), the adjoint of ``conv2d`` in its input:
+    every input pixel scatters its value times the filter onto a stride-spaced output grid,
+
+        y[n, o, i·s + a·d - p, j·s + b·d - p] += x[n, c, i, j] · w[c, o, a, b]   (+ b[o])
+
+    Runs as the existing op for the input gradient of a convolution (``Conv2dInput``), whose
+    own gradients are convolutions; dilation is a filter with zeros between its taps and
+    groups are done one by one, so no new op is needed.
+
+    Args:
+        input: x of shape (N, C, H, W) or (C, H, W).
+        weight: w of shape (C, O / groups, kh, kw) (PyTorch's layout: input channels first).
+        bias: b of shape (O,), or None.
+        stride, padding, output_padding, dilation: pairs or ints; output_padding adds rows and
+            columns on one side and must be smaller than the stride or the dilation.
+        groups: G, dividing C and O.
+    Returns:
+        y of shape (N, O, Ho, Wo), Ho = (H - 1)·sh - 2ph + dh·(kh - 1) + oph + 1, Wo likewise.
+    """
+    return _conv_transpose2d(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, "conv_transpose2d"
+    )
+
+
+def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, who):
+    x, weight = _fn._t(x), _fn._t(weight)
+    if weight.ndim != 4:
+        raise ShapeError(
+            f"{who}: expected a weight of shape (C, O/groups, kh, kw), got {weight.shape}\n"
+            f"  at {user_line()}"
+        )
+    c, og, kh, kw = weight.shape
+    g = _single(groups, "groups", who, 1)
+    if x.ndim == 3:
+        y = _conv_transpose2d(
+            x.reshape((1, *x.shape)), weight, bias, stride, padding, output_padding, g,
+            dilation, who,
+        )  # fmt: skip
+        return y[0]
+    if x.ndim != 4:
+        raise ShapeError(
+            f"{who}: expected a 4-D input of shape (N, {c}, H, W) or 3-D (C, H, W), got shape "
+            f"{x.shape} ({x.ndim}-D)\n  at {user_line()}"
+        )
+    if x.shape[1] != c:
+        raise ShapeError(
+            f"{who}: expected input of shape (N, {c}, H, W) ({c} channels), got {x.shape} "
+            f"({x.shape[1]} channels). Expect: x.shape[1] == weight.shape[0]  Actual: "
+            f"{x.shape[1]} != {c}\n  at {user_line()}"
+        )
+    if c % g:
+        raise ValueError(f"{who}: in_channels {c} must be divisible by groups {g}")
+    _check_float(who, "input", x)
+    s = pair(stride, "stride", who, minimum=1)
+    p = pair(padding, "padding", who, minimum=0)
+    op_ = pair(output_padding, "output_padding", who, minimum=0)
+    d = pair(dilation, "dilation", who, minimum=1)
+    for i in range(2):
+        if op_[i] >= max(s[i], d[i]):
+            raise ValueError(
+                f"{who}: output_padding {op_} must be smaller than the stride {s} or the "
+                f"dilation {d}\n  at {user_line()}"
+            )
+    w = weight
+    if d[1] > 1:
+        w = _dilate(w, d[1])
+    if d[0] > 1:
+        w = _dilate(w.swapaxes(2, 3), d[0]).swapaxes(2, 3)
+    kh, kw = w.shape[2:]
+    n, _, h, wd = x.shape
+    ho = (h - 1) * s[0] - 2 * p[0] + kh + op_[0]
+    wo = (wd - 1) * s[1] - 2 * p[1] + kw + op_[1]
+    if ho <= 0 or wo <= 0:
+        raise ShapeError(
+            f"{who}: the output would be {ho}×{wo} for input {x.shape}; reduce the padding "
+            f"{p}\n  at {user_line()}"
+        )
+    geom, out_shape = Geometry(kh, kw, s[0], s[1], p[0], p[1]), (n, og, ho, wo)
+    if g == 1:
+        y = apply(_Conv2dInputOp(geom, out_shape), x, w)
+    else:
+        # One op per group: an op object records its inputs, so it is never applied twice.
+        cg = c // g
+        parts = [
+            apply(
+                _Conv2dInputOp(geom, out_shape),
+                x[:, i * cg : (i + 1) * cg],
+                w[i * cg : (i + 1) * cg],
+            )
+            for i in range(g)
+        ]
+        y = _fn.cat(parts, axis=1)
+    if bias is not None:
+        bias = _fn._t(bias)
+        if bias.shape != (og * g,):
+            raise ShapeError(
+                f"{who}: expected a bias of shape ({og * g},), got {bias.shape}\n  at {user_line()}"
+            )
+        y = y + bias.reshape((1, og * g, 1, 1))
+    return y

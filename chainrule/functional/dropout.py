@@ -8,6 +8,7 @@ from chainrule import random as _random
 from chainrule.autograd import functions as _fn
 from chainrule.autograd.function import constant, fresh
 from chainrule.autograd.tensor import Tensor
+from chainrule.errors import ShapeError, user_line
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -36,3 +37,30 @@ def _mask(shape: tuple[int, ...], dtype: np.dtype, p: float) -> np.ndarray:
     dt = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
     keep = _random.generator().random(shape, dtype=dt) >= p
     return keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype=dtype)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Channel dropout: each whole channel x[n, c] is zeroed with probability ``p`` and the kept
+    channels scaled by 1 / (1 - p); the identity when ``training`` is False. Neighbouring pixels
+    are correlated, so dropping single pixels barely regularises a CNN (Tompson et al.).
+
+    Args:
+        input: x of shape (N, C, H, W); a 3-D input is taken as (N, C, L), as PyTorch does.
+        p: probability of dropping a channel, in [0, 1].
+    Returns:
+        x ⊙ mask / (1 - p) with one mask value per (n, c), the shape of x.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be a probability in [0, 1], got {p}")
+    x = _fn._t(input)
+    if x.ndim < 3:
+        raise ShapeError(
+            f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape "
+            f"{x.shape}\n  at {user_line()}"
+        )
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * constant(np.zeros((), dtype=x.dtype))
+    shape = x.shape[:2] + (1,) * (x.ndim - 2)
+    return x * constant(fresh(_mask, shape, x.dtype, p))

@@ -150,3 +150,44 @@ def layer_norm(
     if bias is not None:
         y = y + bias
     return y
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Group normalisation (Wu & He): the C channels of each sample split into G groups, each
+    group normalised over its channels and all spatial positions, then a per-channel affine map:
+
+        y = (x - mean_g) / sqrt(var_g + eps) · weight[c] + bias[c]    (biased variance)
+
+    A composition of primitives, so its gradient (and the gradient's gradient) comes for free.
+
+    Args:
+        input: x of shape (N, C, *), C divisible by G.
+        num_groups: G.
+        weight, bias: (C,) Tensors, or None.
+    Returns:
+        y, the same shape as x.
+    """
+    x = input
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ShapeError(
+            f"group_norm: expected input of shape (N, C, *) with C divisible by num_groups "
+            f"{num_groups}, got {x.shape}\n  at {user_line()}"
+        )
+    n, c = x.shape[:2]
+    g = x.reshape((n, num_groups, -1))
+    mean = g.mean(2, keepdims=True)
+    gc = g - mean
+    var = (gc * gc).mean(2, keepdims=True)
+    y = (gc / (var + eps).sqrt()).reshape(x.shape)
+    cshape = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(cshape)
+    if bias is not None:
+        y = y + bias.reshape(cshape)
+    return y

@@ -1,12 +1,15 @@
-"""2-D max and average pooling (``F.max_pool2d``, ``F.avg_pool2d``)."""
+"""2-D max, average and adaptive average pooling (``F.max_pool2d``, ``F.avg_pool2d``,
+``F.adaptive_avg_pool2d``)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
+from chainrule.autograd.function import apply, constant
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError, user_line
-from chainrule.functional.conv import _check_float, check_window, pair
+from chainrule.functional.conv import _check_float, _single, check_window, pair
 from chainrule.ops.conv import Geometry
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
@@ -88,3 +91,106 @@ def _pool(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
         )
     check_window(who, x.shape, (kh, kw), (ph, pw), "window")
     return apply(op_class(Geometry(kh, kw, sh, sw, ph, pw)), x)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """The mean of each of Ho × Wo bins that tile the image, whatever its size (PyTorch's bins):
+
+        y[n, c, i, j] = mean of x[n, c, h0(i):h1(i), w0(j):w1(j)],
+        h0(i) = ⌊i·H / Ho⌋,  h1(i) = ⌈(i + 1)·H / Ho⌉  (and likewise for w)
+
+    Bins may overlap by one pixel when H is not a multiple of Ho. Computed as P_h · x · P_wᵀ
+    with constant averaging matrices P (Ho, H) and P (Wo, W): two matrix products, whose
+    gradient is the same two products transposed.
+
+    Args:
+        input: x of shape (N, C, H, W) or (C, H, W).
+        output_size: (Ho, Wo), one int for both, or None in a place to keep that size.
+    Returns:
+        y of shape (N, C, Ho, Wo) (or (C, Ho, Wo)).
+    """
+    x = _fn._t(input)
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
+            f"shape {x.shape} ({x.ndim}-D)\n  at {user_line()}"
+        )
+    _check_float("adaptive_avg_pool2d", "input", x)
+    h, w = x.shape[-2:]
+    sizes = (
+        (output_size, output_size) if not isinstance(output_size, (tuple, list)) else output_size
+    )
+    if len(sizes) != 2:
+        raise TypeError(
+            f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}"
+        )
+    ho, wo = (n if s is None else int(s) for s, n in zip(sizes, (h, w)))
+    if ho <= 0 or wo <= 0 or h == 0 or w == 0:
+        raise ValueError(
+            f"adaptive_avg_pool2d: output_size {(ho, wo)} and the input's (H, W) {(h, w)} must "
+            f"be positive\n  at {user_line()}"
+        )
+    ph = constant(_bins(h, ho, x.dtype))
+    pw = constant(_bins(w, wo, x.dtype).T)
+    return _fn.matmul(ph, _fn.matmul(x, pw))
+
+
+def _bins(n: int, m: int, dtype) -> np.ndarray:
+    """(m, n) matrix whose row i averages PyTorch's adaptive bin i of a length-n axis."""
+    p = np.zeros((m, n), dtype=dtype)
+    for i in range(m):
+        lo, hi = (i * n) // m, -((-(i + 1) * n) // m)
+        p[i, lo:hi] = 1.0 / (hi - lo)
+    return p
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: int,
+    stride: int | None = None,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """The largest value of each window of k steps along L, moved by ``stride``:
+
+        y[n, c, t] = max_a x_pad[n, c, t·s + a]      (x_pad padded by -∞)
+
+    Runs as the 2-D max-pooling op on (N, C, 1, L), so each window's gradient goes to its first
+    maximum, as in PyTorch. ``dilation`` > 1, ``ceil_mode`` and ``return_indices`` are not
+    supported yet (an error says so rather than computing something else).
+
+    Args:
+        input: x of shape (N, C, L) or (C, L).
+        kernel_size: k.  stride: s, or None for k.  padding: p on each side, at most k / 2.
+    Returns:
+        y of shape (N, C, Lo) (or (C, Lo)), Lo = ⌊(L + 2p - k) / s⌋ + 1.
+    """
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _max_pool1d(
+    x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, who="max_pool1d"
+):
+    x = _fn._t(x)
+    if dilation not in (1, (1,)) or ceil_mode or return_indices:
+        raise NotImplementedError(
+            f"{who}: dilation > 1, ceil_mode=True and return_indices=True are not supported; "
+            f"got dilation={dilation}, ceil_mode={ceil_mode}, return_indices={return_indices}"
+        )
+    if x.ndim == 2:
+        return _max_pool1d(
+            x.reshape((1, *x.shape)), kernel_size, stride, padding, 1, False, False, who
+        )[0]
+    if x.ndim != 3:
+        raise ShapeError(
+            f"{who}: expected a 3-D input (N, C, L) or 2-D (C, L), got shape {x.shape} "
+            f"({x.ndim}-D)\n  at {user_line()}"
+        )
+    k = _single(kernel_size, "kernel_size", who, 1)
+    s = k if stride is None else _single(stride, "stride", who, 1)
+    p = _single(padding, "padding", who, 0)
+    n, c, length = x.shape
+    y = _pool(_MaxPool2dOp, x.reshape((n, c, 1, length)), (1, k), (1, s), (0, p), who)
+    return y.reshape((n, c, y.shape[3]))

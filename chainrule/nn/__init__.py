@@ -3,7 +3,7 @@
 One import line per file, so that each concern can add its layers without touching the others.
 """
 
-from chainrule.nn import functional, init, utils
+from chainrule.nn import functional, init, modules, utils
 from chainrule.nn.activation import (
     ELU,
     GELU,
@@ -17,9 +17,9 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.attention import AdditiveAttention, MultiheadAttention
-from chainrule.nn.container import ModuleDict, ModuleList, Sequential
-from chainrule.nn.conv import Conv2d
-from chainrule.nn.dropout import Dropout
+from chainrule.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from chainrule.nn.dropout import Dropout, Dropout2d
 from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
 from chainrule.nn.loss import (
     BCELoss,
@@ -32,8 +32,22 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
 )
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, _BatchNorm
+from chainrule.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    LayerNorm,
+    _BatchNorm,
+)
 from chainrule.nn.parameter import Parameter
-from chainrule.nn.pooling import AvgPool2d, MaxPool2d
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.sparse import Embedding
+from chainrule.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from chainrule.nn.upsampling import Upsample

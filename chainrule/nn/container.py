@@ -1,4 +1,5 @@
-"""Containers: Sequential (a chain of layers), ModuleList and ModuleDict (registered collections)."""
+"""Containers: Sequential (a chain of layers); ModuleList, ModuleDict and ParameterList
+(registered collections)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
+from chainrule.autograd.tensor import Tensor
 from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
 
 
 class Sequential(Module):
@@ -166,3 +171,75 @@ def _index(idx: int, n: int, what: str) -> int:
     if not -n <= idx < n:
         raise IndexError(f"{what}: index {idx} is out of range for {n} modules")
     return idx % n
+
+
+class ParameterList(Module):
+    """A list of Parameters that are registered (a plain Python list's are not).
+
+    The parameters are named "0", "1", ..., as in PyTorch, so ``state_dict()`` keys are
+    ``"<name>.0"``, ``"<name>.1"``, ...; a Tensor or NumPy array put in it becomes a Parameter
+    (sharing its memory), as PyTorch does with tensors.
+
+    Example:
+        >>> ps = ParameterList([Parameter(np.zeros(3)) for _ in range(2)])
+        >>> [name for name, _ in ps.named_parameters()]
+        ['0', '1']
+    """
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx: int | slice) -> Parameter | ParameterList:
+        if isinstance(idx, slice):
+            return ParameterList(list(self._parameters.values())[idx])
+        return self._parameters[str(_index(idx, len(self), "ParameterList"))]
+
+    def __setitem__(self, idx: int, param: Any) -> None:
+        self.register_parameter(str(_index(idx, len(self), "ParameterList")), _as_param(param))
+
+    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
+        return self.extend(values)
+
+    def __dir__(self) -> list[str]:
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+    def append(self, value: Any) -> ParameterList:
+        """Adds ``value`` (a Parameter, Tensor or array) at the end. Returns self."""
+        self.register_parameter(str(len(self)), _as_param(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Adds each of ``values`` at the end. Returns self."""
+        if isinstance(values, (Tensor, np.ndarray)) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"ParameterList.extend: expected an iterable of parameters, got "
+                f"{type(values).__name__}"
+            )
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+            for i, p in enumerate(self)
+        )
+
+
+def _as_param(value: Any) -> Parameter:
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, (Tensor, np.ndarray)):
+        # PyTorch wraps a plain tensor; it keeps its requires_grad flag only for Parameters.
+        return Parameter(value)
+    raise TypeError(
+        f"ParameterList: expected a Parameter, Tensor or NumPy array, got {type(value).__name__}"
+    )

@@ -1,4 +1,4 @@
-"""The 2-D convolution layer."""
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose2d."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 
+from chainrule.autograd import functions as _fn
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
-from chainrule.functional.conv import _conv2d, pair
+from chainrule.functional.conv import _conv1d, _conv2d, _conv_transpose2d, _single, pair
+from chainrule.functional.vector import pad
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
@@ -82,6 +84,209 @@ class Conv2d(Module):
         )
         if self.padding != (0, 0):
             s += f", padding={self.padding}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv1d(Module):
+    """1-D convolution over a batch of sequences (see ``F.conv1d`` for the math).
+
+    Args:
+        in_channels: C.  out_channels: O.  kernel_size: k (an int or a 1-tuple).
+        stride, dilation: ints.  groups: G, dividing C and O.
+        padding: an int, 'valid' or 'same'.
+        bias: whether to learn b.
+        padding_mode: 'zeros' (default), 'reflect', 'replicate' or 'circular', as in PyTorch.
+    Shape:
+        x: (N, C, L) or (C, L) → y: (N, O, Lo), Lo = ⌊(L + 2p - d·(k - 1) - 1) / s⌋ + 1.
+    Attributes:
+        weight: (O, C / G, k), from U(-1/√fan_in, 1/√fan_in), fan_in = (C / G)·k (PyTorch's
+            default); bias: (O,), from the same range.
+    Example:
+        >>> Conv1d(16, 33, 3, stride=2)(cr.randn(20, 16, 50)).shape
+        (20, 33, 24)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] | str = 0,
+        dilation: int | tuple[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__()
+        for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+                raise ValueError(f"Conv1d: {what} must be a positive int, got {n!r}")
+        groups = _single(groups, "groups", "Conv1d", 1)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"Conv1d: in_channels {in_channels} and out_channels {out_channels} must both "
+                f"be divisible by groups {groups}"
+            )
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"Conv1d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                f"got {padding_mode!r}"
+            )
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d", 1),)
+        self.stride = (_single(stride, "stride", "Conv1d", 1),)
+        self.padding = (
+            padding if isinstance(padding, str) else (_single(padding, "padding", "Conv1d", 0),)
+        )
+        self.dilation = (_single(dilation, "dilation", "Conv1d", 1),)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        dtype = get_default_dtype()
+        shape = (self.out_channels, self.in_channels // groups, self.kernel_size[0])
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's initialisation: weight and bias from U(-1/√fan_in, 1/√fan_in)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.weight.shape[1] * self.kernel_size[0])
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        if self.padding_mode != "zeros" and not isinstance(padding, str) and padding:
+            x = pad(_fn._t(x), (padding, padding), mode=self.padding_mode)
+            padding = 0
+        return _conv1d(
+            x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, self
+        )
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class ConvTranspose2d(Module):
+    """2-D transposed convolution, the adjoint of ``Conv2d`` in its input (see
+    ``F.conv_transpose2d``): it upsamples, e.g. kernel 4, stride 2, padding 1 doubles H and W.
+
+    Args:
+        in_channels: C.  out_channels: O.  kernel_size: (kh, kw) or one int.
+        stride, padding, output_padding, dilation: pairs or ints.  groups: G.
+        bias: whether to learn b.  padding_mode: only 'zeros', as PyTorch.
+    Shape:
+        x: (N, C, H, W) or (C, H, W) → y: (N, O, Ho, Wo),
+        Ho = (H - 1)·sh - 2ph + dh·(kh - 1) + oph + 1, Wo likewise.
+    Attributes:
+        weight: (C, O / G, kh, kw), PyTorch's layout, from U(-1/√fan_in, 1/√fan_in) with
+            fan_in = (O / G)·kh·kw (PyTorch's computation); bias: (O,), from the same range.
+    Example:
+        >>> ConvTranspose2d(16, 8, 4, stride=2, padding=1)(cr.randn(2, 16, 7, 7)).shape
+        (2, 8, 14, 14)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        output_padding: int | tuple[int, int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int, int] = 1,
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__()
+        who = "ConvTranspose2d"
+        for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+                raise ValueError(f"{who}: {what} must be a positive int, got {n!r}")
+        groups = _single(groups, "groups", who, 1)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{who}: in_channels {in_channels} and out_channels {out_channels} must both "
+                f"be divisible by groups {groups}"
+            )
+        if padding_mode != "zeros":
+            raise ValueError(f"{who}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = pair(kernel_size, "kernel_size", who, minimum=1)
+        self.stride = pair(stride, "stride", who, minimum=1)
+        self.padding = pair(padding, "padding", who, minimum=0)
+        self.output_padding = pair(output_padding, "output_padding", who, minimum=0)
+        self.dilation = pair(dilation, "dilation", who, minimum=1)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        dtype = get_default_dtype()
+        shape = (self.in_channels, self.out_channels // groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's initialisation: weight and bias from U(-1/√fan_in, 1/√fan_in)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1.0 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor, output_size: tuple[int, ...] | None = None) -> Tensor:
+        if output_size is not None:
+            raise NotImplementedError(
+                "ConvTranspose2d: output_size= is not supported; pass output_padding instead"
+            )
+        return _conv_transpose2d(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+            self,
+        )
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        for name, default in (
+            ("padding", (0, 0)),
+            ("output_padding", (0, 0)),
+            ("dilation", (1, 1)),
+            ("groups", 1),
+        ):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
         if self.bias is None:
             s += ", bias=False"
         return s

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d (and the ``_BatchNorm`` base that BatchNorm2d shares), LayerNorm."""
+"""Normalisation layers: BatchNorm1d (and the ``_BatchNorm`` base that BatchNorm2d shares),
+LayerNorm, GroupNorm."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from chainrule.autograd.function import constant, effect
 from chainrule.autograd.tensor import Tensor, _escape
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
-from chainrule.functional.normalization import batch_norm, layer_norm
+from chainrule.functional.normalization import batch_norm, group_norm, layer_norm
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 
@@ -214,3 +215,49 @@ class LayerNorm(Module):
 
 def _count_batch(count: Tensor) -> None:
     count._data += 1
+
+
+class GroupNorm(Module):
+    """Group normalisation over G groups of channels per sample (see ``F.group_norm``); unlike
+    batch norm it does not depend on the batch, so train and eval modes compute the same.
+
+    Args:
+        num_groups: G, dividing num_channels.  num_channels: C.
+        eps: added to the variance before the square root.
+        affine: learn a per-channel ``weight`` (1) and ``bias`` (0).
+    Shape:
+        x: (N, C, *) → the same.
+    Example:
+        >>> GroupNorm(4, 32)(cr.randn(8, 32, 14, 14)).shape
+        (8, 32, 14, 14)
+    """
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True
+    ) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels {num_channels} must be divisible by num_groups "
+                f"{num_groups}"
+            )
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
+        dtype = get_default_dtype()
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ShapeError(
+                f"{self!r}: expected input of shape (N, {self.num_channels}, *), got "
+                f"{x.shape}\n  at {user_line()}"
+            )
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,357 @@
+"""The Transformer (Vaswani et al.) as PyTorch's ``nn.Transformer*`` classes, built from
+``MultiheadAttention``, ``Linear``, ``LayerNorm`` and ``Dropout`` with PyTorch's attribute
+names, so that a torch ``state_dict`` loads by name (``self_attn.in_proj_weight``,
+``linear1.weight``, ``norm1.bias``, ``encoder.layers.0...``, ...).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.autograd import functions as _fn
+from chainrule.autograd.function import constant
+from chainrule.autograd.tensor import Tensor
+from chainrule.backend import get_default_dtype
+from chainrule.errors import ShapeError, user_line
+from chainrule.functional.activation import gelu, relu
+from chainrule.nn import init
+from chainrule.nn.attention import MultiheadAttention
+from chainrule.nn.container import ModuleList
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.linear import Linear
+from chainrule.nn.module import Module
+from chainrule.nn.normalization import LayerNorm
+
+Mask = Tensor | np.ndarray | None
+
+
+def _activation(a: str | Callable) -> Callable:
+    if a == "relu":
+        return relu
+    if a == "gelu":
+        return gelu
+    if callable(a):
+        return a
+    raise ValueError(f"Transformer: activation must be 'relu', 'gelu' or a callable, got {a!r}")
+
+
+def _check(layer: Module, what: str, x) -> Tensor:
+    """x as a Tensor, or an error naming the layer, unless it is (·, ·, E) or (·, E)."""
+    x = _fn._t(x)
+    e = layer.linear1.in_features
+    if x.ndim not in (2, 3) or x.shape[-1] != e:
+        raise ShapeError(
+            f"{type(layer).__name__}: expected {what} of shape (S, N, {e}), (N, S, {e}) with "
+            f"batch_first, or (S, {e}) unbatched; got {x.shape}\n  at {user_line()}"
+        )
+    return x
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with a residual connection and layer norm:
+
+        post-norm (default): x = norm1(x + SA(x));        x = norm2(x + FF(x))
+        norm_first=True:     x = x + SA(norm1(x));        x = x + FF(norm2(x))
+        FF(x) = linear2(dropout(activation(linear1(x))))
+
+    Args:
+        d_model: E.  nhead: heads.  dim_feedforward: the hidden size of FF.
+        dropout: on attention weights, inside FF and on each block's output.
+        activation: 'relu', 'gelu' or a callable.  layer_norm_eps: LayerNorm's eps.
+        batch_first: (N, S, E) when True; PyTorch's default False is (S, N, E).
+        norm_first: pre-norm.  bias: biases in the Linear and LayerNorm layers.
+    Shape:
+        src (S, N, E) (or (N, S, E), or unbatched (S, E)) → the same.
+    Masks:
+        src_mask (S, S) or (N·nhead, S, S); src_key_padding_mask (N, S); boolean True blocks,
+        floating masks are added (as MultiheadAttention).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = relu,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def forward(
+        self,
+        src: Tensor,
+        src_mask: Mask = None,
+        src_key_padding_mask: Mask = None,
+        is_causal: bool = False,
+    ) -> Tensor:
+        """``is_causal`` is PyTorch's hint that ``src_mask`` is causal; the mask must be given."""
+        x = _check(self, "src", src)
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask)
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask))
+        return self.norm2(x + self._ff_block(x))
+
+    def _sa_block(self, x: Tensor, mask: Mask, kpm: Mask) -> Tensor:
+        y = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False)[0]
+        return self.dropout1(y)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention, attention over the encoder's ``memory``, then a feed-forward block, each
+    with a residual connection and layer norm (norm1..3; pre-norm with ``norm_first``).
+
+    Args: as ``TransformerEncoderLayer``.
+    Shape:
+        tgt (T, N, E), memory (S, N, E) (batch first with ``batch_first``) → (T, N, E).
+    Masks:
+        tgt_mask (T, T), memory_mask (T, S), tgt_key_padding_mask (N, T),
+        memory_key_padding_mask (N, S); boolean True blocks, floating masks are added.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = relu,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first
+        )
+        self.multihead_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Mask = None,
+        memory_mask: Mask = None,
+        tgt_key_padding_mask: Mask = None,
+        memory_key_padding_mask: Mask = None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        x = _check(self, "tgt", tgt)
+        _check(self, "memory", memory)
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask)
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask))
+        x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask))
+        return self.norm3(x + self._ff_block(x))
+
+    def _sa_block(self, x: Tensor, mask: Mask, kpm: Mask) -> Tensor:
+        y = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False)[0]
+        return self.dropout1(y)
+
+    def _mha_block(self, x: Tensor, mem: Tensor, mask: Mask, kpm: Mask) -> Tensor:
+        y = self.multihead_attn(
+            x, mem, mem, attn_mask=mask, key_padding_mask=kpm, need_weights=False
+        )[0]
+        return self.dropout2(y)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoder(Module):
+    """``num_layers`` copies of ``encoder_layer`` (``layers.0``, ``layers.1``, ...), then
+    ``norm`` if given. Shapes and masks: as ``TransformerEncoderLayer``.
+
+    ``enable_nested_tensor`` and ``mask_check`` (PyTorch's fast-path switches) are accepted and
+    change nothing.
+    """
+
+    def __init__(
+        self,
+        encoder_layer: TransformerEncoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
+    ) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(
+        self,
+        src: Tensor,
+        mask: Mask = None,
+        src_key_padding_mask: Mask = None,
+        is_causal: bool | None = None,
+    ) -> Tensor:
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask)
+        return x if self.norm is None else self.norm(x)
+
+
+class TransformerDecoder(Module):
+    """``num_layers`` copies of ``decoder_layer``, then ``norm`` if given. Shapes and masks: as
+    ``TransformerDecoderLayer``."""
+
+    def __init__(
+        self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None
+    ) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Mask = None,
+        memory_mask: Mask = None,
+        tgt_key_padding_mask: Mask = None,
+        memory_key_padding_mask: Mask = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        x = tgt
+        for layer in self.layers:
+            x = layer(
+                x,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+            )
+        return x if self.norm is None else self.norm(x)
+
+
+class Transformer(Module):
+    """The encoder-decoder Transformer, PyTorch's ``nn.Transformer``: an encoder of
+    ``num_encoder_layers`` layers and a decoder of ``num_decoder_layers``, each ending in a
+    LayerNorm; every weight matrix initialised xavier uniform, as PyTorch.
+
+    Args: d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout,
+        activation, custom_encoder, custom_decoder, layer_norm_eps, batch_first, norm_first,
+        bias: PyTorch's, with its defaults.
+    Shape:
+        src (S, N, E), tgt (T, N, E) (batch first with ``batch_first``) → (T, N, E).
+    Masks:
+        src_mask (S, S), tgt_mask (T, T) (e.g. ``generate_square_subsequent_mask(T)``),
+        memory_mask (T, S), *_key_padding_mask (N, S) or (N, T): boolean True blocks.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = relu,
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        kw = dict(
+            dim_feedforward=dim_feedforward,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_eps=layer_norm_eps,
+            batch_first=batch_first,
+            norm_first=norm_first,
+            bias=bias,
+        )
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TransformerEncoderLayer(d_model, nhead, **kw)
+            norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+            self.encoder = TransformerEncoder(layer, num_encoder_layers, norm)
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TransformerDecoderLayer(d_model, nhead, **kw)
+            norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+            self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+
+    def forward(
+        self,
+        src: Tensor,
+        tgt: Tensor,
+        src_mask: Mask = None,
+        tgt_mask: Mask = None,
+        memory_mask: Mask = None,
+        src_key_padding_mask: Mask = None,
+        tgt_key_padding_mask: Mask = None,
+        memory_key_padding_mask: Mask = None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask)
+        return self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+        )
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
+        """(sz, sz) float mask: 0 on and below the diagonal, -inf above, so position i attends
+        only to positions ≤ i."""
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        return constant(np.triu(np.full((sz, sz), -np.inf, dtype=dt), k=1))
