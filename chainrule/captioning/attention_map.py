@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from chainrule.checkpoint import write_atomically
+
 
 def upsample(alpha: np.ndarray, size: int) -> np.ndarray:
     """A (g·g,) attention vector as a smooth (size, size) map (bilinear, via PIL), scaled to [0, 1]."""
@@ -64,7 +66,7 @@ def draw_attention(
     fig.suptitle(title if title is not None else " ".join(words), fontsize=10)
     fig.tight_layout()
     path = os.fspath(path)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"), "attention map")
+    finally:
+        plt.close(fig)

@@ -4,8 +4,8 @@ as pictures: the first layer's filters, or the feature maps of one test image.""
 from __future__ import annotations
 
 import math
-import os
 
+from chainrule.checkpoint import write_atomically
 from chainrule.cli.argtypes import COUNT
 
 
@@ -120,7 +120,9 @@ def _grid(groups, title, path, diverging=False):
             ax.set_title(name, fontsize=6, pad=1)
         r += math.ceil(len(panels) / cols)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_atomically(
+            path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), "chainrule show"
+        )
+    finally:
+        plt.close(fig)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+
+from chainrule.checkpoint import write_atomically
 
 
 @dataclass
@@ -45,10 +46,10 @@ def plot_panels(rows: list[dict], path: str, panels: list[Panel], title: str = "
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), "curves")
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(rows: list[dict], path: str, title: str = "") -> None:

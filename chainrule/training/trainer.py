@@ -17,6 +17,7 @@ from tqdm import tqdm
 import chainrule as cr
 from chainrule import distributed as dist
 from chainrule import random as cr_random
+from chainrule.checkpoint import write_atomically
 from chainrule.data import ArrayDataset, DataLoader
 from chainrule.datasets import load_splits
 from chainrule.models import get_recipe
@@ -385,8 +386,10 @@ def write_metrics(path: str, rows: list[dict]) -> None:
     """Writes ``rows`` (one dict per epoch) to ``path`` as JSON lines, through a temporary file
     and a rename, so that an interrupted run never leaves a half-written file. Also used by
     captioner training."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
+
+    def fill(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+    write_atomically(path, fill, "metrics")

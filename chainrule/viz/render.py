@@ -8,11 +8,11 @@ instead and the error says how to render it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+
+from chainrule.checkpoint import write_atomically
 
 FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "gv")
@@ -113,21 +113,11 @@ class Graph:
         )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write(path: Path, data: bytes) -> None:
     """Writes atomically: a reader never sees half a picture."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def fill(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a picture is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    write_atomically(path, fill, "viz")
