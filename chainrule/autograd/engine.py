@@ -6,12 +6,14 @@ dict keyed by tensor: a value used by several ops receives the sum of their cont
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Protocol
 
 import numpy as np
 
 from chainrule import backend
-from chainrule.autograd import functions
+from chainrule.autograd import functions as tensor_math
 from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import _GradMode, state
 from chainrule.autograd.inplace import check_versions
@@ -26,9 +28,17 @@ class _Freed:
 FREED = _Freed()
 
 
-def toposort(roots: Sequence[Tensor], constants: bool = False) -> list[Tensor]:
+class GraphFreedError(RuntimeError):
+    """The graph behind a tensor was released by ``backward()`` and can no longer be read."""
+
+
+def toposort(
+    roots: Sequence[Tensor], constants: bool = False, reader: str | None = None
+) -> list[Tensor]:
     """Every tensor that requires grad and leads to ``roots``, inputs before the ops using them
     (with ``constants=True`` also the inputs that need no gradient, for pictures of the graph).
+    A node freed by an earlier backward raises ``GraphFreedError``: for the walk itself, or for
+    ``reader``, a tool that reads the graph (``"explain"``, ``"draw"``), when one is named.
 
     Iterative depth-first search: each tensor is listed once, after all of its inputs.
     """
@@ -48,15 +58,25 @@ def toposort(roots: Sequence[Tensor], constants: bool = False) -> list[Tensor]:
         if node is not None:
             inputs = node.inputs
             if inputs is FREED:
-                raise RuntimeError(
-                    f"backward: trying to go through the graph a second time (at a {node.name} "
-                    "op whose saved values were freed by the first backward). Pass "
-                    "retain_graph=True to the first backward() if you need to do this."
-                )
+                raise GraphFreedError(_freed_message(node, reader))
             for i in inputs:
                 if (constants or i.requires_grad) and id(i) not in seen:
                     stack.append((i, False))
     return order
+
+
+def _freed_message(node, reader: str | None) -> str:
+    if reader is None:
+        return (
+            f"backward: trying to go through the graph a second time (at a {node.name} op whose "
+            "saved values were freed by the first backward). Pass retain_graph=True to the first "
+            "backward() if you need to do this."
+        )
+    return (
+        f"{reader}: the graph behind this tensor was freed by backward() (at a {node.name} "
+        "node), so it cannot be read any more. Call backward(retain_graph=True), or call "
+        f"{reader} before backward()."
+    )
 
 
 def backward(
@@ -152,28 +172,70 @@ def _root_gradient(root: Tensor, gradient, where: str, create_graph: bool):
     return g
 
 
-def _run(roots, root_grads, retain_graph, create_graph, targets):
-    """The walk itself. Returns the gradients of ``targets`` (by id) when given, else fills the
-    ``.grad`` of leaves.
+class Observer(Protocol):
+    """What the backward walk reports, step by step, to whoever watches it: ``cr.compile``'s
+    recorder (which turns the steps into a replay) and ``explain``'s ledger (which shows them).
+    The walk itself is the same with or without one; with none attached it pays one ``is None``
+    test per node and per edge."""
 
-    ``chainrule.jit.recording._Recording._backward`` is this loop's first-order path with each
-    step also recorded for ``cr.compile``; a change to one is a change to the other (the compile
-    tests check that replays equal eager runs bit for bit)."""
+    def vjp(self, t: Tensor, upstream, in_grads: Sequence) -> None:
+        """``t``'s node ran its VJP with ``upstream`` = d(root)/dt and returned ``in_grads``, one
+        per input of the node (None where an input takes no gradient)."""
+
+    def sent(self, t: Tensor | None, to: Tensor, raw, grad, prev, total) -> None:
+        """A gradient reached ``to`` from node ``t`` (None: ``to`` is a root and ``grad`` its
+        seed): ``raw`` as the VJP returned it, ``grad`` after summing back to ``to``'s shape,
+        and ``to``'s running total, ``total = prev + grad`` (``prev`` None for the first)."""
+
+    def leaf(self, t: Tensor, g) -> None:
+        """``g``, the whole gradient of ``t``, was added into ``t.grad``."""
+
+    def freed(self, t: Tensor) -> None:
+        """``t``'s node let go of its inputs (the walk runs without ``retain_graph``)."""
+
+
+_observer: Observer | None = None  # set by ``observing``
+
+
+@contextmanager
+def observing(observer: Observer) -> Iterator[None]:
+    """Within the block, every backward walk reports its steps to ``observer``."""
+    global _observer
+    prev, _observer = _observer, observer
+    try:
+        yield
+    finally:
+        _observer = prev
+
+
+def _run(roots, root_grads, retain_graph, create_graph, targets):
+    """The walk from ``roots``. Returns the gradients of ``targets`` (by id) when given, else
+    fills the ``.grad`` of leaves. A ``cr.compile`` recording in progress watches it."""
     tracer = state.tracer
-    if tracer is not None and not tracer.busy:  # cr.compile records this step: it walks itself
-        return tracer.backward(roots, root_grads, retain_graph, create_graph, targets)
+    if tracer is not None and not tracer.busy:
+        with tracer.watching_backward(create_graph) as observer:
+            return _walk(roots, root_grads, retain_graph, create_graph, targets, observer)
+    return _walk(roots, root_grads, retain_graph, create_graph, targets, _observer)
+
+
+def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
+    """The one backward loop: each tensor in reverse topological order, its VJP applied to the
+    sum of the gradients its users sent it, and the results sent on to its inputs."""
     order = toposort(roots)
     grads: dict[int, object] = {}
     for r, g in zip(roots, root_grads):
-        _accumulate(grads, r, g)
+        prev = grads.get(id(r))
+        # Out of place: a VJP may hand the same array to several inputs, or a read-only view.
+        total = grads[id(r)] = g if prev is None else prev + g
+        if observer is not None:
+            observer.sent(None, r, g, g, prev, total)
     want = None if targets is None else {id(t) for t in targets}
     found: dict[int, object] = {}
-    m = functions if create_graph else backend.ArrayMath
+    m = tensor_math if create_graph else backend.ArrayMath
     anomaly = state.anomaly
     now = state.epoch
-    mode = _GradMode(create_graph)
     retained = _retained if _retained and want is None else None
-    with mode:
+    with _GradMode(create_graph):
         while order:
             # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
             # intermediate tensor (its consumers came first and were freed), so its array is
@@ -185,45 +247,48 @@ def _run(roots, root_grads, retain_graph, create_graph, targets):
             if want is not None and id(t) in want:
                 found[id(t)] = g
             node = t._node
-            if node is None:
+            if node is None or (retained is not None and retained.get(id(t), _dead)() is t):
                 if want is None:
                     _to_leaf(t, g, create_graph)
-                continue
-            if retained is not None and id(t) in retained and retained[id(t)]() is t:
-                _to_leaf(t, g, create_graph)
+                    if observer is not None:
+                        observer.leaf(t, g)
+                if node is None:
+                    continue
             if node._v != now:  # recorded before the latest in-place write somewhere
                 check_versions(node, t)
             inputs = node.inputs
             if create_graph:
                 in_grads = node.vjp(m, g, *inputs, t)
+            elif len(inputs) == 1:
+                in_grads = node.vjp(m, g, inputs[0]._data, t._data)
+            elif len(inputs) == 2:
+                in_grads = node.vjp(m, g, inputs[0]._data, inputs[1]._data, t._data)
             else:
-                data = t._data
-                if len(inputs) == 1:
-                    in_grads = node.vjp(m, g, inputs[0]._data, data)
-                elif len(inputs) == 2:
-                    in_grads = node.vjp(m, g, inputs[0]._data, inputs[1]._data, data)
-                else:
-                    in_grads = node.vjp(m, g, *[i._data for i in inputs], data)
+                in_grads = node.vjp(m, g, *[i._data for i in inputs], t._data)
+            if observer is not None:
+                observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
                 if ig is None or not inp.requires_grad:
                     continue
+                raw = ig
                 if ig.shape != inp._data.shape:
                     ig = m.sum_to(ig, inp._data.shape)
                 if anomaly:
                     _check_grad(node, ig)
-                # _accumulate, inlined: this loop runs for every edge of the graph
                 key = id(inp)
                 prev = grads.get(key)
-                grads[key] = ig if prev is None else prev + ig
+                total = grads[key] = ig if prev is None else prev + ig
+                if observer is not None:
+                    observer.sent(t, inp, raw, ig, prev, total)
             if not retain_graph:
                 node.inputs = FREED
+                if observer is not None:
+                    observer.freed(t)
     return found
 
 
-def _accumulate(grads: dict, t: Tensor, g) -> None:
-    prev = grads.get(id(t))
-    # Out of place: a VJP may hand the same array to several inputs, or a read-only view.
-    grads[id(t)] = g if prev is None else prev + g
+def _dead() -> None:
+    """What a retained tensor's weak reference returns once the tensor is gone."""
 
 
 def _to_leaf(t: Tensor, g, create_graph: bool) -> None:

@@ -22,12 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainrule.autograd import engine
+from chainrule.autograd.engine import GraphFreedError  # noqa: F401  (explain re-exports it)
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import ArrayMath, sum_to
-
-
-class GraphFreedError(RuntimeError):
-    """The graph behind a tensor was released by ``backward()`` and can no longer be read."""
 
 
 @dataclass
@@ -115,22 +112,7 @@ def _vjp(t: Tensor, g):
 
 def check_graph(root: Tensor, where: str = "explain") -> None:
     """Raises ``GraphFreedError`` where any node behind ``root`` has had its inputs freed."""
-    stack, seen = [root], set()
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        node = t._node
-        if node is None:
-            continue
-        if node.inputs is engine.FREED:
-            raise GraphFreedError(
-                f"{where}: the graph behind this tensor was freed by backward() (at a {node.name} "
-                "node), so it cannot be read any more. Call backward(retain_graph=True), or call "
-                f"{where} before backward()."
-            )
-        stack.extend(node.inputs)
+    engine.toposort([root], constants=True, reader=where)
 
 
 def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
@@ -155,58 +137,52 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
     if seed_arr.shape != root.shape:
         raise ValueError(f"record: the seed has shape {seed_arr.shape}, the root {root.shape}")
     order = engine.toposort([root])
-    calls: list[tuple[Tensor, np.ndarray, tuple]] = []
-    wrapped = []
-    for t in order:
-        node = t._node
-        if node is not None:
-            node.vjp = _recording(node.vjp, t, calls)
-            wrapped.append(node)
     before = {id(t): None if t.grad is None else t.grad._data.copy() for t in order}
-    try:
+    notes = _Notes()
+    with engine.observing(notes):
         if fill_grad:
             root.backward(seed_arr, retain_graph=True)
             engine_grads = {}
         else:
             found = engine.grad(root, order, [seed_arr], retain_graph=True, allow_unused=True)
             engine_grads = {id(t): g._data for t, g in zip(order, found) if g is not None}
-    finally:
-        for node in wrapped:
-            del node.vjp  # the class's own vjp again
-    return _build(root, seed_arr, order, calls, engine_grads, before if fill_grad else None)
+    _check_against_engine(order, notes.totals, engine_grads, before if fill_grad else None)
+    return Ledger(root, seed_arr, order, notes.steps, notes.totals, notes.received)
 
 
-def _recording(vjp, t: Tensor, calls: list):
-    def call(m, g, *args):
-        out = vjp(m, g, *args)
-        calls.append((t, np.array(g, copy=True), tuple(out)))
-        return out
+class _Notes:
+    """The engine's observer while a ledger is recorded: each step as the walk reports it."""
 
-    return call
+    def __init__(self):
+        self.steps: list[Step] = []
+        self.totals: dict[int, np.ndarray] = {}
+        self.received: dict[int, list[np.ndarray]] = {}
+        self._slots: list[int] = []  # the slots of the current step still to send a gradient
 
-
-def _build(root, seed, order, calls, engine_grads, before) -> Ledger:
-    received: dict[int, list[np.ndarray]] = {id(root): [seed]}
-    totals: dict[int, np.ndarray] = {id(root): seed}
-    steps = []
-    for t, g, in_grads in calls:
-        step = Step(t, g)
+    def vjp(self, t: Tensor, upstream, in_grads) -> None:
+        step = Step(t, np.array(upstream, copy=True))
+        self._slots = []
         for slot, (inp, ig) in enumerate(zip(t._node.inputs, in_grads)):
-            # The engine's own rule (engine._run): skip None and inputs that need no gradient,
-            # sum a broadcast gradient back to the input's shape, then add.
-            if ig is None or not inp.requires_grad:
-                step.edges.append(Edge(slot, inp, None))
-                continue
-            ig = np.asarray(ig)
-            if ig.shape != inp._data.shape:
-                ig = sum_to(ig, inp._data.shape)
-            prev = totals.get(id(inp))
-            totals[id(inp)] = ig if prev is None else prev + ig
-            received.setdefault(id(inp), []).append(ig)
-            step.edges.append(Edge(slot, inp, ig, totals[id(inp)], prev, len(received[id(inp)])))
-        steps.append(step)
-    _check_against_engine(order, totals, engine_grads, before)
-    return Ledger(root, seed, order, steps, totals, received)
+            # The engine sends nothing for None and to inputs that need no gradient.
+            step.edges.append(Edge(slot, inp, None))
+            if ig is not None and inp.requires_grad:
+                self._slots.append(slot)
+        self._slots.reverse()
+        self.steps.append(step)
+
+    def sent(self, t, to: Tensor, raw, grad, prev, total) -> None:
+        self.totals[id(to)] = total
+        arrivals = self.received.setdefault(id(to), [])
+        arrivals.append(grad)
+        if t is not None:
+            slot = self._slots.pop()
+            self.steps[-1].edges[slot] = Edge(slot, to, grad, total, prev, len(arrivals))
+
+    def leaf(self, t: Tensor, g) -> None:
+        pass
+
+    def freed(self, t: Tensor) -> None:
+        pass
 
 
 def _check_against_engine(order, totals, engine_grads, before) -> None:

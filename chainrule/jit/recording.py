@@ -8,8 +8,10 @@ Eager code reports to it through ``state.tracer`` (``apply``, the engine's backw
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
+from collections.abc import Iterator
 from types import MappingProxyType
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd import engine
 from chainrule.autograd.function import apply
-from chainrule.autograd.grad_mode import _GradMode, state
+from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import user_line
 from chainrule.ops.base import Op
@@ -247,108 +249,69 @@ class _Recording:
         )
         return result
 
-    # ----- the backward walk: engine._run's first-order path, recorded as it runs -----
-    def backward(self, roots, root_grads, retain_graph, create_graph, targets):
+    # ----- the backward walk: engine._walk reports each step, recorded as it is reported -----
+    @contextlib.contextmanager
+    def watching_backward(self, create_graph: bool) -> Iterator[_Recording | None]:
+        """Around the engine's walk: yields the observer that records it (this recording), or
+        None where the step cannot be replayed anyway; nothing the walk runs is recorded as ops."""
         if create_graph:
             self.escape("create_graph=True (gradients of gradients)")
         if state.anomaly:
             self.escape("detect_anomaly inside the step")
-        if self.reason is not None:
-            self.busy = True
-            try:
-                return engine._run(roots, root_grads, retain_graph, create_graph, targets)
-            finally:
-                self.busy = False
         self.busy = True
         try:
-            return self._backward(roots, root_grads, retain_graph, targets)
+            yield self if self.reason is None else None
         finally:
             self.busy = False
 
-    def _backward(self, roots, root_grads, retain_graph, targets):
-        m = backend.ArrayMath
-        order = engine.toposort(roots)
-        grads: dict[int, Any] = {}
-        for r, g in zip(roots, root_grads):
-            self._accumulate(grads, r, g)
-        want = None if targets is None else {id(t) for t in targets}
-        found: dict[int, Any] = {}
-        with _GradMode(False):
-            while order:  # popped as in engine._run: each tensor is released after its VJP
-                t = order.pop()
-                g = grads.pop(id(t), None)
-                if g is None:
-                    continue
-                if want is not None and id(t) in want:
-                    found[id(t)] = g
-                node = t._node
-                if node is None:
-                    if want is None:
-                        owned = (
-                            isinstance(g, np.ndarray)
-                            and g.flags.owndata
-                            and g.flags.writeable
-                            and self.holders.get(id(g)) == 1
-                        )
-                        engine._to_leaf(t, g, False)
-                        target = self._leaf_ref(t)
-                        self.entries.append(
-                            _Entry(
-                                "leaf",
-                                engine._to_leaf,
-                                [target, self._ref(g), self._const(False)],
-                                label="grad",
-                            )
-                        )
-                        self.entries[-1].key = owned
-                    continue
-                inputs = node.inputs
-                refs = [self._const(m), self._ref(g)]
-                refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
-                in_grads = node.vjp(m, g, *[i._data for i in inputs], t._data)
-                need = tuple(bool(i.requires_grad) for i in inputs)
-                self.vjp_ops[id(node)] = _SHARED.setdefault(need, need)
-                entry = _Entry("vjp", None, refs, [], label=node.name, op=node)
-                self.entries.append(entry)
-                if not isinstance(in_grads, (tuple, list)) or len(in_grads) != len(inputs):
-                    self.escape(f"the vjp of {node.name} returned an unexpected value")
-                    in_grads = tuple(in_grads)
-                for inp, ig in zip(inputs, in_grads):
-                    if ig is None or not inp.requires_grad:
-                        entry.out.append(None)
-                        continue
-                    entry.out.append(self._new(ig))
-                    if ig.shape != inp._data.shape:
-                        shape = inp._data.shape
-                        ig2 = m.sum_to(ig, shape)
-                        ref = self._ref(ig)
-                        self.entries.append(
-                            _Entry("sum_to", m.sum_to, [ref, self._const(shape)], self._new(ig2))
-                        )
-                        ig = ig2
-                    self._accumulate(grads, inp, ig)
-                if not retain_graph:
-                    node.inputs = engine.FREED
-                    # The entries keep the op (the replay copies it), and with it what its forward
-                    # saved: drop the large arrays now, as the replay does after this VJP.
-                    if id(node) in self.saved:
-                        _release(node, self.saved[id(node)])
-        return found
+    def vjp(self, t: Tensor, upstream, in_grads) -> None:
+        node = t._node
+        inputs = node.inputs
+        if not isinstance(in_grads, (tuple, list)) or len(in_grads) != len(inputs):
+            self.escape(f"the vjp of {node.name} returned an unexpected value")
+            in_grads = tuple(in_grads)
+        need = tuple(bool(i.requires_grad) for i in inputs)
+        self.vjp_ops[id(node)] = _SHARED.setdefault(need, need)
+        refs = [self._const(backend.ArrayMath), self._ref(upstream)]
+        refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
+        out = [None if ig is None or not n else self._new(ig) for ig, n in zip(in_grads, need)]
+        self.entries.append(_Entry("vjp", None, refs, out, label=node.name, op=node))
+
+    def sent(self, t, to: Tensor, raw, grad, prev, total) -> None:
+        if grad is not raw:
+            shape = to._data.shape
+            refs = [self._ref(raw), self._const(shape)]
+            self.entries.append(_Entry("sum_to", backend.ArrayMath.sum_to, refs, self._new(grad)))
+        if prev is not None:
+            refs = [self._ref(prev), self._ref(grad)]
+            self.entries.append(_Entry("add", None, refs, self._new(total)))
+
+    def leaf(self, t: Tensor, g) -> None:
+        if t._node is not None:
+            self.escape("retain_grad() on an intermediate tensor inside the step")
+            return
+        # A writeable array owning its memory and held by one slot may become .grad uncopied.
+        owned = (
+            isinstance(g, np.ndarray)
+            and g.flags.owndata
+            and g.flags.writeable
+            and self.holders.get(id(g)) == 1
+        )
+        refs = [self._leaf_ref(t), self._ref(g), self._const(False)]
+        self.entries.append(_Entry("leaf", engine._to_leaf, refs, key=owned, label="grad"))
+
+    def freed(self, t: Tensor) -> None:
+        # The entries keep the op (the replay copies it), and with it what its forward saved:
+        # the large arrays go now, as the replay lets them go after this VJP.
+        node = t._node
+        if id(node) in self.saved:
+            _release(node, self.saved[id(node)])
 
     def _leaf_ref(self, t: Tensor):
         k = self.input_ids.get(id(t))
         if k is not None:
             return ("t", k)
         return self._const(t)
-
-    def _accumulate(self, grads: dict, t: Tensor, g) -> None:
-        prev = grads.get(id(t))
-        if prev is None:
-            grads[id(t)] = g
-            return
-        new = prev + g
-        self.entries.append(_Entry("add", None, [self._ref(prev), self._ref(g)], self._new(new)))
-        grads[id(t)] = new
 
 
 def _forget(rec: _Recording, key: int, _ref) -> None:
