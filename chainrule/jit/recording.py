@@ -23,6 +23,7 @@ from chainrule.autograd.function import apply
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import user_line
+from chainrule.jit.refs import Constant, External, Input, ReturnsObject, ReturnsValue, Several, Slot
 from chainrule.ops.base import Op
 
 # An op whose forward keeps at least this many bytes for its backward has them released right after
@@ -40,10 +41,9 @@ _NONE = MappingProxyType({})  # an empty mapping that cannot be written to by mi
 _SHARED: dict = {}  # one copy of each small immutable value recordings keep many of
 
 
-# Operand references: ("s", k) slot k (an array made during the step), ("e", k) external tensor
-# k (read through .data at replay: parameters, buffers, constants made in the step), ("c", k)
-# constant k (passed as it is), ("t", k) the k-th input object itself.
 class _Entry:
+    """One thing the step did, with its operands as references (``chainrule.jit.refs``)."""
+
     __slots__ = ("args", "binds", "fn", "key", "kind", "kwargs", "label", "op", "out")
 
     def __init__(self, kind, fn, args, out=None, key=None, label="", op=None, kwargs=None):
@@ -77,8 +77,8 @@ class _Recording:
         self.externals: list[Tensor] = []
         self.ext_index: dict[int, int] = {}
         self.consts: list = []
-        self._crefs: dict[int, tuple] = {}  # id(constant) -> its reference
-        self._srefs: list[tuple] = []  # slot k -> its reference ("s", k), made once
+        self._crefs: dict[int, Constant] = {}  # id(constant) -> its reference
+        self._srefs: list[Slot] = []  # slot k -> its reference, made once
         self.reason: str | None = None
         self.guards: dict[int, tuple[Any, bool]] = {}
         self.inputs = inputs
@@ -88,13 +88,13 @@ class _Recording:
         self.template = None
         for k, x in enumerate(inputs):
             arr = x._data if isinstance(x, Tensor) else x
-            self.entries.append(_Entry("input", None, [("t", k)], self._new(arr)))
+            self.entries.append(_Entry("input", None, [Input(k)], self._new(arr)))
 
     # ----- references -----
     def _new(self, arr) -> int:
         k = self.n_slots
         self.n_slots += 1
-        self._srefs.append(("s", k))
+        self._srefs.append(Slot(k))
         key = id(arr)
         self.slot_of[key] = k
         self.holders[key] = self.holders.get(key, 0) + 1
@@ -134,7 +134,7 @@ class _Recording:
         if k is None:
             k = self.ext_index[id(t)] = len(self.externals)
             self.externals.append(t)
-        return ("e", k)
+        return External(k)
 
     def _ref(self, v):
         if isinstance(v, Tensor):
@@ -151,7 +151,7 @@ class _Recording:
         ref = self._crefs.get(id(v))
         if ref is None:
             self.consts.append(v)
-            ref = self._crefs[id(v)] = ("c", len(self.consts) - 1)
+            ref = self._crefs[id(v)] = Constant(len(self.consts) - 1)
         return ref
 
     # ----- what eager code reports -----
@@ -210,11 +210,11 @@ class _Recording:
     def _attr_ref(self, v):
         """A reference when ``v`` is (or is a tuple holding) an array made during the step."""
         if isinstance(v, np.ndarray) and id(v) in self.slot_of:
-            return ("s", self.slot_of[id(v)])
+            return self._srefs[self.slot_of[id(v)]]
         if isinstance(v, tuple) and any(
             isinstance(x, np.ndarray) and id(x) in self.slot_of for x in v
         ):
-            return ("tuple", [self._ref(x) for x in v])
+            return Several(tuple(self._ref(x) for x in v))
         return None
 
     def derived(self, fn, args, kwargs, out) -> None:
@@ -310,7 +310,7 @@ class _Recording:
     def _leaf_ref(self, t: Tensor):
         k = self.input_ids.get(id(t))
         if k is not None:
-            return ("t", k)
+            return Input(k)
         return self._const(t)
 
 
@@ -337,6 +337,10 @@ def _same(a, b) -> bool:
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, ReturnsObject):
+        return a.obj is b.obj
+    if isinstance(a, ReturnsValue):
+        return _same(a.value, b.value)
     if isinstance(a, (Tensor, Op)) or type(a).__eq__ is object.__eq__:
         return False
     if isinstance(a, np.generic):
@@ -359,38 +363,51 @@ def _difference(r1: _Recording, r2: _Recording) -> str | None:
     if len(r1.entries) != len(r2.entries):
         return f"the step ran {len(r1.entries)} operations once and {len(r2.entries)} the next time"
     for k, (a, b) in enumerate(zip(r1.entries, r2.entries)):
-        what = f"operation {k} ({b.kind} {b.label})"
-        if a.kind != b.kind or a.out != b.out:
-            return f"{what} differs between two runs"
-        if a.kind == "op":
-            if a.key[0] is not b.key[0] or not _same(a.key[1], b.key[1]):
-                return f"{what} was made with different settings in two runs"
-            if not _same(a.binds, b.binds):
-                return f"{what} differs between two runs"
-        elif a.kind in ("derived", "fresh", "effect", "call", "leaf", "sum_to"):
-            fa = getattr(a.fn, "__func__", a.fn)
-            fb = getattr(b.fn, "__func__", b.fn)
-            if fa is not fb:
-                return f"{what} differs between two runs"
-        if len(a.args) != len(b.args) or a.kwargs.keys() != b.kwargs.keys():
-            return f"{what} had different arguments in two runs"
-        for x, y in zip(
-            list(a.args) + list(a.kwargs.values()), list(b.args) + list(b.kwargs.values())
-        ):
-            if x[0] != y[0]:
-                return f"{what} had different arguments in two runs"
-            if x[0] in ("s", "t") and x[1] != y[1]:
-                return f"{what} had different arguments in two runs"
-            if x[0] == "e" and not _same_external(r1.externals[x[1]], r2.externals[y[1]]):
-                return f"{what} read a constant computed from the step's data (it changed)"
-            if x[0] == "c":
-                cx, cy = r1.consts[x[1]], r2.consts[y[1]]
-                if isinstance(cx, Op) and isinstance(cy, Op):
-                    continue
-                if isinstance(cx, Tensor) and isinstance(cy, Tensor):
-                    if cx is not cy and not _same_external(cx, cy):
-                        return f"{what} used a different tensor in two runs"
-                    continue
-                if not _same(cx, cy):
-                    return f"{what} was given a different value in two runs"
+        why = _entry_difference(a, b) or _operands_difference(a, b, r1, r2)
+        if why is not None:
+            return f"operation {k} ({b.kind} {b.label}) {why}"
+    return None
+
+
+def _entry_difference(a: _Entry, b: _Entry) -> str | None:
+    """How two entries at the same place differ in what they are (not in their operands)."""
+    if a.kind != b.kind or a.out != b.out:
+        return "differs between two runs"
+    if a.kind == "op":
+        if a.key[0] is not b.key[0] or not _same(a.key[1], b.key[1]):
+            return "was made with different settings in two runs"
+        if not _same(a.binds, b.binds):
+            return "differs between two runs"
+    elif a.kind in ("derived", "fresh", "effect", "call", "leaf", "sum_to"):
+        if getattr(a.fn, "__func__", a.fn) is not getattr(b.fn, "__func__", b.fn):
+            return "differs between two runs"
+    if len(a.args) != len(b.args) or a.kwargs.keys() != b.kwargs.keys():
+        return "had different arguments in two runs"
+    return None
+
+
+def _operands_difference(a: _Entry, b: _Entry, r1: _Recording, r2: _Recording) -> str | None:
+    """How two entries' operands differ: where they come from, or the constants' values."""
+    for x, y in zip([*a.args, *a.kwargs.values()], [*b.args, *b.kwargs.values()]):
+        if type(x) is not type(y) or (isinstance(x, (Slot, Input)) and x.k != y.k):
+            return "had different arguments in two runs"
+        if isinstance(x, External):
+            if not _same_external(r1.externals[x.k], r2.externals[y.k]):
+                return "read a constant computed from the step's data (it changed)"
+        elif isinstance(x, Constant):
+            why = _constant_difference(r1.consts[x.k], r2.consts[y.k])
+            if why is not None:
+                return why
+    return None
+
+
+def _constant_difference(cx, cy) -> str | None:
+    if isinstance(cx, Op) and isinstance(cy, Op):
+        return None  # the math namespace or a copy of the op: compared as entries
+    if isinstance(cx, Tensor) and isinstance(cy, Tensor):
+        if cx is not cy and not _same_external(cx, cy):
+            return "used a different tensor in two runs"
+        return None
+    if not _same(cx, cy):
+        return "was given a different value in two runs"
     return None

@@ -1,4 +1,11 @@
-"""The replay of ``cr.compile``: a recording turned into one straight-line Python function."""
+"""The replay of ``cr.compile``: a recording turned into one straight-line Python function.
+
+``_SourceWriter`` writes one line (or a few) per recorded entry, with one method per kind of
+entry. The lines name what they read through four tables handed to the compiled code: ``fn`` (the
+functions it calls), ``const`` (constants), ``ext`` (tensors from outside the step, read through
+``._data``) and ``op`` (the copies of the recorded ops whose attributes a replay sets). Arrays made
+during the step are the locals ``s<k>``, the step's inputs the parameters ``t<k>``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,21 @@ import numpy as np
 
 from chainrule.autograd.function import constant
 from chainrule.autograd.tensor import Tensor
-from chainrule.jit.recording import _Recording, _release
+from chainrule.jit.recording import _Entry, _Recording, _release
+from chainrule.jit.refs import (
+    Constant,
+    External,
+    Input,
+    Ref,
+    Returned,
+    ReturnsArray,
+    ReturnsInput,
+    ReturnsObject,
+    ReturnsTensor,
+    ReturnsValue,
+    Several,
+    Slot,
+)
 from chainrule.ops.base import Op
 
 
@@ -39,185 +60,21 @@ def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
 
 # ----- the replay function -----
 class _Tape:
-    """A recording turned into straight-line Python: ``run(*inputs)`` replays the step."""
+    """A recording turned into straight-line Python: ``tape(inputs)`` replays the step."""
 
     def __init__(self, rec: _Recording, template, n_inputs: int):
-        ops = self._replay_ops(rec)
-        names: dict[str, Any] = {"_constant": constant}
-        lines: list[str] = []
-        last = self._last_uses(rec)
-        kept = set(_template_slots(template))
-        dies_at: dict[int, list[int]] = {}
-        for k, at in last.items():
-            if k not in kept:
-                dies_at.setdefault(at, []).append(k)
-        # What the replay calls and reads, in one tuple per kind (F: functions, C: constants,
-        # E: external tensors, O: ops): F[12] rather than a global f12 each, whose names Python
-        # would intern (6,000 of them in a 1,000-op chain, 1 MiB).
-        tables: dict[str, list] = {}
-
-        def bind(prefix: str, value) -> str:
-            table = tables.setdefault(prefix.upper(), [])
-            table.append(value)
-            return f"{prefix.upper()}[{len(table) - 1}]"
-
-        ext_names = [bind("e", t) for t in rec.externals]
-        const_names: dict[int, str] = {}
-
-        def expr(ref) -> str:
-            kind, k = ref
-            if kind == "s":
-                return f"s{k}"
-            if kind == "e":
-                return f"{ext_names[k]}._data"
-            if kind == "t":
-                return f"t{k}"
-            if kind == "c":
-                if k not in const_names:
-                    const_names[k] = bind("c", ops.get(id(rec.consts[k]), rec.consts[k]))
-                return const_names[k]
-            if kind == "tuple":
-                inner = "".join(expr(r) + ", " for r in k)
-                return f"({inner})"
-            raise AssertionError(kind)
-
-        self.counts = {"ops": 0, "vjps": 0, "calls": 0, "other": 0}
-        owned = self._owned_gradients(rec, last, kept)
-        entries = rec.entries
-        rec.entries = []  # used up here, each entry as its lines are written (lower peak)
-        for i, e in enumerate(entries):
-            entries[i] = None
-            args = [expr(r) for r in e.args] + [f"{n}={expr(r)}" for n, r in e.kwargs.items()]
-            call = ", ".join(args)
-            if e.kind == "input":
-                src = (
-                    f"{expr(e.args[0])}._data"
-                    if isinstance(rec.inputs[e.args[0][1]], Tensor)
-                    else expr(e.args[0])
-                )
-                lines.append(f"s{e.out} = {src}")
-                continue
-            if e.kind == "op":
-                op = ops[id(e.op)]
-                if e.binds:
-                    oname = bind("o", op)
-                    for attr, ref in e.binds.items():
-                        lines.append(f"{oname}.{attr} = {expr(ref)}")
-                rhs = f"{bind('f', op.forward)}({call})"
-                self.counts["ops"] += 1
-            elif e.kind == "vjp":
-                rhs = f"{bind('f', ops[id(e.op)].vjp)}({call})"
-                self.counts["vjps"] += 1
-            elif e.kind == "add":
-                rhs = f"{args[0]} + {args[1]}"
-            elif e.kind == "leaf" and e.args[1][0] == "s" and e.args[1][1] in owned:
-                # A gradient array that nothing else holds becomes .grad as it is (no copy).
-                rhs = f"{bind('f', _owned_leaf)}({args[0]}, {args[1]})"
-            else:
-                rhs = f"{bind('f', e.fn)}({call})"
-                self.counts["calls" if e.kind == "call" else "other"] += 1
-            if e.out is None:
-                lines.append(rhs)
-            elif isinstance(e.out, list):
-                targets = [
-                    f"s{k}" if k is not None and (k in last or k in kept) else "_" for k in e.out
-                ]
-                lines.append(f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {rhs}")
-            elif e.kind == "call":
-                lines.append(f"s{e.out} = {rhs}._data" if e.out in last or e.out in kept else rhs)
-            elif e.out in last or e.out in kept:
-                lines.append(f"s{e.out} = {rhs}")
-            else:
-                lines.append(rhs)
-            if id(e.op) in rec.saved and (
-                e.kind == "vjp" or (e.kind == "op" and id(e.op) not in rec.vjp_ops)
-            ):  # after its VJP, or after forward when it has none
-                kept_attrs = tuple(rec.saved[id(e.op)])
-                lines.append(f"{bind('f', _release)}({bind('o', ops[id(e.op)])}, {kept_attrs!r})")
-            dead = dies_at.get(i)
-            if dead:
-                lines.append("del " + ", ".join(f"s{k}" for k in sorted(dead)))
-        slots = sorted(set(_template_slots(template)))
-        ret = ", ".join(f"s{k}" for k in slots)
-        lines.append(f"return ({ret}{',' if len(slots) == 1 else ''})")
         self.template = template
-        self.slots = slots
+        self.slots = sorted(set(_template_slots(template)))
         self.n_arrays = rec.n_slots
         self.dtypes = sorted(rec.dtypes)
-        # The recording is used up (the lines name what they need): it is emptied before the
-        # compiler's peak. expr is recursive, so its closure refers to itself: unbound, the
-        # cycle that would keep the recording alive until a garbage collection is gone.
+        # The writer and all it held die as _write returns; the recording is then emptied (the
+        # lines name what they need), so neither is alive at the compiler's peak.
+        lines, tables, self.counts = _write(rec, self.slots)
         rec.drop()
-        expr = ops = last = dies_at = entries = e = None
-        names.update((k, tuple(v)) for k, v in tables.items())
-        tables = None
         sources = _functions([f"t{k}" for k in range(n_inputs)], lines)
-        lines = owned = None
-        for src in sources:
-            # One compile() per function: compiling a 4,000-line function at once took 14 MiB.
-            exec(compile(src, "<cr.compile replay>", "exec"), names)
+        del lines
+        self._run = _compile(sources, tables)
         self.source = "".join(sources)
-        sources = None
-        self._run = names["replay"]
-
-    @staticmethod
-    def _replay_ops(rec: _Recording) -> dict[int, Op]:
-        """A copy of each recorded op for the replay (the recording's own ops belong to the user's
-        graph); an input is remembered only by whether it wanted a gradient."""
-        out: dict[int, Op] = {}
-        for e in rec.entries:
-            if e.op is not None and id(e.op) not in out:
-                c = copy.copy(e.op)
-                need = rec.vjp_ops.get(id(e.op))
-                if need is not None:
-                    c.inputs = tuple(_NEED[b] for b in need)
-                elif c.inputs is not None:
-                    c.inputs = tuple(
-                        _NEED[bool(getattr(i, "requires_grad", False))] for i in c.inputs
-                    )
-                out[id(e.op)] = c
-        return out
-
-    @staticmethod
-    def _owned_gradients(rec: _Recording, last: dict[int, int], kept: set) -> set[int]:
-        """Slots of gradients that a leaf may keep without the engine's defensive copy: arrays
-        made by the backward walk that own their memory, are held by no other slot and are not
-        used after being stored."""
-        made_by = {}
-        for i, e in enumerate(rec.entries):
-            outs = e.out if isinstance(e.out, list) else [e.out]
-            for k in outs:
-                if k is not None:
-                    made_by[k] = (e.kind, i)
-        owned = set()
-        for i, e in enumerate(rec.entries):
-            if e.kind != "leaf" or e.args[1][0] != "s":
-                continue
-            k = e.args[1][1]
-            if (
-                e.key  # at recording: a writeable array owning its memory, held by one slot
-                and made_by.get(k, ("", 0))[0] in ("vjp", "add", "sum_to")
-                and last.get(k) == i
-                and k not in kept
-            ):
-                owned.add(k)
-        return owned
-
-    @staticmethod
-    def _last_uses(rec: _Recording) -> dict[int, int]:
-        last: dict[int, int] = {}
-
-        def visit(ref, i):
-            if ref[0] == "s":
-                last[ref[1]] = i
-            elif ref[0] == "tuple":
-                for r in ref[1]:
-                    visit(r, i)
-
-        for i, e in enumerate(rec.entries):
-            for r in list(e.args) + list(e.kwargs.values()) + list(e.binds.values()):
-                visit(r, i)
-        return last
 
     def __call__(self, inputs: list):
         values = self._run(*inputs)
@@ -225,9 +82,235 @@ class _Tape:
         return _build(self.template, by_slot, inputs)
 
 
+def _write(rec: _Recording, returned: list[int]) -> tuple[list[str], dict[str, tuple], dict]:
+    """The replay's lines, the tables they read, and how many entries of each kind they run."""
+    writer = _SourceWriter(rec, returned)
+    entries = rec.entries
+    rec.entries = []  # used up here, each entry as its lines are written (lower peak)
+    for i, e in enumerate(entries):
+        entries[i] = None
+        writer.write(i, e)
+    ret = ", ".join(f"s{k}" for k in returned)
+    writer.lines.append(f"return ({ret}{',' if len(returned) == 1 else ''})")
+    return writer.lines, {k: tuple(v) for k, v in writer.tables.items()}, writer.counts
+
+
+def _compile(sources: list[str], tables: dict[str, tuple]):
+    """The function ``replay`` that ``sources`` define, reading ``tables`` as globals."""
+    names: dict[str, Any] = dict(tables)
+    for src in sources:
+        # One compile() per function: Python's compiler needs memory in proportion to the
+        # function it compiles (benchmarks' "compile" workload, tests/test_compile_memory.py).
+        exec(compile(src, "<cr.compile replay>", "exec"), names)
+    return names["replay"]
+
+
+class _SourceWriter:
+    """Writes the lines that replay a recording, one method per kind of entry.
+
+    Each method returns the expression the entry computes (or None where it wrote its own
+    lines); ``write`` assigns it to the entry's slots where a later line reads them, then frees
+    what the op kept for its backward and the slots no later line reads.
+    """
+
+    def __init__(self, rec: _Recording, returned: list[int]):
+        self.rec = rec
+        self.ops = _replay_ops(rec)
+        self.lines: list[str] = []
+        # One tuple per kind, fn[12] rather than a global f12 each, whose names Python would
+        # intern (thousands in a long chain).
+        self.tables: dict[str, list] = {"fn": [], "const": [], "ext": [], "op": []}
+        self._const_names: dict[int, str] = {}
+        self._op_names: dict[int, str] = {}
+        self.counts = {"ops": 0, "vjps": 0, "calls": 0, "other": 0}
+        self.last = _last_uses(rec)
+        self.kept = set(returned)
+        self.dies_at: dict[int, list[int]] = {}
+        for k, at in self.last.items():
+            if k not in self.kept:
+                self.dies_at.setdefault(at, []).append(k)
+        self.owned = _owned_gradients(rec, self.last, self.kept)
+        self._ext_names = [self._bind("ext", t) for t in rec.externals]
+
+    # ----- names -----
+    def _bind(self, table: str, value) -> str:
+        values = self.tables[table]
+        values.append(value)
+        return f"{table}[{len(values) - 1}]"
+
+    def _fn(self, f) -> str:
+        return self._bind("fn", f)
+
+    def _op_name(self, op: Op) -> str:
+        name = self._op_names.get(id(op))
+        if name is None:
+            name = self._op_names[id(op)] = self._bind("op", op)
+        return name
+
+    def ref(self, r: Ref) -> str:
+        """The expression for an operand."""
+        match r:
+            case Slot(k):
+                return f"s{k}"
+            case Input(k):
+                return f"t{k}"
+            case External(k):
+                return f"{self._ext_names[k]}._data"
+            case Constant(k):
+                name = self._const_names.get(k)
+                if name is None:
+                    value = self.rec.consts[k]
+                    name = self._const_names[k] = self._bind(
+                        "const", self.ops.get(id(value), value)
+                    )
+                return name
+            case Several(refs):
+                return f"({''.join(self.ref(x) + ', ' for x in refs)})"
+        raise TypeError(f"not a reference: {r!r}")
+
+    def _args(self, e: _Entry) -> str:
+        return ", ".join(
+            [self.ref(r) for r in e.args] + [f"{n}={self.ref(r)}" for n, r in e.kwargs.items()]
+        )
+
+    def _used(self, k: int | None) -> bool:
+        return k is not None and (k in self.last or k in self.kept)
+
+    # ----- one entry -----
+    def write(self, i: int, e: _Entry) -> None:
+        rhs = getattr(self, f"_write_{e.kind}")(e)
+        if rhs is not None:
+            self._assign(e, rhs)
+        self._release_saved(e)
+        dead = self.dies_at.get(i)
+        if dead:
+            self.lines.append("del " + ", ".join(f"s{k}" for k in sorted(dead)))
+
+    def _assign(self, e: _Entry, rhs: str) -> None:
+        if isinstance(e.out, list):
+            targets = [f"s{k}" if self._used(k) else "_" for k in e.out]
+            self.lines.append(f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {rhs}")
+        elif not self._used(e.out):
+            self.lines.append(rhs)
+        elif e.kind == "call":  # a method returning a Tensor (a loss): its array is the value
+            self.lines.append(f"s{e.out} = {rhs}._data")
+        else:
+            self.lines.append(f"s{e.out} = {rhs}")
+
+    def _release_saved(self, e: _Entry) -> None:
+        """What a big op kept for its backward goes after its VJP, or after forward if none."""
+        saved = self.rec.saved.get(id(e.op))
+        if saved is not None and (
+            e.kind == "vjp" or (e.kind == "op" and id(e.op) not in self.rec.vjp_ops)
+        ):
+            op = self._op_name(self.ops[id(e.op)])
+            self.lines.append(f"{self._fn(_release)}({op}, {tuple(saved)!r})")
+
+    # ----- the kinds of entry -----
+    def _write_input(self, e: _Entry) -> None:
+        (x,) = e.args
+        tensor = isinstance(self.rec.inputs[x.k], Tensor)
+        self.lines.append(f"s{e.out} = {self.ref(x)}{'._data' if tensor else ''}")
+
+    def _write_op(self, e: _Entry) -> str:
+        """An op's forward, after setting the per-call arrays it reads (a mask drawn this step)."""
+        op = self.ops[id(e.op)]
+        if e.binds:
+            name = self._op_name(op)
+            for attr, r in e.binds.items():
+                self.lines.append(f"{name}.{attr} = {self.ref(r)}")
+        self.counts["ops"] += 1
+        return f"{self._fn(op.forward)}({self._args(e)})"
+
+    def _write_vjp(self, e: _Entry) -> str:
+        self.counts["vjps"] += 1
+        return f"{self._fn(self.ops[id(e.op)].vjp)}({self._args(e)})"
+
+    def _write_add(self, e: _Entry) -> str:
+        a, b = e.args
+        return f"{self.ref(a)} + {self.ref(b)}"
+
+    def _write_leaf(self, e: _Entry) -> str:
+        t, g = e.args[0], e.args[1]
+        if isinstance(g, Slot) and g.k in self.owned:
+            # A gradient array that nothing else holds becomes .grad as it is (no copy).
+            return f"{self._fn(_owned_leaf)}({self.ref(t)}, {self.ref(g)})"
+        return self._write_function(e)
+
+    def _write_call(self, e: _Entry) -> str:
+        self.counts["calls"] += 1
+        return f"{self._fn(e.fn)}({self._args(e)})"
+
+    def _write_function(self, e: _Entry) -> str:
+        """A recorded function called with the entry's operands (recomputed values, random
+        draws, effects, sum_to)."""
+        self.counts["other"] += 1
+        return f"{self._fn(e.fn)}({self._args(e)})"
+
+    _write_derived = _write_fresh = _write_effect = _write_sum_to = _write_function
+
+
+def _replay_ops(rec: _Recording) -> dict[int, Op]:
+    """A copy of each recorded op for the replay (the recording's own ops belong to the user's
+    graph); an input is remembered only by whether it wanted a gradient."""
+    out: dict[int, Op] = {}
+    for e in rec.entries:
+        if e.op is not None and id(e.op) not in out:
+            c = copy.copy(e.op)
+            need = rec.vjp_ops.get(id(e.op))
+            if need is not None:
+                c.inputs = tuple(_NEED[b] for b in need)
+            elif c.inputs is not None:
+                c.inputs = tuple(_NEED[bool(getattr(i, "requires_grad", False))] for i in c.inputs)
+            out[id(e.op)] = c
+    return out
+
+
+def _slots_in(r: Ref):
+    """The slots an operand reads."""
+    if isinstance(r, Slot):
+        yield r.k
+    elif isinstance(r, Several):
+        for x in r.refs:
+            yield from _slots_in(x)
+
+
+def _last_uses(rec: _Recording) -> dict[int, int]:
+    """Slot -> the index of the last entry that reads it."""
+    last: dict[int, int] = {}
+    for i, e in enumerate(rec.entries):
+        for r in [*e.args, *e.kwargs.values(), *e.binds.values()]:
+            for k in _slots_in(r):
+                last[k] = i
+    return last
+
+
+def _owned_gradients(rec: _Recording, last: dict[int, int], kept: set) -> set[int]:
+    """Slots of gradients that a leaf may keep without the engine's defensive copy: arrays made
+    by the backward walk that own their memory, are held by no other slot and are not used after
+    being stored."""
+    made_by = {}
+    for e in rec.entries:
+        for k in e.out if isinstance(e.out, list) else [e.out]:
+            if k is not None:
+                made_by[k] = e.kind
+    owned = set()
+    for i, e in enumerate(rec.entries):
+        if e.kind != "leaf" or not isinstance(e.args[1], Slot):
+            continue
+        k = e.args[1].k
+        if (
+            e.key  # at recording: a writeable array owning its memory, held by one slot
+            and made_by.get(k) in ("vjp", "add", "sum_to")
+            and last.get(k) == i
+            and k not in kept
+        ):
+            owned.add(k)
+    return owned
+
+
 # Longer replays are cut into functions of this many lines: Python's compiler needs memory in
-# proportion to the function it compiles (14 MiB for the 4,000 lines of a 1,000-op chain, at the
-# compiling call's peak; 0.9 MiB in pieces of 250).
+# proportion to the function it compiles (tests/test_compile_memory.py bounds the peak).
 _PART_LINES = 250
 # The replay's locals: slots s<k> and inputs t<k>; not an attribute (".s1") nor the name of one
 # in quotes (a _release line's ('s1',)).
@@ -283,16 +366,16 @@ def _functions(params: list[str], lines: list[str]) -> list[str]:
     return [*sources, f"def replay({', '.join(params)}):\n" + body([first, *calls])]
 
 
-def _template(out, rec: _Recording):
-    """The step's result with each Tensor replaced by where a replay finds it."""
+def _template(out, rec: _Recording) -> Returned | tuple | list | dict:
+    """The step's result with each Tensor or array replaced by where a replay finds it."""
     if isinstance(out, Tensor):
         k = rec.slot_of.get(id(out._data))
         if k is not None:
-            return ("__slot__", k)
+            return ReturnsTensor(k)
         j = rec.input_ids.get(id(out))
         if j is not None:
-            return ("__input__", j)
-        return ("__same__", out)
+            return ReturnsInput(j)
+        return ReturnsObject(out)
     if isinstance(out, tuple):
         return tuple(_template(x, rec) for x in out)
     if isinstance(out, list):
@@ -300,17 +383,16 @@ def _template(out, rec: _Recording):
     if isinstance(out, dict):
         return {k: _template(v, rec) for k, v in out.items()}
     if isinstance(out, np.ndarray) and id(out) in rec.slot_of:
-        return ("__array__", rec.slot_of[id(out)])
+        return ReturnsArray(rec.slot_of[id(out)])
     if out is None or isinstance(out, (bool, int, float, str)):
-        return ("__value__", out)
+        return ReturnsValue(out)
     raise _Unsupported(f"the step returned a {type(out).__name__}, which a replay cannot rebuild")
 
 
 def _template_slots(t):
-    if isinstance(t, tuple) and len(t) == 2 and t[0] in ("__slot__", "__array__"):
-        yield t[1]
-    elif isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) and t[0].startswith("__"):
-        return
+    """The slots whose arrays a replay must return to rebuild the template ``t``."""
+    if isinstance(t, (ReturnsTensor, ReturnsArray)):
+        yield t.slot
     elif isinstance(t, (tuple, list)):
         for x in t:
             yield from _template_slots(x)
@@ -319,18 +401,21 @@ def _template_slots(t):
             yield from _template_slots(x)
 
 
-def _build(t, by_slot, inputs):
-    if isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) and t[0].startswith("__"):
-        tag, v = t
-        if tag == "__slot__":
-            return constant(by_slot[v])
-        if tag == "__array__":
-            return by_slot[v]
-        if tag == "__input__":
-            return inputs[v]
-        return v
-    if isinstance(t, tuple):
-        return tuple(_build(x, by_slot, inputs) for x in t)
-    if isinstance(t, list):
-        return [_build(x, by_slot, inputs) for x in t]
+def _build(t, by_slot: dict[int, np.ndarray], inputs: list):
+    """The step's result from a replay's arrays: the template ``t`` with each reference filled."""
+    match t:
+        case ReturnsTensor(k):
+            return constant(by_slot[k])
+        case ReturnsArray(k):
+            return by_slot[k]
+        case ReturnsInput(k):
+            return inputs[k]
+        case ReturnsObject(obj):
+            return obj
+        case ReturnsValue(value):
+            return value
+        case tuple():
+            return tuple(_build(x, by_slot, inputs) for x in t)
+        case list():
+            return [_build(x, by_slot, inputs) for x in t]
     return {k: _build(v, by_slot, inputs) for k, v in t.items()}
