@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from chainrule import ops as _ops
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply as _apply
 from chainrule.autograd.tensor import Tensor, _axis, _keep, _pair
+from chainrule.autograd.tensor import apply as _apply
 
 
 def _t(x) -> Tensor:

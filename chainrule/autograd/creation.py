@@ -9,7 +9,7 @@ import numpy as np
 from chainrule import devices as _device
 from chainrule import random as _random
 from chainrule.autograd.function import fresh
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 
 
@@ -24,8 +24,9 @@ def _dtype(dtype):
 
 
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t._set(arr, requires_grad)
+    t = constant(arr)
+    if requires_grad:
+        t.requires_grad_(True)  # checks that the dtype can have a gradient
     return t
 
 

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd.function import apply, constant, derived
-from chainrule.autograd.tensor import Tensor, _lift, _pair, _raw, _view
+from chainrule.autograd.tensor import Tensor, _lift, _pair, _raw, _view, apply, constant, derived
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.base import normalize_axes

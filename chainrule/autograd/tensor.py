@@ -11,7 +11,7 @@ from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.backend import get_default_dtype, xp
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import AnomalyError, ShapeError, user_line
 
 
 class Tensor:
@@ -42,7 +42,7 @@ class Tensor:
         self._set(_to_array(data, dtype), requires_grad)
 
     def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
-        """Makes this a leaf around ``arr`` (every slot set; ``apply`` inlines the same for speed)."""
+        """Makes this a leaf around ``arr`` (every slot set, as ``constant`` does)."""
         self._data = arr
         self._grad = None
         self._node = None
@@ -941,14 +941,111 @@ def _shape_args(shape) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+# ----- making tensors: the one place a Tensor is built without __init__ -----
+_new = object.__new__
+
+
+def constant(array: np.ndarray) -> Tensor:
+    """A Tensor around ``array`` as it is (no copy, no conversion, none of ``__init__``'s checks):
+    no one's result, needing no gradient. ``apply`` and the creation functions start from it."""
+    t = _new(Tensor)
+    t._data = array
+    t._grad = None
+    t._tangent = None
+    t.name = None
+    t.requires_grad = False
+    t._node = None
+    return t
+
+
+def apply(op, *inputs: Tensor) -> Tensor:
+    """Runs ``op.forward`` on the inputs' arrays and wraps the result in a Tensor.
+
+    When gradients are being recorded and an input requires one, the op becomes the result's graph
+    node (``result._node``), holding its inputs; under ``cr.jvp`` the result's tangent is computed
+    by ``op.jvp``; under ``detect_anomaly`` the result is checked for NaN/Inf.
+    """
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:
+        return tracer.apply(op, inputs)
+    n = len(inputs)
+    try:
+        if n == 1:
+            out = op.forward(inputs[0]._data)
+        elif n == 2:
+            out = op.forward(inputs[0]._data, inputs[1]._data)
+        else:
+            out = op.forward(*[t._data for t in inputs])
+    except (ValueError, IndexError, TypeError) as exc:
+        raise _op_error(op, inputs, exc) from None
+
+    t = constant(out)
+    if state.grad_enabled and (
+        inputs[0].requires_grad
+        if n == 1
+        else (inputs[0].requires_grad or inputs[1].requires_grad)
+        if n == 2
+        else any(i.requires_grad for i in inputs)
+    ):
+        t.requires_grad = True
+        t._node = op
+        op.inputs = inputs
+        op._v = state.epoch
+    if state.forward_level:
+        _forward_tangent(op, inputs, t)
+    if state.anomaly:
+        _check_anomaly(op, inputs, t)
+    return t
+
+
+def derived(fn, *args, **kwargs):
+    """``constant(fn(*arrays, **kwargs))`` (a tuple of them when ``fn`` returns a tuple): a value
+    computed from tensors' data that takes no gradient (a comparison, an argmax, an integer cast).
+    Computed through here, rather than on ``.data`` directly, so that ``cr.compile`` records it
+    and recomputes it at every replay."""
+    raw = [a._data if isinstance(a, Tensor) else a for a in args]
+    out = fn(*raw, **kwargs)
+    tracer = state.tracer
+    if tracer is not None and not tracer.busy:
+        tracer.derived(fn, args, kwargs, out)
+    if isinstance(out, tuple):
+        return tuple(constant(o) for o in out)
+    return constant(out)
+
+
+def _forward_tangent(op, inputs, out: Tensor) -> None:
+    if all(i._tangent is None for i in inputs):
+        return
+    tangents = [i._tangent if i._tangent is not None else xp.zeros_like(i._data) for i in inputs]
+    tan = op.jvp(*tangents, *[i._data for i in inputs], out._data)
+    if tan.shape != out._data.shape:
+        tan = xp.broadcast_to(tan, out._data.shape)
+    out._tangent = tan
+
+
+def _op_error(op, inputs, exc: Exception) -> Exception:
+    msg = f"{op.error_message([i._data for i in inputs], exc)}\n  at {user_line()}"
+    if isinstance(exc, IndexError):
+        return IndexError(msg)
+    if isinstance(exc, TypeError):
+        return TypeError(msg)
+    return ShapeError(msg)
+
+
+def _check_anomaly(op, inputs, out: Tensor) -> None:
+    op.trace = user_line()
+    data = out._data
+    if data.dtype.kind in "fc" and not xp.isfinite(data).all():
+        raise AnomalyError(
+            f"detect_anomaly: {op.name} produced NaN or Inf in its result\n  at {op.trace}"
+        )
+
+
 from chainrule.autograd import functions as _fn  # noqa: E402  (functions build on Tensor)
 from chainrule.autograd import inplace as _inplace  # noqa: E402
-from chainrule.autograd.function import apply, constant, derived  # noqa: E402
 from chainrule.autograd.tensor_methods import TorchMethods  # noqa: E402
 
 TorchMethods.install(Tensor)
 
 # The non-leaves that keep their .grad (by id; Tensor's == is elementwise, so no WeakSet).
 _retained: dict[int, weakref.ref] = {}
-
-_ = state, xp

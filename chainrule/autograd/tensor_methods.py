@@ -19,12 +19,14 @@ import numpy as np
 from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant, derived
 from chainrule.autograd.tensor import (
     Tensor,
     _lift,
     _raw,
     _shape_args,
+    apply,
+    constant,
+    derived,
 )
 from chainrule.errors import ShapeError, user_line
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule.autograd.functions as F
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError
 from chainrule.explain.parser import ExplainError, Expression
 

@@ -7,8 +7,7 @@ import math
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.ops.special import Erf
 
 # ``inplace=`` (PyTorch's memory saving) is accepted on every activation. The result is the

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp

@@ -6,8 +6,8 @@ import numpy as np
 
 from chainrule import random as _random
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant, fresh
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.function import fresh
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, derived
-from chainrule.autograd.tensor import Tensor, _escape
+from chainrule.autograd.tensor import Tensor, _escape, apply, derived
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.embedding import Embedding
 

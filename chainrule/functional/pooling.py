@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import _check_float, _single, check_window, pair
 from chainrule.ops.conv import Geometry

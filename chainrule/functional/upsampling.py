@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
 
 _MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}

@@ -21,8 +21,7 @@ import warnings
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.dropout import dropout as _dropout

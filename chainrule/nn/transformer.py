@@ -12,8 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.activation import gelu, relu
