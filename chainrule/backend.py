@@ -58,7 +58,7 @@ def sum_to(x, shape: tuple[int, ...]):
 class ArrayMath:
     """The functions that VJP rules use, on raw arrays (the fast, first-order path).
 
-    ``chainrule.autograd.functions`` provides the same names on Tensors; a VJP written against
+    ``chainrule.autograd.tensor_math`` provides the same names on Tensors; a VJP written against
     this small vocabulary is therefore differentiable again when ``create_graph=True``.
     """
 
@@ -97,7 +97,7 @@ class ArrayMath:
     @staticmethod
     def apply(op, *xs):
         """Another op's forward on arrays, so that a VJP can use an op as a primitive (conv's
-        backward is two ops); ``autograd.functions.apply`` is its recorded, differentiable twin."""
+        backward is two ops); ``autograd.tensor_math.apply`` is its recorded, differentiable twin."""
         return op.forward(*xs)
 
     @staticmethod

@@ -1,7 +1,7 @@
 """The autograd layer: Tensor, reverse mode, forward mode, gradcheck, anomaly detection."""
 
 from chainrule.autograd.tensor import Tensor  # noqa: I001  (Tensor first: the rest build on it)
-from chainrule.autograd import functions
+from chainrule.autograd import tensor_math
 from chainrule.autograd.anomaly import detect_anomaly
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.forward import jvp
@@ -16,9 +16,9 @@ from chainrule.autograd.grad_mode import (
 from chainrule.autograd.custom import Function, FunctionCtx
 
 __all__ = [
-    "Function", "FunctionCtx", "Tensor", "analytical_jacobian", "backward", "detect_anomaly", "enable_grad", "functions", "grad", "gradcheck",
+    "Function", "FunctionCtx", "Tensor", "analytical_jacobian", "backward", "detect_anomaly", "enable_grad", "grad", "gradcheck",
     "inference_mode", "is_grad_enabled", "jvp", "no_grad", "numerical_jacobian",
-    "set_grad_enabled", "Variable",
+    "set_grad_enabled", "tensor_math", "Variable",
 ]  # fmt: skip
 
 

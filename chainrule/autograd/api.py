@@ -3,13 +3,13 @@
 unchanged with ``import chainrule as torch``, keywords included. NumPy's ``axis=``/``keepdims=``
 are accepted as the same arguments, as the Tensor methods accept them.
 
-Each is one line onto ``functions`` (the ops with their gradients); nothing is computed here.
+Each is one line onto ``tensor_math`` (the ops with their gradients); nothing is computed here.
 """
 
 from __future__ import annotations
 
 from chainrule import ops as _ops
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor, _axis, _keep, _pair
 from chainrule.autograd.tensor import apply as _apply
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import random as _random
-from chainrule.autograd.function import fresh
+from chainrule.autograd.compile_hooks import fresh
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 

@@ -1041,8 +1041,8 @@ def _check_anomaly(op, inputs, out: Tensor) -> None:
         )
 
 
-from chainrule.autograd import functions as _fn  # noqa: E402  (functions build on Tensor)
 from chainrule.autograd import inplace as _inplace  # noqa: E402
+from chainrule.autograd import tensor_math as _fn  # noqa: E402  (functions build on Tensor)
 from chainrule.autograd.tensor_methods import TorchMethods  # noqa: E402
 
 TorchMethods.install(Tensor)

@@ -18,7 +18,7 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import ops
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import (
     Tensor,
     _lift,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import random as _random
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import fresh
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.compile_hooks import fresh
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
 

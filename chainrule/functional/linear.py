@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.matmul import Linear

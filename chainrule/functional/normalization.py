@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.function import effect
+from chainrule.autograd.compile_hooks import effect
 from chainrule.autograd.tensor import Tensor, apply, constant, derived
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.normalization import BatchNormTrain

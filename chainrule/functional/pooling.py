@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import _check_float, _single, check_window, pair

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line

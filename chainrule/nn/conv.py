@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 from chainrule.functional.conv import _conv1d, _conv2d, _conv_transpose2d, _single, pair

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chainrule.autograd.function import recorded
+from chainrule.autograd.compile_hooks import recorded
 from chainrule.autograd.tensor import Tensor, constant
 
 
