@@ -187,8 +187,17 @@ def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """``data`` as a tensor: a Tensor of that dtype is returned itself, a NumPy array is shared
-    when no conversion is needed, anything else is copied as ``tensor`` does."""
+    """``data`` as a tensor, as ``torch.as_tensor``: a Tensor of that dtype is returned itself, a
+    NumPy array is shared when no conversion is needed, anything else is copied as ``tensor``
+    does (Python floats take the default dtype).
+
+    Args:
+        data: a Tensor, a NumPy array, a number or nested lists of numbers.
+        dtype: the dtype wanted (None: the data's own, or the default one for Python floats).
+        device: only the CPU.
+    """
+    if dtype is None and device is None and isinstance(data, Tensor):
+        return data  # the common case (a function's input that is already a Tensor), first
     _device.check(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.astype(dtype)

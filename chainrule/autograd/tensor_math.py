@@ -19,73 +19,76 @@ from chainrule.errors import ShapeError, user_line
 from chainrule.ops.base import normalize_axes
 
 
-def _t(x) -> Tensor:
+def _as_np_tensor(x) -> Tensor:
+    """``x`` as a Tensor, where data that is not yet one keeps the dtype NumPy gives it: a Python
+    float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
+    (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
     return x if isinstance(x, Tensor) else constant(np.asarray(x))
 
 
 # ----- elementwise -----
 def add(a, b) -> Tensor:
     """a + b, broadcasting as NumPy."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Add(), *_pair(a, _lift(b, a)))
 
 
 def mul(a, b) -> Tensor:
     """a * b, broadcasting as NumPy."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Mul(), *_pair(a, _lift(b, a)))
 
 
 def exp(x: Tensor) -> Tensor:
     """e^x elementwise. d/dx = e^x (the output is reused in the backward pass)."""
-    return apply(ops.Exp(), _t(x))
+    return apply(ops.Exp(), _as_np_tensor(x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm elementwise. d/dx = 1/x."""
-    return apply(ops.Log(), _t(x))
+    return apply(ops.Log(), _as_np_tensor(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """√x elementwise. d/dx = 1 / (2√x)."""
-    return apply(ops.Sqrt(), _t(x))
+    return apply(ops.Sqrt(), _as_np_tensor(x))
 
 
 def abs(x: Tensor) -> Tensor:
     """|x| elementwise. d/dx = sign(x), 0 at 0."""
-    return apply(ops.Abs(), _t(x))
+    return apply(ops.Abs(), _as_np_tensor(x))
 
 
 def sin(x: Tensor) -> Tensor:
     """sin x elementwise (x in radians). d/dx = cos x."""
-    return apply(ops.Sin(), _t(x))
+    return apply(ops.Sin(), _as_np_tensor(x))
 
 
 def cos(x: Tensor) -> Tensor:
     """cos x elementwise (x in radians). d/dx = −sin x."""
-    return apply(ops.Cos(), _t(x))
+    return apply(ops.Cos(), _as_np_tensor(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """tanh x elementwise. d/dx = 1 - tanh² x."""
-    return apply(ops.Tanh(), _t(x))
+    return apply(ops.Tanh(), _as_np_tensor(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """σ(x) = 1 / (1 + e^-x) elementwise, without overflow for large |x|. σ' = σ (1 - σ)."""
-    return apply(ops.Sigmoid(), _t(x))
+    return apply(ops.Sigmoid(), _as_np_tensor(x))
 
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0) elementwise. d/dx = 1 where x > 0, else 0."""
-    return apply(ops.Relu(), _t(x))
+    return apply(ops.Relu(), _as_np_tensor(x))
 
 
 def clip(x: Tensor, min=None, max=None) -> Tensor:
     """x limited to [min, max] (either may be None). The gradient passes where min <= x <= max."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return apply(ops.Clip(_raw(min), _raw(max)), _t(x))
+    return apply(ops.Clip(_raw(min), _raw(max)), _as_np_tensor(x))
 
 
 clamp = clip
@@ -93,13 +96,13 @@ clamp = clip
 
 def maximum(a, b) -> Tensor:
     """Elementwise max(a, b); at ties the gradient is split equally."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Maximum(), *_pair(a, _lift(b, a)))
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise min(a, b); at ties the gradient is split equally."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Minimum(), *_pair(a, _lift(b, a)))
 
 
@@ -123,18 +126,18 @@ def sign(x) -> Tensor:
 
 def cast(x: Tensor, dtype) -> Tensor:
     """x converted to ``dtype``."""
-    return _t(x).astype(dtype)
+    return _as_np_tensor(x).astype(dtype)
 
 
 # ----- reductions -----
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (all axes when None). The gradient broadcasts back over the summed axes."""
-    return apply(ops.Sum(axis, keepdims), _t(x))
+    return apply(ops.Sum(axis, keepdims), _as_np_tensor(x))
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (all axes when None): the sum divided by the number of elements."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     axes = normalize_axes(axis, x.ndim)
     n = 1
     for a in axes:
@@ -157,7 +160,7 @@ def var(
     As PyTorch, unbiased by default (correction 1, Bessel's); ``unbiased=False`` or
     ``correction=0`` divide by n. ``axis``/``keepdims`` are NumPy's names for ``dim``/``keepdim``.
     """
-    x = _t(x)
+    x = _as_np_tensor(x)
     axis = dim if dim is not None else axis
     keepdims = keepdim if keepdim is not None else keepdims
     if correction is None:
@@ -207,7 +210,7 @@ class min_result(_ValuesIndices):
 def take_along_dim(x: Tensor, indices, dim: int) -> Tensor:
     """x's elements at ``indices`` along ``dim`` (``torch.take_along_dim``; the gradient goes
     back to the taken positions only). ``indices`` has x's number of dimensions."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     idx = np.asarray(_raw(indices))
     dim = normalize_axes(dim, x.ndim)[0]
     grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
@@ -218,7 +221,7 @@ def take_along_dim(x: Tensor, indices, dim: int) -> Tensor:
 def _pick(x, dim, keepdim, which, result, locate=None):
     """The ``(values, indices)`` of the element that ``locate(array, axis=, keepdims=True)``
     picks along ``dim`` (argmax, argmin, or the median's index); the gradient goes to it."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if x.ndim == 0:
         return result(x, constant(np.asarray(0)))
     dim = normalize_axes(dim, x.ndim)[0]
@@ -245,7 +248,7 @@ def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
     if dim is None:
-        return apply(ops.Max(None, keepdim), _t(x))
+        return apply(ops.Max(None, keepdim), _as_np_tensor(x))
     return _pick(x, dim, keepdim, "max", max_result)
 
 
@@ -256,19 +259,19 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
     if dim is None:
-        return apply(ops.Min(None, keepdim), _t(x))
+        return apply(ops.Min(None, keepdim), _as_np_tensor(x))
     return _pick(x, dim, keepdim, "min", min_result)
 
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Largest values over ``dim`` (one or several; all when None); tied maxima share the
     gradient equally, as ``torch.amax``."""
-    return apply(ops.Max(dim, keepdim), _t(x))
+    return apply(ops.Max(dim, keepdim), _as_np_tensor(x))
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Smallest values over ``dim``, as ``torch.amin``."""
-    return apply(ops.Min(dim, keepdim), _t(x))
+    return apply(ops.Min(dim, keepdim), _as_np_tensor(x))
 
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -283,17 +286,17 @@ def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """e^x / Σ e^x along ``axis``, stable for large logits (the max is subtracted first)."""
-    return apply(ops.Softmax(axis), _t(x))
+    return apply(ops.Softmax(axis), _as_np_tensor(x))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - log Σ e^x along ``axis``, stable for large logits."""
-    return apply(ops.LogSoftmax(axis), _t(x))
+    return apply(ops.LogSoftmax(axis), _as_np_tensor(x))
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log Σ e^x over ``axis``, computed without overflow."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     m = derived(np.max, x, axis=axis, keepdims=True)
     out = log(sum(exp(x - m), axis, keepdims=True)) + m
     return out if keepdims else squeeze(out, axis if axis is not None else None)
@@ -302,7 +305,7 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 # ----- shape -----
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     """The same elements in a new shape (one entry may be -1)."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     shape = tuple(shape)
     if shape == x.shape:
         return x
@@ -321,7 +324,7 @@ def transpose(x: Tensor, *dims) -> Tensor:
     NumPy's forms stay accepted where they cannot be mistaken for PyTorch's: no argument reverses
     the dimensions, and a full permutation (a tuple, or three or more ints) permutes them.
     """
-    x = _t(x)
+    x = _as_np_tensor(x)
     if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
         return swapaxes(x, dims[0], dims[1])
     if not dims:
@@ -331,7 +334,7 @@ def transpose(x: Tensor, *dims) -> Tensor:
 
 def permute(x: Tensor, *dims) -> Tensor:
     """Dimensions reordered: dimension i of the result is dimension ``dims[i]`` of x (a view)."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     if len(dims) != x.ndim or sorted(int(a) % builtins.max(x.ndim, 1) for a in dims) != list(
@@ -347,7 +350,7 @@ def permute(x: Tensor, *dims) -> Tensor:
 
 def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
     """Axes ``a`` and ``b`` exchanged (a view; ``torch.swapaxes``)."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     for d in (a, b):
         if not -builtins.max(x.ndim, 1) <= d < builtins.max(x.ndim, 1):
             raise ShapeError(
@@ -363,7 +366,7 @@ def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
     """Size-1 axes removed (only ``axis`` when given; an axis not of size 1 is left, as PyTorch)."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
@@ -374,7 +377,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """A size-1 axis inserted at ``axis`` (negative counts from the end of the result)."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     nd = x.ndim + 1
     if not -nd <= axis < nd:
         raise ShapeError(f"unsqueeze: axis {axis} out of range for result of {nd} dimensions")
@@ -384,7 +387,7 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 
 def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Axes ``start_axis`` to ``end_axis`` (inclusive) merged into one."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = start_axis % x.ndim, end_axis % x.ndim
@@ -396,7 +399,7 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """x repeated along new or size-1 axes to ``shape`` (a view; the gradient sums back)."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     shape = tuple(shape)
     if shape == x.shape:
         return x
@@ -405,7 +408,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """x summed down to ``shape``: the reverse of ``broadcast_to``."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     shape = tuple(shape)
     if x.shape == shape:
         return x
@@ -420,7 +423,7 @@ def cat(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> 
     """Tensors joined along an existing ``axis``."""
     if dim is not None:
         axis = dim
-    tensors = [_t(t) for t in tensors]
+    tensors = [_as_np_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     return apply(ops.Cat(axis), *tensors)
@@ -433,7 +436,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
     """Tensors of equal shape joined along a new ``axis``."""
     if dim is not None:
         axis = dim
-    tensors = [_t(t) for t in tensors]
+    tensors = [_as_np_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     shapes = {t.shape for t in tensors}
@@ -446,13 +449,13 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
 
 def matmul(a, b) -> Tensor:
     """Matrix product a @ b with NumPy's rules (1-D promotion, broadcast batch axes)."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.MatMul(), *_pair(a, _lift(b, a)))
 
 
 def index_add(g: Tensor, index, shape) -> Tensor:
     """zeros(shape) with ``g`` added at ``index`` (repeated indices add up)."""
-    return apply(ops.IndexAdd(index, tuple(shape)), _t(g))
+    return apply(ops.IndexAdd(index, tuple(shape)), _as_np_tensor(g))
 
 
 def zeros(shape, like: Tensor) -> Tensor:
@@ -486,7 +489,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     """x sorted along ``dim``: a ``(values, indices)`` pair with ``values = x.gather(dim,
     indices)``; the gradient goes back to each value's position. Always stable (``stable`` is
     accepted for PyTorch's signature); NaN sorts as the largest value."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if x.ndim == 0:
         return sort_result(x, constant(np.asarray(0)))
     d = normalize_axes(dim, x.ndim)[0]
@@ -504,7 +507,7 @@ def topk(
 ) -> topk_result:
     """The ``k`` largest (or, with ``largest=False``, smallest) values along ``dim`` and their
     indices, largest first; the gradient goes to the selected elements."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     d = normalize_axes(dim, x.ndim)[0] if x.ndim else 0
     n = x.shape[d] if x.ndim else 1
     if not 0 <= int(k) <= n:
@@ -540,7 +543,7 @@ def median(x: Tensor, dim=None, keepdim: bool = False):
     """The lower median (the ``(n - 1) // 2``-th smallest value; NaN if there is one), as
     ``torch.median``: of all elements without ``dim`` (a tensor), else a ``(values, indices)``
     pair along ``dim``. The gradient goes to the selected element."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if dim is None:
         flat = reshape(x, (-1,))
         if flat.shape[0] == 0:
