@@ -11,7 +11,7 @@ from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.backend import get_default_dtype, xp
-from chainrule.errors import AnomalyError, ShapeError, user_line
+from chainrule.errors import AnomalyError, ShapeError, expect, user_line
 
 
 class Tensor:
@@ -701,7 +701,7 @@ class Tensor:
         if lead < 0:
             raise ShapeError(
                 f"expand: the number of sizes {sizes} must be at least the tensor's number of "
-                f"dimensions, shape {tuple(self.shape)}\n  at {user_line()}"
+                f"dimensions, shape {tuple(self.shape)}"
             )
         full = tuple(self._data.shape[i - lead] if s == -1 and i >= lead else s
                      for i, s in enumerate(sizes))  # fmt: skip
@@ -864,14 +864,13 @@ _LEGACY_NAMES = {
 
 def _need_dims(op: str, ndim: int, *tensors: Tensor) -> None:
     """mm and bmm take exactly ``ndim``-D operands, as in PyTorch (matmul broadcasts instead)."""
-    for t in tensors:
-        shape = t.shape if isinstance(t, Tensor) else np.shape(t)
-        if len(shape) != ndim:
-            raise ShapeError(
-                f"{op}: expected {ndim}-D tensors, got shapes {tuple(tensors[0].shape)} and "
-                f"{tuple(np.shape(tensors[1]))}; use matmul (or @) to broadcast"
-                f"\n  at {user_line()}"
-            )
+    expect(
+        all(len(t.shape if isinstance(t, Tensor) else np.shape(t)) == ndim for t in tensors),
+        op,
+        f"{ndim}-D tensors",
+        f"shapes {tuple(tensors[0].shape)} and {tuple(np.shape(tensors[1]))}; use matmul (or @) "
+        "to broadcast",
+    )
 
 
 def _astype(a: np.ndarray, dtype) -> np.ndarray:

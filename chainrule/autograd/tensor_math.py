@@ -15,7 +15,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd.tensor import Tensor, _lift, _pair, _raw, _view, apply, constant, derived
 from chainrule.backend import get_default_dtype
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 
 
@@ -226,9 +226,7 @@ def _pick(x, dim, keepdim, which, result, locate=None):
         return result(x, constant(np.asarray(0)))
     dim = normalize_axes(dim, x.ndim)[0]
     if x.shape[dim] == 0:
-        raise ShapeError(
-            f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty\n  at {user_line()}"
-        )
+        raise ShapeError(f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty")
     if locate is None:
         locate = np.argmax if which == "max" else np.argmin
     idx = derived(locate, x, axis=dim, keepdims=True)
@@ -343,7 +341,7 @@ def permute(x: Tensor, *dims) -> Tensor:
         hint = " (to swap two dimensions use transpose(dim0, dim1))" if len(dims) == 2 else ""
         raise ShapeError(
             f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of a tensor "
-            f"of shape {x.shape}{hint}\n  at {user_line()}"
+            f"of shape {x.shape}{hint}"
         )
     return _view(apply(ops.Transpose(tuple(int(a) % x.ndim for a in dims)), x), x)
 
@@ -355,7 +353,6 @@ def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
         if not -builtins.max(x.ndim, 1) <= d < builtins.max(x.ndim, 1):
             raise ShapeError(
                 f"transpose: dimension {d} is out of range for a tensor of shape {x.shape}"
-                f"\n  at {user_line()}"
             )
     if x.ndim < 2:
         return x
@@ -441,9 +438,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
         raise ValueError("stack: expected a non-empty list of tensors")
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
-        raise ShapeError(
-            f"stack: all tensors must have the same shape; got {sorted(shapes)}\n  at {user_line()}"
-        )
+        raise ShapeError(f"stack: all tensors must have the same shape; got {sorted(shapes)}")
     return cat([unsqueeze(t, axis) for t in tensors], axis)
 
 
@@ -512,8 +507,7 @@ def topk(
     n = x.shape[d] if x.ndim else 1
     if not 0 <= int(k) <= n:
         raise ShapeError(
-            f"topk: k={k} is out of range for dimension {d} of size {n} (shape "
-            f"{x.shape})\n  at {user_line()}"
+            f"topk: k={k} is out of range for dimension {d} of size {n} (shape {x.shape})"
         )
     if x.ndim == 0:
         return topk_result(x, constant(np.asarray(0)))

@@ -28,7 +28,7 @@ from chainrule.autograd.tensor import (
     constant,
     derived,
 )
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 
 
 class TorchMethods:
@@ -112,7 +112,7 @@ class TorchMethods:
         if not (0 <= start and length >= 0 and start + length <= n):
             raise ShapeError(
                 f"narrow: start {start} and length {length} do not fit dimension {dim} of size "
-                f"{n} (shape {tuple(self.shape)})\n  at {user_line()}"
+                f"{n} (shape {tuple(self.shape)})"
             )
         dim = dim % self._data.ndim
         return self[(slice(None),) * dim + (slice(start, start + length),)]
@@ -132,7 +132,7 @@ class TorchMethods:
             if sum(sizes) != n:
                 raise ShapeError(
                     f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {dim} has size "
-                    f"{n} (shape {tuple(self.shape)})\n  at {user_line()}"
+                    f"{n} (shape {tuple(self.shape)})"
                 )
         starts = np.cumsum([0, *sizes[:-1]])
         return tuple(self.narrow(dim, int(s), k) for s, k in zip(starts, sizes))
@@ -151,9 +151,7 @@ class TorchMethods:
         """The entries at ``index`` (1-D integers) along ``dim``, copied; gradients add back."""
         idx = np.asarray(_raw(index))
         if idx.ndim != 1:
-            raise ShapeError(
-                f"index_select: index must be 1-D, got shape {idx.shape}\n  at {user_line()}"
-            )
+            raise ShapeError(f"index_select: index must be 1-D, got shape {idx.shape}")
         dim = dim % self._data.ndim
         return self[(slice(None),) * dim + (idx,)]
 
@@ -167,7 +165,7 @@ class TorchMethods:
         if idx.ndim != self._data.ndim:
             raise ShapeError(
                 f"scatter: index must have the tensor's {self._data.ndim} dimensions, got shape "
-                f"{idx.shape} for a tensor of shape {tuple(self.shape)}\n  at {user_line()}"
+                f"{idx.shape} for a tensor of shape {tuple(self.shape)}"
             )
         dim = dim % self._data.ndim
         grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
@@ -242,7 +240,6 @@ class TorchMethods:
             raise ShapeError(
                 f"repeat: {len(sizes)} repeat counts for a tensor of {self._data.ndim} "
                 f"dimensions (shape {tuple(self.shape)}); give at least one per dimension"
-                f"\n  at {user_line()}"
             )
         shape = (1,) * (len(sizes) - self._data.ndim) + tuple(self._data.shape)
         inter = [v for n in shape for v in (1, n)]
