@@ -106,7 +106,8 @@ from chainrule.autograd.creation import (
     zeros,
     zeros_like,
 )
-from chainrule.autograd.tensor import Size, result_type
+from chainrule.autograd.promotion import result_type
+from chainrule.autograd.tensor import Size
 from chainrule.autograd.tensor_math import (
     abs,
     amax,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from chainrule import ops as _ops
 from chainrule.autograd import tensor_math as _fn
-from chainrule.autograd.tensor import Tensor, _axis, _keep, _pair
+from chainrule.autograd.promotion import _pair
+from chainrule.autograd.tensor import Tensor
 from chainrule.autograd.tensor import apply as _apply
+from chainrule.autograd.tensor_math_methods import _axis, _keep
 
 
 def _t(x) -> Tensor:

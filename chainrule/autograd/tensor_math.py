@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd.tensor import Tensor, _lift, _pair, _raw, _view, apply, constant, derived
+from chainrule.autograd.promotion import _lift, _pair
+from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, derived
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes

@@ -5,9 +5,8 @@ the operators (``pow``, ``add(alpha=)``, ``mm``, ...), splitting, selecting and 
 functions below it, so it has their gradients; ``tests/test_tensor_methods.py`` checks each
 against PyTorch.
 
-They live here so that ``tensor.py`` keeps the Tensor's core (its data, its graph node, the
-operators, in-place writes); ``TorchMethods.install(Tensor)``, run once at the end of
-``tensor.py``, adds them to the class.
+They live here so that ``tensor.py`` keeps the Tensor's core; ``chainrule.autograd`` adds them
+to the class when it loads (``tensor.install_methods``).
 """
 
 from __future__ import annotations
@@ -19,27 +18,14 @@ import numpy as np
 from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd import tensor_math as _fn
-from chainrule.autograd.tensor import (
-    Tensor,
-    _lift,
-    _raw,
-    _shape_args,
-    apply,
-    constant,
-    derived,
-)
+from chainrule.autograd.promotion import _lift
+from chainrule.autograd.tensor import Tensor, _raw, apply, constant, derived
+from chainrule.autograd.tensor_math_methods import _shape_args
 from chainrule.errors import ShapeError
 
 
 class TorchMethods:
     """A namespace of methods for ``Tensor`` (see the module's docstring)."""
-
-    @classmethod
-    def install(cls, target: type) -> None:
-        """Adds every method defined here to ``target`` (the Tensor class)."""
-        for name, value in vars(cls).items():
-            if callable(value) and not name.startswith("__") and name != "install":
-                setattr(target, name, value)
 
     # ----- PyTorch's method forms of the operators -----
     def pow(self, exponent):
