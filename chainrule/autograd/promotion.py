@@ -74,3 +74,10 @@ def _check_sub(a: Tensor, b) -> None:
             "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
             f"a mask use ~mask\n  at {user_line()}"
         )
+
+
+def _as_np_tensor(x) -> Tensor:
+    """``x`` as a Tensor, where data that is not yet one keeps the dtype NumPy gives it: a Python
+    float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
+    (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
+    return x if isinstance(x, Tensor) else constant(np.asarray(x))
