@@ -106,7 +106,9 @@ from chainrule.autograd.creation import (
     zeros,
     zeros_like,
 )
-from chainrule.autograd.functions import (
+from chainrule.autograd.promotion import result_type
+from chainrule.autograd.tensor import Size
+from chainrule.autograd.tensor_math import (
     abs,
     amax,
     amin,
@@ -140,7 +142,6 @@ from chainrule.autograd.functions import (
     var,
     where,
 )
-from chainrule.autograd.tensor import Size, result_type
 from chainrule.backend import bool_ as bool
 from chainrule.backend import (
     float16,

@@ -1,7 +1,16 @@
-"""Which array module runs the numbers, and the dtype policy.
+"""Which array module runs the numbers, the dtype policy, and the array math of VJP rules.
 
-Everything above this module calls ``xp`` (NumPy today) rather than ``numpy`` by name, so that a
-second array module (CuPy on a GPU) is a new entry here and not a rewrite of every op.
+What is here: ``xp``, the array module (NumPy; the only one today); the dtypes and the default
+float dtype that Python floats become (``set_default_dtype``); ``sum_to``, the one place that
+undoes broadcasting; and ``ArrayMath``, the vocabulary VJP rules are written in on raw arrays
+(``autograd.tensor_math`` offers the same names on Tensors, for ``create_graph=True``).
+
+Who calls ``xp``: the primitive ops in ``ops/`` compute with it (of those, ``elementwise`` also
+uses ``numpy`` for ``errstate``, and ``special``'s erf is written on ``numpy`` alone), and
+``autograd/tensor.py`` uses it for forward-mode tangents and anomaly checks. Everything else,
+from the rest of ``autograd`` to ``functional``, ``nn``, ``optim``, ``jit`` and the data tools,
+imports ``numpy`` directly: a second array module (CuPy on a GPU) would be a new entry here for
+the ops, and a pass over those packages as well.
 """
 
 from __future__ import annotations
@@ -58,7 +67,7 @@ def sum_to(x, shape: tuple[int, ...]):
 class ArrayMath:
     """The functions that VJP rules use, on raw arrays (the fast, first-order path).
 
-    ``chainrule.autograd.functions`` provides the same names on Tensors; a VJP written against
+    ``chainrule.autograd.tensor_math`` provides the same names on Tensors; a VJP written against
     this small vocabulary is therefore differentiable again when ``create_graph=True``.
     """
 
@@ -97,7 +106,7 @@ class ArrayMath:
     @staticmethod
     def apply(op, *xs):
         """Another op's forward on arrays, so that a VJP can use an op as a primitive (conv's
-        backward is two ops); ``autograd.functions.apply`` is its recorded, differentiable twin."""
+        backward is two ops); ``tensor_math.apply`` is its recorded, differentiable twin."""
         return op.forward(*xs)
 
     @staticmethod

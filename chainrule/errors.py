@@ -9,8 +9,34 @@ import sys
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+_AT = "\n  at "
+
+
 class ShapeError(ValueError):
-    """An op was given inputs whose shapes it cannot combine."""
+    """An op was given inputs whose shapes it cannot combine.
+
+    The message ends with the line of the user's code that called the op (``\n  at file:line:
+    source``), added here once: a message that already names a line keeps its own.
+    """
+
+    def __init__(self, message: str = "", *args) -> None:
+        if isinstance(message, str) and _AT not in message:
+            message = f"{message}{_AT}{user_line()}"
+        super().__init__(message, *args)
+
+
+def expect(condition: bool, op: str, expected: str, got: object) -> None:
+    """The check at an op's boundary, written as what must hold (Chainer's ``type_check``).
+
+    Raises ``ShapeError("{op}: expected {expected}, got {got}")``, with the user's line, unless
+    ``condition`` is true. ``expected`` and ``got`` are evaluated by the caller either way, so
+    keep them cheap (shapes, not formatted arrays).
+
+    Example:
+        expect(w.ndim == 2, "linear", "a 2-D weight", f"shape {w.shape}")
+    """
+    if not condition:
+        raise ShapeError(f"{op}: expected {expected}, got {got}")
 
 
 class GradcheckError(AssertionError):

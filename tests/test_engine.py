@@ -237,7 +237,7 @@ def test_backward_releases_each_intermediate_once_its_vjp_has_run():
     # The walk drops its own reference to a tensor after that tensor's VJP: by the time the walk
     # reaches the first op of a chain, the chain's later intermediates are gone, not held until
     # the walk ends (which made the whole forward graph part of the backward's peak).
-    from chainrule.autograd.function import apply
+    from chainrule.autograd.tensor import apply
     from chainrule.ops.base import Op
 
     seen = []
@@ -295,7 +295,7 @@ def test_jvp_simple_and_tuple_outputs():
 
 
 def test_gradcheck_reports_wrong_gradient():
-    from chainrule.autograd.function import apply
+    from chainrule.autograd.tensor import apply
     from chainrule.ops.base import Op
 
     class BadSquare(Op):

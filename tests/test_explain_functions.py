@@ -9,7 +9,7 @@ import torch
 
 import chainrule as cr
 from chainrule import ops
-from chainrule.autograd.function import apply
+from chainrule.autograd.tensor import apply
 from chainrule.explain import explain
 
 

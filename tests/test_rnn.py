@@ -10,7 +10,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn as nn
 import chainrule.nn.functional as F
-from chainrule.autograd.function import apply
+from chainrule.autograd.tensor import apply
 from chainrule.ops import rnn as R
 from chainrule.ops.embedding import scatter_rows
 

@@ -3,15 +3,17 @@
 unchanged with ``import chainrule as torch``, keywords included. NumPy's ``axis=``/``keepdims=``
 are accepted as the same arguments, as the Tensor methods accept them.
 
-Each is one line onto ``functions`` (the ops with their gradients); nothing is computed here.
+Each is one line onto ``tensor_math`` (the ops with their gradients); nothing is computed here.
 """
 
 from __future__ import annotations
 
 from chainrule import ops as _ops
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply as _apply
-from chainrule.autograd.tensor import Tensor, _axis, _keep, _pair
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.promotion import _pair
+from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import apply as _apply
+from chainrule.autograd.tensor_math_methods import _axis, _keep
 
 
 def _t(x) -> Tensor:

@@ -8,8 +8,8 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import random as _random
-from chainrule.autograd.function import fresh
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.compile_hooks import fresh
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 
 
@@ -24,8 +24,9 @@ def _dtype(dtype):
 
 
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t._set(arr, requires_grad)
+    t = constant(arr)
+    if requires_grad:
+        t.requires_grad_(True)  # checks that the dtype can have a gradient
     return t
 
 
@@ -186,8 +187,17 @@ def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """``data`` as a tensor: a Tensor of that dtype is returned itself, a NumPy array is shared
-    when no conversion is needed, anything else is copied as ``tensor`` does."""
+    """``data`` as a tensor, as ``torch.as_tensor``: a Tensor of that dtype is returned itself, a
+    NumPy array is shared when no conversion is needed, anything else is copied as ``tensor``
+    does (Python floats take the default dtype).
+
+    Args:
+        data: a Tensor, a NumPy array, a number or nested lists of numbers.
+        dtype: the dtype wanted (None: the data's own, or the default one for Python floats).
+        device: only the CPU.
+    """
+    if dtype is None and device is None and isinstance(data, Tensor):
+        return data  # the common case (a function's input that is already a Tensor), first
     _device.check(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.astype(dtype)

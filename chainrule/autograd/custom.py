@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import _GradMode, state
+from chainrule.autograd.tensor import constant
 from chainrule.errors import user_line
 from chainrule.ops.base import Op
 

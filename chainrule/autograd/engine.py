@@ -13,11 +13,10 @@ from typing import Protocol
 import numpy as np
 
 from chainrule import backend
-from chainrule.autograd import functions as tensor_math
-from chainrule.autograd.function import constant
+from chainrule.autograd import tensor_math
 from chainrule.autograd.grad_mode import _GradMode, state
 from chainrule.autograd.inplace import check_versions
-from chainrule.autograd.tensor import Tensor, _retained
+from chainrule.autograd.tensor import Tensor, _retained, constant
 from chainrule.errors import AnomalyError, user_line
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 
 
 def jvp(fn, primals, tangents):

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.function import _op_error, apply
 from chainrule.autograd.grad_mode import state
+from chainrule.autograd.tensor import _escape, _op_error, apply, constant
 from chainrule.errors import user_line
 
 
@@ -29,8 +29,6 @@ def modify(t, name: str, op, *others):
         op: a primitive op whose first input is ``t``.
         others: the op's further inputs, as Tensors.
     """
-    from chainrule.autograd.tensor import Tensor, _escape
-
     _escape(f"in-place {name}")
     grad = state.grad_enabled and (t.requires_grad or any(o.requires_grad for o in others))
     if grad and t.requires_grad and t._node is None:
@@ -55,12 +53,10 @@ def modify(t, name: str, op, *others):
             raise _op_error(op, (t, *others), exc) from None
         _write(t, out, name)
         return t
-    old = Tensor.__new__(Tensor)
     # The previous value, kept for the recorded op's VJP (and the VJP of the op that made it);
     # t's array itself is about to be overwritten.
     keep = t._node is not None or getattr(op, "reads_self", True)
-    old._data = t._data.copy() if keep else t._data
-    old._grad = None
+    old = constant(t._data.copy() if keep else t._data)
     old._node = t._node
     old._tangent = t._tangent
     old.name = t.name
@@ -76,8 +72,6 @@ def modify(t, name: str, op, *others):
 
 def write_no_grad(t, name: str, fn) -> None:
     """Runs ``fn(t._data)``, an in-place change that records nothing (``zero_``, ``normal_``)."""
-    from chainrule.autograd.tensor import _escape
-
     _escape(f"in-place {name}")
     if state.grad_enabled and t.requires_grad and t._node is None:
         raise RuntimeError(

@@ -5,9 +5,8 @@ the operators (``pow``, ``add(alpha=)``, ``mm``, ...), splitting, selecting and 
 functions below it, so it has their gradients; ``tests/test_tensor_methods.py`` checks each
 against PyTorch.
 
-They live here so that ``tensor.py`` keeps the Tensor's core (its data, its graph node, the
-operators, in-place writes); ``TorchMethods.install(Tensor)``, run once at the end of
-``tensor.py``, adds them to the class.
+They live here so that ``tensor.py`` keeps the Tensor's core; ``chainrule.autograd`` adds them
+to the class when it loads (``tensor.install_methods``).
 """
 
 from __future__ import annotations
@@ -18,26 +17,15 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import ops
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant, derived
-from chainrule.autograd.tensor import (
-    Tensor,
-    _lift,
-    _raw,
-    _shape_args,
-)
-from chainrule.errors import ShapeError, user_line
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.promotion import _lift
+from chainrule.autograd.tensor import Tensor, _raw, apply, constant, derived
+from chainrule.autograd.tensor_math_methods import _shape_args
+from chainrule.errors import ShapeError
 
 
 class TorchMethods:
     """A namespace of methods for ``Tensor`` (see the module's docstring)."""
-
-    @classmethod
-    def install(cls, target: type) -> None:
-        """Adds every method defined here to ``target`` (the Tensor class)."""
-        for name, value in vars(cls).items():
-            if callable(value) and not name.startswith("__") and name != "install":
-                setattr(target, name, value)
 
     # ----- PyTorch's method forms of the operators -----
     def pow(self, exponent):
@@ -110,7 +98,7 @@ class TorchMethods:
         if not (0 <= start and length >= 0 and start + length <= n):
             raise ShapeError(
                 f"narrow: start {start} and length {length} do not fit dimension {dim} of size "
-                f"{n} (shape {tuple(self.shape)})\n  at {user_line()}"
+                f"{n} (shape {tuple(self.shape)})"
             )
         dim = dim % self._data.ndim
         return self[(slice(None),) * dim + (slice(start, start + length),)]
@@ -130,7 +118,7 @@ class TorchMethods:
             if sum(sizes) != n:
                 raise ShapeError(
                     f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {dim} has size "
-                    f"{n} (shape {tuple(self.shape)})\n  at {user_line()}"
+                    f"{n} (shape {tuple(self.shape)})"
                 )
         starts = np.cumsum([0, *sizes[:-1]])
         return tuple(self.narrow(dim, int(s), k) for s, k in zip(starts, sizes))
@@ -149,9 +137,7 @@ class TorchMethods:
         """The entries at ``index`` (1-D integers) along ``dim``, copied; gradients add back."""
         idx = np.asarray(_raw(index))
         if idx.ndim != 1:
-            raise ShapeError(
-                f"index_select: index must be 1-D, got shape {idx.shape}\n  at {user_line()}"
-            )
+            raise ShapeError(f"index_select: index must be 1-D, got shape {idx.shape}")
         dim = dim % self._data.ndim
         return self[(slice(None),) * dim + (idx,)]
 
@@ -165,7 +151,7 @@ class TorchMethods:
         if idx.ndim != self._data.ndim:
             raise ShapeError(
                 f"scatter: index must have the tensor's {self._data.ndim} dimensions, got shape "
-                f"{idx.shape} for a tensor of shape {tuple(self.shape)}\n  at {user_line()}"
+                f"{idx.shape} for a tensor of shape {tuple(self.shape)}"
             )
         dim = dim % self._data.ndim
         grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
@@ -240,7 +226,6 @@ class TorchMethods:
             raise ShapeError(
                 f"repeat: {len(sizes)} repeat counts for a tensor of {self._data.ndim} "
                 f"dimensions (shape {tuple(self.shape)}); give at least one per dimension"
-                f"\n  at {user_line()}"
             )
         shape = (1,) * (len(sizes) - self._data.ndim) + tuple(self._data.shape)
         inter = [v for n in shape for v in (1, n)]

@@ -18,6 +18,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
+from chainrule.ops.fused import log_softmax
 
 
 @dataclass
@@ -72,7 +73,7 @@ def greedy_decode(model, images: np.ndarray, vocab: Vocabulary, max_len: int = M
             done = np.zeros(n, dtype=bool)
             for t in range(max_len):
                 logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
-                logp = _log_softmax(logits._data)
+                logp = log_softmax(logits._data, 1)
                 tokens = logp.argmax(axis=1)
                 scores += np.where(done, 0.0, logp[np.arange(n), tokens])
                 out[:, t] = tokens
@@ -130,7 +131,7 @@ def beam_search(
             rows = np.arange(n)[:, None]
             for _ in range(max_len):
                 logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
-                logp = _log_softmax(logits._data).astype(np.float64).reshape(n, k, -1)
+                logp = log_softmax(logits._data, 1).astype(np.float64).reshape(n, k, -1)
                 v = logp.shape[2]
                 # A finished beam can only "extend" by <end> again, at no cost: it keeps its score.
                 logp[done] = -np.inf
@@ -164,11 +165,6 @@ def decode(model, images, vocab: Vocabulary, beam_size: int = 1, max_len: int = 
     if beam_size == 1:
         return greedy_decode(model, images, vocab, max_len)
     return beam_search(model, images, vocab, beam_size, max_len)
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def _collect(out, alphas, scores, vocab: Vocabulary) -> Decoded:

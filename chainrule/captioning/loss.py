@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.function import derived
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, derived
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.loss import cross_entropy
 

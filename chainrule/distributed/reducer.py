@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.distributed import comm as _comm
 from chainrule.optim.optimizer import Optimizer
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import chainrule.autograd.functions as F
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+import chainrule.autograd.tensor_math as F
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError
 from chainrule.explain.parser import ExplainError, Expression
 

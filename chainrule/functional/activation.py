@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.ops.special import Erf
 
 # ``inplace=`` (PyTorch's memory saving) is accepted on every activation. The result is the
@@ -23,13 +23,13 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope`` · x; the gradient is 1 or ``negative_slope``."""
-    x = _fn._t(input)
+    x = as_tensor(input)
     return _fn.where(x > 0, x, x * negative_slope)
 
 
 def erf(input: Tensor) -> Tensor:
     """The error function 2/√π ∫₀ˣ e^(-t²) dt elementwise; d/dx = 2/√π e^(-x²). Any shape."""
-    return apply(Erf(), _fn._t(input))
+    return apply(Erf(), as_tensor(input))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -37,7 +37,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
     ``approximate="tanh"``: x · (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2, as PyTorch's. Any shape.
     """
-    x = _fn._t(input)
+    x = as_tensor(input)
     if approximate == "none":
         return x * (erf(x * (1 / math.sqrt(2.0))) + 1) * 0.5
     if approximate == "tanh":
@@ -48,13 +48,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """SiLU (swish): x σ(x) elementwise. Any shape."""
-    x = _fn._t(input)
+    x = as_tensor(input)
     return x * _fn.sigmoid(x)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else α (e^x - 1) elementwise. Any shape."""
-    x = _fn._t(input)
+    x = as_tensor(input)
     neg = _fn.where(x > 0, 0.0, x)  # e^x only where it is used: no overflow for large x
     return _fn.where(x > 0, x, (_fn.exp(neg) - 1) * alpha)
 
@@ -62,7 +62,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + e^(βx)) / β elementwise, and x itself where βx > ``threshold`` (as PyTorch, for
     stability). Any shape."""
-    x = _fn._t(input)
+    x = as_tensor(input)
     bx = x * beta
     big = bx._data > threshold
     safe = _fn.where(big, 0.0, bx)

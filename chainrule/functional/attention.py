@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.dropout import dropout
 
@@ -36,7 +36,7 @@ def scaled_dot_product_attention(
     Returns:
         (..., L, Ev).
     """
-    q, k, v = _fn._t(query), _fn._t(key), _fn._t(value)
+    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1]:
         raise ShapeError(
             f"scaled_dot_product_attention: expected query (..., L, E), key (..., S, E), value "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp
@@ -53,8 +53,8 @@ def conv2d(
 
 def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
     """``conv2d`` with errors that name ``who`` (a layer passes its own description)."""
-    x = _fn._t(x)
-    weight = _fn._t(weight)
+    x = as_tensor(x)
+    weight = as_tensor(weight)
     if weight.ndim != 4:
         raise ShapeError(
             f"{who}: expected a weight of shape (O, C, kh, kw), got {weight.shape}\n"
@@ -78,7 +78,7 @@ def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
     _check_float(who, "input", x)
     _check_float(who, "weight", weight)
     if bias is not None:
-        bias = _fn._t(bias)
+        bias = as_tensor(bias)
         if bias.shape != (o,):
             raise ShapeError(
                 f"{who}: expected a bias of shape ({o},) for {o} output channels, got "
@@ -160,7 +160,7 @@ def conv1d(
 
 
 def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
-    x, weight = _fn._t(x), _fn._t(weight)
+    x, weight = as_tensor(x), as_tensor(weight)
     if weight.ndim != 3:
         raise ShapeError(
             f"{who}: expected a weight of shape (O, C/groups, k), got {weight.shape}\n"
@@ -211,7 +211,7 @@ def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
         ]
         y = _fn.cat(parts, axis=1)
         if bias is not None:
-            y = y + _fn._t(bias).reshape((1, o, 1, 1))
+            y = y + as_tensor(bias).reshape((1, o, 1, 1))
     return y.reshape((y.shape[0], o, y.shape[3]))
 
 
@@ -269,7 +269,7 @@ def conv_transpose2d(
 
 
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, who):
-    x, weight = _fn._t(x), _fn._t(weight)
+    x, weight = as_tensor(x), as_tensor(weight)
     if weight.ndim != 4:
         raise ShapeError(
             f"{who}: expected a weight of shape (C, O/groups, kh, kw), got {weight.shape}\n"
@@ -337,7 +337,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
         ]
         y = _fn.cat(parts, axis=1)
     if bias is not None:
-        bias = _fn._t(bias)
+        bias = as_tensor(bias)
         if bias.shape != (og * g,):
             raise ShapeError(
                 f"{who}: expected a bias of shape ({og * g},), got {bias.shape}\n  at {user_line()}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import random as _random
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant, fresh
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.compile_hooks import fresh
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
 
 
@@ -24,7 +24,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
-    x = _fn._t(input)
+    x = as_tensor(input)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -52,7 +52,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: p must be a probability in [0, 1], got {p}")
-    x = _fn._t(input)
+    x = as_tensor(input)
     if x.ndim < 3:
         raise ShapeError(
             f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape "

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, derived
-from chainrule.autograd.tensor import Tensor, _escape
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, _escape, apply, derived
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.embedding import Embedding
 
@@ -39,7 +38,7 @@ def embedding(
         y of shape (*, D).
     """
     idx = np.asarray(input._data if isinstance(input, Tensor) else input)
-    w = _fn._t(weight)
+    w = as_tensor(weight)
     if w.ndim != 2:
         raise ShapeError(
             f"embedding: expected a weight table of shape (V, D), got {w.shape}\n  at {user_line()}"

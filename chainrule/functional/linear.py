@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.matmul import Linear
 
@@ -19,7 +18,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Returns:
         y of shape (*, D_out).
     """
-    x = _fn._t(input)
+    x = as_tensor(input)
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ShapeError(
             f"linear: expected input (*, {weight.shape[1] if weight.ndim == 2 else '?'}) to match "

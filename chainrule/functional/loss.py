@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant, derived
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply, constant, derived
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
 
@@ -71,7 +71,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         reduction: 'mean' (over all elements), 'sum' or 'none'.
     """
     _check_reduction("mse_loss", reduction)
-    x = _fn._t(input)
+    x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("mse_loss", x, y)
     d = x - y
@@ -81,7 +81,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean absolute error: l = |x - y| elementwise, then reduced (shapes as ``mse_loss``)."""
     _check_reduction("l1_loss", reduction)
-    x = _fn._t(input)
+    x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("l1_loss", x, y)
     return _reduce((x - y).abs(), reduction)
@@ -165,7 +165,7 @@ def cross_entropy(
     _check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    x = _fn._t(input)
+    x = as_tensor(input)
     t = _raw(target)
     single = _unbatched(name, x)
     if single:
@@ -240,7 +240,7 @@ def nll_loss(
     """
     name = "nll_loss"
     _check_reduction(name, reduction)
-    x = _fn._t(input)
+    x = as_tensor(input)
     t = _raw(target)
     single = _unbatched(name, x)
     if single:
@@ -282,7 +282,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     """
     name = "binary_cross_entropy"
     _check_reduction(name, reduction)
-    x = _fn._t(input)
+    x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape(name, x, y)
     if ((x._data < 0) | (x._data > 1)).any():
@@ -314,7 +314,7 @@ def binary_cross_entropy_with_logits(
     """
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
-    x = _fn._t(input)
+    x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape(name, x, y)
     pw = None
@@ -346,7 +346,7 @@ def smooth_l1_loss(
     _check_reduction("smooth_l1_loss", reduction)
     if not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
-    x = _fn._t(input)
+    x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("smooth_l1_loss", x, y)
     d = (x - y).abs()
@@ -371,7 +371,7 @@ def kl_div(
         raise ValueError(
             f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}"
         )
-    x = _fn._t(input)
+    x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("kl_div", x, y)
     if log_target:

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.function import apply, constant, derived, effect
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.compile_hooks import effect
+from chainrule.autograd.tensor import Tensor, apply, constant, derived
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.normalization import BatchNormTrain
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import _check_float, _single, check_window, pair
 from chainrule.ops.conv import Geometry
@@ -71,7 +71,7 @@ def avg_pool2d(
 
 def _pool(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
     """Checks the arguments of a pooling call (errors naming ``who``) and applies the op."""
-    x = _fn._t(x)
+    x = as_tensor(x)
     if x.ndim != 4:
         raise ShapeError(
             f"{who}: expected a 4-D input of shape (N, C, H, W), got shape {x.shape} "
@@ -109,7 +109,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     Returns:
         y of shape (N, C, Ho, Wo) (or (C, Ho, Wo)).
     """
-    x = _fn._t(input)
+    x = as_tensor(input)
     if x.ndim not in (3, 4):
         raise ShapeError(
             f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
@@ -173,7 +173,7 @@ def max_pool1d(
 def _max_pool1d(
     x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, who="max_pool1d"
 ):
-    x = _fn._t(x)
+    x = as_tensor(x)
     if dilation not in (1, (1,)) or ceil_mode or return_indices:
         raise NotImplementedError(
             f"{who}: dilation > 1, ceil_mode=True and return_indices=True are not supported; "

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
 
 _MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
@@ -50,7 +50,7 @@ def interpolate(
     Returns:
         y of shape (N, C, *size).
     """
-    x = _fn._t(input)
+    x = as_tensor(input)
     if mode not in _MODES:
         raise ValueError(
             f"interpolate: mode must be one of {sorted(_MODES)}, got {mode!r} (bicubic, area "

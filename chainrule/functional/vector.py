@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor
 
 
@@ -23,14 +24,14 @@ def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(‖x‖_p, eps) along ``dim`` (each slice scaled to unit p-norm). Any shape."""
-    x = _fn._t(input)
+    x = as_tensor(input)
     return x / _fn.clip(_norm(x, p, dim, True), min=eps)
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Σ x1 x2 / (max(‖x1‖, eps) · max(‖x2‖, eps)) along ``dim`` (inputs broadcast together);
     the result lacks ``dim``."""
-    a, b = _fn._t(x1), _fn._t(x2)
+    a, b = as_tensor(x1), as_tensor(x2)
     na = _fn.clip(_norm(a, 2, dim, True), min=eps)
     nb = _fn.clip(_norm(b, 2, dim, True), min=eps)
     return _fn.sum((a / na) * (b / nb), dim)
@@ -47,7 +48,7 @@ def pad(
     'replicate' (the edge repeated). The gradient of a padded element flows to the element it
     copies.
     """
-    x = _fn._t(input)
+    x = as_tensor(input)
     pad = [int(v) for v in pad]
     if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
         raise ValueError(

@@ -19,9 +19,8 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd import engine
-from chainrule.autograd.function import apply
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.errors import user_line
 from chainrule.jit.refs import Constant, External, Input, ReturnsObject, ReturnsValue, Several, Slot
 from chainrule.ops.base import Op

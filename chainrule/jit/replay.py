@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.jit.recording import _Entry, _Recording, _release
 from chainrule.jit.refs import (
     Constant,

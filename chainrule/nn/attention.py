@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.attention import attention, float_mask
@@ -141,7 +141,7 @@ class MultiheadAttention(Module):
         itself must be given.
         """
         self_attention = query is key and key is value
-        q_in, k_in, v_in = _fn._t(query), _fn._t(key), _fn._t(value)
+        q_in, k_in, v_in = as_tensor(query), as_tensor(key), as_tensor(value)
         batched = self._check(q_in, k_in, v_in, key_padding_mask, attn_mask)
         if is_causal and attn_mask is None:
             raise ValueError(
@@ -151,7 +151,7 @@ class MultiheadAttention(Module):
         if not batched:
             q_in, k_in, v_in = (t.reshape((1, *t.shape)) for t in (q_in, k_in, v_in))
             if key_padding_mask is not None:
-                key_padding_mask = _fn._t(key_padding_mask).reshape((1, -1))
+                key_padding_mask = as_tensor(key_padding_mask).reshape((1, -1))
         elif not self.batch_first:
             q_in, k_in, v_in = (t.swapaxes(0, 1) for t in (q_in, k_in, v_in))
         N, L, E = q_in.shape
@@ -329,7 +329,7 @@ class AdditiveAttention(Module):
 
     def project_features(self, features: Tensor) -> Tensor:
         """W_enc a_l + b_enc for every region: (N, L, D_enc) → (N, L, A)."""
-        f = _fn._t(features)
+        f = as_tensor(features)
         if f.ndim != 3 or f.shape[-1] != self.encoder_dim:
             raise ShapeError(
                 f"AdditiveAttention: expected features of shape (N, L, {self.encoder_dim}), got "
@@ -344,7 +344,7 @@ class AdditiveAttention(Module):
         mask: Tensor | np.ndarray | None = None,
         projected: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        f, h = _fn._t(features), _fn._t(hidden)
+        f, h = as_tensor(features), as_tensor(hidden)
         if f.ndim != 3 or f.shape[-1] != self.encoder_dim:
             raise ShapeError(
                 f"AdditiveAttention: expected features of shape (N, L, {self.encoder_dim}), got "

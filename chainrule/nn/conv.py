@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 from chainrule.functional.conv import _conv1d, _conv2d, _conv_transpose2d, _single, pair
@@ -163,7 +163,7 @@ class Conv1d(Module):
     def forward(self, x: Tensor) -> Tensor:
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
         if self.padding_mode != "zeros" and not isinstance(padding, str) and padding:
-            x = pad(_fn._t(x), (padding, padding), mode=self.padding_mode)
+            x = pad(as_tensor(x), (padding, padding), mode=self.padding_mode)
             padding = 0
         return _conv1d(
             x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, self

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 from chainrule.functional.linear import linear

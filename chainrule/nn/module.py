@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import devices as _device
-from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.nn.parameter import Parameter
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.function import constant, effect
-from chainrule.autograd.tensor import Tensor, _escape
+from chainrule.autograd.compile_hooks import effect
+from chainrule.autograd.tensor import Tensor, _escape, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.normalization import batch_norm, group_norm, layer_norm

@@ -20,9 +20,9 @@ import warnings
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import apply, constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.dropout import dropout as _dropout
@@ -94,7 +94,7 @@ class RNNCellBase(Module):
         """Validates (input, hx) and returns them batched: x (N, D) and the states (N, H) each
         (zeros when hx is None), plus whether the input was batched."""
         name = type(self).__name__
-        x = _fn._t(input)
+        x = as_tensor(input)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ShapeError(
                 f"{name}: expected input of shape (N, {self.input_size}) or ({self.input_size},), "
@@ -113,7 +113,7 @@ class RNNCellBase(Module):
         want = (n, self.hidden_size) if batched else (self.hidden_size,)
         out = []
         for s in states:
-            s = _fn._t(s)
+            s = as_tensor(s)
             if s.shape != want:
                 raise ShapeError(
                     f"{name}: expected hidden state of shape {want} for input {input.shape}, got "
@@ -313,7 +313,7 @@ class RNNBase(Module):
         """Validates the input and states. Returns x time-major (T, N, D), the initial states as
         (L·dirs, N, H) Tensors (or None), and whether the input was batched."""
         name = type(self).__name__
-        x = _fn._t(input)
+        x = as_tensor(input)
         if x.ndim not in (2, 3):
             raise ShapeError(
                 f"{name}: expected input of shape (N, T, D) (batch_first={self.batch_first}) or "
@@ -342,7 +342,7 @@ class RNNBase(Module):
         want = (k, N, self.hidden_size) if batched else (k, self.hidden_size)
         out = []
         for s in states:
-            s = _fn._t(s)
+            s = as_tensor(s)
             if s.shape != want:
                 raise ShapeError(
                     f"{name}: expected initial state of shape {want} (num_layers·directions, "

@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chainrule.autograd import functions as _fn
-from chainrule.autograd.function import constant
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.activation import gelu, relu
@@ -40,7 +39,7 @@ def _activation(a: str | Callable) -> Callable:
 
 def _check(layer: Module, what: str, x) -> Tensor:
     """x as a Tensor, or an error naming the layer, unless it is (·, ·, E) or (·, E)."""
-    x = _fn._t(x)
+    x = as_tensor(x)
     e = layer.linear1.in_features
     if x.ndim not in (2, 3) or x.shape[-1] != e:
         raise ShapeError(

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chainrule.autograd.function import constant, recorded
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.compile_hooks import recorded
+from chainrule.autograd.tensor import Tensor, constant
 
 
 def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.engine import toposort
-from chainrule.autograd.function import constant
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.checkpoint import write_atomically
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.onnx.symbolic import TRANSLATIONS, _embedding, unsupported

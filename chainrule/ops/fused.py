@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from chainrule.backend import xp
+from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op
+
+
+def log_softmax(x, axis: int):
+    """x - log Σ e^x along ``axis`` on an array, as (x - max x) - log Σ e^(x - max x): no exponent
+    overflows and no log of 0 is taken. The one array-level log-softmax: the ``LogSoftmax`` op,
+    the fused cross-entropy and caption decoding all compute it here."""
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
 
 
 class Softmax(Op):
@@ -15,9 +23,7 @@ class Softmax(Op):
         self.axis = axis
 
     def forward(self, x):
-        z = x - x.max(axis=self.axis, keepdims=True)
-        e = xp.exp(z)
-        return e / e.sum(axis=self.axis, keepdims=True)
+        return ArrayMath.softmax(x, self.axis)  # the array-level softmax VJP rules use too
 
     def vjp(self, m, g, x, y):
         return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
@@ -35,8 +41,7 @@ class LogSoftmax(Op):
         self.axis = axis
 
     def forward(self, x):
-        z = x - x.max(axis=self.axis, keepdims=True)
-        return z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        return log_softmax(x, self.axis)
 
     def vjp(self, m, g, x, y):
         return (g - m.exp(y) * g.sum(axis=self.axis, keepdims=True),)

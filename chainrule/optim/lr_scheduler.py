@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from chainrule.autograd.function import recorded
+from chainrule.autograd.compile_hooks import recorded
 from chainrule.autograd.tensor import Tensor
 from chainrule.optim.optimizer import Optimizer
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import constant, recorded
+from chainrule.autograd.compile_hooks import recorded
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, constant
 
 ParamsT = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.creation import tensor as _tensor
-from chainrule.autograd.functions import stack as _stack
 from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor_math import stack as _stack
 from chainrule.random import Generator, numpy_generator
 
 __all__ = [

@@ -7,86 +7,95 @@ VJP rules when the backward pass is recorded (``create_graph=True``): it offers 
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Sequence
-
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd.function import apply, constant, derived
-from chainrule.autograd.tensor import Tensor, _lift, _pair, _raw, _view
+from chainrule.autograd.promotion import _as_np_tensor, _lift, _pair
+from chainrule.autograd.tensor import Tensor, _raw, apply, constant, derived
+
+# The shape functions are offered here too: this module is the namespace VJP rules use.
+from chainrule.autograd.tensor_shape import (  # noqa: F401
+    broadcast_to,
+    cat,
+    concatenate,
+    flatten,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
 from chainrule.backend import get_default_dtype
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
-
-
-def _t(x) -> Tensor:
-    return x if isinstance(x, Tensor) else constant(np.asarray(x))
 
 
 # ----- elementwise -----
 def add(a, b) -> Tensor:
     """a + b, broadcasting as NumPy."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Add(), *_pair(a, _lift(b, a)))
 
 
 def mul(a, b) -> Tensor:
     """a * b, broadcasting as NumPy."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Mul(), *_pair(a, _lift(b, a)))
 
 
 def exp(x: Tensor) -> Tensor:
     """e^x elementwise. d/dx = e^x (the output is reused in the backward pass)."""
-    return apply(ops.Exp(), _t(x))
+    return apply(ops.Exp(), _as_np_tensor(x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm elementwise. d/dx = 1/x."""
-    return apply(ops.Log(), _t(x))
+    return apply(ops.Log(), _as_np_tensor(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """√x elementwise. d/dx = 1 / (2√x)."""
-    return apply(ops.Sqrt(), _t(x))
+    return apply(ops.Sqrt(), _as_np_tensor(x))
 
 
 def abs(x: Tensor) -> Tensor:
     """|x| elementwise. d/dx = sign(x), 0 at 0."""
-    return apply(ops.Abs(), _t(x))
+    return apply(ops.Abs(), _as_np_tensor(x))
 
 
 def sin(x: Tensor) -> Tensor:
     """sin x elementwise (x in radians). d/dx = cos x."""
-    return apply(ops.Sin(), _t(x))
+    return apply(ops.Sin(), _as_np_tensor(x))
 
 
 def cos(x: Tensor) -> Tensor:
     """cos x elementwise (x in radians). d/dx = −sin x."""
-    return apply(ops.Cos(), _t(x))
+    return apply(ops.Cos(), _as_np_tensor(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """tanh x elementwise. d/dx = 1 - tanh² x."""
-    return apply(ops.Tanh(), _t(x))
+    return apply(ops.Tanh(), _as_np_tensor(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """σ(x) = 1 / (1 + e^-x) elementwise, without overflow for large |x|. σ' = σ (1 - σ)."""
-    return apply(ops.Sigmoid(), _t(x))
+    return apply(ops.Sigmoid(), _as_np_tensor(x))
 
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0) elementwise. d/dx = 1 where x > 0, else 0."""
-    return apply(ops.Relu(), _t(x))
+    return apply(ops.Relu(), _as_np_tensor(x))
 
 
 def clip(x: Tensor, min=None, max=None) -> Tensor:
     """x limited to [min, max] (either may be None). The gradient passes where min <= x <= max."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return apply(ops.Clip(_raw(min), _raw(max)), _t(x))
+    return apply(ops.Clip(_raw(min), _raw(max)), _as_np_tensor(x))
 
 
 clamp = clip
@@ -94,13 +103,13 @@ clamp = clip
 
 def maximum(a, b) -> Tensor:
     """Elementwise max(a, b); at ties the gradient is split equally."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Maximum(), *_pair(a, _lift(b, a)))
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise min(a, b); at ties the gradient is split equally."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.Minimum(), *_pair(a, _lift(b, a)))
 
 
@@ -124,18 +133,18 @@ def sign(x) -> Tensor:
 
 def cast(x: Tensor, dtype) -> Tensor:
     """x converted to ``dtype``."""
-    return _t(x).astype(dtype)
+    return _as_np_tensor(x).astype(dtype)
 
 
 # ----- reductions -----
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (all axes when None). The gradient broadcasts back over the summed axes."""
-    return apply(ops.Sum(axis, keepdims), _t(x))
+    return apply(ops.Sum(axis, keepdims), _as_np_tensor(x))
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (all axes when None): the sum divided by the number of elements."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     axes = normalize_axes(axis, x.ndim)
     n = 1
     for a in axes:
@@ -158,7 +167,7 @@ def var(
     As PyTorch, unbiased by default (correction 1, Bessel's); ``unbiased=False`` or
     ``correction=0`` divide by n. ``axis``/``keepdims`` are NumPy's names for ``dim``/``keepdim``.
     """
-    x = _t(x)
+    x = _as_np_tensor(x)
     axis = dim if dim is not None else axis
     keepdims = keepdim if keepdim is not None else keepdims
     if correction is None:
@@ -208,7 +217,7 @@ class min_result(_ValuesIndices):
 def take_along_dim(x: Tensor, indices, dim: int) -> Tensor:
     """x's elements at ``indices`` along ``dim`` (``torch.take_along_dim``; the gradient goes
     back to the taken positions only). ``indices`` has x's number of dimensions."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     idx = np.asarray(_raw(indices))
     dim = normalize_axes(dim, x.ndim)[0]
     grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
@@ -219,14 +228,12 @@ def take_along_dim(x: Tensor, indices, dim: int) -> Tensor:
 def _pick(x, dim, keepdim, which, result, locate=None):
     """The ``(values, indices)`` of the element that ``locate(array, axis=, keepdims=True)``
     picks along ``dim`` (argmax, argmin, or the median's index); the gradient goes to it."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if x.ndim == 0:
         return result(x, constant(np.asarray(0)))
     dim = normalize_axes(dim, x.ndim)[0]
     if x.shape[dim] == 0:
-        raise ShapeError(
-            f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty\n  at {user_line()}"
-        )
+        raise ShapeError(f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty")
     if locate is None:
         locate = np.argmax if which == "max" else np.argmin
     idx = derived(locate, x, axis=dim, keepdims=True)
@@ -246,7 +253,7 @@ def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
     if dim is None:
-        return apply(ops.Max(None, keepdim), _t(x))
+        return apply(ops.Max(None, keepdim), _as_np_tensor(x))
     return _pick(x, dim, keepdim, "max", max_result)
 
 
@@ -257,19 +264,19 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
     if dim is None:
-        return apply(ops.Min(None, keepdim), _t(x))
+        return apply(ops.Min(None, keepdim), _as_np_tensor(x))
     return _pick(x, dim, keepdim, "min", min_result)
 
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Largest values over ``dim`` (one or several; all when None); tied maxima share the
     gradient equally, as ``torch.amax``."""
-    return apply(ops.Max(dim, keepdim), _t(x))
+    return apply(ops.Max(dim, keepdim), _as_np_tensor(x))
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Smallest values over ``dim``, as ``torch.amin``."""
-    return apply(ops.Min(dim, keepdim), _t(x))
+    return apply(ops.Min(dim, keepdim), _as_np_tensor(x))
 
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -284,176 +291,31 @@ def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """e^x / Σ e^x along ``axis``, stable for large logits (the max is subtracted first)."""
-    return apply(ops.Softmax(axis), _t(x))
+    return apply(ops.Softmax(axis), _as_np_tensor(x))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - log Σ e^x along ``axis``, stable for large logits."""
-    return apply(ops.LogSoftmax(axis), _t(x))
+    return apply(ops.LogSoftmax(axis), _as_np_tensor(x))
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log Σ e^x over ``axis``, computed without overflow."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     m = derived(np.max, x, axis=axis, keepdims=True)
     out = log(sum(exp(x - m), axis, keepdims=True)) + m
     return out if keepdims else squeeze(out, axis if axis is not None else None)
 
 
-# ----- shape -----
-def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """The same elements in a new shape (one entry may be -1)."""
-    x = _t(x)
-    shape = tuple(shape)
-    if shape == x.shape:
-        return x
-    out = apply(ops.Reshape(shape), x)
-    # A view when NumPy could reshape without copying, as PyTorch's reshape.
-    return (
-        _view(out, x)
-        if out._data.base is not None and np.may_share_memory(out._data, x._data)
-        else out
-    )
-
-
-def transpose(x: Tensor, *dims) -> Tensor:
-    """Dimensions ``dim0`` and ``dim1`` swapped, as ``torch.transpose(x, dim0, dim1)`` (a view).
-
-    NumPy's forms stay accepted where they cannot be mistaken for PyTorch's: no argument reverses
-    the dimensions, and a full permutation (a tuple, or three or more ints) permutes them.
-    """
-    x = _t(x)
-    if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
-        return swapaxes(x, dims[0], dims[1])
-    if not dims:
-        return _view(apply(ops.Transpose(None), x), x)
-    return permute(x, *dims)
-
-
-def permute(x: Tensor, *dims) -> Tensor:
-    """Dimensions reordered: dimension i of the result is dimension ``dims[i]`` of x (a view)."""
-    x = _t(x)
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-        dims = tuple(dims[0])
-    if len(dims) != x.ndim or sorted(int(a) % builtins.max(x.ndim, 1) for a in dims) != list(
-        range(x.ndim)
-    ):
-        hint = " (to swap two dimensions use transpose(dim0, dim1))" if len(dims) == 2 else ""
-        raise ShapeError(
-            f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of a tensor "
-            f"of shape {x.shape}{hint}\n  at {user_line()}"
-        )
-    return _view(apply(ops.Transpose(tuple(int(a) % x.ndim for a in dims)), x), x)
-
-
-def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
-    """Axes ``a`` and ``b`` exchanged (a view; ``torch.swapaxes``)."""
-    x = _t(x)
-    for d in (a, b):
-        if not -builtins.max(x.ndim, 1) <= d < builtins.max(x.ndim, 1):
-            raise ShapeError(
-                f"transpose: dimension {d} is out of range for a tensor of shape {x.shape}"
-                f"\n  at {user_line()}"
-            )
-    if x.ndim < 2:
-        return x
-    perm = list(range(x.ndim))
-    perm[a], perm[b] = perm[b], perm[a]
-    return _view(apply(ops.Transpose(tuple(perm)), x), x)
-
-
-def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Size-1 axes removed (only ``axis`` when given; an axis not of size 1 is left, as PyTorch)."""
-    x = _t(x)
-    if axis is None:
-        shape = tuple(n for n in x.shape if n != 1)
-    else:
-        axes = normalize_axes(axis, x.ndim)
-        shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
-    return reshape(x, shape)
-
-
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """A size-1 axis inserted at ``axis`` (negative counts from the end of the result)."""
-    x = _t(x)
-    nd = x.ndim + 1
-    if not -nd <= axis < nd:
-        raise ShapeError(f"unsqueeze: axis {axis} out of range for result of {nd} dimensions")
-    axis %= nd
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
-
-
-def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Axes ``start_axis`` to ``end_axis`` (inclusive) merged into one."""
-    x = _t(x)
-    if x.ndim == 0:
-        return reshape(x, (1,))
-    s, e = start_axis % x.ndim, end_axis % x.ndim
-    n = 1
-    for d in x.shape[s : e + 1]:
-        n *= d
-    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1 :])
-
-
-def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """x repeated along new or size-1 axes to ``shape`` (a view; the gradient sums back)."""
-    x = _t(x)
-    shape = tuple(shape)
-    if shape == x.shape:
-        return x
-    return _view(apply(ops.BroadcastTo(shape), x), x)
-
-
-def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """x summed down to ``shape``: the reverse of ``broadcast_to``."""
-    x = _t(x)
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1
-    )
-    return reshape(sum(x, axes, keepdims=True), shape)
-
-
-def cat(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Tensors joined along an existing ``axis``."""
-    if dim is not None:
-        axis = dim
-    tensors = [_t(t) for t in tensors]
-    if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
-    return apply(ops.Cat(axis), *tensors)
-
-
-concatenate = cat
-
-
-def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Tensors of equal shape joined along a new ``axis``."""
-    if dim is not None:
-        axis = dim
-    tensors = [_t(t) for t in tensors]
-    if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
-    shapes = {t.shape for t in tensors}
-    if len(shapes) > 1:
-        raise ShapeError(
-            f"stack: all tensors must have the same shape; got {sorted(shapes)}\n  at {user_line()}"
-        )
-    return cat([unsqueeze(t, axis) for t in tensors], axis)
-
-
 def matmul(a, b) -> Tensor:
     """Matrix product a @ b with NumPy's rules (1-D promotion, broadcast batch axes)."""
-    a = _t(a)
+    a = _as_np_tensor(a)
     return apply(ops.MatMul(), *_pair(a, _lift(b, a)))
 
 
 def index_add(g: Tensor, index, shape) -> Tensor:
     """zeros(shape) with ``g`` added at ``index`` (repeated indices add up)."""
-    return apply(ops.IndexAdd(index, tuple(shape)), _t(g))
+    return apply(ops.IndexAdd(index, tuple(shape)), _as_np_tensor(g))
 
 
 def zeros(shape, like: Tensor) -> Tensor:
@@ -487,7 +349,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     """x sorted along ``dim``: a ``(values, indices)`` pair with ``values = x.gather(dim,
     indices)``; the gradient goes back to each value's position. Always stable (``stable`` is
     accepted for PyTorch's signature); NaN sorts as the largest value."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if x.ndim == 0:
         return sort_result(x, constant(np.asarray(0)))
     d = normalize_axes(dim, x.ndim)[0]
@@ -505,13 +367,12 @@ def topk(
 ) -> topk_result:
     """The ``k`` largest (or, with ``largest=False``, smallest) values along ``dim`` and their
     indices, largest first; the gradient goes to the selected elements."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     d = normalize_axes(dim, x.ndim)[0] if x.ndim else 0
     n = x.shape[d] if x.ndim else 1
     if not 0 <= int(k) <= n:
         raise ShapeError(
-            f"topk: k={k} is out of range for dimension {d} of size {n} (shape "
-            f"{x.shape})\n  at {user_line()}"
+            f"topk: k={k} is out of range for dimension {d} of size {n} (shape {x.shape})"
         )
     if x.ndim == 0:
         return topk_result(x, constant(np.asarray(0)))
@@ -541,7 +402,7 @@ def median(x: Tensor, dim=None, keepdim: bool = False):
     """The lower median (the ``(n - 1) // 2``-th smallest value; NaN if there is one), as
     ``torch.median``: of all elements without ``dim`` (a tensor), else a ``(values, indices)``
     pair along ``dim``. The gradient goes to the selected element."""
-    x = _t(x)
+    x = _as_np_tensor(x)
     if dim is None:
         flat = reshape(x, (-1,))
         if flat.shape[0] == 0:

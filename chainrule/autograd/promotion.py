@@ -1,0 +1,83 @@
+"""PyTorch's type promotion for the operands of a binary op: ``result_type``, and the
+operands lifted to Tensors and cast to their common dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.autograd.tensor import Tensor, _to_array, constant
+from chainrule.backend import get_default_dtype
+from chainrule.errors import user_line
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def result_type(a, b) -> np.dtype:
+    """The dtype of ``a (op) b`` under PyTorch's promotion: categories bool < integer < floating <
+    complex; a dimensioned tensor's dtype wins over a 0-d tensor's, and a 0-d tensor's over a
+    Python number's, unless the lower-priority operand is of a higher category."""
+    a = a if isinstance(a, Tensor) else _lift(a, b) if isinstance(b, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else _lift(b, a)
+    return _promoted(a._data, b._data)
+
+
+def _promoted(x: np.ndarray, y: np.ndarray) -> np.dtype:
+    dx, dy = x.dtype, y.dtype
+    cx, cy = _CATEGORY[dx.kind], _CATEGORY[dy.kind]
+    if (x.ndim == 0) == (y.ndim == 0):
+        if cx == cy:
+            return np.promote_types(dx, dy)
+        return dx if cx > cy else dy
+    if x.ndim == 0:  # y has dimensions: its dtype wins unless x is of a higher category
+        return dx if cx > cy else dy
+    return dy if cy > cx else dx
+
+
+def _pair(a: Tensor, b: Tensor, true_div: bool = False) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op in their PyTorch-promoted dtype (true division of integers
+    gives the default float dtype)."""
+    da, db = a._data.dtype, b._data.dtype
+    if da is db or da == db:
+        if not true_div or da.kind in "fc":
+            return a, b
+        dt = get_default_dtype()
+    else:
+        dt = _promoted(a._data, b._data)
+        if true_div and dt.kind not in "fc":
+            dt = get_default_dtype()
+    return a.astype(dt), b.astype(dt)
+
+
+def _lift(x, like: Tensor) -> Tensor:
+    """An operand as a Tensor; Python numbers take the other operand's dtype (NumPy's rule)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float)):
+        dt = like._data.dtype
+        if dt.kind not in "fc":
+            dt = np.result_type(dt, x)
+            if dt == np.float64 and isinstance(x, float):
+                dt = get_default_dtype()
+        return constant(np.asarray(x, dtype=dt))
+    if isinstance(x, (np.ndarray, np.generic)):
+        return constant(np.asarray(x))
+    return constant(_to_array(x, None))
+
+
+def _check_sub(a: Tensor, b) -> None:
+    if (
+        a._data.dtype == np.bool_
+        or isinstance(b, bool)
+        or (isinstance(b, Tensor) and b._data.dtype == np.bool_)
+    ):
+        raise TypeError(
+            "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
+            f"a mask use ~mask\n  at {user_line()}"
+        )
+
+
+def _as_np_tensor(x) -> Tensor:
+    """``x`` as a Tensor, where data that is not yet one keeps the dtype NumPy gives it: a Python
+    float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
+    (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
+    return x if isinstance(x, Tensor) else constant(np.asarray(x))

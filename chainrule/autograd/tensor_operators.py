@@ -1,0 +1,307 @@
+"""Tensor's operators (``+ - * / ** @``, comparisons, logic), indexing (``t[i]``, ``t[i] = v``)
+and in-place methods (``add_``, ``+=``, ...); added to Tensor by ``chainrule.autograd``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.autograd import inplace as _inplace
+from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.promotion import _check_sub, _lift, _pair
+from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, derived
+from chainrule.autograd.tensor_math_methods import _axis, _keep
+from chainrule.backend import get_default_dtype
+from chainrule.errors import expect
+
+_ADD, _SUB, _MUL, _DIV = ops.Add, ops.Sub, ops.Mul, ops.Div
+
+
+class OperatorMethods:
+    """A namespace of Tensor methods (see the module's docstring)."""
+
+    # ----- arithmetic -----
+    def __add__(self, other):
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:  # the common case, without a call
+            return apply(_ADD(), self, o)
+        return apply(_ADD(), *_pair(self, o))
+
+    def __radd__(self, other):
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:
+            return apply(_ADD(), o, self)
+        return apply(_ADD(), *_pair(o, self))
+
+    def __sub__(self, other):
+        _check_sub(self, other)
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:  # the common case, without a call
+            return apply(_SUB(), self, o)
+        return apply(_SUB(), *_pair(self, o))
+
+    def __rsub__(self, other):
+        _check_sub(self, other)
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:
+            return apply(_SUB(), o, self)
+        return apply(_SUB(), *_pair(o, self))
+
+    def __mul__(self, other):
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:  # the common case, without a call
+            return apply(_MUL(), self, o)
+        return apply(_MUL(), *_pair(self, o))
+
+    def __rmul__(self, other):
+        o = _lift(other, self)
+        if o._data.dtype is self._data.dtype:
+            return apply(_MUL(), o, self)
+        return apply(_MUL(), *_pair(o, self))
+
+    def __truediv__(self, other):
+        return apply(_DIV(), *_pair(self, _lift(other, self), true_div=True))
+
+    def __rtruediv__(self, other):
+        return apply(_DIV(), *_pair(_lift(other, self), self, true_div=True))
+
+    def __pow__(self, other):
+        if isinstance(other, (int, float)):
+            if isinstance(other, float) and self._data.dtype.kind not in "fc":
+                return apply(ops.PowScalar(other), self.astype(get_default_dtype()))
+            return apply(ops.PowScalar(other), self)
+        return apply(ops.Pow(), *_pair(self, _lift(other, self)))
+
+    def __rpow__(self, other):
+        return apply(ops.Pow(), *_pair(_lift(other, self), self))
+
+    def __matmul__(self, other):
+        return apply(ops.MatMul(), *_pair(self, _lift(other, self)))
+
+    def __rmatmul__(self, other):
+        return apply(ops.MatMul(), *_pair(_lift(other, self), self))
+
+    def __floordiv__(self, other):
+        """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
+        a, b = _pair(self, _lift(other, self))
+        return derived(np.floor_divide, a, b)
+
+    def __rfloordiv__(self, other):
+        a, b = _pair(_lift(other, self), self)
+        return derived(np.floor_divide, a, b)
+
+    def __mod__(self, other):
+        """The remainder with the divisor's sign (``torch.remainder``), as self - floor(self/other)
+        · other, so its gradient is 1 for self and -floor(self/other) for other."""
+        a, b = _pair(self, _lift(other, self))
+        return a - derived(np.floor_divide, a, b) * b
+
+    def __rmod__(self, other):
+        a, b = _pair(_lift(other, self), self)
+        return a - derived(np.floor_divide, a, b) * b
+
+    def __neg__(self):
+        return apply(ops.Neg(), self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply(ops.Abs(), self)
+
+    # Comparisons and logic give boolean tensors outside the graph (they have no gradient).
+    def __eq__(self, other):  # type: ignore[override]
+        return derived(np.equal, self, _raw(other))
+
+    def __ne__(self, other):  # type: ignore[override]
+        return derived(np.not_equal, self, _raw(other))
+
+    def __lt__(self, other):
+        return derived(np.less, self, _raw(other))
+
+    def __le__(self, other):
+        return derived(np.less_equal, self, _raw(other))
+
+    def __gt__(self, other):
+        return derived(np.greater, self, _raw(other))
+
+    def __ge__(self, other):
+        return derived(np.greater_equal, self, _raw(other))
+
+    def __and__(self, other):
+        return derived(np.bitwise_and, self, _raw(other))
+
+    def __or__(self, other):
+        return derived(np.bitwise_or, self, _raw(other))
+
+    def __invert__(self):
+        return derived(np.invert, self)
+
+    def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        """Whether any element (along ``dim`` when given) is nonzero; a bool tensor."""
+        return derived(np.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim)))
+
+    def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        """Whether every element (along ``dim`` when given) is nonzero; a bool tensor."""
+        return derived(np.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim)))
+
+    def __getitem__(self, index):
+        index = _raw_index(index)
+        out = apply(ops.GetItem(index), self)
+        return _view(out, self) if _basic(index) else out
+
+    def __setitem__(self, index, value):
+        """``t[index] = value`` in place, recorded so gradients reach ``value`` and the rest of t
+        (basic, integer-array and boolean indices; ``value`` broadcasts to the indexed shape)."""
+        _inplace.modify(self, "setitem", ops.SetItem(_raw_index(index)), _value(value, self))
+
+    # ----- in place (PyTorch's ``op_`` methods; each returns the tensor itself) -----
+    def add_(self, other, *, alpha=1):
+        other = _lift(other, self)
+        return _inplace.modify(self, "add_", _ADD(), other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        other = _lift(other, self)
+        return _inplace.modify(self, "sub_", _SUB(), other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return _inplace.modify(self, "mul_", _MUL(), _lift(other, self))
+
+    def div_(self, other):
+        return _inplace.modify(self, "div_", _DIV(), _lift(other, self))
+
+    def pow_(self, exponent):
+        if isinstance(exponent, (int, float)):
+            return _inplace.modify(self, "pow_", ops.PowScalar(exponent))
+        return _inplace.modify(self, "pow_", ops.Pow(), _lift(exponent, self))
+
+    def clamp_(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        return _inplace.modify(self, "clamp_", ops.Clip(_raw(min), _raw(max)))
+
+    clip_ = clamp_
+
+    def neg_(self):
+        return _inplace.modify(self, "neg_", ops.Neg())
+
+    def exp_(self):
+        return _inplace.modify(self, "exp_", ops.Exp())
+
+    def log_(self):
+        return _inplace.modify(self, "log_", ops.Log())
+
+    def sqrt_(self):
+        return _inplace.modify(self, "sqrt_", ops.Sqrt())
+
+    def abs_(self):
+        return _inplace.modify(self, "abs_", ops.Abs())
+
+    def tanh_(self):
+        return _inplace.modify(self, "tanh_", ops.Tanh())
+
+    def sigmoid_(self):
+        return _inplace.modify(self, "sigmoid_", ops.Sigmoid())
+
+    def relu_(self):
+        return _inplace.modify(self, "relu_", ops.Relu())
+
+    def copy_(self, src, non_blocking: bool = False):
+        """Writes ``src`` (broadcast to this shape) into this tensor; the gradient goes to src."""
+        return _inplace.modify(self, "copy_", ops.SetItem(Ellipsis), _value(src, self))
+
+    def fill_(self, value):
+        return _inplace.modify(self, "fill_", ops.SetItem(Ellipsis), _value(value, self))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def masked_fill_(self, mask, value):
+        """Writes ``value`` where ``mask`` (broadcast to this shape) is True."""
+        keep = ~np.asarray(_raw(mask), dtype=bool)
+        return _inplace.modify(self, "masked_fill_", ops.Where(keep), _value(value, self))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
+        """Fills this tensor with draws from N(mean, std²) (no gradient)."""
+        from chainrule.random import normal_array
+
+        _inplace.write_no_grad(
+            self, "normal_", lambda a: np.copyto(a, normal_array(mean, std, a.shape, generator))
+        )
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
+        """Fills this tensor with draws from U(a, b) (no gradient)."""
+        from chainrule.random import uniform_array
+
+        _inplace.write_no_grad(
+            self, "uniform_", lambda x: np.copyto(x, uniform_array(a, b, x.shape, generator))
+        )
+        return self
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def mm(self, other: Tensor) -> Tensor:
+        """The matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p)."""
+        _need_dims("mm", 2, self, other)
+        return _fn.matmul(self, other)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        """Batched matrix product of 3-D tensors, (b, n, m) @ (b, m, p) -> (b, n, p)."""
+        _need_dims("bmm", 3, self, other)
+        return _fn.matmul(self, other)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has had (PyTorch's ``_version``)."""
+        return _inplace.version(self)
+
+
+def _need_dims(op: str, ndim: int, *tensors: Tensor) -> None:
+    """mm and bmm take exactly ``ndim``-D operands, as in PyTorch (matmul broadcasts instead)."""
+    expect(
+        all(len(t.shape if isinstance(t, Tensor) else np.shape(t)) == ndim for t in tensors),
+        op,
+        f"{ndim}-D tensors",
+        f"shapes {tuple(tensors[0].shape)} and {tuple(np.shape(tensors[1]))}; use matmul (or @) "
+        "to broadcast",
+    )
+
+
+def _basic(index) -> bool:
+    """Whether ``x[index]`` is a view (ints, slices, None, ...) rather than a gather (arrays)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, (np.ndarray, list, tuple)) for i in items)
+
+
+def _value(x, like: Tensor) -> Tensor:
+    """A value to write into ``like``: a Tensor as it is, anything else in ``like``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    return constant(np.asarray(x, dtype=like._data.dtype))
+
+
+def _raw_index(index):
+    if isinstance(index, tuple):
+        return tuple(_raw_index(i) for i in index)
+    if isinstance(index, Tensor):
+        index = index._data
+    if isinstance(index, list):
+        index = np.asarray(index)
+    if isinstance(index, np.ndarray) and index.dtype == np.bool_:
+        return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
+    return index
