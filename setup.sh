@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up chainrule in ./.venv on a fresh Debian machine (or any machine with Python >= 3.11).
 #   bash setup.sh          runtime: Python, Fashion-MNIST (Debian package), graphviz, Open MPI, the package
+#                          with all its extras (CLI, captioner, MPI)
 #   bash setup.sh --dev    the same plus the test tools (pytest, hypothesis, ruff, PyTorch CPU,
 #                          Chromium for the browser test)
 set -euo pipefail
@@ -39,9 +40,10 @@ fi
 
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# `pip install chainrule` is the engine alone; the README's commands need the extras too.
 if ((dev)); then
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    .venv/bin/python -m pip install -q -e ".[all,dev]"
 else
-    .venv/bin/python -m pip install -q -e .
+    .venv/bin/python -m pip install -q -e ".[all]"
 fi
 echo "setup: ready (.venv)"

@@ -28,7 +28,8 @@ On a shared machine, ``--threads 1`` gives the steadier comparison: with other p
 cores, two-thread BLAS in either library can slow down several-fold. OpenBLAS picks its kernels
 when NumPy loads, unless ``OPENBLAS_CORETYPE`` names them: the machine this was measured on sets
 ``OPENBLAS_CORETYPE=Haswell`` (AVX2 kernels) on an AVX-512 CPU, where OpenBLAS alone picks its
-SkylakeX kernels, about 2x faster GEMMs. The header line says which kernels ran.
+faster SkylakeX kernels. The header line says which kernels ran (and the suite's JSON records
+them: ``machine.blas_kernels``).
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ same weights (chainrule's, copied; dropout off for the check; relative tolerance
 compiled step gives exactly (bitwise) the eager step's losses and parameters over four steps from
 the same seed, two of them replays.
 
-Threads: one per framework by default (``--threads``; 0 keeps what the process has): the machine
-this suite was written on has 2 cores shared with other users, and there PyTorch's 2 OpenMP
-threads took 55-75 ms for a nielsen step that takes 0.2 ms with one (a thread waiting for a busy
-core at every parallel region); OpenBLAS threads spin the same way.
+Threads: one per framework by default (``--threads``; 0 keeps what the process has): on cores
+shared with other users, PyTorch's OpenMP threads stall small steps (a thread waiting for a busy
+core at every parallel region; ``--threads 2 --workloads nielsen`` shows it); OpenBLAS threads
+spin the same way.
 
 Time: median (and min) wall-clock ms per step after warm-up steps; chainrule eager, compiled and
 PyTorch eager take turns in rounds so that load from other processes hits them alike. The number of

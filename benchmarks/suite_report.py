@@ -60,7 +60,11 @@ def machine() -> dict:
     try:
         from threadpoolctl import threadpool_info
 
-        info["blas_threads"] = [p["num_threads"] for p in threadpool_info()]
+        pools = threadpool_info()
+        info["blas_threads"] = [p["num_threads"] for p in pools]
+        # The kernels each BLAS chose for this CPU (OpenBLAS: its core type, which the
+        # environment's OPENBLAS_CORETYPE can force to an older one): they set the GEMM speed.
+        info["blas_kernels"] = [f"{p['internal_api']} {p.get('architecture')}" for p in pools]
     except ImportError:
         info["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     try:

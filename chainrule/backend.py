@@ -82,8 +82,9 @@ class ArrayMath:
     def where(cond, a, b):
         """np.where(cond, a, b); when one branch is a float array and the other the scalar 0 (a
         ReLU's backward: where(x > 0, g, 0)), an exact, branch-free bit mask instead. np.where
-        branches per element and mispredicts on a random mask: 7.5 ms against 0.45 ms for 1.6M
-        float32, the largest non-GEMM cost of a CNN's backward pass."""
+        branches per element and mispredicts on a random mask, and that select was the largest
+        non-GEMM cost of a CNN's backward pass (measured by the ``cnn`` workload of
+        benchmarks/suite.py; ``bench_conv.py`` profiles it per op)."""
         if isinstance(cond, np.ndarray) and cond.dtype == np.bool_:
             if _is_zero(b) and _fast_selectable(a, cond):
                 return _select_bits(cond, a)

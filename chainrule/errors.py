@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import sys
+from types import ModuleType
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -49,6 +51,30 @@ class AnomalyError(RuntimeError):
 
 class NotARegularFileError(ValueError):
     """A path that should name a file names a FIFO, a device or a socket instead."""
+
+
+class MissingExtraError(ImportError):
+    """A part of chainrule needs a package that one of its extras installs, and it is missing."""
+
+
+def require_extra(extra: str, module: str) -> ModuleType:
+    """``module`` imported, or a ``MissingExtraError`` naming the extra that installs it.
+
+    ``pip install chainrule`` installs only the engine's needs (NumPy, safetensors); the CLI's,
+    the captioner's and MPI's packages come with the extras ``cli``, ``caption`` and ``mpi``
+    (``setup.sh`` installs ``all``). Code that needs one calls this where it imports it, so that
+    ``import chainrule`` never does and a missing package is named with the command to get it.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name is None or e.name.split(".")[0] != top:
+            raise  # the package is there but one of its own imports failed: its error says more
+        raise MissingExtraError(
+            f"{top} is not installed; it comes with chainrule's [{extra}] extra: "
+            f"pip install 'chainrule[{extra}]' (or bash setup.sh)"
+        ) from None
 
 
 def regular_file(path: str | os.PathLike, what: str) -> str:

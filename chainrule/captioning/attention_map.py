@@ -7,10 +7,12 @@ import os
 import numpy as np
 
 from chainrule.checkpoint import write_atomically
+from chainrule.errors import require_extra
 
 
 def upsample(alpha: np.ndarray, size: int) -> np.ndarray:
     """A (g·g,) attention vector as a smooth (size, size) map (bilinear, via PIL), scaled to [0, 1]."""
+    require_extra("caption", "PIL")
     from PIL import Image
 
     g = round(float(np.sqrt(alpha.size)))
@@ -38,6 +40,7 @@ def draw_attention(
         path: the PNG to write (atomically).
         title: printed above the panels (default: the caption).
     """
+    require_extra("caption", "matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in CI

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-from tqdm import tqdm
 
 import chainrule as cr
 from chainrule import random as cr_random
@@ -26,6 +25,7 @@ from chainrule.captioning.data import CaptionBatches, encode_references
 from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
+from chainrule.errors import require_extra
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.training.trainer import diverged, write_metrics
 
@@ -149,6 +149,7 @@ def train_captioner(
 
 
 def _train_captioner(cfg, resume, log, progress) -> dict:
+    tqdm = require_extra("cli", "tqdm").tqdm  # the CLI extra; `import chainrule` needs none
     from chainrule.datasets import FashionScenes
     from chainrule.models.captioner import Captioner
 

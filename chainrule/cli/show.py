@@ -7,6 +7,7 @@ import math
 
 from chainrule.checkpoint import write_atomically
 from chainrule.cli.argtypes import COUNT
+from chainrule.errors import require_extra
 
 
 def add_parser(sub) -> None:
@@ -95,6 +96,7 @@ def _feature_maps(model, convs, image):
 
 
 def _grid(groups, title, path, diverging=False):
+    require_extra("cli", "matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -25,6 +25,7 @@ import numpy as np
 from chainrule.data.dataset import Dataset
 from chainrule.datasets.images import ImageError, open_image
 from chainrule.datasets.vocab import Vocabulary, tokenize
+from chainrule.errors import require_extra
 
 
 def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Path]:
@@ -42,6 +43,7 @@ def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Pat
 
     Image ids are dataset indices; annotation ids number the captions in order.
     """
+    require_extra("caption", "PIL")
     from PIL import Image
 
     if hasattr(dataset, "canvases"):
@@ -165,6 +167,7 @@ class CocoCaptions(Dataset):
 
     def load_image(self, index: int) -> np.ndarray:
         """Image ``index``: float32 (C, S, S) in [0, 1]."""
+        require_extra("caption", "PIL")
         from PIL import Image
 
         path = self.image_dir / self.file_names[index]

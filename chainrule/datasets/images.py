@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from chainrule.errors import regular_file
+from chainrule.errors import regular_file, require_extra
 
 __all__ = ["FORMATS", "MAX_PIXELS", "ImageError", "open_image"]
 
@@ -36,6 +36,7 @@ def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS):
         ImageError: another format (whatever the file's name), more than ``max_pixels`` pixels,
             or a damaged or truncated file; the message names the file.
     """
+    require_extra("caption", "PIL")
     from PIL import Image, UnidentifiedImageError
 
     path = regular_file(path, "image file")

@@ -84,7 +84,7 @@ def init() -> tuple[int, int]:
             raise RuntimeError(
                 f"chainrule.distributed: this process was launched as one of {n} MPI processes "
                 f"but mpi4py cannot be imported ({e}); install it in this environment "
-                "(pip install mpi4py, or bash setup.sh), or run without mpirun"
+                "(pip install 'chainrule[mpi]', or bash setup.sh), or run without mpirun"
             ) from None
         comm = MPI.COMM_WORLD
         if comm.Get_size() != n:

@@ -17,6 +17,8 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 
+from chainrule.errors import require_extra
+
 
 def score_captions(
     candidates: Sequence[str],
@@ -45,6 +47,7 @@ def score_captions(
         being scored, so scores of different reference sets are not comparable.
         BLEU is corpus-level (pycocoevalcap's "closest" reference length).
     """
+    require_extra("caption", "pycocoevalcap")
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
@@ -93,6 +96,7 @@ def _meteor(gts: dict, res: dict, required: bool) -> float | None:
         if required:
             raise RuntimeError("score_captions: METEOR needs `java` on PATH")
         return None
+    require_extra("caption", "pycocoevalcap")
     from pycocoevalcap.meteor.meteor import Meteor
 
     scorer = None

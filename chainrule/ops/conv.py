@@ -21,10 +21,10 @@ differentiable ops, and second derivatives (e.g. gradient penalties) work.
 
 Memory layout. Shapes are PyTorch's (N, C, H, W), but the arrays these ops return are stored
 channels-last: the memory is (N, H, W, C) and the result is its transposed view (NumPy strides,
-no copy). Measured on (64, 32, 14, 14) float32 (2-core AMD EPYC): building the columns from
-channels-last memory takes 0.4 ms against 5 ms from (N, C, H, W) memory (each window's C values
-are then contiguous), col2im 2.5 ms against 7.7 ms, and the GEMM's (N·Ho·Wo, O) result *is* the
-channels-last output, so no transpose copy is made either way. Elementwise NumPy ops keep their
+no copy). Building the columns, and col2im, are several times faster from channels-last memory
+than from (N, C, H, W) memory (each window's C values are then contiguous), and the GEMM's
+(N·Ho·Wo, O) result *is* the channels-last output, so no transpose copy is made either way (the
+``cnn`` workload of benchmarks/suite.py measures the step; ``bench_conv.py`` profiles each op). Elementwise NumPy ops keep their
 inputs' memory order, so ReLU, batch norm and pooling downstream stay channels-last too.
 """
 
@@ -58,7 +58,7 @@ def to_channels_last(x):
     """x (N, C, H, W) as an array with the same shape whose memory is (N, H, W, C).
 
     No copy when it already is; otherwise one copy. Mixing layouts in one NumPy ufunc makes its
-    inner loop run over single elements (measured 10x slower), hence this normalisation.
+    inner loop run over single elements, hence this normalisation.
     """
     xh = x.transpose(0, 2, 3, 1)
     if not xh.flags.c_contiguous:
@@ -93,9 +93,9 @@ def im2col(x, geom: Geometry):
     kh, kw, sh, sw = geom.kh, geom.kw, geom.sh, geom.sw
     xh = padded_channels_last(x, geom.ph, geom.pw)
     if c == 1:
-        # One channel (a grayscale first layer): the copy below would move one float at a time
-        # (0.67 ms for 64×28×28, 3×3); built column by column, one whole-image slice per kernel
-        # offset, it takes 0.1 ms. The result is the same matrix in column-major order.
+        # One channel (a grayscale first layer): the copy below would move one float at a time;
+        # built column by column instead, one whole-image slice per kernel offset (the ``cnn``
+        # workload's first layer). The result is the same matrix in column-major order.
         cols = xp.empty((kh, kw, n, ho, wo), dtype=x.dtype)
         for a in range(kh):
             for b in range(kw):
@@ -170,7 +170,7 @@ def conv2d_input(g, w, x_shape: tuple[int, ...], geom: Geometry):
     (kh - 1 - ph, kw - 1 - pw) and w̃[c, o, a, b] = w[o, c, kh-1-a, kw-1-b] (the kernel turned by
     180° with its channel axes swapped). Same sums, but the big intermediate is im2col's copy of
     g (fast from channels-last memory) rather than a (N·Ho·Wo, kh·kw·C) product scattered back
-    by col2im: 6 ms against 34 ms for g (64, 32, 32, 32) and a 3×3 kernel from 16 channels.
+    by col2im (the ``captioner`` workload's second convolution is such a case).
     """
     kh, kw, sh, sw, ph, pw = geom
     if sh == 1 and sw == 1 and ph < kh and pw < kw:
@@ -198,9 +198,8 @@ class Conv2d(Op):
     """y = x ⋆ w (+ b). Inputs x (N, C, H, W), w (O, C, kh, kw) and optionally b (O,).
 
     VJP: dX = Conv2dInput(dY, w), dW = Conv2dWeight(x, dY), db = Σ_{n,i,j} dY.
-    Nothing is saved from forward: the backward rebuilds the columns from x (0.4 ms for the
-    second layer of the benchmark CNN), which is cheaper in memory than keeping them (kh·kw
-    times the input's size).
+    Nothing is saved from forward: the backward rebuilds the columns from x (one channels-last
+    copy), which is cheaper in memory than keeping them (kh·kw times the input's size).
     """
 
     name = "conv2d"
@@ -216,8 +215,8 @@ class Conv2d(Op):
         gw = m.apply(Conv2dWeight(self.geom, w.shape), x, g) if _needs_grad(self, 1) else None
         if len(rest) == 1:  # (y,): no bias
             return gx, gw
-        # db = Σ_{n,i,j} g as a matrix-vector product with ones: 0.1 ms for (64, 32, 28, 28)
-        # against 0.8 ms for g.sum(axis=(0, 2, 3)), which reduces across the channels-last memory.
+        # db = Σ_{n,i,j} g as a matrix-vector product with ones, in BLAS, rather than
+        # g.sum(axis=(0, 2, 3)), which reduces across the channels-last memory.
         rows = g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
         return gx, gw, m.matmul(xp.ones(rows.shape[0], dtype=g.dtype), rows)
 

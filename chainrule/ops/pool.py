@@ -8,11 +8,10 @@ need nothing special except that their gradients are *added* where windows share
 
 Like convolution (``ops/conv.py``), results are stored channels-last: the memory is
 (N, H, W, C) and the returned (N, C, H, W) array is its transposed view, so that a pooling
-layer between two convolutions copies nothing to change layout. Measured on (64, 32, 28, 28)
-float32 with 2×2 windows: max pooling with its argmax indices 0.9 ms; the reshape-based
-alternative for non-overlapping windows (``x.reshape(N, Ho, 2, Wo, 2, C)``, then reductions
-over the window axes) took 1.3 ms for the max with indices and 1.5 ms for the average, so the strided-view
-code serves both cases. Non-overlapping windows get two shortcuts in the backward: the gradient
+layer between two convolutions copies nothing to change layout. The reshape-based alternative
+for non-overlapping windows (``x.reshape(N, Ho, 2, Wo, 2, C)``, then reductions over the window
+axes) was slower for both the max with indices and the average, so the strided-view code serves
+both cases (the ``cnn`` workload of benchmarks/suite.py measures it; ``bench_conv.py`` per op). Non-overlapping windows get two shortcuts in the backward: the gradient
 is written rather than added, and where the windows tile the image nothing is zeroed first.
 
 Max pooling sends each window's gradient to ONE position, the first maximum in row-major order
@@ -98,7 +97,7 @@ def max_pool2d(x, geom: Geometry):
         gt = xp.greater(v, y)
         xp.maximum(y, v, out=y)
         # idx = where(gt, t, idx), in wrap-around integer arithmetic: branch-free, whereas a
-        # masked store on a random mask (np.putmask, np.where) ran six times slower.
+        # masked store on a random mask (np.putmask, np.where) mispredicts per element.
         idx += gt * (t - idx)
     return y.transpose(0, 3, 1, 2), idx
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chainrule.checkpoint import write_atomically
+from chainrule.errors import require_extra
 
 
 @dataclass
@@ -23,6 +24,7 @@ def plot_panels(rows: list[dict], path: str, panels: list[Panel], title: str = "
 
     A series whose key is missing or None in the first row is left out (e.g. no validation split).
     """
+    require_extra("cli", "matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in CI

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 import chainrule as cr
 from chainrule import distributed as dist
@@ -20,6 +19,7 @@ from chainrule import random as cr_random
 from chainrule.checkpoint import write_atomically
 from chainrule.data import ArrayDataset, DataLoader
 from chainrule.datasets import load_splits
+from chainrule.errors import require_extra
 from chainrule.models import get_recipe
 from chainrule.training import checkpointing
 from chainrule.training.curves import plot_curves
@@ -153,6 +153,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
 
 
 def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
+    tqdm = require_extra("cli", "tqdm").tqdm  # the CLI extra; `import chainrule` needs none
     world = dist.world_size()  # 1 without mpirun: everything below is single-process training
     if not dist.is_main():
         log = _quiet
