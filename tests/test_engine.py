@@ -364,3 +364,16 @@ def test_gradcheck_perturbs_a_non_contiguous_input_in_place():
     assert cr.gradcheck(lambda x: (x * x.exp()).sum(axis=0), [x])
     with pytest.raises(cr.GradcheckError):
         cr.gradcheck(lambda x: cr.tensor(3.0) * (x * x).sum() + x.detach().sum() * x.sum(), [x])
+
+
+def test_both_math_namespaces_provide_every_name_of_the_vjp_contract():
+    # A VJP written against ops.base.VJPMath must run on arrays and, differentiated, on Tensors.
+    from chainrule import backend
+    from chainrule.autograd import tensor_math
+    from chainrule.ops.base import VJPMath
+
+    names = [n for n in vars(VJPMath) if not n.startswith("_")]
+    assert len(names) >= 20
+    for ns in (backend.ArrayMath, tensor_math):
+        missing = [n for n in names if not callable(getattr(ns, n, None))]
+        assert missing == [], f"{ns.__name__} lacks {missing}"

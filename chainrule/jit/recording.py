@@ -177,7 +177,7 @@ class _Recording:
         for name, v in sorted(before.items()):
             ref = self._attr_ref(v)
             if ref is not None:
-                if name not in getattr(type(op), "rebind", ()):
+                if name not in type(op).per_call_arrays:
                     self.escape(
                         f"the {op.name} op keeps a value computed from the step's data in its "
                         f"attribute {name!r}, which a replay cannot update"

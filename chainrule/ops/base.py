@@ -7,23 +7,79 @@ side so that the math of a primitive reads in one place:
 * ``vjp(m, g, *xs, y)`` -> one gradient per input (``None`` where an input takes none), given the
   upstream gradient ``g``, the inputs ``xs`` and the output ``y``. ``m`` is the math namespace:
   ``backend.ArrayMath`` on the fast first-order path, the differentiable functions of
-  ``chainrule.autograd.functions`` (and then ``g``, ``xs``, ``y`` are Tensors) when the backward
-  pass itself is recorded (``create_graph=True``). VJPs are written with operators and ``m.*`` only,
-  so the same rule serves both: gradients of gradients come for free.
+  ``chainrule.autograd.tensor_math`` (and then ``g``, ``xs``, ``y`` are Tensors) when the backward
+  pass itself is recorded (``create_graph=True``). VJPs are written with operators and the names of
+  ``VJPMath`` only, so the same rule serves both: gradients of gradients come for free.
   A VJP may return a gradient of the *broadcast* shape; the engine sums it back to the input's
   shape in one place (``sum_to``).
 * ``jvp(*ts, *xs, y)`` -> the output tangent, given one tangent per input (forward mode).
 
 Non-differentiable arguments (axes, shapes, indices) are given to ``__init__`` and kept on the op.
+
+What ``cr.compile`` needs from an op (the whole contract for op authors)
+------------------------------------------------------------------------
+A compiled step is recorded once and replayed on a copy of each op, calling the same ``forward``
+and ``vjp`` on the new step's arrays. So an op must keep nothing computed from the step's data on
+itself before ``forward`` runs, except the attributes it lists in ``per_call_arrays`` (an index, a
+mask): a replay sets those anew at every call. Anything else is an error the recording reports
+(the step then runs eagerly). What ``forward`` saves on ``self`` for ``vjp`` is fine: it is made
+again by every replayed forward. ``CompilableOp`` states this as a Protocol.
+
+Layer and function authors (above the ops) use three hooks of ``chainrule.autograd``, named for
+what a replay does with them: ``recomputed`` for a value computed from data without a gradient (a
+comparison, an argmax), ``redrawn`` for a random draw, ``side_effect`` for a change to state outside
+the graph (BatchNorm's running statistics); ``@replayed_whole`` marks a method that a replay calls
+as one unit (an optimiser's ``step``).
 """
 
 from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+
+class VJPMath(Protocol):
+    """The math namespace ``m`` of a VJP: ``backend.ArrayMath`` (arrays) or
+    ``autograd.tensor_math`` (Tensors, when the backward pass is itself differentiated). A VJP
+    uses operators and these names only; tests/test_engine.py checks that both provide them."""
+
+    def apply(self, op: Op, *xs: Any) -> Any: ...  # another op (differentiable on Tensors)
+    def sum_to(self, x: Any, shape: tuple[int, ...]) -> Any: ...  # broadcast axes summed away
+    def sum(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any: ...
+    def where(self, cond: Any, a: Any, b: Any) -> Any: ...
+    def matmul(self, a: Any, b: Any) -> Any: ...
+    def swapaxes(self, x: Any, a: int, b: int) -> Any: ...
+    def broadcast_to(self, x: Any, shape: tuple[int, ...]) -> Any: ...
+    def concatenate(self, xs: Any, axis: int = 0) -> Any: ...
+    def index_add(self, g: Any, index: Any, shape: tuple[int, ...]) -> Any: ...  # g scattered
+    def zeros(self, shape: tuple[int, ...], like: Any) -> Any: ...
+    def cast(self, x: Any, dtype: Any) -> Any: ...
+    def softmax(self, x: Any, axis: int) -> Any: ...
+    def maximum(self, a: Any, b: Any) -> Any: ...
+    def minimum(self, a: Any, b: Any) -> Any: ...
+    def exp(self, x: Any) -> Any: ...
+    def log(self, x: Any) -> Any: ...
+    def sqrt(self, x: Any) -> Any: ...
+    def sign(self, x: Any) -> Any: ...
+    def sin(self, x: Any) -> Any: ...
+    def cos(self, x: Any) -> Any: ...
+
+
+class CompilableOp(Protocol):
+    """What a ``cr.compile`` recording needs from an op (see the module docstring)."""
+
+    name: str
+    # Attributes holding arrays computed from the step's data before forward (set per replay).
+    per_call_arrays: ClassVar[tuple[str, ...]]
+
+    def forward(self, *xs: Any) -> Any: ...
+    def vjp(self, m: VJPMath, g: Any, *args: Any) -> tuple: ...
 
 
 class Op:
     """One primitive operation: forward on arrays, its VJP and JVP below it."""
 
     name = "op"
+    per_call_arrays: ClassVar[tuple[str, ...]] = ()
     # Set by the autograd layer when the result needs a gradient: the input Tensors, and under
     # detect_anomaly the user's line that created the op.
     inputs = None

@@ -354,7 +354,7 @@ class Where(Op):
     """cond ? a : b, with a constant boolean ``cond``; each branch gets the gradient where chosen."""
 
     name = "where"
-    rebind = ("cond",)  # per-call data: cr.compile sets it anew at every replay
+    per_call_arrays = ("cond",)  # cr.compile sets it anew at every replay
 
     def __init__(self, cond):
         self.cond = cond

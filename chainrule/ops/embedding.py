@@ -39,7 +39,7 @@ class Embedding(Op):
     """
 
     name = "embedding"
-    rebind = ("indices",)  # per-call data: cr.compile sets it anew at every replay
+    per_call_arrays = ("indices",)  # cr.compile sets it anew at every replay
 
     def __init__(self, indices, padding_idx: int | None = None, scale_grad_by_freq: bool = False):
         self.indices = indices

@@ -10,7 +10,7 @@ class GetItem(Op):
     """x[index]; the gradient is scattered back, adding where an integer index repeats."""
 
     name = "getitem"
-    rebind = ("index",)  # per-call data: cr.compile sets it anew at every replay
+    per_call_arrays = ("index",)  # cr.compile sets it anew at every replay
 
     def __init__(self, index):
         self.index = index
@@ -34,7 +34,7 @@ class IndexAdd(Op):
     pass of an indexing op is itself differentiated)."""
 
     name = "index_add"
-    rebind = ("index",)  # per-call data: cr.compile sets it anew at every replay
+    per_call_arrays = ("index",)  # cr.compile sets it anew at every replay
 
     def __init__(self, index, shape: tuple[int, ...]):
         self.index, self.shape = index, shape

@@ -28,7 +28,7 @@ class SoftmaxCrossEntropy(Op):
 
     name = "cross_entropy"
 
-    rebind = ("B",)  # per-call data: cr.compile sets it anew at every replay
+    per_call_arrays = ("B",)  # cr.compile sets it anew at every replay
 
     def __init__(self, target_weights):
         self.B = target_weights
