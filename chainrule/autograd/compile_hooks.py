@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import functools
 
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import recording
 
 
 def fresh(fn, *args):
     """``fn(*args)`` for an array that must be drawn anew at every call (a dropout mask, a random
     tensor); ``cr.compile`` records the call and makes it again at every replay."""
     out = fn(*args)
-    tracer = state.tracer
-    if tracer is not None and not tracer.busy:
+    tracer = recording()
+    if tracer is not None:
         tracer.fresh(fn, args, out)
     return out
 
@@ -23,8 +23,8 @@ def effect(fn, *args) -> None:
     ``cr.compile`` records it and runs it again at every replay. ``args`` are passed as they are
     (Tensors as objects, so ``fn`` reads their ``.data`` when it runs)."""
     fn(*args)
-    tracer = state.tracer
-    if tracer is not None and not tracer.busy:
+    tracer = recording()
+    if tracer is not None:
         tracer.effect(fn, args)
 
 
@@ -34,8 +34,8 @@ def recorded(method):
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        tracer = state.tracer
-        if tracer is None or tracer.busy:
+        tracer = recording()
+        if tracer is None:
             return method(*args, **kwargs)
         return tracer.call(method, args, kwargs)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd import tensor_math
-from chainrule.autograd.grad_mode import _GradMode, state
+from chainrule.autograd.grad_mode import _GradMode, recording, state
 from chainrule.autograd.inplace import check_versions
 from chainrule.autograd.tensor import Tensor, _retained, constant
 from chainrule.errors import AnomalyError, user_line
@@ -210,8 +210,8 @@ def observing(observer: Observer) -> Iterator[None]:
 def _run(roots, root_grads, retain_graph, create_graph, targets):
     """The walk from ``roots``. Returns the gradients of ``targets`` (by id) when given, else
     fills the ``.grad`` of leaves. A ``cr.compile`` recording in progress watches it."""
-    tracer = state.tracer
-    if tracer is not None and not tracer.busy:
+    tracer = recording()
+    if tracer is not None:
         with tracer.watching_backward(create_graph) as observer:
             return _walk(roots, root_grads, retain_graph, create_graph, targets, observer)
     return _walk(roots, root_grads, retain_graph, create_graph, targets, _observer)

@@ -24,6 +24,14 @@ class _State:
 state = _State
 
 
+def recording():
+    """The ``cr.compile`` recording that eager code must report to now, or None: None when no
+    step is being recorded, or while the recorder itself runs the code (inside an op it records,
+    a whole call it replays, the backward walk it watches), which it records as one entry."""
+    tracer = state.tracer
+    return None if tracer is None or tracer.busy else tracer
+
+
 class _GradMode:
     def __init__(self, enabled: bool):
         self.enabled = enabled

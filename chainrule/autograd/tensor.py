@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import recording, state
 from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
 
@@ -383,8 +383,8 @@ def apply(op, *inputs: Tensor) -> Tensor:
     node (``result._node``), holding its inputs; under ``cr.jvp`` the result's tangent is computed
     by ``op.jvp``; under ``detect_anomaly`` the result is checked for NaN/Inf.
     """
-    tracer = state.tracer
-    if tracer is not None and not tracer.busy:
+    tracer = recording()
+    if tracer is not None:
         return tracer.apply(op, inputs)
     n = len(inputs)
     try:
@@ -423,8 +423,8 @@ def derived(fn, *args, **kwargs):
     and recomputes it at every replay."""
     raw = [a._data if isinstance(a, Tensor) else a for a in args]
     out = fn(*raw, **kwargs)
-    tracer = state.tracer
-    if tracer is not None and not tracer.busy:
+    tracer = recording()
+    if tracer is not None:
         tracer.derived(fn, args, kwargs, out)
     if isinstance(out, tuple):
         return tuple(constant(o) for o in out)
