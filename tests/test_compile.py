@@ -212,3 +212,27 @@ def test_bad_arguments_are_named():
         cr.compile(lambda: None, warmup=0)
     with pytest.raises(ValueError, match="cache_size must be at least 1"):
         cr.compile(lambda: None, cache_size=0)
+
+
+def test_retain_grad_on_an_intermediate_runs_eagerly_with_its_gradient():
+    # The replay stores gradients of leaves only; an intermediate's retained .grad would be lost,
+    # so the recording refuses and every call runs eagerly, with the gradient eager gives.
+    model, opt = _linear_setup()
+    kept = []
+
+    def step(x):
+        h = model[0](x)
+        h.retain_grad()
+        loss = model[2](model[1](h)).sum()
+        kept.append((h, model[2].weight.data.copy()))  # the weight before the update
+        _update(opt, loss)
+        return loss
+
+    fn = cr.compile(step)
+    with pytest.warns(CompileWarning, match=r"retain_grad\(\) on an intermediate"):
+        fn(cr.ones(2, 3))
+    fn(cr.ones(2, 3))
+    assert fn.stats()["replays"] == 0 and fn.stats()["eager_calls"] >= 1
+    h, w = kept[-1]
+    expected = (h.data > 0).astype(np.float32) * w.reshape(1, 4)
+    np.testing.assert_allclose(h.grad.numpy(), expected, rtol=1e-6)

@@ -221,13 +221,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
     """The one backward loop: each tensor in reverse topological order, its VJP applied to the
     sum of the gradients its users sent it, and the results sent on to its inputs."""
     order = toposort(roots)
-    grads: dict[int, object] = {}
-    for r, g in zip(roots, root_grads):
-        prev = grads.get(id(r))
-        # Out of place: a VJP may hand the same array to several inputs, or a read-only view.
-        total = grads[id(r)] = g if prev is None else prev + g
-        if observer is not None:
-            observer.sent(None, r, g, g, prev, total)
+    grads = _seed(roots, root_grads, observer)
     want = None if targets is None else {id(t) for t in targets}
     found: dict[int, object] = {}
     m = tensor_math if create_graph else backend.ArrayMath
@@ -237,8 +231,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
     with _GradMode(create_graph):
         while order:
             # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
-            # intermediate tensor (its consumers came first and were freed), so its array is
-            # released here rather than when the whole walk ends.
+            # intermediate (its consumers came first and were freed), so its array goes now.
             t = order.pop()
             g = grads.pop(id(t), None)
             if g is None:
@@ -284,6 +277,18 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if observer is not None:
                     observer.freed(t)
     return found
+
+
+def _seed(roots, root_grads, observer) -> dict[int, object]:
+    """The gradients the walk starts from: each root's, summed where a root is given twice."""
+    grads: dict[int, object] = {}
+    for r, g in zip(roots, root_grads):
+        prev = grads.get(id(r))
+        # Out of place: a VJP may hand the same array to several inputs, or a read-only view.
+        total = grads[id(r)] = g if prev is None else prev + g
+        if observer is not None:
+            observer.sent(None, r, g, g, prev, total)
+    return grads
 
 
 def _dead() -> None:
