@@ -111,53 +111,68 @@ def beam_search(
     if beam_size < 1:
         raise ValueError(f"beam_search: beam_size must be >= 1, got {beam_size}")
     images = _check_images(images)
-    n, k = len(images), beam_size
-    end = vocab.end_index
+    n = len(images)
     was = _eval_mode(model)
     try:
         with cr.no_grad():
-            features = model.encode(cr.from_numpy(images))
-            # Every beam of an image looks at the same features: repeat each image K times.
-            features = cr.from_numpy(np.repeat(features._data, k, axis=0))
-            state = model.init_state(features)
-            tokens = np.full(n * k, vocab.start_index, dtype=np.int64)
-            # float64 scores: adding a beam's score to log-probabilities then cannot round two
-            # different extensions into a tie that greedy decoding would not see.
-            scores = np.full((n, k), -np.inf)
-            scores[:, 0] = 0.0  # all beams start identical: keep one, or K copies would win
-            done = np.zeros((n, k), dtype=bool)
-            history = np.zeros((n, k, 0), dtype=np.int64)
-            att = None
-            rows = np.arange(n)[:, None]
-            for _ in range(max_len):
-                logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
-                logp = log_softmax(logits._data, 1).astype(np.float64).reshape(n, k, -1)
-                v = logp.shape[2]
-                # A finished beam can only "extend" by <end> again, at no cost: it keeps its score.
-                logp[done] = -np.inf
-                logp[done, end] = 0.0
-                cand = (scores[:, :, None] + logp).reshape(n, k * v)
-                # Stable order: equal scores keep the lower (beam, token) first.
-                best = np.argsort(-cand, axis=1, kind="stable")[:, :k]
-                beam, word = best // v, best % v
-                scores = cand[rows, best]
-                history = np.concatenate([history[rows, beam], word[:, :, None]], axis=2)
-                if alpha is not None:
-                    a = alpha._data.reshape(n, k, 1, -1)
-                    att = a if att is None else np.concatenate([att, a], axis=2)
-                    att = att[rows, beam]
-                done = done[rows, beam] | (word == end)
-                flat = (rows * k + beam).reshape(-1)
-                state = tuple(s[flat] for s in state)
-                tokens = word.reshape(-1)
-                if done.all():
-                    break
+            scores, history, att = _run_beams(model, images, vocab, beam_size, max_len)
     finally:
         model.train(was)
     top = scores.argmax(axis=1)  # first maximum: the lower beam on ties
     out = history[np.arange(n), top]
     alphas = None if att is None else att[np.arange(n), top]
     return _collect(out, alphas, scores[np.arange(n), top], vocab)
+
+
+def _run_beams(model, images: np.ndarray, vocab: Vocabulary, k: int, max_len: int):
+    """Decodes K beams per image until all are finished or ``max_len`` steps: their scores
+    (n, K), their tokens (n, K, T) and their attention maps (n, K, T, L), or None."""
+    n = len(images)
+    end = vocab.end_index
+    features = model.encode(cr.from_numpy(images))
+    # Every beam of an image looks at the same features: repeat each image K times.
+    features = cr.from_numpy(np.repeat(features._data, k, axis=0))
+    state = model.init_state(features)
+    tokens = np.full(n * k, vocab.start_index, dtype=np.int64)
+    # float64 scores: adding a beam's score to log-probabilities then cannot round two
+    # different extensions into a tie that greedy decoding would not see.
+    scores = np.full((n, k), -np.inf)
+    scores[:, 0] = 0.0  # all beams start identical: keep one, or K copies would win
+    done = np.zeros((n, k), dtype=bool)
+    history = np.zeros((n, k, 0), dtype=np.int64)
+    att = None
+    rows = np.arange(n)[:, None]
+    for _ in range(max_len):
+        logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
+        logp = log_softmax(logits._data, 1).astype(np.float64).reshape(n, k, -1)
+        beam, word, scores = _best_extensions(scores, logp, done, end)
+        history = np.concatenate([history[rows, beam], word[:, :, None]], axis=2)
+        if alpha is not None:
+            a = alpha._data.reshape(n, k, 1, -1)
+            att = a if att is None else np.concatenate([att, a], axis=2)
+            att = att[rows, beam]
+        done = done[rows, beam] | (word == end)
+        flat = (rows * k + beam).reshape(-1)
+        state = tuple(s[flat] for s in state)
+        tokens = word.reshape(-1)
+        if done.all():
+            break
+    return scores, history, att
+
+
+def _best_extensions(scores: np.ndarray, logp: np.ndarray, done: np.ndarray, end: int):
+    """The K best one-word extensions of each image's beams: from scores (n, K), the next
+    word's log-probabilities logp (n, K, V) and the finished beams done (n, K), the beam each
+    extends, its word and its new score, each (n, K)."""
+    n, k, v = logp.shape
+    # A finished beam can only "extend" by <end> again, at no cost: it keeps its score.
+    logp[done] = -np.inf
+    logp[done, end] = 0.0
+    cand = (scores[:, :, None] + logp).reshape(n, k * v)
+    # Stable order: equal scores keep the lower (beam, token) first.
+    best = np.argsort(-cand, axis=1, kind="stable")[:, :k]
+    rows = np.arange(n)[:, None]
+    return best // v, best % v, cand[rows, best]
 
 
 def decode(model, images, vocab: Vocabulary, beam_size: int = 1, max_len: int = MAX_LEN):

@@ -320,13 +320,41 @@ def json_report(
 ) -> dict:
     """The same content as ``text_report``, as a dict of lists, strings and numbers."""
     root = ex.name(ex.output)
-    wrt, forward = forward, []  # the name is the nodes' list below
+    nodes = _nodes_json(ex)
+    backward = _backward_json(ex)
+    out = {
+        "expression": ex.expression.text.strip() if ex.expression is not None else ex.recorded,
+        "inputs": {k: _jsonable(v._data) for k, v in ex.inputs.items()},
+        "output": {"node": root, "value": _jsonable(ex.output._data)},
+        "forward": nodes,
+        "backward": backward,
+        "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},
+    }
+    if paths:
+        out.update(_paths_json(ex))
+    if numerical:
+        num = ex.numerical()
+        out["numerical"] = {k: _jsonable(v) for k, v in num.items()}
+    if forward is not None:
+        out["forward_mode"] = _forward_json(ex, ex.forward_mode(forward))
+    return out
+
+
+def _nodes_json(ex: Explanation) -> list[dict]:
+    """Every node of the forward pass: its name, op and value, and its inputs and expression
+    when an op made it."""
+    nodes = []
     for t in ex.forward:
         entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t._data)}
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
-        forward.append(entry)
+        nodes.append(entry)
+    return nodes
+
+
+def _backward_json(ex: Explanation) -> list[dict]:
+    """Every step of the backward ledger with the gradient each of its edges passes on."""
     backward = []
     for step in ex.ledger.steps:
         edges = []
@@ -348,17 +376,14 @@ def json_report(
                 "edges": edges,
             }
         )
-    out = {
-        "expression": ex.expression.text.strip() if ex.expression is not None else ex.recorded,
-        "inputs": {k: _jsonable(v._data) for k, v in ex.inputs.items()},
-        "output": {"node": root, "value": _jsonable(ex.output._data)},
-        "forward": forward,
-        "backward": backward,
-        "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},
-    }
-    if paths:
-        summary = ex.paths()
-        out["paths"] = {
+    return backward
+
+
+def _paths_json(ex: Explanation) -> dict:
+    """Each input's gradient as a sum over paths, and what the two ways of computing it cost."""
+    summary = ex.paths()
+    return {
+        "paths": {
             name: {
                 "paths": [
                     {
@@ -372,21 +397,16 @@ def json_report(
                 "backpropagated": _jsonable(ex.gradients[name]),
             }
             for name, t in ex.inputs.items()
-        }
-        out["multiplications"] = {
+        },
+        "multiplications": {
             "paths": summary.path_multiplications,
             "backprop": summary.backprop_multiplications,
-        }
-        out["additions"] = {
+        },
+        "additions": {
             "paths": summary.path_additions,
             "backprop": summary.backprop_additions,
-        }
-    if numerical:
-        num = ex.numerical()
-        out["numerical"] = {k: _jsonable(v) for k, v in num.items()}
-    if wrt is not None:
-        out["forward_mode"] = _forward_json(ex, ex.forward_mode(wrt))
-    return out
+        },
+    }
 
 
 def _forward_json(ex: Explanation, fp: ForwardPass) -> dict:

@@ -42,6 +42,27 @@ def batch_norm(
     Returns:
         y, the same shape as x.
     """
+    C = _check_batch_norm_shapes(input, running_mean, running_var, weight, bias)
+    if training:
+        return _batch_norm_train(input, running_mean, running_var, weight, bias, momentum, eps)
+    if running_mean is None or running_var is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var are required when training=False"
+        )
+    # Evaluation: an affine map per channel, y = x · scale + shift, with
+    # scale = w / √(running_var + eps) and shift = b - running_mean · scale.
+    inv = derived(_inverse_std, running_var, eps, input.dtype)
+    rm = derived(_as_dtype, running_mean, input.dtype)
+    scale = inv if weight is None else weight * inv
+    shift = -rm * scale
+    if bias is not None:
+        shift = shift + bias
+    bshape = (1, C) + (1,) * (input.ndim - 2)
+    return input * scale.reshape(bshape) + shift.reshape(bshape)
+
+
+def _check_batch_norm_shapes(input, running_mean, running_var, weight, bias) -> int:
+    """The channel count C of input (N, C, ...), after checking every (C,) argument against it."""
     if input.ndim < 2:
         raise ShapeError(
             f"batch_norm: expected input of shape (N, C, ...), got {input.shape}\n  at {user_line()}"
@@ -58,35 +79,26 @@ def batch_norm(
                 f"batch_norm: {what} must have shape ({C},) for input {input.shape} with {C} "
                 f"channels, got {t.shape}\n  at {user_line()}"
             )
-    bshape = (1, C) + (1,) * (input.ndim - 2)
-    if training:
-        n = input._data.size // C if C else 0
-        if n <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, got input of "
-                f"shape {input.shape}\n  at {user_line()}"
-            )
-        # One fused op (its backward is a few passes, not a dozen); None means no affine part.
-        w = weight if weight is not None else constant(np.ones(C, dtype=input.dtype))
-        b = bias if bias is not None else constant(np.zeros(C, dtype=input.dtype))
-        op = BatchNormTrain(eps)
-        y = apply(op, input, w, b)
-        if running_mean is not None or running_var is not None:
-            effect(_update_running_stats, running_mean, running_var, op, momentum, n / (n - 1))
-        return y
-    if running_mean is None or running_var is None:
+    return C
+
+
+def _batch_norm_train(input, running_mean, running_var, weight, bias, momentum, eps) -> Tensor:
+    """y from the batch's statistics; the running statistics, when given, move towards them."""
+    C = input.shape[1]
+    n = input._data.size // C if C else 0
+    if n <= 1:
         raise ValueError(
-            "batch_norm: running_mean and running_var are required when training=False"
+            f"batch_norm: expected more than 1 value per channel when training, got input of "
+            f"shape {input.shape}\n  at {user_line()}"
         )
-    # Evaluation: an affine map per channel, y = x · scale + shift, with
-    # scale = w / √(running_var + eps) and shift = b - running_mean · scale.
-    inv = derived(_inverse_std, running_var, eps, input.dtype)
-    rm = derived(_as_dtype, running_mean, input.dtype)
-    scale = inv if weight is None else weight * inv
-    shift = -rm * scale
-    if bias is not None:
-        shift = shift + bias
-    return input * scale.reshape(bshape) + shift.reshape(bshape)
+    # One fused op (its backward is a few passes, not a dozen); None means no affine part.
+    w = weight if weight is not None else constant(np.ones(C, dtype=input.dtype))
+    b = bias if bias is not None else constant(np.zeros(C, dtype=input.dtype))
+    op = BatchNormTrain(eps)
+    y = apply(op, input, w, b)
+    if running_mean is not None or running_var is not None:
+        effect(_update_running_stats, running_mean, running_var, op, momentum, n / (n - 1))
+    return y
 
 
 def _inverse_std(var: np.ndarray, eps: float, dtype) -> np.ndarray:

@@ -52,20 +52,7 @@ def score_captions(
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
-    if len(candidates) != len(references):
-        raise ValueError(
-            f"score_captions: {len(candidates)} candidates but {len(references)} reference lists"
-        )
-    if not candidates:
-        raise ValueError("score_captions: nothing to score")
-    if num_items is not None and len(num_items) != len(candidates):
-        raise ValueError(
-            f"score_captions: {len(candidates)} candidates but {len(num_items)} num_items"
-        )
-    empty = [i for i, refs in enumerate(references) if len(refs) == 0]
-    if empty:
-        raise ValueError(f"score_captions: image {empty[0]} has no reference caption")
-
+    _check_lengths(candidates, references, num_items)
     # Whitespace normalised: a stray newline would derail METEOR's line protocol.
     res = {i: [" ".join(c.split())] for i, c in enumerate(candidates)}
     gts = {i: [" ".join(r.split()) for r in refs] for i, refs in enumerate(references)}
@@ -80,9 +67,32 @@ def score_captions(
             scores["METEOR"] = m
     scores["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
     scores["CIDEr-D"] = float(Cider().compute_score(gts, res)[0])
+    scores.update(_exact_match(res, gts, num_items))
+    return scores
 
+
+def _check_lengths(candidates, references, num_items) -> None:
+    """Raises ValueError unless there is one reference list (not empty) and one num_items
+    entry per candidate."""
+    if len(candidates) != len(references):
+        raise ValueError(
+            f"score_captions: {len(candidates)} candidates but {len(references)} reference lists"
+        )
+    if not candidates:
+        raise ValueError("score_captions: nothing to score")
+    if num_items is not None and len(num_items) != len(candidates):
+        raise ValueError(
+            f"score_captions: {len(candidates)} candidates but {len(num_items)} num_items"
+        )
+    empty = [i for i, refs in enumerate(references) if len(refs) == 0]
+    if empty:
+        raise ValueError(f"score_captions: image {empty[0]} has no reference caption")
+
+
+def _exact_match(res: dict, gts: dict, num_items) -> dict[str, float]:
+    """The share of candidates equal to one of their references, overall and per item count."""
     hits = [res[i][0] in gts[i] for i in res]
-    scores["exact_match"] = sum(hits) / len(hits)
+    scores = {"exact_match": sum(hits) / len(hits)}
     if num_items is not None:
         for k in sorted(set(int(k) for k in num_items)):
             sel = [h for h, kk in zip(hits, num_items, strict=True) if kk == k]

@@ -148,40 +148,15 @@ class MultiheadAttention(Module):
                 "MultiheadAttention: is_causal=True is only a hint that attn_mask is causal; "
                 "pass the mask itself as attn_mask"
             )
-        if not batched:
-            q_in, k_in, v_in = (t.reshape((1, *t.shape)) for t in (q_in, k_in, v_in))
-            if key_padding_mask is not None:
-                key_padding_mask = as_tensor(key_padding_mask).reshape((1, -1))
-        elif not self.batch_first:
-            q_in, k_in, v_in = (t.swapaxes(0, 1) for t in (q_in, k_in, v_in))
+        q_in, k_in, v_in, key_padding_mask = self._to_batch_first(
+            q_in, k_in, v_in, key_padding_mask, batched
+        )
         N, L, E = q_in.shape
-        S = k_in.shape[1]
-        h, d = self.num_heads, self.head_dim
-
         q, k, v = self._project(q_in, k_in, v_in, self_attention)
-        bias = None
-        if attn_mask is not None:
-            am = float_mask(attn_mask, q.dtype, true_means="block", where="attn_mask")
-            bias = am.reshape((1, 1, L, S)) if am.ndim == 2 else am.reshape((N, h, L, S))
-        if key_padding_mask is not None:
-            kpm = float_mask(
-                key_padding_mask, q.dtype, true_means="block", where="key_padding_mask"
-            )
-            kpm = kpm.reshape((N, 1, 1, S))
-            bias = kpm if bias is None else bias + kpm
-        if self.bias_k is not None:
-            k = _fn.cat([k, _fn.broadcast_to(self.bias_k, (N, 1, E))], axis=1)
-            v = _fn.cat([v, _fn.broadcast_to(self.bias_v, (N, 1, E))], axis=1)
-            bias = _pad_key(bias)
-        q = q.reshape((N, L, h, d)).swapaxes(1, 2)  # (N, h, L, d)
-        k = k.reshape((N, -1, h, d)).swapaxes(1, 2)  # (N, h, S', d)
-        v = v.reshape((N, -1, h, d)).swapaxes(1, 2)
-        if self.add_zero_attn:
-            zeros = np.zeros((N, h, 1, d), dtype=q.dtype)
-            k = _fn.cat([k, zeros], axis=2)
-            v = _fn.cat([v, zeros], axis=2)
-            bias = _pad_key(bias)
-
+        bias = _mask_bias(
+            attn_mask, key_padding_mask, q.dtype, (N, self.num_heads, L, k_in.shape[1])
+        )
+        q, k, v, bias = self._split_heads(q, k, v, bias)
         out, weights = attention(q, k, v, bias, self.dropout, self.training, None)
         out = out.swapaxes(1, 2).reshape((N, L, E))  # heads concatenated
         out = self.out_proj(out)
@@ -196,6 +171,36 @@ class MultiheadAttention(Module):
         if not batched:
             weights = weights.reshape(weights.shape[1:])
         return out, weights
+
+    def _to_batch_first(self, q_in, k_in, v_in, key_padding_mask, batched: bool):
+        """Query, key, value as (N, ·, features) and key_padding_mask as (N, S), whatever the
+        layout given."""
+        if not batched:
+            q_in, k_in, v_in = (t.reshape((1, *t.shape)) for t in (q_in, k_in, v_in))
+            if key_padding_mask is not None:
+                key_padding_mask = as_tensor(key_padding_mask).reshape((1, -1))
+        elif not self.batch_first:
+            q_in, k_in, v_in = (t.swapaxes(0, 1) for t in (q_in, k_in, v_in))
+        return q_in, k_in, v_in, key_padding_mask
+
+    def _split_heads(self, q, k, v, bias):
+        """Projected q (N, L, E), k, v (N, S, E) as heads (N, h, ·, d), with the extra keys of
+        add_bias_kv and add_zero_attn appended and the mask bias widened to match."""
+        N, L, E = q.shape
+        h, d = self.num_heads, self.head_dim
+        if self.bias_k is not None:
+            k = _fn.cat([k, _fn.broadcast_to(self.bias_k, (N, 1, E))], axis=1)
+            v = _fn.cat([v, _fn.broadcast_to(self.bias_v, (N, 1, E))], axis=1)
+            bias = _pad_key(bias)
+        q = q.reshape((N, L, h, d)).swapaxes(1, 2)  # (N, h, L, d)
+        k = k.reshape((N, -1, h, d)).swapaxes(1, 2)  # (N, h, S', d)
+        v = v.reshape((N, -1, h, d)).swapaxes(1, 2)
+        if self.add_zero_attn:
+            zeros = np.zeros((N, h, 1, d), dtype=q.dtype)
+            k = _fn.cat([k, zeros], axis=2)
+            v = _fn.cat([v, zeros], axis=2)
+            bias = _pad_key(bias)
+        return q, k, v, bias
 
     def _project(self, q_in, k_in, v_in, self_attention: bool):
         """Q, K, V after the input projections, each (N, ·, E)."""
@@ -277,6 +282,21 @@ class MultiheadAttention(Module):
 
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _mask_bias(attn_mask, key_padding_mask, dtype, shape):
+    """The additive mask both masks amount to, broadcastable to the scores (N, h, L, S);
+    None when there are neither."""
+    N, h, L, S = shape
+    bias = None
+    if attn_mask is not None:
+        am = float_mask(attn_mask, dtype, true_means="block", where="attn_mask")
+        bias = am.reshape((1, 1, L, S)) if am.ndim == 2 else am.reshape((N, h, L, S))
+    if key_padding_mask is not None:
+        kpm = float_mask(key_padding_mask, dtype, true_means="block", where="key_padding_mask")
+        kpm = kpm.reshape((N, 1, 1, S))
+        bias = kpm if bias is None else bias + kpm
+    return bias
 
 
 def _pad_key(bias):

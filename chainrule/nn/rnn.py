@@ -57,6 +57,34 @@ def _check_dtype(layer: str, x: Tensor, w: Tensor) -> None:
         )
 
 
+def _check_options(layer: str, bias, batch_first, bidirectional, dropout, num_layers) -> None:
+    """Raises unless the flags are bools and dropout a probability; warns when dropout, applied
+    between layers, cannot act."""
+    for what, v in (
+        ("bias", bias),
+        ("batch_first", batch_first),
+        ("bidirectional", bidirectional),
+    ):
+        if not isinstance(v, bool):
+            raise TypeError(f"{layer}: {what} should be a bool, got {type(v).__name__}")
+    if (
+        not isinstance(dropout, numbers.Number)
+        or isinstance(dropout, bool)
+        or not (0 <= dropout <= 1)
+    ):
+        raise ValueError(
+            f"{layer}: dropout should be a number in [0, 1] (the probability of zeroing an "
+            f"element), got {dropout!r}"
+        )
+    if dropout > 0 and num_layers == 1:
+        # stacklevel 3: the frame that called RNNBase.__init__, not this helper.
+        warnings.warn(
+            f"{layer}: dropout is applied after every recurrent layer but the last, so "
+            f"dropout={dropout} with num_layers=1 does nothing",
+            stacklevel=3,
+        )
+
+
 def _zeros(shape, dtype) -> Tensor:
     return constant(np.zeros(shape, dtype=dtype))
 
@@ -243,50 +271,34 @@ class RNNBase(Module):
         self.input_size = _check_size(name, "input_size", input_size)
         self.hidden_size = _check_size(name, "hidden_size", hidden_size)
         self.num_layers = _check_size(name, "num_layers", num_layers)
-        for what, v in (
-            ("bias", bias),
-            ("batch_first", batch_first),
-            ("bidirectional", bidirectional),
-        ):
-            if not isinstance(v, bool):
-                raise TypeError(f"{name}: {what} should be a bool, got {type(v).__name__}")
-        if (
-            not isinstance(dropout, numbers.Number)
-            or isinstance(dropout, bool)
-            or not (0 <= dropout <= 1)
-        ):
-            raise ValueError(
-                f"{name}: dropout should be a number in [0, 1] (the probability of zeroing an "
-                f"element), got {dropout!r}"
-            )
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"{name}: dropout is applied after every recurrent layer but the last, so "
-                f"dropout={dropout} with num_layers=1 does nothing",
-                stacklevel=2,
-            )
+        _check_options(name, bias, batch_first, bidirectional, dropout, num_layers)
         self.bias = bias
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.proj_size = 0
-        dirs = 2 if bidirectional else 1
-        g = _GATES[mode] * self.hidden_size
-        dtype = get_default_dtype()
         self._all_weights: list[list[str]] = []
         for layer in range(self.num_layers):
-            d_in = self.input_size if layer == 0 else self.hidden_size * dirs
-            for direction in range(dirs):
-                suffix = "_reverse" if direction == 1 else ""
-                names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-                setattr(self, names[0], Parameter(np.empty((g, d_in), dtype=dtype)))
-                setattr(self, names[1], Parameter(np.empty((g, self.hidden_size), dtype=dtype)))
-                if bias:
-                    names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
-                    setattr(self, names[2], Parameter(np.empty(g, dtype=dtype)))
-                    setattr(self, names[3], Parameter(np.empty(g, dtype=dtype)))
-                self._all_weights.append(names)
+            for direction in range(2 if bidirectional else 1):
+                self._all_weights.append(self._add_parameters(layer, direction))
         self.reset_parameters()
+
+    def _add_parameters(self, layer: int, direction: int) -> list[str]:
+        """Registers one layer and direction's parameters (uninitialised); returns their names."""
+        g = _GATES[self.mode] * self.hidden_size
+        d_in = (
+            self.input_size if layer == 0 else self.hidden_size * (2 if self.bidirectional else 1)
+        )
+        dtype = get_default_dtype()
+        suffix = "_reverse" if direction == 1 else ""
+        names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+        setattr(self, names[0], Parameter(np.empty((g, d_in), dtype=dtype)))
+        setattr(self, names[1], Parameter(np.empty((g, self.hidden_size), dtype=dtype)))
+        if self.bias:
+            names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+            setattr(self, names[2], Parameter(np.empty(g, dtype=dtype)))
+            setattr(self, names[3], Parameter(np.empty(g, dtype=dtype)))
+        return names
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/√H, 1/√H), PyTorch's rule."""

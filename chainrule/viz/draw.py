@@ -14,6 +14,11 @@ between M's parameters and the ops that use them directly (it descends from a pa
 leads to an op with a parameter of M as input). For ``Linear`` that is its matmul and bias add; an
 activation between two layers of a ``Sequential`` lands in the ``Sequential``'s box; the loss lies
 outside every box.
+
+How nodes are labelled: a tensor's ``.name``, where set (``x.name = "x"``), labels its node, with
+what it computes over its operands' names (``e = c × d``, ``n5 = n4²``); operands of ``-``, ``/``,
+``**`` and matmul are marked on their edges (``numerator``, ``exponent``); parameters are named
+from ``params``/``modules``; other ops show their op name.
 """
 
 from __future__ import annotations
@@ -74,10 +79,7 @@ def draw(
         op_names: id(tensor) -> the name to show for its op (``dot`` for a matmul the user wrote
             as ``dot``); the op's own name otherwise.
 
-    A tensor's ``.name``, where set (``x.name = "x"``), labels its node, with what it computes
-    over its operands' names (``e = c × d``, ``n5 = n4²``); operands of ``-``, ``/``, ``**`` and
-    matmul are marked on their edges (``numerator``, ``exponent``); parameters are named from
-    ``params``/``modules``; other ops show their op name. The same graph gives the same DOT text,
+    Nodes are labelled as the module docstring says. The same graph gives the same DOT text,
     byte for byte, and so the same picture.
 
     Returns:
@@ -92,24 +94,27 @@ def draw(
     check_graph(tensor, where="draw")
     names, classes = _parameter_names(params, modules)
     order = _collect(tensor)
-    ledger = None
-    seeded = False
-    if grads and tensor.requires_grad:
-        seeded = tensor._data.size != 1
-        with np.errstate(all="ignore"):
-            ledger = record(tensor)
+    ledger, seeded = _gradient_ledger(tensor, grads)
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
     builder = _Dot(order, tensor, names, classes, ledger, values, max_elements, op_names or {})
     lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
-    source = builder.build(lines, rankdir)
-    graph = Graph(source, nodes=len(order))
+    graph = Graph(builder.build(lines, rankdir), nodes=len(order))
     if path is not None:
         graph.save(path, format=format)
     return graph
 
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
+
+
+def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
+    """The ledger of a reverse pass from ``tensor`` (None when no gradients are drawn), and
+    whether that pass was seeded with ones because ``tensor`` has more than one element."""
+    if not (grads and tensor.requires_grad):
+        return None, False
+    with np.errstate(all="ignore"):
+        return record(tensor), tensor._data.size != 1
 
 
 def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
