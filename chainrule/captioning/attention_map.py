@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from chainrule.checkpoint import write_atomically
+from chainrule.serialization import write_atomically
 
 
 def upsample(alpha: np.ndarray, size: int) -> np.ndarray:

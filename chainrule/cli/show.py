@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from chainrule.checkpoint import write_atomically
 from chainrule.cli.argtypes import COUNT
+from chainrule.serialization import write_atomically
 
 
 def add_parser(sub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chainrule.checkpoint import write_atomically
+from chainrule.serialization import write_atomically
 
 
 @dataclass
