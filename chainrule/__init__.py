@@ -169,8 +169,8 @@ from chainrule.random import Generator, manual_seed
 # isort: split
 # The layers above the engine; imported after it because they build on it.
 from chainrule import data, datasets, distributed, nn, onnx, optim, utils, viz
-from chainrule.checkpoint import load, save
 from chainrule.jit import CompiledStep, compile
+from chainrule.serialization import load, save
 
 # PyTorch's other names for the dtypes (torch.float is float32, torch.int is int32, ...).
 float, double, half, long, int, short = float32, float64, float16, int64, int32, int16

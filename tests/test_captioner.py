@@ -25,10 +25,10 @@ from chainrule.captioning import (
 )
 from chainrule.captioning.data import teacher_forcing
 from chainrule.captioning.images import ImageError
-from chainrule.checkpoint import CheckpointError
 from chainrule.datasets.fashion_scenes import FashionScenes, scene_vocabulary
 from chainrule.datasets.vocab import Vocabulary
 from chainrule.models.captioner import AttentionDecoder, Captioner, ShowTellDecoder
+from chainrule.serialization import CheckpointError
 
 VOCAB = scene_vocabulary()
 TINY = dict(channels=(4, 8, 8), embed_dim=8, hidden_dim=16, attention_dim=8, dropout=0.0)

@@ -13,17 +13,17 @@ import pytest
 from safetensors.numpy import save_file
 
 import chainrule as cr
-from chainrule import checkpoint
-from chainrule.checkpoint import (
+from chainrule.optim import SGD, Adam, RMSprop
+from chainrule.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
+from chainrule.serialization import (
     CheckpointError,
     flatten,
     join_optimizer_state,
     load_metadata,
+    save_load,
     split_optimizer_state,
     unflatten,
 )
-from chainrule.optim import SGD, Adam, RMSprop
-from chainrule.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
 
 
 def _state(rng):
@@ -111,12 +111,12 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def half_then_fail(tensors, filename, metadata):
-        checkpoint.save_file(tensors, filename, metadata=metadata)
+        save_load.save_file(tensors, filename, metadata=metadata)
         with open(filename, "r+b") as f:  # a partial file, as if the disk filled up mid-write
             f.truncate(os.path.getsize(filename) // 2)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "_write_file", half_then_fail)
+    monkeypatch.setattr(save_load, "_write_file", half_then_fail)
     with pytest.raises(OSError, match="No space left"):
         cr.save({"w": np.full(1000, 9.0)}, path, metadata={"epoch": 5})
     assert path.read_bytes() == before
@@ -133,14 +133,14 @@ def test_kill_during_write_leaves_previous_checkpoint_intact(tmp_path):
         import os, signal
         import numpy as np
         import chainrule as cr
-        from chainrule import checkpoint
+        from chainrule.serialization import save_load
         cr.save({{"w": np.arange(5.0)}}, {str(path)!r}, metadata={{"epoch": 1}})
         def killed_midway(tensors, filename, metadata):
             with open(filename, "wb") as f:
                 f.write(b"partial")
                 f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        checkpoint._write_file = killed_midway
+        save_load._write_file = killed_midway
         cr.save({{"w": np.zeros(10)}}, {str(path)!r}, metadata={{"epoch": 2}})
         """
     )

@@ -52,7 +52,7 @@ def test_a_fifo_is_refused_by_every_reader_without_opening_it(no_hang, fifo, tmp
     with pytest.raises(NotARegularFileError, match=r"pipe\.safetensors: is a FIFO"):
         cr.load(fifo)
     with pytest.raises(NotARegularFileError, match=r"pipe\.safetensors: is a FIFO"):
-        cr.checkpoint.load_metadata(fifo)
+        cr.serialization.load_metadata(fifo)
     with pytest.raises(NotARegularFileError, match=r"pipe\.safetensors: is a FIFO .*image file"):
         read_image(fifo)
     with pytest.raises(NotARegularFileError, match=r"pipe\.safetensors: is a FIFO .*IDX"):
@@ -112,13 +112,15 @@ def test_one_flipped_byte_in_the_tensor_data_is_refused_naming_the_file(tmp_path
     np.testing.assert_array_equal(tensors["w"].numpy(), w)
     assert meta == {"epoch": 1}
     flip_byte(path, offset_from_end)  # the data is at the end of the file, after the header
-    with pytest.raises(cr.checkpoint.CheckpointError, match=r"ckpt\.safetensors: the tensor data"):
+    with pytest.raises(
+        cr.serialization.CheckpointError, match=r"ckpt\.safetensors: the tensor data"
+    ):
         cr.load(path)
 
 
 def test_the_digest_covers_names_and_shapes(tmp_path):
     """Moving bytes between tensors or renaming one changes the digest too."""
-    from chainrule.checkpoint import _digest
+    from chainrule.serialization.save_load import _digest
 
     a = {"x": np.zeros(4), "y": np.ones(2)}
     assert _digest(a) == _digest({"y": np.ones(2), "x": np.zeros(4)})  # order does not matter

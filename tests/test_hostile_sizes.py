@@ -13,12 +13,12 @@ import pytest
 
 import chainrule as cr
 from chainrule.captioning import load_captioner, save_captioner
-from chainrule.checkpoint import CheckpointError
 from chainrule.cli.main import main
 from chainrule.datasets import DatasetFormatError, read_idx
 from chainrule.datasets.fashion_scenes import scene_vocabulary
 from chainrule.models.captioner import Captioner, CaptionerConfig
 from chainrule.models.nielsen import Nielsen
+from chainrule.serialization import CheckpointError
 from chainrule.training.checkpointing import load_model, save_model
 
 MB = 1 << 20

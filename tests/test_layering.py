@@ -16,7 +16,7 @@ LAYER = {
     "autograd": 2,
     "jit": 3,
     "functional": 4,
-    "nn": 5, "optim": 5, "data": 5, "datasets": 5, "utils": 5, "checkpoint": 5, "metrics": 5,
+    "nn": 5, "optim": 5, "data": 5, "datasets": 5, "utils": 5, "serialization": 5, "metrics": 5,
     "models": 6,
     "training": 7, "captioning": 7, "distributed": 7,
     "cli": 8, "viz": 8, "explain": 8, "onnx": 8,

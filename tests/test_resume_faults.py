@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import checkpoint as cr_checkpoint
 from chainrule.captioning import CaptionTrainConfig, train_captioner
 from chainrule.captioning import train as caption_train
+from chainrule.serialization import save_load
 from chainrule.training import trainer
 from chainrule.training.trainer import TrainConfig, train
 
@@ -95,7 +95,7 @@ def test_classifier_killed_at_epoch_end_resumes_to_the_same_outputs(
     kill_on_call(monkeypatch, module, name, epoch)
     with pytest.raises(Killed):
         train(cfg, log=lambda s: None)
-    assert cr_checkpoint.load_metadata(tmp_path / "checkpoint.safetensors")["epoch"] == epoch
+    assert save_load.load_metadata(tmp_path / "checkpoint.safetensors")["epoch"] == epoch
     result = train(cfg, resume=True, log=lambda s: None)
     assert result["epochs"] == 3
     assert_same_outputs(outputs(tmp_path), classifier_straight)
@@ -128,7 +128,7 @@ def test_captioner_killed_at_epoch_end_resumes_to_the_same_outputs(
     kill_on_call(monkeypatch, module, name, epoch)
     with pytest.raises(Killed):
         train_captioner(cfg, log=lambda s: None, progress=False)
-    meta = cr_checkpoint.load_metadata(tmp_path / "checkpoint.safetensors")
+    meta = save_load.load_metadata(tmp_path / "checkpoint.safetensors")
     assert meta["position"] == {"epoch": epoch, "step": 0}
     train_captioner(cfg, resume=True, log=lambda s: None, progress=False)
     assert_same_outputs(outputs(tmp_path), captioner_straight)
@@ -143,8 +143,8 @@ def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path, mon
     def die(*args, **kwargs):
         raise Killed
 
-    monkeypatch.setattr(cr_checkpoint, "_write_file", die)
-    monkeypatch.setattr(cr_checkpoint.os, "unlink", lambda p: None)  # a kill skips the cleanup
+    monkeypatch.setattr(save_load, "_write_file", die)
+    monkeypatch.setattr(save_load.os, "unlink", lambda p: None)  # a kill skips the cleanup
     with pytest.raises(Killed):
         cr.save(x, path)
     monkeypatch.undo()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.checkpoint import CheckpointError
+from chainrule.serialization import CheckpointError
 
 
 def _trained(seed=0):

@@ -11,7 +11,6 @@ import pytest
 
 import chainrule as cr
 from chainrule.captioning import CaptionTrainConfig, train_captioner
-from chainrule.checkpoint import CheckpointError
 from chainrule.cli.main import main
 from chainrule.datasets import DatasetFormatError, DatasetNotFoundError, write_idx
 from chainrule.datasets import mnist as mnist_module
@@ -23,6 +22,7 @@ from chainrule.datasets.mnist import (
     read_idx_pair,
 )
 from chainrule.models.nielsen import Nielsen
+from chainrule.serialization import CheckpointError
 from chainrule.training.checkpointing import load_model, save_model
 from chainrule.training.trainer import TrainConfig, train
 

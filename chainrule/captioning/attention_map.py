@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from chainrule.checkpoint import write_atomically
 from chainrule.errors import require_extra
+from chainrule.serialization import write_atomically
 
 
 def upsample(alpha: np.ndarray, size: int) -> np.ndarray:

@@ -12,14 +12,14 @@ import os
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.checkpoint import (
+from chainrule.datasets.vocab import SPECIALS, Vocabulary
+from chainrule.serialization import (
     CheckpointError,
     join_optimizer_state,
     load_weights,
     metadata_error,
     split_optimizer_state,
 )
-from chainrule.datasets.vocab import SPECIALS, Vocabulary
 
 MODEL_KIND = "chainrule-captioner"
 STATE_KIND = "chainrule-captioner-training-state"

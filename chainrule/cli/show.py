@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 
-from chainrule.checkpoint import write_atomically
 from chainrule.cli.argtypes import COUNT
 from chainrule.errors import require_extra
+from chainrule.serialization import write_atomically
 
 
 def add_parser(sub) -> None:

@@ -55,16 +55,16 @@ class CNN(nn.Module):
 
 register(
     Recipe(
-        "cnn",
-        "two conv-BN-ReLU-maxpool blocks, Linear 3136-128-10 with dropout; Adam lr 1e-3, batch 64, "
-        "cosine learning-rate decay",
-        lambda shape, k: CNN(shape[0], (shape[1], shape[2]), k),
-        cross_entropy,
-        "adam",
-        1e-3,
-        64,
-        15,
-        False,
+        name="cnn",
+        description="two conv-BN-ReLU-maxpool blocks, Linear 3136-128-10 with dropout; Adam lr "
+        "1e-3, batch 64, cosine learning-rate decay",
+        build=lambda shape, k: CNN(shape[0], (shape[1], shape[2]), k),
+        loss=cross_entropy,
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=64,
+        epochs=15,
+        flatten=False,
         schedule="cosine",
     )
 )

@@ -18,9 +18,9 @@ import numpy as np
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.checkpoint import write_atomically
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.onnx.symbolic import TRANSLATIONS, _embedding, unsupported
+from chainrule.serialization import write_atomically
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Squeeze/Unsqueeze/Split/ReduceSum take their axes as inputs from 13 on

@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.checkpoint import (
+from chainrule.serialization import (
     CheckpointError,
     join_optimizer_state,
     load_weights,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chainrule.checkpoint import write_atomically
 from chainrule.errors import require_extra
+from chainrule.serialization import write_atomically
 
 
 @dataclass

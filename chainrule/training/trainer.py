@@ -16,11 +16,11 @@ import numpy as np
 import chainrule as cr
 from chainrule import distributed as dist
 from chainrule import random as cr_random
-from chainrule.checkpoint import write_atomically
 from chainrule.data import ArrayDataset, DataLoader
 from chainrule.datasets import load_splits
 from chainrule.errors import require_extra
 from chainrule.models import get_recipe
+from chainrule.serialization import write_atomically
 from chainrule.training import checkpointing
 from chainrule.training.curves import plot_curves
 from chainrule.training.optimizers import default_lr, make_optimizer

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from chainrule.checkpoint import write_atomically
+from chainrule.serialization import write_atomically
 
 FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "gv")

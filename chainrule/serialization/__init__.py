@@ -1,0 +1,61 @@
+"""Serialization: ``cr.save`` / ``cr.load`` in the safetensors format, written atomically.
+
+A checkpoint is a flat dict of arrays with dotted keys (``"model.fc1.weight"``), stored with the
+``safetensors`` package: a JSON header (names, dtypes, shapes, offsets) followed by the raw
+bytes. Loading reads exactly that, so it never executes code from the file (no pickle).
+Everything that is not an array (epoch, hyperparameters, the RNG state, the model's kind) goes
+into the header's string ``metadata``, each value JSON-encoded.
+
+Writes are atomic: the file is written under a temporary name in the same directory, flushed to
+disk (fsync), and renamed over the old one (``os.replace``). A crash or a kill at any moment
+leaves either the previous checkpoint or the new one, never half of one.
+
+Every file ``save`` writes carries a SHA-256 of its tensors (names, dtypes, shapes and bytes) in
+the metadata, under ``"chainrule.sha256"``; ``load`` recomputes it and refuses a file whose data
+no longer matches (a flipped bit, a bad copy). Files without one (older, or from other tools)
+load unchecked.
+
+Example::
+
+    tensors, opt_meta = cr.serialization.split_optimizer_state(opt.state_dict())
+    cr.save({"model": model.state_dict(), "optimizer": tensors}, "ckpt.safetensors",
+            metadata={"epoch": 7, "optimizer": opt_meta, "scheduler": sched.state_dict()})
+
+    flat, meta = cr.load("ckpt.safetensors", with_metadata=True)
+    parts = cr.serialization.unflatten(flat, depth=1)  # {"model": {...}, "optimizer": {...}}
+    model.load_state_dict(parts["model"])
+    opt.load_state_dict(
+        cr.serialization.join_optimizer_state(parts.get("optimizer"), meta["optimizer"]))
+    sched.load_state_dict(meta["scheduler"])
+
+The pieces, one concern each: ``save_load`` (the file format: ``save``, ``load``, the
+metadata header and the digest), ``structure`` (nested dicts and containers <-> flat tensor
+names), ``atomic`` (``write_atomically``, also used for metrics, curves and exports) and
+``state_dicts`` (optimiser state halves, weights into a model, metadata checks).
+"""
+
+from chainrule.serialization.atomic import write_atomically
+from chainrule.serialization.save_load import load, load_metadata, save
+from chainrule.serialization.state_dicts import (
+    join_optimizer_state,
+    load_weights,
+    metadata_error,
+    split_optimizer_state,
+    whole_number,
+)
+from chainrule.serialization.structure import CheckpointError, flatten, unflatten
+
+__all__ = [
+    "CheckpointError",
+    "flatten",
+    "join_optimizer_state",
+    "load",
+    "load_metadata",
+    "load_weights",
+    "metadata_error",
+    "save",
+    "split_optimizer_state",
+    "unflatten",
+    "whole_number",
+    "write_atomically",
+]

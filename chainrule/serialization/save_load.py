@@ -1,0 +1,282 @@
+"""``save`` and ``load``: the safetensors file, its JSON metadata header and the SHA-256 of its
+tensors (see the package's docstring)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load as load_bytes
+from safetensors.numpy import save as save_bytes
+from safetensors.numpy import save_file
+
+from chainrule.autograd.creation import from_numpy
+from chainrule.errors import regular_file
+from chainrule.serialization.atomic import write_atomically
+from chainrule.serialization.structure import (
+    CheckpointError,
+    _decode_structure,
+    _encode_structure,
+    _is_module,
+    flatten,
+)
+
+# Marks a header whose metadata values we JSON-encoded (files from other tools hold plain strings).
+_FORMAT_KEY = "chainrule.metadata"
+_FORMAT_VALUE = "json"
+# SHA-256 of the tensors (names, dtypes, shapes, bytes; see _digest): safetensors has no checksum
+# of its own, so without this a flipped bit in the data would load without a word.
+_DIGEST_KEY = "chainrule.sha256"
+# The nesting of what ``save(obj, f)`` wrote (dicts, lists, tuples, plain values, and tensors by
+# key), so that ``load(f)`` returns the object as PyTorch's ``torch.load`` would.
+_STRUCTURE_KEY = "chainrule.structure"
+
+# The dtypes that safetensors' NumPy reader maps back to NumPy (bfloat16 and float8 have no
+# NumPy dtype; complex128 is not in the format).
+_DTYPES = frozenset(
+    np.dtype(t)
+    for t in (
+        np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+        np.int64, np.uint64, np.float16, np.float32, np.float64, np.complex64,
+    )
+)  # fmt: skip
+
+
+def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
+    """Writes ``obj`` to ``f`` (a path, or a binary file object) in the safetensors format; to a
+    path atomically. Never pickle: ``load`` reads it back without executing anything.
+
+    Called as PyTorch programs call ``torch.save(obj, f)`` (no ``metadata``), ``obj`` may be a
+    state dict or any nesting of dicts, lists and tuples holding tensors, arrays, numbers,
+    strings, booleans and None (a model's and an optimiser's ``state_dict()``, a scheduler's, an
+    epoch count); ``load(f)`` gives the same structure back. Saving a whole ``Module`` is
+    refused: save its ``state_dict()``.
+
+    With ``metadata=`` (chainrule's own form, used by its trainers) ``obj`` is a dict of
+    tensors, nested dicts allowed, and ``metadata`` holds the plain values; see below.
+
+    Nested dicts are flattened with dotted keys (see ``flatten``). dtypes and shapes are kept
+    exactly (float32, float64, int64, bool, ...). ``metadata`` holds everything else (numbers,
+    strings, lists, nested dicts of those: epoch, hyperparameters, RNG state), JSON-encoded
+    into the file's header; read it back with ``load(path, with_metadata=True)`` or
+    ``load_metadata(path)``.
+
+    The file is written to a temporary file in the same directory, fsync'ed, then renamed over
+    ``path``; if anything fails (or the process is killed), the previous file at ``path`` is
+    left as it was.
+
+    Raises:
+        TypeError: a value is not a tensor/array, its dtype is not storable, or a metadata value
+            is not JSON-serialisable (the message names the key).
+        FileNotFoundError: the directory of ``path`` does not exist.
+    """
+    if _is_module(obj):
+        raise TypeError(
+            f"cr.save: {type(obj).__name__} is a Module; chainrule saves tensors, never pickled "
+            "objects. Save its state_dict() instead: cr.save(model.state_dict(), f), and load "
+            "it into a new model with model.load_state_dict(cr.load(f))"
+        )
+    if metadata is None:
+        tensors: dict[str, np.ndarray] = {}
+        structure = _encode_structure(obj, "", tensors)
+        header_extra = {_STRUCTURE_KEY: json.dumps(structure)}
+    else:
+        tensors, header_extra = flatten(obj), {}
+    for name, arr in tensors.items():
+        if arr.dtype not in _DTYPES:
+            raise TypeError(
+                f"cr.save: {name!r} has dtype {arr.dtype}, which a safetensors checkpoint cannot "
+                f"hold; supported: {', '.join(sorted(d.name for d in _DTYPES))}"
+            )
+        # safetensors copies raw memory from the data pointer: a strided array must be made
+        # contiguous first, or its elements would be written in the wrong order. (Not with
+        # np.ascontiguousarray, which turns a 0-d array into shape (1,).)
+        if not arr.flags.c_contiguous:
+            tensors[name] = np.array(arr, order="C")
+    header = _encode_metadata(metadata)
+    header.update(header_extra)
+    header[_DIGEST_KEY] = _digest(tensors)
+    if hasattr(f, "write"):
+        f.write(save_bytes(tensors, metadata=header))
+        return
+    write_atomically(f, lambda tmp: _write_file(tensors, tmp, header), "cr.save")
+
+
+def _write_file(tensors: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
+    """Writes the safetensors file (a separate function so tests can make it fail midway)."""
+    save_file(tensors, path, metadata=metadata)
+
+
+def load(
+    f: Any,
+    map_location: Any = None,
+    *,
+    weights_only: bool = True,
+    with_metadata: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Reads a checkpoint written by ``save`` (or any safetensors file) from a path or a binary
+    file object. Nothing in the file is executed, whatever ``weights_only`` says.
+
+    ``map_location`` may be None, "cpu", ``cr.device("cpu")`` or a function (PyTorch's
+    ``lambda storage, loc: storage``): everything loads onto the CPU, the only device; asking
+    for another device is refused with the reason.
+
+    Returns:
+        for a file written by ``save(obj, f)``, ``obj`` as it was saved (tensors as Tensors);
+        otherwise the flat dict ``dotted key -> Tensor`` (dtypes and shapes as saved; use
+        ``unflatten`` for the nested form). With ``with_metadata=True``, always
+        ``(flat tensors, metadata)`` where metadata is the dict given to ``save``.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        CheckpointError: the file is not a valid safetensors file (truncated, or something else
+            altogether), or its tensors do not match the SHA-256 saved with them; the message
+            names the file and what is wrong.
+    """
+    _check_map_location(map_location)
+    if hasattr(f, "read"):
+        path = str(getattr(f, "name", "<file object>"))
+        raw, arrays = _read_file_object(f, path)
+    else:
+        path = _existing_file(f)
+        try:
+            with safe_open(path, framework="np") as fh:
+                raw = fh.metadata()
+                arrays = {key: fh.get_tensor(key) for key in fh.keys()}
+        except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
+            raise _corrupt(path, e) from None
+    _verify(path, raw, arrays)
+    tensors = {key: from_numpy(arr) for key, arr in arrays.items()}
+    if with_metadata:
+        return tensors, _decode_metadata(path, raw)
+    structure = (raw or {}).get(_STRUCTURE_KEY)
+    if structure is None:
+        return tensors
+    try:
+        return _decode_structure(json.loads(structure), tensors)
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"cr.load: {path}: the structure recorded in the file is malformed ({e}); the file "
+            "was altered or not written by chainrule"
+        ) from None
+
+
+def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata dict saved with a checkpoint (reads only the file's header)."""
+    path = _existing_file(path)
+    try:
+        with safe_open(path, framework="np") as f:
+            raw = f.metadata()
+    except Exception as e:
+        raise _corrupt(path, e) from None
+    return _decode_metadata(path, raw)
+
+
+def _existing_file(path: str | os.PathLike) -> str:
+    return regular_file(path, "checkpoint file")
+
+
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """The SHA-256 (hex) of ``arrays``: each name, dtype, shape and C-order bytes, by name."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        arr = arrays[name]
+        h.update(json.dumps([name, arr.dtype.str, list(arr.shape)]).encode())
+        h.update(arr.data if arr.flags.c_contiguous else arr.tobytes())
+    return h.hexdigest()
+
+
+def _verify(path: str, raw: Mapping[str, str] | None, arrays: Mapping[str, np.ndarray]) -> None:
+    """Refuses tensors whose digest differs from the one saved with them (files written before
+    digests were stored, or by other tools, have none and are not checked)."""
+    expected = (raw or {}).get(_DIGEST_KEY)
+    if expected is not None and _digest(arrays) != expected:
+        raise CheckpointError(
+            f"{path}: the tensor data does not match the SHA-256 saved with it, so "
+            "the file was damaged or altered after it was written; use another copy or "
+            "write it again"
+        )
+
+
+def _corrupt(path: str, error: Exception, size: int | None = None) -> CheckpointError:
+    size = os.path.getsize(path) if size is None else size
+    return CheckpointError(
+        f"cr.load: {path!r} is not a valid safetensors checkpoint ({error}; file size "
+        f"{size} bytes). It may have been cut short (an interrupted copy or a "
+        "full disk) or be another kind of file."
+    )
+
+
+def _encode_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:
+    header = {_FORMAT_KEY: _FORMAT_VALUE}
+    if metadata is None:
+        return header
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"cr.save: metadata must be a dict, got {type(metadata).__name__}")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or key in (_FORMAT_KEY, _DIGEST_KEY, _STRUCTURE_KEY):
+            raise TypeError(
+                f"cr.save: metadata keys must be strings other than {_FORMAT_KEY!r} and "
+                f"{_DIGEST_KEY!r}, got {key!r}"
+            )
+        try:
+            header[key] = json.dumps(value, default=_json_default)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"cr.save: metadata[{key!r}] cannot be stored as JSON: {e}") from None
+    return header
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _decode_metadata(path: str, raw: Mapping[str, str] | None) -> dict[str, Any]:
+    raw = dict(raw or {})
+    raw.pop(_DIGEST_KEY, None)
+    raw.pop(_STRUCTURE_KEY, None)
+    if raw.pop(_FORMAT_KEY, None) != _FORMAT_VALUE:
+        return raw  # written by another tool: its values are plain strings
+    out = {}
+    for key, value in raw.items():
+        try:
+            out[key] = json.loads(value)
+        except ValueError as e:
+            raise CheckpointError(
+                f"cr.load: metadata[{key!r}] of {path!r} is not valid JSON ({e})"
+            ) from None
+    return out
+
+
+def _check_map_location(map_location: Any) -> None:
+    """Everything loads onto the CPU; a device other than the CPU is refused with the reason."""
+    if map_location is None or callable(map_location):
+        return
+    from chainrule import devices
+
+    targets = map_location.values() if isinstance(map_location, Mapping) else [map_location]
+    for target in targets:
+        devices.check(target)
+
+
+def _read_file_object(f: Any, name: str) -> tuple[dict[str, str] | None, dict[str, np.ndarray]]:
+    """The metadata and arrays of a safetensors file read from a binary file object."""
+    data = f.read()
+    try:
+        n = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or n > len(data) - 8:
+            raise ValueError("the header is longer than the file")
+        raw = json.loads(data[8 : 8 + n]).get("__metadata__")
+        arrays = load_bytes(data)
+    except Exception as e:
+        raise _corrupt(name, e, len(data)) from None
+    return raw, arrays
