@@ -8,27 +8,27 @@ import functools
 from chainrule.autograd.grad_mode import recording
 
 
-def fresh(fn, *args):
+def redrawn(fn, *args):
     """``fn(*args)`` for an array that must be drawn anew at every call (a dropout mask, a random
     tensor); ``cr.compile`` records the call and makes it again at every replay."""
     out = fn(*args)
     tracer = recording()
     if tracer is not None:
-        tracer.fresh(fn, args, out)
+        tracer.redrawn(fn, args, out)
     return out
 
 
-def effect(fn, *args) -> None:
+def side_effect(fn, *args) -> None:
     """Runs ``fn(*args)``, a change to state outside the graph (BatchNorm's running statistics);
     ``cr.compile`` records it and runs it again at every replay. ``args`` are passed as they are
     (Tensors as objects, so ``fn`` reads their ``.data`` when it runs)."""
     fn(*args)
     tracer = recording()
     if tracer is not None:
-        tracer.effect(fn, args)
+        tracer.side_effect(fn, args)
 
 
-def recorded(method):
+def replayed_whole(method):
     """Decorates a method with effects on training state (an optimiser's ``step``), so that a
     ``cr.compile`` recording replays the whole call rather than the ops inside it."""
 
@@ -39,5 +39,5 @@ def recorded(method):
             return method(*args, **kwargs)
         return tracer.call(method, args, kwargs)
 
-    wrapper.__wrapped_recorded__ = True
+    wrapper.__replayed_whole__ = True
     return wrapper

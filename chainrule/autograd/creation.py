@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import random as _random
-from chainrule.autograd.compile_hooks import fresh
+from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 
@@ -97,13 +97,13 @@ def arange(
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Samples of the standard normal distribution, from the library's seeded generator."""
     _device.check(device)
-    return _make(fresh(_normal, _shape(shape), _dtype(dtype)), requires_grad)
+    return _make(redrawn(_normal, _shape(shape), _dtype(dtype)), requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Samples of the uniform distribution on [0, 1), from the library's seeded generator."""
     _device.check(device)
-    return _make(fresh(_uniform, _shape(shape), _dtype(dtype)), requires_grad)
+    return _make(redrawn(_uniform, _shape(shape), _dtype(dtype)), requires_grad)
 
 
 def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -176,14 +176,14 @@ def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     low, high = (0, args[0]) if len(args) == 1 else args
     dtype = np.int64 if dtype is None else dtype
-    return _make(fresh(_integers, int(low), int(high), tuple(size), np.dtype(dtype)), False)
+    return _make(redrawn(_integers, int(low), int(high), tuple(size), np.dtype(dtype)), False)
 
 
 def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise)."""
     _device.check(device)
     dtype = np.int64 if dtype is None else dtype
-    return _make(fresh(_permutation, int(n), np.dtype(dtype)), False)
+    return _make(redrawn(_permutation, int(n), np.dtype(dtype)), False)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -229,13 +229,13 @@ def normal(mean, std, size=None, *, generator=None, dtype=None, device=None) -> 
     shape = tuple(size) if size is not None else np.broadcast_shapes(m.shape, s.shape)
     if isinstance(mean, Tensor) and dtype is None:
         dtype = mean.dtype
-    return _make(fresh(_gaussian, m, s, shape, _dtype(dtype)), False)
+    return _make(redrawn(_gaussian, m, s, shape, _dtype(dtype)), False)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """0/1 samples that are 1 with probability ``input`` (or ``p``), in ``input``'s dtype."""
     probs = np.asarray(_value(input) if p is None else np.broadcast_to(p, input.shape))
-    return _make(fresh(_coin, probs, np.dtype(input.dtype)), False)
+    return _make(redrawn(_coin, probs, np.dtype(input.dtype)), False)
 
 
 def multinomial(
@@ -255,7 +255,7 @@ def multinomial(
             "multinomial: cannot draw more samples than there are nonzero weights without "
             "replacement"
         )
-    out = fresh(_categorical, rows, int(num_samples), bool(replacement))
+    out = redrawn(_categorical, rows, int(num_samples), bool(replacement))
     return _make(out.reshape(w.shape[:-1] + (num_samples,)), False)
 
 

@@ -1,6 +1,6 @@
 """The Tensor (an array, whether it needs a gradient, the op that produced it), and how one is
 made: ``constant`` (around an array), ``apply`` (an op's result, recorded in the graph) and
-``derived`` (computed from data, recorded for ``cr.compile``)."""
+``recomputed`` (computed from data, recorded for ``cr.compile``)."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ class Tensor:
         if dtype == self._data.dtype:
             return self
         if dtype.kind not in "fc" or self._data.dtype.kind not in "fc":
-            return derived(_astype, self, dtype)
+            return recomputed(_astype, self, dtype)
         return apply(ops.Cast(dtype), self)
 
     def __array__(self, dtype=None, copy=None):
@@ -416,7 +416,7 @@ def apply(op, *inputs: Tensor) -> Tensor:
     return t
 
 
-def derived(fn, *args, **kwargs):
+def recomputed(fn, *args, **kwargs):
     """``constant(fn(*arrays, **kwargs))`` (a tuple of them when ``fn`` returns a tuple): a value
     computed from tensors' data that takes no gradient (a comparison, an argmax, an integer cast).
     Computed through here, rather than on ``.data`` directly, so that ``cr.compile`` records it
@@ -425,7 +425,7 @@ def derived(fn, *args, **kwargs):
     out = fn(*raw, **kwargs)
     tracer = recording()
     if tracer is not None:
-        tracer.derived(fn, args, kwargs, out)
+        tracer.recomputed(fn, args, kwargs, out)
     if isinstance(out, tuple):
         return tuple(constant(o) for o in out)
     return constant(out)

@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.promotion import _as_np_tensor, _lift, _pair
-from chainrule.autograd.tensor import Tensor, _raw, apply, constant, derived
+from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 
 # The shape functions are offered here too: this module is the namespace VJP rules use.
 from chainrule.autograd.tensor_shape import (  # noqa: F401
@@ -128,7 +128,7 @@ def where(cond, a, b) -> Tensor:
 
 def sign(x) -> Tensor:
     """-1, 0 or 1 elementwise (no gradient)."""
-    return derived(np.sign, x)
+    return recomputed(np.sign, x)
 
 
 def cast(x: Tensor, dtype) -> Tensor:
@@ -236,11 +236,11 @@ def _pick(x, dim, keepdim, which, result, locate=None):
         raise ShapeError(f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty")
     if locate is None:
         locate = np.argmax if which == "max" else np.argmin
-    idx = derived(locate, x, axis=dim, keepdims=True)
+    idx = recomputed(locate, x, axis=dim, keepdims=True)
     values = take_along_dim(x, idx, dim)
     if not keepdim:
         values = squeeze(values, dim)
-        idx = derived(np.squeeze, idx, axis=dim)
+        idx = recomputed(np.squeeze, idx, axis=dim)
     return result(values, idx)
 
 
@@ -281,12 +281,12 @@ def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Index of the largest value over ``axis`` (int64, no gradient)."""
-    return derived(np.argmax, x, axis=axis, keepdims=keepdims)
+    return recomputed(np.argmax, x, axis=axis, keepdims=keepdims)
 
 
 def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Index of the smallest value over ``axis`` (int64, no gradient)."""
-    return derived(np.argmin, x, axis=axis, keepdims=keepdims)
+    return recomputed(np.argmin, x, axis=axis, keepdims=keepdims)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -302,7 +302,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log Σ e^x over ``axis``, computed without overflow."""
     x = _as_np_tensor(x)
-    m = derived(np.max, x, axis=axis, keepdims=True)
+    m = recomputed(np.max, x, axis=axis, keepdims=True)
     out = log(sum(exp(x - m), axis, keepdims=True)) + m
     return out if keepdims else squeeze(out, axis if axis is not None else None)
 
@@ -353,7 +353,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     if x.ndim == 0:
         return sort_result(x, constant(np.asarray(0)))
     d = normalize_axes(dim, x.ndim)[0]
-    idx = derived(_sort_order, x, d, descending)
+    idx = recomputed(_sort_order, x, d, descending)
     return sort_result(take_along_dim(x, idx, d), idx)
 
 
@@ -376,7 +376,7 @@ def topk(
         )
     if x.ndim == 0:
         return topk_result(x, constant(np.asarray(0)))
-    idx = derived(_topk_order, x, d, int(k), largest)
+    idx = recomputed(_topk_order, x, d, int(k), largest)
     return topk_result(take_along_dim(x, idx, d), idx)
 
 

@@ -19,7 +19,7 @@ from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _lift
-from chainrule.autograd.tensor import Tensor, _raw, apply, constant, derived
+from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _shape_args
 from chainrule.errors import ShapeError
 
@@ -50,7 +50,7 @@ class TorchMethods:
         if rounding_mode == "floor":
             return self // other
         if rounding_mode == "trunc":
-            return derived(lambda a, b: np.trunc(a / b).astype(np.result_type(a, b)), self,
+            return recomputed(lambda a, b: np.trunc(a / b).astype(np.result_type(a, b)), self,
                            _raw(other))  # fmt: skip
         raise ValueError(
             f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}"
@@ -238,21 +238,21 @@ class TorchMethods:
         """Running sums along ``dim``."""
         x = self if dtype is None else self.astype(dtype)
         if x._data.dtype.kind in "biu":
-            return derived(np.cumsum, x, axis=dim)
+            return recomputed(np.cumsum, x, axis=dim)
         return apply(ops.CumSum(dim % max(x.ndim, 1)), x)
 
     def cumprod(self, dim: int, *, dtype=None) -> Tensor:
         """Running products along ``dim``."""
         x = self if dtype is None else self.astype(dtype)
         if x._data.dtype.kind in "biu":
-            return derived(np.cumprod, x, axis=dim)
+            return recomputed(np.cumprod, x, axis=dim)
         return apply(ops.CumProd(dim % max(x.ndim, 1)), x)
 
     def prod(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         """The product over ``dim`` (all entries when None)."""
         x = self if dtype is None else self.astype(dtype)
         if x._data.dtype.kind in "biu":
-            return derived(np.prod, x, axis=dim, keepdims=keepdim)
+            return recomputed(np.prod, x, axis=dim, keepdims=keepdim)
         return apply(ops.Prod(dim, keepdim), x)
 
     def logsumexp(self, dim, keepdim: bool = False) -> Tensor:
@@ -273,7 +273,7 @@ class TorchMethods:
         if p == float("-inf"):
             return x.abs().amin(dim, keepdim) if dim is not None else x.abs().amin()
         if p == 0:
-            return derived(lambda a: (a != 0).sum(axis=dim, keepdims=keepdim).astype(a.dtype), x)
+            return recomputed(lambda a: (a != 0).sum(axis=dim, keepdims=keepdim).astype(a.dtype), x)
         if p == 1:
             return x.abs().sum(dim, keepdim)
         return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
@@ -285,7 +285,7 @@ class TorchMethods:
     def _stepwise(self, fn) -> Tensor:
         """A piecewise-constant function: its gradient is 0 (not "none"), as PyTorch's."""
         if self._data.dtype.kind in "biu":
-            return derived(fn, self)
+            return recomputed(fn, self)
         return apply(ops.Stepwise(fn.__name__ if hasattr(fn, "__name__") else "step", fn), self)
 
     def floor(self) -> Tensor:

@@ -9,7 +9,7 @@ from chainrule import ops
 from chainrule.autograd import inplace as _inplace
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _check_sub, _lift, _pair
-from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, derived
+from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
 from chainrule.backend import get_default_dtype
 from chainrule.errors import expect
@@ -84,21 +84,21 @@ class OperatorMethods:
     def __floordiv__(self, other):
         """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
         a, b = _pair(self, _lift(other, self))
-        return derived(np.floor_divide, a, b)
+        return recomputed(np.floor_divide, a, b)
 
     def __rfloordiv__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return derived(np.floor_divide, a, b)
+        return recomputed(np.floor_divide, a, b)
 
     def __mod__(self, other):
         """The remainder with the divisor's sign (``torch.remainder``), as self - floor(self/other)
         · other, so its gradient is 1 for self and -floor(self/other) for other."""
         a, b = _pair(self, _lift(other, self))
-        return a - derived(np.floor_divide, a, b) * b
+        return a - recomputed(np.floor_divide, a, b) * b
 
     def __rmod__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return a - derived(np.floor_divide, a, b) * b
+        return a - recomputed(np.floor_divide, a, b) * b
 
     def __neg__(self):
         return apply(ops.Neg(), self)
@@ -111,39 +111,43 @@ class OperatorMethods:
 
     # Comparisons and logic give boolean tensors outside the graph (they have no gradient).
     def __eq__(self, other):  # type: ignore[override]
-        return derived(np.equal, self, _raw(other))
+        return recomputed(np.equal, self, _raw(other))
 
     def __ne__(self, other):  # type: ignore[override]
-        return derived(np.not_equal, self, _raw(other))
+        return recomputed(np.not_equal, self, _raw(other))
 
     def __lt__(self, other):
-        return derived(np.less, self, _raw(other))
+        return recomputed(np.less, self, _raw(other))
 
     def __le__(self, other):
-        return derived(np.less_equal, self, _raw(other))
+        return recomputed(np.less_equal, self, _raw(other))
 
     def __gt__(self, other):
-        return derived(np.greater, self, _raw(other))
+        return recomputed(np.greater, self, _raw(other))
 
     def __ge__(self, other):
-        return derived(np.greater_equal, self, _raw(other))
+        return recomputed(np.greater_equal, self, _raw(other))
 
     def __and__(self, other):
-        return derived(np.bitwise_and, self, _raw(other))
+        return recomputed(np.bitwise_and, self, _raw(other))
 
     def __or__(self, other):
-        return derived(np.bitwise_or, self, _raw(other))
+        return recomputed(np.bitwise_or, self, _raw(other))
 
     def __invert__(self):
-        return derived(np.invert, self)
+        return recomputed(np.invert, self)
 
     def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Whether any element (along ``dim`` when given) is nonzero; a bool tensor."""
-        return derived(np.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim)))
+        return recomputed(
+            np.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
+        )
 
     def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Whether every element (along ``dim`` when given) is nonzero; a bool tensor."""
-        return derived(np.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim)))
+        return recomputed(
+            np.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
+        )
 
     def __getitem__(self, index):
         index = _raw_index(index)

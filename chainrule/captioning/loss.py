@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.tensor import Tensor, derived
+from chainrule.autograd.tensor import Tensor, recomputed
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.loss import cross_entropy
 
@@ -30,7 +30,7 @@ def sequence_cross_entropy(logits: Tensor, targets, pad_index: int = 0) -> Tenso
         )
     n, t, v = logits.shape
     # (N·T, V) rows: one fused softmax-cross-entropy, with padding ignored by index.
-    flat = derived(np.reshape, y, (-1,))  # derived: cr.compile recomputes it at every replay
+    flat = recomputed(np.reshape, y, (-1,))  # cr.compile recomputes it at every replay
     return cross_entropy(logits.reshape(n * t, v), flat, ignore_index=pad_index)
 
 
@@ -53,7 +53,7 @@ def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor
             f"attention_regularizer: expected alphas (N, T, L) and targets (N, T), got "
             f"{tuple(alphas.shape)} and {y.shape}\n  at {user_line()}"
         )
-    mask = derived(_step_mask, y, pad_index, alphas.dtype)
+    mask = recomputed(_step_mask, y, pad_index, alphas.dtype)
     gap = 1.0 - (alphas * mask).sum(axis=1)  # (N, L)
     return (gap * gap).mean()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import random as _random
-from chainrule.autograd.compile_hooks import fresh
+from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError, user_line
@@ -29,7 +29,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * constant(np.zeros((), dtype=x.dtype))
-    return x * constant(fresh(_mask, x.shape, x.dtype, p))
+    return x * constant(redrawn(_mask, x.shape, x.dtype, p))
 
 
 def _mask(shape: tuple[int, ...], dtype: np.dtype, p: float) -> np.ndarray:
@@ -63,4 +63,4 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * constant(np.zeros((), dtype=x.dtype))
     shape = x.shape[:2] + (1,) * (x.ndim - 2)
-    return x * constant(fresh(_mask, shape, x.dtype, p))
+    return x * constant(redrawn(_mask, shape, x.dtype, p))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor, _escape, apply, derived
+from chainrule.autograd.tensor import Tensor, _escape, apply, recomputed
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.embedding import Embedding
 
@@ -95,7 +95,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     Returns:
         int64 (*, num_classes), 1 at each index and 0 elsewhere (no gradient).
     """
-    return derived(_one_hot, tensor, int(num_classes))
+    return recomputed(_one_hot, tensor, int(num_classes))
 
 
 def _one_hot(idx: np.ndarray, num_classes: int) -> np.ndarray:

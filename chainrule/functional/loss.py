@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor, apply, constant, derived
+from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
 
@@ -188,7 +188,7 @@ def cross_entropy(
         _check_class_shape(name, x, t)
     # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
     # (cr.compile recomputes them at every replay); B enters the op, not the graph.
-    B, inv = derived(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
+    B, inv = recomputed(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
     loss = apply(SoftmaxCrossEntropy(B._data), x)
     if single and reduction == "none":
         return loss.reshape(())
@@ -252,7 +252,7 @@ def nll_loss(
     w = _class_weight(name, weight, C, x.dtype)
     _check_class_shape(name, x, t)
     # A one-hot of -w_t: multiplying and summing over C picks -w_t x_t (gradient for free).
-    B, inv = derived(_nll_weights, t, x.shape, x.dtype, w, ignore_index, name)
+    B, inv = recomputed(_nll_weights, t, x.shape, x.dtype, w, ignore_index, name)
     loss = (x * B).sum(axis=1)
     if single and reduction == "none":
         return loss.reshape(())

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.compile_hooks import effect
-from chainrule.autograd.tensor import Tensor, apply, constant, derived
+from chainrule.autograd.compile_hooks import side_effect
+from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.normalization import BatchNormTrain
 
@@ -51,8 +51,8 @@ def batch_norm(
         )
     # Evaluation: an affine map per channel, y = x · scale + shift, with
     # scale = w / √(running_var + eps) and shift = b - running_mean · scale.
-    inv = derived(_inverse_std, running_var, eps, input.dtype)
-    rm = derived(_as_dtype, running_mean, input.dtype)
+    inv = recomputed(_inverse_std, running_var, eps, input.dtype)
+    rm = recomputed(_as_dtype, running_mean, input.dtype)
     scale = inv if weight is None else weight * inv
     shift = -rm * scale
     if bias is not None:
@@ -97,7 +97,7 @@ def _batch_norm_train(input, running_mean, running_var, weight, bias, momentum, 
     op = BatchNormTrain(eps)
     y = apply(op, input, w, b)
     if running_mean is not None or running_var is not None:
-        effect(_update_running_stats, running_mean, running_var, op, momentum, n / (n - 1))
+        side_effect(_update_running_stats, running_mean, running_var, op, momentum, n / (n - 1))
     return y
 
 

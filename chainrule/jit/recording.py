@@ -1,9 +1,10 @@
 """The recorder of ``cr.compile``: what one eager run of a step did, as a list of entries over
 numbered array slots, and the comparison of two such recordings.
 
-Eager code reports to it through ``state.tracer`` (``apply``, the engine's backward, ``derived``,
-``fresh``, ``effect`` and ``@recorded`` in ``chainrule.autograd.function``). The backward walk is
-``engine._run``'s first-order path, recorded as it runs: a change to one is a change to both.
+Eager code reports to it through ``grad_mode.recording()``: ``apply`` for each op, the hooks of
+``chainrule.autograd.compile_hooks`` (``recomputed``, ``redrawn``, ``side_effect``,
+``@replayed_whole``), and ``engine._walk``, the one backward loop, which it watches as an
+observer (``vjp``, ``sent``, ``leaf``, ``freed`` below).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class _Entry:
     __slots__ = ("args", "binds", "fn", "key", "kind", "kwargs", "label", "op", "out")
 
     def __init__(self, kind, fn, args, out=None, key=None, label="", op=None, kwargs=None):
-        self.kind = kind  # op, vjp, derived, fresh, effect, call, add, sum_to, leaf, input
+        self.kind = (
+            kind  # op, vjp, recomputed, redrawn, side_effect, call, add, sum_to, leaf, input
+        )
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or _NONE  # (shared: most entries have none, and a dict is 64 B)
@@ -216,19 +219,21 @@ class _Recording:
             return Several(tuple(self._ref(x) for x in v))
         return None
 
-    def derived(self, fn, args, kwargs, out) -> None:
+    def recomputed(self, fn, args, kwargs, out) -> None:
         refs = [self._ref(a) for a in args]
         kw = {k: self._ref(v) for k, v in kwargs.items()}
         slots = [self._new(o) for o in out] if isinstance(out, tuple) else self._new(out)
-        self.entries.append(_Entry("derived", fn, refs, slots, key=fn, label=_name(fn), kwargs=kw))
+        self.entries.append(
+            _Entry("recomputed", fn, refs, slots, key=fn, label=_name(fn), kwargs=kw)
+        )
 
-    def fresh(self, fn, args, out) -> None:
+    def redrawn(self, fn, args, out) -> None:
         refs = [self._ref(a) for a in args]
-        self.entries.append(_Entry("fresh", fn, refs, self._new(out), key=fn, label=_name(fn)))
+        self.entries.append(_Entry("redrawn", fn, refs, self._new(out), key=fn, label=_name(fn)))
 
-    def effect(self, fn, args) -> None:
+    def side_effect(self, fn, args) -> None:
         refs = [self._const(a) for a in args]
-        self.entries.append(_Entry("effect", fn, refs, key=fn, label=_name(fn)))
+        self.entries.append(_Entry("side_effect", fn, refs, key=fn, label=_name(fn)))
 
     def call(self, method, args, kwargs):
         if any(callable(a) and not isinstance(a, (Tensor, Op)) for a in kwargs.values()) or (
@@ -377,7 +382,7 @@ def _entry_difference(a: _Entry, b: _Entry) -> str | None:
             return "was made with different settings in two runs"
         if not _same(a.binds, b.binds):
             return "differs between two runs"
-    elif a.kind in ("derived", "fresh", "effect", "call", "leaf", "sum_to"):
+    elif a.kind in ("recomputed", "redrawn", "side_effect", "call", "leaf", "sum_to"):
         if getattr(a.fn, "__func__", a.fn) is not getattr(b.fn, "__func__", b.fn):
             return "differs between two runs"
     if len(a.args) != len(b.args) or a.kwargs.keys() != b.kwargs.keys():

@@ -246,7 +246,7 @@ class _SourceWriter:
         self.counts["other"] += 1
         return f"{self._fn(e.fn)}({self._args(e)})"
 
-    _write_derived = _write_fresh = _write_effect = _write_sum_to = _write_function
+    _write_recomputed = _write_redrawn = _write_side_effect = _write_sum_to = _write_function
 
 
 def _replay_ops(rec: _Recording) -> dict[int, Op]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.autograd.compile_hooks import effect
+from chainrule.autograd.compile_hooks import side_effect
 from chainrule.autograd.tensor import Tensor, _escape, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
@@ -100,7 +100,7 @@ class _BatchNorm(Module):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            effect(_count_batch, self.num_batches_tracked)
+            side_effect(_count_batch, self.num_batches_tracked)
             if self.momentum is None:
                 _escape("BatchNorm with momentum=None (its factor is computed in Python)")
                 factor = 1.0 / float(self.num_batches_tracked._data)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chainrule.autograd.compile_hooks import recorded
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.tensor import Tensor, constant
 
 
@@ -43,7 +43,7 @@ def clip_grad_norm_(
     return _clip_norm(list(parameters), float(max_norm), float(norm_type), error_if_nonfinite)
 
 
-@recorded
+@replayed_whole
 def _clip_norm(
     parameters: list[Tensor], max_norm: float, norm_type: float, error_if_nonfinite: bool
 ) -> Tensor:
@@ -78,7 +78,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     _clip_value(list(parameters), float(clip_value))
 
 
-@recorded
+@replayed_whole
 def _clip_value(parameters: list[Tensor], c: float) -> None:
     for p in _with_grads(parameters):
         np.clip(p.grad._data, -c, c, out=p.grad._data)

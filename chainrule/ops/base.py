@@ -25,8 +25,8 @@ mask): a replay sets those anew at every call. Anything else is an error the rec
 (the step then runs eagerly). What ``forward`` saves on ``self`` for ``vjp`` is fine: it is made
 again by every replayed forward. ``CompilableOp`` states this as a Protocol.
 
-Layer and function authors (above the ops) use three hooks of ``chainrule.autograd``, named for
-what a replay does with them: ``recomputed`` for a value computed from data without a gradient (a
+Layer and function authors (above the ops) use the hooks named for what a replay does with them
+(``recomputed`` in ``autograd.tensor``, the others in ``autograd.compile_hooks``): ``recomputed`` for a value computed from data without a gradient (a
 comparison, an argmax), ``redrawn`` for a random draw, ``side_effect`` for a change to state outside
 the graph (BatchNorm's running statistics); ``@replayed_whole`` marks a method that a replay calls
 as one unit (an optimiser's ``step``).

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.compile_hooks import recorded
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
 
@@ -51,11 +51,13 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # cr.compile replays step() and zero_grad() as whole calls (they change state in place).
+        # Every optimiser here marks step() with @replayed_whole itself; an optimiser a user
+        # writes is marked here, so that cr.compile replays its in-place updates as one call
+        # instead of losing them (they write parameters' arrays, which no op records).
         for name in ("step", "zero_grad"):
             fn = cls.__dict__.get(name)
-            if fn is not None and not getattr(fn, "__wrapped_recorded__", False):
-                setattr(cls, name, recorded(fn))
+            if fn is not None and not getattr(fn, "__replayed_whole__", False):
+                setattr(cls, name, replayed_whole(fn))
 
     def __init__(self, params: ParamsT, defaults: Mapping[str, Any]):
         self.defaults: dict[str, Any] = dict(defaults)
@@ -141,7 +143,7 @@ class Optimizer:
         raise NotImplementedError
 
     # ----- training -----
-    @recorded
+    @replayed_whole
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forgets the gradients: sets every parameter's ``grad`` to None (or, with
         ``set_to_none=False``, to a new array of zeros; the old gradient is never written to)."""
@@ -152,6 +154,7 @@ class Optimizer:
                 else:
                     p.grad = constant(np.zeros_like(p._data))
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient, once. Returns ``closure()`` if given.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.autograd.compile_hooks import recorded
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -55,7 +55,7 @@ class LRScheduler:
         """The learning rates for epoch ``last_epoch`` (one per group)."""
         raise NotImplementedError
 
-    @recorded
+    @replayed_whole
     def step(self, epoch: int | None = None) -> None:
         """Advances the schedule by one epoch and sets each group's lr. ``epoch`` (deprecated
         in PyTorch, accepted as there) jumps to that epoch, by the closed form where the

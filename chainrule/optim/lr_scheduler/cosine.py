@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from chainrule.autograd.compile_hooks import recorded
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.lr_scheduler.base import LRScheduler, _check_int
 from chainrule.optim.optimizer import Optimizer
 
@@ -105,7 +105,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             for base in self.base_lrs
         ]
 
-    @recorded
+    @replayed_whole
     def step(self, epoch: float | None = None) -> None:
         """Advances by one epoch, or jumps to ``epoch`` (may be fractional)."""
         self._step_count += 1

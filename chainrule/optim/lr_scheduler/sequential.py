@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
-from chainrule.autograd.compile_hooks import recorded
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.lr_scheduler.base import LRScheduler, _copy
 from chainrule.optim.lr_scheduler.plateau import ReduceLROnPlateau
 from chainrule.optim.optimizer import Optimizer
@@ -56,7 +56,7 @@ class SequentialLR:
         self._schedulers[idx]._initial_step()
         self._last_lr = self._schedulers[idx].get_last_lr()
 
-    @recorded
+    @replayed_whole
     def step(self) -> None:
         """Advances by one epoch, switching schedule at a milestone."""
         self.last_epoch += 1
