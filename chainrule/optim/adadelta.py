@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, torch_flags, with_weight_decay
 
 
@@ -50,6 +51,7 @@ class Adadelta(Optimizer):
         if group["rho"] > 1:
             raise ValueError(f"Adadelta: invalid rho {group['rho']}; it must be in [0, 1]")
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adadelta update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

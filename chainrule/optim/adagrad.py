@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, torch_flags, with_weight_decay
 
 
@@ -56,6 +57,7 @@ class Adagrad(Optimizer):
         for key in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             group[key] = check_real("Adagrad", key, group[key])
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adagrad update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

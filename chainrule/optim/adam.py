@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -68,6 +69,7 @@ class Adam(Optimizer):
         group["betas"] = check_betas(name, group["betas"])
         group["amsgrad"] = check_bool(name, "amsgrad", group["amsgrad"])
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adam (or AdamW) update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

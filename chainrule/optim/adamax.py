@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -56,6 +57,7 @@ class Adamax(Optimizer):
             group[key] = check_real("Adamax", key, group[key])
         group["betas"] = check_betas("Adamax", group["betas"])
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adamax update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_real
@@ -132,6 +133,7 @@ class LBFGS(Optimizer):
         with enable_grad():
             return closure()
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Up to ``max_iter`` L-BFGS iterations; returns the loss of the first ``closure()``."""
         if closure is None:

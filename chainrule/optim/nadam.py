@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.backend import get_default_dtype
 from chainrule.optim.optimizer import (
     Optimizer,
@@ -74,6 +75,7 @@ class NAdam(Optimizer):
             "NAdam", "decoupled_weight_decay", group["decoupled_weight_decay"]
         )
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One NAdam update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

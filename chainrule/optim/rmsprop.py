@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -72,6 +73,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"RMSprop: invalid alpha {group['alpha']}; it must be in [0, 1]")
         group["centered"] = check_bool("RMSprop", "centered", group["centered"])
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One RMSprop update of every parameter that has a gradient."""
         loss = self._evaluate(closure)

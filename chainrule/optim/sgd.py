@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -79,6 +80,7 @@ class SGD(Optimizer):
                 f"{group['momentum']}, dampening={group['dampening']}"
             )
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One SGD update of every parameter that has a gradient (see the class docstring)."""
         loss = self._evaluate(closure)
