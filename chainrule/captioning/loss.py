@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.tensor import Tensor, recomputed
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 from chainrule.functional.loss import cross_entropy
 
 
@@ -26,7 +26,7 @@ def sequence_cross_entropy(logits: Tensor, targets, pad_index: int = 0) -> Tenso
     if logits.ndim != 3 or y.shape != tuple(logits.shape[:2]):
         raise ShapeError(
             f"sequence_cross_entropy: expected logits (N, T, V) and targets (N, T), got "
-            f"{tuple(logits.shape)} and {y.shape}\n  at {user_line()}"
+            f"{tuple(logits.shape)} and {y.shape}"
         )
     n, t, v = logits.shape
     # (N·T, V) rows: one fused softmax-cross-entropy, with padding ignored by index.
@@ -51,7 +51,7 @@ def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor
     if alphas.ndim != 3 or y.shape != tuple(alphas.shape[:2]):
         raise ShapeError(
             f"attention_regularizer: expected alphas (N, T, L) and targets (N, T), got "
-            f"{tuple(alphas.shape)} and {y.shape}\n  at {user_line()}"
+            f"{tuple(alphas.shape)} and {y.shape}"
         )
     mask = recomputed(_step_mask, y, pad_index, alphas.dtype)
     gap = 1.0 - (alphas * mask).sum(axis=1)  # (N, L)

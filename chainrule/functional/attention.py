@@ -9,7 +9,7 @@ import numpy as np
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 from chainrule.functional.dropout import dropout
 
 
@@ -40,12 +40,12 @@ def scaled_dot_product_attention(
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1]:
         raise ShapeError(
             f"scaled_dot_product_attention: expected query (..., L, E), key (..., S, E), value "
-            f"(..., S, Ev); got {q.shape}, {k.shape}, {v.shape}\n  at {user_line()}"
+            f"(..., S, Ev); got {q.shape}, {k.shape}, {v.shape}"
         )
     if k.shape[-2] != v.shape[-2]:
         raise ShapeError(
             f"scaled_dot_product_attention: key and value must have the same length S; got key "
-            f"{k.shape} and value {v.shape}\n  at {user_line()}"
+            f"{k.shape} and value {v.shape}"
         )
     L, S = q.shape[-2], k.shape[-2]
     if is_causal:

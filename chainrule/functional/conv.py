@@ -64,9 +64,7 @@ def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
     if x.ndim != 4:
         raise ShapeError(
             f"{who}: expected a 4-D input of shape (N, {c}, H, W), got shape {x.shape} "
-            f"({x.ndim}-D)"
-            + (" — add the batch axis with x.unsqueeze(0)" if x.ndim == 3 else "")
-            + f"\n  at {user_line()}"
+            f"({x.ndim}-D)" + (" — add the batch axis with x.unsqueeze(0)" if x.ndim == 3 else "")
         )
     if x.shape[1] != c:
         raise ShapeError(
@@ -81,8 +79,7 @@ def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
         bias = as_tensor(bias)
         if bias.shape != (o,):
             raise ShapeError(
-                f"{who}: expected a bias of shape ({o},) for {o} output channels, got "
-                f"{bias.shape}\n  at {user_line()}"
+                f"{who}: expected a bias of shape ({o},) for {o} output channels, got {bias.shape}"
             )
     sh, sw = pair(stride, "stride", who, minimum=1)
     ph, pw = pair(padding, "padding", who, minimum=0)
@@ -116,7 +113,7 @@ def check_window(who: str, shape, k: tuple[int, int], pad: tuple[int, int], what
         raise ShapeError(
             f"{who}: the {what} {k[0]}×{k[1]} is larger than the padded input {hp}×{wp} "
             f"(input {shape}, padding {pad}); expected H + 2·ph >= {k[0]} and W + 2·pw >= "
-            f"{k[1]}\n  at {user_line()}"
+            f"{k[1]}"
         )
 
 
@@ -173,13 +170,13 @@ def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
     if x.ndim != 3:
         raise ShapeError(
             f"{who}: expected a 3-D input of shape (N, {cg * g}, L) or 2-D (C, L), got shape "
-            f"{x.shape} ({x.ndim}-D)\n  at {user_line()}"
+            f"{x.shape} ({x.ndim}-D)"
         )
     if x.shape[1] != cg * g:
         raise ShapeError(
             f"{who}: expected input of shape (N, {cg * g}, L) ({cg * g} channels), got "
             f"{x.shape} ({x.shape[1]} channels). Expect: x.shape[1] == weight.shape[1]·groups  "
-            f"Actual: {x.shape[1]} != {cg}·{g}\n  at {user_line()}"
+            f"Actual: {x.shape[1]} != {cg}·{g}"
         )
     if o % g:
         raise ValueError(f"{who}: out_channels {o} must be divisible by groups {g}")
@@ -286,13 +283,13 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
     if x.ndim != 4:
         raise ShapeError(
             f"{who}: expected a 4-D input of shape (N, {c}, H, W) or 3-D (C, H, W), got shape "
-            f"{x.shape} ({x.ndim}-D)\n  at {user_line()}"
+            f"{x.shape} ({x.ndim}-D)"
         )
     if x.shape[1] != c:
         raise ShapeError(
             f"{who}: expected input of shape (N, {c}, H, W) ({c} channels), got {x.shape} "
             f"({x.shape[1]} channels). Expect: x.shape[1] == weight.shape[0]  Actual: "
-            f"{x.shape[1]} != {c}\n  at {user_line()}"
+            f"{x.shape[1]} != {c}"
         )
     if c % g:
         raise ValueError(f"{who}: in_channels {c} must be divisible by groups {g}")
@@ -318,8 +315,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
     wo = (wd - 1) * s[1] - 2 * p[1] + kw + op_[1]
     if ho <= 0 or wo <= 0:
         raise ShapeError(
-            f"{who}: the output would be {ho}×{wo} for input {x.shape}; reduce the padding "
-            f"{p}\n  at {user_line()}"
+            f"{who}: the output would be {ho}×{wo} for input {x.shape}; reduce the padding {p}"
         )
     geom, out_shape = Geometry(kh, kw, s[0], s[1], p[0], p[1]), (n, og, ho, wo)
     if g == 1:
@@ -339,8 +335,6 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
     if bias is not None:
         bias = as_tensor(bias)
         if bias.shape != (og * g,):
-            raise ShapeError(
-                f"{who}: expected a bias of shape ({og * g},), got {bias.shape}\n  at {user_line()}"
-            )
+            raise ShapeError(f"{who}: expected a bias of shape ({og * g},), got {bias.shape}")
         y = y + bias.reshape((1, og * g, 1, 1))
     return y

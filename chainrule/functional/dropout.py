@@ -8,7 +8,7 @@ from chainrule import random as _random
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -55,8 +55,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     x = as_tensor(input)
     if x.ndim < 3:
         raise ShapeError(
-            f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape "
-            f"{x.shape}\n  at {user_line()}"
+            f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape {x.shape}"
         )
     if not training or p == 0.0:
         return x

@@ -40,9 +40,7 @@ def embedding(
     idx = np.asarray(input._data if isinstance(input, Tensor) else input)
     w = as_tensor(weight)
     if w.ndim != 2:
-        raise ShapeError(
-            f"embedding: expected a weight table of shape (V, D), got {w.shape}\n  at {user_line()}"
-        )
+        raise ShapeError(f"embedding: expected a weight table of shape (V, D), got {w.shape}")
     if idx.dtype.kind not in "iu":
         if idx.size == 0:
             idx = idx.astype(np.int64)

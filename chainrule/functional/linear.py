@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 from chainrule.ops.matmul import Linear
 
 
@@ -25,12 +25,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"weight (D_out, D_in) = {weight.shape}; got input {x.shape}. "
             f"Expect: x.shape[-1] == weight.shape[1]  Actual: "
             f"{x.shape[-1] if x.ndim else '()'} != {weight.shape[1] if weight.ndim == 2 else '?'}"
-            f"\n  at {user_line()}"
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ShapeError(
             f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got "
-            f"{bias.shape}\n  at {user_line()}"
+            f"{bias.shape}"
         )
     args = (x, weight) if bias is None else (x, weight, bias)
     if x.ndim == 2:

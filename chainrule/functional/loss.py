@@ -93,7 +93,7 @@ def _check_class_shape(name: str, x: Tensor, t: np.ndarray) -> None:
     if t.shape != expected:
         raise ShapeError(
             f"{name}: for input (N, C, *) = {x.shape} the target of class indices must have shape "
-            f"(N, *) = {expected}, got {t.shape}\n  at {user_line()}"
+            f"(N, *) = {expected}, got {t.shape}"
         )
 
 
@@ -129,7 +129,7 @@ def _channel_view(w: np.ndarray, ndim: int) -> np.ndarray:
 
 def _unbatched(name: str, x: Tensor) -> bool:
     if x.ndim == 0:
-        raise ShapeError(f"{name}: input must have a class axis, got a scalar\n  at {user_line()}")
+        raise ShapeError(f"{name}: input must have a class axis, got a scalar")
     return x.ndim == 1
 
 
@@ -182,7 +182,7 @@ def cross_entropy(
     if t.dtype.kind == "f" and t.shape != x.shape:
         raise ShapeError(
             f"{name}: a probability target must have the input's shape {x.shape}, got "
-            f"{t.shape} (class indices must be integers)\n  at {user_line()}"
+            f"{t.shape} (class indices must be integers)"
         )
     if t.dtype.kind in "iu":
         _check_class_shape(name, x, t)
@@ -326,7 +326,6 @@ def binary_cross_entropy_with_logits(
             raise ShapeError(
                 f"{name}: pos_weight of shape {pw.shape} does not broadcast against input "
                 f"{x.shape} (give one weight per class, shape ({x.shape[-1] if x.ndim else 1},))"
-                f"\n  at {user_line()}"
             ) from None
     loss = apply(BinaryCrossEntropyWithLogits(pw), x, y)
     if weight is not None:

@@ -64,9 +64,7 @@ def batch_norm(
 def _check_batch_norm_shapes(input, running_mean, running_var, weight, bias) -> int:
     """The channel count C of input (N, C, ...), after checking every (C,) argument against it."""
     if input.ndim < 2:
-        raise ShapeError(
-            f"batch_norm: expected input of shape (N, C, ...), got {input.shape}\n  at {user_line()}"
-        )
+        raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {input.shape}")
     C = input.shape[1]
     for what, t in (
         ("running_mean", running_mean),
@@ -77,7 +75,7 @@ def _check_batch_norm_shapes(input, running_mean, running_var, weight, bias) -> 
         if t is not None and t.shape != (C,):
             raise ShapeError(
                 f"batch_norm: {what} must have shape ({C},) for input {input.shape} with {C} "
-                f"channels, got {t.shape}\n  at {user_line()}"
+                f"channels, got {t.shape}"
             )
     return C
 
@@ -149,9 +147,7 @@ def layer_norm(
         )
     for what, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
-            raise ShapeError(
-                f"layer_norm: {what} must have shape {shape}, got {t.shape}\n  at {user_line()}"
-            )
+            raise ShapeError(f"layer_norm: {what} must have shape {shape}, got {t.shape}")
     axes = tuple(range(input.ndim - k, input.ndim))
     mean = input.mean(axes, keepdims=True)
     xc = input - mean
@@ -189,7 +185,7 @@ def group_norm(
     if x.ndim < 2 or x.shape[1] % num_groups:
         raise ShapeError(
             f"group_norm: expected input of shape (N, C, *) with C divisible by num_groups "
-            f"{num_groups}, got {x.shape}\n  at {user_line()}"
+            f"{num_groups}, got {x.shape}"
         )
     n, c = x.shape[:2]
     g = x.reshape((n, num_groups, -1))

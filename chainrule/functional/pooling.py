@@ -75,9 +75,7 @@ def _pool(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
     if x.ndim != 4:
         raise ShapeError(
             f"{who}: expected a 4-D input of shape (N, C, H, W), got shape {x.shape} "
-            f"({x.ndim}-D)"
-            + (" — add the batch axis with x.unsqueeze(0)" if x.ndim == 3 else "")
-            + f"\n  at {user_line()}"
+            f"({x.ndim}-D)" + (" — add the batch axis with x.unsqueeze(0)" if x.ndim == 3 else "")
         )
     _check_float(who, "input", x)
     kh, kw = pair(kernel_size, "kernel_size", who, minimum=1)
@@ -113,7 +111,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     if x.ndim not in (3, 4):
         raise ShapeError(
             f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
-            f"shape {x.shape} ({x.ndim}-D)\n  at {user_line()}"
+            f"shape {x.shape} ({x.ndim}-D)"
         )
     _check_float("adaptive_avg_pool2d", "input", x)
     h, w = x.shape[-2:]
@@ -185,8 +183,7 @@ def _max_pool1d(
         )[0]
     if x.ndim != 3:
         raise ShapeError(
-            f"{who}: expected a 3-D input (N, C, L) or 2-D (C, L), got shape {x.shape} "
-            f"({x.ndim}-D)\n  at {user_line()}"
+            f"{who}: expected a 3-D input (N, C, L) or 2-D (C, L), got shape {x.shape} ({x.ndim}-D)"
         )
     k = _single(kernel_size, "kernel_size", who, 1)
     s = k if stride is None else _single(stride, "stride", who, 1)

@@ -15,7 +15,7 @@ import numpy as np
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 
 _MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
 
@@ -59,8 +59,7 @@ def interpolate(
     if x.ndim not in _MODES[mode]:
         want = " or ".join(f"{r}-D" for r in _MODES[mode])
         raise ShapeError(
-            f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape "
-            f"{x.shape}\n  at {user_line()}"
+            f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape {x.shape}"
         )
     if mode == "nearest" and align_corners is not None:
         raise ValueError(

@@ -25,7 +25,7 @@ import numpy as np
 import chainrule as cr
 from chainrule import nn
 from chainrule.autograd.tensor import Tensor
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,6 @@ class Encoder(nn.Module):
         if images.ndim != 4 or tuple(images.shape[1:]) != (1, s, s):
             raise ShapeError(
                 f"Encoder: expected images of shape (N, 1, {s}, {s}), got {tuple(images.shape)}"
-                f"\n  at {user_line()}"
             )
         f = self.cnn(images)  # (N, D, h, w)
         n, d = f.shape[0], f.shape[1]
@@ -373,7 +372,7 @@ class Captioner(nn.Module):
         if inputs.ndim != 2 or inputs.shape[0] != images.shape[0]:
             raise ShapeError(
                 f"Captioner: expected inputs (N, T) with N = {images.shape[0]} images, got "
-                f"{tuple(inputs.shape)}\n  at {user_line()}"
+                f"{tuple(inputs.shape)}"
             )
         return self.decoder(self.encode(images), inputs)
 

@@ -229,7 +229,7 @@ class MultiheadAttention(Module):
         if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim:
             raise ShapeError(
                 f"{name}: expected query, key and value all 3-D (batched) or all 2-D (unbatched); "
-                f"got {q.shape}, {k.shape}, {v.shape}\n  at {user_line()}"
+                f"got {q.shape}, {k.shape}, {v.shape}"
             )
         batched = q.ndim == 3
         for what, t, n in (
@@ -239,13 +239,11 @@ class MultiheadAttention(Module):
         ):
             if t.shape[-1] != n:
                 raise ShapeError(
-                    f"{name}: {what} has {t.shape[-1]} features, expected {n}; got shape "
-                    f"{t.shape}\n  at {user_line()}"
+                    f"{name}: {what} has {t.shape[-1]} features, expected {n}; got shape {t.shape}"
                 )
         if k.shape[:-1] != v.shape[:-1]:
             raise ShapeError(
-                f"{name}: key {k.shape} and value {v.shape} must agree in every axis but the "
-                f"last\n  at {user_line()}"
+                f"{name}: key {k.shape} and value {v.shape} must agree in every axis but the last"
             )
         if batched:
             nb = 0 if self.batch_first else 1
@@ -253,7 +251,7 @@ class MultiheadAttention(Module):
             if k.shape[nb] != N:
                 raise ShapeError(
                     f"{name}: query has batch size {N} but key has {k.shape[nb]} "
-                    f"(batch_first={self.batch_first})\n  at {user_line()}"
+                    f"(batch_first={self.batch_first})"
                 )
         else:
             N, L, S = 1, q.shape[0], k.shape[0]
@@ -262,14 +260,14 @@ class MultiheadAttention(Module):
             if tuple(np.shape(_raw(key_padding_mask))) != want:
                 raise ShapeError(
                     f"{name}: key_padding_mask must have shape {want}, got "
-                    f"{tuple(np.shape(_raw(key_padding_mask)))}\n  at {user_line()}"
+                    f"{tuple(np.shape(_raw(key_padding_mask)))}"
                 )
         if attn_mask is not None:
             shape = tuple(np.shape(_raw(attn_mask)))
             if shape not in ((L, S), (N * self.num_heads, L, S)):
                 raise ShapeError(
                     f"{name}: attn_mask must have shape {(L, S)} or "
-                    f"{(N * self.num_heads, L, S)}, got {shape}\n  at {user_line()}"
+                    f"{(N * self.num_heads, L, S)}, got {shape}"
                 )
         return batched
 
@@ -353,7 +351,7 @@ class AdditiveAttention(Module):
         if f.ndim != 3 or f.shape[-1] != self.encoder_dim:
             raise ShapeError(
                 f"AdditiveAttention: expected features of shape (N, L, {self.encoder_dim}), got "
-                f"{f.shape}\n  at {user_line()}"
+                f"{f.shape}"
             )
         return self.encoder_att(f)
 
@@ -368,13 +366,13 @@ class AdditiveAttention(Module):
         if f.ndim != 3 or f.shape[-1] != self.encoder_dim:
             raise ShapeError(
                 f"AdditiveAttention: expected features of shape (N, L, {self.encoder_dim}), got "
-                f"{f.shape}\n  at {user_line()}"
+                f"{f.shape}"
             )
         N, L, _ = f.shape
         if h.shape != (N, self.decoder_dim):
             raise ShapeError(
                 f"AdditiveAttention: expected hidden of shape ({N}, {self.decoder_dim}) for "
-                f"features {f.shape}, got {h.shape}\n  at {user_line()}"
+                f"features {f.shape}, got {h.shape}"
             )
         A = self.attention_dim
         if projected is None:
@@ -382,7 +380,7 @@ class AdditiveAttention(Module):
         elif projected.shape != (N, L, A):
             raise ShapeError(
                 f"AdditiveAttention: projected must be project_features(features) of shape "
-                f"{(N, L, A)}, got {projected.shape}\n  at {user_line()}"
+                f"{(N, L, A)}, got {projected.shape}"
             )
         q = self.decoder_att(h)
         e = apply(AdditiveScore(), projected, q, self.full_att.weight.reshape((A,)))

@@ -96,7 +96,7 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ShapeError(
                 f"{type(self).__name__}({self.num_features}): expected {self.num_features} "
-                f"channels in axis 1, got input of shape {x.shape}\n  at {user_line()}"
+                f"channels in axis 1, got input of shape {x.shape}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -161,7 +161,7 @@ class BatchNorm2d(_BatchNorm):
         if x.ndim != 4:
             raise ShapeError(
                 f"{self!r}: expected a 4-D input (N, {self.num_features}, H, W), got shape "
-                f"{x.shape}\n  at {user_line()}"
+                f"{x.shape}"
             )
 
 
@@ -254,8 +254,7 @@ class GroupNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(
-                f"{self!r}: expected input of shape (N, {self.num_channels}, *), got "
-                f"{x.shape}\n  at {user_line()}"
+                f"{self!r}: expected input of shape (N, {self.num_channels}, *), got {x.shape}"
             )
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 

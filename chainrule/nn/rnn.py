@@ -126,7 +126,7 @@ class RNNCellBase(Module):
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ShapeError(
                 f"{name}: expected input of shape (N, {self.input_size}) or ({self.input_size},), "
-                f"got {x.shape}\n  at {user_line()}"
+                f"got {x.shape}"
             )
         _check_dtype(name, x, self.weight_ih)
         batched = x.ndim == 2
@@ -145,7 +145,7 @@ class RNNCellBase(Module):
             if s.shape != want:
                 raise ShapeError(
                     f"{name}: expected hidden state of shape {want} for input {input.shape}, got "
-                    f"{s.shape}\n  at {user_line()}"
+                    f"{s.shape}"
                 )
             out.append(s if batched else s.reshape((1, self.hidden_size)))
         return x, out, batched
@@ -329,12 +329,12 @@ class RNNBase(Module):
         if x.ndim not in (2, 3):
             raise ShapeError(
                 f"{name}: expected input of shape (N, T, D) (batch_first={self.batch_first}) or "
-                f"(T, D) unbatched, got {x.ndim}-D input {x.shape}\n  at {user_line()}"
+                f"(T, D) unbatched, got {x.ndim}-D input {x.shape}"
             )
         if x.shape[-1] != self.input_size:
             raise ShapeError(
                 f"{name}: input has {x.shape[-1]} features but input_size is {self.input_size}. "
-                f"Expect: x.shape[-1] == {self.input_size}  Actual: {x.shape[-1]}\n  at {user_line()}"
+                f"Expect: x.shape[-1] == {self.input_size}  Actual: {x.shape[-1]}"
             )
         _check_dtype(name, x, self.weight_ih_l0)
         batched = x.ndim == 3
@@ -344,7 +344,7 @@ class RNNBase(Module):
             x = x.swapaxes(0, 1)
         T, N = x.shape[0], x.shape[1]
         if T == 0:
-            raise ShapeError(f"{name}: the input sequence is empty (T = 0)\n  at {user_line()}")
+            raise ShapeError(f"{name}: the input sequence is empty (T = 0)")
         k = self.num_layers * (2 if self.bidirectional else 1)
         if hx is None:
             return x, [None] * n_states, batched
@@ -358,7 +358,7 @@ class RNNBase(Module):
             if s.shape != want:
                 raise ShapeError(
                     f"{name}: expected initial state of shape {want} (num_layers·directions, "
-                    f"N, H) for input {input.shape}, got {s.shape}\n  at {user_line()}"
+                    f"N, H) for input {input.shape}, got {s.shape}"
                 )
             out.append(s if batched else s.reshape((k, 1, self.hidden_size)))
         return x, out, batched

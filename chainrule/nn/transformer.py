@@ -14,7 +14,7 @@ import numpy as np
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError
 from chainrule.functional.activation import gelu, relu
 from chainrule.nn import init
 from chainrule.nn.attention import MultiheadAttention
@@ -44,7 +44,7 @@ def _check(layer: Module, what: str, x) -> Tensor:
     if x.ndim not in (2, 3) or x.shape[-1] != e:
         raise ShapeError(
             f"{type(layer).__name__}: expected {what} of shape (S, N, {e}), (N, S, {e}) with "
-            f"batch_first, or (S, {e}) unbatched; got {x.shape}\n  at {user_line()}"
+            f"batch_first, or (S, {e}) unbatched; got {x.shape}"
         )
     return x
 
