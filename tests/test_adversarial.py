@@ -132,7 +132,7 @@ HOSTILE_FILES: dict[str, Callable[[], bytes]] = {
 
 def classifier_file(path: Path, **meta_changes) -> Path:
     from chainrule.models.nielsen import Nielsen
-    from chainrule.training.checkpointing import save_model
+    from chainrule.training.classifier_state import save_model
 
     meta = {"model": "nielsen", "data": "digits", "input_shape": [1, 8, 8], "num_classes": 10,
             "flatten": True, **meta_changes}  # fmt: skip

@@ -97,7 +97,7 @@ def test_bad_inputs_get_one_line_errors_naming_the_file(trained, capsys, tmp_pat
     assert "broken.png: cannot read the image" in msg
 
     from chainrule.models.mlp import MLP
-    from chainrule.training.checkpointing import save_model
+    from chainrule.training.classifier_state import save_model
 
     clf = tmp_path / "model.safetensors"
     save_model(str(clf), MLP([4, 2]), {"model": "mlp", "data": "digits"}, 1)

@@ -241,7 +241,7 @@ def test_checkpoint_round_trip_and_kind_and_vocabulary_errors(tmp_path, rng):
         load_captioner(path, vocab=other)
     # a classifier's checkpoint
     from chainrule.models.mlp import MLP
-    from chainrule.training.checkpointing import save_model
+    from chainrule.training.classifier_state import save_model
 
     clf = str(tmp_path / "clf.safetensors")
     save_model(clf, MLP([4, 3, 2]), {"model": "mlp", "data": "digits"}, 1)

@@ -19,7 +19,7 @@ from chainrule.datasets import mnist as mnist_module
 from chainrule.datasets.fashion_scenes import scene_vocabulary
 from chainrule.models.captioner import Captioner
 from chainrule.models.nielsen import Nielsen
-from chainrule.training.checkpointing import save_model
+from chainrule.training.classifier_state import save_model
 
 
 def one_line_error(capsys, argv) -> str:

@@ -145,7 +145,7 @@ def test_files_without_a_digest_still_load(tmp_path):
 
 def test_cli_eval_of_a_flipped_checkpoint_is_a_one_line_error(tmp_path, capsys):
     from chainrule.models.mlp import MLP
-    from chainrule.training.checkpointing import save_model
+    from chainrule.training.classifier_state import save_model
 
     path = tmp_path / "model.safetensors"
     save_model(str(path), MLP([64, 10]), {"model": "mlp", "data": "digits",

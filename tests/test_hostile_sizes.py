@@ -19,7 +19,7 @@ from chainrule.datasets.fashion_scenes import scene_vocabulary
 from chainrule.models.captioner import Captioner, CaptionerConfig
 from chainrule.models.nielsen import Nielsen
 from chainrule.serialization import CheckpointError
-from chainrule.training.checkpointing import load_model, save_model
+from chainrule.training.classifier_state import load_model, save_model
 
 MB = 1 << 20
 

@@ -19,7 +19,7 @@ def test_a_trained_model_exports_and_runs_in_onnxruntime(tmp_path, capsys, model
     assert "wrote" in capsys.readouterr().out.splitlines()[-1]
 
     from chainrule.datasets import load_splits
-    from chainrule.training.checkpointing import load_model
+    from chainrule.training.classifier_state import load_model
 
     net, _, meta = load_model(str(out / "model.safetensors"))
     x, _ = load_splits("digits").test

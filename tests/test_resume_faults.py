@@ -67,7 +67,7 @@ def assert_same_outputs(a: dict, b: dict) -> None:
 # looked up in the module that calls them. Dying on the first is a kill after the checkpoint,
 # on the second after the model, on the third after the metrics.
 CLASSIFIER_STEPS = [
-    (trainer.checkpointing, "save_model"),
+    (trainer.classifier_state, "save_model"),
     (trainer, "write_metrics"),
     (trainer, "plot_curves"),
 ]

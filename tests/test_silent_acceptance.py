@@ -23,7 +23,7 @@ from chainrule.datasets.mnist import (
 )
 from chainrule.models.nielsen import Nielsen
 from chainrule.serialization import CheckpointError
-from chainrule.training.checkpointing import load_model, save_model
+from chainrule.training.classifier_state import load_model, save_model
 from chainrule.training.trainer import TrainConfig, train
 
 FILES = {

@@ -19,7 +19,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.captioning import checkpoint as ckpt
+from chainrule.captioning import captioner_state as ckpt
 from chainrule.captioning.curves import plot_caption_curves
 from chainrule.captioning.data import CaptionBatches, encode_references
 from chainrule.captioning.decoding import greedy_decode

@@ -217,7 +217,7 @@ EVAL_BATCH = 250  # scenes decoded at once
 
 
 def _run_eval(args) -> int:
-    from chainrule.captioning.checkpoint import check_vocabulary, load_captioner
+    from chainrule.captioning.captioner_state import check_vocabulary, load_captioner
     from chainrule.captioning.evaluate import evaluate_captioner
     from chainrule.datasets import FashionScenes
     from chainrule.metrics.captions import trivial_baseline
@@ -265,7 +265,7 @@ def _run_describe(args) -> int:
     import numpy as np
 
     from chainrule.captioning.attention_map import draw_attention
-    from chainrule.captioning.checkpoint import load_captioner
+    from chainrule.captioning.captioner_state import load_captioner
     from chainrule.captioning.decoding import decode
     from chainrule.captioning.images import read_image
 

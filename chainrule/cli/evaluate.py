@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from chainrule.datasets import load_splits
-    from chainrule.training.checkpointing import load_model
+    from chainrule.training.classifier_state import load_model
     from chainrule.training.trainer import evaluate
 
     model, recipe, meta = load_model(args.checkpoint)

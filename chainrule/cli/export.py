@@ -17,7 +17,7 @@ def run(args) -> int:
     import numpy as np
 
     import chainrule as cr
-    from chainrule.training.checkpointing import load_model
+    from chainrule.training.classifier_state import load_model
 
     model, _, meta = load_model(args.checkpoint)
     shape = tuple(meta["input_shape"])

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from chainrule import nn
-    from chainrule.training.checkpointing import load_model
+    from chainrule.training.classifier_state import load_model
 
     model, _, meta = load_model(args.checkpoint)
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]

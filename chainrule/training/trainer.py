@@ -21,7 +21,7 @@ from chainrule.datasets import load_splits
 from chainrule.errors import require_extra
 from chainrule.models import get_recipe
 from chainrule.serialization import write_atomically
-from chainrule.training import checkpointing
+from chainrule.training import classifier_state
 from chainrule.training.curves import plot_curves
 from chainrule.training.optimizers import default_lr, make_optimizer
 
@@ -250,7 +250,7 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
         ranks = _rank_rng_states() if world > 1 else {}  # collective: every rank takes part
         if not dist.is_main():
             continue
-        checkpointing.save_training_state(
+        classifier_state.save_training_state(
             ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, {**meta, **ranks}
         )
         _write_outputs(cfg, model, meta, epoch + 1, history.epochs)
@@ -296,7 +296,7 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
 def _write_outputs(cfg: TrainConfig, model, meta: dict, epoch: int, rows: list[dict]) -> None:
     """Writes the outputs that follow the checkpoint of epoch ``epoch`` (1-based): the weights
     (``model.safetensors``), ``metrics.jsonl`` and ``curves.png``, each atomically."""
-    checkpointing.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch)
+    classifier_state.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch)
     write_metrics(os.path.join(cfg.out, "metrics.jsonl"), rows)
     plot_curves(rows, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}")
 
@@ -311,7 +311,7 @@ def _resume(path, cfg, model, optimizer, loader, history, log) -> int:
                 f"but this run asks for {key}={getattr(cfg, key)!r}; use the same settings or "
                 "another --out"
             )
-    checkpointing.restore(state, model, optimizer, loader)
+    classifier_state.restore(state, model, optimizer, loader)
     if dist.world_size() > 1:
         _restore_rank_rng(state, cfg, log)
     for group in optimizer.param_groups:
@@ -326,7 +326,7 @@ def _read_state(path: str) -> dict:
         raise FileNotFoundError(
             f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
         )
-    return checkpointing.load_training_state(path)
+    return classifier_state.load_training_state(path)
 
 
 def _quiet(_: str) -> None:
