@@ -259,3 +259,51 @@ def test_training_without_validation_rows(tmp_path):
         **QUIET,
     )
     assert r["val_accuracy"] is None and r["epochs"] == 1 and 0 <= r["test_accuracy"] <= 1
+
+
+def test_schedule_continues_exactly_or_takes_up_a_changed_cosine():
+    """training.loop.schedule: a saved CosineAnnealingLR made for the same lr, length and
+    position continues bit for bit; a changed length is taken up by the closed form."""
+    import math
+
+    from chainrule.training.loop import schedule
+
+    def opt():
+        return cr.optim.Adam([cr.zeros(1, requires_grad=True)], lr=1.0)
+
+    a = opt()
+    straight = schedule(a, "cosine", 0.1, 7)
+    lrs = []
+    for _ in range(7):
+        lrs.append(a.param_groups[0]["lr"])
+        straight.step()
+    b = opt()
+    first = schedule(b, "cosine", 0.1, 7)
+    for _ in range(3):
+        first.step()
+    c = opt()
+    c.load_state_dict(b.state_dict())
+    resumed = schedule(c, "cosine", 0.1, 7, done=3, saved=first.state_dict())
+    rest = []
+    for _ in range(4):
+        rest.append(c.param_groups[0]["lr"])
+        resumed.step()
+    assert rest == lrs[3:]
+    d = opt()
+    schedule(d, "cosine", 0.1, 10, done=3, saved=first.state_dict())
+    assert d.param_groups[0]["lr"] == pytest.approx(0.05 * (1 + math.cos(math.pi * 3 / 10)))
+    assert schedule(opt(), "constant", 0.1, 7) is None
+
+
+def test_captioner_cosine_resumed_mid_epoch_equals_straight(tmp_path):
+    from chainrule.captioning.train import CaptionTrainConfig, train_captioner
+
+    base = dict(train_size=48, val_size=8, batch_size=16, schedule="cosine", lr=3e-3,
+                channels=(4, 8, 8), embed_dim=8, hidden_dim=16, attention_dim=8, epochs=2)  # fmt: skip
+    quiet = dict(log=lambda s: None, progress=False)
+    train_captioner(CaptionTrainConfig(**base, out=str(tmp_path / "straight")), **quiet)
+    split = CaptionTrainConfig(**base, out=str(tmp_path / "split"), minutes=0.0)
+    assert train_captioner(split, **quiet)["position"] == {"epoch": 0, "step": 1}
+    split.minutes = None
+    train_captioner(split, resume=True, **quiet)
+    assert_same_params(tmp_path / "straight", tmp_path / "split")

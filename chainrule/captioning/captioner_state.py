@@ -11,15 +11,9 @@ from __future__ import annotations
 import os
 
 import chainrule as cr
-from chainrule import random as cr_random
 from chainrule.datasets.vocab import SPECIALS, Vocabulary
-from chainrule.serialization import (
-    CheckpointError,
-    join_optimizer_state,
-    load_weights,
-    metadata_error,
-    split_optimizer_state,
-)
+from chainrule.serialization import CheckpointError, load_weights, metadata_error
+from chainrule.training import state
 
 MODEL_KIND = "chainrule-captioner"
 STATE_KIND = "chainrule-captioner-training-state"
@@ -94,7 +88,7 @@ def load_captioner(path: str, vocab: Vocabulary | None = None):
     tensors, meta = cr.load(path, with_metadata=True)
     _check_kind(path, meta, (MODEL_KIND, STATE_KIND))
     if meta["kind"] == STATE_KIND:
-        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        tensors = state.with_prefix(tensors, "model.")
     tokens = meta.get("vocab")
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise metadata_error(path, "vocab", "the vocabulary, a list of words", tokens)
@@ -139,31 +133,20 @@ def _check_key_shapes(path: str, config, tensors: dict) -> None:
             )
 
 
-def save_training_state(path, model, optimizer, vocab, position, cfg, history, meta) -> None:
-    """Everything ``--resume`` needs: weights, optimiser state, the position in the data
-    (``{"epoch", "step"}``: the next batch to run), the random generator and the history."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_tensors, opt_meta = split_optimizer_state(optimizer.state_dict())
-    tensors.update({f"optimizer.{k}": v for k, v in opt_tensors.items()})
-    cr.save(
-        tensors,
-        path,
-        {
-            "kind": STATE_KIND,
-            "config": model.config.to_dict(),
-            "vocab": vocab.tokens,
-            "train_config": cfg,
-            "position": position,
-            "history": history,
-            "optimizer": opt_meta,
-            "rng": cr_random.get_rng_state(),
-            **meta,
-        },
-    )
+def save_training_state(path, model, optimizer, scheduler, vocab, position, cfg, history,
+                        meta) -> None:  # fmt: skip
+    """Everything ``--resume`` needs: weights, optimiser state, the learning-rate schedule, the
+    position in the data (``{"epoch", "step"}``: the next batch to run), the random generator
+    and the history."""
+    state.save_training_state(path, model, optimizer, scheduler, {
+        "kind": STATE_KIND, "config": model.config.to_dict(), "vocab": vocab.tokens,
+        "train_config": cfg, "position": position, "history": history, **meta,
+    })  # fmt: skip
 
 
 def _check_state(path: str, meta: dict) -> None:
     """The metadata a resume relies on, checked, so that a tampered file is refused by name."""
+    _check_kind(path, meta, (STATE_KIND,))
     position = meta.get("position")
     if not (
         isinstance(position, dict)
@@ -185,15 +168,4 @@ def _check_state(path: str, meta: dict) -> None:
 
 def load_training_state(path: str) -> dict:
     """The metadata of a training state plus ``model_state`` and ``optimizer_state``."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
-        )
-    tensors, meta = cr.load(path, with_metadata=True)
-    _check_kind(path, meta, (STATE_KIND,))
-    _check_state(path, meta)
-    meta["model_state"] = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    meta["optimizer_state"] = join_optimizer_state(
-        {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}, meta["optimizer"]
-    )
-    return meta
+    return state.read_training_state(path, _check_state)

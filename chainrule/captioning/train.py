@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -18,16 +17,16 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 import chainrule as cr
-from chainrule import random as cr_random
 from chainrule.captioning import captioner_state as ckpt
 from chainrule.captioning.curves import plot_caption_curves
 from chainrule.captioning.data import CaptionBatches, encode_references
 from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
-from chainrule.errors import require_extra
 from chainrule.nn.utils import clip_grad_norm_
-from chainrule.training.trainer import diverged, write_metrics
+from chainrule.training.loop import Position, fit, schedule
+from chainrule.training.state import check_same_settings, restore
+from chainrule.training.trainer import write_metrics
 
 
 @dataclass
@@ -112,13 +111,6 @@ def not_improving(losses: list[float], epochs: int = NOT_IMPROVING_EPOCHS) -> bo
     return min(losses[-epochs:]) >= min(losses[:-epochs])
 
 
-def learning_rate(cfg: CaptionTrainConfig, step: int, total: int) -> float:
-    """The learning rate at global step ``step`` of ``total``: constant, or cosine to 0."""
-    if cfg.schedule == "constant":
-        return cfg.lr
-    return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
-
 def train_captioner(
     cfg: CaptionTrainConfig,
     resume: bool = False,
@@ -149,162 +141,172 @@ def train_captioner(
 
 
 def _train_captioner(cfg, resume, log, progress) -> dict:
-    tqdm = require_extra("cli", "tqdm").tqdm  # the CLI extra; `import chainrule` needs none
-    from chainrule.datasets import FashionScenes
-    from chainrule.models.captioner import Captioner
-
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
-    train_ds = FashionScenes("train", size=cfg.train_size, root=cfg.root)
-    val_ds = FashionScenes("val", size=cfg.val_size, root=cfg.root)
-    vocab = train_ds.vocab
-    batches = CaptionBatches(
-        train_ds.images,
-        encode_references(train_ds.captions, vocab),
-        vocab,
-        cfg.batch_size,
-        cfg.seed,
-        cfg.all_references,
-    )
-    val_refs = encode_references(val_ds.captions, vocab)
-
-    cr.manual_seed(cfg.seed)
-    model = Captioner(cfg.model_config(len(vocab)))
-    optimizer = cr.optim.Adam(model.parameters(), lr=cfg.lr)
-    os.makedirs(cfg.out, exist_ok=True)
-    state_path = os.path.join(cfg.out, "checkpoint.safetensors")
-    position = {"epoch": 0, "step": 0}
-    history: list[dict] = []
-    meta = {"train_config": cfg.to_dict()}
+    task = _Captioning(cfg)
+    position, history, state = Position(), [], None
     if resume:
-        position, history = _resume(state_path, cfg, model, optimizer, log)
+        state = task.resume(log)
+        position, history = Position(**state["position"]), list(state["history"])
         if history:
             # A kill between the checkpoint and the other outputs of its epoch left them a step
             # behind; the model restored from the checkpoint brings them up to it.
-            _write_outputs(cfg, model, vocab, meta, position, history)
-
-    per_epoch = len(batches)
-    total = cfg.epochs * per_epoch
-    budget = None if cfg.minutes is None else cfg.minutes * 60.0
+            task.write_outputs(position, history)
+    per_epoch = task.steps_per_epoch()
+    done = position.epoch * per_epoch + position.step
+    saved = state.get("scheduler") if state else None
+    task.scheduler = schedule(task.optimizer, cfg.schedule, cfg.lr, cfg.epochs * per_epoch,
+                              done, saved)  # fmt: skip
     t_run = time.perf_counter()
-    stopped = False
-    warned = False
-    for epoch in range(position["epoch"], cfg.epochs):
-        start = position["step"] if epoch == position["epoch"] else 0
-        model.train()
-        t0 = time.perf_counter()
-        ce_sum, reg_sum, tokens, pairs, steps = 0.0, 0.0, 0, 0, 0
-        bar = tqdm(total=per_epoch, initial=start, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   unit="batch", leave=False, file=sys.stderr, mininterval=0.5,
-                   disable=None if progress is None else not progress)  # fmt: skip
-        step = start
-        for step, batch in enumerate(batches.epoch(epoch, start), start=start):
-            lr = learning_rate(cfg, epoch * per_epoch + step, total)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            logits, alphas = model(cr.from_numpy(batch.images), cr.from_numpy(batch.inputs))
-            ce = sequence_cross_entropy(logits, batch.targets, vocab.pad_index)
-            loss = ce
-            reg = 0.0
-            if alphas is not None and cfg.alpha_c:
-                r = attention_regularizer(alphas, batch.targets, vocab.pad_index)
-                loss = ce + cfg.alpha_c * r
-                reg = float(r._data)
-            lv = float(loss._data)
-            if not math.isfinite(lv):
-                bar.close()
-                raise diverged(lv, epoch, step, state_path)
-            optimizer.zero_grad()
-            loss.backward()
-            if cfg.grad_clip:
-                clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            n_tok = int((batch.targets != vocab.pad_index).sum())
-            ce_sum += float(ce._data) * n_tok
-            reg_sum += reg * len(batch.index)
-            tokens += n_tok
-            pairs += len(batch.index)
-            steps += 1
-            bar.update()
-            if steps % 20 == 1:
-                bar.set_postfix(loss=f"{ce_sum / tokens:.3f}", lr=f"{lr:.2e}", refresh=False)
-            if budget is not None and time.perf_counter() - t_run >= budget:
-                stopped = step + 1 < per_epoch or epoch + 1 < cfg.epochs
-                break
-        bar.close()
-        seconds = time.perf_counter() - t0
-        if stopped and step + 1 < per_epoch:
-            position = {"epoch": epoch, "step": step + 1}
-        else:
-            position = {"epoch": epoch + 1, "step": 0}
-        row = {
+    run = fit(task, cfg.epochs, position, history, task.optimizer, task.scheduler,
+              per_step=True, log=log, progress=progress, minutes=cfg.minutes)  # fmt: skip
+    last = run.history[-1] if run.history else {}
+    return {
+        "attention": cfg.attention,
+        "epochs": len({r["epoch"] for r in run.history}),
+        "position": run.position.to_dict(),
+        "val_loss": last.get("val_loss"),
+        "val_exact_match": last.get("val_exact_match"),
+        "seconds": round(time.perf_counter() - t_run, 1),
+        "stopped_early": run.stopped,
+        "out": cfg.out,
+    }
+
+
+class _Captioning:
+    """A captioner on Fashion Scenes, taught by teacher forcing: the ``Task`` that ``fit``
+    trains for ``train_captioner``."""
+
+    def __init__(self, cfg: CaptionTrainConfig):
+        from chainrule.datasets import FashionScenes
+        from chainrule.models.captioner import Captioner
+
+        self.cfg = cfg
+        train_ds = FashionScenes("train", size=cfg.train_size, root=cfg.root)
+        self.val_ds = FashionScenes("val", size=cfg.val_size, root=cfg.root)
+        self.vocab = vocab = train_ds.vocab
+        self.data = CaptionBatches(
+            train_ds.images,
+            encode_references(train_ds.captions, vocab),
+            vocab,
+            cfg.batch_size,
+            cfg.seed,
+            cfg.all_references,
+        )
+        self.val_refs = encode_references(self.val_ds.captions, vocab)
+        cr.manual_seed(cfg.seed)
+        self.model = Captioner(cfg.model_config(len(vocab)))
+        self.optimizer = cr.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.scheduler = None
+        os.makedirs(cfg.out, exist_ok=True)
+        self.checkpoint = os.path.join(cfg.out, "checkpoint.safetensors")
+        self.meta = {"train_config": cfg.to_dict()}
+
+    def resume(self, log: Callable[[str], None]) -> dict:
+        """Restores the model, optimiser and random state from the checkpoint."""
+        path = self.checkpoint
+        state = ckpt.load_training_state(path)
+        check_same_settings(path, state["train_config"], self.cfg.to_dict(), _MUST_MATCH)
+        restore(state, self.model, self.optimizer)
+        p = state["position"]
+        log(f"resuming from {path} at epoch {p['epoch'] + 1}, step {p['step']}")
+        return state
+
+    def steps_per_epoch(self) -> int:
+        return len(self.data)
+
+    def batches(self, epoch: int, start: int):
+        self.model.train()
+        return self.data.epoch(epoch, start)
+
+    def step(self, batch) -> tuple[float, dict[str, float]]:
+        model, vocab, cfg = self.model, self.vocab, self.cfg
+        logits, alphas = model(cr.from_numpy(batch.images), cr.from_numpy(batch.inputs))
+        ce = sequence_cross_entropy(logits, batch.targets, vocab.pad_index)
+        loss, reg = ce, 0.0
+        if alphas is not None and cfg.alpha_c:
+            r = attention_regularizer(alphas, batch.targets, vocab.pad_index)
+            loss = ce + cfg.alpha_c * r
+            reg = float(r._data)
+        lv = float(loss._data)
+        if not math.isfinite(lv):
+            return lv, {}  # fit stops the run; the weights are not touched
+        self.optimizer.zero_grad()
+        loss.backward()
+        if cfg.grad_clip:
+            clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        n_tok = int((batch.targets != vocab.pad_index).sum())
+        pairs = len(batch.index)
+        return lv, {"ce": float(ce._data) * n_tok, "reg": reg * pairs, "tokens": n_tok,
+                    "pairs": pairs}  # fmt: skip
+
+    def postfix(self, sums: dict, seconds: float) -> dict[str, str]:
+        lr = self.optimizer.param_groups[0]["lr"]
+        return {"loss": f"{sums['ce'] / sums['tokens']:.3f}", "lr": f"{lr:.2e}"}
+
+    def row(self, epoch: int, sums: dict, seconds: float, partial: bool) -> dict:
+        pairs = sums.get("pairs", 0)
+        return {
             "epoch": epoch + 1,
-            "partial": position["epoch"] == epoch or start > 0,
-            "steps": steps,
-            "train_loss": ce_sum / max(tokens, 1),
-            "train_attention_reg": reg_sum / max(pairs, 1) if model.attention else None,
-            **_validate(model, val_ds, val_refs, vocab),
+            "partial": partial,
+            "steps": sums["steps"],
+            "train_loss": sums.get("ce", 0.0) / max(sums.get("tokens", 0), 1),
+            "train_attention_reg": sums.get("reg", 0.0) / max(pairs, 1)
+            if self.model.attention
+            else None,
+            **_validate(self.model, self.val_ds, self.val_refs, self.vocab),
             "seconds": seconds,
             "pairs_per_second": pairs / max(seconds, 1e-9),
-            "lr": lr if steps else learning_rate(cfg, epoch * per_epoch + start, total),
         }
-        history.append(row)
-        log(
-            f"epoch {epoch + 1}/{cfg.epochs}{' (partial)' if row['partial'] else ''}: "
+
+    def save(self, position: Position, history: list[dict]) -> bool:
+        ckpt.save_training_state(
+            self.checkpoint, self.model, self.optimizer, self.scheduler, self.vocab,
+            position.to_dict(), self.cfg.to_dict(), history, {},
+        )  # fmt: skip
+        self.write_outputs(position, history)
+        return True
+
+    def write_outputs(self, position: Position, history: list[dict]) -> None:
+        """Writes the outputs that follow the checkpoint at ``position``: the weights
+        (``model.safetensors``, tagged with the epoch of the last row of ``history``),
+        ``metrics.jsonl`` and ``curves.png``, each atomically."""
+        cfg = self.cfg
+        ckpt.save_captioner(
+            os.path.join(cfg.out, "model.safetensors"),
+            self.model,
+            self.vocab,
+            {**self.meta, "epoch": history[-1]["epoch"], "position": position.to_dict()},
+        )
+        write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history)
+        plot_caption_curves(
+            history,
+            os.path.join(cfg.out, "curves.png"),
+            title=f"captioner ({'attention' if cfg.attention else 'no attention'})",
+        )
+
+    def report(self, row: dict) -> list[str]:
+        return [
+            f"epoch {row['epoch']}/{self.cfg.epochs}{' (partial)' if row['partial'] else ''}: "
             f"train loss {row['train_loss']:.4f}"
             + (
                 f" | val loss {row['val_loss']:.4f} greedy exact match {row['val_exact_match']:.4f}"
                 if row["val_loss"] is not None
                 else ""
             )
-            + f" | {seconds:.0f} s, {row['pairs_per_second']:.0f} captions/s"
+            + f" | {row['seconds']:.0f} s, {row['pairs_per_second']:.0f} captions/s"
+        ]
+
+    def warning(self, history: list[dict]) -> str | None:
+        if not not_improving([r["train_loss"] for r in history]):
+            return None
+        best = min(range(len(history)), key=lambda i: history[i]["train_loss"])
+        return (
+            f"warning: the training loss has not improved for {NOT_IMPROVING_EPOCHS} "
+            f"epochs (best {history[best]['train_loss']:.4f}, epoch {history[best]['epoch']}):"
+            " the model is not learning. Try a smaller --lr; training goes on."
         )
-        ckpt.save_training_state(
-            state_path, model, optimizer, vocab, position, cfg.to_dict(), history, {}
-        )
-        _write_outputs(cfg, model, vocab, meta, position, history)
-        if not warned and not_improving([r["train_loss"] for r in history]):
-            warned = True
-            best = min(range(len(history)), key=lambda i: history[i]["train_loss"])
-            log(
-                f"warning: the training loss has not improved for {NOT_IMPROVING_EPOCHS} "
-                f"epochs (best {history[best]['train_loss']:.4f}, epoch {history[best]['epoch']}):"
-                " the model is not learning. Try a smaller --lr; training goes on."
-            )
-        if stopped:
-            log(f"stopped after {cfg.minutes:g} minutes; continue with --resume")
-            break
-
-    last = history[-1] if history else {}
-    return {
-        "attention": cfg.attention,
-        "epochs": len({r["epoch"] for r in history}),
-        "position": position,
-        "val_loss": last.get("val_loss"),
-        "val_exact_match": last.get("val_exact_match"),
-        "seconds": round(time.perf_counter() - t_run, 1),
-        "stopped_early": stopped,
-        "out": cfg.out,
-    }
-
-
-def _write_outputs(cfg: CaptionTrainConfig, model, vocab, meta: dict, position: dict,
-                   history: list[dict]) -> None:  # fmt: skip
-    """Writes the outputs that follow the checkpoint at ``position``: the weights
-    (``model.safetensors``, tagged with the epoch of the last row of ``history``),
-    ``metrics.jsonl`` and ``curves.png``, each atomically."""
-    ckpt.save_captioner(
-        os.path.join(cfg.out, "model.safetensors"),
-        model,
-        vocab,
-        {**meta, "epoch": history[-1]["epoch"], "position": position},
-    )
-    write_metrics(os.path.join(cfg.out, "metrics.jsonl"), history)
-    plot_caption_curves(
-        history,
-        os.path.join(cfg.out, "curves.png"),
-        title=f"captioner ({'attention' if cfg.attention else 'no attention'})",
-    )
 
 
 def _validate(model, val_ds, val_refs, vocab) -> dict:
@@ -316,24 +318,6 @@ def _validate(model, val_ds, val_refs, vocab) -> dict:
         tokens += greedy_decode(model, val_ds.images[i : i + 500], vocab).tokens
     em = exact_match([vocab.decode(t) for t in tokens], val_ds.captions)
     return {"val_loss": loss, "val_exact_match": em}
-
-
-def _resume(path, cfg, model, optimizer, log):
-    state = ckpt.load_training_state(path)
-    saved = state["train_config"]
-    mine = cfg.to_dict()
-    for key in _MUST_MATCH:
-        if saved.get(key) != mine[key]:
-            raise ValueError(
-                f"--resume: the checkpoint {path} was trained with {key}={saved.get(key)!r}, "
-                f"but this run asks for {key}={mine[key]!r}; use the same settings or another --out"
-            )
-    model.load_state_dict(state["model_state"])
-    optimizer.load_state_dict(state["optimizer_state"])
-    cr_random.set_rng_state(state["rng"])
-    position = state["position"]
-    log(f"resuming from {path} at epoch {position['epoch'] + 1}, step {position['step']}")
-    return position, list(state["history"])
 
 
 def config_from_dict(d: dict) -> CaptionTrainConfig:

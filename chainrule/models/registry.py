@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,14 +29,7 @@ class Recipe:
     batch_size: int
     epochs: int
     flatten: bool
-    schedule: str | None = None  # "cosine": lr decays per epoch as cos from lr to 0
-
-    def lr_at(self, base_lr: float, epoch: int, epochs: int) -> float:
-        """The learning rate of epoch ``epoch`` (0-based) of ``epochs``: a pure function of the
-        epoch, so that a resumed run uses exactly the rates of an uninterrupted one."""
-        if self.schedule == "cosine":
-            return 0.5 * base_lr * (1 + math.cos(math.pi * epoch / epochs))
-        return base_lr
+    schedule: str | None = None  # "cosine": CosineAnnealingLR from lr to 0 over the epochs
 
 
 def cross_entropy(logits: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:

@@ -9,15 +9,8 @@ import os
 from dataclasses import asdict
 
 import chainrule as cr
-from chainrule import random as cr_random
-from chainrule.serialization import (
-    CheckpointError,
-    join_optimizer_state,
-    load_weights,
-    metadata_error,
-    split_optimizer_state,
-    whole_number,
-)
+from chainrule.serialization import CheckpointError, load_weights, metadata_error, whole_number
+from chainrule.training import state
 
 MODEL_KIND = "chainrule-model"
 STATE_KIND = "chainrule-training-state"
@@ -28,42 +21,27 @@ def save_model(path: str, model, meta: dict, epoch: int) -> None:
     cr.save(model.state_dict(), path, {"kind": MODEL_KIND, "epoch": epoch, **meta})
 
 
-def save_training_state(path, model, optimizer, loader, cfg, epoch, history, meta) -> None:
+def save_training_state(path, model, optimizer, scheduler, loader, cfg, epoch, history,
+                        meta) -> None:  # fmt: skip
     """Everything ``--resume`` needs to continue exactly where epoch ``epoch`` ended."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_tensors, opt_meta = split_optimizer_state(optimizer.state_dict())
-    tensors.update({f"optimizer.{k}": v for k, v in opt_tensors.items()})
-    metadata = {
-        "kind": STATE_KIND,
-        "epoch": epoch,
-        "config": asdict(cfg),
-        "history": history,
-        "optimizer": opt_meta,
-        "loader": loader.state_dict(),
-        "rng": cr_random.get_rng_state(),
-        **meta,
-    }
-    cr.save(tensors, path, metadata)
+    state.save_training_state(path, model, optimizer, scheduler, {
+        "kind": STATE_KIND, "epoch": epoch, "config": asdict(cfg), "history": history,
+        "loader": loader.state_dict(), **meta,
+    })  # fmt: skip
 
 
 def load_training_state(path: str) -> dict:
-    """The pieces written by ``save_training_state``, checked to be a training state."""
-    tensors, meta = cr.load(path, with_metadata=True)
-    if meta.get("kind") != STATE_KIND:
-        raise CheckpointError(
-            f"{path} is not a chainrule training state (kind {meta.get('kind')!r})"
-        )
-    _check_state(path, meta)
-    meta["model_state"] = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    meta["optimizer_tensors"] = {
-        k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")
-    }
-    return meta
+    """The pieces written by ``save_training_state``, checked to be a classifier's."""
+    return state.read_training_state(path, _check_state)
 
 
 def _check_state(path: str, meta: dict) -> None:
     """The metadata a resume relies on, checked, so that a tampered file is refused by name
     before training (an epoch of -1 trained epoch 0 and reported a model never written)."""
+    if meta.get("kind") != STATE_KIND:
+        raise CheckpointError(
+            f"{path} is not a chainrule training state (kind {meta.get('kind')!r})"
+        )
     epoch, history = meta.get("epoch"), meta.get("history")
     if not whole_number(epoch):
         raise metadata_error(path, "epoch", "a whole number >= 1 (epochs completed)", epoch)
@@ -78,12 +56,10 @@ def _check_state(path: str, meta: dict) -> None:
         raise metadata_error(path, "rng", "a random generator state", meta.get("rng"))
 
 
-def restore(state: dict, model, optimizer, loader) -> None:
+def restore(saved: dict, model, optimizer, loader) -> None:
     """Puts a loaded training state back into the model, optimiser, loader and random generator."""
-    model.load_state_dict(state["model_state"])
-    optimizer.load_state_dict(join_optimizer_state(state["optimizer_tensors"], state["optimizer"]))
-    loader.load_state_dict(state["loader"])
-    cr_random.set_rng_state(state["rng"])
+    state.restore(saved, model, optimizer)
+    loader.load_state_dict(saved["loader"])
 
 
 def load_model(path: str):
@@ -97,7 +73,7 @@ def load_model(path: str):
     tensors, meta = cr.load(path, with_metadata=True)
     kind = meta.get("kind")
     if kind == STATE_KIND:
-        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        tensors = state.with_prefix(tensors, "model.")
     elif kind != MODEL_KIND:
         raise CheckpointError(
             f"{path} is not a chainrule model checkpoint (kind {kind!r}); expected a "

@@ -4,12 +4,10 @@ metrics, curves and resumable checkpoints."""
 from __future__ import annotations
 
 import json
-import math
 import os
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -18,25 +16,14 @@ from chainrule import distributed as dist
 from chainrule import random as cr_random
 from chainrule.data import ArrayDataset, DataLoader
 from chainrule.datasets import load_splits
-from chainrule.errors import require_extra
 from chainrule.models import get_recipe
 from chainrule.serialization import write_atomically
 from chainrule.training import classifier_state
 from chainrule.training.curves import plot_curves
+from chainrule.training.loop import Position, fit, schedule
+from chainrule.training.loop import TrainingDiverged as TrainingDiverged  # raised by train()
 from chainrule.training.optimizers import default_lr, make_optimizer
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the last good checkpoint was kept."""
-
-
-def diverged(loss: float, epoch: int, step: int, kept: str) -> TrainingDiverged:
-    """The error for a loss that became ``loss`` (NaN or Inf) at 0-based ``epoch`` and ``step``,
-    naming the checkpoint ``kept``."""
-    return TrainingDiverged(
-        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped and the "
-        f"last good checkpoint is kept ({kept}). Try a smaller --lr."
-    )
+from chainrule.training.state import check_same_settings
 
 
 @dataclass
@@ -91,11 +78,6 @@ class TrainConfig:
 
 # Settings that must match for a run to be resumed (the rest, e.g. epochs, may change).
 _MUST_MATCH = ("model", "data", "batch_size", "optimizer", "seed", "val_size", "limit")
-
-
-@dataclass
-class History:
-    epochs: list[dict] = field(default_factory=list)
 
 
 def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict:
@@ -153,90 +135,112 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
 
 
 def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
-    tqdm = require_extra("cli", "tqdm").tqdm  # the CLI extra; `import chainrule` needs none
-    world = dist.world_size()  # 1 without mpirun: everything below is single-process training
     if not dist.is_main():
         log = _quiet
     for line in cfg.recipe_lines():
         log(line)
-    cfg = cfg.resolved()
-    recipe = get_recipe(cfg.model)
-    splits = load_splits(cfg.data, cfg.root, cfg.val_size)
-    (x, y), (xv, yv), (xt, yt) = splits
-    if cfg.limit:
-        x, y = x[: cfg.limit], y[: cfg.limit]
-    input_shape = tuple(x.shape[1:])
-    num_classes = int(max(y.max(), yt.max())) + 1
-    chance = float(np.bincount(y).max()) / len(y)  # the accuracy of the most common label
-    if recipe.flatten:
-        x, xv, xt = (a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in (x, xv, xt))
-
-    cr.manual_seed(cfg.seed)
-    model = recipe.build(input_shape, num_classes)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-    if world == 1:
-        loader = DataLoader(
-            ArrayDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed
-        )
-    else:
-        loader, optimizer = _data_parallel(cfg, model, optimizer, ArrayDataset(x, y), log)
-    history = History()
-    if dist.is_main():
-        os.makedirs(cfg.out, exist_ok=True)
-    ckpt_path = os.path.join(cfg.out, "checkpoint.safetensors")
-    meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
-            "num_classes": num_classes, "flatten": recipe.flatten}  # fmt: skip
-    start = 0
+    task = _Classifier(cfg.resolved(), log)
+    cfg = task.cfg
+    position, history, state = Position(), [], None
     if resume:
-        start = _resume(ckpt_path, cfg, model, optimizer, loader, history, log)
-        if start > 0 and dist.is_main():
+        state = task.resume(log)
+        position, history = Position(int(state["epoch"])), list(state["history"])
+        if position.epoch > 0 and dist.is_main():
             # A kill between the checkpoint and the other outputs of its epoch left them a step
             # behind; the model restored from the checkpoint brings them up to it, so a resume
             # with nothing left to train still ends with every output matching the checkpoint.
-            _write_outputs(cfg, model, meta, start, history.epochs)
+            task.write_outputs(position.epoch, history)
+    saved = state.get("scheduler") if state else None
+    task.scheduler = schedule(
+        task.optimizer, task.recipe.schedule, cfg.lr, cfg.epochs, position.epoch, saved
+    )
+    t_run = time.perf_counter()
+    run = fit(task, cfg.epochs, position, history, task.optimizer, task.scheduler, log=log,
+              progress=None if dist.is_main() else False)  # fmt: skip
+    return task.result(run.history, time.perf_counter() - t_run)
 
-    def step_fn(xb, yb):
-        out = model(xb)
-        loss = recipe.loss(out, yb)
-        optimizer.zero_grad()
+
+class _Classifier:
+    """A zoo model on a data set's splits: the ``Task`` that ``fit`` trains for ``train``."""
+
+    def __init__(self, cfg: TrainConfig, log: Callable[[str], None]):
+        self.cfg, self.recipe = cfg, get_recipe(cfg.model)
+        (x, y), (xv, yv), (xt, yt) = load_splits(cfg.data, cfg.root, cfg.val_size)
+        if cfg.limit:
+            x, y = x[: cfg.limit], y[: cfg.limit]
+        input_shape = tuple(x.shape[1:])
+        num_classes = int(max(y.max(), yt.max())) + 1
+        self.chance = float(np.bincount(y).max()) / len(y)  # the accuracy of the commonest label
+        if self.recipe.flatten:
+            x, xv, xt = (a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in (x, xv, xt))
+        self.val, self.test = (xv, yv), (xt, yt)
+
+        cr.manual_seed(cfg.seed)
+        self.model = self.recipe.build(input_shape, num_classes)
+        optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr)
+        if dist.world_size() == 1:
+            self.loader = DataLoader(
+                ArrayDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed
+            )
+        else:
+            self.loader, optimizer = _data_parallel(cfg, self.model, optimizer,
+                                                    ArrayDataset(x, y), log)  # fmt: skip
+        self.optimizer, self.scheduler = optimizer, None
+        if dist.is_main():
+            os.makedirs(cfg.out, exist_ok=True)
+        self.checkpoint = os.path.join(cfg.out, "checkpoint.safetensors")
+        self.meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
+                     "num_classes": num_classes, "flatten": self.recipe.flatten}  # fmt: skip
+        # Replayed steps give the same parameters as eager ones to the last bit (test_compile).
+        self.train_step = cr.compile(self._step) if cfg.compile else self._step
+        self.last_val: dict | None = None
+
+    def _step(self, xb, yb):
+        out = self.model(xb)
+        loss = self.recipe.loss(out, yb)
+        self.optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
         return loss, out
 
-    # Replayed steps give the same parameters as eager ones to the last bit (tests/test_compile).
-    train_step = cr.compile(step_fn) if cfg.compile else step_fn
-    t_run = time.perf_counter()
-    warned = False
-    for epoch in range(start, cfg.epochs):
-        model.train()
-        for group in optimizer.param_groups:
-            group["lr"] = recipe.lr_at(cfg.lr, epoch, cfg.epochs)
-        t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   leave=False, file=sys.stderr, mininterval=0.5,
-                   disable=None if dist.is_main() else True)  # fmt: skip
-        for step, (xb, yb) in enumerate(loader):
-            loss, out = train_step(xb, yb)
-            lv = float(loss._data)
-            if not math.isfinite(lv):
-                bar.close()
-                raise diverged(lv, epoch, step, _last_good(ckpt_path, epoch))
-            n = len(yb._data)
-            loss_sum += lv * n
-            correct += int((out._data.argmax(axis=1) == yb._data).sum())
-            seen += n
-            bar.update()
-            if step % 50 == 0:
-                rate = seen / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
-                                ex_s=f"{rate:,.0f}", refresh=False)  # fmt: skip
-        bar.close()
-        seconds = time.perf_counter() - t0
-        if world > 1:  # the epoch's figures over every rank's shard
+    def resume(self, log: Callable[[str], None]) -> dict:
+        """Restores the model, optimiser, data order and random state from the checkpoint."""
+        path = self.checkpoint
+        state = dist.on_main(lambda: classifier_state.load_training_state(path))  # to every rank
+        check_same_settings(path, state["config"], asdict(self.cfg), _MUST_MATCH)
+        classifier_state.restore(state, self.model, self.optimizer, self.loader)
+        if dist.world_size() > 1:
+            _restore_rank_rng(state, self.cfg, log)
+        log(f"resuming from {path} after epoch {state['epoch']}")
+        return state
+
+    def steps_per_epoch(self) -> int:
+        return len(self.loader)
+
+    def batches(self, epoch: int, start: int):
+        self.model.train()
+        return self.loader
+
+    def step(self, batch) -> tuple[float, dict[str, float]]:
+        xb, yb = batch
+        loss, out = self.train_step(xb, yb)
+        lv = float(loss._data)
+        n = len(yb._data)
+        correct = int((out._data.argmax(axis=1) == yb._data).sum())
+        return lv, {"loss": lv * n, "correct": correct, "seen": n}
+
+    def postfix(self, sums: dict, seconds: float) -> dict[str, str]:
+        seen = sums["seen"]
+        return {"loss": f"{sums['loss'] / seen:.4f}", "acc": f"{sums['correct'] / seen:.4f}",
+                "ex_s": f"{seen / max(seconds, 1e-9):,.0f}"}  # fmt: skip
+
+    def row(self, epoch: int, sums: dict, seconds: float, partial: bool) -> dict:
+        loss_sum, correct, seen = (sums.get(k, 0) for k in ("loss", "correct", "seen"))
+        if dist.world_size() > 1:  # the epoch's figures over every rank's shard
             loss_sum, correct, seen = dist.all_reduce_sum([loss_sum, correct, seen]).tolist()
-        val = _evaluate(model, recipe.loss, xv, yv) if len(yv) else None
-        row = {
+        xv, yv = self.val
+        val = self.last_val = _evaluate(self.model, self.recipe.loss, xv, yv) if len(yv) else None
+        return {
             "epoch": epoch + 1,
             "train_loss": loss_sum / max(seen, 1),
             "train_accuracy": correct / max(seen, 1),
@@ -244,89 +248,72 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
             "val_accuracy": val["accuracy"] if val else None,
             "seconds": seconds,
             "examples_per_second": seen / max(seconds, 1e-9),
-            "lr": optimizer.param_groups[0]["lr"],
         }
-        history.epochs.append(row)
-        ranks = _rank_rng_states() if world > 1 else {}  # collective: every rank takes part
+
+    def save(self, position: Position, history: list[dict]) -> bool:
+        ranks = _rank_rng_states() if dist.world_size() > 1 else {}  # collective: every rank
         if not dist.is_main():
-            continue
+            return False
         classifier_state.save_training_state(
-            ckpt_path, model, optimizer, loader, cfg, epoch + 1, history.epochs, {**meta, **ranks}
-        )
-        _write_outputs(cfg, model, meta, epoch + 1, history.epochs)
-        # Reported only once saved: an interrupt after this line never loses the epoch.
+            self.checkpoint, self.model, self.optimizer, self.scheduler, self.loader, self.cfg,
+            position.epoch, history, {**self.meta, **ranks},
+        )  # fmt: skip
+        self.write_outputs(position.epoch, history)
+        return True
+
+    def write_outputs(self, epoch: int, rows: list[dict]) -> None:
+        """Writes the outputs that follow the checkpoint of epoch ``epoch`` (1-based): the
+        weights (``model.safetensors``), ``metrics.jsonl`` and ``curves.png``, each atomically."""
+        out = self.cfg.out
+        classifier_state.save_model(os.path.join(out, "model.safetensors"), self.model,
+                                    self.meta, epoch)  # fmt: skip
+        write_metrics(os.path.join(out, "metrics.jsonl"), rows)
+        plot_curves(rows, os.path.join(out, "curves.png"),
+                    title=f"{self.cfg.model} on {self.cfg.data}")  # fmt: skip
+
+    def report(self, row: dict) -> list[str]:
+        lines, val = [], self.last_val
         if val:
             # Nielsen's seed code prints this line after each epoch; it counts from 0, but here
             # epochs count from 1 everywhere (the bar, metrics.jsonl, the curves, --resume).
-            log(f"Epoch {epoch + 1}: {val['correct']} / {val['total']}")
-        log(
+            lines.append(f"Epoch {row['epoch']}: {val['correct']} / {val['total']}")
+        lines.append(
             f"  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
             + (f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if val else "")
-            + f" | {seconds:.1f}s, {row['examples_per_second']:,.0f} examples/s"
+            + f" | {row['seconds']:.1f}s, {row['examples_per_second']:,.0f} examples/s"
         )
-        if not warned and not_learning(history.epochs, chance):
-            warned = True
-            log(
-                f"warning: for {NOT_LEARNING_EPOCHS} epochs the training accuracy has stayed "
-                f"at {row['train_accuracy']:.4f}, no better than always guessing the most common "
-                f"label ({chance:.4f}): the model is not learning. Try a smaller --lr (or "
-                "another --optimizer); training goes on."
-            )
+        return lines
 
-    test = _evaluate(model, recipe.loss, xt, yt)
-    result = {
-        "model": cfg.model,
-        "data": cfg.data,
-        "test_accuracy": round(test["accuracy"], 4),
-        "test_loss": round(test["loss"], 6),
-        "val_accuracy": round(history.epochs[-1]["val_accuracy"], 4)
-        if history.epochs and history.epochs[-1]["val_accuracy"] is not None
-        else None,
-        "epochs": len(history.epochs),
-        "not_learning": not_learning(history.epochs, chance),
-        "seconds": round(time.perf_counter() - t_run, 1),
-        "out": cfg.out,
-    }
-    if cfg.compile:
-        st = train_step.stats()
-        result["compiled_steps"] = {k: st[k] for k in ("replays", "recordings", "eager_calls")}
-    return result
-
-
-def _write_outputs(cfg: TrainConfig, model, meta: dict, epoch: int, rows: list[dict]) -> None:
-    """Writes the outputs that follow the checkpoint of epoch ``epoch`` (1-based): the weights
-    (``model.safetensors``), ``metrics.jsonl`` and ``curves.png``, each atomically."""
-    classifier_state.save_model(os.path.join(cfg.out, "model.safetensors"), model, meta, epoch)
-    write_metrics(os.path.join(cfg.out, "metrics.jsonl"), rows)
-    plot_curves(rows, os.path.join(cfg.out, "curves.png"), title=f"{cfg.model} on {cfg.data}")
-
-
-def _resume(path, cfg, model, optimizer, loader, history, log) -> int:
-    state = dist.on_main(lambda: _read_state(path))  # rank 0 reads; every rank gets it
-    saved = state["config"]
-    for key in _MUST_MATCH:
-        if saved.get(key) != getattr(cfg, key):
-            raise ValueError(
-                f"--resume: the checkpoint in {path} was trained with {key}={saved.get(key)!r}, "
-                f"but this run asks for {key}={getattr(cfg, key)!r}; use the same settings or "
-                "another --out"
-            )
-    classifier_state.restore(state, model, optimizer, loader)
-    if dist.world_size() > 1:
-        _restore_rank_rng(state, cfg, log)
-    for group in optimizer.param_groups:
-        group["lr"] = cfg.lr  # a resumed run may change the learning rate
-    history.epochs[:] = state["history"]
-    log(f"resuming from {path} after epoch {state['epoch']}")
-    return int(state["epoch"])
-
-
-def _read_state(path: str) -> dict:
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
+    def warning(self, history: list[dict]) -> str | None:
+        if not not_learning(history, self.chance):
+            return None
+        return (
+            f"warning: for {NOT_LEARNING_EPOCHS} epochs the training accuracy has stayed "
+            f"at {history[-1]['train_accuracy']:.4f}, no better than always guessing the most "
+            f"common label ({self.chance:.4f}): the model is not learning. Try a smaller --lr "
+            "(or another --optimizer); training goes on."
         )
-    return classifier_state.load_training_state(path)
+
+    def result(self, history: list[dict], seconds: float) -> dict:
+        """The final figures: the test set's, the last validation accuracy, and the run's."""
+        cfg = self.cfg
+        test = _evaluate(self.model, self.recipe.loss, *self.test)
+        last_val = history[-1]["val_accuracy"] if history else None
+        result = {
+            "model": cfg.model,
+            "data": cfg.data,
+            "test_accuracy": round(test["accuracy"], 4),
+            "test_loss": round(test["loss"], 6),
+            "val_accuracy": round(last_val, 4) if last_val is not None else None,
+            "epochs": len(history),
+            "not_learning": not_learning(history, self.chance),
+            "seconds": round(seconds, 1),
+            "out": cfg.out,
+        }
+        if cfg.compile:
+            st = self.train_step.stats()
+            result["compiled_steps"] = {k: st[k] for k in ("replays", "recordings", "eager_calls")}
+        return result
 
 
 def _quiet(_: str) -> None:
@@ -377,10 +364,6 @@ def _restore_rank_rng(state: dict, cfg, log) -> None:
     log(f"note: the checkpoint was written by {state.get('world_size', 1)} process(es) and this "
         f"run has {dist.world_size()}: each takes {cfg.batch_size} examples per step, "
         f"{dist.world_size() * cfg.batch_size} in all; random streams are reseeded")  # fmt: skip
-
-
-def _last_good(path: str, epoch: int) -> str:
-    return f"{path}, after epoch {epoch}" if epoch > 0 and os.path.exists(path) else "none yet"
 
 
 def write_metrics(path: str, rows: list[dict]) -> None:
