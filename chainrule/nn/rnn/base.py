@@ -1,16 +1,6 @@
-"""Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and their one-step cells ``RNNCell``, ``LSTMCell``,
-``GRUCell``, with PyTorch's parameter names, shapes, gate orders and return values.
-
-As in PyTorch, ``batch_first=False`` is the default, so a batch of sequences is x: (T, N, D);
-``batch_first=True`` reads (N, T, D). The final states ``h_n`` (and ``c_n``) are (L·dirs, N, H)
-either way.
-
-Speed. A layer computes the input-to-hidden product of all T steps at once (one (T·N, D) GEMM per
-layer and direction), then runs the recurrence as one fused op (``ops.rnn.LSTMLayer`` and
-friends): per step, one (N, H) × (H, G·H) GEMM plus the gate arithmetic, and in backward one GEMM
-per step plus a single GEMM for the recurrent weight's gradient over all steps. The cells
-(used in hand-written loops such as an attention decoder) fuse the gate arithmetic of one step.
-"""
+"""What the recurrent layers share: the input checks, ``RNNCellBase`` (one step) and ``RNNBase``
+(parameters per layer and direction named as PyTorch's, the layer/direction loop, dropout between
+layers)."""
 
 from __future__ import annotations
 
@@ -22,7 +12,7 @@ import numpy as np
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor, apply, constant
+from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.dropout import dropout as _dropout
@@ -30,7 +20,6 @@ from chainrule.functional.linear import linear
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.ops import rnn as _ops
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -85,11 +74,10 @@ def _check_options(layer: str, bias, batch_first, bidirectional, dropout, num_la
         )
 
 
-def _zeros(shape, dtype) -> Tensor:
+def zeros_state(shape, dtype) -> Tensor:
     return constant(np.zeros(shape, dtype=dtype))
 
 
-# ----- cells -----
 class RNNCellBase(Module):
     """Parameters shared by the cells: weight_ih (G·H, D), weight_hh (G·H, H), bias_ih and bias_hh
     (G·H,), G = 1 (RNN), 3 (GRU) or 4 (LSTM), all drawn from U(-1/√H, 1/√H) as in PyTorch."""
@@ -134,7 +122,7 @@ class RNNCellBase(Module):
             x = x.reshape((1, self.input_size))
         n = x.shape[0]
         if hx is None:
-            return x, [_zeros((n, self.hidden_size), x.dtype)] * n_states, batched
+            return x, [zeros_state((n, self.hidden_size), x.dtype)] * n_states, batched
         states = list(hx) if n_states > 1 else [hx]
         if n_states > 1 and len(states) != n_states:
             raise ValueError(f"{name}: hx must be a tuple (h, c), got {len(states)} tensors")
@@ -159,96 +147,6 @@ class RNNCellBase(Module):
         return s
 
 
-class RNNCell(RNNCellBase):
-    """One step of an Elman RNN: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act = tanh or relu.
-
-    Args:
-        input_size: D, features of x.  hidden_size: H.  bias: learn b_ih, b_hh.
-        nonlinearity: 'tanh' or 'relu'.
-    Shape:
-        input (N, D) or (D,), hx (N, H) or (H,) (zeros when None) → h' (N, H) or (H,).
-    Attributes:
-        weight_ih (H, D), weight_hh (H, H), bias_ih (H,), bias_hh (H,).
-    """
-
-    def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
-    ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"RNNCell: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'"
-            )
-        self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, bias, num_chunks=1)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, (h,), batched = self._inputs(input, hx, 1)
-        a = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
-        h = _fn.tanh(a) if self.nonlinearity == "tanh" else _fn.relu(a)
-        return h if batched else h.reshape((self.hidden_size,))
-
-
-class LSTMCell(RNNCellBase):
-    """One LSTM step, with PyTorch's gate order (i, f, g, o):
-
-        i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o),  z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh
-        c' = f ⊙ c + i ⊙ g        h' = o ⊙ tanh(c')
-
-    The gate arithmetic is one fused op (``ops.rnn.LSTMCell``) with a hand-written VJP.
-
-    Args:
-        input_size: D.  hidden_size: H.  bias: learn b_ih, b_hh.
-    Shape:
-        input (N, D) or (D,); hx = (h, c), each (N, H) or (H,), zeros when None
-        → (h', c'), each (N, H) or (H,).
-    Attributes:
-        weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,).
-    Example:
-        >>> cell = LSTMCell(10, 20)
-        >>> h, c = cell(cr.randn(3, 10))
-        >>> h, c = cell(cr.randn(3, 10), (h, c))
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, bias, num_chunks=4)
-
-    def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, Tensor]:
-        x, (h, c), batched = self._inputs(input, hx, 2)
-        z = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
-        y = apply(_ops.LSTMCell(), z, c)  # (2, N, H): [h', c']
-        if not batched:
-            y = y.reshape((2, self.hidden_size))
-        return y[0], y[1]
-
-
-class GRUCell(RNNCellBase):
-    """One GRU step, with PyTorch's gate order (r, z, n):
-
-        r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr)     z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
-        n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn))     h' = (1 - z) ⊙ n + z ⊙ h
-
-    Args:
-        input_size: D.  hidden_size: H.  bias: learn b_ih, b_hh.
-    Shape:
-        input (N, D) or (D,), hx (N, H) or (H,) (zeros when None) → h' (N, H) or (H,).
-    Attributes:
-        weight_ih (3H, D), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,).
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, bias, num_chunks=3)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, (h,), batched = self._inputs(input, hx, 1)
-        xg = linear(x, self.weight_ih, self.bias_ih)
-        hg = linear(h, self.weight_hh, self.bias_hh)
-        h = apply(_ops.GRUCell(), xg, hg, h)
-        return h if batched else h.reshape((self.hidden_size,))
-
-
-# ----- sequence layers -----
 class RNNBase(Module):
     """What RNN, LSTM and GRU share: parameters per layer and direction, named as PyTorch's
     (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._l0_reverse``,
@@ -376,7 +274,8 @@ class RNNBase(Module):
             for direction in range(dirs):
                 k = layer * dirs + direction
                 init_states = [
-                    _zeros((N, self.hidden_size), x.dtype) if s is None else s[k] for s in states
+                    zeros_state((N, self.hidden_size), x.dtype) if s is None else s[k]
+                    for s in states
                 ]
                 seq, last = self._layer(inp, layer, direction, init_states)
                 outs.append(seq)
@@ -414,162 +313,6 @@ class RNNBase(Module):
         return s
 
 
-def _project(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+def project_inputs(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     """x (T, N, D) → x Wᵀ + b (T, N, G) as one (T·N, D) GEMM."""
     return linear(x, w, b)
-
-
-class RNN(RNNBase):
-    """A multi-layer Elman RNN: h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) per layer,
-    act = tanh or relu; each layer's output sequence is the next layer's input.
-
-    Args:
-        input_size: D.  hidden_size: H.  num_layers: L stacked layers.
-        nonlinearity: 'tanh' or 'relu'.  bias: learn b_ih, b_hh.
-        batch_first: x is (N, T, D) when True (PyTorch's default is False: (T, N, D)), else
-            (T, N, D).
-        dropout: probability of zeroing each output of every layer but the last (training only).
-        bidirectional: run a second layer over the reversed sequence and concatenate.
-    Shape:
-        input (N, T, D) [batch_first] or (T, N, D), or (T, D) unbatched;
-        hx (L·dirs, N, H) (or (L·dirs, H)), zeros when None
-        → output (N, T, dirs·H) [or (T, N, dirs·H), (T, dirs·H)], h_n (L·dirs, N, H).
-    Attributes:
-        weight_ih_l{k} (H, D or dirs·H), weight_hh_l{k} (H, H), bias_ih_l{k}, bias_hh_l{k} (H,),
-        and the same with ``_reverse`` for the second direction; all from U(-1/√H, 1/√H).
-    """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
-        self.nonlinearity = nonlinearity
-        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(
-            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
-        )
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        out, (h_n,) = self._run(input, hx, 1)
-        return out, h_n
-
-    def _layer(self, x, layer, direction, states):
-        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-        xg = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        reverse = direction == 1
-        y = apply(_ops.RNNLayer(self.nonlinearity, reverse), xg, states[0], w_hh)
-        return y, [y[0] if reverse else y[-1]]
-
-
-class LSTM(RNNBase):
-    """A multi-layer LSTM (gates i, f, g, o as in ``LSTMCell``); each layer's output sequence
-    h_1..h_T is the next layer's input.
-
-    Args:
-        input_size: D.  hidden_size: H.  num_layers: L.  bias: learn b_ih, b_hh.
-        batch_first: x is (N, T, D) when True (PyTorch's default is False: (T, N, D)).
-        dropout: probability of zeroing each output of every layer but the last (training only).
-        bidirectional: run a second LSTM over the reversed sequence and concatenate.
-        proj_size: only 0 (LSTM with projections is not implemented).
-    Shape:
-        input (N, T, D) [batch_first] or (T, N, D), or (T, D) unbatched;
-        hx = (h_0, c_0), each (L·dirs, N, H) (or (L·dirs, H)), zeros when None
-        → output (N, T, dirs·H), (h_n, c_n) each (L·dirs, N, H).
-    Attributes:
-        weight_ih_l{k} (4H, D or dirs·H), weight_hh_l{k} (4H, H), bias_ih_l{k}, bias_hh_l{k}
-        (4H,), and ``_reverse`` twins; all from U(-1/√H, 1/√H).
-    Example:
-        >>> lstm = LSTM(16, 32, num_layers=2)
-        >>> out, (h, c) = lstm(cr.randn(4, 10, 16))
-        >>> out.shape, h.shape
-        ((4, 10, 32), (2, 4, 32))
-    """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-    ) -> None:
-        if proj_size != 0:
-            raise ValueError(
-                f"LSTM: proj_size={proj_size} is not supported (LSTM with projections is not "
-                "implemented); use proj_size=0"
-            )
-        super().__init__(
-            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
-        )
-
-    def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        out, (h_n, c_n) = self._run(input, hx, 2)
-        return out, (h_n, c_n)
-
-    def _layer(self, x, layer, direction, states):
-        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-        xg = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        T = x.shape[0]
-        reverse = direction == 1
-        y = apply(_ops.LSTMLayer(reverse), xg, states[0], states[1], w_hh)  # (T + 1, N, H)
-        return y[:T], [y[0] if reverse else y[T - 1], y[T]]
-
-
-class GRU(RNNBase):
-    """A multi-layer GRU (gates r, z, n as in ``GRUCell``); each layer's output sequence is the
-    next layer's input.
-
-    Args:
-        input_size: D.  hidden_size: H.  num_layers: L.  bias: learn b_ih, b_hh.
-        batch_first: x is (N, T, D) when True (PyTorch's default is False: (T, N, D)).
-        dropout: probability of zeroing each output of every layer but the last (training only).
-        bidirectional: run a second GRU over the reversed sequence and concatenate.
-    Shape:
-        input (N, T, D) [batch_first] or (T, N, D), or (T, D) unbatched;
-        hx (L·dirs, N, H) (or (L·dirs, H)), zeros when None
-        → output (N, T, dirs·H), h_n (L·dirs, N, H).
-    Attributes:
-        weight_ih_l{k} (3H, D or dirs·H), weight_hh_l{k} (3H, H), bias_ih_l{k}, bias_hh_l{k}
-        (3H,), and ``_reverse`` twins; all from U(-1/√H, 1/√H).
-    """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ) -> None:
-        super().__init__(
-            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
-        )
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        out, (h_n,) = self._run(input, hx, 1)
-        return out, h_n
-
-    def _layer(self, x, layer, direction, states):
-        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-        xg = _project(x, w_ih, b_ih)
-        if b_hh is None:
-            b_hh = _zeros((w_hh.shape[0],), w_hh.dtype)
-        reverse = direction == 1
-        y = apply(_ops.GRULayer(reverse), xg, states[0], w_hh, b_hh)
-        return y, [y[0] if reverse else y[-1]]
