@@ -20,6 +20,51 @@ from chainrule.errors import ShapeError
 _MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
 
 
+def _check_mode(x: Tensor, mode: str, align_corners: bool | None) -> None:
+    """Refuses a mode ``interpolate`` lacks, an input of the wrong rank for it, and
+    ``align_corners`` with 'nearest'."""
+    if mode not in _MODES:
+        raise ValueError(
+            f"interpolate: mode must be one of {sorted(_MODES)}, got {mode!r} (bicubic, area "
+            f"and trilinear are not supported)"
+        )
+    if x.ndim not in _MODES[mode]:
+        want = " or ".join(f"{r}-D" for r in _MODES[mode])
+        raise ShapeError(
+            f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape {x.shape}"
+        )
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(
+            "interpolate: align_corners can only be set with the linear modes "
+            "('linear', 'bilinear')"
+        )
+
+
+def _sizes_and_ratios(shape, size, scale_factor, recompute_scale_factor):
+    """The output size m of every spatial axis of an input of ``shape`` (N, C, *spatial), and
+    the ratio r that maps output positions to source coordinates (n / m, or 1 / scale)."""
+    spatial = shape[2:]
+    k = len(spatial)
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if size is not None:
+        sizes = _per_axis(size, k, "size")
+        ratios = [n / m for n, m in zip(spatial, sizes)]
+    else:
+        scales = _per_axis(scale_factor, k, "scale_factor")
+        sizes = [math.floor(n * s) for n, s in zip(spatial, scales)]
+        ratios = (
+            [n / m for n, m in zip(spatial, sizes)]
+            if recompute_scale_factor
+            else [1 / s for s in scales]
+        )
+    if min(sizes) <= 0:
+        raise ValueError(
+            f"interpolate: the output size {tuple(sizes)} must be positive (input {shape})"
+        )
+    return sizes, ratios
+
+
 def interpolate(
     input: Tensor,
     size: int | Sequence[int] | None = None,
@@ -51,40 +96,9 @@ def interpolate(
         y of shape (N, C, *size).
     """
     x = as_tensor(input)
-    if mode not in _MODES:
-        raise ValueError(
-            f"interpolate: mode must be one of {sorted(_MODES)}, got {mode!r} (bicubic, area "
-            f"and trilinear are not supported)"
-        )
-    if x.ndim not in _MODES[mode]:
-        want = " or ".join(f"{r}-D" for r in _MODES[mode])
-        raise ShapeError(
-            f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape {x.shape}"
-        )
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError(
-            "interpolate: align_corners can only be set with the linear modes "
-            "('linear', 'bilinear')"
-        )
+    _check_mode(x, mode, align_corners)
     spatial = x.shape[2:]
-    k = len(spatial)
-    if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
-    if size is not None:
-        sizes = _per_axis(size, k, "size")
-        ratios = [n / m for n, m in zip(spatial, sizes)]
-    else:
-        scales = _per_axis(scale_factor, k, "scale_factor")
-        sizes = [math.floor(n * s) for n, s in zip(spatial, scales)]
-        ratios = (
-            [n / m for n, m in zip(spatial, sizes)]
-            if recompute_scale_factor
-            else [1 / s for s in scales]
-        )
-    if min(sizes) <= 0:
-        raise ValueError(
-            f"interpolate: the output size {tuple(sizes)} must be positive (input {x.shape})"
-        )
+    sizes, ratios = _sizes_and_ratios(x.shape, size, scale_factor, recompute_scale_factor)
     y = x
     for axis, (n, m, r) in enumerate(zip(spatial, sizes, ratios)):
         if mode == "nearest":
