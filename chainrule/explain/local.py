@@ -55,73 +55,70 @@ def derivation(
     ins = step.op.inputs
     if local.size != 1 or y._data.size != 1 or any(i._data.size != 1 for i in ins):
         return None
-    op = step.op.name
+    head = f"∂{name(y)}/∂{name(ins[slot])}"
+    if step.op.name in _BY_CASE:
+        return head, [], _by_case(step, slot, head, num(local), name)
+    parts = _symbolic(step, slot, name)
+    return None if parts is None else (head, parts, None)
+
+
+_BY_CASE = ("relu", "maximum", "minimum")
+
+
+def _symbolic(step: Step, slot: int, name: Callable[[Tensor], str]) -> list[str] | None:
+    """The derivative of scalar op ``step`` in its input ``slot``: the symbolic form, then (where
+    it differs) the numbers put in; None for an op without a formula here."""
+    op, ins, y = step.op.name, step.op.inputs, step.tensor
     Y, X = name(y), name(ins[slot])
     x, yv = float(ins[slot]._data), float(y._data)
-    head = f"∂{Y}/∂{X}"
-    v = num(local)
-    parts: list[str] = []
     if op == "mul":
-        other = ins[1 - slot]
-        parts = [name(other)]
-    elif op == "div":
+        return [name(ins[1 - slot])]
+    if op == "div":
         n, d = ins
         if slot == 0:
-            parts = [f"1/{name(d)}", f"1/{term(d._data)}"]
-        else:
-            parts = [f"{MINUS}{name(n)}/{name(d)}²", f"{MINUS}{term(n._data)}/{term(d._data)}²"]
-    elif op == "pow" and len(ins) == 1:
+            return [f"1/{name(d)}", f"1/{term(d._data)}"]
+        return [f"{MINUS}{name(n)}/{name(d)}²", f"{MINUS}{term(n._data)}/{term(d._data)}²"]
+    if op == "pow" and len(ins) == 1:
         p = step.op.p
-        parts = [f"{num(p)}·{X}^{num(p - 1)}", f"{num(p)} × {term(x)}^{num(p - 1)}"]
         if p == 2:
-            parts = [f"2·{X}", f"2 × {term(x)}"]
-    elif op == "pow":
+            return [f"2·{X}", f"2 × {term(x)}"]
+        return [f"{num(p)}·{X}^{num(p - 1)}", f"{num(p)} × {term(x)}^{num(p - 1)}"]
+    if op == "pow":
         a, b = ins
         if slot == 0:
-            parts = [f"{name(b)}·{name(a)}^({name(b)} {MINUS} 1)"]
-        else:
-            parts = [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a._data)}"]
-    elif op == "exp":
-        parts = [f"exp({X}) = {Y}"]
-    elif op == "log":
-        parts = [f"1/{X}", f"1/{term(x)}"]
-    elif op == "sqrt":
-        parts = [f"1/(2√{X}) = 1/(2{Y})", f"1/(2 × {term(yv)})"]
-    elif op == "tanh":
-        parts = [f"1 {MINUS} {Y}²", f"1 {MINUS} {term(yv)}²"]
-    elif op == "sigmoid":
-        parts = [f"{Y}(1 {MINUS} {Y})", f"{term(yv)} × {term(1 - yv)}"]
-    elif op == "sin":
-        parts = [f"cos {X}", f"cos {term(x)}"]
-    elif op == "cos":
-        parts = [f"{MINUS}sin {X}", f"{MINUS}sin {term(x)}"]
-    elif op == "relu":
+            return [f"{name(b)}·{name(a)}^({name(b)} {MINUS} 1)"]
+        return [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a._data)}"]
+    table = {
+        "exp": [f"exp({X}) = {Y}"],
+        "log": [f"1/{X}", f"1/{term(x)}"],
+        "sqrt": [f"1/(2√{X}) = 1/(2{Y})", f"1/(2 × {term(yv)})"],
+        "tanh": [f"1 {MINUS} {Y}²", f"1 {MINUS} {term(yv)}²"],
+        "sigmoid": [f"{Y}(1 {MINUS} {Y})", f"{term(yv)} × {term(1 - yv)}"],
+        "sin": [f"cos {X}", f"cos {term(x)}"],
+        "cos": [f"{MINUS}sin {X}", f"{MINUS}sin {term(x)}"],
+        "abs": [f"sign({X})"],
+    }
+    return table.get(op)
+
+
+def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], str]) -> str:
+    """The sentence for relu, maximum and minimum, whose derivative ``v`` is 1 or 0 by which
+    case holds, and which at a kink or a tie is a choice chainrule makes."""
+    ins = step.op.inputs
+    X, x = name(ins[slot]), float(ins[slot]._data)
+    if step.op.name == "relu":
         if x > 0:
-            return head, [], f"{head} = 1, since {X} = {num(x)} > 0"
+            return f"{head} = 1, since {X} = {num(x)} > 0"
         if x < 0:
-            return head, [], f"{head} = 0, since {X} = {num(x)} < 0"
+            return f"{head} = 0, since {X} = {num(x)} < 0"
         return (
-            head,
-            [],
-            f"{head} = {v} at {X} = 0: a kink, where relu has no derivative (chainrule takes {v})",
+            f"{head} = {v} at {X} = 0: a kink, where relu has no derivative (chainrule takes {v})"
         )
-    elif op in ("maximum", "minimum"):
-        other = ins[1 - slot]
-        if float(other._data) == x:
-            return (
-                head,
-                [],
-                f"{head} = {v}: a tie ({name(ins[0])} = {name(ins[1])} = {num(x)}), where "
-                "chainrule splits the gradient; the texts route it all to one input",
-            )
-        wins = (x > float(other._data)) == (op == "maximum")
+    other = float(ins[1 - slot]._data)
+    if other == x:
         return (
-            head,
-            [],
-            f"{head} = {v}, since {X} is the {'one taken' if wins else 'one not taken'}",
+            f"{head} = {v}: a tie ({name(ins[0])} = {name(ins[1])} = {num(x)}), where "
+            "chainrule splits the gradient; the texts route it all to one input"
         )
-    elif op == "abs":
-        parts = [f"sign({X})"]
-    else:
-        return None
-    return head, parts, None
+    wins = (x > other) == (step.op.name == "maximum")
+    return f"{head} = {v}, since {X} is the {'one taken' if wins else 'one not taken'}"
