@@ -265,21 +265,9 @@ def conv_transpose2d(
     )
 
 
-def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, who):
-    x, weight = as_tensor(x), as_tensor(weight)
-    if weight.ndim != 4:
-        raise ShapeError(
-            f"{who}: expected a weight of shape (C, O/groups, kh, kw), got {weight.shape}\n"
-            f"  at {user_line()}"
-        )
-    c, og, kh, kw = weight.shape
-    g = _single(groups, "groups", who, 1)
-    if x.ndim == 3:
-        y = _conv_transpose2d(
-            x.reshape((1, *x.shape)), weight, bias, stride, padding, output_padding, g,
-            dilation, who,
-        )  # fmt: skip
-        return y[0]
+def _check_transpose_input(x, c: int, g: int, who: str) -> None:
+    """Refuses an input of ``conv_transpose2d`` that is not (N, c, H, W) floats, and ``c``
+    channels that ``g`` groups do not divide."""
     if x.ndim != 4:
         raise ShapeError(
             f"{who}: expected a 4-D input of shape (N, {c}, H, W) or 3-D (C, H, W), got shape "
@@ -294,6 +282,38 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
     if c % g:
         raise ValueError(f"{who}: in_channels {c} must be divisible by groups {g}")
     _check_float(who, "input", x)
+
+
+def _transpose_geometry(x_shape, k_shape, og: int, s, p, op_, who: str):
+    """The im2col geometry and the output shape (N, og, Ho, Wo) of a transposed convolution of
+    an input (N, C, H, W) by a (dilated) kernel (kh, kw): Ho = (H - 1)·s - 2p + kh + op."""
+    kh, kw = k_shape
+    n, _, h, wd = x_shape
+    ho = (h - 1) * s[0] - 2 * p[0] + kh + op_[0]
+    wo = (wd - 1) * s[1] - 2 * p[1] + kw + op_[1]
+    if ho <= 0 or wo <= 0:
+        raise ShapeError(
+            f"{who}: the output would be {ho}×{wo} for input {x_shape}; reduce the padding {p}"
+        )
+    return Geometry(kh, kw, s[0], s[1], p[0], p[1]), (n, og, ho, wo)
+
+
+def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, who):
+    x, weight = as_tensor(x), as_tensor(weight)
+    if weight.ndim != 4:
+        raise ShapeError(
+            f"{who}: expected a weight of shape (C, O/groups, kh, kw), got {weight.shape}\n"
+            f"  at {user_line()}"
+        )
+    c, og = weight.shape[:2]
+    g = _single(groups, "groups", who, 1)
+    if x.ndim == 3:
+        y = _conv_transpose2d(
+            x.reshape((1, *x.shape)), weight, bias, stride, padding, output_padding, g,
+            dilation, who,
+        )  # fmt: skip
+        return y[0]
+    _check_transpose_input(x, c, g, who)
     s = pair(stride, "stride", who, minimum=1)
     p = pair(padding, "padding", who, minimum=0)
     op_ = pair(output_padding, "output_padding", who, minimum=0)
@@ -309,15 +329,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
         w = _dilate(w, d[1])
     if d[0] > 1:
         w = _dilate(w.swapaxes(2, 3), d[0]).swapaxes(2, 3)
-    kh, kw = w.shape[2:]
-    n, _, h, wd = x.shape
-    ho = (h - 1) * s[0] - 2 * p[0] + kh + op_[0]
-    wo = (wd - 1) * s[1] - 2 * p[1] + kw + op_[1]
-    if ho <= 0 or wo <= 0:
-        raise ShapeError(
-            f"{who}: the output would be {ho}×{wo} for input {x.shape}; reduce the padding {p}"
-        )
-    geom, out_shape = Geometry(kh, kw, s[0], s[1], p[0], p[1]), (n, og, ho, wo)
+    geom, out_shape = _transpose_geometry(x.shape, w.shape[2:], og, s, p, op_, who)
     if g == 1:
         y = apply(_Conv2dInputOp(geom, out_shape), x, w)
     else:
