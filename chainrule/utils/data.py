@@ -309,6 +309,38 @@ def get_worker_info() -> None:
 
 
 # ----- the loader -----
+def _check_options(
+    iterable, batch_size, shuffle, sampler, batch_sampler, num_workers, drop_last
+) -> None:
+    """Refuses the combinations of ``DataLoader`` options that PyTorch refuses, with its
+    messages."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(
+            "num_workers option should be non-negative; use num_workers=0 to disable "
+            f"multiprocessing (got {num_workers!r})"
+        )
+    if iterable and (shuffle or sampler is not None or batch_sampler is not None):
+        raise ValueError(
+            "DataLoader with IterableDataset: expected unspecified shuffle, sampler and "
+            f"batch_sampler options, got shuffle={shuffle}"
+        )
+    if sampler is not None and shuffle:
+        raise ValueError("sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None and (
+        batch_size != 1 or shuffle or sampler is not None or drop_last
+    ):
+        raise ValueError(
+            "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+            "and drop_last"
+        )
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+    ):
+        raise ValueError(
+            f"batch_size should be a positive integer value, but got batch_size={batch_size}"
+        )
+
+
 class DataLoader:
     """Batches of ``dataset``, as ``torch.utils.data.DataLoader``.
 
@@ -340,32 +372,10 @@ class DataLoader:
         pin_memory_device: str = "",
         in_order: bool = True,
     ) -> None:
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(
-                "num_workers option should be non-negative; use num_workers=0 to disable "
-                f"multiprocessing (got {num_workers!r})"
-            )
         iterable = isinstance(dataset, IterableDataset)
-        if iterable and (shuffle or sampler is not None or batch_sampler is not None):
-            raise ValueError(
-                "DataLoader with IterableDataset: expected unspecified shuffle, sampler and "
-                f"batch_sampler options, got shuffle={shuffle}"
-            )
-        if sampler is not None and shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None and (
-            batch_size != 1 or shuffle or sampler is not None or drop_last
-        ):
-            raise ValueError(
-                "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
-                "and drop_last"
-            )
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
-        ):
-            raise ValueError(
-                f"batch_size should be a positive integer value, but got batch_size={batch_size}"
-            )
+        _check_options(
+            iterable, batch_size, shuffle, sampler, batch_sampler, num_workers, drop_last
+        )
         self.dataset, self.num_workers, self.drop_last = dataset, num_workers, drop_last
         self.worker_init_fn, self.generator, self.pin_memory = worker_init_fn, generator, pin_memory
         self.batch_size = None if batch_sampler is not None else batch_size
