@@ -170,39 +170,7 @@ def _build(onnx, model, inputs, outputs, in_names, out_names, opset, dynamic_axe
         names[id(t)] = name
     for name in out_names:
         g.reserve(name)
-    param_names = {}
-    if hasattr(model, "named_parameters"):
-        for name, p in model.named_parameters():
-            param_names.setdefault(id(p), name)
-    # An embedding reads its indices as an array: found by identity among the inputs' arrays.
-    index_names = {id(t._data): names[id(t)] for t in inputs if t._data.dtype.kind in "iu"}
-    wanted = {}  # id(output tensor) -> its first output name
-    for t, name in zip(outputs, out_names, strict=True):
-        wanted.setdefault(id(t), name)
-
-    for t in order:
-        if id(t) in names:
-            continue
-        node = t._node
-        if node is None:  # a parameter, or a constant computed outside the graph
-            name = param_names.get(id(t))
-            if name is None:
-                name = g.unique("const")
-            else:
-                g.reserve(name)
-            g.initializer(t._data, name)
-            names[id(t)] = name
-            continue
-        out = wanted.get(id(t)) or g.unique(node.name)
-        ins = [names[id(i)] for i in node.inputs]
-        xs = [i._data for i in node.inputs]
-        fn = TRANSLATIONS[type(node)]
-        if fn is _embedding:
-            fn(g, node, ins, xs, t._data, out, index_names=index_names)
-        else:
-            fn(g, node, ins, xs, t._data, out)
-        names[id(t)] = out
-
+    _write_nodes(g, order, _parameter_names(model), inputs, outputs, out_names, names)
     for t, name in zip(outputs, out_names, strict=True):
         if names[id(t)] != name:  # an input, a parameter, or an output listed twice
             g.node("Identity", [names[id(t)]], name)
@@ -213,19 +181,102 @@ def _build(onnx, model, inputs, outputs, in_names, out_names, opset, dynamic_axe
             + "; the exported model uses the example's values for them",
             stacklevel=3,
         )
+    return _make_model(onnx, g, model, inputs, outputs, in_names, out_names, opset, dynamic_axes)
 
-    def value_info(name: str, arr: np.ndarray):
-        axes = dynamic_axes.get(name, {})
-        if not isinstance(axes, Mapping):
-            axes = {int(a): f"{name}_dynamic_axes_{k + 1}" for k, a in enumerate(axes)}
-        dims = [axes.get(i, axes.get(i - arr.ndim, n)) for i, n in enumerate(arr.shape)]
-        return onnx.helper.make_tensor_value_info(name, g.elem_type(arr.dtype), dims)
 
+def _parameter_names(model: Any) -> dict[int, str]:
+    """``id(parameter) -> its state-dict name`` (the first name of a parameter shared under
+    several); empty for a plain callable."""
+    param_names: dict[int, str] = {}
+    if hasattr(model, "named_parameters"):
+        for name, p in model.named_parameters():
+            param_names.setdefault(id(p), name)
+    return param_names
+
+
+def _write_nodes(
+    g: GraphBuilder,
+    order: list[Tensor],
+    param_names: dict[int, str],
+    inputs: list[Tensor],
+    outputs: list[Tensor],
+    out_names: list[str],
+    names: dict[int, str],
+) -> None:
+    """Writes every tensor of ``order`` not yet in ``names`` (``id(tensor) -> ONNX value name``,
+    filled in as it goes): a leaf as an initializer, an op's result through its translation."""
+    # An embedding reads its indices as an array: found by identity among the inputs' arrays.
+    index_names = {id(t._data): names[id(t)] for t in inputs if t._data.dtype.kind in "iu"}
+    wanted: dict[int, str] = {}  # id(output tensor) -> its first output name
+    for t, name in zip(outputs, out_names, strict=True):
+        wanted.setdefault(id(t), name)
+    for t in order:
+        if id(t) in names:
+            continue
+        if t._node is None:  # a parameter, or a constant computed outside the graph
+            names[id(t)] = _write_initializer(g, t, param_names)
+        else:
+            names[id(t)] = _write_op(g, t, names, wanted.get(id(t)), index_names)
+
+
+def _write_initializer(g: GraphBuilder, t: Tensor, param_names: dict[int, str]) -> str:
+    """Stores the leaf ``t`` as an initializer, under its state-dict name if it is a parameter
+    (a fresh ``const`` name otherwise); returns that name."""
+    name = param_names.get(id(t))
+    if name is None:
+        name = g.unique("const")
+    else:
+        g.reserve(name)
+    g.initializer(t._data, name)
+    return name
+
+
+def _write_op(
+    g: GraphBuilder,
+    t: Tensor,
+    names: dict[int, str],
+    wanted: str | None,
+    index_names: dict[int, str],
+) -> str:
+    """Writes the op that computed ``t`` through its translation, its last node writing
+    ``wanted`` (a graph output's name) or a fresh name after the op; returns that name."""
+    node = t._node
+    out = wanted or g.unique(node.name)
+    ins = [names[id(i)] for i in node.inputs]
+    xs = [i._data for i in node.inputs]
+    fn = TRANSLATIONS[type(node)]
+    if fn is _embedding:
+        fn(g, node, ins, xs, t._data, out, index_names=index_names)
+    else:
+        fn(g, node, ins, xs, t._data, out)
+    return out
+
+
+def _value_info(onnx, g: GraphBuilder, name: str, arr: np.ndarray, dynamic_axes: Mapping):
+    """The ValueInfoProto of a graph input or output: ``arr``'s element type and shape, with the
+    axes ``dynamic_axes`` names for it (negative ones counted from the end) given as symbolic
+    dimensions (``{name}_dynamic_axes_{k}`` where only their positions were given)."""
+    axes = dynamic_axes.get(name, {})
+    if not isinstance(axes, Mapping):
+        axes = {int(a): f"{name}_dynamic_axes_{k + 1}" for k, a in enumerate(axes)}
+    dims = [axes.get(i, axes.get(i - arr.ndim, n)) for i, n in enumerate(arr.shape)]
+    return onnx.helper.make_tensor_value_info(name, g.elem_type(arr.dtype), dims)
+
+
+def _make_model(onnx, g, model, inputs, outputs, in_names, out_names, opset, dynamic_axes):
+    """The checked ModelProto around ``g``'s nodes and initializers, the graph named after the
+    model's class."""
     graph = onnx.helper.make_graph(
         g.nodes,
         type(model).__name__,
-        [value_info(n, t._data) for t, n in zip(inputs, in_names, strict=True)],
-        [value_info(n, t._data) for t, n in zip(outputs, out_names, strict=True)],
+        [
+            _value_info(onnx, g, n, t._data, dynamic_axes)
+            for t, n in zip(inputs, in_names, strict=True)
+        ],
+        [
+            _value_info(onnx, g, n, t._data, dynamic_axes)
+            for t, n in zip(outputs, out_names, strict=True)
+        ],
         g.initializers,
     )
     opsets = [onnx.helper.make_opsetid("", opset)]

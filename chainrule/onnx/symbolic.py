@@ -10,6 +10,7 @@ ONNX form yet.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -184,8 +185,31 @@ def _cat(g: GraphBuilder, op, ins, xs, y, out):
 
 
 # ----- indexing -----
+@dataclass
+class _IndexPlan:
+    """A NumPy index as ONNX steps, in this order: a Slice of ``axes`` (``starts``, ``ends``,
+    ``steps``, one entry per sliced axis), a Gather of ``gather = (axis, indices)``, a Squeeze of
+    the input axes in ``squeeze`` (those indexed by an int) and an Unsqueeze at the result
+    positions in ``unsqueeze`` (those of None)."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    axes: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    squeeze: list[int] = field(default_factory=list)
+    unsqueeze: list[int] = field(default_factory=list)
+    gather: tuple[int, np.ndarray] | None = None
+
+
 def _getitem(g: GraphBuilder, op, ins, xs, y, out):
-    x = xs[0]
+    plan = _plan_index(op, _expand_index(op, xs[0].ndim), xs[0].shape)
+    _write_index(g, plan, ins[0], out)
+
+
+def _expand_index(op, ndim: int) -> list:
+    """``op.index`` as a list with one entry per input axis (plus the None entries): the
+    Ellipsis and the missing trailing axes become ``slice(None)``. Raises for the forms not
+    written yet: boolean indices, several array indices, several Ellipses."""
     index = op.index if isinstance(op.index, tuple) else (op.index,)
     arrays = [e for e in index if isinstance(e, np.ndarray | list)]
     if any(np.asarray(e).dtype == bool for e in arrays) or len(arrays) > 1:
@@ -196,17 +220,21 @@ def _getitem(g: GraphBuilder, op, ins, xs, y, out):
     expanded: list = []
     for e in index:
         if e is Ellipsis:
-            expanded.extend([slice(None)] * (x.ndim - real))
+            expanded.extend([slice(None)] * (ndim - real))
         else:
             expanded.append(e)
-    expanded.extend([slice(None)] * (x.ndim - sum(1 for e in expanded if e is not None)))
+    expanded.extend([slice(None)] * (ndim - sum(1 for e in expanded if e is not None)))
+    return expanded
 
-    starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
-    gather = None  # (axis, index array)
+
+def _plan_index(op, expanded: list, shape: tuple[int, ...]) -> _IndexPlan:
+    """The ``_IndexPlan`` of an expanded index (``_expand_index``) into an input of ``shape``;
+    negative ints and array entries are made non-negative."""
+    plan = _IndexPlan()
     axis = pos = 0  # axis: in the input; pos: in the result
     for e in expanded:
         if e is None:
-            unsqueeze.append(pos)
+            plan.unsqueeze.append(pos)
             pos += 1
             continue
         if isinstance(e, slice):
@@ -214,37 +242,59 @@ def _getitem(g: GraphBuilder, op, ins, xs, y, out):
                 step = 1 if e.step is None else int(e.step)
                 start = (0 if step > 0 else INT64_MAX) if e.start is None else int(e.start)
                 end = (INT64_MAX if step > 0 else INT64_MIN) if e.stop is None else int(e.stop)
-                starts.append(start), ends.append(end), axes.append(axis), steps.append(step)
+                _add_slice(plan, axis, start, end, step)
             pos += 1
         elif isinstance(e, int | np.integer) and not isinstance(e, bool | np.bool_):
-            i = int(e) % x.shape[axis]
-            starts.append(i), ends.append(i + 1), axes.append(axis), steps.append(1)
-            squeeze.append(axis)
+            i = int(e) % shape[axis]
+            _add_slice(plan, axis, i, i + 1, 1)
+            plan.squeeze.append(axis)
         elif isinstance(e, np.ndarray | list):
-            gather = (axis, np.asarray(e, dtype=np.int64) % x.shape[axis])
-            pos += gather[1].ndim
+            plan.gather = (axis, np.asarray(e, dtype=np.int64) % shape[axis])
+            pos += plan.gather[1].ndim
         else:
             raise unsupported(op, f"index entry of type {type(e).__name__}")
         axis += 1
-    if gather is not None and (squeeze or unsqueeze):
+    if plan.gather is not None and (plan.squeeze or plan.unsqueeze):
         # NumPy moves the indexed axes when an array index meets ints or None; not written yet.
         raise unsupported(op, "an array index combined with integers or None")
+    return plan
 
-    steps_after = [bool(starts), gather is not None, bool(squeeze), bool(unsqueeze)]
-    name = ins[0]
+
+def _add_slice(plan: _IndexPlan, axis: int, start: int, end: int, step: int) -> None:
+    """Adds ``start:end:step`` on input ``axis`` to the plan's Slice."""
+    plan.starts.append(start)
+    plan.ends.append(end)
+    plan.axes.append(axis)
+    plan.steps.append(step)
+
+
+def _write_index(g: GraphBuilder, plan: _IndexPlan, name: str, out: str) -> None:
+    """Writes the plan's steps on the value ``name``, the last of them writing ``out`` (an
+    Identity when the index takes the whole tensor)."""
+    steps_after = [
+        bool(plan.starts),
+        plan.gather is not None,
+        bool(plan.squeeze),
+        bool(plan.unsqueeze),
+    ]
 
     def last(k: int) -> str | None:
         return out if not any(steps_after[k + 1 :]) else None
 
-    if starts:
-        bounds = [g.ints(v, h) for v, h in ((starts, "starts"), (ends, "ends"), (axes, "axes"))]
-        name = g.node("Slice", [name, *bounds, g.ints(steps, "steps")], last(0))
-    if gather is not None:
-        name = g.node("Gather", [name, g.const(gather[1], hint="indices")], last(1), axis=gather[0])
-    if squeeze:
-        name = g.node("Squeeze", [name, g.ints(squeeze, "axes")], last(2))
-    if unsqueeze:
-        name = g.node("Unsqueeze", [name, g.ints(unsqueeze, "axes")], out)
+    if plan.starts:
+        bounds = [
+            g.ints(plan.starts, "starts"),
+            g.ints(plan.ends, "ends"),
+            g.ints(plan.axes, "axes"),
+        ]
+        name = g.node("Slice", [name, *bounds, g.ints(plan.steps, "steps")], last(0))
+    if plan.gather is not None:
+        indices = g.const(plan.gather[1], hint="indices")
+        name = g.node("Gather", [name, indices], last(1), axis=plan.gather[0])
+    if plan.squeeze:
+        name = g.node("Squeeze", [name, g.ints(plan.squeeze, "axes")], last(2))
+    if plan.unsqueeze:
+        name = g.node("Unsqueeze", [name, g.ints(plan.unsqueeze, "axes")], out)
     if not any(steps_after):  # x[...] or x[:]: the whole tensor
         g.node("Identity", [name], out)
 
