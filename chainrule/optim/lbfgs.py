@@ -141,24 +141,27 @@ class LBFGS(Optimizer):
                 "LBFGS.step needs a closure that zeroes the gradients, computes the loss, calls "
                 "backward() and returns the loss: opt.step(closure)"
             )
-        group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
-        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
-        line_search_fn, history_size = group["line_search_fn"], group["history_size"]
-
+        tolerance_grad = self.param_groups[0]["tolerance_grad"]
         state = self.state.setdefault(0, {})
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
         orig_loss = self._call(closure)
         loss = _as_float(orig_loss)
-        current_evals = 1
         state["func_evals"] += 1
 
         flat_grad = self._gather_flat_grad()
-        if np.abs(flat_grad).max() <= tolerance_grad:
-            return orig_loss
+        if not np.abs(flat_grad).max() <= tolerance_grad:  # NaN iterates, as in PyTorch
+            self._iterate(closure, state, loss, flat_grad)
+        return orig_loss
 
+    def _iterate(self, closure, state: dict, loss: float, flat_grad: np.ndarray) -> None:
+        """The L-BFGS iterations from the first evaluation (``loss``, ``flat_grad``), until
+        ``max_iter``, ``max_eval`` or a tolerance stops them; the history lives in ``state``."""
+        group = self.param_groups[0]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tolerance_change = group["tolerance_change"]
+        current_evals = 1
         d, t = state.get("d"), state.get("t")
         old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
         H_diag = state.get("H_diag")
@@ -173,28 +176,9 @@ class LBFGS(Optimizer):
                 old_dirs, old_stps, ro = [], [], []
                 H_diag = 1
             else:
-                y = flat_grad - prev_flat_grad
-                s = d * t
-                ys = y.dot(s)
-                if ys > 1e-10:  # keep only pairs of positive curvature
-                    if len(old_dirs) == history_size:
-                        old_dirs.pop(0)
-                        old_stps.pop(0)
-                        ro.pop(0)
-                    old_dirs.append(y)
-                    old_stps.append(s)
-                    ro.append(1.0 / ys)
-                    H_diag = ys / y.dot(y)
-                num_old = len(old_dirs)
-                al = [None] * num_old
-                q = -flat_grad
-                for i in range(num_old - 1, -1, -1):
-                    al[i] = old_stps[i].dot(q) * ro[i]
-                    q += old_dirs[i] * -al[i]
-                d = r = q * H_diag
-                for i in range(num_old):
-                    be_i = old_dirs[i].dot(r) * ro[i]
-                    r += old_stps[i] * (al[i] - be_i)
+                H_diag = _remember(old_dirs, old_stps, ro, H_diag, flat_grad - prev_flat_grad,
+                                   d * t, group["history_size"])  # fmt: skip
+                d = _two_loop(flat_grad, old_dirs, old_stps, ro, H_diag)
 
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
@@ -207,26 +191,9 @@ class LBFGS(Optimizer):
             if gtd > -tolerance_change:  # not a descent direction
                 break
 
-            ls_func_evals = 0
-            if line_search_fn is not None:
-                x_init = self._clone_param()
-
-                def obj_func(x, t, d):
-                    return self._directional_evaluate(closure, x, t, d)
-
-                loss, flat_grad, t, ls_func_evals = _strong_wolfe(
-                    obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
-                )
-                self._add_grad(t, d)
-                opt_cond = np.abs(flat_grad).max() <= tolerance_grad
-            else:
-                self._add_grad(t, d)
-                opt_cond = False
-                if n_iter != max_iter:
-                    loss = _as_float(self._call(closure))
-                    flat_grad = self._gather_flat_grad()
-                    opt_cond = np.abs(flat_grad).max() <= tolerance_grad
-                    ls_func_evals = 1
+            loss, flat_grad, t, ls_func_evals, opt_cond = self._move(
+                closure, d, t, loss, flat_grad, gtd, n_iter == max_iter, max_eval - current_evals
+            )
             current_evals += ls_func_evals
             state["func_evals"] += ls_func_evals
 
@@ -247,7 +214,30 @@ class LBFGS(Optimizer):
             prev_flat_grad=prev_flat_grad,
             prev_loss=prev_loss,
         )
-        return orig_loss
+
+    def _move(self, closure, d, t, loss, flat_grad, gtd, last: bool, evals_left: int):
+        """Moves the parameters along ``d``: by a strong-Wolfe line search from step ``t``, or by
+        ``t`` itself (then evaluating the closure there, unless this is the ``last`` iteration).
+        Returns the loss and flat gradient there, the step taken, the closure calls made and
+        whether the gradient is within ``tolerance_grad``."""
+        tolerance_grad = self.param_groups[0]["tolerance_grad"]
+        if self.param_groups[0]["line_search_fn"] is not None:
+            x_init = self._clone_param()
+
+            def obj_func(x, t, d):
+                return self._directional_evaluate(closure, x, t, d)
+
+            loss, flat_grad, t, evals = _strong_wolfe(
+                obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=evals_left
+            )
+            self._add_grad(t, d)
+            return loss, flat_grad, t, evals, np.abs(flat_grad).max() <= tolerance_grad
+        self._add_grad(t, d)
+        if last:
+            return loss, flat_grad, t, 0, False
+        loss = _as_float(self._call(closure))
+        flat_grad = self._gather_flat_grad()
+        return loss, flat_grad, t, 1, np.abs(flat_grad).max() <= tolerance_grad
 
     def state_dict(self) -> dict[str, Any]:
         """As ``Optimizer.state_dict``, with the history lists deep-copied too."""
@@ -288,33 +278,67 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     return (xmin_bound + xmax_bound) / 2.0
 
 
+def _remember(old_dirs, old_stps, ro, H_diag, y, s, history_size: int):
+    """Adds the curvature pair (y = Δgradient, s = Δx) to the history, dropping the oldest past
+    ``history_size``, when it has positive curvature (yᵀs > 1e-10); returns the initial inverse
+    Hessian scale yᵀs / yᵀy (unchanged when the pair is dropped)."""
+    ys = y.dot(s)
+    if ys > 1e-10:
+        if len(old_dirs) == history_size:
+            old_dirs.pop(0)
+            old_stps.pop(0)
+            ro.pop(0)
+        old_dirs.append(y)
+        old_stps.append(s)
+        ro.append(1.0 / ys)
+        H_diag = ys / y.dot(y)
+    return H_diag
+
+
+def _two_loop(flat_grad, old_dirs, old_stps, ro, H_diag):
+    """The L-BFGS direction -H·g by the two-loop recursion over the history (Nocedal & Wright,
+    Algorithm 7.4), in PyTorch's order of operations."""
+    num_old = len(old_dirs)
+    al = [None] * num_old
+    q = -flat_grad
+    for i in range(num_old - 1, -1, -1):
+        al[i] = old_stps[i].dot(q) * ro[i]
+        q += old_dirs[i] * -al[i]
+    r = q * H_diag
+    for i in range(num_old):
+        be_i = old_dirs[i].dot(r) * ro[i]
+        r += old_stps[i] * (al[i] - be_i)
+    return r
+
+
 def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     """A step length t along d satisfying the strong Wolfe conditions (bracketing, then zoom
     with cubic interpolation), PyTorch's ``_strong_wolfe`` on NumPy vectors.
 
     Returns ``(loss, flat gradient, t, closure calls)`` at the chosen step."""
-    d_norm = np.abs(d).max()
-    g = g.copy()
-    f_new, g_new = obj_func(x, t, d)
-    ls_func_evals = 1
-    gtd_new = g_new.dot(d)
+    bracket, done, ls_iter, evals = _bracket(obj_func, x, t, d, f, g.copy(), gtd, c1, c2, max_ls)
+    return _zoom(obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, c1, c2,
+                 tolerance_change, max_ls)  # fmt: skip
 
+
+def _bracket(obj_func, x, t, d, f, g, gtd, c1, c2, max_ls):
+    """The first phase: steps out from ``t`` until [t_prev, t] brackets steps that satisfy the
+    strong Wolfe conditions, or t itself does (``done``). Returns the bracket as
+    ``(steps, losses, gradients, slopes)``, done, the iterations and the closure calls."""
+    f_new, g_new = obj_func(x, t, d)
+    evals = 1
+    gtd_new = g_new.dot(d)
     t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
-    done = False
     ls_iter = 0
     while ls_iter < max_ls:
         if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
-            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-            bracket_g, bracket_gtd = [g_prev, g_new.copy()], [gtd_prev, gtd_new]
-            break
+            bracket = [t_prev, t], [f_prev, f_new], [g_prev, g_new.copy()], [gtd_prev, gtd_new]
+            return bracket, False, ls_iter, evals
         if abs(gtd_new) <= -c2 * gtd:
-            bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
-            done = True
-            break
+            return ([t], [f_new], [g_new], None), True, ls_iter, evals
         if gtd_new >= 0:
-            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-            bracket_g, bracket_gtd = [g_prev, g_new.copy()], [gtd_prev, gtd_new]
-            break
+            bracket = [t_prev, t], [f_prev, f_new], [g_prev, g_new.copy()], [gtd_prev, gtd_new]
+            return bracket, False, ls_iter, evals
         min_step = t + 0.01 * (t - t_prev)
         max_step = t * 10
         tmp = t
@@ -323,13 +347,19 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
         )
         t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new.copy(), gtd_new
         f_new, g_new = obj_func(x, t, d)
-        ls_func_evals += 1
+        evals += 1
         gtd_new = g_new.dot(d)
         ls_iter += 1
+    return ([0, t], [f, f_new], [g, g_new], None), False, ls_iter, evals
 
-    if ls_iter == max_ls:
-        bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
 
+def _zoom(obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, c1, c2, tolerance_change,
+          max_ls):  # fmt: skip
+    """The second phase: shrinks the bracket by cubic interpolation until a step satisfies the
+    strong Wolfe conditions, the bracket is below ``tolerance_change`` or ``max_ls`` iterations
+    are spent. Returns ``(loss, flat gradient, t, closure calls)`` at the bracket's best end."""
+    bracket, bracket_f, bracket_g, bracket_gtd = bracket
+    d_norm = np.abs(d).max()
     insuf_progress = False
     low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
     while not done and ls_iter < max_ls:
@@ -338,22 +368,9 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
         t = _cubic_interpolate(
             bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1]
         )
-        # Keep t away from the ends of the bracket unless progress has stalled.
-        eps = 0.1 * (max(bracket) - min(bracket))
-        if min(max(bracket) - t, t - min(bracket)) < eps:
-            if insuf_progress or t >= max(bracket) or t <= min(bracket):
-                if abs(t - max(bracket)) < abs(t - min(bracket)):
-                    t = max(bracket) - eps
-                else:
-                    t = min(bracket) + eps
-                insuf_progress = False
-            else:
-                insuf_progress = True
-        else:
-            insuf_progress = False
-
+        t, insuf_progress = _away_from_ends(t, bracket, insuf_progress)
         f_new, g_new = obj_func(x, t, d)
-        ls_func_evals += 1
+        evals += 1
         gtd_new = g_new.dot(d)
         ls_iter += 1
 
@@ -370,5 +387,17 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
                 bracket_gtd[high_pos] = bracket_gtd[low_pos]
             bracket[low_pos], bracket_f[low_pos] = t, f_new
             bracket_g[low_pos], bracket_gtd[low_pos] = g_new.copy(), gtd_new
+    return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], evals
 
-    return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
+
+def _away_from_ends(t, bracket, insuf_progress):
+    """Keeps t a tenth of the bracket away from its ends unless progress has stalled (PyTorch's
+    ``insuf_progress`` rule); returns the step and the new flag."""
+    eps = 0.1 * (max(bracket) - min(bracket))
+    if min(max(bracket) - t, t - min(bracket)) >= eps:
+        return t, False
+    if insuf_progress or t >= max(bracket) or t <= min(bracket):
+        if abs(t - max(bracket)) < abs(t - min(bracket)):
+            return max(bracket) - eps, False
+        return min(bracket) + eps, False
+    return t, True
