@@ -24,7 +24,7 @@ from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
 from chainrule.nn.utils import clip_grad_norm_
-from chainrule.training.loop import Position, fit, schedule
+from chainrule.training.loop import Position, fit
 from chainrule.training.state import check_same_settings, restore
 from chainrule.training.trainer import write_metrics
 
@@ -144,22 +144,9 @@ def _train_captioner(cfg, resume, log, progress) -> dict:
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
     task = _Captioning(cfg)
-    position, history, state = Position(), [], None
-    if resume:
-        state = task.resume(log)
-        position, history = Position(**state["position"]), list(state["history"])
-        if history:
-            # A kill between the checkpoint and the other outputs of its epoch left them a step
-            # behind; the model restored from the checkpoint brings them up to it.
-            task.write_outputs(position, history)
-    per_epoch = task.steps_per_epoch()
-    done = position.epoch * per_epoch + position.step
-    saved = state.get("scheduler") if state else None
-    task.scheduler = schedule(task.optimizer, cfg.schedule, cfg.lr, cfg.epochs * per_epoch,
-                              done, saved)  # fmt: skip
     t_run = time.perf_counter()
-    run = fit(task, cfg.epochs, position, history, task.optimizer, task.scheduler,
-              per_step=True, log=log, progress=progress, minutes=cfg.minutes)  # fmt: skip
+    run = fit(task, cfg.epochs, cfg.lr, cfg.schedule, per_step=True, resume=resume, log=log,
+              progress=progress, minutes=cfg.minutes)  # fmt: skip
     last = run.history[-1] if run.history else {}
     return {
         "attention": cfg.attention,
@@ -202,7 +189,7 @@ class _Captioning:
         self.checkpoint = os.path.join(cfg.out, "checkpoint.safetensors")
         self.meta = {"train_config": cfg.to_dict()}
 
-    def resume(self, log: Callable[[str], None]) -> dict:
+    def resume(self, log: Callable[[str], None]) -> tuple[Position, list[dict], dict | None]:
         """Restores the model, optimiser and random state from the checkpoint."""
         path = self.checkpoint
         state = ckpt.load_training_state(path)
@@ -210,7 +197,7 @@ class _Captioning:
         restore(state, self.model, self.optimizer)
         p = state["position"]
         log(f"resuming from {path} at epoch {p['epoch'] + 1}, step {p['step']}")
-        return state
+        return Position(**p), list(state["history"]), state.get("scheduler")
 
     def steps_per_epoch(self) -> int:
         return len(self.data)

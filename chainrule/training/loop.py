@@ -48,6 +48,17 @@ class Task(Protocol):
     (``captioning.train``) each implement it."""
 
     checkpoint: str  # the training-state file that save() writes
+    optimizer: Any
+    scheduler: LRScheduler | None  # set by fit, saved by save()
+
+    def resume(self, log: Callable[[str], None]) -> tuple[Position, list[dict], dict | None]:
+        """Restores the model, optimiser, data order and random state from ``checkpoint``
+        (refusing other settings); returns the position, the history and the schedule's saved
+        ``state_dict()`` (None if the file has none)."""
+
+    def write_outputs(self, position: Position, history: list[dict]) -> None:
+        """Writes the outputs that follow the checkpoint at ``position`` (the weights, the
+        metrics, the curves), each atomically; nothing on ranks that write nothing."""
 
     def steps_per_epoch(self) -> int:
         """The number of steps in a whole epoch."""
@@ -121,22 +132,23 @@ class Run:
 def fit(
     task: Task,
     epochs: int,
-    position: Position,
-    history: list[dict],
-    optimizer,
-    scheduler: LRScheduler | None = None,
+    lr: float,
+    schedule_kind: str | None = None,
     per_step: bool = False,
+    resume: bool = False,
     log: Callable[[str], None] = print,
     progress: bool | None = None,
     minutes: float | None = None,
 ) -> Run:
-    """Trains ``task`` from ``position`` to the end of 0-based epoch ``epochs - 1``.
+    """Trains ``task`` to the end of 0-based epoch ``epochs - 1``, from the start or, with
+    ``resume``, from its checkpoint.
 
     Args:
         task: what is trained.
-        epochs: the run's length; ``history`` holds the rows of the epochs already done.
-        optimizer: whose learning rate the rows report.
-        scheduler: stepped after every step (``per_step``) or after every whole epoch.
+        epochs: the run's length.
+        lr, schedule_kind: the peak learning rate and its ``schedule`` ("cosine" or constant),
+            stepped after every step (``per_step``) or after every whole epoch.
+        resume: continue from ``task.checkpoint``.
         log: where the epochs' lines and the warnings go.
         progress: show a progress bar (None: when stderr is a terminal).
         minutes: stop after this many minutes, at a step boundary, with a checkpoint from which
@@ -145,6 +157,23 @@ def fit(
     Raises:
         TrainingDiverged: the loss became NaN or Inf (nothing of that epoch is saved).
     """
+    position, history, saved = Position(), [], None
+    if resume:
+        position, history, saved = task.resume(log)
+        if history:
+            # A kill between the checkpoint and the other outputs of its epoch left them a step
+            # behind; the model restored from the checkpoint brings them up to it, so a resume
+            # with nothing left to train still ends with every output matching the checkpoint.
+            task.write_outputs(position, history)
+    per = task.steps_per_epoch() if per_step else 1
+    done = position.epoch * per + position.step
+    task.scheduler = schedule(task.optimizer, schedule_kind, lr, epochs * per, done, saved)
+    return _epochs(task, epochs, position, history, per_step, log, progress, minutes)
+
+
+def _epochs(task: Task, epochs, position, history, per_step, log, progress, minutes) -> Run:
+    """``fit``'s loop over the epochs left, from ``position``."""
+    optimizer, scheduler = task.optimizer, task.scheduler
     per_epoch = task.steps_per_epoch()
     deadline = None if minutes is None else time.perf_counter() + minutes * 60.0
     stopped = warned = False

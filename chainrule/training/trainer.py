@@ -20,7 +20,7 @@ from chainrule.models import get_recipe
 from chainrule.serialization import write_atomically
 from chainrule.training import classifier_state
 from chainrule.training.curves import plot_curves
-from chainrule.training.loop import Position, fit, schedule
+from chainrule.training.loop import Position, fit
 from chainrule.training.loop import TrainingDiverged as TrainingDiverged  # raised by train()
 from chainrule.training.optimizers import default_lr, make_optimizer
 from chainrule.training.state import check_same_settings
@@ -141,21 +141,8 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
         log(line)
     task = _Classifier(cfg.resolved(), log)
     cfg = task.cfg
-    position, history, state = Position(), [], None
-    if resume:
-        state = task.resume(log)
-        position, history = Position(int(state["epoch"])), list(state["history"])
-        if position.epoch > 0 and dist.is_main():
-            # A kill between the checkpoint and the other outputs of its epoch left them a step
-            # behind; the model restored from the checkpoint brings them up to it, so a resume
-            # with nothing left to train still ends with every output matching the checkpoint.
-            task.write_outputs(position.epoch, history)
-    saved = state.get("scheduler") if state else None
-    task.scheduler = schedule(
-        task.optimizer, task.recipe.schedule, cfg.lr, cfg.epochs, position.epoch, saved
-    )
     t_run = time.perf_counter()
-    run = fit(task, cfg.epochs, position, history, task.optimizer, task.scheduler, log=log,
+    run = fit(task, cfg.epochs, cfg.lr, task.recipe.schedule, resume=resume, log=log,
               progress=None if dist.is_main() else False)  # fmt: skip
     return task.result(run.history, time.perf_counter() - t_run)
 
@@ -203,7 +190,7 @@ class _Classifier:
         self.optimizer.step()
         return loss, out
 
-    def resume(self, log: Callable[[str], None]) -> dict:
+    def resume(self, log: Callable[[str], None]) -> tuple[Position, list[dict], dict | None]:
         """Restores the model, optimiser, data order and random state from the checkpoint."""
         path = self.checkpoint
         state = dist.on_main(lambda: classifier_state.load_training_state(path))  # to every rank
@@ -212,7 +199,7 @@ class _Classifier:
         if dist.world_size() > 1:
             _restore_rank_rng(state, self.cfg, log)
         log(f"resuming from {path} after epoch {state['epoch']}")
-        return state
+        return Position(int(state["epoch"])), list(state["history"]), state.get("scheduler")
 
     def steps_per_epoch(self) -> int:
         return len(self.loader)
@@ -258,13 +245,16 @@ class _Classifier:
             self.checkpoint, self.model, self.optimizer, self.scheduler, self.loader, self.cfg,
             position.epoch, history, {**self.meta, **ranks},
         )  # fmt: skip
-        self.write_outputs(position.epoch, history)
+        self.write_outputs(position, history)
         return True
 
-    def write_outputs(self, epoch: int, rows: list[dict]) -> None:
-        """Writes the outputs that follow the checkpoint of epoch ``epoch`` (1-based): the
-        weights (``model.safetensors``), ``metrics.jsonl`` and ``curves.png``, each atomically."""
-        out = self.cfg.out
+    def write_outputs(self, position: Position, rows: list[dict]) -> None:
+        """Writes the outputs that follow the checkpoint of ``position``: the weights
+        (``model.safetensors``), ``metrics.jsonl`` and ``curves.png``, each atomically, on
+        rank 0."""
+        if not dist.is_main():
+            return
+        out, epoch = self.cfg.out, position.epoch
         classifier_state.save_model(os.path.join(out, "model.safetensors"), self.model,
                                     self.meta, epoch)  # fmt: skip
         write_metrics(os.path.join(out, "metrics.jsonl"), rows)
