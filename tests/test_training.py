@@ -307,3 +307,20 @@ def test_captioner_cosine_resumed_mid_epoch_equals_straight(tmp_path):
     split.minutes = None
     train_captioner(split, resume=True, **quiet)
     assert_same_params(tmp_path / "straight", tmp_path / "split")
+
+
+def test_resume_from_a_state_whose_schedule_is_tampered_is_refused_by_name(tmp_path):
+    from chainrule.serialization import CheckpointError
+
+    cfg = TrainConfig(model="mlp", data="digits", epochs=1, limit=128, out=str(tmp_path))
+    train(cfg, **QUIET)
+    path = tmp_path / "checkpoint.safetensors"
+    tensors, meta = cr.load(path, with_metadata=True)
+    assert meta["scheduler"]["T_max"] == 1 and meta["scheduler"]["last_epoch"] == 1
+    meta["scheduler"] = [1, 2]
+    cr.save(tensors, path, meta)
+    cfg.epochs = 2
+    with pytest.raises(
+        CheckpointError, match=r"checkpoint\.safetensors: malformed metadata: 'scheduler'"
+    ):
+        train(cfg, resume=True, **QUIET)
