@@ -240,9 +240,10 @@ class LBFGS(Optimizer):
         return loss, flat_grad, t, 1, np.abs(flat_grad).max() <= tolerance_grad
 
     def state_dict(self) -> dict[str, Any]:
-        """As ``Optimizer.state_dict``, with the history lists deep-copied too."""
+        """As ``Optimizer.state_dict``, the state (flat history vectors, as arrays, which
+        ``load_state_dict`` takes back as they are) deep-copied."""
         out = super().state_dict()
-        out["state"] = copy.deepcopy(out["state"])
+        out["state"] = copy.deepcopy(self.state)
         return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.autograd.creation import from_numpy
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
 
@@ -197,11 +198,12 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """A snapshot of the optimiser in PyTorch's layout::
 
-            {"state": {index: {"step": int, "exp_avg": ndarray, ...}, ...},
+            {"state": {index: {"step": int, "exp_avg": Tensor, ...}, ...},
              "param_groups": [{"lr": ..., ..., "params": [index, ...]}, ...]}
 
-        Arrays are copies, so the snapshot does not change as training goes on. Parameters are
-        named by index (their position across groups), not stored.
+        State arrays are copies, as Tensors (PyTorch's form, so that ``cr.save(..., "x.pt")``
+        writes what ``torch.load(weights_only=True)`` reads), and the snapshot does not change
+        as training goes on. Parameters are named by index (their position across groups).
         """
         groups = []
         i = 0
@@ -212,7 +214,7 @@ class Optimizer:
             i += n
             groups.append(packed)
         state = {
-            idx: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            idx: {k: from_numpy(v.copy()) if isinstance(v, np.ndarray) else v for k, v in s.items()}
             for idx, s in self.state.items()
         }
         return {"state": state, "param_groups": groups}

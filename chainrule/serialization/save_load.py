@@ -4,6 +4,7 @@ tensors (see the package's docstring)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from safetensors.numpy import save_file
 
 from chainrule.autograd.creation import from_numpy
 from chainrule.errors import regular_file
+from chainrule.serialization import torch_format
 from chainrule.serialization.atomic import write_atomically
 from chainrule.serialization.structure import (
     CheckpointError,
@@ -81,6 +83,9 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
             "objects. Save its state_dict() instead: cr.save(model.state_dict(), f), and load "
             "it into a new model with model.load_state_dict(cr.load(f))"
         )
+    if metadata is None and torch_format.wants_torch_format(f):
+        torch_format.save_torch(obj, f)
+        return
     if metadata is None:
         tensors: dict[str, np.ndarray] = {}
         structure = _encode_structure(obj, "", tensors)
@@ -142,9 +147,17 @@ def load(
     _check_map_location(map_location)
     if hasattr(f, "read"):
         path = str(getattr(f, "name", "<file object>"))
-        raw, arrays = _read_file_object(f, path)
+        data = f.read()
+        kind = torch_format.kind_of(data[:16])
+        if kind != "other":
+            return torch_format.load_torch(io.BytesIO(data), kind, path, map_location, weights_only)
+        raw, arrays = _read_file_object(io.BytesIO(data), path)
     else:
         path = _existing_file(f)
+        with open(path, "rb") as fh:
+            kind = torch_format.kind_of(fh.read(16))
+        if kind != "other":
+            return torch_format.load_torch(path, kind, path, map_location, weights_only)
         try:
             with safe_open(path, framework="np") as fh:
                 raw = fh.metadata()
