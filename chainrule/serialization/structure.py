@@ -95,15 +95,23 @@ def _is_module(obj: Any) -> bool:
 
 
 def _encode_structure(obj: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
-    """``obj`` as JSON: tensors moved into ``tensors`` under their dotted path and referred to
-    as ``{"$t": key}``; dicts as ``{"$d": [[key, value], ...]}`` (int keys stay ints, as an
-    optimiser's state needs); lists ``{"$l": [...]}``; tuples ``{"$u": [...]}``."""
+    """``obj`` as JSON: arrays moved into ``tensors`` under their dotted path and referred to
+    as ``{"$t": key}`` for a tensor (``"g": 1`` if it requires grad, ``"p": 1`` for a
+    Parameter), ``{"$a": key}`` for a NumPy array and ``{"$s": key}`` for a NumPy scalar, so
+    that each comes back as what it was, as with PyTorch; dicts as ``{"$d": [[key, value],
+    ...]}`` (int keys stay ints, as an optimiser's state needs); lists ``{"$l": [...]}``;
+    tuples ``{"$u": [...]}``."""
     if isinstance(obj, Tensor) or isinstance(obj, (np.ndarray, np.generic)):
         key = where or "tensor"
         if key in tensors:
             raise ValueError(f"cr.save: two entries are both stored under the name {key!r}")
-        tensors[key] = obj._data if isinstance(obj, Tensor) else np.asarray(obj)
-        return {"$t": key}
+        tensors[key] = np.asarray(obj._data if isinstance(obj, Tensor) else obj)
+        if not isinstance(obj, Tensor):
+            return {"$s" if isinstance(obj, np.generic) else "$a": key}
+        from chainrule.nn.parameter import Parameter  # nn and serialization share a layer
+
+        flags = {"g": 1} if obj.requires_grad else {}
+        return {"$t": key, **flags, **({"p": 1} if isinstance(obj, Parameter) else {})}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     prefix = f"{where}." if where else ""
@@ -132,7 +140,11 @@ def _decode_structure(node: Any, tensors: Mapping[str, Tensor]) -> Any:
     if not isinstance(node, dict):
         return node
     if "$t" in node:
-        return tensors[node["$t"]]
+        return _tensor(tensors[node["$t"]], node)
+    if "$a" in node:
+        return tensors[node["$a"]]._data
+    if "$s" in node:
+        return tensors[node["$s"]]._data[()]
     if "$d" in node:
         return {k: _decode_structure(v, tensors) for k, v in node["$d"]}
     if "$l" in node:
@@ -140,3 +152,14 @@ def _decode_structure(node: Any, tensors: Mapping[str, Tensor]) -> Any:
     if "$u" in node:
         return tuple(_decode_structure(v, tensors) for v in node["$u"])
     raise ValueError(f"unknown entry {sorted(node)}")
+
+
+def _tensor(tensor: Tensor, node: Mapping[str, Any]) -> Tensor:
+    """The tensor a ``{"$t": ...}`` entry names, a Parameter and requiring grad as saved."""
+    if node.get("p"):
+        from chainrule.nn.parameter import Parameter
+
+        return Parameter(tensor._data, requires_grad=bool(node.get("g")))
+    if node.get("g"):
+        tensor.requires_grad_(True)
+    return tensor

@@ -17,6 +17,7 @@ their dtype name and bytes (plain numeric dtypes only), still without calling Nu
 
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import pickle
 from collections.abc import Callable
@@ -182,8 +183,6 @@ _NUMPY = {
     for name, value in (("_reconstruct", _np_reconstruct), ("scalar", _np_scalar))
 }
 _NUMPY.update({"numpy.ndarray": TorchType("class", "ndarray"), "numpy.dtype": _np_dtype})
-# Python 2 names that protocol-2 pickles use for builtins (pickle's fix_imports).
-_RENAMED = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -197,7 +196,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._name, self._read_storage, self._weights_only = name, read_storage, weights_only
 
     def find_class(self, module: str, name: str) -> Any:
-        full = f"{_RENAMED.get(module, module)}.{name}"
+        # Python 2's names, as protocol-2 pickles write them (what pickle's fix_imports undoes)
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        full = f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
         if full in _ALLOWED:
             return _ALLOWED[full]
         if full in _NUMPY and not self._weights_only:
@@ -237,11 +238,11 @@ def unpickle(file: Any, name: str, read_storage: Callable, weights_only: bool = 
     unpickler = RestrictedUnpickler(file, name, read_storage, weights_only)
     try:
         obj = unpickler.load()
-    except UnpicklingError as e:  # ours; those of _check do not name the file yet
+    except CheckpointError as e:  # ours; those of the placeholders do not name the file yet
         if str(e).startswith("cr.load"):
             raise
         raise UnpicklingError(f"cr.load: {name}: {e}") from None
-    except (CheckpointError, RuntimeError):
+    except RuntimeError:  # a tensor saved on a GPU, without map_location
         raise
     except (Exception, RecursionError) as e:  # a malformed or cut pickle
         raise UnpicklingError(

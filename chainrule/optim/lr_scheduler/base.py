@@ -86,7 +86,10 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores what ``state_dict()`` returned. The optimiser's learning rates are part of
-        the optimiser's own state dict; load that too."""
+        the optimiser's own state dict; load that too. PyTorch's own schedulers' states load
+        as well: their ``_get_lr_called_within_step`` (a flag that only lives inside torch's
+        ``step()``, for a warning) is set aside."""
+        state_dict = {k: v for k, v in state_dict.items() if k not in _TORCH_BOOKKEEPING}
         unknown = set(state_dict) - set(self.__dict__)
         if unknown:
             raise ValueError(
@@ -94,6 +97,10 @@ class LRScheduler:
                 "the state of another kind of scheduler?"
             )
         self.__dict__.update({k: _copy(v) for k, v in state_dict.items()})
+
+
+# Keys of PyTorch's scheduler states that mean nothing outside torch's step().
+_TORCH_BOOKKEEPING = frozenset({"_get_lr_called_within_step"})
 
 
 def _copy(value: Any) -> Any:
