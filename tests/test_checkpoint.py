@@ -79,7 +79,7 @@ def test_round_trip_keeps_keys_dtypes_values_and_metadata(tmp_path, rng):
 
 def test_loaded_arrays_are_writable_and_independent_of_the_file(tmp_path):
     path = tmp_path / "a.safetensors"
-    cr.save({"w": np.arange(4.0)}, path)
+    cr.save({"w": cr.from_numpy(np.arange(4.0))}, path)  # a tensor: an array loads as one
     w = cr.load(path)["w"]
     w.data += 1
     np.testing.assert_array_equal(cr.load(path)["w"].numpy(), np.arange(4.0))
@@ -90,7 +90,7 @@ def test_strided_arrays_are_written_in_logical_order(tmp_path, rng):
     base = rng.standard_normal((4, 6))
     state = {"fortran": np.asfortranarray(base), "transposed": base.T, "strided": base[::2, 1::3]}
     path = tmp_path / "s.safetensors"
-    cr.save(state, path)
+    cr.save({k: cr.from_numpy(v) for k, v in state.items()}, path)  # tensors load as tensors
     loaded = cr.load(path)
     for key, arr in state.items():
         np.testing.assert_array_equal(loaded[key].numpy(), arr)

@@ -138,7 +138,7 @@ def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path, mon
     """A kill inside the write leaves ``.NAME.PID.HEX.tmp`` (no cleanup runs); the next save of
     that name removes it once its process is gone, and leaves a live process's file alone."""
     path = tmp_path / "model.safetensors"
-    x = {"w": np.arange(6.0).reshape(2, 3)}
+    x = {"w": cr.from_numpy(np.arange(6.0).reshape(2, 3))}  # a tensor: an array loads as one
 
     def die(*args, **kwargs):
         raise Killed

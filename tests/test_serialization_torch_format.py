@@ -359,3 +359,18 @@ def test_a_whole_module_is_still_refused(tmp_path):
     with pytest.raises(TypeError, match=r"'layers.0' is a Module"):
         cr.save({"layers": [cr.nn.Linear(2, 1)]}, tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_the_plain_values_torch_allows_cross_both_ways(tmp_path):
+    obj = {"set": {1, 2}, "complex": 1 - 2j, "bytes": b"\x00\xffab", "big": -(2**70),
+           "counter": collections.Counter("aab"), "none": None, "float": 0.1}  # fmt: skip
+    theirs = {**obj, "size": torch.Size([2, 3]), "device": torch.device("cpu"),
+              "dtype": torch.float16}  # fmt: skip
+    torch.save(theirs, tmp_path / "t.pt")
+    back = cr.load(tmp_path / "t.pt")
+    assert {k: back[k] for k in obj} == obj and type(back["counter"]) is collections.Counter
+    assert back["size"] == (2, 3) and isinstance(back["size"], cr.Size)
+    assert back["device"] == cr.device("cpu") and back["dtype"] == cr.float16
+    cr.save(back, tmp_path / "c.pt")
+    again = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert again == theirs and type(again["counter"]) is collections.Counter

@@ -1,4 +1,12 @@
-"""Serialization: ``cr.save`` / ``cr.load`` in the safetensors format, written atomically.
+"""Serialization: ``cr.save`` / ``cr.load`` in the safetensors format or PyTorch's, written
+atomically.
+
+``cr.save(obj, "model.pt")`` (``.pt``, ``.pth``, ``.tar``) writes PyTorch's zip format, which
+``torch.load(f, weights_only=True)`` reads; ``cr.load`` reads PyTorch's files whatever their
+name, through a restricted unpickler that never imports or calls anything from the file and
+refuses any global but tensor rebuilders, storages, dtypes and plain containers, by name
+(``torch_format``, ``torch_unpickler``, ``torch_rebuild``, ``torch_pickler``). Every other name,
+and chainrule's own checkpoints (written with ``metadata=``), use safetensors, described below.
 
 A checkpoint is a flat dict of arrays with dotted keys (``"model.fc1.weight"``), stored with the
 ``safetensors`` package: a JSON header (names, dtypes, shapes, offsets) followed by the raw
@@ -44,9 +52,11 @@ from chainrule.serialization.state_dicts import (
     whole_number,
 )
 from chainrule.serialization.structure import CheckpointError, flatten, unflatten
+from chainrule.serialization.torch_unpickler import UnpicklingError
 
 __all__ = [
     "CheckpointError",
+    "UnpicklingError",
     "flatten",
     "join_optimizer_state",
     "load",

@@ -50,14 +50,18 @@ _DTYPES = frozenset(
 
 
 def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
-    """Writes ``obj`` to ``f`` (a path, or a binary file object) in the safetensors format; to a
-    path atomically. Never pickle: ``load`` reads it back without executing anything.
+    """Writes ``obj`` to ``f`` (a path, or a binary file object); to a path atomically. The
+    format follows the name: a path (or a file object's ``name``) ending in ``.pt``, ``.pth``
+    or ``.tar`` gets PyTorch's zip format, which ``torch.load(f, weights_only=True)`` reads;
+    anything else, and every call with ``metadata=``, gets safetensors. ``load`` reads both
+    back without executing anything.
 
     Called as PyTorch programs call ``torch.save(obj, f)`` (no ``metadata``), ``obj`` may be a
     state dict or any nesting of dicts, lists and tuples holding tensors, arrays, numbers,
     strings, booleans and None (a model's and an optimiser's ``state_dict()``, a scheduler's, an
-    epoch count); ``load(f)`` gives the same structure back. Saving a whole ``Module`` is
-    refused: save its ``state_dict()``.
+    epoch count); ``load(f)`` gives the same structure back, as PyTorch's would: NumPy arrays
+    as arrays, tensors as Tensors with their ``requires_grad``, Parameters as Parameters.
+    Saving a whole ``Module`` is refused: save its ``state_dict()``.
 
     With ``metadata=`` (chainrule's own form, used by its trainers) ``obj`` is a dict of
     tensors, nested dicts allowed, and ``metadata`` holds the plain values; see below.
@@ -125,45 +129,50 @@ def load(
     with_metadata: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """Reads a checkpoint written by ``save`` (or any safetensors file) from a path or a binary
-    file object. Nothing in the file is executed, whatever ``weights_only`` says.
+    """Reads a checkpoint from a path or a binary file object, whatever its name: one written
+    by ``save``, any safetensors file, or PyTorch's own (``torch.save``'s zip format, or its
+    legacy format). Nothing in the file is executed: PyTorch's pickles are read by a
+    restricted unpickler that rebuilds tensors, storages, ``OrderedDict`` and plain containers
+    only, and refuses any other global by name, as ``torch.load(weights_only=True)`` does.
+
+    ``weights_only=True`` (the default) also refuses NumPy arrays inside a PyTorch pickle, as
+    torch 2.13 does; ``weights_only=False`` rebuilds them from their dtype and bytes, still
+    without running code from the file. It changes nothing else.
 
     ``map_location`` may be None, "cpu", ``cr.device("cpu")`` or a function (PyTorch's
     ``lambda storage, loc: storage``): everything loads onto the CPU, the only device; asking
-    for another device is refused with the reason.
+    for another device is refused with the reason. A PyTorch file whose tensors were saved on
+    a GPU needs a ``map_location``, as ``torch.load`` needs one on a machine without the GPU.
 
     Returns:
-        for a file written by ``save(obj, f)``, ``obj`` as it was saved (tensors as Tensors);
-        otherwise the flat dict ``dotted key -> Tensor`` (dtypes and shapes as saved; use
-        ``unflatten`` for the nested form). With ``with_metadata=True``, always
-        ``(flat tensors, metadata)`` where metadata is the dict given to ``save``.
+        for a PyTorch file or one written by ``save(obj, f)``, ``obj`` as it was saved
+        (tensors as Tensors with their ``requires_grad``, NumPy arrays as arrays); otherwise
+        the flat dict ``dotted key -> Tensor`` (dtypes and shapes as saved; use ``unflatten``
+        for the nested form). With ``with_metadata=True`` (safetensors only), always ``(flat
+        tensors, metadata)`` where metadata is the dict given to ``save``.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
-        CheckpointError: the file is not a valid safetensors file (truncated, or something else
-            altogether), or its tensors do not match the SHA-256 saved with them; the message
-            names the file and what is wrong.
+        UnpicklingError (a ``pickle.UnpicklingError`` and a CheckpointError): a PyTorch
+            pickle names a global that loading may not use; the message names it and the file.
+        CheckpointError: the file is not a valid checkpoint (truncated, damaged, or something
+            else altogether), or its tensors do not match the SHA-256 saved with them; the
+            message names the file and what is wrong.
     """
     _check_map_location(map_location)
     if hasattr(f, "read"):
         path = str(getattr(f, "name", "<file object>"))
-        data = f.read()
-        kind = torch_format.kind_of(data[:16])
-        if kind != "other":
-            return torch_format.load_torch(io.BytesIO(data), kind, path, map_location, weights_only)
-        raw, arrays = _read_file_object(io.BytesIO(data), path)
+        src: Any = io.BytesIO(f.read())
+        head = src.getvalue()[:16]
     else:
-        path = _existing_file(f)
+        path = src = _existing_file(f)
         with open(path, "rb") as fh:
-            kind = torch_format.kind_of(fh.read(16))
-        if kind != "other":
-            return torch_format.load_torch(path, kind, path, map_location, weights_only)
-        try:
-            with safe_open(path, framework="np") as fh:
-                raw = fh.metadata()
-                arrays = {key: fh.get_tensor(key) for key in fh.keys()}
-        except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
-            raise _corrupt(path, e) from None
+            head = fh.read(16)
+    kind = torch_format.kind_of(head)
+    if kind != "other":
+        _no_metadata(path, with_metadata)
+        return torch_format.load_torch(src, kind, path, map_location, weights_only)
+    raw, arrays = _read_safetensors(src, path)
     _verify(path, raw, arrays)
     tensors = {key: from_numpy(arr) for key, arr in arrays.items()}
     if with_metadata:
@@ -178,6 +187,25 @@ def load(
             f"cr.load: {path}: the structure recorded in the file is malformed ({e}); the file "
             "was altered or not written by chainrule"
         ) from None
+
+
+def _read_safetensors(src: Any, path: str) -> tuple[dict[str, str] | None, dict[str, np.ndarray]]:
+    """The metadata and arrays of the safetensors file ``src`` (a path, or bytes in memory)."""
+    if not isinstance(src, str):
+        return _read_file_object(src, path)
+    try:
+        with safe_open(src, framework="np") as fh:
+            return fh.metadata(), {key: fh.get_tensor(key) for key in fh.keys()}
+    except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
+        raise _corrupt(path, e) from None
+
+
+def _no_metadata(path: str, with_metadata: bool) -> None:
+    if with_metadata:
+        raise CheckpointError(
+            f"cr.load: {path} is a PyTorch checkpoint, which has no chainrule metadata; load "
+            "it without with_metadata=True"
+        )
 
 
 def load_metadata(path: str | os.PathLike) -> dict[str, Any]:

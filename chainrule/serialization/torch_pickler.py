@@ -72,7 +72,11 @@ class TorchPickler:
     def _container(self, obj: Any, where: str) -> None:
         w = self.parts.append
         prefix = f"{where}." if where else ""
-        if isinstance(obj, Mapping):
+        if isinstance(obj, collections.Counter):  # as its __reduce__: Counter(dict)
+            w(_global("collections", "Counter"))
+            self._container(dict(obj), where)
+            w(P.TUPLE1 + P.REDUCE)
+        elif isinstance(obj, Mapping):
             if isinstance(obj, collections.OrderedDict):
                 w(_global("collections", "OrderedDict") + P.EMPTY_TUPLE + P.REDUCE)
             else:
