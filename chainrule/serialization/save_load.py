@@ -171,7 +171,8 @@ def load(
     kind = torch_format.kind_of(head)
     if kind != "other":
         _no_metadata(path, with_metadata)
-        return torch_format.load_torch(src, kind, path, map_location, weights_only)
+        strict = weights_only is None or bool(weights_only)  # None: torch's default, True
+        return torch_format.load_torch(src, kind, path, map_location, strict)
     raw, arrays = _read_safetensors(src, path)
     _verify(path, raw, arrays)
     tensors = {key: from_numpy(arr) for key, arr in arrays.items()}

@@ -220,11 +220,17 @@ def _tensor(spec: TensorSpec, name: str):
                 f"{offset} reaches element {last} of storage {spec.storage.key!r}, which has "
                 f"{arr.size}; the file is damaged or was altered"
             )
-        data = np.lib.stride_tricks.as_strided(
-            arr[offset:], shape=size, strides=[s * arr.itemsize for s in stride]
-        )
-        if _overlaps(size, stride):  # an expanded view: give it memory of its own
-            data = data.copy()
+        # An expanded view (several positions on one element) is read-only, as chainrule's
+        # own expand() is, and as torch refuses in-place writes to it.
+        try:
+            data = np.lib.stride_tricks.as_strided(
+                arr[offset:],
+                shape=size,
+                strides=[s * arr.itemsize for s in stride],
+                writeable=not _overlaps(size, stride),
+            )
+        except ValueError as e:  # a size too large for any array
+            raise CheckpointError(f"cr.load: {name}: a tensor of size {size}: {e}") from None
     if spec.parameter:
         from chainrule.nn.parameter import Parameter  # nn and serialization share a layer
 
