@@ -379,3 +379,24 @@ def test_the_plain_values_torch_allows_cross_both_ways(tmp_path):
     cr.save(back, tmp_path / "c.pt")
     again = torch.load(tmp_path / "c.pt", weights_only=True)
     assert again == theirs and type(again["counter"]) is collections.Counter
+
+
+def test_numpy_records_are_checked_even_with_weights_only_false(tmp_path):
+    # numpy's own pickle of an array, by hand: a shape whose int64 product wraps to 0 and
+    # no bytes, so that a check in int64 would pass it
+    enc = b"c_codecs\nencode\n" + _frag("") + _frag("latin1") + b"\x86R"
+    state = _frag((3, "<", None, None, None, -1, -1, 0))
+    dtype = b"cnumpy\ndtype\n" + _frag("f8") + b"\x89\x88\x87R" + state + b"b"
+    head = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+    array = head + _frag((0,)) + _frag(b"b") + b"\x87R("
+    data = array + _frag(1) + _frag((2**32, 2**32)) + dtype + b"\x89" + enc + b"tb."
+    path = _torch_zip(tmp_path / "wrap.pt", data)
+    with pytest.raises(CheckpointError, match=r"wrap\.pt: a NumPy array of shape .* do not fit"):
+        cr.load(path, weights_only=False)
+    objects = _torch_zip(tmp_path / "obj.pt", pickle.dumps(np.array([1, "a"], dtype=object), 2))
+    with pytest.raises(CheckpointError, match=r"obj\.pt: a NumPy array whose pickled state"):
+        cr.load(objects, weights_only=False)
+    cr.save({"empty": np.zeros((0, 3)), "t": cr.zeros(0, 2)}, tmp_path / "e.pt")
+    back = cr.load(tmp_path / "e.pt", weights_only=False)
+    assert back["empty"].shape == (0, 3) and back["t"].shape == (0, 2)
+    assert torch.load(tmp_path / "e.pt", weights_only=False)["empty"].shape == (0, 3)

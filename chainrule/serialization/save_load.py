@@ -96,6 +96,18 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
         header_extra = {_STRUCTURE_KEY: json.dumps(structure)}
     else:
         tensors, header_extra = flatten(obj), {}
+    _check_storable(tensors)
+    header = _encode_metadata(metadata)
+    header.update(header_extra)
+    header[_DIGEST_KEY] = _digest(tensors)
+    if hasattr(f, "write"):
+        f.write(save_bytes(tensors, metadata=header))
+        return
+    write_atomically(f, lambda tmp: _write_file(tensors, tmp, header), "cr.save")
+
+
+def _check_storable(tensors: dict[str, np.ndarray]) -> None:
+    """Refuses dtypes safetensors cannot hold; makes strided arrays contiguous (in place)."""
     for name, arr in tensors.items():
         if arr.dtype not in _DTYPES:
             raise TypeError(
@@ -107,13 +119,6 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
         # np.ascontiguousarray, which turns a 0-d array into shape (1,).)
         if not arr.flags.c_contiguous:
             tensors[name] = np.array(arr, order="C")
-    header = _encode_metadata(metadata)
-    header.update(header_extra)
-    header[_DIGEST_KEY] = _digest(tensors)
-    if hasattr(f, "write"):
-        f.write(save_bytes(tensors, metadata=header))
-        return
-    write_atomically(f, lambda tmp: _write_file(tensors, tmp, header), "cr.save")
 
 
 def _write_file(tensors: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
@@ -173,6 +178,11 @@ def load(
         _no_metadata(path, with_metadata)
         strict = weights_only is None or bool(weights_only)  # None: torch's default, True
         return torch_format.load_torch(src, kind, path, map_location, strict)
+    return _load_safetensors(src, path, with_metadata)
+
+
+def _load_safetensors(src: Any, path: str, with_metadata: bool) -> Any:
+    """``load`` of a safetensors file (see ``load``'s Returns)."""
     raw, arrays = _read_safetensors(src, path)
     _verify(path, raw, arrays)
     tensors = {key: from_numpy(arr) for key, arr in arrays.items()}

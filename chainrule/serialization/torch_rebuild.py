@@ -4,6 +4,8 @@ whole pickle is read, checking each tensor's view against its storage."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule.autograd.creation import from_numpy
@@ -119,7 +121,7 @@ class NumpyArray(_Record):
         if shape is None or not all(type(n) is int and n >= 0 for n in shape):
             raise CheckpointError(f"a NumPy array of shape {self.state[1]!r}")
         dt = dtype.dtype()
-        if len(raw) != int(np.prod(shape, dtype=np.int64)) * dt.itemsize:
+        if len(raw) != math.prod(shape) * dt.itemsize:  # Python ints: no overflow to fool it
             raise CheckpointError(f"a NumPy array of shape {shape} whose bytes do not fit it")
         flat = np.frombuffer(raw, dtype=dt)
         return flat.reshape(shape, order="F" if fortran else "C").astype(dt.newbyteorder("="))
@@ -147,6 +149,14 @@ def materialize(obj: object, name: str) -> object:
         return _walk(obj, {}, name)
     except RecursionError:
         raise CheckpointError(f"cr.load: {name}: the checkpoint is nested too deeply") from None
+    except CheckpointError as e:
+        if str(e).startswith("cr.load"):
+            raise
+        raise CheckpointError(f"cr.load: {name}: {e}") from None
+    except (ValueError, TypeError, OverflowError) as e:  # a malformed record's values
+        raise CheckpointError(
+            f"cr.load: {name}: a record of the checkpoint is malformed ({e})"
+        ) from None
 
 
 _PLAIN = (str, int, float, bool, complex, bytes, bytearray, type(None))

@@ -114,6 +114,13 @@ def _encode(text, encoding="utf-8"):
     return text.encode("latin1")
 
 
+def _bytes(*args):
+    """builtins.bytes, as protocol 2 pickles ``b""`` (NumPy's empty arrays hold one): no
+    arguments only."""
+    _check(not args, "bytes")
+    return b""
+
+
 def _complex(real=0.0, imag=0.0):
     _check(all(type(v) in (int, float) for v in (real, imag)), "complex")
     return complex(real, imag)
@@ -167,6 +174,7 @@ def _allowed() -> dict[str, Any]:
         "builtins.set": _set,
         "builtins.complex": _complex,
         "builtins.bytearray": _bytearray,
+        "builtins.bytes": _bytes,
     }
     for name, dtype in STORAGE_DTYPES.items():
         table[f"torch.{name}"] = StorageType(dtype)
