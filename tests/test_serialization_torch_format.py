@@ -400,3 +400,17 @@ def test_numpy_records_are_checked_even_with_weights_only_false(tmp_path):
     back = cr.load(tmp_path / "e.pt", weights_only=False)
     assert back["empty"].shape == (0, 3) and back["t"].shape == (0, 2)
     assert torch.load(tmp_path / "e.pt", weights_only=False)["empty"].shape == (0, 3)
+
+
+def test_a_whole_torch_module_is_refused_with_the_way_out(tmp_path):
+    torch.save(torch.nn.Linear(2, 1), tmp_path / "whole.pt")
+    with pytest.raises(
+        pickle.UnpicklingError,
+        match=r"whole\.pt.*GLOBAL torch\.nn\.modules\.linear\.Linear.*save model\.state_dict",
+    ):
+        cr.load(tmp_path / "whole.pt", weights_only=False)
+    t = torch.ones(2)
+    t.note = "extra"  # a Python attribute: torch pickles it through _rebuild_from_type_v2
+    torch.save(t, tmp_path / "attr.pt")
+    with pytest.raises(pickle.UnpicklingError, match=r"attr\.pt.*cannot rebuild.*attributes"):
+        cr.load(tmp_path / "attr.pt")

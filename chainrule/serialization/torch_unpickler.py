@@ -44,7 +44,7 @@ class UnpicklingError(CheckpointError, pickle.UnpicklingError):
 
 def _check(condition: bool, what: str) -> None:
     if not condition:
-        raise UnpicklingError(f"malformed tensor record: {what}")
+        raise UnpicklingError(f"a record chainrule cannot rebuild safely: {what}")
 
 
 def _ints(values: Any, what: str) -> tuple[int, ...]:
@@ -211,14 +211,19 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED[full]
         if full in _NUMPY and not self._weights_only:
             return _NUMPY[full]
-        hint = (
-            " NumPy arrays are refused with weights_only=True, as torch.load refuses them; "
-            "cr.load(f, weights_only=False) rebuilds them from their dtype and bytes, still "
-            "without running code from the file."
-            if full in _NUMPY
-            else " Loading never imports or calls anything but tensor rebuilders, storages, "
-            "dtypes and plain containers, whatever weights_only says."
-        )
+        hint = " Loading never imports or calls anything but tensor rebuilders, storages, "
+        hint += "dtypes and plain containers, whatever weights_only says."
+        if full in _NUMPY:
+            hint = (
+                " NumPy arrays are refused with weights_only=True, as torch.load refuses "
+                "them; cr.load(f, weights_only=False) rebuilds them from their dtype and "
+                "bytes, still without running code from the file."
+            )
+        elif full.startswith("torch.nn.modules."):
+            hint += (
+                " The file holds a whole Module (torch.save(model)): save model.state_dict() "
+                "in PyTorch instead, and load that into the chainrule model."
+            )
         raise UnpicklingError(
             f"cr.load: {self._name}: Unsupported global: GLOBAL {full} was not an allowed "
             f"global; nothing was imported or called.{hint}"
