@@ -20,6 +20,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PROVIDED_BY = {
     "numpy": ("numpy", None),
     "safetensors": ("safetensors", None),
+    "ml_dtypes": ("ml_dtypes", None),
     "tqdm": ("tqdm", "cli"),
     "matplotlib": ("matplotlib", "cli"),
     "PIL": ("pillow", "caption"),
@@ -48,7 +49,8 @@ def _extra(name: str) -> set[str]:
 
 
 def test_the_core_dependencies_are_numpy_and_safetensors():
-    assert _names(PROJECT["dependencies"]) == {"numpy", "safetensors"}
+    # and ml_dtypes, NumPy's bfloat16 (issue 27: bfloat16 tensors and PyTorch's checkpoints)
+    assert _names(PROJECT["dependencies"]) == {"numpy", "safetensors", "ml_dtypes"}
 
 
 def test_each_optional_module_is_in_its_extra_and_all_holds_cli_caption_and_mpi():

@@ -162,23 +162,22 @@ class TorchPickler:
         w = self.parts.append
         if param:
             w(_global("torch._utils", "_rebuild_parameter") + P.MARK)
-        w(
-            _global(
-                "torch._utils", "_rebuild_tensor_v3" if name in UNTYPED else "_rebuild_tensor_v2"
-            )
-        )
-        storage = ("storage", "UntypedStorage") if name in UNTYPED else ("torch", STORAGE_FOR[name])
-        numel = len(self.storages[key]) // (1 if name in UNTYPED else arr.dtype.itemsize)
+        untyped = name in UNTYPED  # no typed storage: bytes, and the dtype given to v3
+        w(_global("torch._utils", "_rebuild_tensor_v3" if untyped else "_rebuild_tensor_v2"))
+        numel = len(self.storages[key]) // (1 if untyped else arr.dtype.itemsize)
         w(P.MARK + P.MARK)
         self._save("storage", where)
-        w(_global(f"torch.{storage[0]}" if name in UNTYPED else "torch", storage[1]))
+        if untyped:
+            w(_global("torch.storage", "UntypedStorage"))
+        else:
+            w(_global("torch", STORAGE_FOR[name]))
         self._save(key, where), self._save("cpu", where), self._save(numel, where)
         w(P.TUPLE + P.BINPERSID)
         self._save(offset, where)
         self._tuple(tuple(arr.shape), where), self._tuple(stride, where)
         self._save(bool(t.requires_grad) and not param, where)
         w(_global("collections", "OrderedDict") + P.EMPTY_TUPLE + P.REDUCE)
-        if name in UNTYPED:
+        if untyped:
             w(_global("torch", name))
         w(P.TUPLE + P.REDUCE)
         if param:
