@@ -123,6 +123,10 @@ def test_cr_save_keeps_views_sharing_their_storage(tmp_path):
     assert back["t"].stride() == (1, 4) and back["row"].storage_offset() == 4
     for key in ("base", "t", "row", "every2"):
         np.testing.assert_array_equal(back[key].numpy(), cr.load(tmp_path / "v.pt")[key].numpy())
+    wide = cr.tensor([[1.0], [2.0]]).expand(2, 3)  # stride 0, as torch writes an expand
+    cr.save({"wide": wide}, tmp_path / "e.pt")
+    theirs = torch.load(tmp_path / "e.pt", weights_only=True)["wide"]
+    assert theirs.stride() == (1, 0) and theirs.tolist() == wide.tolist()
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
