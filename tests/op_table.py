@@ -198,7 +198,38 @@ CAT_AXIS = OpCase(
 )
 STACK = OpCase("stack", lambda a, b: cr.stack([a, b], axis=-1), [((3,), (3,)), ((2, 3), (2, 3))])
 
-ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK]
+
+def _grid_sample(mode, padding, align):
+    def fn(x, grid):
+        return cr.nn.functional.grid_sample(x, grid, mode, padding, align)
+
+    # The first pair has equal shapes so that the fan-out test can pass one tensor as both.
+    shapes = [((2, 2, 3, 2), (2, 2, 3, 2)), ((1, 2, 4, 5), (1, 3, 2, 2))]
+    return OpCase(f"grid_sample_{mode}_{padding}_{align}", fn, shapes)
+
+
+# Bilinear sampling is smooth between pixel positions and nearest is constant between them;
+# normal draws land on a kink (an integer coordinate, a rounding half, a border) with
+# probability zero, so central differences hold.
+SAMPLING = [
+    _grid_sample(mode, padding, align)
+    for mode in ("bilinear", "nearest")
+    for padding in ("zeros", "border", "reflection")
+    for align in (False, True)
+] + [
+    _unary(
+        "affine_grid",
+        lambda t: cr.nn.functional.affine_grid(t, (2, 1, 3, 4), align_corners=False),
+        shapes=[(2, 2, 3)],
+    ),
+    _unary(
+        "affine_grid_align",
+        lambda t: cr.nn.functional.affine_grid(t, (2, 1, 1, 4), align_corners=True),
+        shapes=[(2, 2, 3)],
+    ),
+]
+
+ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK, *SAMPLING]
 
 
 def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:

@@ -40,5 +40,6 @@ from chainrule.functional.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.functional.sampling import affine_grid, grid_sample
 from chainrule.functional.upsampling import interpolate
 from chainrule.functional.vector import cosine_similarity, normalize, pad
