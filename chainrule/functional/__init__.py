@@ -29,6 +29,7 @@ from chainrule.functional.loss import (
     cross_entropy,
     kl_div,
     l1_loss,
+    legacy_reduction,
     mse_loss,
     nll_loss,
     smooth_l1_loss,
