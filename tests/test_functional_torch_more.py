@@ -259,3 +259,55 @@ def test_dropout2d_on_1d_input_as_torch():
             np.testing.assert_array_equal(F.dropout2d(cr.ones(3), p, training).numpy(), want)
         _both_raise(lambda: F.dropout2d(cr.ones(3), 0.5), lambda: TF.dropout2d(torch.ones(3), 0.5),
                     "Feature dropout requires at least 2 dimensions in the input")  # fmt: skip
+
+
+# ----- interpolate: bicubic and area -----
+INTERP_CASES = [
+    ("bicubic", (2, 3, 5, 4), {"size": (7, 9)}),
+    ("bicubic", (1, 2, 6, 7), {"size": (4, 3)}),  # downsampling
+    ("bicubic", (1, 2, 4, 5), {"scale_factor": 1.7}),
+    ("bicubic", (1, 2, 4, 5), {"scale_factor": (2.5, 0.6), "recompute_scale_factor": True}),
+    ("bicubic", (1, 1, 1, 3), {"size": (3, 1)}),  # size-1 axes both ways
+    ("area", (2, 3, 7, 5), {"size": (3, 2)}),  # overlapping windows
+    ("area", (1, 2, 4, 6), {"size": (8, 6)}),
+    ("area", (2, 3, 10), {"size": 4}),
+    ("area", (1, 2, 9, 6), {"scale_factor": 0.5}),
+]
+
+
+@pytest.mark.parametrize("align", [None, False, True])
+@pytest.mark.parametrize(("mode", "shape", "kw"), INTERP_CASES)
+def test_interpolate_bicubic_and_area_match_torch(mode, shape, kw, align):
+    if mode == "area" and align is not None:
+        _both_raise(lambda: F.interpolate(cr.zeros(*shape), mode=mode, align_corners=align, **kw),
+                    lambda: TF.interpolate(torch.zeros(*shape), mode=mode, align_corners=align,
+                                           **kw),
+                    "align_corners option can only be set with the interpolating modes")  # fmt: skip
+        return
+    rng = np.random.default_rng(8)
+    cx, tx = _pair(rng.normal(size=shape))
+    cy = F.interpolate(cx, mode=mode, align_corners=align, **kw)
+    ty = TF.interpolate(tx, mode=mode, align_corners=align, **kw)
+    u = rng.normal(size=ty.shape)
+    cy.backward(cr.tensor(u))
+    ty.backward(torch.tensor(u))
+    _close(cy, ty)
+    _close(cx.grad, tx.grad)
+
+
+def test_interpolate_bicubic_gradcheck_and_refusals():
+    x = cr.tensor(np.random.default_rng(9).normal(size=(1, 2, 3, 4)), requires_grad=True)
+    assert cr.gradcheck(lambda x: F.interpolate(x, size=(5, 6), mode="bicubic"), [x])
+    assert cr.gradcheck(lambda x: F.interpolate(x, size=(2, 3), mode="area"), [x])
+    up = cr.nn.Upsample(scale_factor=2, mode="bicubic", align_corners=True)(x)
+    want = torch.nn.Upsample(scale_factor=2, mode="bicubic", align_corners=True)(
+        torch.tensor(x.numpy())
+    )
+    _close(up, want)
+    _both_raise(lambda: F.interpolate(cr.zeros(1, 2, 5), size=7, mode="bicubic"),
+                lambda: TF.interpolate(torch.zeros(1, 2, 5), size=7, mode="bicubic"),
+                "bicubic")  # fmt: skip
+    with pytest.raises(cr.ShapeError):  # the same error, for `except ValueError` too
+        F.interpolate(cr.zeros(1, 2, 5), size=7, mode="bicubic")
+    with pytest.raises(NotImplementedError, match="antialias=True"):
+        F.interpolate(cr.zeros(1, 1, 4, 4), size=2, mode="bicubic", antialias=True)
