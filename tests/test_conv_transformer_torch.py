@@ -3,6 +3,8 @@ against the installed PyTorch (float64 values and gradients on the same inputs a
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,109 @@ def test_conv2d_refusals_as_torch():
                 "padding='same' is not supported for strided convolutions")  # fmt: skip
     with pytest.raises(cr.ShapeError, match=r"x.shape\[1\] == weight.shape\[1\]·groups"):
         F.conv2d(cr.zeros(1, 4, 5, 5), cr.zeros(6, 3, 3, 3), groups=2)
+
+
+# ----- is_causal in the Transformer classes -----
+S, N, E = 5, 3, 8
+NEED_MASK = "Need attn_mask if specifying the is_causal hint"
+
+
+def _encoder_pair():
+    cr.manual_seed(0)
+    c = cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(E, 2, 16, dropout=0.0), 2)
+    t = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(E, 2, 16, dropout=0.0), 2,
+                                    enable_nested_tensor=False)  # fmt: skip
+    _copy_weights(c, t)
+    return c, t
+
+
+def _masks():
+    rng = np.random.default_rng(10)
+    causal = np.triu(np.full((S, S), -np.inf), 1)
+    kpm = np.zeros((N, S), dtype=bool)
+    kpm[0, -1] = True
+    return {
+        "causal": causal,
+        "causal_bool": np.triu(np.ones((S, S), dtype=bool), 1),
+        "random": rng.normal(size=(S, S)),
+        "kpm": kpm,
+    }
+
+
+@pytest.mark.parametrize(
+    ("mask", "is_causal", "kpm"),
+    [("causal", None, False), ("causal_bool", None, False), ("causal", True, False),
+     ("random", True, False),  # torch trusts the hint: the causal mask replaces the given one
+     ("random", None, False), ("random", False, False),
+     ("random", True, True)],  # with a padding mask torch uses the given mask
+)  # fmt: skip
+def test_transformer_encoder_is_causal_as_torch(mask, is_causal, kpm):
+    c, t = _encoder_pair()
+    m = _masks()
+    x = np.random.default_rng(11).normal(size=(S, N, E))
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ck = {"mask": m[mask], "is_causal": is_causal}
+    tk = {"mask": torch.tensor(m[mask]), "is_causal": is_causal}
+    if kpm:
+        ck["src_key_padding_mask"] = m["kpm"]
+        tk["src_key_padding_mask"] = torch.tensor(m["kpm"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: mismatched mask types are deprecated
+        cy, ty = c(cx, **ck), t(tx, **tk)
+    u = np.random.default_rng(12).normal(size=cy.shape)
+    cy.backward(cr.tensor(u))
+    ty.backward(torch.tensor(u))
+    np.testing.assert_allclose(cy.numpy(), ty.detach().numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_is_causal_without_a_mask_is_refused_as_torch():
+    c, t = _encoder_pair()
+    x = np.zeros((S, N, E))
+    _same_error(lambda: c(cr.tensor(x), is_causal=True), lambda: t(torch.tensor(x), is_causal=True),
+                NEED_MASK)  # fmt: skip
+    _same_error(lambda: c.layers[0](cr.tensor(x), is_causal=True),
+                lambda: t.layers[0](torch.tensor(x), is_causal=True), NEED_MASK)  # fmt: skip
+    cd = cr.nn.TransformerDecoder(cr.nn.TransformerDecoderLayer(E, 2, 16, dropout=0.0), 1)
+    td = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(E, 2, 16, dropout=0.0), 1)
+    for kw in ({"tgt_is_causal": True}, {"memory_is_causal": True}):
+        _same_error(lambda kw=kw: cd(cr.tensor(x), cr.tensor(x), **kw),
+                    lambda kw=kw: td(torch.tensor(x), torch.tensor(x), **kw), NEED_MASK)  # fmt: skip
+
+
+def test_transformer_is_causal_and_generate_square_subsequent_mask_as_torch():
+    cr.manual_seed(1)
+    c = cr.nn.Transformer(E, 2, 1, 1, 16, 0.0)
+    t = torch.nn.Transformer(E, 2, 1, 1, 16, 0.0)
+    _copy_weights(c, t)
+    rng = np.random.default_rng(13)
+    src, tgt, rnd = rng.normal(size=(S, N, E)), rng.normal(size=(4, N, E)), rng.normal(size=(4, 4))
+    cm = cr.nn.Transformer.generate_square_subsequent_mask(S)
+    tm = torch.nn.Transformer.generate_square_subsequent_mask(S)
+    assert cm.dtype == cr.float32 and tm.dtype == torch.float32
+    np.testing.assert_array_equal(cm.numpy(), tm.numpy())
+    cy = c(cr.tensor(src), cr.tensor(tgt), src_mask=cm.double(), tgt_mask=rnd, src_is_causal=True,
+           tgt_is_causal=True)  # fmt: skip
+    ty = t(torch.tensor(src), torch.tensor(tgt), src_mask=tm.double(), tgt_mask=torch.tensor(rnd),
+           src_is_causal=True, tgt_is_causal=True)  # fmt: skip
+    np.testing.assert_allclose(cy.numpy(), ty.detach().numpy(), rtol=1e-9, atol=1e-10)
+    _same_error(lambda: c(cr.tensor(src), cr.tensor(tgt), src_is_causal=True),
+                lambda: t(torch.tensor(src), torch.tensor(tgt), src_is_causal=True), NEED_MASK)  # fmt: skip
+    _same_error(lambda: c(cr.tensor(src), cr.tensor(tgt[:, :2])),
+                lambda: t(torch.tensor(src), torch.tensor(tgt[:, :2])), "batch number")  # fmt: skip
+    _same_error(lambda: c(cr.tensor(src[..., :6]), cr.tensor(tgt[..., :6])),
+                lambda: t(torch.tensor(src[..., :6]), torch.tensor(tgt[..., :6])), "d_model")  # fmt: skip
+
+
+def test_multihead_attention_is_causal_with_weights_uses_the_mask_as_torch():
+    """need_weights=True: torch computes with the given mask, the hint changes nothing."""
+    cr.manual_seed(2)
+    c, t = cr.nn.MultiheadAttention(E, 2), torch.nn.MultiheadAttention(E, 2)
+    _copy_weights(c, t)
+    rng = np.random.default_rng(14)
+    x, rnd = rng.normal(size=(S, N, E)), rng.normal(size=(S, S))
+    for need in (True, False):
+        cy = c(*[cr.tensor(x)] * 3, attn_mask=rnd, is_causal=True, need_weights=need)[0]
+        ty = t(*[torch.tensor(x)] * 3, attn_mask=torch.tensor(rnd), is_causal=True,
+               need_weights=need)[0]  # fmt: skip
+        np.testing.assert_allclose(cy.numpy(), ty.detach().numpy(), rtol=1e-9, atol=1e-10)
