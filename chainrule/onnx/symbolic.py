@@ -77,6 +77,9 @@ _STEPWISE = {"floor": "Floor", "ceil": "Ceil", "sign": "Sign"}
 
 def _stepwise(g: GraphBuilder, op, ins, xs, y, out):
     op_type = _STEPWISE.get(op.name)
+    fn = op.fn
+    if getattr(fn, "func", None) is np.round and not getattr(fn, "keywords", {}).get("decimals"):
+        op_type = "Round"  # halves to even, as NumPy and PyTorch
     if op_type is None:  # trunc, round(decimals=...): no single ONNX op
         raise unsupported(op, f"the stepwise function {op.name!r}")
     g.node(op_type, ins, out)
@@ -100,10 +103,14 @@ def _clip(g: GraphBuilder, op, ins, xs, y, out):
 
 
 def _where(g: GraphBuilder, op, ins, xs, y, out):
-    # The condition was computed outside the graph (a comparison on arrays): it is baked in.
-    g.frozen.append("where (its condition)")
+    # A condition computed from the inputs (a comparison, a mask) is written as the nodes that
+    # compute it; one the exporter did not see being made is baked in, and said so.
+    cond = g.resolve(op.cond)
+    if cond is None:
+        g.frozen.append("where (its condition)")
+        cond = g.const(np.asarray(op.cond, dtype=bool), hint="where_cond")
     a, b = (g.cast(n, x.dtype, y.dtype) for n, x in zip(ins, xs, strict=True))
-    g.node("Where", [g.const(np.asarray(op.cond, dtype=bool), hint="where_cond"), a, b], out)
+    g.node("Where", [cond, a, b], out)
 
 
 def _cast(g: GraphBuilder, op, ins, xs, y, out):
