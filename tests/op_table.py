@@ -145,6 +145,14 @@ UNARY = [
     _unary("floor_plus_x", lambda x: x.floor() + x),
     _unary("tan", lambda x: (x * 0.5).tan()),
     _unary(
+        "pad_constant",
+        lambda x: (
+            cr.nn.functional.pad(x, (2, 1, 0, 1) if x.ndim > 1 else (2, 1), value=0.5) * x.sum()
+        ),
+        shapes=ND,
+    ),
+    _unary("pad_crop", lambda x: cr.nn.functional.pad(x, (1, -1)), shapes=ND),
+    _unary(
         "pad_reflect",
         lambda x: cr.nn.functional.pad(x, (2, 1), mode="reflect"),
         shapes=[s for s in ND if s[-1] > 2],

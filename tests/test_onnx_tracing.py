@@ -177,3 +177,21 @@ def test_negative_dynamic_axis_within_rank_is_symbolic():
                    dynamic_axes={"x": {-2: "batch"}, "y": {0: "batch"}})  # fmt: skip
     dims = onnx.load_from_string(data).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 6]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: nn.Conv2d(4, 8, 3, padding="same", dilation=2, groups=2),
+        lambda: nn.Conv2d(4, 8, 3, padding=1, groups=4, padding_mode="reflect"),
+        lambda: nn.Conv1d(4, 8, 4, padding="same"),
+    ],
+)
+def test_padded_grouped_dilated_convolutions_export_with_a_dynamic_batch(layer):
+    """Constant padding is one Pad node (a concatenated block of zeros would fix the batch)."""
+    model = layer()
+    shape = (1, 4, 9, 9) if isinstance(model, nn.Conv2d) else (1, 4, 9)
+    x = RNG.normal(size=shape).astype(np.float32)
+    data = _export(model, [x], dynamic_axes={"input_0": [0], "output_0": [0]})
+    x3 = RNG.normal(size=(3, *shape[1:])).astype(np.float32)
+    np.testing.assert_allclose(_run(data, [x3]), _eager(model, [x3]), rtol=1e-5, atol=1e-5)

@@ -142,10 +142,23 @@ def _check_sample_args(x: Tensor, grid: Tensor, mode: str, padding_mode: str) ->
         )
 
 
+# Module-level helpers rather than lambdas: cr.compile recognises a recomputed function by identity.
+def _strictly_inside(a: np.ndarray, size: int) -> np.ndarray:
+    return (a > 0) & (a < size - 1)
+
+
+def _floor_div(a: np.ndarray, span: float) -> np.ndarray:
+    return np.floor(a / span)
+
+
+def _is_even(f: np.ndarray) -> np.ndarray:
+    return f % 2 == 0
+
+
 def _clip(c: Tensor, size: int) -> Tensor:
     """c clamped into [0, size - 1]; a clamped coordinate (the border included, as in
     PyTorch's kernel) takes no gradient."""
-    inside = recomputed(lambda a: (a > 0) & (a < size - 1), c)
+    inside = recomputed(_strictly_inside, c, size)
     return _fn.where(inside, c, recomputed(np.clip, c, 0, size - 1))
 
 
@@ -157,9 +170,9 @@ def _reflect(c: Tensor, twice_low: int, twice_high: int) -> Tensor:
     low = twice_low / 2
     span = (twice_high - twice_low) / 2
     a = _fn.abs(c - low)
-    flips = recomputed(lambda v: np.floor(v / span), a)
+    flips = recomputed(_floor_div, a, span)
     extra = a - flips * span
-    even = recomputed(lambda f: f % 2 == 0, flips)
+    even = recomputed(_is_even, flips)
     return _fn.where(even, extra + low, (span + low) - extra)
 
 

@@ -19,6 +19,7 @@ from chainrule.onnx.graph import INT64_MAX, INT64_MIN, GraphBuilder
 from chainrule.ops.attention import AdditiveScore, WeightedSum
 from chainrule.ops.conv import Conv2d
 from chainrule.ops.embedding import Embedding
+from chainrule.ops.pad import PadConstant
 from chainrule.ops.pool import AvgPool2d, MaxPool2d
 from chainrule.ops.rnn import LSTMCell
 from chainrule.ops.special import Erf
@@ -337,6 +338,13 @@ def _avg_pool2d(g: GraphBuilder, op, ins, xs, y, out):
     g.node("AveragePool", ins, out, count_include_pad=1, **_window(op.geom))
 
 
+def _pad_constant(g: GraphBuilder, op, ins, xs, y, out):
+    # ONNX lists the leading pads of every axis, then the trailing ones.
+    pads = [lo for lo, _ in op.widths] + [hi for _, hi in op.widths]
+    value = g.const(np.asarray(op.value, dtype=y.dtype), hint="pad_value")
+    g.node("Pad", [ins[0], g.ints(pads, "pads"), value], out, mode="constant")
+
+
 # ----- fused ops, decomposed -----
 def _lstm_cell(g: GraphBuilder, op, ins, xs, y, out):
     # z (N, 4H) holds the pre-activations of gates i, f, g, o; c (N, H). Result (2, N, H).
@@ -408,6 +416,7 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.GetItem: _getitem,
     Embedding: _embedding,
     Conv2d: _conv2d,
+    PadConstant: _pad_constant,
     MaxPool2d: _max_pool2d,
     AvgPool2d: _avg_pool2d,
     LSTMCell: _lstm_cell,
