@@ -74,6 +74,16 @@ MASKED = {
         X_NEW,
     ),
     "mask_as_output": (lambda s, x: x > 0, X, X_NEW),
+    "logical": (
+        lambda s, x: (
+            x * cr.logical_and(x > 0, x.round())
+            + x * cr.logical_or(x < -1, x > 1).float()
+            + x * (x.round().logical_xor(x > 0))
+            + cr.logical_not(x.round()).float()
+        ),
+        X,
+        X_NEW,
+    ),
 }
 
 

@@ -40,6 +40,7 @@ _LOGIC = {
     np.logical_xor: "Xor",
     np.bitwise_xor: "Xor",
 }
+_TRUTH = (np.logical_and, np.logical_or, np.logical_xor)
 _ARITHMETIC = {ops.Add, ops.Sub, ops.Mul, ops.Maximum, ops.Minimum, ops.Sum, ops.Max, ops.Min}
 _UNARY = {np.logical_not: "Not", np.invert: "Not", np.isnan: "IsNaN", np.sign: "Sign"}
 
@@ -156,13 +157,18 @@ class Writer:
             a, b = (g.cast(self._name_of(v, dt), _dtype(r, dt), dt) for v, r in zip(args, raw))
             if fn is np.not_equal:
                 return g.node("Not", [g.node("Equal", [a, b])], out)
-            if fn in _LOGIC and dt != np.bool_:
+            if fn in _TRUTH:  # logical_*: nonzero is true
+                a, b = (g.cast(n, dt, np.bool_) for n in (a, b))
+            elif fn in _LOGIC and dt != np.bool_:
                 return None  # bitwise logic on integers: no ONNX op
             return g.node(_COMPARE.get(fn) or _LOGIC[fn], [a, b], out)
         if fn in _UNARY and len(args) == 1:
-            if _UNARY[fn] == "Not" and _dtype(raw[0], None) != np.bool_:
-                return None
-            return g.node(_UNARY[fn], [self._name_of(args[0])], out)
+            x, x_dtype = self._name_of(args[0]), _dtype(raw[0], None)
+            if fn is np.logical_not:
+                x = g.cast(x, x_dtype, np.bool_)
+            elif _UNARY[fn] == "Not" and x_dtype != np.bool_:
+                return None  # ~ on integers is bitwise
+            return g.node(_UNARY[fn], [x], out)
         if fn is _tensor_astype and len(args) == 2:
             return g.node("Cast", [self._name_of(args[0])], out, to=g.elem_type(args[1]))
         return None
