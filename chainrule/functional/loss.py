@@ -202,6 +202,18 @@ def cross_entropy(
     C = x.shape[1]
     w = _class_weight(name, weight, C, x.dtype)
     eps = float(label_smoothing)
+    _check_ce_target(name, x, t)
+    # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
+    # (cr.compile recomputes them at every replay); B enters the op, not the graph.
+    B, inv = recomputed(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
+    loss = apply(SoftmaxCrossEntropy(B._data), x)
+    if single and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction, inv_count=inv)
+
+
+def _check_ce_target(name: str, x: Tensor, t: np.ndarray) -> None:
+    """Class indices of x's shape without C, or probabilities of x's shape."""
     if t.dtype.kind not in "iuf":
         raise TypeError(
             f"{name}: target must hold class indices (integers) or probabilities (floats), got "
@@ -214,13 +226,6 @@ def cross_entropy(
         )
     if t.dtype.kind in "iu":
         _check_class_shape(name, x, t)
-    # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
-    # (cr.compile recomputes them at every replay); B enters the op, not the graph.
-    B, inv = recomputed(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
-    loss = apply(SoftmaxCrossEntropy(B._data), x)
-    if single and reduction == "none":
-        return loss.reshape(())
-    return _reduce(loss, reduction, inv_count=inv)
 
 
 def _ce_weights(t, shape, dtype, w, eps: float, ignore_index: int, name: str):
