@@ -205,3 +205,10 @@ def test_padded_grouped_dilated_convolutions_export_with_a_dynamic_batch(layer):
     data = _export(model, [x], dynamic_axes={"input_0": [0], "output_0": [0]})
     x3 = RNG.normal(size=(3, *shape[1:])).astype(np.float32)
     np.testing.assert_allclose(_run(data, [x3]), _eager(model, [x3]), rtol=1e-5, atol=1e-5)
+
+
+def test_an_index_computed_from_the_inputs_is_said_to_be_frozen():
+    """Indexing by an argmax: the export keeps the example's index, and says so."""
+    model = _Fn(lambda s, x: x[x.argmax(0)])
+    with pytest.warns(UserWarning, match=r"getitem \(its index\)"):
+        _export(model, [X])

@@ -202,6 +202,10 @@ class Writer:
         """Writes the op that computed ``t`` through its translation, its last node writing
         the graph output's name when ``t`` is one (a fresh name after the op otherwise)."""
         node = t._node
+        if self._index_from_data(getattr(node, "index", None)):
+            # An index computed from the inputs (an argmax to gather by) is written as the
+            # example's: said in the export's warning rather than left silent.
+            self.g.frozen.append(f"{node.name} (its index)")
         out = self.wanted.get(id(t)) or self.g.unique(node.name)
         ins = [self._name_of(i) for i in node.inputs]
         xs = [i._data for i in node.inputs]
@@ -211,6 +215,10 @@ class Writer:
         else:
             fn(self.g, node, ins, xs, t._data, out)
         return out
+
+    def _index_from_data(self, index: Any) -> bool:
+        parts = index if isinstance(index, tuple) else (index,)
+        return any(isinstance(p, np.ndarray) and self.tracer.dynamic(p) for p in parts)
 
 
 def _dtype(v: Any, default: Any) -> np.dtype:
