@@ -121,3 +121,16 @@ def user_line() -> str:
     src = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
     where = f"{f.f_code.co_filename}:{f.f_lineno}"
     return f"{where}: {src}" if src else where
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn(message, category)`` attributed to the innermost frame outside the
+    chainrule package (the user's line), however deep inside the package it is called."""
+    import warnings
+
+    f = sys._getframe(1)
+    level = 2  # 1 would be this function, 2 its caller
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(_PACKAGE_DIR):
+        f = f.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level - 1 if f is None else level)

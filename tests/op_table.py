@@ -145,6 +145,14 @@ UNARY = [
     _unary("floor_plus_x", lambda x: x.floor() + x),
     _unary("tan", lambda x: (x * 0.5).tan()),
     _unary(
+        "pad_constant",
+        lambda x: (
+            cr.nn.functional.pad(x, (2, 1, 0, 1) if x.ndim > 1 else (2, 1), value=0.5) * x.sum()
+        ),
+        shapes=ND,
+    ),
+    _unary("pad_crop", lambda x: cr.nn.functional.pad(x, (1, -1)), shapes=ND),
+    _unary(
         "pad_reflect",
         lambda x: cr.nn.functional.pad(x, (2, 1), mode="reflect"),
         shapes=[s for s in ND if s[-1] > 2],
@@ -198,7 +206,38 @@ CAT_AXIS = OpCase(
 )
 STACK = OpCase("stack", lambda a, b: cr.stack([a, b], axis=-1), [((3,), (3,)), ((2, 3), (2, 3))])
 
-ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK]
+
+def _grid_sample(mode, padding, align):
+    def fn(x, grid):
+        return cr.nn.functional.grid_sample(x, grid, mode, padding, align)
+
+    # The first pair has equal shapes so that the fan-out test can pass one tensor as both.
+    shapes = [((2, 2, 3, 2), (2, 2, 3, 2)), ((1, 2, 4, 5), (1, 3, 2, 2))]
+    return OpCase(f"grid_sample_{mode}_{padding}_{align}", fn, shapes)
+
+
+# Bilinear sampling is smooth between pixel positions and nearest is constant between them;
+# normal draws land on a kink (an integer coordinate, a rounding half, a border) with
+# probability zero, so central differences hold.
+SAMPLING = [
+    _grid_sample(mode, padding, align)
+    for mode in ("bilinear", "nearest")
+    for padding in ("zeros", "border", "reflection")
+    for align in (False, True)
+] + [
+    _unary(
+        "affine_grid",
+        lambda t: cr.nn.functional.affine_grid(t, (2, 1, 3, 4), align_corners=False),
+        shapes=[(2, 2, 3)],
+    ),
+    _unary(
+        "affine_grid_align",
+        lambda t: cr.nn.functional.affine_grid(t, (2, 1, 1, 4), align_corners=True),
+        shapes=[(2, 2, 3)],
+    ),
+]
+
+ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK, *SAMPLING]
 
 
 def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:

@@ -169,7 +169,7 @@ def test_regression_losses_match_torch(ours, theirs, reduction, rng):
 
 def test_mse_module_matches_function(rng):
     x, y = cr.tensor(rng.normal(size=(3, 2))), cr.tensor(rng.normal(size=(3, 2)))
-    assert nn.MSELoss(reduction="sum")(x, y).item() == F.mse_loss(x, y, "sum").item()
+    assert nn.MSELoss(reduction="sum")(x, y).item() == F.mse_loss(x, y, reduction="sum").item()
 
 
 # ----- binary -----

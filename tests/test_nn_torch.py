@@ -119,14 +119,14 @@ CASES = [
     ("smooth-l1", F.smooth_l1_loss, TF.smooth_l1_loss, [(4, 3), (4, 3)], "real"),
     (
         "smooth-l1-beta-none",
-        lambda a, b: F.smooth_l1_loss(a, b, "none", 0.3),
+        lambda a, b: F.smooth_l1_loss(a, b, reduction="none", beta=0.3),
         lambda a, b: TF.smooth_l1_loss(a, b, reduction="none", beta=0.3),
         [(4, 3), (4, 3)],
         "real",
     ),
     (
         "smooth-l1-beta0-sum",
-        lambda a, b: F.smooth_l1_loss(a, b, "sum", 0.0),
+        lambda a, b: F.smooth_l1_loss(a, b, reduction="sum", beta=0.0),
         lambda a, b: TF.smooth_l1_loss(a, b, reduction="sum", beta=0.0),
         [(4, 3), (4, 3)],
         "real",
@@ -134,7 +134,7 @@ CASES = [
     ("l1", F.l1_loss, TF.l1_loss, [(4, 3), (4, 3)], "real"),
     (
         "kl-div-log-target",
-        lambda a, b: F.kl_div(a, b, "batchmean", True),
+        lambda a, b: F.kl_div(a, b, reduction="batchmean", log_target=True),
         lambda a, b: TF.kl_div(a, b, reduction="batchmean", log_target=True),
         [(4, 3), (4, 3)],
         "real",
@@ -186,7 +186,7 @@ def test_kl_div_with_probabilities_matches_torch():
         p = RNG.dirichlet(np.ones(5), size=4)
         p[0, 1] = p[2, 3] = 0.0
         value, grad = compare(
-            lambda a, b, r=reduction: F.kl_div(a, b, r),
+            lambda a, b, r=reduction: F.kl_div(a, b, reduction=r),
             lambda a, b, r=reduction: TF.kl_div(a, b, reduction=r),
             [x, p],
         )
@@ -234,7 +234,7 @@ def test_modules_match_torch(name, ours, theirs, shape):
 
 LOSSES = [
     ("SmoothL1Loss", nn.SmoothL1Loss(beta=0.5), torch.nn.SmoothL1Loss(beta=0.5)),
-    ("SmoothL1Loss-sum", nn.SmoothL1Loss("sum"), torch.nn.SmoothL1Loss(reduction="sum")),
+    ("SmoothL1Loss-sum", nn.SmoothL1Loss(reduction="sum"), torch.nn.SmoothL1Loss(reduction="sum")),
     ("L1Loss", nn.L1Loss(), torch.nn.L1Loss()),
     (
         "KLDivLoss",
@@ -282,7 +282,7 @@ def test_class_losses_with_weight_match_torch(reduction):
         (lambda x: F.pad(x, (1, 1), mode="wrap"), "mode"),
         (lambda x: F.pad(x, (-1, 1), mode="replicate"), "negative"),
         (lambda x: F.gelu(x, approximate="erf"), "approximate"),
-        (lambda x: F.kl_div(x, x, "avg"), "reduction"),
+        (lambda x: F.kl_div(x, x, reduction="avg"), "reduction"),
         (lambda x: F.smooth_l1_loss(x, x, beta=-1.0), "beta"),
     ],
 )

@@ -165,6 +165,26 @@ def ge(input, other) -> Tensor:
     return _t(input) >= other
 
 
+def logical_and(input, other) -> Tensor:
+    """Elementwise ``input and other`` on truth values (nonzero is true): a bool tensor."""
+    return _t(input).logical_and(other)
+
+
+def logical_or(input, other) -> Tensor:
+    """Elementwise ``input or other`` on truth values: a bool tensor."""
+    return _t(input).logical_or(other)
+
+
+def logical_xor(input, other) -> Tensor:
+    """Elementwise exclusive or of truth values: a bool tensor."""
+    return _t(input).logical_xor(other)
+
+
+def logical_not(input) -> Tensor:
+    """Elementwise ``not input`` on truth values (nonzero is true): a bool tensor."""
+    return _t(input).logical_not()
+
+
 def _method(name: str, doc: str):
     def f(input, *args, **kwargs):
         return getattr(_t(input), name)(*args, **kwargs)

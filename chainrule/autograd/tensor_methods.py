@@ -83,6 +83,19 @@ class TorchMethods:
     def ge(self, other):
         return self >= other
 
+    # Logic on truth values (nonzero is true), bool results outside the graph, as PyTorch.
+    def logical_and(self, other):
+        return recomputed(np.logical_and, self, _raw(other))
+
+    def logical_or(self, other):
+        return recomputed(np.logical_or, self, _raw(other))
+
+    def logical_xor(self, other):
+        return recomputed(np.logical_xor, self, _raw(other))
+
+    def logical_not(self):
+        return recomputed(np.logical_not, self)
+
     def clone(self):
         """A copy in new storage that stays in the graph (gradients flow back to ``self``)."""
         return apply(ops.Clone(), self)

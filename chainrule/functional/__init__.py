@@ -29,6 +29,7 @@ from chainrule.functional.loss import (
     cross_entropy,
     kl_div,
     l1_loss,
+    legacy_reduction,
     mse_loss,
     nll_loss,
     smooth_l1_loss,
@@ -40,5 +41,6 @@ from chainrule.functional.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.functional.sampling import affine_grid, grid_sample
 from chainrule.functional.upsampling import interpolate
 from chainrule.functional.vector import cosine_similarity, normalize, pad

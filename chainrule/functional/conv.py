@@ -20,25 +20,34 @@ def conv2d(
     weight: Tensor,
     bias: Tensor | None = None,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) of a batch of images with a filter bank.
 
-        y[n, o, i, j] = b[o] + Σ_{c, a, b'} x_pad[n, c, i·sh + a, j·sw + b'] · w[o, c, a, b']
+        y[n, o, i, j] = b[o] + Σ_{c, a, b'} x_pad[n, g(o)·C/G + c, i·sh + a·dh, j·sw + b'·dw]
+                                             · w[o, c, a, b']
 
-    where x_pad is x with ``padding`` rows/columns of zeros on each side. Computed as im2col and
-    one matrix product; the backward pass is two more (see ``chainrule/ops/conv.py``), and it is
-    differentiable again (gradients of gradients work).
+    where x_pad is x with ``padding`` rows/columns of zeros on each side and g(o) the group of
+    output channel o. Computed as im2col and one matrix product; the backward pass is two more
+    (see ``chainrule/ops/conv.py``), and it is differentiable again (gradients of gradients
+    work). A dilated filter is the filter with d - 1 zeros between its taps, and groups are
+    convolved one by one, so neither needs an op of its own.
 
     Args:
         input: x of shape (N, C, H, W).
-        weight: w of shape (O, C, kh, kw).
+        weight: w of shape (O, C / G, kh, kw).
         bias: b of shape (O,), or None.
         stride: (sh, sw), or one int for both.
-        padding: (ph, pw) zeros added on each side of H and W, or one int for both.
+        padding: (ph, pw) zeros added on each side of H and W, one int for both, 'valid' (0)
+            or 'same' (stride 1 only; the odd zero goes right/below, as PyTorch).
+        dilation: (dh, dw), or one int: the spacing between filter taps.
+        groups: G, dividing C and O: input channels block g feeds only output block g.
     Returns:
-        y of shape (N, O, Ho, Wo) with Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise. Its memory
-        is channels-last (see ``ops/conv.py``); that is invisible except in ``.data.strides``.
+        y of shape (N, O, Ho, Wo) with Ho = ⌊(H + 2ph - dh·(kh - 1) - 1) / sh⌋ + 1, Wo
+        likewise. Its memory is channels-last (see ``ops/conv.py``); that is invisible except in
+        ``.data.strides``.
     Raises:
         ShapeError naming what was expected and what came, e.g. the wrong number of channels.
 
@@ -48,18 +57,22 @@ def conv2d(
         >>> F.conv2d(x, w, padding=1).shape
         (8, 16, 32, 32)
     """
-    return _conv2d(input, weight, bias, stride, padding, "conv2d")
+    return _conv2d(input, weight, bias, stride, padding, "conv2d", dilation, groups)
 
 
-def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
+def _conv2d(x, weight, bias, stride, padding, who: str, dilation=1, groups=1) -> Tensor:
     """``conv2d`` with errors that name ``who`` (a layer passes its own description)."""
     x = as_tensor(x)
     weight = as_tensor(weight)
     if weight.ndim != 4:
         raise ShapeError(
-            f"{who}: expected a weight of shape (O, C, kh, kw), got {weight.shape}\n"
+            f"{who}: expected a weight of shape (O, C/groups, kh, kw), got {weight.shape}\n"
             f"  at {user_line()}"
         )
+    g = _single(groups, "groups", who, 1)
+    dh, dw = pair(dilation, "dilation", who, minimum=1)
+    if g != 1 or (dh, dw) != (1, 1) or isinstance(padding, str):
+        return _conv2d_general(x, weight, bias, stride, padding, (dh, dw), g, who)
     o, c, kh, kw = weight.shape
     if x.ndim != 4:
         raise ShapeError(
@@ -86,6 +99,57 @@ def _conv2d(x, weight, bias, stride, padding, who: str) -> Tensor:
     check_window(who, x.shape, (kh, kw), (ph, pw), "kernel")
     op = _Conv2dOp(Geometry(kh, kw, sh, sw, ph, pw))
     return apply(op, x, weight) if bias is None else apply(op, x, weight, bias)
+
+
+def _conv2d_general(x, weight, bias, stride, padding, dilation, g: int, who) -> Tensor:
+    """Dilated, grouped or 'same'/'valid'-padded ``conv2d``: the filter spread out with zeros,
+    then one plain convolution per group, concatenated over channels."""
+    o, cg, kh, kw = weight.shape
+    if x.ndim == 4 and x.shape[1] != cg * g:
+        raise ShapeError(
+            f"{who}: expected input of shape (N, {cg * g}, H, W) ({cg * g} channels), got "
+            f"{x.shape} ({x.shape[1]} channels). Expect: x.shape[1] == weight.shape[1]·groups  "
+            f"Actual: {x.shape[1]} != {cg}·{g}\n  at {user_line()}"
+        )
+    if o % g:
+        raise ValueError(f"{who}: out_channels {o} must be divisible by groups {g}")
+    dh, dw = dilation
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, padding, stride, span, who)
+    w = weight
+    if dw > 1:
+        w = _dilate(w, dw)
+    if dh > 1:
+        w = _dilate(w.swapaxes(2, 3), dh).swapaxes(2, 3)
+    if g == 1:
+        return _conv2d(x, w, bias, stride, padding, who)
+    og = o // g
+    parts = [
+        _conv2d(x[:, i * cg : (i + 1) * cg], w[i * og : (i + 1) * og], None, stride, padding, who)
+        for i in range(g)
+    ]
+    y = _fn.cat(parts, axis=1)
+    if bias is not None:
+        y = y + as_tensor(bias).reshape((1, o, 1, 1))
+    return y
+
+
+def _string_padding(x, padding: str, stride, span: tuple[int, int], who):
+    """x padded for ``padding`` 'valid' (nothing) or 'same' (stride 1: the output keeps H and
+    W, the odd zero on the right and below, as PyTorch), and the numeric padding left (0)."""
+    if padding not in ("valid", "same"):
+        raise ValueError(
+            f"{who}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
+        )
+    if padding == "same":
+        if pair(stride, "stride", who, minimum=1) != (1, 1):
+            raise RuntimeError(
+                f"padding='same' is not supported for strided convolutions ({who}, stride {stride})"
+            )
+        lo_h, lo_w = (span[0] - 1) // 2, (span[1] - 1) // 2
+        x = pad(x, (lo_w, span[1] - 1 - lo_w, lo_h, span[0] - 1 - lo_h))
+    return x, 0
 
 
 def pair(v, what: str, who: str, minimum: int) -> tuple[int, int]:

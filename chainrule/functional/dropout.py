@@ -8,7 +8,7 @@ from chainrule import random as _random
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.errors import ShapeError
+from chainrule.errors import user_line, warn_user
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -44,8 +44,13 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     channels scaled by 1 / (1 - p); the identity when ``training`` is False. Neighbouring pixels
     are correlated, so dropping single pixels barely regularises a CNN (Tompson et al.).
 
+    As PyTorch 2.13: an input that is not 3-D or 4-D is deprecated (a warning) and treated as
+    (N, C, *): a 2-D input (N, C) is dropped elementwise, a 5-D one per (n, c); a 3-D input
+    is taken as (N, C, L) with a warning (PyTorch may read it as (C, H, W) one day); a 1-D
+    input has no channel axis and is refused when something would be dropped.
+
     Args:
-        input: x of shape (N, C, H, W); a 3-D input is taken as (N, C, L), as PyTorch does.
+        input: x of shape (N, C, H, W), or (N, C, L).
         p: probability of dropping a channel, in [0, 1].
     Returns:
         x ⊙ mask / (1 - p) with one mask value per (n, c), the shape of x.
@@ -53,13 +58,35 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: p must be a probability in [0, 1], got {p}")
     x = as_tensor(input)
-    if x.ndim < 3:
-        raise ShapeError(
-            f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape {x.shape}"
-        )
+    _warn_feature_rank(x.ndim)
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * constant(np.zeros((), dtype=x.dtype))
+    if x.ndim < 2:
+        raise RuntimeError(
+            "Feature dropout requires at least 2 dimensions in the input (dropout2d got shape "
+            f"{tuple(x.shape)} at {user_line()})"
+        )
     shape = x.shape[:2] + (1,) * (x.ndim - 2)
     return x * constant(redrawn(_mask, shape, x.dtype, p))
+
+
+def _warn_feature_rank(ndim: int) -> None:
+    """PyTorch 2.13's warnings for the input ranks ``dropout2d`` does not expect."""
+    if ndim not in (3, 4):
+        warn_user(
+            f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this "
+            "warning, please use dropout instead. Note that dropout2d exists to provide "
+            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 3D or 4D inputs)."
+        )
+    if ndim == 3:
+        warn_user(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead."
+        )

@@ -11,7 +11,7 @@ import numpy as np
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
-from chainrule.errors import ShapeError, user_line
+from chainrule.errors import ShapeError, user_line, warn_user
 from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -20,6 +20,22 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """The ``reduction`` that PyTorch's deprecated ``size_average`` / ``reduce`` flags mean
+    (``torch.nn._Reduction.legacy_get_string``), with its warning; ``reduction`` itself when
+    neither flag is given. Unset flags count as True: both → 'mean', reduce alone → 'sum',
+    reduce=False → 'none' (whatever size_average says)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warn_user(
+        f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead."
+    )
+    return ret
 
 
 def _reduce(loss: Tensor, reduction: str, inv_count: Tensor | None = None) -> Tensor:
@@ -62,14 +78,19 @@ def _raw(x):
 
 
 # ----- regression -----
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
     """Mean squared error: l = (x - y)² elementwise, then reduced.
 
     Args:
         input: x of any shape.
         target: y of the same shape (it may require grad).
+        size_average, reduce: PyTorch's deprecated flags, mapped to ``reduction`` with its
+            warning (see ``legacy_reduction``).
         reduction: 'mean' (over all elements), 'sum' or 'none'.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
@@ -78,8 +99,12 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction)
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean absolute error: l = |x - y| elementwise, then reduced (shapes as ``mse_loss``)."""
+def l1_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
+    """Mean absolute error: l = |x - y| elementwise, then reduced (shapes and arguments as
+    ``mse_loss``)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
@@ -137,7 +162,9 @@ def cross_entropy(
     input: Tensor,
     target,
     weight=None,
+    size_average=None,
     ignore_index: int = -100,
+    reduce=None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -162,6 +189,7 @@ def cross_entropy(
         label_smoothing: ε in [0, 1].
     """
     name = "cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -174,6 +202,18 @@ def cross_entropy(
     C = x.shape[1]
     w = _class_weight(name, weight, C, x.dtype)
     eps = float(label_smoothing)
+    _check_ce_target(name, x, t)
+    # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
+    # (cr.compile recomputes them at every replay); B enters the op, not the graph.
+    B, inv = recomputed(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
+    loss = apply(SoftmaxCrossEntropy(B._data), x)
+    if single and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction, inv_count=inv)
+
+
+def _check_ce_target(name: str, x: Tensor, t: np.ndarray) -> None:
+    """Class indices of x's shape without C, or probabilities of x's shape."""
     if t.dtype.kind not in "iuf":
         raise TypeError(
             f"{name}: target must hold class indices (integers) or probabilities (floats), got "
@@ -186,13 +226,6 @@ def cross_entropy(
         )
     if t.dtype.kind in "iu":
         _check_class_shape(name, x, t)
-    # The target weights B and 1 / Σ w_t are computed from the targets by one recorded function
-    # (cr.compile recomputes them at every replay); B enters the op, not the graph.
-    B, inv = recomputed(_ce_weights, t, x.shape, x.dtype, w, eps, ignore_index, name)
-    loss = apply(SoftmaxCrossEntropy(B._data), x)
-    if single and reduction == "none":
-        return loss.reshape(())
-    return _reduce(loss, reduction, inv_count=inv)
 
 
 def _ce_weights(t, shape, dtype, w, eps: float, ignore_index: int, name: str):
@@ -226,7 +259,9 @@ def nll_loss(
     input: Tensor,
     target,
     weight=None,
+    size_average=None,
     ignore_index: int = -100,
+    reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
     """Negative log-likelihood: l = -w_t x_t, for x holding log-probabilities (``log_softmax``).
@@ -239,6 +274,7 @@ def nll_loss(
         reduction: 'mean' divides by Σ w_t over targets not ignored; 'sum'; 'none' → (N, d1, ...).
     """
     name = "nll_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(name, reduction)
     x = as_tensor(input)
     t = _raw(target)
@@ -269,7 +305,14 @@ def _nll_weights(t, shape, dtype, w, ignore_index: int, name: str):
 
 
 # ----- binary classification -----
-def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
     """Binary cross-entropy of probabilities: l = -w (y log x + (1 - y) log(1 - x)).
 
     Each log is clamped at -100 as in PyTorch, so x = 0 or 1 gives a finite loss.
@@ -281,6 +324,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
         reduction: 'mean' (over all elements), 'sum' or 'none'.
     """
     name = "binary_cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(name, reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
@@ -298,7 +342,13 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
+    input: Tensor,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight=None,
 ) -> Tensor:
     """Binary cross-entropy of sigmoid(x), fused so that it is finite for any logit.
 
@@ -313,6 +363,7 @@ def binary_cross_entropy_with_logits(
             constant (no gradient flows to it).
     """
     name = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(name, reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
@@ -334,7 +385,12 @@ def binary_cross_entropy_with_logits(
 
 
 def smooth_l1_loss(
-    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    beta: float = 1.0,
 ) -> Tensor:
     """Smooth L1 (Huber divided by β): with d = x - y elementwise,
 
@@ -342,6 +398,7 @@ def smooth_l1_loss(
 
     then reduced. Shapes as ``mse_loss``; ``beta`` >= 0.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("smooth_l1_loss", reduction)
     if not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
@@ -355,7 +412,12 @@ def smooth_l1_loss(
 
 
 def kl_div(
-    input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
 ) -> Tensor:
     """Kullback-Leibler divergence of ``target`` from the distribution whose log-probabilities
     are ``input`` (as PyTorch's: the input is log q, not q)::
@@ -366,6 +428,7 @@ def kl_div(
     reduced by 'mean' (over all elements), 'batchmean' (the sum over the batch size, input's
     first dimension: the true KL divergence per sample), 'sum' or 'none'. Shapes: equal.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("mean", "batchmean", "sum", "none"):
         raise ValueError(
             f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}"

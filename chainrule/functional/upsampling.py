@@ -1,6 +1,7 @@
-"""Resizing images and sequences (``F.interpolate``): nearest and (bi)linear, as PyTorch.
+"""Resizing images and sequences (``F.interpolate``): nearest, (bi)linear, bicubic and area,
+as PyTorch.
 
-Both modes are linear maps applied to each spatial axis separately, so each is written as a
+Every mode is a linear map applied to each spatial axis separately, so each is written as a
 constant (out, in) matrix per axis and one matrix product per axis: the gradient is the same
 products transposed, with no new op.
 """
@@ -17,7 +18,17 @@ from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError
 
-_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,), "bicubic": (4,), "area": (3, 4)}
+
+
+class InterpolateRankError(ShapeError, NotImplementedError):
+    """An input rank that a mode does not take: a ``ShapeError`` here, and the
+    ``NotImplementedError`` that PyTorch raises, so that either ``except`` catches it."""
+
+
+_INTERPOLATING = ("linear", "bilinear", "bicubic")
+# The cubic convolution kernel's parameter (Keys, 1981), as PyTorch's upsample_bicubic2d.
+_CUBIC_A = -0.75
 
 
 def _check_mode(x: Tensor, mode: str, align_corners: bool | None) -> None:
@@ -25,18 +36,18 @@ def _check_mode(x: Tensor, mode: str, align_corners: bool | None) -> None:
     ``align_corners`` with 'nearest'."""
     if mode not in _MODES:
         raise ValueError(
-            f"interpolate: mode must be one of {sorted(_MODES)}, got {mode!r} (bicubic, area "
-            f"and trilinear are not supported)"
+            f"interpolate: mode must be one of {sorted(_MODES)}, got {mode!r} (trilinear and "
+            f"nearest-exact are not implemented)"
         )
     if x.ndim not in _MODES[mode]:
         want = " or ".join(f"{r}-D" for r in _MODES[mode])
-        raise ShapeError(
+        raise InterpolateRankError(
             f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape {x.shape}"
         )
-    if mode == "nearest" and align_corners is not None:
+    if mode not in _INTERPOLATING and align_corners is not None:
         raise ValueError(
-            "interpolate: align_corners can only be set with the linear modes "
-            "('linear', 'bilinear')"
+            "align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear | bicubic | trilinear"
         )
 
 
@@ -72,6 +83,7 @@ def interpolate(
     mode: str = "nearest",
     align_corners: bool | None = None,
     recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
 ) -> Tensor:
     """Resizes the spatial axes of x to ``size`` (or by ``scale_factor``), as PyTorch does.
 
@@ -81,30 +93,37 @@ def interpolate(
         (bi)linear, align_corners=F:  src = max((i + ½) · r - ½, 0), then linear between
                                       ⌊src⌋ and ⌊src⌋ + 1 (clamped to n - 1)
         (bi)linear, align_corners=T:  src = i · (n - 1) / (m - 1)
+        bicubic:                      src as (bi)linear but not clamped at 0, then the 4
+                                      pixels ⌊src⌋ - 1 ... ⌊src⌋ + 2 (clamped into the image)
+                                      weighted by the cubic convolution kernel, a = -0.75
+        area:                         the mean of input ⌊i·n/m⌋ ... ⌈(i+1)·n/m⌉ - 1
+                                      (``adaptive_avg_pool``)
 
     where r = n / m when ``size`` is given (or ``recompute_scale_factor``), else 1 / scale.
 
     Args:
-        input: x of shape (N, C, L) ('nearest', 'linear') or (N, C, H, W) ('nearest',
-            'bilinear').
+        input: x of shape (N, C, L) ('nearest', 'linear', 'area') or (N, C, H, W) ('nearest',
+            'bilinear', 'bicubic', 'area').
         size: the output's spatial size, one int for every axis or one per axis.
         scale_factor: a multiplier per axis (or one for all); the size is ⌊n · scale⌋.
-        mode: 'nearest', 'linear' or 'bilinear'.
-        align_corners: for the linear modes only (default False): whether the corner pixels'
-            centres of input and output coincide.
+        mode: 'nearest', 'linear', 'bilinear', 'bicubic' or 'area'.
+        align_corners: for the interpolating modes only (default False): whether the corner
+            pixels' centres of input and output coincide.
+        antialias: False only (PyTorch's anti-aliased downsampling is not implemented).
     Returns:
         y of shape (N, C, *size).
     """
     x = as_tensor(input)
     _check_mode(x, mode, align_corners)
+    if antialias:
+        raise NotImplementedError(
+            "interpolate: antialias=True is not implemented in chainrule; use antialias=False"
+        )
     spatial = x.shape[2:]
     sizes, ratios = _sizes_and_ratios(x.shape, size, scale_factor, recompute_scale_factor)
     y = x
     for axis, (n, m, r) in enumerate(zip(spatial, sizes, ratios)):
-        if mode == "nearest":
-            a = _nearest(n, m, r, x.dtype)
-        else:
-            a = _linear(n, m, r, bool(align_corners), x.dtype)
+        a = _axis_matrix(mode, n, m, r, bool(align_corners)).astype(x.dtype)
         # Resize the axis 2 + axis: move it last, multiply by Aᵀ, move it back.
         last = y.ndim - 1
         pos = 2 + axis
@@ -121,6 +140,17 @@ def _per_axis(v, k: int, what: str) -> list:
     if len(vs) != k:
         raise ValueError(f"interpolate: {what} needs {k} values for {k} spatial axes, got {v!r}")
     return vs
+
+
+def _axis_matrix(mode: str, n: int, m: int, r: float, align_corners: bool) -> np.ndarray:
+    """The (m, n) matrix that resizes one axis from n to m samples in ``mode``."""
+    if mode == "nearest":
+        return _nearest(n, m, r, np.float64)
+    if mode == "area":
+        return _area(n, m)
+    if mode == "bicubic":
+        return _cubic(n, m, r, align_corners)
+    return _linear(n, m, r, align_corners, np.float64)
 
 
 def _nearest(n: int, m: int, r: float, dtype) -> np.ndarray:
@@ -148,3 +178,37 @@ def _linear(n: int, m: int, r: float, align_corners: bool, dtype) -> np.ndarray:
     np.add.at(a, (np.arange(m), i0), 1 - lam)
     np.add.at(a, (np.arange(m), i1), lam)
     return a.astype(dtype)
+
+
+def _cubic(n: int, m: int, r: float, align_corners: bool) -> np.ndarray:
+    """(m, n) matrix of cubic convolution weights: four per row, on ⌊src⌋ - 1 ... ⌊src⌋ + 2,
+    indices clamped into [0, n - 1] (PyTorch's ``upsample_get_value_bounded``)."""
+    i = np.arange(m, dtype=np.float64)
+    if align_corners:
+        src = i * ((n - 1) / (m - 1)) if m > 1 else np.zeros(m)
+    else:
+        src = (i + 0.5) * r - 0.5  # not clamped at 0, unlike the linear modes
+    base = np.floor(src)
+    t = src - base
+    a = _CUBIC_A
+    # Keys' kernel: |d| <= 1: (a+2)|d|³ - (a+3)|d|² + 1;  1 < |d| < 2: a|d|³ - 5a|d|² + 8a|d| - 4a
+    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    w3 = ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a
+    out = np.zeros((m, n))
+    rows = np.arange(m)
+    for k, wk in enumerate((w0, w1, w2, w3)):
+        cols = np.clip(base.astype(np.int64) - 1 + k, 0, n - 1)
+        np.add.at(out, (rows, cols), wk)
+    return out
+
+
+def _area(n: int, m: int) -> np.ndarray:
+    """(m, n) averaging matrix of adaptive average pooling: row i is the mean of the inputs
+    ⌊i·n/m⌋ ... ⌈(i+1)·n/m⌉ - 1 (windows may overlap when n is not a multiple of m)."""
+    out = np.zeros((m, n))
+    for i in range(m):
+        start, end = (i * n) // m, -((-(i + 1) * n) // m)
+        out[i, start:end] = 1.0 / (end - start)
+    return out

@@ -8,7 +8,8 @@ import numpy as np
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, apply
+from chainrule.ops.pad import PadConstant
 
 
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
@@ -92,12 +93,8 @@ def _constant(x: Tensor, dim: int, lo: int, hi: int, value: float) -> Tensor:
         n = x._data.shape[dim]
         x = x[(slice(None),) * dim + (slice(max(-lo, 0), n - max(-hi, 0)),)]
         lo, hi = max(lo, 0), max(hi, 0)
-    parts = []
-    for width in (lo, None, hi):
-        if width is None:
-            parts.append(x)
-        elif width:
-            shape = list(x._data.shape)
-            shape[dim] = width
-            parts.append(Tensor(np.full(shape, value, dtype=x._data.dtype)))
-    return _fn.cat(parts, dim) if len(parts) > 1 else x
+    if not (lo or hi):
+        return x
+    widths = [(0, 0)] * x._data.ndim
+    widths[dim] = (lo, hi)
+    return apply(PadConstant(tuple(widths), value), x)

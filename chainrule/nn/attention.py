@@ -138,16 +138,24 @@ class MultiheadAttention(Module):
         """Attends from each query to the keys; see the class docstring for shapes and masks.
 
         ``is_causal`` is a hint that ``attn_mask`` is the causal mask, as in PyTorch: the mask
-        itself must be given.
+        itself must be given (else a RuntimeError, as PyTorch's). Where PyTorch then trusts the
+        hint and applies the causal mask in place of ``attn_mask`` (no ``key_padding_mask``
+        and ``need_weights=False``) so does this; elsewhere ``attn_mask`` is used as given.
         """
         self_attention = query is key and key is value
         q_in, k_in, v_in = as_tensor(query), as_tensor(key), as_tensor(value)
         batched = self._check(q_in, k_in, v_in, key_padding_mask, attn_mask)
         if is_causal and attn_mask is None:
-            raise ValueError(
-                "MultiheadAttention: is_causal=True is only a hint that attn_mask is causal; "
-                "pass the mask itself as attn_mask"
+            raise RuntimeError(
+                "Need attn_mask if specifying the is_causal hint. You may use the Transformer "
+                "module method `generate_square_subsequent_mask` to create this mask."
             )
+        if is_causal and key_padding_mask is None and not need_weights:
+            # PyTorch hands the hint to scaled_dot_product_attention, which masks j > i.
+            n_q, n_k = q_in.shape[-2], k_in.shape[-2]
+            if not self.batch_first and batched:
+                n_q, n_k = q_in.shape[0], k_in.shape[0]
+            attn_mask = np.triu(np.ones((n_q, n_k), dtype=bool), k=1)
         q_in, k_in, v_in, key_padding_mask = self._to_batch_first(
             q_in, k_in, v_in, key_padding_mask, batched
         )

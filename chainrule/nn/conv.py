@@ -24,13 +24,17 @@ class Conv2d(Module):
         out_channels: O, the number of filters (channels of the output).
         kernel_size: (kh, kw), or one int for a square kernel.
         stride: (sh, sw), or one int.
-        padding: (ph, pw) zeros added on each side, or one int.
+        padding: (ph, pw) added on each side, one int, 'valid' or 'same'.
+        dilation: (dh, dw), or one int: the spacing between filter taps.
+        groups: G, dividing C and O (G = C: a depthwise convolution).
         bias: whether to learn b.
+        padding_mode: 'zeros' (default), 'reflect', 'replicate' or 'circular', as in PyTorch.
     Shape:
-        x: (N, C, H, W) → y: (N, O, Ho, Wo), Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise.
+        x: (N, C, H, W) → y: (N, O, Ho, Wo), Ho = ⌊(H + 2ph - dh·(kh - 1) - 1) / sh⌋ + 1, Wo
+        likewise.
     Attributes:
-        weight: (O, C, kh, kw), PyTorch's layout, drawn from U(-1/√fan_in, 1/√fan_in) with
-            fan_in = C·kh·kw (PyTorch's default: Kaiming uniform with a = √5);
+        weight: (O, C / G, kh, kw), PyTorch's layout, drawn from U(-1/√fan_in, 1/√fan_in) with
+            fan_in = (C / G)·kh·kw (PyTorch's default: Kaiming uniform with a = √5);
         bias: (O,), from the same range.
     Example:
         >>> conv = Conv2d(1, 32, kernel_size=3, padding=1)
@@ -44,20 +48,32 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
-        for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-                raise ValueError(f"Conv2d: {what} must be a positive int, got {n!r}")
+        groups = _check_channels("Conv2d", in_channels, out_channels, groups, padding_mode)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", minimum=1)
         self.stride = pair(stride, "stride", "Conv2d", minimum=1)
-        self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+        self.padding = (
+            padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d", minimum=0)
+        )
+        if isinstance(padding, str) and padding not in ("valid", "same"):
+            raise ValueError(
+                f"Invalid padding string {padding!r}, should be one of ('valid', 'same')"
+            )
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        self.dilation = pair(dilation, "dilation", "Conv2d", minimum=1)
+        self.groups = groups
+        self.padding_mode = padding_mode
         dtype = get_default_dtype()
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        shape = (self.out_channels, self.in_channels // groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
@@ -69,13 +85,24 @@ class Conv2d(Module):
         """PyTorch's initialisation: weight and bias from U(-1/√fan_in, 1/√fan_in)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
             bound = 1.0 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        padding = self.padding
+        if self.padding_mode != "zeros" and padding != "valid":
+            if padding == "same":  # as PyTorch: the odd one on the right and below
+                th, tw = (d * (k - 1) for d, k in zip(self.dilation, self.kernel_size))
+                pads = (tw // 2, tw - tw // 2, th // 2, th - th // 2)
+            else:
+                pads = (padding[1], padding[1], padding[0], padding[0])
+            x = pad(as_tensor(x), pads, mode=self.padding_mode)
+            padding = (0, 0)
         # ``self`` names the layer in errors: its repr is formatted only if one is raised.
-        return _conv2d(x, self.weight, self.bias, self.stride, self.padding, self)
+        return _conv2d(
+            x, self.weight, self.bias, self.stride, padding, self, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
         s = (
@@ -84,9 +111,34 @@ class Conv2d(Module):
         )
         if self.padding != (0, 0):
             s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+
+def _check_channels(who: str, c, o, groups, padding_mode: str) -> int:
+    """Validates the channel counts, groups and padding mode of a convolution layer; the
+    groups as an int."""
+    for what, n in (("in_channels", c), ("out_channels", o)):
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            raise ValueError(f"{who}: {what} must be a positive int, got {n!r}")
+    groups = _single(groups, "groups", who, 1)
+    if c % groups:
+        raise ValueError("in_channels must be divisible by groups")
+    if o % groups:
+        raise ValueError("out_channels must be divisible by groups")
+    if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+        raise ValueError(
+            f"padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], but "
+            f"got padding_mode='{padding_mode}'"
+        )
+    return groups
 
 
 class Conv1d(Module):
@@ -162,8 +214,13 @@ class Conv1d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
-        if self.padding_mode != "zeros" and not isinstance(padding, str) and padding:
-            x = pad(as_tensor(x), (padding, padding), mode=self.padding_mode)
+        if self.padding_mode != "zeros" and padding != "valid":
+            if padding == "same":  # as PyTorch: the odd one on the right
+                total = self.dilation[0] * (self.kernel_size[0] - 1)
+                pads = (total // 2, total - total // 2)
+            else:
+                pads = (padding, padding)
+            x = pad(as_tensor(x), pads, mode=self.padding_mode)
             padding = 0
         return _conv1d(
             x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, self

@@ -102,16 +102,21 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask: Mask = None,
         is_causal: bool = False,
     ) -> Tensor:
-        """``is_causal`` is PyTorch's hint that ``src_mask`` is causal; the mask must be given."""
+        """``is_causal`` is PyTorch's hint that ``src_mask`` is causal: the mask must be given,
+        and without a ``src_key_padding_mask`` the causal mask is applied in its place (see
+        ``MultiheadAttention.forward``)."""
         x = _check(self, "src", src)
+        sa = (src_mask, src_key_padding_mask, is_causal)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask)
+            x = x + self._sa_block(self.norm1(x), *sa)
             return x + self._ff_block(self.norm2(x))
-        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask))
+        x = self.norm1(x + self._sa_block(x, *sa))
         return self.norm2(x + self._ff_block(x))
 
-    def _sa_block(self, x: Tensor, mask: Mask, kpm: Mask) -> Tensor:
-        y = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False)[0]
+    def _sa_block(self, x: Tensor, mask: Mask, kpm: Mask, is_causal: bool = False) -> Tensor:
+        y = self.self_attn(
+            x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
+        )[0]
         return self.dropout1(y)
 
     def _ff_block(self, x: Tensor) -> Tensor:
@@ -172,24 +177,33 @@ class TransformerDecoderLayer(Module):
         tgt_is_causal: bool = False,
         memory_is_causal: bool = False,
     ) -> Tensor:
+        """``tgt_is_causal`` / ``memory_is_causal``: PyTorch's hints that ``tgt_mask`` /
+        ``memory_mask`` are causal (see ``TransformerEncoderLayer.forward``)."""
         x = _check(self, "tgt", tgt)
         _check(self, "memory", memory)
+        sa = (tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+        ca = (memory, memory_mask, memory_key_padding_mask, memory_is_causal)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask)
-            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask)
+            x = x + self._sa_block(self.norm1(x), *sa)
+            x = x + self._mha_block(self.norm2(x), *ca)
             return x + self._ff_block(self.norm3(x))
-        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask))
-        x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask))
+        x = self.norm1(x + self._sa_block(x, *sa))
+        x = self.norm2(x + self._mha_block(x, *ca))
         return self.norm3(x + self._ff_block(x))
 
-    def _sa_block(self, x: Tensor, mask: Mask, kpm: Mask) -> Tensor:
-        y = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False)[0]
+    def _sa_block(self, x: Tensor, mask: Mask, kpm: Mask, is_causal: bool = False) -> Tensor:
+        y = self.self_attn(
+            x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
+        )[0]
         return self.dropout1(y)
 
-    def _mha_block(self, x: Tensor, mem: Tensor, mask: Mask, kpm: Mask) -> Tensor:
+    def _mha_block(
+        self, x: Tensor, mem: Tensor, mask: Mask, kpm: Mask, is_causal: bool = False
+    ) -> Tensor:
         y = self.multihead_attn(
-            x, mem, mem, attn_mask=mask, key_padding_mask=kpm, need_weights=False
-        )[0]
+            x, mem, mem, attn_mask=mask, key_padding_mask=kpm, need_weights=False,
+            is_causal=is_causal,
+        )[0]  # fmt: skip
         return self.dropout2(y)
 
     def _ff_block(self, x: Tensor) -> Tensor:
@@ -224,9 +238,19 @@ class TransformerEncoder(Module):
         src_key_padding_mask: Mask = None,
         is_causal: bool | None = None,
     ) -> Tensor:
+        """``is_causal``: None (the default) checks whether ``mask`` is the causal mask, as
+        PyTorch's ``_detect_is_causal_mask``; True is a hint that it is (the mask must still be
+        given: a RuntimeError otherwise, as PyTorch's)."""
         x = src
+        batch_first = getattr(getattr(self.layers[0], "self_attn", None), "batch_first", False)
+        is_causal = _detect_is_causal_mask(mask, is_causal, _seq_len(x, batch_first))
         for layer in self.layers:
-            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask)
+            x = layer(
+                x,
+                src_mask=mask,
+                src_key_padding_mask=src_key_padding_mask,
+                is_causal=is_causal,
+            )
         return x if self.norm is None else self.norm(x)
 
 
@@ -254,6 +278,8 @@ class TransformerDecoder(Module):
         memory_is_causal: bool = False,
     ) -> Tensor:
         x = tgt
+        batch_first = getattr(getattr(self.layers[0], "self_attn", None), "batch_first", False)
+        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, _seq_len(x, batch_first))
         for layer in self.layers:
             x = layer(
                 x,
@@ -262,6 +288,8 @@ class TransformerDecoder(Module):
                 memory_mask=memory_mask,
                 tgt_key_padding_mask=tgt_key_padding_mask,
                 memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=tgt_is_causal,
+                memory_is_causal=memory_is_causal,
             )
         return x if self.norm is None else self.norm(x)
 
@@ -338,7 +366,13 @@ class Transformer(Module):
         tgt_is_causal: bool | None = None,
         memory_is_causal: bool = False,
     ) -> Tensor:
-        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask)
+        _check_pair(self, as_tensor(src), as_tensor(tgt))
+        memory = self.encoder(
+            src,
+            mask=src_mask,
+            src_key_padding_mask=src_key_padding_mask,
+            is_causal=src_is_causal,
+        )
         return self.decoder(
             tgt,
             memory,
@@ -346,6 +380,8 @@ class Transformer(Module):
             memory_mask=memory_mask,
             tgt_key_padding_mask=tgt_key_padding_mask,
             memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
         )
 
     @staticmethod
@@ -354,3 +390,33 @@ class Transformer(Module):
         only to positions ≤ i."""
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         return constant(np.triu(np.full((sz, sz), -np.inf, dtype=dt), k=1))
+
+
+def _seq_len(x, batch_first: bool) -> int:
+    """The sequence length of src/tgt: (S, N, E), (N, S, E) with batch_first, or (S, E)."""
+    shape = as_tensor(x).shape
+    return shape[1] if batch_first and len(shape) == 3 else shape[0]
+
+
+def _detect_is_causal_mask(mask: Mask, is_causal: bool | None, size: int) -> bool:
+    """PyTorch's ``_detect_is_causal_mask``: True if the hint says so; with no hint, whether
+    ``mask`` equals ``generate_square_subsequent_mask(size)`` in its own dtype."""
+    if is_causal is not None or mask is None:
+        return is_causal is True
+    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
+    if m.shape != (size, size):
+        return False
+    blocked = np.triu(np.ones((size, size), dtype=bool), k=1)
+    if m.dtype == bool:
+        return bool(np.array_equal(m, blocked))
+    return bool(np.all(m == np.where(blocked, -np.inf, 0.0).astype(m.dtype)))
+
+
+def _check_pair(t: Transformer, src: Tensor, tgt: Tensor) -> None:
+    """PyTorch's checks in ``Transformer.forward``: equal batches, features d_model."""
+    if src.ndim == 3:
+        nb = 0 if t.batch_first else 1
+        if src.shape[nb] != tgt.shape[nb]:
+            raise RuntimeError("the batch number of src and tgt must be equal")
+    if src.shape[-1] != t.d_model or tgt.shape[-1] != t.d_model:
+        raise RuntimeError("the feature number of src and tgt must be equal to d_model")

@@ -6,7 +6,8 @@
 The ``onnx`` package is needed only when exporting (``pip install onnx``).
 """
 
-from chainrule.onnx.export import export
+from chainrule.onnx.export import DynamicAxesError, export
 from chainrule.onnx.symbolic import UnsupportedOperatorError
+from chainrule.onnx.trace import TracerWarning
 
-__all__ = ["UnsupportedOperatorError", "export"]
+__all__ = ["DynamicAxesError", "TracerWarning", "UnsupportedOperatorError", "export"]

@@ -3,8 +3,10 @@
 The forward runs once on example inputs with the graph recorded; the walk from the outputs back
 to the inputs (``engine.toposort``) lists every op, and each is written as ONNX nodes
 (``chainrule.onnx.symbolic``). Parameters become initializers under their state-dict names.
-Like ``torch.onnx.export``'s tracer, values computed outside the graph (a comparison's mask, an
-integer index built from data) are baked into the file as constants.
+Values computed from the inputs beside the graph (a comparison, a mask and arithmetic on it) are
+seen by an ``ExportTracer`` while the forward runs and written as ONNX ops (``onnx/writer.py``);
+values that leave for Python (``bool(t)``, ``.item()``, ``.numpy()``, ...) cannot be followed
+and are frozen, with a ``TracerWarning`` at the user's line, as PyTorch's tracer warns.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from chainrule.autograd.engine import toposort
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.onnx.graph import GraphBuilder
-from chainrule.onnx.symbolic import TRANSLATIONS, _embedding, unsupported
+from chainrule.onnx.symbolic import TRANSLATIONS, unsupported
+from chainrule.onnx.trace import ExportTracer, tracing
+from chainrule.onnx.writer import Writer
 from chainrule.serialization import write_atomically
 
 DEFAULT_OPSET = 17
@@ -69,7 +73,14 @@ def export(
         UnsupportedOperatorError: the forward used an op with no ONNX translation; raised before
             anything is written, and naming the op.
         ImportError: the ``onnx`` package is not installed.
-        ValueError: an unknown name in ``dynamic_axes``, a name given twice, or a bad opset.
+        ValueError: an unknown name in ``dynamic_axes`` (PyTorch only warns, and exports a
+            model without the dynamic axis), an axis the named input or output lacks (PyTorch
+            refuses it for an input, with a RuntimeError: this error is both), a name given
+            twice, or a bad opset.
+    Warns:
+        TracerWarning: a value left the graph for Python during the forward (``bool(t)``,
+            ``.item()``, ``.tolist()``, ``.numpy()``, ``float(t)``, ``int(t)``): the exported
+            model keeps its example value.
     """
     onnx = _import_onnx()
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
@@ -80,11 +91,14 @@ def export(
         )
     args = args if isinstance(args, tuple) else (args,)
     traced_args, inputs = _trace_inputs(args)
-    outputs = _run_forward(model, traced_args)
+    with tracing(inputs) as tracer:
+        outputs = _run_forward(model, traced_args)
     in_names = _names(input_names, len(inputs), "input", "input_names")
     out_names = _names(output_names, len(outputs), "output", "output_names")
+    dynamic_axes = dict(dynamic_axes or {})
+    _check_dynamic_axes(dynamic_axes, dict(zip(in_names + out_names, inputs + outputs)))
     model_proto = _build(
-        onnx, model, inputs, outputs, in_names, out_names, opset, dict(dynamic_axes or {})
+        onnx, model, tracer, inputs, outputs, in_names, out_names, opset, dynamic_axes
     )
     _write(model_proto.SerializeToString(), f)
 
@@ -149,19 +163,45 @@ def _names(given: Sequence[str] | None, n: int, stem: str, what: str) -> list[st
     return given + [f"{stem}_{i}" for i in range(len(given), n)]
 
 
-def _build(onnx, model, inputs, outputs, in_names, out_names, opset, dynamic_axes):
+class DynamicAxesError(ValueError, RuntimeError):
+    """A ``dynamic_axes`` entry that does not fit the model's inputs and outputs: a
+    ``ValueError``, and the ``RuntimeError`` PyTorch raises for an axis an input lacks."""
+
+
+def _check_dynamic_axes(dynamic_axes: Mapping, values: dict[str, Tensor]) -> None:
+    """Refuses a name that is not an input or output, and an axis that its tensor lacks (a
+    ``dynamic_axes`` entry that would be silently ignored, leaving a fixed size in the file)."""
+    unknown = set(dynamic_axes) - set(values)
+    if unknown:
+        raise DynamicAxesError(
+            f"cr.onnx.export: dynamic_axes names {sorted(unknown)}, which are not among the "
+            f"input and output names {list(values)}"
+        )
+    for name, axes in dynamic_axes.items():
+        rank = values[name]._data.ndim
+        given = list(axes.keys() if isinstance(axes, Mapping) else axes)
+        for a in given:
+            if not isinstance(a, int | np.integer) or isinstance(a, bool):
+                raise DynamicAxesError(
+                    f"cr.onnx.export: dynamic_axes[{name!r}] must list axes as ints, got {a!r}"
+                )
+            if not -rank <= a < rank:
+                raise DynamicAxesError(
+                    f"cr.onnx.export: dynamic_axes[{name!r}] names axis {a}, but {name!r} has "
+                    f"{rank} dimension{'s' * (rank != 1)} (shape "
+                    f"{tuple(values[name]._data.shape)}): Dynamic shape axis should be no more "
+                    f"than the shape dimension"
+                )
+
+
+def _build(onnx, model, tracer, inputs, outputs, in_names, out_names, opset, dynamic_axes):
     """The ModelProto of the traced graph; raises before building anything if an op has no
     translation."""
     order = toposort(outputs, constants=True)
     for t in order:
         if t._node is not None and type(t._node) not in TRANSLATIONS:
             raise unsupported(t._node)
-    unknown = set(dynamic_axes) - set(in_names) - set(out_names)
-    if unknown:
-        raise ValueError(
-            f"cr.onnx.export: dynamic_axes names {sorted(unknown)}, which are not among the "
-            f"input names {in_names} or output names {out_names}"
-        )
+    _check_beside(tracer)
 
     g = GraphBuilder(onnx, opset)
     names: dict[int, str] = {}  # id(tensor) -> its ONNX value name
@@ -170,8 +210,18 @@ def _build(onnx, model, inputs, outputs, in_names, out_names, opset, dynamic_axe
         names[id(t)] = name
     for name in out_names:
         g.reserve(name)
-    _write_nodes(g, order, _parameter_names(model), inputs, outputs, out_names, names)
+    # An embedding reads its indices as an array: found by identity among the inputs' arrays.
+    index_names = {id(t._data): names[id(t)] for t in inputs if t._data.dtype.kind in "iu"}
+    wanted: dict[int, str] = {}  # id(output tensor) -> its first output name
     for t, name in zip(outputs, out_names, strict=True):
+        wanted.setdefault(id(t), name)
+    writer = Writer(g, tracer, names, _parameter_names(model), index_names, wanted)
+    for t in inputs:
+        writer.arrays.setdefault(id(t._data), names[id(t)])
+    writer.write(order)
+    for t, name in zip(outputs, out_names, strict=True):
+        if id(t) not in names:  # an output made beside the graph (a mask), not reached yet
+            writer.write(toposort([t], constants=True))
         if names[id(t)] != name:  # an input, a parameter, or an output listed twice
             g.node("Identity", [names[id(t)]], name)
     if g.frozen:
@@ -184,6 +234,14 @@ def _build(onnx, model, inputs, outputs, in_names, out_names, opset, dynamic_axe
     return _make_model(onnx, g, model, inputs, outputs, in_names, out_names, opset, dynamic_axes)
 
 
+def _check_beside(tracer: ExportTracer) -> None:
+    """Raises before anything is written if an op applied beside the graph (on a mask) has no
+    translation."""
+    for made in tracer.made.values():
+        if made.op is not None and type(made.op) not in TRANSLATIONS:
+            raise unsupported(made.op)
+
+
 def _parameter_names(model: Any) -> dict[int, str]:
     """``id(parameter) -> its state-dict name`` (the first name of a parameter shared under
     several); empty for a plain callable."""
@@ -192,64 +250,6 @@ def _parameter_names(model: Any) -> dict[int, str]:
         for name, p in model.named_parameters():
             param_names.setdefault(id(p), name)
     return param_names
-
-
-def _write_nodes(
-    g: GraphBuilder,
-    order: list[Tensor],
-    param_names: dict[int, str],
-    inputs: list[Tensor],
-    outputs: list[Tensor],
-    out_names: list[str],
-    names: dict[int, str],
-) -> None:
-    """Writes every tensor of ``order`` not yet in ``names`` (``id(tensor) -> ONNX value name``,
-    filled in as it goes): a leaf as an initializer, an op's result through its translation."""
-    # An embedding reads its indices as an array: found by identity among the inputs' arrays.
-    index_names = {id(t._data): names[id(t)] for t in inputs if t._data.dtype.kind in "iu"}
-    wanted: dict[int, str] = {}  # id(output tensor) -> its first output name
-    for t, name in zip(outputs, out_names, strict=True):
-        wanted.setdefault(id(t), name)
-    for t in order:
-        if id(t) in names:
-            continue
-        if t._node is None:  # a parameter, or a constant computed outside the graph
-            names[id(t)] = _write_initializer(g, t, param_names)
-        else:
-            names[id(t)] = _write_op(g, t, names, wanted.get(id(t)), index_names)
-
-
-def _write_initializer(g: GraphBuilder, t: Tensor, param_names: dict[int, str]) -> str:
-    """Stores the leaf ``t`` as an initializer, under its state-dict name if it is a parameter
-    (a fresh ``const`` name otherwise); returns that name."""
-    name = param_names.get(id(t))
-    if name is None:
-        name = g.unique("const")
-    else:
-        g.reserve(name)
-    g.initializer(t._data, name)
-    return name
-
-
-def _write_op(
-    g: GraphBuilder,
-    t: Tensor,
-    names: dict[int, str],
-    wanted: str | None,
-    index_names: dict[int, str],
-) -> str:
-    """Writes the op that computed ``t`` through its translation, its last node writing
-    ``wanted`` (a graph output's name) or a fresh name after the op; returns that name."""
-    node = t._node
-    out = wanted or g.unique(node.name)
-    ins = [names[id(i)] for i in node.inputs]
-    xs = [i._data for i in node.inputs]
-    fn = TRANSLATIONS[type(node)]
-    if fn is _embedding:
-        fn(g, node, ins, xs, t._data, out, index_names=index_names)
-    else:
-        fn(g, node, ins, xs, t._data, out)
-    return out
 
 
 def _value_info(onnx, g: GraphBuilder, name: str, arr: np.ndarray, dynamic_axes: Mapping):

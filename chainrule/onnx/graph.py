@@ -7,6 +7,7 @@ recorded op to write its nodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ class GraphBuilder:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.frozen: list[str] = []  # ops whose data-dependent operands were baked in as constants
+        # The exporter's lookup of an array the graph computes (a traced mask), or None.
+        self.resolve: Callable[[np.ndarray], str | None] = lambda arr: None
         self._used: set[str] = set()
         self._counter = 0
 

@@ -19,6 +19,7 @@ from chainrule.onnx.graph import INT64_MAX, INT64_MIN, GraphBuilder
 from chainrule.ops.attention import AdditiveScore, WeightedSum
 from chainrule.ops.conv import Conv2d
 from chainrule.ops.embedding import Embedding
+from chainrule.ops.pad import PadConstant
 from chainrule.ops.pool import AvgPool2d, MaxPool2d
 from chainrule.ops.rnn import LSTMCell
 from chainrule.ops.special import Erf
@@ -77,6 +78,9 @@ _STEPWISE = {"floor": "Floor", "ceil": "Ceil", "sign": "Sign"}
 
 def _stepwise(g: GraphBuilder, op, ins, xs, y, out):
     op_type = _STEPWISE.get(op.name)
+    fn = op.fn
+    if getattr(fn, "func", None) is np.round and not getattr(fn, "keywords", {}).get("decimals"):
+        op_type = "Round"  # halves to even, as NumPy and PyTorch
     if op_type is None:  # trunc, round(decimals=...): no single ONNX op
         raise unsupported(op, f"the stepwise function {op.name!r}")
     g.node(op_type, ins, out)
@@ -100,10 +104,14 @@ def _clip(g: GraphBuilder, op, ins, xs, y, out):
 
 
 def _where(g: GraphBuilder, op, ins, xs, y, out):
-    # The condition was computed outside the graph (a comparison on arrays): it is baked in.
-    g.frozen.append("where (its condition)")
+    # A condition computed from the inputs (a comparison, a mask) is written as the nodes that
+    # compute it; one the exporter did not see being made is baked in, and said so.
+    cond = g.resolve(op.cond)
+    if cond is None:
+        g.frozen.append("where (its condition)")
+        cond = g.const(np.asarray(op.cond, dtype=bool), hint="where_cond")
     a, b = (g.cast(n, x.dtype, y.dtype) for n, x in zip(ins, xs, strict=True))
-    g.node("Where", [g.const(np.asarray(op.cond, dtype=bool), hint="where_cond"), a, b], out)
+    g.node("Where", [cond, a, b], out)
 
 
 def _cast(g: GraphBuilder, op, ins, xs, y, out):
@@ -330,6 +338,13 @@ def _avg_pool2d(g: GraphBuilder, op, ins, xs, y, out):
     g.node("AveragePool", ins, out, count_include_pad=1, **_window(op.geom))
 
 
+def _pad_constant(g: GraphBuilder, op, ins, xs, y, out):
+    # ONNX lists the leading pads of every axis, then the trailing ones.
+    pads = [lo for lo, _ in op.widths] + [hi for _, hi in op.widths]
+    value = g.const(np.asarray(op.value, dtype=y.dtype), hint="pad_value")
+    g.node("Pad", [ins[0], g.ints(pads, "pads"), value], out, mode="constant")
+
+
 # ----- fused ops, decomposed -----
 def _lstm_cell(g: GraphBuilder, op, ins, xs, y, out):
     # z (N, 4H) holds the pre-activations of gates i, f, g, o; c (N, H). Result (2, N, H).
@@ -401,6 +416,7 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.GetItem: _getitem,
     Embedding: _embedding,
     Conv2d: _conv2d,
+    PadConstant: _pad_constant,
     MaxPool2d: _max_pool2d,
     AvgPool2d: _avg_pool2d,
     LSTMCell: _lstm_cell,

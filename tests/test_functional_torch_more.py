@@ -1,0 +1,353 @@
+"""F.affine_grid, F.grid_sample, F.interpolate (bicubic, area), the legacy loss keywords and
+Dropout2d on 2-D/3-D inputs, against the installed PyTorch (float64 values and gradients on the
+same inputs, the same warnings and kinds of error)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _pair(a: np.ndarray):
+    """The same float64 values as a chainrule and a torch leaf that require grad."""
+    return cr.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def _close(c, t, atol=1e-12):
+    np.testing.assert_allclose(c.numpy(), t.detach().numpy(), rtol=1e-10, atol=atol)
+
+
+# ----- grid_sample and affine_grid -----
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_matches_torch(mode, padding, align):
+    rng = np.random.default_rng(0)
+    x, g = rng.normal(size=(2, 3, 4, 5)), rng.uniform(-1.4, 1.4, size=(2, 3, 6, 2))
+    u = rng.normal(size=(2, 3, 3, 6))
+    (cx, tx), (cg, tg) = _pair(x), _pair(g)
+    ty = TF.grid_sample(tx, tg, mode=mode, padding_mode=padding, align_corners=align)
+    cy = F.grid_sample(cx, cg, mode=mode, padding_mode=padding, align_corners=align)
+    ty.backward(torch.tensor(u))
+    cy.backward(cr.tensor(u))
+    _close(cy, ty)
+    _close(cx.grad, tx.grad)
+    _close(cg.grad, tg.grad)  # zeros for 'nearest', as torch's
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_identity_grid_on_the_borders(padding):
+    """affine_grid's identity grid with align_corners=True puts points exactly on ±1 (the
+    border pixels' centres): values and the grid's gradient there as torch's kernel gives."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 2, 3, 4))
+    theta = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    (cx, tx), (ct, tt) = _pair(x), _pair(theta)
+    ty = TF.grid_sample(tx, TF.affine_grid(tt, (1, 2, 3, 4), True), "bilinear", padding, True)
+    cy = F.grid_sample(cx, F.affine_grid(ct, (1, 2, 3, 4), True), "bilinear", padding, True)
+    u = rng.normal(size=cy.shape)
+    ty.backward(torch.tensor(u))
+    cy.backward(cr.tensor(u))
+    _close(cy, ty)
+    _close(cx.grad, tx.grad)
+    _close(ct.grad, tt.grad)
+
+
+def test_grid_sample_float32_and_second_order():
+    rng = np.random.default_rng(2)
+    x, g = rng.normal(size=(1, 2, 5, 4)), rng.uniform(-1.2, 1.2, size=(1, 3, 3, 2))
+    y32 = F.grid_sample(cr.tensor(x, dtype=cr.float32), cr.tensor(g, dtype=cr.float32),
+                        align_corners=False)  # fmt: skip
+    t32 = TF.grid_sample(torch.tensor(x).float(), torch.tensor(g).float(), align_corners=False)
+    assert y32.dtype == cr.float32
+    np.testing.assert_allclose(y32.numpy(), t32.numpy(), rtol=1e-5, atol=1e-6)
+    # Gradients of gradients: d/dx of |d y / d grid|², as torch computes it.
+    (cx, tx), (cg, tg) = _pair(x), _pair(g)
+    (dg,) = cr.autograd.grad(F.grid_sample(cx, cg, align_corners=False).sum(), [cg],
+                             create_graph=True)  # fmt: skip
+    (tdg,) = torch.autograd.grad(TF.grid_sample(tx, tg, align_corners=False).sum(), [tg],
+                                 create_graph=True)  # fmt: skip
+    (dg**2).sum().backward()
+    (tdg**2).sum().backward()
+    _close(cx.grad, tx.grad)
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_affine_grid_matches_torch(align):
+    rng = np.random.default_rng(3)
+    theta, u = rng.normal(size=(2, 2, 3)), rng.normal(size=(2, 4, 5, 2))
+    ct, tt = _pair(theta)
+    cy, ty = F.affine_grid(ct, (2, 3, 4, 5), align), TF.affine_grid(tt, (2, 3, 4, 5), align)
+    ty.backward(torch.tensor(u))
+    cy.backward(cr.tensor(u))
+    _close(cy, ty)
+    _close(ct.grad, tt.grad)
+    # A size-1 axis sits at 0, as torch's (which warns with align_corners=True).
+    with warnings.catch_warnings(record=True) as want:
+        warnings.simplefilter("always")
+        ty = TF.affine_grid(tt, (2, 1, 1, 3), align)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        _close(F.affine_grid(ct, (2, 1, 1, 3), align), ty)
+    assert [str(w.message) for w in got] == [str(w.message) for w in want]
+
+
+def test_align_corners_none_warns_as_torch():
+    theta = np.eye(2, 3)[None]
+    for fn, tfn in ((F.affine_grid, TF.affine_grid),):
+        with pytest.warns(UserWarning) as got:
+            fn(cr.tensor(theta), (1, 1, 2, 2))
+        with warnings.catch_warnings(record=True) as want:
+            warnings.simplefilter("always")
+            tfn(torch.tensor(theta), (1, 1, 2, 2))
+        assert str(got[0].message) == str(want[0].message)
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0") as got:
+        F.grid_sample(cr.zeros(1, 1, 2, 2), cr.zeros(1, 1, 1, 2))
+    assert got[0].filename == __file__  # the user's line
+
+
+def _both_raise(cfn, tfn, match):
+    with pytest.raises(Exception) as want:
+        tfn()
+    with pytest.raises(want.type, match=match):
+        cfn()
+
+
+def test_grid_sample_and_affine_grid_errors_as_torch():
+    x, g = np.zeros((1, 1, 3, 4)), np.zeros((1, 3, 4, 2))
+    cx, tx, cg, tg = cr.tensor(x), torch.tensor(x), cr.tensor(g), torch.tensor(g)
+    _both_raise(lambda: F.grid_sample(cx, cg, mode="foo", align_corners=False),
+                lambda: TF.grid_sample(tx, tg, mode="foo", align_corners=False),
+                "expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: 'foo'")  # fmt: skip
+    _both_raise(lambda: F.grid_sample(cx, cg, padding_mode="x", align_corners=False),
+                lambda: TF.grid_sample(tx, tg, padding_mode="x", align_corners=False),
+                "expected padding_mode")  # fmt: skip
+    _both_raise(lambda: F.grid_sample(cx.repeat(2, 1, 1, 1), cg, align_corners=False),
+                lambda: TF.grid_sample(tx.repeat(2, 1, 1, 1), tg, align_corners=False),
+                "same batch size")  # fmt: skip
+    _both_raise(lambda: F.grid_sample(cx, cg[..., :1], align_corners=False),
+                lambda: TF.grid_sample(tx, tg[..., :1], align_corners=False),
+                "size 2 in last dimension")  # fmt: skip
+    theta = np.zeros((1, 2, 3))
+    _both_raise(lambda: F.affine_grid(cr.tensor(theta), (1, 1, 3), False),
+                lambda: TF.affine_grid(torch.tensor(theta), (1, 1, 3), False),
+                "only supports 4D and 5D sizes")  # fmt: skip
+    _both_raise(lambda: F.affine_grid(cr.zeros(1, 3, 3), (1, 1, 3, 4), False),
+                lambda: TF.affine_grid(torch.zeros(1, 3, 3), (1, 1, 3, 4), False),
+                "Expected a batch of 2D affine matrices of shape Nx2x3")  # fmt: skip
+    _both_raise(lambda: F.affine_grid(cr.tensor(theta), (2, 1, 3, 4), False),
+                lambda: TF.affine_grid(torch.tensor(theta), (2, 1, 3, 4), False),
+                "theta holds 1 matrices but size asks for a batch of 2")  # fmt: skip
+    with pytest.raises(NotImplementedError, match="'bicubic' is not implemented"):
+        F.grid_sample(cx, cg, mode="bicubic", align_corners=False)
+
+
+# ----- the legacy loss keywords size_average= and reduce= -----
+def _loss_inputs(name, rng):
+    x = rng.normal(size=(4, 3))
+    if name in ("cross_entropy", "nll_loss"):
+        return x, rng.integers(0, 3, size=4)
+    if name == "binary_cross_entropy":
+        return rng.uniform(0.1, 0.9, size=(4, 3)), rng.uniform(0, 1, size=(4, 3))
+    if name == "kl_div":
+        return np.log(rng.uniform(0.1, 1, size=(4, 3))), rng.uniform(0, 1, size=(4, 3))
+    return x, rng.normal(size=(4, 3))
+
+
+LOSSES = {
+    "mse_loss": "MSELoss",
+    "l1_loss": "L1Loss",
+    "smooth_l1_loss": "SmoothL1Loss",
+    "cross_entropy": "CrossEntropyLoss",
+    "nll_loss": "NLLLoss",
+    "binary_cross_entropy": "BCELoss",
+    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
+    "kl_div": "KLDivLoss",
+}
+FLAGS = [(a, b) for a in (None, True, False) for b in (None, True, False) if (a, b) != (None, None)]
+
+
+def _with_warnings(fn):
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [str(w.message) for w in got if issubclass(w.category, UserWarning)], got
+
+
+@pytest.mark.parametrize("form", ["functional", "module"])
+@pytest.mark.parametrize("flags", FLAGS, ids=str)
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_legacy_loss_flags_as_torch(name, flags, form):
+    """Functional and module forms: the reduction that torch's legacy_get_string picks (values
+    and gradients), torch's warning text, attributed to the caller's line."""
+    size_average, reduce = flags
+    x, t = _loss_inputs(name, np.random.default_rng(4))
+    kw = {"size_average": size_average, "reduce": reduce}
+    (cx, tx) = _pair(x)
+    if form == "functional":
+        cfn = lambda: getattr(F, name)(cx, cr.tensor(t), **kw)  # noqa: E731
+        tfn = lambda: getattr(TF, name)(tx, torch.tensor(t), **kw)  # noqa: E731
+    else:
+        cfn = lambda: getattr(cr.nn, LOSSES[name])(**kw)(cx, cr.tensor(t))  # noqa: E731
+        tfn = lambda: getattr(torch.nn, LOSSES[name])(**kw)(tx, torch.tensor(t))  # noqa: E731
+    cy, cmsg, got = _with_warnings(cfn)
+    ty, tmsg, _ = _with_warnings(tfn)
+    # kl_div adds its own warning about 'mean'; the legacy one comes first in both.
+    assert cmsg[:1] == tmsg[:1] and "size_average and reduce args" in cmsg[0]
+    assert got[0].filename == __file__
+    _close(cy, ty)
+    u = np.random.default_rng(5).normal(size=cy.shape)
+    cy.backward(cr.tensor(u))
+    ty.backward(torch.tensor(u))
+    _close(cx.grad, tx.grad)
+
+
+def test_legacy_loss_flags_in_torch_positions():
+    """size_average and reduce sit where torch puts them, so positional calls mean the same."""
+    rng = np.random.default_rng(6)
+    x, t = rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
+    w = rng.uniform(0.5, 2, size=4)
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        c = F.cross_entropy(cr.tensor(x), cr.tensor(t), cr.tensor(w), False, -100, True)
+    with pytest.warns(UserWarning):
+        want = TF.cross_entropy(torch.tensor(x), torch.tensor(t), torch.tensor(w), False, -100)
+    _close(c, want)
+    with pytest.warns(UserWarning, match="reduction='none'"):
+        m = cr.nn.MSELoss(True, False)
+    assert m.reduction == "none"
+    assert F.legacy_reduction(None, None, "sum") == "sum"  # no flag: reduction as given
+
+
+# ----- Dropout2d on inputs that are not 3-D or 4-D -----
+def _torch_warnings(fn):
+    return _with_warnings(fn)[1]
+
+
+@pytest.mark.parametrize("shape", [(6, 40), (2, 3, 50), (2, 3, 2, 2, 5)])
+def test_dropout2d_on_other_ranks_as_torch(shape):
+    """torch 2.13 warns (2-D, 5-D: deprecated; 3-D: read as (N, C, L)) and drops one mask
+    value per (n, c): elementwise for a 2-D input."""
+    x = np.random.default_rng(7).uniform(1, 2, size=shape)
+    cr.manual_seed(0)
+    y, msgs, got = _with_warnings(lambda: cr.nn.Dropout2d(0.5)(cr.tensor(x)))
+    assert msgs == _torch_warnings(lambda: torch.nn.Dropout2d(0.5)(torch.tensor(x)))
+    assert got[0].filename == __file__
+    ratio = (y.numpy() / x).reshape(shape[0], shape[1], -1)
+    assert set(np.unique(ratio)) == {0.0, 2.0}
+    np.testing.assert_array_equal(ratio, np.broadcast_to(ratio[..., :1], ratio.shape))
+    # In evaluation mode the same warning, and the identity.
+    m = cr.nn.Dropout2d(0.5).eval()
+    out, msgs, _ = _with_warnings(lambda: m(cr.tensor(x)))
+    assert msgs == _torch_warnings(lambda: torch.nn.Dropout2d(0.5).eval()(torch.tensor(x)))
+    np.testing.assert_array_equal(out.numpy(), x)
+
+
+def test_dropout2d_on_1d_input_as_torch():
+    """No channel axis: refused (RuntimeError, as torch) only when something would be dropped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p, training in ((0.5, False), (0.0, True), (1.0, True)):
+            want = TF.dropout2d(torch.ones(3), p, training).numpy()
+            np.testing.assert_array_equal(F.dropout2d(cr.ones(3), p, training).numpy(), want)
+        _both_raise(lambda: F.dropout2d(cr.ones(3), 0.5), lambda: TF.dropout2d(torch.ones(3), 0.5),
+                    "Feature dropout requires at least 2 dimensions in the input")  # fmt: skip
+
+
+# ----- interpolate: bicubic and area -----
+INTERP_CASES = [
+    ("bicubic", (2, 3, 5, 4), {"size": (7, 9)}),
+    ("bicubic", (1, 2, 6, 7), {"size": (4, 3)}),  # downsampling
+    ("bicubic", (1, 2, 4, 5), {"scale_factor": 1.7}),
+    ("bicubic", (1, 2, 4, 5), {"scale_factor": (2.5, 0.6), "recompute_scale_factor": True}),
+    ("bicubic", (1, 1, 1, 3), {"size": (3, 1)}),  # size-1 axes both ways
+    ("area", (2, 3, 7, 5), {"size": (3, 2)}),  # overlapping windows
+    ("area", (1, 2, 4, 6), {"size": (8, 6)}),
+    ("area", (2, 3, 10), {"size": 4}),
+    ("area", (1, 2, 9, 6), {"scale_factor": 0.5}),
+]
+
+
+@pytest.mark.parametrize("align", [None, False, True])
+@pytest.mark.parametrize(("mode", "shape", "kw"), INTERP_CASES)
+def test_interpolate_bicubic_and_area_match_torch(mode, shape, kw, align):
+    if mode == "area" and align is not None:
+        _both_raise(lambda: F.interpolate(cr.zeros(*shape), mode=mode, align_corners=align, **kw),
+                    lambda: TF.interpolate(torch.zeros(*shape), mode=mode, align_corners=align,
+                                           **kw),
+                    "align_corners option can only be set with the interpolating modes")  # fmt: skip
+        return
+    rng = np.random.default_rng(8)
+    cx, tx = _pair(rng.normal(size=shape))
+    cy = F.interpolate(cx, mode=mode, align_corners=align, **kw)
+    ty = TF.interpolate(tx, mode=mode, align_corners=align, **kw)
+    u = rng.normal(size=ty.shape)
+    cy.backward(cr.tensor(u))
+    ty.backward(torch.tensor(u))
+    _close(cy, ty)
+    _close(cx.grad, tx.grad)
+
+
+def test_interpolate_bicubic_gradcheck_and_refusals():
+    x = cr.tensor(np.random.default_rng(9).normal(size=(1, 2, 3, 4)), requires_grad=True)
+    assert cr.gradcheck(lambda x: F.interpolate(x, size=(5, 6), mode="bicubic"), [x])
+    assert cr.gradcheck(lambda x: F.interpolate(x, size=(2, 3), mode="area"), [x])
+    up = cr.nn.Upsample(scale_factor=2, mode="bicubic", align_corners=True)(x)
+    want = torch.nn.Upsample(scale_factor=2, mode="bicubic", align_corners=True)(
+        torch.tensor(x.numpy())
+    )
+    _close(up, want)
+    _both_raise(lambda: F.interpolate(cr.zeros(1, 2, 5), size=7, mode="bicubic"),
+                lambda: TF.interpolate(torch.zeros(1, 2, 5), size=7, mode="bicubic"),
+                "bicubic")  # fmt: skip
+    with pytest.raises(cr.ShapeError):  # the same error, for `except ValueError` too
+        F.interpolate(cr.zeros(1, 2, 5), size=7, mode="bicubic")
+    with pytest.raises(NotImplementedError, match="antialias=True"):
+        F.interpolate(cr.zeros(1, 1, 4, 4), size=2, mode="bicubic", antialias=True)
+
+
+def test_grid_sample_step_compiles_and_replays_exactly():
+    """The pixel positions are recomputed at every replay: a compiled step that samples new
+    images (and so new positions past the reflection) gives the eager loss and gradient."""
+    theta = cr.tensor([[[0.9, 0.3, 0.05], [-0.2, 1.4, 0.0]]], requires_grad=True)
+
+    def step(img):
+        grid = F.affine_grid(theta, (1, 2, 4, 4), align_corners=False)
+        out = F.grid_sample(img, grid, padding_mode="reflection", align_corners=False)
+        loss = (out**2).sum()
+        loss.backward()
+        return loss
+
+    compiled = cr.compile(step)
+    rng = np.random.default_rng(15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a step that cannot be replayed warns
+        for _ in range(3):
+            img = cr.tensor(rng.normal(size=(1, 2, 5, 6)), dtype=cr.float32)
+            theta.grad = None
+            got, got_grad = compiled(img).item(), theta.grad.numpy().copy()
+            theta.grad = None
+            want, want_grad = step(img).item(), theta.grad.numpy().copy()
+            assert got == want
+            np.testing.assert_array_equal(got_grad, want_grad)
+
+
+def test_logical_ops_as_torch():
+    """logical_and/or/xor/not on truth values (nonzero is true), functions and methods."""
+    a = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]])
+    b = np.array([[1, 0, 2], [0, 5, 0]])
+    ca, cb, ta, tb = cr.tensor(a), cr.tensor(b), torch.tensor(a), torch.tensor(b)
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        got, want = getattr(cr, name)(ca, cb), getattr(torch, name)(ta, tb)
+        assert got.dtype == cr.bool
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        np.testing.assert_array_equal(getattr(ca, name)(cb).numpy(), want.numpy())
+    np.testing.assert_array_equal(cr.logical_not(ca).numpy(), torch.logical_not(ta).numpy())
+    np.testing.assert_array_equal(cb.logical_not().numpy(), tb.logical_not().numpy())
