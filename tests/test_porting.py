@@ -10,9 +10,36 @@ pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent / "porting"))
 import harness
 
+# What stops a program today, each a gap that a branch of issue 27 closes (see README.md beside
+# the programs). Strict: once the gap is closed the program passes, the mark fails the run, and
+# the mark is removed.
+MISSING = {
+    "char_rnn_generation": "Tensor.unsqueeze_; then torch.Tensor([0]) must be float32, as "
+    "PyTorch's legacy constructor makes it (chainrule infers int64, so `loss += l` is refused)",
+    "checkpoint": "torch.save of a dict holding the 0-d loss tensor to model.pt (0-d tensors as "
+    "0-d arrays; PyTorch's .pt format)",
+    "dcgan": "import torch.backends.cudnn as a module and torch.nn.parallel; then print(netG) "
+    "showing ReLU(inplace=True) and LeakyReLU(..., inplace=True) as PyTorch does",
+    "nanogpt": "torch.distributed.init_process_group/destroy_process_group, nn.parallel's "
+    "DistributedDataParallel, torch.bfloat16, torch.cuda.amp.GradScaler; then torch.save of a "
+    "checkpoint holding a 0-d tensor (best_val_loss) to ckpt.pt",
+    "spatial_transformer": "F.affine_grid and F.grid_sample, nll_loss(size_average=False)",
+    "time_sequence_prediction": "torch.save of a NumPy array loads back as a NumPy array",
+}
+
+
+def _marked(names):
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=MISSING[n]))
+        if n in MISSING
+        else n
+        for n in names
+    ]
+
 
 def test_every_program_is_checked():
-    assert len(harness.PROGRAMS) >= 5
+    assert len(harness.PROGRAMS) >= 20
+    assert set(MISSING) <= set(harness.PROGRAMS)
 
 
 @pytest.mark.parametrize("name", harness.PROGRAMS)
@@ -25,7 +52,7 @@ def test_only_the_imports_change(name):
         assert after.startswith(("import chainrule", "from chainrule")), after
 
 
-@pytest.mark.parametrize("name", harness.PROGRAMS)
+@pytest.mark.parametrize("name", _marked(harness.PROGRAMS))
 def test_the_program_prints_what_pytorch_prints(name):
     want, got, same = harness.compare(name, steps=300)
     assert len(harness.numbers(want)) >= 3, want

@@ -54,6 +54,9 @@ CASES = {
     "sign": lambda m, t: t.sign() * t,
     "lerp": lambda m, t: t.lerp(t * t, 0.3),
     "logsumexp": lambda m, t: t.logsumexp(1),
+    # PyTorch's keywords on the method (the CIFAR tutorial's x.flatten(start_dim=1))
+    "flatten_start_dim": lambda m, t: t.view(3, 2, 2).flatten(start_dim=1),
+    "flatten_end_dim": lambda m, t: t.view(3, 2, 2).flatten(start_dim=0, end_dim=1),
 }
 
 

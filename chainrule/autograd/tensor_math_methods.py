@@ -215,8 +215,11 @@ class MathMethods:
 
     clamp = clip
 
-    def flatten(self, start_axis: int = 0, end_axis: int = -1):
-        return _fn.flatten(self, start_axis, end_axis)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1, *, start_axis=None, end_axis=None):
+        """Dimensions ``start_dim``..``end_dim`` merged into one (PyTorch's keywords; the
+        NumPy-style ``start_axis``/``end_axis`` are the same arguments)."""
+        start = start_dim if start_axis is None else start_axis
+        return _fn.flatten(self, start, end_dim if end_axis is None else end_axis)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _fn.argmax(self, _axis(axis, dim), _keep(keepdims, keepdim))
