@@ -31,16 +31,22 @@ class Tensor:
     ``tensor_methods.py``.
     """
 
-    # _vstamp, _vcount (in-place writes) and _base (the tensor a view shares storage with) are
-    # set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap.
+    # Set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap:
+    # _vstamp, _vcount (in-place writes), _prev (the history before the latest recorded write),
+    # and on views _base (the tensor whose storage they share), _vops (the view ops that take
+    # them from _base, replayed to rebase them) and _vmeta (how they were made, for PyTorch's
+    # refusals). See ``chainrule.autograd.inplace`` and ``views``.
     __slots__ = (
         "__weakref__",
         "_base",
         "_data",
         "_grad",
         "_node",
+        "_prev",
         "_tangent",
         "_vcount",
+        "_vmeta",
+        "_vops",
         "_vstamp",
         "name",
         "requires_grad",
@@ -117,11 +123,16 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """The tensor with its axes reversed (a view)."""
-        return _view(apply(ops.Transpose(None), self), self)
+        return view_op(ops.Transpose(None), self)
 
     @property
     def grad_fn(self):
-        """The op that produced this tensor, or None for a leaf."""
+        """The op that produced this tensor, or None for a leaf. A view whose base was written
+        in place since it was taken is first rebased on the base's new history, as PyTorch."""
+        if getattr(self, "_vops", None) is not None:
+            from chainrule.autograd.views import refresh
+
+            refresh(self)
         return self._node
 
     def size(self, dim: int | None = None):
@@ -348,11 +359,25 @@ def _escape(what: str) -> None:
         state.tracer.escape(what)
 
 
-def _view(out: Tensor, of: Tensor) -> Tensor:
-    """Marks ``out`` as a view of ``of``'s storage (for the version counter of in-place writes)."""
-    base = getattr(of, "_base", None)
-    out._base = of if base is None else base
+def _view(out: Tensor, of: Tensor, op) -> Tensor:
+    """Marks ``out``, the result of the view op ``op`` on ``of``, as a view of ``of``'s storage:
+    it shares the version counter of in-place writes with its base, and keeps the chain of view
+    ops from the base so that an in-place write through it can be recorded on the base
+    (``views.copy_slices``) and its history rebased when the base changes."""
+    vops = getattr(of, "_vops", None)
+    if vops is None:
+        out._base, out._vops, out._vmeta = of, (op,), None
+    else:
+        out._base, out._vops, out._vmeta = of._base, (*vops, op), of._vmeta
+    if not state.grad_enabled and out._vmeta is None:
+        out._vmeta = "no_grad"  # PyTorch refuses to record an in-place write through it
     return out
+
+
+def view_op(op, x: Tensor) -> Tensor:
+    """``op`` (a view op: Transpose, BroadcastTo, basic GetItem, Reshape) applied to x, as a
+    view of x's storage."""
+    return _view(apply(op, x), x, op)
 
 
 def _raw(x):

@@ -151,8 +151,9 @@ class OperatorMethods:
 
     def __getitem__(self, index):
         index = _raw_index(index)
-        out = apply(ops.GetItem(index), self)
-        return _view(out, self) if _basic(index) else out
+        op = ops.GetItem(index)
+        out = apply(op, self)
+        return _view(out, self, op) if _basic(index) else out
 
     def __setitem__(self, index, value):
         """``t[index] = value`` in place, recorded so gradients reach ``value`` and the rest of t

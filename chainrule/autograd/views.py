@@ -1,0 +1,177 @@
+"""Views and in-place writes, as PyTorch records them: the rebase of a base's history when a view
+of it is written (PyTorch's CopySlices), and the history of a tensor as it was when a graph node
+used it.
+
+A view (``y[0]``, ``y.T``, ``y.view(-1)``, ``y.narrow(...)``) shares its base's storage and keeps
+the chain of view ops that takes it from the base (``_vops``). Writing ``v.mul_(2)`` while
+recording changes the base's history into
+
+    base' = CopySlices(base, region') with region' = mul(view_fn(base), 2)
+
+that is, the old base with the viewed region replaced by the op's result, and the view's own
+history into ``view_fn(base')``. Every other view of the same base is rebased lazily: its history
+from then on is ``view_fn`` of the base's new history (``as_of``, ``refresh``), while graph nodes
+recorded before the write keep seeing the history they used.
+
+In-place writes keep the previous history of the tensor written as a snapshot (``_prev``: the
+epoch of the write and a Tensor holding the old node). A graph node refers to its inputs as
+Tensor objects, so the backward walk asks for each input of a node recorded before the latest
+write "this tensor as of the node's epoch" (``resolve``) and follows that history instead.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import state
+from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import ArrayMath
+from chainrule.ops.base import Op
+
+
+class CopySlices(Op):
+    """``base`` with the region that the view ops ``vops`` select replaced by ``value``:
+    the history a base gets when one of its views is written in place.
+
+    Inputs base (any shape) and value (the region's shape). VJP: the base gets g with the region
+    zeroed (it was overwritten), the value gets the region of g.
+    """
+
+    name = "copy_slices"
+    saves = ()  # only the geometry (the view ops) is needed
+
+    def __init__(self, vops: tuple):
+        self.vops = vops
+
+    def forward(self, base, value):
+        out = base.copy()
+        _write_region(out, self.vops, value)
+        return out
+
+    def vjp(self, m, g, base, value, y):
+        if m is ArrayMath:
+            gb = np.array(g, copy=True)
+            _write_region(gb, self.vops, 0)
+            return gb, np.array(region(g, self.vops))
+        gv = g
+        for op in self.vops:  # recorded, so that the gradient is itself differentiable
+            gv = m.apply(copy.copy(op), gv)
+        return m.apply(CopySlices(self.vops), g, m.zeros(gv.shape, like=g)), gv
+
+    def jvp(self, tb, tv, b, v, y):
+        return self.forward(tb, tv)
+
+
+def region(a, vops: tuple):
+    """The view of array ``a`` that the view ops ``vops`` select (read-only use)."""
+    for op in vops:
+        a = op.forward(a)
+    return a
+
+
+def _write_region(a: np.ndarray, vops: tuple, value) -> None:
+    """Writes ``value`` into the region of ``a`` selected by ``vops``, in place."""
+    r = region(a, vops)
+    if isinstance(r, np.ndarray) and r.size and np.may_share_memory(r, a):
+        if not r.flags.writeable:  # a non-overlapping part of an expand() (checked before)
+            r.flags.writeable = True
+        r[...] = value
+        return
+    # A reshape that NumPy had to copy on this layout (or a 0-d element): go through the flat
+    # positions of the region instead, which are the same whatever the memory layout.
+    flat = np.arange(a.size).reshape(a.shape)
+    a.reshape(-1)[np.asarray(region(flat, vops)).reshape(-1)] = np.broadcast_to(
+        value, np.shape(region(flat, vops))
+    ).reshape(-1)
+
+
+def replay(x: Tensor, vops: tuple, root: Tensor, epoch: int) -> Tensor:
+    """The view ``vops`` of ``x`` (which holds ``root``'s storage), recorded as graph nodes of
+    epoch ``epoch`` when x requires grad, whatever the grad mode (the backward walk calls this)."""
+    for op in vops:
+        op = copy.copy(op)
+        out = constant(op.forward(x._data))
+        if x.requires_grad:
+            op.inputs = (x,)
+            op._v = epoch
+            out._node = op
+            out.requires_grad = True
+        out._base = root  # for the version counter only: an internal tensor is never rebased
+        x = out
+    return x
+
+
+def snapshot(t: Tensor, stamp: int, keep: bool) -> Tensor:
+    """A Tensor holding ``t``'s history as it is now, before the in-place write of epoch
+    ``stamp`` gives ``t`` a new one; ``t._prev`` points to it. ``keep``: the snapshot gets a
+    copy of the values (a VJP reads them), else it shares t's storage (only shapes are read)."""
+    old = constant(t._data.copy() if keep else t._data)
+    old._node = t._node
+    old._tangent = t._tangent
+    old.name = t.name
+    old.requires_grad = t.requires_grad
+    old._vstamp = stamp  # its values were changed by that write: a node that saved them fails
+    old._prev = getattr(t, "_prev", None)
+    base = getattr(t, "_base", None)
+    if base is not None:
+        old._base = base
+    t._prev = (stamp, old)
+    return old
+
+
+def as_of(t: Tensor, epoch: int) -> Tensor:
+    """``t`` with the history it had at ``epoch``: the snapshot taken before the first recorded
+    in-place write after ``epoch`` (a view is first rebased, ``refresh``)."""
+    if getattr(t, "_vops", None) is not None:
+        refresh(t)
+    prev = getattr(t, "_prev", None)
+    while prev is not None and prev[0] > epoch:
+        t = prev[1]
+        prev = getattr(t, "_prev", None)
+    return t
+
+
+def refresh(t: Tensor) -> Tensor:
+    """Rebases the view ``t`` when its base had recorded in-place writes since t's history was
+    made: from each write on, t's history is the view of the base's history after that write
+    (PyTorch regenerates a view's grad_fn the same way). The histories before stay reachable,
+    as snapshots keyed by the writes that ended them, for the nodes recorded then."""
+    base, node = t._base, t._node
+    if node is None:
+        if not base.requires_grad or t._vmeta is not None:
+            return t
+        prev = getattr(t, "_prev", None)
+        born = prev[0] if prev is not None else -1
+    else:
+        born = node._v
+    writes = _writes_after(base, born)
+    if not writes:
+        return t
+    vops = t._vops
+    for k, s in enumerate(writes):
+        snapshot(t, s, keep=False)._vstamp = getattr(t, "_vstamp", 0)
+        last = k == len(writes) - 1
+        new = replay(base if last else as_of(base, s), vops, base, state.epoch if last else s)
+        t._node, t.requires_grad = new._node, new.requires_grad
+    return t
+
+
+def resolve(node) -> tuple:
+    """The inputs of ``node`` as they were when it was recorded (``as_of`` its epoch); they
+    replace ``node.inputs``, so that the walk follows the history the node used."""
+    e = node._v
+    inputs = tuple(as_of(i, e) for i in node.inputs)
+    node.inputs = inputs
+    return inputs
+
+
+def _writes_after(base: Tensor, after: int) -> list[int]:
+    """The epochs of ``base``'s recorded in-place writes after ``after``, oldest first."""
+    out = []
+    prev = getattr(base, "_prev", None)
+    while prev is not None and prev[0] > after:
+        out.append(prev[0])
+        prev = getattr(prev[1], "_prev", None)
+    return out[::-1]
