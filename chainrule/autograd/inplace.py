@@ -33,7 +33,11 @@ def modify(t, name: str, op, *others):
         others: the op's further inputs, as Tensors.
     """
     _escape(f"in-place {name}")
-    grad = state.grad_enabled and (t.requires_grad or any(o.requires_grad for o in others))
+    grad = state.grad_enabled and (
+        t.requires_grad
+        or any(o.requires_grad for o in others)
+        or (getattr(t, "_vops", None) is not None and t._base.requires_grad)
+    )
     if grad:
         check_recordable(t, name)
     _check_writable(t, name)
@@ -67,8 +71,8 @@ def _through_view(t, name: str, op, others):
     old_base = views.snapshot(base, stamp, keep=False)
     views.snapshot(t, stamp, keep=False)  # for the nodes that used t before
     region = views.replay(old_base, vops, base, stamp)
-    if _reads_self(op, t, others):
-        region._data = region._data.copy()
+    if _reads_self(op, t, others):  # its own copy, outside the storage about to change
+        region._data, region._base = region._data.copy(), None
     out = apply(op, region, *others)
     _write(t, out._data, name)
     node = views.CopySlices(vops)

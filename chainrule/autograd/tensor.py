@@ -31,11 +31,8 @@ class Tensor:
     ``tensor_methods.py``.
     """
 
-    # Set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap:
-    # _vstamp, _vcount (in-place writes), _prev (the history before the latest recorded write),
-    # and on views _base (the tensor whose storage they share), _vops (the view ops that take
-    # them from _base, replayed to rebase them) and _vmeta (how they were made, for PyTorch's
-    # refusals). See ``chainrule.autograd.inplace`` and ``views``.
+    # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
+    # writes), and on views _base, _vops, _vmeta (see ``chainrule.autograd.views``).
     __slots__ = (
         "__weakref__",
         "_base",
