@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import _escape, _op_error, apply
@@ -52,9 +53,12 @@ def modify(t, name: str, op, *others):
     if getattr(t, "_vops", None) is not None:
         return _through_view(t, name, op, others)
     stamp = _stamp(t)
-    # The previous history, for the recorded op (and for nodes recorded before, through
-    # ``views.resolve``); its values are copied only when the op's VJP reads them.
-    old = views.snapshot(t, stamp, keep=_reads_self(op, t, others))
+    # The previous history, for the recorded op and (through ``views.resolve``) for the nodes
+    # recorded before. Its values are copied, as a recorded clone, only when the op's VJP reads
+    # them: the copy then goes with the graph, while t keeps the (storage-sharing) snapshot.
+    old = views.snapshot(t, stamp)
+    if _reads_self(op, t, others):
+        old = apply(ops.Clone(), old)
     out = apply(op, old, *others)
     _write(t, out._data, name)
     t._node = out._node
@@ -68,8 +72,8 @@ def _through_view(t, name: str, op, others):
     and t = view_fn(base'), PyTorch's rebase of the base's history."""
     base, vops = views.refresh(t)._base, t._vops
     stamp = _stamp(t)
-    old_base = views.snapshot(base, stamp, keep=False)
-    views.snapshot(t, stamp, keep=False)  # for the nodes that used t before
+    old_base = views.snapshot(base, stamp)
+    views.snapshot(t, stamp)  # for the nodes that used t before
     region = views.replay(old_base, vops, base, stamp)
     if _reads_self(op, t, others):  # its own copy, outside the storage about to change
         region._data, region._base = region._data.copy(), None
@@ -92,8 +96,6 @@ def rewrite(t, name: str, fn):
     """Replaces ``t``'s value by ``fn(t)`` in place (an activation written as a composition of
     ops, ``F.elu(x, inplace=True)``) and returns ``t``: recorded as a copy of the result into
     ``t``, so gradients flow through ``fn`` to t's previous history."""
-    from chainrule import ops
-
     grad = state.grad_enabled and t.requires_grad
     if grad:
         check_recordable(t, name)
@@ -183,23 +185,28 @@ def storage_stamp(t) -> int:
     """The epoch of the latest in-place write into ``t``'s storage (through it or a view)."""
     stamp = getattr(t, "_vstamp", 0)
     base = getattr(t, "_base", None)
-    if base is not None:
+    while base is not None:  # a view, a view of a detach()ed tensor: at most two steps
         stamp = max(stamp, getattr(base, "_vstamp", 0))
+        base = getattr(base, "_base", None)
     return stamp
 
 
 def version(t) -> int:
-    """How many in-place writes ``t`` (or the tensor it is a view of) has had."""
+    """How many in-place writes ``t``'s storage has had (through t, its base, or their views)."""
     base = getattr(t, "_base", None)
-    return getattr(base if base is not None else t, "_vcount", 0)
+    while base is not None:
+        t, base = base, getattr(base, "_base", None)
+    return getattr(t, "_vcount", 0)
 
 
 def _stamp(t) -> int:
+    """Counts a write into ``t``'s storage, on t and the tensors it shares the storage of."""
     state.epoch += 1
-    for x in (t, getattr(t, "_base", None)):
-        if x is not None:
-            x._vstamp = state.epoch
-            x._vcount = getattr(x, "_vcount", 0) + 1
+    x = t
+    while x is not None:
+        x._vstamp = state.epoch
+        x._vcount = getattr(x, "_vcount", 0) + 1
+        x = getattr(x, "_base", None)
     return state.epoch
 
 

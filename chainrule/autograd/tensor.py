@@ -180,8 +180,13 @@ class Tensor:
         return self._node is not None and ref is not None and ref() is self
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (no gradient flows through it)."""
-        return constant(self._data)
+        """The same data, cut from the graph (no gradient flows through it). As in PyTorch it
+        shares the storage's version counter: an in-place write through it is seen by the
+        checks of backward (``.data`` is the way around them)."""
+        out = constant(self._data)
+        base = getattr(self, "_base", None)
+        out._base = self if base is None else base
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Marks this leaf as needing a gradient (in place); returns it."""

@@ -103,11 +103,11 @@ def replay(x: Tensor, vops: tuple, root: Tensor, epoch: int) -> Tensor:
     return x
 
 
-def snapshot(t: Tensor, stamp: int, keep: bool) -> Tensor:
+def snapshot(t: Tensor, stamp: int) -> Tensor:
     """A Tensor holding ``t``'s history as it is now, before the in-place write of epoch
-    ``stamp`` gives ``t`` a new one; ``t._prev`` points to it. ``keep``: the snapshot gets a
-    copy of the values (a VJP reads them), else it shares t's storage (only shapes are read)."""
-    old = constant(t._data.copy() if keep else t._data)
+    ``stamp`` gives ``t`` a new one; ``t._prev`` points to it. It shares t's storage: a node
+    that saved the values it held fails the version check (its ``_vstamp`` is ``stamp``)."""
+    old = constant(t._data)
     old._node = t._node
     old._tangent = t._tangent
     old.name = t.name
@@ -151,7 +151,7 @@ def refresh(t: Tensor) -> Tensor:
         return t
     vops = t._vops
     for k, s in enumerate(writes):
-        snapshot(t, s, keep=False)._vstamp = getattr(t, "_vstamp", 0)
+        snapshot(t, s)._vstamp = getattr(t, "_vstamp", 0)
         last = k == len(writes) - 1
         new = replay(base if last else as_of(base, s), vops, base, state.epoch if last else s)
         t._node, t.requires_grad = new._node, new.requires_grad

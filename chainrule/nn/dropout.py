@@ -26,7 +26,7 @@ class Dropout(Module):
         return dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
+        return f"p={self.p}"
 
 
 class Dropout2d(Module):
