@@ -306,3 +306,22 @@ def test_a_write_through_detach_is_seen_by_backward_as_torch():
         p = lib.tensor(X, requires_grad=True)
         p.data.mul_(2)  # .data: outside the version counter, in both
         assert p._version == 0
+
+
+def test_forward_mode_sees_writes_through_views():
+    def inplace(x):
+        y = x * 1
+        y[0].mul_(3)
+        y.T[1:3].add_(y.T[0])
+        return y * y
+
+    def out_of_place(x):
+        y = cr.cat([x[:1] * 3, x[1:]], 0)
+        y = cr.cat([y[:, :1], y[:, 1:3] + y[:, :1], y[:, 3:]], 1)
+        return y * y
+
+    tangent = cr.tensor(W)
+    got = cr.jvp(inplace, (cr.tensor(X),), (tangent,))
+    want = cr.jvp(out_of_place, (cr.tensor(X),), (tangent,))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)

@@ -41,6 +41,10 @@ def modify(t, name: str, op, *others):
     )
     if grad:
         check_recordable(t, name)
+    elif state.forward_level and (
+        t._tangent is not None or any(o._tangent is not None for o in others)
+    ):
+        grad = True  # under cr.jvp: the recorded path, which carries the tangents
     _check_writable(t, name)
     if not grad:
         _stamp(t)
@@ -75,20 +79,24 @@ def _through_view(t, name: str, op, others):
     old_base = views.snapshot(base, stamp)
     views.snapshot(t, stamp)  # for the nodes that used t before
     region = views.replay(old_base, vops, base, stamp)
+    if base._tangent is not None:  # forward mode (cr.jvp): the region's tangent too
+        region._tangent = np.array(views.region(base._tangent, vops))
     if _reads_self(op, t, others):  # its own copy, outside the storage about to change
         region._data, region._base = region._data.copy(), None
     out = apply(op, region, *others)
     _write(t, out._data, name)
     node = views.CopySlices(vops)
-    node.inputs = (old_base, out)
-    node._v = stamp
-    base._node, base.requires_grad = node, True
+    if out.requires_grad:
+        node.inputs = (old_base, out)
+        node._v = stamp
+        base._node, base.requires_grad = node, True
+        new = views.replay(base, vops, base, stamp)
+        t._node, t.requires_grad = new._node, True
     if base._tangent is not None or out._tangent is not None:
         tb = base._tangent if base._tangent is not None else np.zeros_like(base._data)
         tv = out._tangent if out._tangent is not None else np.zeros_like(out._data)
         base._tangent = node.forward(tb, tv)
-    new = views.replay(base, vops, base, stamp)
-    t._node, t.requires_grad, t._tangent = new._node, True, out._tangent
+    t._tangent = out._tangent
     return t
 
 
@@ -212,6 +220,11 @@ def _stamp(t) -> int:
 
 def _check_writable(t, name: str) -> None:
     arr = t._data
+    if not isinstance(arr, np.ndarray):
+        raise RuntimeError(
+            f"{name}: this tensor holds a NumPy scalar, not an array sharing storage with the "
+            f"tensor it was taken from, so it cannot be written in place\n  at {user_line()}"
+        )
     if arr.flags.writeable:
         return
     if not any(s == 0 and n > 1 for s, n in zip(arr.strides, arr.shape)) and (
