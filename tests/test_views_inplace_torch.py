@@ -125,6 +125,9 @@ STALE = {
         lambda v: (lambda a: (y.add_(w), a + v * v)[1])(v * 2)
     )(y.T[2]),
     "view_then_other_view_written": lambda L, y, w: (lambda v: (y[0].mul_(w[0]), v * v)[1])(y[:2]),
+    "view_used_between_two_writes": lambda L, y, w: (
+        lambda v: (y.add_(w), (lambda a: (y.mul_(w), a * v)[1])(v * 2))[1]
+    )(y[1:, 2:]),
     "two_writes_then_view_used": lambda L, y, w: (lambda v: (y.add_(w), y[1].mul_(3), v.sum(0))[2])(
         y.view(4, 3)
     ),
@@ -325,3 +328,14 @@ def test_forward_mode_sees_writes_through_views():
     want = cr.jvp(out_of_place, (cr.tensor(X),), (tangent,))
     for a, b in zip(got, want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_a_buffer_written_row_by_row_from_its_previous_row_as_torch():
+    def fn(L, x, w):
+        h = L.zeros(6, 4, dtype=L.float64)
+        h[0] = x[0]
+        for t in range(1, 6):
+            h[t] = (h[t - 1] + w[t % 3]).tanh() * x[t % 3]  # add saves nothing of h
+        return h
+
+    _same_as_torch(fn)

@@ -123,22 +123,30 @@ def snapshot(t: Tensor, stamp: int) -> Tensor:
 
 def as_of(t: Tensor, epoch: int) -> Tensor:
     """``t`` with the history it had at ``epoch``: the snapshot taken before the first recorded
-    in-place write after ``epoch`` (a view is first rebased, ``refresh``)."""
+    in-place write after ``epoch``. A view is first rebased (``refresh``); a view's snapshot
+    that spans several writes of its base gives the view of the base as of ``epoch``."""
     if getattr(t, "_vops", None) is not None:
         refresh(t)
     prev = getattr(t, "_prev", None)
     while prev is not None and prev[0] > epoch:
         t = prev[1]
         prev = getattr(t, "_prev", None)
+    if getattr(t, "_vmeta", "") == _FROZEN and t._node is not None:
+        base = t._base
+        if _writes_after(base, t._node._v, epoch):
+            return replay(as_of(base, epoch), t._vops, base, epoch)
     return t
 
 
 def refresh(t: Tensor) -> Tensor:
     """Rebases the view ``t`` when its base had recorded in-place writes since t's history was
-    made: from each write on, t's history is the view of the base's history after that write
-    (PyTorch regenerates a view's grad_fn the same way). The histories before stay reachable,
-    as snapshots keyed by the writes that ended them, for the nodes recorded then."""
+    made (PyTorch regenerates a view's grad_fn the same way): t's history becomes the view of
+    the base's current history. The history before stays reachable for the nodes recorded
+    before the first of those writes, and the view of the base as of any epoch in between is
+    made when a node of that epoch asks for it (``as_of``)."""
     base, node = t._base, t._node
+    if t._vmeta == _FROZEN:  # a past history: stays as it was
+        return t
     if node is None:
         if not base.requires_grad or t._vmeta is not None:
             return t
@@ -149,12 +157,12 @@ def refresh(t: Tensor) -> Tensor:
     writes = _writes_after(base, born)
     if not writes:
         return t
-    vops = t._vops
-    for k, s in enumerate(writes):
-        snapshot(t, s)._vstamp = getattr(t, "_vstamp", 0)
-        last = k == len(writes) - 1
-        new = replay(base if last else as_of(base, s), vops, base, state.epoch if last else s)
-        t._node, t.requires_grad = new._node, new.requires_grad
+    stamp = getattr(t, "_vstamp", 0)
+    for s in sorted({writes[0], writes[-1]}):  # before the first write; between first and last
+        old = snapshot(t, s)
+        old._vstamp, old._vops, old._vmeta = stamp, t._vops, _FROZEN
+    new = replay(base, t._vops, base, state.epoch)
+    t._node, t.requires_grad = new._node, new.requires_grad
     return t
 
 
@@ -167,11 +175,15 @@ def resolve(node) -> tuple:
     return inputs
 
 
-def _writes_after(base: Tensor, after: int) -> list[int]:
-    """The epochs of ``base``'s recorded in-place writes after ``after``, oldest first."""
+def _writes_after(base: Tensor, after: int, upto: float = float("inf")) -> list[int]:
+    """The epochs of ``base``'s recorded in-place writes in (after, upto], oldest first."""
     out = []
     prev = getattr(base, "_prev", None)
     while prev is not None and prev[0] > after:
-        out.append(prev[0])
+        if prev[0] <= upto:
+            out.append(prev[0])
         prev = getattr(prev[1], "_prev", None)
     return out[::-1]
+
+
+_FROZEN = "snapshot"  # the _vmeta of a view's past history: never rebased itself
