@@ -153,6 +153,20 @@ def test_backward_from_a_view_taken_before_the_write_as_torch():
     np.testing.assert_allclose(ours[1], w.grad.numpy())
 
 
+def test_a_view_of_a_plain_tensor_gains_a_gradient_with_its_base_as_torch():
+    for lib in (cr, torch):
+        w = lib.tensor(W[0], requires_grad=True)
+        t = lib.zeros(3, 4, dtype=lib.float64)
+        row, col = t[2], t[:, 1]  # taken while t needs no gradient
+        t[2] = w * 2
+        assert row.requires_grad and col.requires_grad and row.grad_fn is not None
+        (row * row).sum().backward(retain_graph=True)
+        (col * lib.tensor(W[:, 0])).sum().backward()
+        if lib is cr:
+            ours = w.grad.numpy().copy()
+    np.testing.assert_allclose(ours, w.grad.numpy(), rtol=1e-12)
+
+
 # ----- version checks flag only values a backward saved -----
 def test_an_op_that_saved_nothing_lets_the_write_through_as_torch():
     _same_as_torch(lambda L, x, w: (lambda y: (lambda z: (y.mul_(3), z + y)[1])(y + 1))(x * 1))

@@ -65,9 +65,12 @@ def modify(t, name: str, op, *others):
         old = apply(ops.Clone(), old)
     out = apply(op, old, *others)
     _write(t, out._data, name)
+    woke = out.requires_grad and not t.requires_grad
     t._node = out._node
     t.requires_grad = out.requires_grad
     t._tangent = out._tangent
+    if woke:
+        views.wake(t)
     return t
 
 
@@ -87,11 +90,14 @@ def _through_view(t, name: str, op, others):
     _write(t, out._data, name)
     node = views.CopySlices(vops)
     if out.requires_grad:
+        woke = not base.requires_grad
         node.inputs = (old_base, out)
         node._v = stamp
         base._node, base.requires_grad = node, True
         new = views.replay(base, vops, base, stamp)
         t._node, t.requires_grad = new._node, True
+        if woke:
+            views.wake(base)
     if base._tangent is not None or out._tangent is not None:
         tb = base._tangent if base._tangent is not None else np.zeros_like(base._data)
         tv = out._tangent if out._tangent is not None else np.zeros_like(out._data)

@@ -32,7 +32,7 @@ class Tensor:
     """
 
     # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
-    # writes), and on views _base, _vops, _vmeta (see ``chainrule.autograd.views``).
+    # writes), on views _base, _vops, _vmeta, on bases _views (``chainrule.autograd.views``).
     __slots__ = (
         "__weakref__",
         "_base",
@@ -42,6 +42,7 @@ class Tensor:
         "_prev",
         "_tangent",
         "_vcount",
+        "_views",
         "_vmeta",
         "_vops",
         "_vstamp",
@@ -120,6 +121,8 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """The tensor with its axes reversed (a view)."""
+        from chainrule.autograd.views import view_op
+
         return view_op(ops.Transpose(None), self)
 
     @property
@@ -359,27 +362,6 @@ def _escape(what: str) -> None:
     """Tells a ``cr.compile`` recording that data leaves the graph for Python here."""
     if state.tracer is not None:
         state.tracer.escape(what)
-
-
-def _view(out: Tensor, of: Tensor, op) -> Tensor:
-    """Marks ``out``, the result of the view op ``op`` on ``of``, as a view of ``of``'s storage:
-    it shares the version counter of in-place writes with its base, and keeps the chain of view
-    ops from the base so that an in-place write through it can be recorded on the base
-    (``views.copy_slices``) and its history rebased when the base changes."""
-    vops = getattr(of, "_vops", None)
-    if vops is None:
-        out._base, out._vops, out._vmeta = of, (op,), None
-    else:
-        out._base, out._vops, out._vmeta = of._base, (*vops, op), of._vmeta
-    if not state.grad_enabled and out._vmeta is None:
-        out._vmeta = "no_grad"  # PyTorch refuses to record an in-place write through it
-    return out
-
-
-def view_op(op, x: Tensor) -> Tensor:
-    """``op`` (a view op: Transpose, BroadcastTo, basic GetItem, Reshape) applied to x, as a
-    view of x's storage."""
-    return _view(apply(op, x), x, op)
 
 
 def _raw(x):

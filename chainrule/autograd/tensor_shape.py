@@ -11,7 +11,8 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.promotion import _as_np_tensor
-from chainrule.autograd.tensor import Tensor, _view, apply, view_op
+from chainrule.autograd.tensor import Tensor, apply
+from chainrule.autograd.views import mark_view, view_op
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 
@@ -26,7 +27,7 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     out = apply(op, x)
     # A view when NumPy could reshape without copying, as PyTorch's reshape.
     return (
-        _view(out, x, op)
+        mark_view(out, x, op)
         if out._data.base is not None and np.may_share_memory(out._data, x._data)
         else out
     )

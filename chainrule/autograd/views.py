@@ -22,13 +22,43 @@ write "this tensor as of the node's epoch" (``resolve``) and follows that histor
 from __future__ import annotations
 
 import copy
+import weakref
 
 import numpy as np
 
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import Tensor, constant
+from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.backend import ArrayMath
 from chainrule.ops.base import Op
+
+
+def mark_view(out: Tensor, of: Tensor, op) -> Tensor:
+    """Marks ``out`` = ``op(of)`` as a view of ``of``'s storage, keeping the view ops from the
+    base: an in-place write through it is recorded on the base, and it is rebased when the
+    base changes (``chainrule.autograd.views``)."""
+    vops = getattr(of, "_vops", None)
+    if vops is None:
+        out._base, out._vops, out._vmeta = of, (op,), None
+    else:
+        out._base, out._vops, out._vmeta = of._base, (*vops, op), of._vmeta
+    if not state.grad_enabled:
+        out._vmeta = out._vmeta or "no_grad"  # PyTorch refuses a recorded write through it
+    elif not out._base.requires_grad:
+        # Remembered (weakly, the dead dropped as the list doubles) so that a recorded write
+        # that gives the base a gradient gives this view one at once (``views.wake``).
+        seen = getattr(out._base, "_views", None)
+        if seen is None:
+            seen = out._base._views = []
+        elif len(seen) >= 64 and not len(seen) & (len(seen) - 1):
+            seen[:] = [r for r in seen if r() is not None]
+        seen.append(weakref.ref(out))
+    return out
+
+
+def view_op(op, x: Tensor) -> Tensor:
+    """``op`` (a view op: Transpose, BroadcastTo, basic GetItem, Reshape) applied to x, as a
+    view of x's storage."""
+    return mark_view(apply(op, x), x, op)
 
 
 class CopySlices(Op):
@@ -164,6 +194,18 @@ def refresh(t: Tensor) -> Tensor:
     new = replay(base, t._vops, base, state.epoch)
     t._node, t.requires_grad = new._node, new.requires_grad
     return t
+
+
+def wake(base: Tensor) -> None:
+    """Rebases the views that ``base`` remembers (taken while it needed no gradient), now that a
+    recorded in-place write gave it one: they require grad from now on, as in PyTorch."""
+    refs = getattr(base, "_views", None)
+    if refs:
+        base._views = []
+        for r in refs:
+            v = r()
+            if v is not None:
+                refresh(v)
 
 
 def resolve(node) -> tuple:
