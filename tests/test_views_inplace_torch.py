@@ -426,3 +426,14 @@ def test_layer_ops_read_only_what_they_declare_saved(name):
     x = cr.tensor(RNG.standard_normal((2, 2, 3, 4)), requires_grad=True)
     w = cr.tensor(W, requires_grad=True)
     assert _vjp_reads_only_what_it_saves(LAYERS[name](x, w)) >= 1
+
+
+def test_tensors_with_views_still_pickle_and_copy():
+    import copy
+    import pickle
+
+    t = cr.tensor(X)
+    row = t[1]
+    for clone in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t), copy.copy(t)):
+        np.testing.assert_array_equal(clone.numpy(), X)
+    assert row.shape == (4,)

@@ -48,7 +48,7 @@ def mark_view(out: Tensor, of: Tensor, op) -> Tensor:
         # that gives the base a gradient gives this view one at once (``views.wake``).
         seen = getattr(out._base, "_views", None)
         if seen is None:
-            seen = out._base._views = []
+            seen = out._base._views = _ViewRefs()
         elif len(seen) >= 64 and not len(seen) & (len(seen) - 1):
             seen[:] = [r for r in seen if r() is not None]
         seen.append(weakref.ref(out))
@@ -59,6 +59,22 @@ def view_op(op, x: Tensor) -> Tensor:
     """``op`` (a view op: Transpose, BroadcastTo, basic GetItem, Reshape) applied to x, as a
     view of x's storage."""
     return mark_view(apply(op, x), x, op)
+
+
+class _ViewRefs(list):
+    """A base's weak references to its views (``mark_view``): bookkeeping that pickle and
+    ``copy`` leave behind (a weak reference cannot be pickled)."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return (_ViewRefs, ())
+
+    def __copy__(self):
+        return _ViewRefs()
+
+    def __deepcopy__(self, memo):
+        return _ViewRefs()
 
 
 class CopySlices(Op):
@@ -201,7 +217,7 @@ def wake(base: Tensor) -> None:
     recorded in-place write gave it one: they require grad from now on, as in PyTorch."""
     refs = getattr(base, "_views", None)
     if refs:
-        base._views = []
+        base._views = _ViewRefs()
         for r in refs:
             v = r()
             if v is not None:
