@@ -38,8 +38,8 @@ CASES = [
     ),
     (
         "leaky-relu",
-        lambda x: F.leaky_relu(x, 0.2, inplace=True),
-        lambda x: TF.leaky_relu(x, 0.2),
+        lambda x: F.leaky_relu(x * 1, 0.2, inplace=True),  # in place: not on a leaf
+        lambda x: TF.leaky_relu(x * 1, 0.2, inplace=True),
         [(4, 3)],
         "nonzero",
     ),
@@ -205,14 +205,25 @@ def test_gelu_far_tails_match_torch():
         assert value < 1e-12 and grad < 1e-12, (fn.__name__, value, grad)
 
 
+def _on_copy(module):
+    """``module`` applied to ``x * 1``: an in-place module must not be given a leaf."""
+    return lambda x: module(x * 1)
+
+
 # (id, chainrule module, torch module, input shape)
 MODULES = [
     ("GELU", nn.GELU(), torch.nn.GELU(), (3, 4)),
     ("GELU-tanh", nn.GELU("tanh"), torch.nn.GELU("tanh"), (3, 4)),
-    ("SiLU", nn.SiLU(inplace=True), torch.nn.SiLU(), (3, 4)),
-    ("ELU", nn.ELU(0.5, inplace=True), torch.nn.ELU(0.5), (3, 4)),
-    ("LeakyReLU", nn.LeakyReLU(0.1, inplace=True), torch.nn.LeakyReLU(0.1), (3, 4)),
-    ("ReLU", nn.ReLU(inplace=True), torch.nn.ReLU(), (3, 4)),
+    # inplace=True overwrites the input, as PyTorch: given a non-leaf (x * 1), not the leaf x
+    ("SiLU", _on_copy(nn.SiLU(inplace=True)), _on_copy(torch.nn.SiLU(inplace=True)), (3, 4)),
+    ("ELU", _on_copy(nn.ELU(0.5, inplace=True)), _on_copy(torch.nn.ELU(0.5, inplace=True)), (3, 4)),
+    (
+        "LeakyReLU",
+        _on_copy(nn.LeakyReLU(0.1, inplace=True)),
+        _on_copy(torch.nn.LeakyReLU(0.1, inplace=True)),
+        (3, 4),
+    ),
+    ("ReLU", _on_copy(nn.ReLU(inplace=True)), _on_copy(torch.nn.ReLU(inplace=True)), (3, 4)),
     (
         "Softplus",
         nn.Softplus(beta=0.5, threshold=3.0),

@@ -82,6 +82,8 @@ class _FunctionNode(Op):
     contributions of the outputs add up to the gradient one call with all of them would give.
     """
 
+    saves = ()  # what backward reads is ctx.saved_tensors, checked by inplace.check_saved
+
     def __init__(self, call: _Call, k: int):
         self.call, self.k = call, k
         self.name = call.fn.__name__
@@ -147,6 +149,7 @@ class Function:
     def apply(cls, *args):
         """Runs ``forward`` and records a graph node per output whose VJP calls ``backward``;
         returns what ``forward`` returned (a Tensor, or a tuple of them)."""
+        from chainrule.autograd.inplace import storage_stamp
         from chainrule.autograd.tensor import Tensor, _escape
 
         _escape(f"the custom autograd.Function {cls.__name__}")
@@ -165,7 +168,7 @@ class Function:
         if not (state.grad_enabled and any(t.requires_grad for t in inputs)):
             return out
         call = _Call(cls, ctx, positions, len(args), outs)
-        ctx._stamps = tuple(getattr(t, "_vstamp", 0) for t in ctx._saved)
+        ctx._stamps = tuple(storage_stamp(t) for t in ctx._saved)
         for k, o in enumerate(outs):
             if not isinstance(o, Tensor) or any(o is n for n in ctx.non_differentiable):
                 continue

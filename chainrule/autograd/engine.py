@@ -17,6 +17,7 @@ from chainrule.autograd import tensor_math
 from chainrule.autograd.grad_mode import _GradMode, recording, state
 from chainrule.autograd.inplace import check_versions
 from chainrule.autograd.tensor import Tensor, _retained, constant
+from chainrule.autograd.views import refresh, resolve
 from chainrule.errors import AnomalyError, user_line
 
 
@@ -39,8 +40,11 @@ def toposort(
     A node freed by an earlier backward raises ``GraphFreedError``: for the walk itself, or for
     ``reader``, a tool that reads the graph (``"explain"``, ``"draw"``), when one is named.
 
-    Iterative depth-first search: each tensor is listed once, after all of its inputs.
+    Iterative depth-first search: each tensor is listed once, after all of its inputs. A node
+    recorded before the latest in-place write goes on to its inputs as they were when it was
+    recorded (``views.resolve``), not to the history an in-place write gave them since.
     """
+    now = state.epoch
     order: list[Tensor] = []
     seen: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
@@ -54,10 +58,14 @@ def toposort(
         seen.add(id(t))
         stack.append((t, True))
         node = t._node
+        if node is not None and node._v != now and getattr(t, "_vops", None) is not None:
+            node = refresh(t)._node  # a view whose base was written since it was taken
         if node is not None:
             inputs = node.inputs
             if inputs is FREED:
                 raise GraphFreedError(_freed_message(node, reader))
+            if node._v != now:
+                inputs = resolve(node)
             for i in inputs:
                 if (constants or i.requires_grad) and id(i) not in seen:
                     stack.append((i, False))
@@ -144,6 +152,8 @@ def grad(
 def _root_gradient(root: Tensor, gradient, where: str, create_graph: bool):
     if not isinstance(root, Tensor):
         raise TypeError(f"{where}: expected a Tensor, got {type(root).__name__}")
+    if getattr(root, "_vops", None) is not None:
+        refresh(root)  # a view whose base was written since: the base's new history
     if not root.requires_grad:
         raise RuntimeError(
             f"{where}: this tensor does not require grad and has no graph to go back through. "

@@ -31,16 +31,20 @@ class Tensor:
     ``tensor_methods.py``.
     """
 
-    # _vstamp, _vcount (in-place writes) and _base (the tensor a view shares storage with) are
-    # set only on the tensors they concern, so that making a tensor in ``apply`` stays cheap.
+    # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
+    # writes), on views _base, _vops, _vmeta, on bases _views (``chainrule.autograd.views``).
     __slots__ = (
         "__weakref__",
         "_base",
         "_data",
         "_grad",
         "_node",
+        "_prev",
         "_tangent",
         "_vcount",
+        "_views",
+        "_vmeta",
+        "_vops",
         "_vstamp",
         "name",
         "requires_grad",
@@ -117,11 +121,18 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """The tensor with its axes reversed (a view)."""
-        return _view(apply(ops.Transpose(None), self), self)
+        from chainrule.autograd.views import view_op
+
+        return view_op(ops.Transpose(None), self)
 
     @property
     def grad_fn(self):
-        """The op that produced this tensor, or None for a leaf."""
+        """The op that produced this tensor, or None for a leaf. A view whose base was written
+        in place since it was taken is first rebased on the base's new history, as PyTorch."""
+        if getattr(self, "_vops", None) is not None:
+            from chainrule.autograd.views import refresh
+
+            refresh(self)
         return self._node
 
     def size(self, dim: int | None = None):
@@ -172,8 +183,13 @@ class Tensor:
         return self._node is not None and ref is not None and ref() is self
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (no gradient flows through it)."""
-        return constant(self._data)
+        """The same data, cut from the graph (no gradient flows through it). As in PyTorch it
+        shares the storage's version counter: an in-place write through it is seen by the
+        checks of backward (``.data`` is the way around them)."""
+        out = constant(self._data)
+        base = getattr(self, "_base", None)
+        out._base = self if base is None else base
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Marks this leaf as needing a gradient (in place); returns it."""
@@ -346,13 +362,6 @@ def _escape(what: str) -> None:
     """Tells a ``cr.compile`` recording that data leaves the graph for Python here."""
     if state.tracer is not None:
         state.tracer.escape(what)
-
-
-def _view(out: Tensor, of: Tensor) -> Tensor:
-    """Marks ``out`` as a view of ``of``'s storage (for the version counter of in-place writes)."""
-    base = getattr(of, "_base", None)
-    out._base = of if base is None else base
-    return out
 
 
 def _raw(x):

@@ -134,7 +134,7 @@ class TorchMethods:
                     f"{n} (shape {tuple(self.shape)})"
                 )
         starts = np.cumsum([0, *sizes[:-1]])
-        return tuple(self.narrow(dim, int(s), k) for s, k in zip(starts, sizes))
+        return _several("split", [self.narrow(dim, int(s), k) for s, k in zip(starts, sizes)])
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """At most ``chunks`` pieces along ``dim``, each of ceil(size / chunks) but the last."""
@@ -144,7 +144,8 @@ class TorchMethods:
     def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         """The slices along ``dim``, with that dimension removed (views)."""
         dim = dim % self._data.ndim
-        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self._data.shape[dim]))
+        n = self._data.shape[dim]
+        return _several("unbind", [self[(slice(None),) * dim + (i,)] for i in range(n)])
 
     def index_select(self, dim: int, index) -> Tensor:
         """The entries at ``index`` (1-D integers) along ``dim``, copied; gradients add back."""
@@ -348,3 +349,12 @@ class TorchMethods:
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _several(fn: str, pieces: list) -> tuple:
+    """The views one call returned together: as in PyTorch, an in-place write into one of them
+    while recording gradients is refused (``inplace.check_recordable`` names ``fn``)."""
+    for p in pieces:
+        if getattr(p, "_vops", None) is not None and p._vmeta is None:
+            p._vmeta = fn
+    return tuple(pieces)

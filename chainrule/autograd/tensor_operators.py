@@ -9,8 +9,9 @@ from chainrule import ops
 from chainrule.autograd import inplace as _inplace
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _check_sub, _lift, _pair
-from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, recomputed
+from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
+from chainrule.autograd.views import mark_view
 from chainrule.backend import get_default_dtype
 from chainrule.errors import expect
 
@@ -151,8 +152,9 @@ class OperatorMethods:
 
     def __getitem__(self, index):
         index = _raw_index(index)
-        out = apply(ops.GetItem(index), self)
-        return _view(out, self) if _basic(index) else out
+        op = ops.GetItem(index)
+        out = apply(op, self)
+        return mark_view(out, self, op) if _basic(index) else out
 
     def __setitem__(self, index, value):
         """``t[index] = value`` in place, recorded so gradients reach ``value`` and the rest of t

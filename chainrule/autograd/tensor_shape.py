@@ -11,7 +11,8 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.promotion import _as_np_tensor
-from chainrule.autograd.tensor import Tensor, _view, apply
+from chainrule.autograd.tensor import Tensor, apply
+from chainrule.autograd.views import mark_view, view_op
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 
@@ -22,10 +23,11 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    out = apply(ops.Reshape(shape), x)
+    op = ops.Reshape(shape)
+    out = apply(op, x)
     # A view when NumPy could reshape without copying, as PyTorch's reshape.
     return (
-        _view(out, x)
+        mark_view(out, x, op)
         if out._data.base is not None and np.may_share_memory(out._data, x._data)
         else out
     )
@@ -41,7 +43,7 @@ def transpose(x: Tensor, *dims) -> Tensor:
     if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
         return swapaxes(x, dims[0], dims[1])
     if not dims:
-        return _view(apply(ops.Transpose(None), x), x)
+        return view_op(ops.Transpose(None), x)
     return permute(x, *dims)
 
 
@@ -58,7 +60,7 @@ def permute(x: Tensor, *dims) -> Tensor:
             f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of a tensor "
             f"of shape {x.shape}{hint}"
         )
-    return _view(apply(ops.Transpose(tuple(int(a) % x.ndim for a in dims)), x), x)
+    return view_op(ops.Transpose(tuple(int(a) % x.ndim for a in dims)), x)
 
 
 def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
@@ -73,7 +75,7 @@ def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
         return x
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
-    return _view(apply(ops.Transpose(tuple(perm)), x), x)
+    return view_op(ops.Transpose(tuple(perm)), x)
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
@@ -115,7 +117,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    return _view(apply(ops.BroadcastTo(shape), x), x)
+    return view_op(ops.BroadcastTo(shape), x)
 
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:

@@ -7,11 +7,14 @@ One import line per file, so that each concern can add its names without touchin
 
 from chainrule.functional.activation import (
     elu,
+    elu_,
     erf,
     gelu,
     leaky_relu,
+    leaky_relu_,
     log_softmax,
     relu,
+    relu_,
     sigmoid,
     silu,
     softmax,

@@ -8,23 +8,42 @@ import numpy as np
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.inplace import rewrite
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.ops.special import Erf
 
-# ``inplace=`` (PyTorch's memory saving) is accepted on every activation. The result is the
-# same; the input is not overwritten, so code that relies on ``x`` itself changing after
-# ``F.relu(x, inplace=True)`` (rather than on the returned tensor) sees the old x.
+# ``inplace=True`` overwrites the input and returns it, as PyTorch: recorded by autograd (the
+# gradient flows to x's previous history), refused on a leaf that requires grad, and a later
+# backward through an op that saved the overwritten x fails with PyTorch's version error.
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0) elementwise; the gradient is 1 where x > 0, else 0. Any shape."""
+    """max(x, 0) elementwise; the gradient is 1 where x > 0, else 0. Any shape.
+
+    ``inplace=True``: x is overwritten (``x.relu_()``) and returned."""
+    if inplace:
+        return input.relu_()
     return _fn.relu(input)
 
 
+def relu_(input: Tensor) -> Tensor:
+    """``relu(input, inplace=True)``: max(x, 0) written into x, which is returned."""
+    return input.relu_()
+
+
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x where x > 0, else ``negative_slope`` · x; the gradient is 1 or ``negative_slope``."""
+    """x where x > 0, else ``negative_slope`` · x; the gradient is 1 or ``negative_slope``.
+
+    ``inplace=True``: the result is written into x, which is returned."""
     x = as_tensor(input)
+    if inplace:
+        return rewrite(x, "leaky_relu_", lambda t: leaky_relu(t, negative_slope))
     return _fn.where(x > 0, x, x * negative_slope)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``leaky_relu(input, negative_slope, inplace=True)``."""
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def erf(input: Tensor) -> Tensor:
@@ -47,14 +66,28 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """SiLU (swish): x σ(x) elementwise. Any shape."""
+    """SiLU (swish): x σ(x) elementwise. Any shape.
+
+    ``inplace=True``: the result is written into x, which is returned (its backward reads x,
+    so x is copied first, as PyTorch's ``silu_`` keeps the original)."""
     x = as_tensor(input)
+    if inplace:
+        return rewrite(x, "silu_", lambda t: silu(t.clone()))
     return x * _fn.sigmoid(x)
 
 
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``elu(input, alpha, inplace=True)``."""
+    return elu(input, alpha, inplace=True)
+
+
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x where x > 0, else α (e^x - 1) elementwise. Any shape."""
+    """x where x > 0, else α (e^x - 1) elementwise. Any shape.
+
+    ``inplace=True``: the result is written into x, which is returned."""
     x = as_tensor(input)
+    if inplace:
+        return rewrite(x, "elu_", lambda t: elu(t, alpha))
     neg = _fn.where(x > 0, 0.0, x)  # e^x only where it is used: no overflow for large x
     return _fn.where(x > 0, x, (_fn.exp(neg) - 1) * alpha)
 

@@ -11,7 +11,7 @@ from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import user_line, warn_user
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: each element is zeroed with probability ``p`` and the survivors are
     scaled by 1 / (1 - p), so that the expected value is unchanged; the identity when
     ``training`` is False. The mask is drawn from the library's generator (``cr.manual_seed``).
@@ -19,6 +19,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     Args:
         input: x of any shape.
         p: probability of dropping an element, in [0, 1].
+        inplace: write the result into x (``x.mul_(mask)``) and return x, as PyTorch.
     Returns:
         x ⊙ mask / (1 - p), the shape of x.
     """
@@ -28,8 +29,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * constant(np.zeros((), dtype=x.dtype))
-    return x * constant(redrawn(_mask, x.shape, x.dtype, p))
+        mask = constant(np.zeros((), dtype=x.dtype))
+    else:
+        mask = constant(redrawn(_mask, x.shape, x.dtype, p))
+    return x.mul_(mask) if inplace else x * mask
 
 
 def _mask(shape: tuple[int, ...], dtype: np.dtype, p: float) -> np.ndarray:

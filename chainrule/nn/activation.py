@@ -8,8 +8,8 @@ from chainrule.nn.module import Module
 
 
 class _Inplace(Module):
-    """Keeps PyTorch's ``inplace`` flag (accepted; the result is computed out of place, see
-    ``chainrule.functional.activation``)."""
+    """An activation with PyTorch's ``inplace`` flag: when set, ``forward`` overwrites its input
+    and returns it (see ``chainrule.functional.activation``)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -20,7 +20,7 @@ class ReLU(_Inplace):
     """max(x, 0) elementwise. Shape: any → the same."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return F.relu(x, self.inplace)
 
 
 class LeakyReLU(_Inplace):
@@ -31,7 +31,7 @@ class LeakyReLU(_Inplace):
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -103,7 +103,7 @@ class SiLU(_Inplace):
     """x σ(x) elementwise (swish). Shape: any → the same."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
 class ELU(_Inplace):
@@ -114,7 +114,7 @@ class ELU(_Inplace):
         self.alpha = alpha
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"

@@ -12,16 +12,18 @@ class Dropout(Module):
     (inverted dropout); the identity in evaluation mode (``model.eval()``).
 
     Shape: any → the same. The masks come from the library's generator (``cr.manual_seed``).
+    ``inplace=True`` writes the result into the input and returns it, as PyTorch.
     """
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
+        self.inplace = bool(inplace)  # overwrite the input in training (x.mul_(mask)), as PyTorch
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -16,6 +16,11 @@ side so that the math of a primitive reads in one place:
 
 Non-differentiable arguments (axes, shapes, indices) are given to ``__init__`` and kept on the op.
 
+What a VJP reads is declared (``saves``, or ``saved(needs)`` where it depends on which inputs take
+a gradient): input positions, and ``"y"`` for the output. The backward walk refuses a node one of
+whose saved values was written in place after it was recorded, and lets every other node run,
+as PyTorch does. An op that declares nothing is taken to read all its inputs and its output.
+
 What ``cr.compile`` needs from an op (the whole contract for op authors)
 ------------------------------------------------------------------------
 A compiled step is recorded once and replayed on a copy of each op, calling the same ``forward``
@@ -85,6 +90,8 @@ class Op:
     inputs = None
     trace = None
     _v = 0  # the in-place write count when the node was recorded (grad_mode.state.epoch)
+    # The values the VJP reads (input positions, "y" for the output); None: all of them.
+    saves: ClassVar[tuple | None] = None
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -95,6 +102,13 @@ class Op:
     def jvp(self, *args):
         raise NotImplementedError(f"{self.name} has no forward-mode rule (jvp)")
 
+    def saved(self, needs: tuple[bool, ...]) -> tuple:
+        """The values this op's VJP reads when the inputs marked True in ``needs`` take a
+        gradient: input positions, and ``"y"`` for the output (``saves``, else all of them)."""
+        if self.saves is None:
+            return (*range(len(needs)), "y")
+        return self.saves
+
     def error_message(self, xs, exc: Exception) -> str:
         """What to tell the user when ``forward`` failed on ``xs``; ops override for detail."""
         shapes = ", ".join(str(tuple(x.shape)) for x in xs)
@@ -102,6 +116,12 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def cross_saved(needs: tuple[bool, ...]) -> tuple[int, ...]:
+    """``saved`` of a product of inputs 0 and 1 (a * b, a @ b, x Wᵀ, x ⋆ w): the gradient of
+    each reads the other, so input 1 is read when input 0 takes a gradient, and the reverse."""
+    return (1,) * needs[0] + (0,) * needs[1]
 
 
 def normalize_axes(axis, ndim: int) -> tuple[int, ...]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from chainrule.backend import xp
-from chainrule.ops.base import Op
+from chainrule.ops.base import Op, cross_saved
 
 
 class Geometry(NamedTuple):
@@ -203,6 +203,7 @@ class Conv2d(Op):
     """
 
     name = "conv2d"
+    saved = staticmethod(cross_saved)
 
     def __init__(self, geom: Geometry):
         self.geom = geom

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend import xp
-from chainrule.ops.base import Op
+from chainrule.ops.base import Op, cross_saved
 
 
 class _Binary(Op):
@@ -20,6 +20,7 @@ class _Binary(Op):
 
 class Add(_Binary):
     name = "add"
+    saves = ()
 
     def forward(self, a, b):
         return a + b
@@ -33,6 +34,7 @@ class Add(_Binary):
 
 class Sub(_Binary):
     name = "sub"
+    saves = ()
 
     def forward(self, a, b):
         return a - b
@@ -46,6 +48,7 @@ class Sub(_Binary):
 
 class Mul(_Binary):
     name = "mul"
+    saved = staticmethod(cross_saved)
 
     def forward(self, a, b):
         return a * b
@@ -59,6 +62,9 @@ class Mul(_Binary):
 
 class Div(_Binary):
     name = "div"
+
+    def saved(self, needs):
+        return (1, "y") if needs[1] else (1,)
 
     def forward(self, a, b):
         return a / b
@@ -96,6 +102,7 @@ class PowScalar(Op):
     """x ** p for a constant exponent p: d/dx = p x^(p-1)."""
 
     name = "pow"
+    saves = (0,)
 
     def __init__(self, p: float):
         self.p = p
@@ -117,6 +124,7 @@ class Clone(Op):
     """A copy of x in new storage (PyTorch's ``clone``); the gradient passes unchanged."""
 
     name = "clone"
+    saves = ()
 
     def forward(self, x):
         return x.copy()
@@ -131,6 +139,8 @@ class Clone(Op):
 class Stepwise(Op):
     """A piecewise-constant function (floor, ceil, round, trunc, sign): its gradient is zero
     everywhere it exists, and zero is what PyTorch reports at the steps too."""
+
+    saves = ()  # x's shape only
 
     def __init__(self, name: str, fn):
         self.name, self.fn = name, fn
@@ -147,6 +157,7 @@ class Stepwise(Op):
 
 class Neg(Op):
     name = "neg"
+    saves = ()
 
     def forward(self, x):
         return -x
@@ -160,6 +171,7 @@ class Neg(Op):
 
 class Exp(Op):
     name = "exp"
+    saves = ("y",)
 
     def forward(self, x):
         return xp.exp(x)
@@ -173,6 +185,7 @@ class Exp(Op):
 
 class Log(Op):
     name = "log"
+    saves = (0,)
 
     def forward(self, x):
         return xp.log(x)
@@ -186,6 +199,7 @@ class Log(Op):
 
 class Sqrt(Op):
     name = "sqrt"
+    saves = ("y",)
 
     def forward(self, x):
         return xp.sqrt(x)
@@ -201,6 +215,7 @@ class Abs(Op):
     """|x|; the gradient at 0 is 0, as in PyTorch."""
 
     name = "abs"
+    saves = (0,)
 
     def forward(self, x):
         return xp.abs(x)
@@ -216,6 +231,7 @@ class Sin(Op):
     """sin x; d/dx = cos x."""
 
     name = "sin"
+    saves = (0,)
 
     def forward(self, x):
         return xp.sin(x)
@@ -231,6 +247,7 @@ class Cos(Op):
     """cos x; d/dx = −sin x."""
 
     name = "cos"
+    saves = (0,)
 
     def forward(self, x):
         return xp.cos(x)
@@ -244,6 +261,7 @@ class Cos(Op):
 
 class Tanh(Op):
     name = "tanh"
+    saves = ("y",)
 
     def forward(self, x):
         return xp.tanh(x)
@@ -259,6 +277,7 @@ class Sigmoid(Op):
     """1 / (1 + e^-x), computed from e^-|x| so that no exponent overflows; σ' = y (1 - y)."""
 
     name = "sigmoid"
+    saves = ("y",)
 
     def forward(self, x):
         e = xp.exp(-xp.abs(x))
@@ -276,21 +295,23 @@ class Relu(Op):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
 
     name = "relu"
+    saves = ("y",)  # y > 0 exactly where x > 0: relu_ then needs no copy of what it overwrites
 
     def forward(self, x):
         return xp.maximum(x, 0)
 
     def vjp(self, m, g, x, y):
-        return (m.where(x > 0, g, 0),)
+        return (m.where(y > 0, g, 0),)
 
     def jvp(self, t, x, y):
-        return xp.where(x > 0, t, 0)
+        return xp.where(y > 0, t, 0)
 
 
 class Clip(Op):
     """x limited to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
 
     name = "clip"
+    saves = (0,)
 
     def __init__(self, lo, hi):
         self.lo, self.hi = lo, hi
@@ -320,6 +341,7 @@ class Maximum(_Binary):
     """Elementwise max(a, b); at ties each side gets half the gradient, as in PyTorch."""
 
     name = "maximum"
+    saves = (0, 1)
 
     def forward(self, a, b):
         return xp.maximum(a, b)
@@ -337,6 +359,7 @@ class Minimum(_Binary):
     """Elementwise min(a, b); at ties each side gets half the gradient, as in PyTorch."""
 
     name = "minimum"
+    saves = (0, 1)
 
     def forward(self, a, b):
         return xp.minimum(a, b)
@@ -354,6 +377,7 @@ class Where(Op):
     """cond ? a : b, with a constant boolean ``cond``; each branch gets the gradient where chosen."""
 
     name = "where"
+    saves = ()
     per_call_arrays = ("cond",)  # cr.compile sets it anew at every replay
 
     def __init__(self, cond):
@@ -380,6 +404,7 @@ class Cast(Op):
     """x converted to another dtype; the gradient is converted back."""
 
     name = "cast"
+    saves = ()
 
     def __init__(self, dtype):
         self.dtype = dtype

@@ -18,6 +18,7 @@ class Softmax(Op):
     """y = e^(x - max x) / Σ e^(x - max x); dx = y ⊙ (g - Σ g y)."""
 
     name = "softmax"
+    saves = ("y",)
 
     def __init__(self, axis: int):
         self.axis = axis
@@ -36,6 +37,7 @@ class LogSoftmax(Op):
     """y = x - max x - log Σ e^(x - max x); dx = g - e^y Σ g."""
 
     name = "log_softmax"
+    saves = ("y",)
 
     def __init__(self, axis: int):
         self.axis = axis

@@ -10,6 +10,7 @@ class GetItem(Op):
     """x[index]; the gradient is scattered back, adding where an integer index repeats."""
 
     name = "getitem"
+    saves = ()
     per_call_arrays = ("index",)  # cr.compile sets it anew at every replay
 
     def __init__(self, index):
@@ -34,6 +35,7 @@ class IndexAdd(Op):
     pass of an indexing op is itself differentiated)."""
 
     name = "index_add"
+    saves = ()
     per_call_arrays = ("index",)  # cr.compile sets it anew at every replay
 
     def __init__(self, index, shape: tuple[int, ...]):
@@ -57,7 +59,7 @@ class SetItem(Op):
     """
 
     name = "setitem"
-    reads_self = False  # the VJP needs neither x's values nor v's, only the index
+    saves = ()
 
     def __init__(self, index):
         self.index = index

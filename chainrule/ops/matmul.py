@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from chainrule.backend import xp
-from chainrule.ops.base import Op
+from chainrule.ops.base import Op, cross_saved
 
 
 class MatMul(Op):
     """a @ b. With A: (..., N, K), B: (..., K, M): dA = dY Bᵀ, dB = Aᵀ dY."""
 
     name = "matmul"
+    saved = staticmethod(cross_saved)
 
     def forward(self, a, b):
         return xp.matmul(a, b)
@@ -68,6 +69,7 @@ class Linear(Op):
     """
 
     name = "linear"
+    saved = staticmethod(cross_saved)
 
     def forward(self, x, w, b=None):
         y = xp.matmul(x, w.T)

@@ -26,6 +26,7 @@ class BatchNormTrain(Op):
     """
 
     name = "batch_norm"
+    saves = (0, 1)  # x and w (x̂ is recomputed from x), not the output
 
     def __init__(self, eps: float):
         self.eps = eps

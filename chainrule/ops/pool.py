@@ -128,6 +128,7 @@ class MaxPool2d(Op):
     """
 
     name = "max_pool2d"
+    saves = ()  # the argmax offsets, kept on the op
 
     def __init__(self, geom: Geometry):
         self.geom = geom
@@ -208,6 +209,7 @@ class AvgPool2d(Op):
     ``AvgPool2dScatter`` and that one's is this op again."""
 
     name = "avg_pool2d"
+    saves = ()
 
     def __init__(self, geom: Geometry):
         self.geom = geom

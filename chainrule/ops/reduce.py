@@ -18,6 +18,7 @@ class _Reduce(Op):
 
 class Sum(_Reduce):
     name = "sum"
+    saves = ()
 
     def forward(self, x):
         self.axes = normalize_axes(self.axis, x.ndim)

@@ -8,6 +8,7 @@ from chainrule.ops.base import Op
 
 class Reshape(Op):
     name = "reshape"
+    saves = ()
 
     def __init__(self, shape: tuple[int, ...]):
         self.shape = shape
@@ -30,6 +31,7 @@ class Transpose(Op):
     """Permutes axes like ``numpy.transpose`` (reverses them when ``axes`` is None)."""
 
     name = "transpose"
+    saves = ()
 
     def __init__(self, axes):
         self.axes = axes
@@ -55,6 +57,7 @@ class Transpose(Op):
 
 class BroadcastTo(Op):
     name = "broadcast_to"
+    saves = ()
 
     def __init__(self, shape: tuple[int, ...]):
         self.shape = shape
@@ -77,6 +80,7 @@ class Cat(Op):
     """Joins tensors along an existing axis; the gradient is split back into the pieces."""
 
     name = "cat"
+    saves = ()
 
     def __init__(self, axis: int):
         self.axis = axis
