@@ -198,7 +198,7 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _escape("conversion to a NumPy array")
-        arr = np.asarray(self._data)  # a reduction's result may be a NumPy scalar
+        arr = self._data
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
@@ -364,8 +364,15 @@ _new = object.__new__
 
 
 def constant(array: np.ndarray) -> Tensor:
-    """A Tensor around ``array`` as it is (no copy, no conversion, none of ``__init__``'s checks):
-    no one's result, needing no gradient. ``apply`` and the creation functions start from it."""
+    """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
+    result, needing no gradient. ``apply`` and the creation functions start from it.
+
+    This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
+    0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
+    and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
+    tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
+    if not isinstance(array, np.ndarray):
+        array = np.asarray(array)
     t = _new(Tensor)
     t._data = array
     t._grad = None
