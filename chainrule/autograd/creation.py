@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import devices as _device
 from chainrule import random as _random
 from chainrule.autograd.compile_hooks import redrawn
+from chainrule.autograd.flags import check_requires_grad
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 
@@ -26,7 +27,8 @@ def _dtype(dtype):
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = constant(arr)
     if requires_grad:
-        t.requires_grad_(True)  # checks that the dtype can have a gradient
+        check_requires_grad(t, True, "creation")  # a floating dtype, or PyTorch's RuntimeError
+        t._requires_grad = True
     return t
 
 

@@ -175,5 +175,5 @@ class Function:
             node.inputs = inputs
             node._v = state.epoch
             o._node = node
-            o.requires_grad = True
+            o._requires_grad = True
         return tuple(outs) if several else outs[0]

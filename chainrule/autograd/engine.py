@@ -59,7 +59,7 @@ def toposort(
             if inputs is FREED:
                 raise GraphFreedError(_freed_message(node, reader))
             for i in inputs:
-                if (constants or i.requires_grad) and id(i) not in seen:
+                if (constants or i._requires_grad) and id(i) not in seen:
                     stack.append((i, False))
     return order
 
@@ -260,7 +260,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             if observer is not None:
                 observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
-                if ig is None or not inp.requires_grad:
+                if ig is None or not inp._requires_grad:
                     continue
                 raw = ig
                 if ig.shape != inp._data.shape:

@@ -60,12 +60,12 @@ def modify(t, name: str, op, *others):
     old._node = t._node
     old._tangent = t._tangent
     old.name = t.name
-    old.requires_grad = t.requires_grad
+    old._requires_grad = t._requires_grad
     old._vstamp = prev_stamp
     out = apply(op, old, *others)
     _write(t, out._data, name)
     t._node = out._node
-    t.requires_grad = out.requires_grad
+    t._requires_grad = out._requires_grad
     t._tangent = out._tangent
     return t
 

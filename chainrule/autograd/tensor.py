@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.autograd.flags import check_grad, check_requires_grad
 from chainrule.autograd.grad_mode import recording, state
 from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
@@ -39,11 +40,11 @@ class Tensor:
         "_data",
         "_grad",
         "_node",
+        "_requires_grad",
         "_tangent",
         "_vcount",
         "_vstamp",
         "name",
-        "requires_grad",
     )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
@@ -57,9 +58,10 @@ class Tensor:
         self._node = None
         self._tangent = None
         self.name = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
-            self.requires_grad_(True)
+            check_requires_grad(self, True, "creation")
+            self._requires_grad = True
 
     # ----- attributes -----
     @property
@@ -84,17 +86,19 @@ class Tensor:
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
-            if not isinstance(value, Tensor):
-                raise TypeError(
-                    "assigned grad expected to be a Tensor or None but got grad of type "
-                    f"{type(value).__name__}\n  at {user_line()}"
-                )
-            if value._data.shape != self._data.shape:
-                raise RuntimeError(
-                    f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
-                    f"{tuple(self.shape)}\n  at {user_line()}"
-                )
+            check_grad(self, value)  # a Tensor of this shape and dtype, as PyTorch requires
         self._grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor. Settable on leaves only, and to True
+        only for floating dtypes (PyTorch's rules; anything else is a RuntimeError)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        check_requires_grad(self, value, "attribute")
+        self._requires_grad = value
 
     @property
     def shape(self) -> Size:
@@ -176,15 +180,11 @@ class Tensor:
         return constant(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Marks this leaf as needing a gradient (in place); returns it."""
-        if requires_grad and self._data.dtype.kind not in "fc":
-            raise TypeError(
-                f"only floating-point tensors can require gradients, but this one is "
-                f"{self._data.dtype}; convert it first, e.g. t.astype(cr.float32)"
-            )
-        if not requires_grad and self._node is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
-        self.requires_grad = bool(requires_grad)
+        """Marks this leaf as needing a gradient (in place); returns it. On a non-leaf only
+        ``True`` is allowed (it already requires one), as in PyTorch."""
+        requires_grad = bool(requires_grad)
+        check_requires_grad(self, requires_grad, "method")
+        self._requires_grad = requires_grad
         return self
 
     def astype(self, dtype) -> Tensor:
@@ -378,7 +378,7 @@ def constant(array: np.ndarray) -> Tensor:
     t._grad = None
     t._tangent = None
     t.name = None
-    t.requires_grad = False
+    t._requires_grad = False
     t._node = None
     return t
 
@@ -406,13 +406,13 @@ def apply(op, *inputs: Tensor) -> Tensor:
 
     t = constant(out)
     if state.grad_enabled and (
-        inputs[0].requires_grad
+        inputs[0]._requires_grad
         if n == 1
-        else (inputs[0].requires_grad or inputs[1].requires_grad)
+        else (inputs[0]._requires_grad or inputs[1]._requires_grad)
         if n == 2
-        else any(i.requires_grad for i in inputs)
+        else any(i._requires_grad for i in inputs)
     ):
-        t.requires_grad = True
+        t._requires_grad = True
         t._node = op
         op.inputs = inputs
         op._v = state.epoch
