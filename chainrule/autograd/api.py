@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from chainrule import ops as _ops
 from chainrule.autograd import tensor_math as _fn
-from chainrule.autograd.promotion import _pair
+from chainrule.autograd.promotion import _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor
 from chainrule.autograd.tensor import apply as _apply
 from chainrule.autograd.tensor_math_methods import _axis, _keep
@@ -82,8 +82,9 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def matmul(input, other) -> Tensor:
-    """The matrix product, broadcast over leading dimensions as ``torch.matmul``."""
-    return _fn.matmul(input, other)
+    """The matrix product, broadcast over leading dimensions as ``torch.matmul``; both operands
+    of one dtype, as PyTorch requires."""
+    return _apply(_ops.MatMul(), *matmul_operands(input, other))
 
 
 def mm(input, other) -> Tensor:

@@ -57,7 +57,7 @@ class TorchMethods:
         )
 
     def matmul(self, other):
-        return _fn.matmul(self, other)
+        return self @ other
 
     def neg(self):
         return -self

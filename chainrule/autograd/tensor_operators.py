@@ -7,8 +7,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
-from chainrule.autograd import tensor_math as _fn
-from chainrule.autograd.promotion import _check_sub, _lift, _pair
+from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
 from chainrule.backend import get_default_dtype
@@ -76,10 +75,10 @@ class OperatorMethods:
         return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
     def __matmul__(self, other):
-        return apply(ops.MatMul(), *_pair(self, _lift(other, self)))
+        return apply(ops.MatMul(), *matmul_operands(self, other))
 
     def __rmatmul__(self, other):
-        return apply(ops.MatMul(), *_pair(_lift(other, self), self))
+        return apply(ops.MatMul(), *matmul_operands(_lift(other, self), self))
 
     def __floordiv__(self, other):
         """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
@@ -262,12 +261,12 @@ class OperatorMethods:
     def mm(self, other: Tensor) -> Tensor:
         """The matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p)."""
         _need_dims("mm", 2, self, other)
-        return _fn.matmul(self, other)
+        return apply(ops.MatMul(), *matmul_operands(self, other))
 
     def bmm(self, other: Tensor) -> Tensor:
         """Batched matrix product of 3-D tensors, (b, n, m) @ (b, m, p) -> (b, n, p)."""
         _need_dims("bmm", 3, self, other)
-        return _fn.matmul(self, other)
+        return apply(ops.MatMul(), *matmul_operands(self, other))
 
     @property
     def _version(self) -> int:
