@@ -97,14 +97,14 @@ def bmm(input, other) -> Tensor:
     return _t(input).bmm(other)
 
 
-def add(input, other, *, alpha=1) -> Tensor:
-    """``input + alpha * other``, broadcast."""
-    return _t(input).add(other, alpha=alpha)
+def add(input, other, *legacy, alpha=1) -> Tensor:
+    """``input + alpha * other``, broadcast (also the deprecated ``add(input, alpha, other)``)."""
+    return _t(input).add(other, *legacy, alpha=alpha)
 
 
-def sub(input, other, *, alpha=1) -> Tensor:
-    """``input - alpha * other``, broadcast."""
-    return _t(input).sub(other, alpha=alpha)
+def sub(input, other, *legacy, alpha=1) -> Tensor:
+    """``input - alpha * other``, broadcast (also the deprecated ``sub(input, alpha, other)``)."""
+    return _t(input).sub(other, *legacy, alpha=alpha)
 
 
 def mul(input, other) -> Tensor:

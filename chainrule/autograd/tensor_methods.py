@@ -21,6 +21,7 @@ from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _lift
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _shape_args
+from chainrule.autograd.tensor_operators import legacy_alpha
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.base import normalize_axes
 
@@ -33,12 +34,14 @@ class TorchMethods:
         """``self ** exponent`` (a number or a tensor, broadcast)."""
         return self.__pow__(exponent)
 
-    def add(self, other, *, alpha=1):
-        """``self + alpha * other``."""
+    def add(self, other, *legacy, alpha=1):
+        """``self + alpha * other`` (also PyTorch's deprecated ``add(alpha, other)``)."""
+        other, alpha = legacy_alpha("add", other, legacy, alpha)
         return self + (other if alpha == 1 else alpha * other)
 
-    def sub(self, other, *, alpha=1):
-        """``self - alpha * other``."""
+    def sub(self, other, *legacy, alpha=1):
+        """``self - alpha * other`` (also PyTorch's deprecated ``sub(alpha, other)``)."""
+        other, alpha = legacy_alpha("sub", other, legacy, alpha)
         return self - (other if alpha == 1 else alpha * other)
 
     def mul(self, other):

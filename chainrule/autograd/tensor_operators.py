@@ -3,6 +3,10 @@ and in-place methods (``add_``, ``+=``, ...); added to Tensor by ``chainrule.aut
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from chainrule import ops
@@ -159,11 +163,15 @@ class OperatorMethods:
         _inplace.modify(self, "setitem", ops.SetItem(_raw_index(index)), _value(value, self))
 
     # ----- in place (PyTorch's ``op_`` methods; each returns the tensor itself) -----
-    def add_(self, other, *, alpha=1):
+    def add_(self, other, *legacy, alpha=1):
+        """``self += alpha * other``; also PyTorch's deprecated ``add_(alpha, other)``."""
+        other, alpha = legacy_alpha("add_", other, legacy, alpha)
         other = _lift(other, self)
         return _inplace.modify(self, "add_", _ADD(), other if alpha == 1 else other * alpha)
 
-    def sub_(self, other, *, alpha=1):
+    def sub_(self, other, *legacy, alpha=1):
+        """``self -= alpha * other``; also PyTorch's deprecated ``sub_(alpha, other)``."""
+        other, alpha = legacy_alpha("sub_", other, legacy, alpha)
         other = _lift(other, self)
         return _inplace.modify(self, "sub_", _SUB(), other if alpha == 1 else other * alpha)
 
@@ -308,3 +316,34 @@ def _raw_index(index):
     if isinstance(index, np.ndarray) and index.dtype == np.bool_:
         return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
     return index
+
+
+def legacy_alpha(name: str, other, legacy: tuple, alpha):
+    """``(other, alpha)`` of ``add``/``sub`` and their in-place forms, accepting PyTorch's
+    deprecated ``name(Number alpha, Tensor other)`` overload with PyTorch's UserWarning."""
+    if not legacy:
+        return other, alpha
+    number = isinstance(other, (int, float)) or (isinstance(other, Tensor) and other.ndim == 0)
+    if len(legacy) > 1 or not number or alpha != 1:
+        raise TypeError(
+            f"{name}() takes 1 positional argument but {1 + len(legacy)} were given (alpha is a "
+            f"keyword: {name}(other, alpha=...))"
+        )
+    warnings.warn(
+        f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\n"
+        f"Consider using one of the following signatures instead:\n"
+        f"\t{name}(Tensor other, *, Number alpha = 1)",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+    return legacy[0], other
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by the caller point at the user's line:
+    the first frame outside the chainrule package (``add_``, ``cr.add`` ... are different depths)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, f = 1, sys._getframe(1)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(package):
+        level, f = level + 1, f.f_back
+    return level
