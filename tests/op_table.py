@@ -170,6 +170,8 @@ MATMUL = OpCase(
      ((3,), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 2, 3), (3, 3, 2)), ((1, 2, 3), (2, 3, 2))],
 )  # fmt: skip
 
+DOT = OpCase("dot", cr.dot, [((1,), (1,)), ((4,), (4,))])
+
 LINEAR = OpCase(
     "linear",
     lambda x, w, b: cr.nn.functional.linear(x, w, b),
@@ -198,7 +200,7 @@ CAT_AXIS = OpCase(
 )
 STACK = OpCase("stack", lambda a, b: cr.stack([a, b], axis=-1), [((3,), (3,)), ((2, 3), (2, 3))])
 
-ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK]
+ALL = [*UNARY, *BINARY, MATMUL, DOT, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK]
 
 
 def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:

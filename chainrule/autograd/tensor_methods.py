@@ -17,6 +17,7 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import ops
+from chainrule.autograd import api as _api
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _lift
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
@@ -62,6 +63,10 @@ class TorchMethods:
 
     def matmul(self, other):
         return self @ other
+
+    def dot(self, other) -> Tensor:
+        """The inner product with another 1-D tensor (``cr.dot``)."""
+        return _api.dot(self, other)
 
     def neg(self):
         return -self
