@@ -84,8 +84,10 @@ def check_grad(t, value) -> None:
         )
     if value._data.shape != t._data.shape:
         raise RuntimeError(
-            f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
-            f"{tuple(t.shape)}\n  at {user_line()}"
+            f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+            f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size "
+            f"(assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
+            f"{tuple(t.shape)})\n  at {user_line()}"
         )
     if value._data.dtype != t._data.dtype:
         raise RuntimeError(
