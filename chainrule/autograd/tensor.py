@@ -361,6 +361,7 @@ def _raw(x):
 
 # ----- making tensors: the one place a Tensor is built without __init__ -----
 _new = object.__new__
+_ndarray = np.ndarray
 
 
 def constant(array: np.ndarray) -> Tensor:
@@ -371,8 +372,9 @@ def constant(array: np.ndarray) -> Tensor:
     0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
     and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
     tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
-    if not isinstance(array, np.ndarray):
-        array = np.asarray(array)
+    if type(array) is not _ndarray and not isinstance(array, _ndarray):
+        # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
+        array = array.__array__() if isinstance(array, np.generic) else np.asarray(array)
     t = _new(Tensor)
     t._data = array
     t._grad = None

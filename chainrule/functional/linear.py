@@ -32,7 +32,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got "
             f"{bias.shape}"
         )
-    check_linear_dtypes(x, weight, bias)
+    dw = weight._data.dtype
+    if x._data.dtype != dw or (bias is not None and bias._data.dtype != dw):
+        check_linear_dtypes(x, weight, bias)  # PyTorch's RuntimeError: it promotes none of them
     args = (x, weight) if bias is None else (x, weight, bias)
     if x.ndim == 2:
         return apply(Linear(), *args)
