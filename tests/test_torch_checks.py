@@ -53,6 +53,7 @@ REFUSED = {
     "bool_requires_grad_()": lambda lib: lib.tensor([True]).requires_grad_(True),
     "int_tensor_requires_grad": lambda lib: lib.tensor([1, 2], requires_grad=True),
     "int_zeros_requires_grad": lambda lib: lib.zeros(2, dtype=lib.int64, requires_grad=True),
+    "int_parameter": lambda lib: lib.nn.Parameter(lib.tensor([1, 2])),
     "requires_grad_not_bool": lambda lib: _set(lib.ones(2), "requires_grad", 1),
     # .grad =
     "grad_float64_on_float32": lambda lib: _set(lib.zeros(3), "grad", lib.zeros(3).double()),
