@@ -106,8 +106,8 @@ class _FunctionNode(Op):
         out = []
         for k, (pos, inp) in enumerate(zip(call.positions, self.inputs)):
             gi = grads[pos]
-            if gi is not None and inp.requires_grad:
-                gi = _checked_grad(self.name, k, gi, inp, create)
+            if gi is not None:  # PyTorch ignores one for an input that needs none
+                gi = _checked_grad(self.name, k, gi, inp, create) if inp.requires_grad else None
             out.append(gi)
         return tuple(out)
 
