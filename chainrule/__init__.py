@@ -29,6 +29,7 @@ from chainrule.autograd.api import (
     cumprod,
     cumsum,
     div,
+    dot,
     einsum,
     eq,
     flatten,

@@ -91,7 +91,7 @@ for H in map(int, args.widths.split(",")):
     with cr.no_grad():
         for p in params:
             for i in np.ndindex(p.shape):
-                keep = p.data[i]
+                keep = p.data[i].item()  # a number: p.data[i] is a view, as in PyTorch
                 p.data[i] = keep + eps
                 hi = loss_of(params, x, y).item()
                 p.data[i] = keep - eps

@@ -178,6 +178,8 @@ MATMUL = OpCase(
      ((3,), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 2, 3), (3, 3, 2)), ((1, 2, 3), (2, 3, 2))],
 )  # fmt: skip
 
+DOT = OpCase("dot", cr.dot, [((1,), (1,)), ((4,), (4,))])
+
 LINEAR = OpCase(
     "linear",
     lambda x, w, b: cr.nn.functional.linear(x, w, b),
@@ -237,7 +239,7 @@ SAMPLING = [
     ),
 ]
 
-ALL = [*UNARY, *BINARY, MATMUL, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK, *SAMPLING]
+ALL = [*UNARY, *BINARY, MATMUL, DOT, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK, *SAMPLING]
 
 
 def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:

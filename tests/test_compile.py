@@ -193,7 +193,9 @@ def test_a_model_converted_to_another_dtype_records_again():
     model, opt = _linear_setup()
 
     def step(x):
-        loss = model(x).sum()
+        # The input follows the parameters' dtype: PyTorch's Linear (and chainrule's since
+        # issue 27) refuses a float32 batch into a float64 layer.
+        loss = model(x.to(model[0].weight.dtype)).sum()
         _update(opt, loss)
         return loss
 

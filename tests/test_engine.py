@@ -75,9 +75,10 @@ def test_backward_errors_say_what_to_do():
 
 
 def test_integer_tensors_refuse_requires_grad():
-    with pytest.raises(TypeError, match="floating-point"):
+    # PyTorch's RuntimeError and words (issue 27 changed the kind from TypeError).
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point and complex dtype"):
         cr.tensor([1, 2, 3], requires_grad=True)
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype"):
         cr.tensor([True, False]).requires_grad_()
 
 

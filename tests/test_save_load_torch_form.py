@@ -53,7 +53,8 @@ def test_the_object_comes_back_as_it_was_saved(tmp_path):
 
 
 def test_resuming_from_a_whole_training_checkpoint_continues_exactly(tmp_path):
-    x = cr.tensor(np.random.default_rng(0).standard_normal((8, 3)))
+    # float32, the model's dtype: a float64 batch into a float32 Linear is PyTorch's RuntimeError
+    x = cr.tensor(np.random.default_rng(0).standard_normal((8, 3)), dtype=cr.float32)
     model, opt, sched = _trained()
     for _ in range(3):
         _step(model, opt, sched, x)

@@ -5,6 +5,7 @@ from chainrule.autograd import tensor_math
 from chainrule.autograd.tensor_math_methods import MathMethods
 from chainrule.autograd.tensor_methods import TorchMethods
 from chainrule.autograd.tensor_operators import OperatorMethods
+from chainrule.autograd.tensor_shape_inplace import InplaceShapeMethods
 from chainrule.autograd.anomaly import detect_anomaly
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.forward import jvp
@@ -20,7 +21,7 @@ from chainrule.autograd.custom import Function, FunctionCtx
 
 # Tensor's methods beyond its core call the functions built on Tensor, so they are written in
 # their own modules (by theme) and added to the class here, once, as the package loads.
-for _methods in (OperatorMethods, MathMethods, TorchMethods):
+for _methods in (OperatorMethods, MathMethods, TorchMethods, InplaceShapeMethods):
     install_methods(_methods)
 
 __all__ = [

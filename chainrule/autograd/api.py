@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from chainrule import ops as _ops
 from chainrule.autograd import tensor_math as _fn
-from chainrule.autograd.promotion import _pair
+from chainrule.autograd.promotion import _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor
 from chainrule.autograd.tensor import apply as _apply
 from chainrule.autograd.tensor_math_methods import _axis, _keep
+from chainrule.errors import user_line
 
 
 def _t(x) -> Tensor:
@@ -82,8 +83,27 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def matmul(input, other) -> Tensor:
-    """The matrix product, broadcast over leading dimensions as ``torch.matmul``."""
-    return _fn.matmul(input, other)
+    """The matrix product, broadcast over leading dimensions as ``torch.matmul``; both operands
+    of one dtype, as PyTorch requires."""
+    return _apply(_ops.MatMul(), *matmul_operands(input, other))
+
+
+def dot(input, other) -> Tensor:
+    """The inner product of two 1-D tensors of one size and dtype, Σᵢ aᵢ bᵢ: a 0-d tensor
+    (``torch.dot``; PyTorch's RuntimeErrors for other ranks or sizes)."""
+    a, b = _t(input), _t(other)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors (dot of shapes "
+            f"{tuple(a.shape)} and {tuple(b.shape)})\n  at {user_line()}"
+        )
+    if a.shape[0] != b.shape[0]:
+        n, m = a.shape[0], b.shape[0]
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same "
+            f"number of elements, but got {n} and {m} elements respectively\n  at {user_line()}"
+        )
+    return _apply(_ops.MatMul(), *matmul_operands(a, b))
 
 
 def mm(input, other) -> Tensor:
@@ -96,14 +116,14 @@ def bmm(input, other) -> Tensor:
     return _t(input).bmm(other)
 
 
-def add(input, other, *, alpha=1) -> Tensor:
-    """``input + alpha * other``, broadcast."""
-    return _t(input).add(other, alpha=alpha)
+def add(input, other, *legacy, alpha=1) -> Tensor:
+    """``input + alpha * other``, broadcast (also the deprecated ``add(input, alpha, other)``)."""
+    return _t(input).add(other, *legacy, alpha=alpha)
 
 
-def sub(input, other, *, alpha=1) -> Tensor:
-    """``input - alpha * other``, broadcast."""
-    return _t(input).sub(other, alpha=alpha)
+def sub(input, other, *legacy, alpha=1) -> Tensor:
+    """``input - alpha * other``, broadcast (also the deprecated ``sub(input, alpha, other)``)."""
+    return _t(input).sub(other, *legacy, alpha=alpha)
 
 
 def mul(input, other) -> Tensor:

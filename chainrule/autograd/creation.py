@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import devices as _device
 from chainrule import random as _random
 from chainrule.autograd.compile_hooks import redrawn
+from chainrule.autograd.flags import check_requires_grad
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import get_default_dtype
 
@@ -26,7 +27,8 @@ def _dtype(dtype):
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = constant(arr)
     if requires_grad:
-        t.requires_grad_(True)  # checks that the dtype can have a gradient
+        check_requires_grad(t, True, "creation")  # a floating dtype, or PyTorch's RuntimeError
+        t._requires_grad = True
     return t
 
 
@@ -84,14 +86,34 @@ def ones_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False
 def arange(
     start, stop=None, step=1, dtype=None, *, device=None, requires_grad: bool = False
 ) -> Tensor:
-    """Evenly spaced values in [start, stop), as ``numpy.arange``; integers unless a float is given."""
+    """Evenly spaced values in [start, stop), as ``numpy.arange``; integers unless a float is given.
+
+    As ``torch.arange``: a zero step, a range that runs against the step's sign, or an infinite
+    or NaN bound is a RuntimeError (NumPy would divide by zero or return an empty array)."""
     _device.check(device)
-    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if stop is None:
+        start, stop = 0, start
+    _check_range(start, stop, step)
+    arr = np.arange(start, stop, step)
     if dtype is not None:
         arr = arr.astype(dtype)
     elif arr.dtype == np.float64:
         arr = arr.astype(get_default_dtype())
     return _make(arr, requires_grad)
+
+
+def _check_range(start, stop, step) -> None:
+    """PyTorch's checks of ``arange``'s bounds, in its order and words."""
+    start, stop, step = (x.item() if isinstance(x, Tensor) else x for x in (start, stop, step))
+    if step == 0:
+        raise RuntimeError(f"step must be nonzero (arange({start}, {stop}, {step}))")
+    if not (np.isfinite(start) and np.isfinite(stop)):
+        raise RuntimeError(f"unsupported range: {start} -> {stop}")
+    if (step > 0 and stop < start) or (step < 0 and stop > start):
+        raise RuntimeError(
+            f"upper bound and lower bound inconsistent with step sign (arange({start}, {stop}, "
+            f"{step}): from {start} to {stop} a step of {step} never arrives)"
+        )
 
 
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -104,23 +104,76 @@ class _FunctionNode(Op):
                 grad_outputs.append(constant(np.zeros(spec[0], dtype=spec[1])))
         with _GradMode(create):
             grads = call.fn.backward(call.ctx, *grad_outputs)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        if len(grads) != call.n_args:
-            raise RuntimeError(
-                f"{self.name}.backward returned {len(grads)} gradients, but forward took "
-                f"{call.n_args} arguments (return None for those that take none)"
-            )
+        grads = _checked_count(self.name, grads if isinstance(grads, tuple) else (grads,), call)
         out = []
-        for pos in call.positions:
+        for k, (pos, inp) in enumerate(zip(call.positions, self.inputs)):
             gi = grads[pos]
-            if gi is None:
-                out.append(None)
-                continue
-            if not create:
-                gi = np.asarray(gi._data if isinstance(gi, Tensor) else gi)
-            out.append(gi)  # a broadcast shape is summed back by the engine (sum_to)
+            if gi is not None:  # PyTorch ignores one for an input that needs none
+                gi = _checked_grad(self.name, k, gi, inp, create) if inp.requires_grad else None
+            out.append(gi)
         return tuple(out)
+
+
+def _checked_count(name: str, grads: tuple, call: _Call) -> tuple:
+    """``grads`` with PyTorch's checks of their number: one per argument of ``forward``, and
+    further ones accepted only when they are None; a gradient for an argument that is not a
+    Tensor must be None too."""
+    from chainrule.autograd.tensor import Tensor
+
+    n = call.n_args
+    if len(grads) > n and all(g is None for g in grads[n:]):
+        grads = grads[:n]  # PyTorch drops trailing Nones
+    if len(grads) != n:
+        raise RuntimeError(
+            f"function {name}Backward returned an incorrect number of gradients (expected {n}, "
+            f"got {len(grads)}): {name}.backward returned {len(grads)} gradients, but forward "
+            f"took {n} arguments (return None for those that take none)\n  at {user_line()}"
+        )
+    for pos, g in enumerate(grads):
+        if g is not None and not isinstance(g, Tensor):
+            raise RuntimeError(
+                f"expected Variable or None (got {_type_name(g)}): {name}.backward returned it "
+                f"as gradient {pos}; return a Tensor\n  at {user_line()}"
+            )
+        if g is not None and pos not in call.positions:
+            raise RuntimeError(
+                f"function {name}Backward returned a gradient different than None at position "
+                f"{pos + 1}, but the corresponding forward input was not a Variable\n"
+                f"  at {user_line()}"
+            )
+    return grads
+
+
+def _checked_grad(name: str, k: int, g, inp, create: bool):
+    """The gradient ``g`` of tensor input ``k`` as PyTorch validates it: of the input's shape,
+    or of a shape the input broadcasts to (then summed back to it), and cast to its dtype."""
+    shape = inp._data.shape
+    gshape = tuple(g.shape)
+    if gshape != shape:
+        if not _expandable(shape, gshape):
+            raise RuntimeError(
+                f"Function {name}Backward returned an invalid gradient at index {k} - got "
+                f"{list(gshape)} but expected shape compatible with {list(shape)}\n"
+                f"  at {user_line()}"
+            )
+        from chainrule.autograd import tensor_math
+
+        g = tensor_math.sum_to(g, shape)
+    if g.dtype != inp._data.dtype:
+        g = g.to(inp._data.dtype)
+    return g if create else g._data
+
+
+def _expandable(shape: tuple, to: tuple) -> bool:
+    """Whether ``shape`` broadcasts to ``to`` (PyTorch's ``is_expandable_to``)."""
+    if len(shape) > len(to):
+        return False
+    return all(a == b or a == 1 for a, b in zip(reversed(shape), reversed(to)))
+
+
+def _type_name(x) -> str:
+    t = type(x)
+    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
 
 
 def _is_tensor(x) -> bool:
@@ -178,5 +231,5 @@ class Function:
             node.inputs = inputs
             node._v = state.epoch
             o._node = node
-            o.requires_grad = True
+            o._requires_grad = True
         return tuple(outs) if several else outs[0]

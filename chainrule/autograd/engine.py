@@ -67,7 +67,7 @@ def toposort(
             if node._v != now:
                 inputs = resolve(node)
             for i in inputs:
-                if (constants or i.requires_grad) and id(i) not in seen:
+                if (constants or i._requires_grad) and id(i) not in seen:
                     stack.append((i, False))
     return order
 
@@ -270,7 +270,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             if observer is not None:
                 observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
-                if ig is None or not inp.requires_grad:
+                if ig is None or not inp._requires_grad:
                     continue
                 raw = ig
                 if ig.shape != inp._data.shape:

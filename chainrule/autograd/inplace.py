@@ -67,7 +67,7 @@ def modify(t, name: str, op, *others):
     _write(t, out._data, name)
     woke = out.requires_grad and not t.requires_grad
     t._node = out._node
-    t.requires_grad = out.requires_grad
+    t._requires_grad = out._requires_grad
     t._tangent = out._tangent
     if woke:
         views.wake(t)
@@ -93,9 +93,9 @@ def _through_view(t, name: str, op, others):
         woke = not base.requires_grad
         node.inputs = (old_base, out)
         node._v = stamp
-        base._node, base.requires_grad = node, True
+        base._node, base._requires_grad = node, True
         new = views.replay(base, vops, base, stamp)
-        t._node, t.requires_grad = new._node, True
+        t._node, t._requires_grad = new._node, True
         if woke:
             views.wake(base)
     if base._tangent is not None or out._tangent is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.autograd.flags import cpp_name, scalar_type
 from chainrule.autograd.tensor import Tensor, _to_array, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import user_line
@@ -81,3 +82,53 @@ def _as_np_tensor(x) -> Tensor:
     float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
     (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
     return x if isinstance(x, Tensor) else constant(np.asarray(x))
+
+
+def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
+    """The operands of a user's ``a @ b`` (``matmul``, ``mm``, ``bmm``) as Tensors of one dtype.
+
+    PyTorch promotes no dtype in a matrix product: float32 @ float64 (or @ int64) is a
+    RuntimeError, worded by the kernel the shapes reach (dot, addmv, mm, bmm); the same words
+    here. Python numbers are lifted to the other operand's dtype as elsewhere.
+    """
+    a = _as_np_tensor(a) if not isinstance(a, Tensor) else a
+    b = _lift(b, a)
+    da, db = a._data.dtype, b._data.dtype
+    if da is db or da == db:
+        return a, b
+    na, nb = a._data.ndim, b._data.ndim
+    if na == 1 and nb == 1:
+        msg = "dot : expected both vectors to have same dtype, but found {A} and {B}"
+    elif nb == 1:
+        msg = "addmv input tensors must have the same dtype, but got {B}, {A}, and {B}"
+    elif nb == 2:
+        msg = "expected m1 and m2 to have the same dtype, but got: {a} != {b}"
+    else:
+        msg = "expected scalar type {A} but found {B}"
+    msg = msg.format(A=scalar_type(da), B=scalar_type(db), a=cpp_name(da), b=cpp_name(db))
+    raise RuntimeError(
+        f"{msg} (matmul of {da} and {db}: convert one, e.g. b.to(a.dtype))\n  at {user_line()}"
+    )
+
+
+def check_linear_dtypes(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """Raises PyTorch's RuntimeError when ``F.linear``'s input, weight and bias differ in dtype
+    (a float64 batch into a float32 layer is the usual case): PyTorch promotes none of them."""
+    dx, dw = x._data.dtype, weight._data.dtype
+    if bias is None:
+        if dx != dw:
+            msg = f"expected m1 and m2 to have the same dtype, but got: {cpp_name(dx)} != {cpp_name(dw)}"
+        else:
+            return
+    elif dx != dw:
+        msg = f"mat1 and mat2 must have the same dtype, but got {scalar_type(dx)} and {scalar_type(dw)}"
+    elif bias._data.dtype != dw:
+        db = bias._data.dtype
+        msg = f"self and mat2 must have the same dtype, but got {scalar_type(db)} and {scalar_type(dw)}"
+    else:
+        return
+    raise RuntimeError(
+        f"{msg} (linear: input {dx}, weight {dw}"
+        f"{'' if bias is None else f', bias {bias._data.dtype}'}; convert the input, e.g. "
+        f"x.float(), or the layer, e.g. model.double())\n  at {user_line()}"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.autograd.flags import check_grad, check_requires_grad
 from chainrule.autograd.grad_mode import recording, state
 from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
@@ -40,6 +41,7 @@ class Tensor:
         "_grad",
         "_node",
         "_prev",
+        "_requires_grad",
         "_tangent",
         "_vcount",
         "_views",
@@ -47,7 +49,6 @@ class Tensor:
         "_vops",
         "_vstamp",
         "name",
-        "requires_grad",
     )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
@@ -61,9 +62,10 @@ class Tensor:
         self._node = None
         self._tangent = None
         self.name = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
-            self.requires_grad_(True)
+            check_requires_grad(self, True, "creation")
+            self._requires_grad = True
 
     # ----- attributes -----
     @property
@@ -88,17 +90,19 @@ class Tensor:
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
-            if not isinstance(value, Tensor):
-                raise TypeError(
-                    "assigned grad expected to be a Tensor or None but got grad of type "
-                    f"{type(value).__name__}\n  at {user_line()}"
-                )
-            if value._data.shape != self._data.shape:
-                raise RuntimeError(
-                    f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
-                    f"{tuple(self.shape)}\n  at {user_line()}"
-                )
+            check_grad(self, value)  # a Tensor of this shape and dtype, as PyTorch requires
         self._grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor. Settable on leaves only, and to True
+        only for floating dtypes (PyTorch's rules; anything else is a RuntimeError)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        check_requires_grad(self, value, "attribute")
+        self._requires_grad = value
 
     @property
     def shape(self) -> Size:
@@ -192,15 +196,11 @@ class Tensor:
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Marks this leaf as needing a gradient (in place); returns it."""
-        if requires_grad and self._data.dtype.kind not in "fc":
-            raise TypeError(
-                f"only floating-point tensors can require gradients, but this one is "
-                f"{self._data.dtype}; convert it first, e.g. t.astype(cr.float32)"
-            )
-        if not requires_grad and self._node is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
-        self.requires_grad = bool(requires_grad)
+        """Marks this leaf as needing a gradient (in place); returns it. On a non-leaf only
+        ``True`` is allowed (it already requires one), as in PyTorch."""
+        requires_grad = bool(requires_grad)
+        check_requires_grad(self, requires_grad, "method")
+        self._requires_grad = requires_grad
         return self
 
     def astype(self, dtype) -> Tensor:
@@ -214,7 +214,7 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _escape("conversion to a NumPy array")
-        arr = np.asarray(self._data)  # a reduction's result may be a NumPy scalar
+        arr = self._data
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
@@ -370,17 +370,26 @@ def _raw(x):
 
 # ----- making tensors: the one place a Tensor is built without __init__ -----
 _new = object.__new__
+_ndarray = np.ndarray
 
 
 def constant(array: np.ndarray) -> Tensor:
-    """A Tensor around ``array`` as it is (no copy, no conversion, none of ``__init__``'s checks):
-    no one's result, needing no gradient. ``apply`` and the creation functions start from it."""
+    """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
+    result, needing no gradient. ``apply`` and the creation functions start from it.
+
+    This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
+    0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
+    and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
+    tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
+    if type(array) is not _ndarray and not isinstance(array, _ndarray):
+        # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
+        array = array.__array__() if isinstance(array, np.generic) else np.asarray(array)
     t = _new(Tensor)
     t._data = array
     t._grad = None
     t._tangent = None
     t.name = None
-    t.requires_grad = False
+    t._requires_grad = False
     t._node = None
     return t
 
@@ -408,13 +417,13 @@ def apply(op, *inputs: Tensor) -> Tensor:
 
     t = constant(out)
     if state.grad_enabled and (
-        inputs[0].requires_grad
+        inputs[0]._requires_grad
         if n == 1
-        else (inputs[0].requires_grad or inputs[1].requires_grad)
+        else (inputs[0]._requires_grad or inputs[1]._requires_grad)
         if n == 2
-        else any(i.requires_grad for i in inputs)
+        else any(i._requires_grad for i in inputs)
     ):
-        t.requires_grad = True
+        t._requires_grad = True
         t._node = op
         op.inputs = inputs
         op._v = state.epoch

@@ -72,6 +72,24 @@ class MathMethods:
 
     @property
     def is_cuda(self) -> bool:
+        """False: chainrule computes on the CPU only (as are ``is_xpu``, ``is_mps``, ``is_meta``)."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        """True: every tensor lives on the CPU."""
+        return True
+
+    @property
+    def is_xpu(self) -> bool:
+        return False
+
+    @property
+    def is_mps(self) -> bool:
+        return False
+
+    @property
+    def is_meta(self) -> bool:
         return False
 
     def to(self, *args, **kwargs) -> Tensor:

@@ -17,11 +17,14 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule import ops
+from chainrule.autograd import api as _api
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _lift
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _shape_args
-from chainrule.errors import ShapeError
+from chainrule.autograd.tensor_operators import legacy_alpha
+from chainrule.errors import ShapeError, user_line
+from chainrule.ops.base import normalize_axes
 
 
 class TorchMethods:
@@ -32,12 +35,14 @@ class TorchMethods:
         """``self ** exponent`` (a number or a tensor, broadcast)."""
         return self.__pow__(exponent)
 
-    def add(self, other, *, alpha=1):
-        """``self + alpha * other``."""
+    def add(self, other, *legacy, alpha=1):
+        """``self + alpha * other`` (also PyTorch's deprecated ``add(alpha, other)``)."""
+        other, alpha = legacy_alpha("add", other, legacy, alpha)
         return self + (other if alpha == 1 else alpha * other)
 
-    def sub(self, other, *, alpha=1):
-        """``self - alpha * other``."""
+    def sub(self, other, *legacy, alpha=1):
+        """``self - alpha * other`` (also PyTorch's deprecated ``sub(alpha, other)``)."""
+        other, alpha = legacy_alpha("sub", other, legacy, alpha)
         return self - (other if alpha == 1 else alpha * other)
 
     def mul(self, other):
@@ -57,7 +62,11 @@ class TorchMethods:
         )
 
     def matmul(self, other):
-        return _fn.matmul(self, other)
+        return self @ other
+
+    def dot(self, other) -> Tensor:
+        """The inner product with another 1-D tensor (``cr.dot``)."""
+        return _api.dot(self, other)
 
     def neg(self):
         return -self
@@ -153,12 +162,15 @@ class TorchMethods:
         if idx.ndim != 1:
             raise ShapeError(f"index_select: index must be 1-D, got shape {idx.shape}")
         dim = dim % self._data.ndim
+        _check_index("index_select", self, idx, dim)
         return self[(slice(None),) * dim + (idx,)]
 
     def gather(self, dim: int, index) -> Tensor:
         """out[i][j][k] = self[index[i][j][k]][j][k] along ``dim`` (``torch.gather``): ``index``
         has this tensor's number of dimensions; the gradient goes back to the gathered places."""
-        return _fn.take_along_dim(self, index, dim)
+        idx = np.asarray(_raw(index))
+        _check_index("gather", self, idx, normalize_axes(dim, self._data.ndim)[0])
+        return _fn.take_along_dim(self, idx, dim)
 
     def _scatter_index(self, dim: int, index) -> tuple:
         idx = np.asarray(_raw(index))
@@ -168,6 +180,7 @@ class TorchMethods:
                 f"{idx.shape} for a tensor of shape {tuple(self.shape)}"
             )
         dim = dim % self._data.ndim
+        _check_index("scatter", self, idx, dim)
         grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
         return tuple(idx if k == dim else grid[k] for k in range(idx.ndim)), idx.shape
 
@@ -358,3 +371,30 @@ def _several(fn: str, pieces: list) -> tuple:
         if getattr(p, "_vops", None) is not None and p._vmeta is None:
             p._vmeta = fn
     return tuple(pieces)
+
+
+def _check_index(op: str, x: Tensor, idx: np.ndarray, dim: int) -> None:
+    """PyTorch's checks of the index of ``gather``, ``scatter`` and ``index_select``: integers
+    within [0, size) along ``dim``. NumPy would wrap a negative index (-1 the last entry), which
+    PyTorch refuses; each op's own exception and words, then the user's line."""
+    if idx.dtype.kind not in "iu":
+        what = "int32 or int64" if op == "index_select" else "int32/int64"
+        raise RuntimeError(
+            f"{op}(): Expected dtype {what} for index (got {idx.dtype})\n  at {user_line()}"
+        )
+    size = x._data.shape[dim] if x._data.ndim else 1
+    bad = (idx < 0) | (idx >= size)
+    if not bad.any():
+        return
+    first = int(idx.reshape(-1)[np.argmax(bad.reshape(-1))])
+    at = f"\n  at {user_line()}"
+    if op != "index_select":
+        raise RuntimeError(
+            f"index {first} is out of bounds for dimension {dim} with size {size}{at}"
+        )
+    if dim == 1 and x._data.ndim >= 2:  # PyTorch's kernel for dim 1 words it so
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={first} axis_dim={size}{at}")
+    raise IndexError(
+        f"index out of range in self (index_select: index {first} along dimension {dim} of "
+        f"size {size}; a negative index is not counted from the end){at}"
+    )

@@ -3,12 +3,15 @@ and in-place methods (``add_``, ``+=``, ...); added to Tensor by ``chainrule.aut
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
-from chainrule.autograd import tensor_math as _fn
-from chainrule.autograd.promotion import _check_sub, _lift, _pair
+from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
 from chainrule.autograd.views import mark_view
@@ -77,10 +80,10 @@ class OperatorMethods:
         return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
     def __matmul__(self, other):
-        return apply(ops.MatMul(), *_pair(self, _lift(other, self)))
+        return apply(ops.MatMul(), *matmul_operands(self, other))
 
     def __rmatmul__(self, other):
-        return apply(ops.MatMul(), *_pair(_lift(other, self), self))
+        return apply(ops.MatMul(), *matmul_operands(_lift(other, self), self))
 
     def __floordiv__(self, other):
         """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
@@ -162,11 +165,15 @@ class OperatorMethods:
         _inplace.modify(self, "setitem", ops.SetItem(_raw_index(index)), _value(value, self))
 
     # ----- in place (PyTorch's ``op_`` methods; each returns the tensor itself) -----
-    def add_(self, other, *, alpha=1):
+    def add_(self, other, *legacy, alpha=1):
+        """``self += alpha * other``; also PyTorch's deprecated ``add_(alpha, other)``."""
+        other, alpha = legacy_alpha("add_", other, legacy, alpha)
         other = _lift(other, self)
         return _inplace.modify(self, "add_", _ADD(), other if alpha == 1 else other * alpha)
 
-    def sub_(self, other, *, alpha=1):
+    def sub_(self, other, *legacy, alpha=1):
+        """``self -= alpha * other``; also PyTorch's deprecated ``sub_(alpha, other)``."""
+        other, alpha = legacy_alpha("sub_", other, legacy, alpha)
         other = _lift(other, self)
         return _inplace.modify(self, "sub_", _SUB(), other if alpha == 1 else other * alpha)
 
@@ -264,12 +271,12 @@ class OperatorMethods:
     def mm(self, other: Tensor) -> Tensor:
         """The matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p)."""
         _need_dims("mm", 2, self, other)
-        return _fn.matmul(self, other)
+        return apply(ops.MatMul(), *matmul_operands(self, other))
 
     def bmm(self, other: Tensor) -> Tensor:
         """Batched matrix product of 3-D tensors, (b, n, m) @ (b, m, p) -> (b, n, p)."""
         _need_dims("bmm", 3, self, other)
-        return _fn.matmul(self, other)
+        return apply(ops.MatMul(), *matmul_operands(self, other))
 
     @property
     def _version(self) -> int:
@@ -311,3 +318,34 @@ def _raw_index(index):
     if isinstance(index, np.ndarray) and index.dtype == np.bool_:
         return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
     return index
+
+
+def legacy_alpha(name: str, other, legacy: tuple, alpha):
+    """``(other, alpha)`` of ``add``/``sub`` and their in-place forms, accepting PyTorch's
+    deprecated ``name(Number alpha, Tensor other)`` overload with PyTorch's UserWarning."""
+    if not legacy:
+        return other, alpha
+    number = isinstance(other, (int, float)) or (isinstance(other, Tensor) and other.ndim == 0)
+    if len(legacy) > 1 or not number or alpha != 1:
+        raise TypeError(
+            f"{name}() takes 1 positional argument but {1 + len(legacy)} were given (alpha is a "
+            f"keyword: {name}(other, alpha=...))"
+        )
+    warnings.warn(
+        f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\n"
+        f"Consider using one of the following signatures instead:\n"
+        f"\t{name}(Tensor other, *, Number alpha = 1)",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+    return legacy[0], other
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by the caller point at the user's line:
+    the first frame outside the chainrule package (``add_``, ``cr.add`` ... are different depths)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, f = 1, sys._getframe(1)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(package):
+        level, f = level + 1, f.f_back
+    return level

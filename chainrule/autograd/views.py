@@ -143,7 +143,7 @@ def replay(x: Tensor, vops: tuple, root: Tensor, epoch: int) -> Tensor:
             op.inputs = (x,)
             op._v = epoch
             out._node = op
-            out.requires_grad = True
+            out._requires_grad = True
         out._base = root  # for the version counter only: an internal tensor is never rebased
         x = out
     return x
@@ -157,7 +157,7 @@ def snapshot(t: Tensor, stamp: int) -> Tensor:
     old._node = t._node
     old._tangent = t._tangent
     old.name = t.name
-    old.requires_grad = t.requires_grad
+    old._requires_grad = t._requires_grad
     old._vstamp = stamp  # its values were changed by that write: a node that saved them fails
     old._prev = getattr(t, "_prev", None)
     base = getattr(t, "_base", None)
@@ -208,7 +208,7 @@ def refresh(t: Tensor) -> Tensor:
         old = snapshot(t, s)
         old._vstamp, old._vops, old._vmeta = stamp, t._vops, _FROZEN
     new = replay(base, t._vops, base, state.epoch)
-    t._node, t.requires_grad = new._node, new.requires_grad
+    t._node, t._requires_grad = new._node, new._requires_grad
     return t
 
 

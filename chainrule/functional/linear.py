@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.promotion import check_linear_dtypes
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.errors import ShapeError
 from chainrule.ops.matmul import Linear
@@ -31,6 +32,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got "
             f"{bias.shape}"
         )
+    dw = weight._data.dtype
+    if x._data.dtype != dw or (bias is not None and bias._data.dtype != dw):
+        check_linear_dtypes(x, weight, bias)  # PyTorch's RuntimeError: it promotes none of them
     args = (x, weight) if bias is None else (x, weight, bias)
     if x.ndim == 2:
         return apply(Linear(), *args)

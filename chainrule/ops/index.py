@@ -17,7 +17,13 @@ class GetItem(Op):
         self.index = index
 
     def forward(self, x):
-        return x[self.index]
+        y = x[self.index]
+        if not isinstance(y, xp.ndarray):
+            # Integers alone pick one element, which NumPy returns as a scalar copy; with an
+            # Ellipsis added it is a 0-d view, as PyTorch's x[i, j] is (x[i, j].add_(1) writes x).
+            index = self.index if isinstance(self.index, tuple) else (self.index,)
+            y = x[(*index, Ellipsis)]
+        return y
 
     def vjp(self, m, g, x, y):
         return (m.index_add(g, self.index, x.shape),)
