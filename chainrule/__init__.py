@@ -6,6 +6,7 @@ x = cr.tensor([1.0, 2.0], requires_grad=True)
 x.grad  # tensor([2., 4.])
 """
 
+from chainrule import backends
 from chainrule.autograd import (
     Tensor,
     detect_anomaly,
@@ -142,8 +143,8 @@ from chainrule.autograd.tensor_math import (
     var,
     where,
 )
-from chainrule.backend import bool_ as bool
 from chainrule.backend import (
+    bfloat16,
     float16,
     float32,
     float64,
@@ -155,9 +156,9 @@ from chainrule.backend import (
     set_default_dtype,
     uint8,
 )
+from chainrule.backend import bool_ as bool
 from chainrule.devices import (
     accelerator,
-    backends,
     cuda,
     device,
     get_default_device,

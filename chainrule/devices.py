@@ -2,8 +2,9 @@
 the one device there is; the others are refused with one clear error instead of being ignored, so
 that a program asking for a GPU never silently runs somewhere it did not ask for.
 
-The namespaces ``cuda``, ``accelerator`` and ``backends`` answer the questions PyTorch programs
-ask before choosing a device (``torch.cuda.is_available()`` ...) truthfully: no.
+The namespaces ``cuda`` and ``accelerator`` (and the package ``chainrule.backends``) answer the
+questions PyTorch programs ask before choosing a device (``torch.cuda.is_available()`` ...)
+truthfully: no.
 """
 
 from __future__ import annotations
@@ -139,20 +140,6 @@ cuda = types.SimpleNamespace(
 accelerator = types.SimpleNamespace(
     is_available=_false, current_accelerator=_none, device_count=_zero
 )
-
-
-class _Flags(types.SimpleNamespace):
-    """A ``torch.backends.*`` flag namespace: settable flags that change nothing here."""
-
-
-backends = types.SimpleNamespace(
-    cuda=_Flags(is_built=_false, matmul=_Flags(allow_tf32=False)),
-    cudnn=_Flags(is_available=_false, enabled=True, deterministic=False, benchmark=False,
-                 allow_tf32=True),
-    mps=_Flags(is_available=_false, is_built=_false),
-    mkldnn=_Flags(is_available=_false, enabled=True),
-    openmp=_Flags(is_available=_false),
-)  # fmt: skip
 
 
 def to_args(args: tuple, kwargs: dict, *, where: str) -> tuple[device | None, Any]:

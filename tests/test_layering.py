@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "chainrule"
 
 LAYER = {
-    "errors": 0, "backend": 0, "random": 0, "devices": 0,
+    "errors": 0, "backend": 0, "backends": 0, "random": 0, "devices": 0,
     "ops": 1,
     "autograd": 2,
     "jit": 3,
