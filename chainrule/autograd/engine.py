@@ -310,7 +310,7 @@ def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
 
 def _check_grad(node, g) -> None:
     data = g._data if isinstance(g, Tensor) else g
-    if data.dtype.kind in "fc" and not np.isfinite(data).all():
+    if backend.kind(data.dtype) in "fc" and not np.isfinite(data).all():
         where = node.trace or "<created outside detect_anomaly>"
         raise AnomalyError(
             f"detect_anomaly: the backward of {node.name} produced NaN or Inf in an input "

@@ -11,7 +11,7 @@ from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _check_sub, _lift, _pair
 from chainrule.autograd.tensor import Tensor, _raw, _view, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, kind
 from chainrule.errors import expect
 
 _ADD, _SUB, _MUL, _DIV = ops.Add, ops.Sub, ops.Mul, ops.Div
@@ -67,7 +67,7 @@ class OperatorMethods:
 
     def __pow__(self, other):
         if isinstance(other, (int, float)):
-            if isinstance(other, float) and self._data.dtype.kind not in "fc":
+            if isinstance(other, float) and kind(self._data.dtype) not in "fc":
                 return apply(ops.PowScalar(other), self.astype(get_default_dtype()))
             return apply(ops.PowScalar(other), self)
         return apply(ops.Pow(), *_pair(self, _lift(other, self)))

@@ -8,6 +8,7 @@ import numpy as np
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import kind as _kind
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp
@@ -118,7 +119,7 @@ def check_window(who: str, shape, k: tuple[int, int], pad: tuple[int, int], what
 
 
 def _check_float(who: str, what: str, t: Tensor) -> None:
-    if t.dtype.kind != "f":
+    if _kind(t.dtype) != "f":
         raise TypeError(
             f"{who}: expected a floating-point {what}, got {t.dtype}; convert it first, e.g. "
             f"x.astype(cr.float32)\n  at {user_line()}"
