@@ -109,3 +109,126 @@ def test_bfloat16_prints_converts_back_and_carries_gradients():
     (leaf * leaf).sum().backward()
     _same(leaf.grad, (lambda t: (t * t).sum().backward() or t.grad)(
         torch.tensor(X, dtype=torch.bfloat16, requires_grad=True)))  # fmt: skip
+
+
+# ----- torch.backends as modules -----
+def test_backends_cudnn_is_a_module_with_settable_flags_as_torch():
+    import torch.backends.cudnn as tcudnn
+
+    import chainrule.backends.cudnn as cudnn
+
+    assert cudnn is cr.backends.cudnn
+    for name in ("enabled", "benchmark", "deterministic", "allow_tf32"):
+        assert getattr(cudnn, name) == getattr(tcudnn, name), name
+    assert cudnn.is_available() is tcudnn.is_available() is False
+    assert cudnn.version() is tcudnn.version() is None
+    cudnn.benchmark, cudnn.deterministic, cudnn.enabled = True, True, False
+    try:
+        assert cr.backends.cudnn.benchmark and cr.backends.cudnn.deterministic
+        with cudnn.flags(enabled=True, benchmark=False):
+            assert cudnn.enabled and not cudnn.benchmark
+        assert cudnn.benchmark and not cudnn.enabled
+    finally:
+        cudnn.benchmark, cudnn.deterministic, cudnn.enabled = False, False, True
+    assert cr.backends.mps.is_available() is torch.backends.mps.is_available() is False
+    assert cr.backends.cuda.is_built() is torch.backends.cuda.is_built() is False
+    assert cr.backends.cuda.matmul.allow_tf32 is torch.backends.cuda.matmul.allow_tf32
+
+
+# ----- nn.parallel -----
+def _linear_pair():
+    theirs = torch.nn.Linear(3, 2).double()
+    ours = cr.nn.Linear(3, 2).double()
+    ours.load_state_dict({k: cr.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+@pytest.mark.parametrize("wrap", ["DataParallel", "parallel.DataParallel", "DDP"])
+def test_parallel_wrappers_pass_through_with_module_prefixed_keys_as_torch(wrap):
+    ours, theirs = _linear_pair()
+    if wrap == "DDP":
+        o = cr.nn.parallel.DistributedDataParallel(ours)
+        t = torch.nn.DataParallel(theirs)  # torch's DDP needs a process group; same contract
+    elif wrap == "DataParallel":
+        o, t = cr.nn.DataParallel(ours, device_ids=[0]), torch.nn.DataParallel(theirs, [0])
+        assert o.device_ids == t.device_ids == []  # no GPU: PyTorch drops them, runs the module
+    else:
+        o, t = cr.nn.parallel.DataParallel(ours), torch.nn.parallel.DataParallel(theirs)
+    assert o.module is ours and t.module is theirs
+    assert list(o.state_dict()) == list(t.state_dict()) == ["module.weight", "module.bias"]
+    assert [n for n, _ in o.named_parameters()] == [n for n, _ in t.named_parameters()]
+    x = np.random.RandomState(0).randn(4, 3)
+    xo, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (o(xo) ** 2).sum().backward()
+    (t(xt) ** 2).sum().backward()
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+    again = cr.nn.DataParallel(cr.nn.Linear(3, 2).double())
+    again.load_state_dict({k: cr.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    np.testing.assert_array_equal(again.module.weight.numpy(), theirs.weight.detach().numpy())
+
+
+def test_ddp_refuses_gpu_devices():
+    with pytest.raises(ValueError, match="device_ids and output_device must be None"):
+        cr.nn.parallel.DistributedDataParallel(cr.nn.Linear(2, 2), device_ids=[0])
+
+
+def _mpi_missing() -> str | None:
+    import importlib.util
+    import shutil
+    import subprocess
+
+    if shutil.which("mpirun") is None or importlib.util.find_spec("mpi4py") is None:
+        return "mpirun or mpi4py missing (bash setup.sh installs both)"
+    version = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
+    return None if "Open MPI" in version or "OpenRTE" in version else "not Open MPI's mpirun"
+
+
+@pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+def test_ddp_under_mpirun_averages_gradients_over_the_ranks(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).parent / "distributed" / "ddp_worker.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_COMM", "PMI_"))}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")  # fmt: skip
+    out = tmp_path / "ddp.json"
+    cmd = ["mpirun", "--oversubscribe", "-n", "2", sys.executable, str(worker), str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["same_start"][0] == r["same_start"][1]  # rank 0's weights everywhere
+    local, ddp = np.array(r["local_grad"]), np.array(r["ddp_grad"])
+    assert np.abs(local[0] - local[1]).max() > 0.1  # the ranks saw different data
+    np.testing.assert_array_equal(ddp[0], ddp[1])
+    np.testing.assert_allclose(ddp[0], local.mean(0), rtol=1e-5, atol=1e-6)  # the mean
+    np.testing.assert_allclose(np.array(r["inside_no_sync"]), local, rtol=1e-6)  # not averaged
+    after = np.array(r["after_no_sync"])  # the accumulated sum of two passes, then averaged
+    np.testing.assert_allclose(after[0], 2 * local.mean(0), rtol=1e-5, atol=1e-6)
+    assert r["final"][0] == r["final"][1] and r["keys"] == ["module.weight", "module.bias"]
+
+
+def test_a_queued_callback_runs_once_every_gradient_is_in():
+    from chainrule.autograd.engine import queue_callback
+
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+
+    class Probe(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            queue_callback(lambda: seen.append(w.grad.tolist()))
+            return g
+
+    (Probe.apply(w * 3) * w).sum().backward()  # w's second path is summed after Probe's
+    assert seen == [[6.0, 12.0]]  # d(3w·w)/dw = 6w: both paths in, not only the first
+    with pytest.raises(RuntimeError, match="no backward pass is running"):
+        queue_callback(print)

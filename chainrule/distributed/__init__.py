@@ -51,6 +51,10 @@ from chainrule.distributed.model import (
 )
 from chainrule.distributed.reducer import DistributedOptimizer, GradientReducer
 from chainrule.distributed.sampler import DistributedSampler
+from chainrule.nn.parallel import distributed as _ddp
+
+# nn.parallel.DistributedDataParallel (a layer below) reaches MPI through these.
+_ddp.set_communication(world_size, broadcast_parameters, GradientReducer)
 
 __all__ = [
     "DistributedOptimizer",
