@@ -159,7 +159,6 @@ from chainrule.backend import (
 from chainrule.backend import bool_ as bool
 from chainrule.devices import (
     accelerator,
-    cuda,
     device,
     get_default_device,
     set_default_device,
@@ -169,7 +168,8 @@ from chainrule.random import Generator, manual_seed
 
 # isort: split
 # The layers above the engine; imported after it because they build on it.
-from chainrule import data, datasets, distributed, nn, onnx, optim, utils, viz
+from chainrule import amp, cuda, data, datasets, distributed, nn, onnx, optim, utils, viz
+from chainrule.amp import GradScaler, autocast, get_autocast_dtype, is_autocast_enabled
 from chainrule.jit import CompiledStep, compile
 from chainrule.serialization import load, save
 

@@ -49,6 +49,10 @@ def kind(dtype: np.dtype) -> str:
 
 _default_dtype = float32
 
+# The lower-precision dtype of an enabled CPU autocast (``chainrule.amp.autocast``), None
+# while it is off: read by the ops of autocast's lists (``chainrule.autograd.autocast``).
+autocast_dtype: np.dtype | None = None
+
 
 def matmul(a, b):
     """``a @ b``; for two bfloat16 operands the result is rounded to bfloat16, as PyTorch's

@@ -2,7 +2,7 @@
 the one device there is; the others are refused with one clear error instead of being ignored, so
 that a program asking for a GPU never silently runs somewhere it did not ask for.
 
-The namespaces ``cuda`` and ``accelerator`` (and the package ``chainrule.backends``) answer the
+The namespace ``accelerator`` (and the packages ``chainrule.cuda``, ``chainrule.backends``) answer the
 questions PyTorch programs ask before choosing a device (``torch.cuda.is_available()`` ...)
 truthfully: no.
 """
@@ -117,25 +117,6 @@ def _zero(*args: Any, **kwargs: Any) -> int:
 def _none(*args: Any, **kwargs: Any) -> None:
     return None
 
-
-def _refuse(*args: Any, **kwargs: Any):
-    raise RuntimeError(_NO_GPU)
-
-
-# torch.cuda: the questions a program asks before choosing a device, and the seeding calls it
-# makes unconditionally (harmless without a GPU, as in PyTorch).
-cuda = types.SimpleNamespace(
-    is_available=_false,
-    device_count=_zero,
-    is_initialized=_false,
-    manual_seed=_none,
-    manual_seed_all=_none,
-    synchronize=_none,
-    empty_cache=_none,
-    current_device=_refuse,
-    get_device_name=_refuse,
-    set_device=_refuse,
-)
 
 accelerator = types.SimpleNamespace(
     is_available=_false, current_accelerator=_none, device_count=_zero

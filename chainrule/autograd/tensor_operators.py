@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import backend as _backend
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
 from chainrule.autograd import tensor_math as _fn
@@ -76,9 +77,13 @@ class OperatorMethods:
         return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
     def __matmul__(self, other):
+        if _backend.autocast_dtype is not None:
+            return _fn.matmul(self, other)
         return apply(ops.MatMul(), *_pair(self, _lift(other, self)))
 
     def __rmatmul__(self, other):
+        if _backend.autocast_dtype is not None:
+            return _fn.matmul(other, self)
         return apply(ops.MatMul(), *_pair(_lift(other, self), self))
 
     def __floordiv__(self, other):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.autograd import autocast as _autocast
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply
@@ -351,3 +352,10 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
             raise ShapeError(f"{who}: expected a bias of shape ({og * g},), got {bias.shape}")
         y = y + bias.reshape((1, og * g, 1, 1))
     return y
+
+
+# Under CPU autocast the convolutions are on PyTorch's lower-precision list (the layers call
+# these private forms directly, so they are the ones wrapped).
+_conv1d = _autocast.lower_precision(_conv1d)
+_conv2d = _autocast.lower_precision(_conv2d)
+_conv_transpose2d = _autocast.lower_precision(_conv_transpose2d)
