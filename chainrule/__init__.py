@@ -145,10 +145,12 @@ from chainrule.autograd.tensor_math import (
 )
 from chainrule.backend import (
     bfloat16,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,

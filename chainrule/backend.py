@@ -44,7 +44,8 @@ def bfloat16_dtype() -> np.dtype:
 def kind(dtype: np.dtype) -> str:
     """``dtype.kind``, except that bfloat16 (kind "V" to NumPy) is a float, "f", as PyTorch
     treats it: promotion, ``requires_grad`` and differentiable casts ask this."""
-    return "f" if dtype == bfloat16 else dtype.kind
+    k = dtype.kind
+    return "f" if k == "V" and dtype == bfloat16 else k  # the common case: one attribute read
 
 
 _default_dtype = float32
@@ -52,6 +53,33 @@ _default_dtype = float32
 # The lower-precision dtype of an enabled CPU autocast (``chainrule.amp.autocast``), None
 # while it is off: read by the ops of autocast's lists (``chainrule.autograd.autocast``).
 autocast_dtype: np.dtype | None = None
+
+
+class finfo:
+    """The limits of a floating dtype (the default dtype when None), as ``torch.finfo``, in
+    Python numbers: ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``),
+    ``resolution`` (10 ** -decimal digits), ``dtype`` (its name)."""
+
+    def __init__(self, dtype=None) -> None:
+        dtype = _default_dtype if dtype is None else np.dtype(dtype)
+        if kind(dtype) != "f":
+            raise TypeError(f"finfo: expected a floating dtype, got {dtype}")
+        info = ml_dtypes.finfo(dtype) if dtype == bfloat16 else np.finfo(dtype)
+        self.bits, self.dtype = int(info.bits), str(dtype)
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.tiny:g}, dtype={self.dtype})"
+        )
+
+
+def iinfo(dtype):
+    """The limits of an integer dtype, as ``torch.iinfo``: ``min``, ``max``, ``bits``."""
+    return np.iinfo(np.dtype(dtype))
 
 
 def matmul(a, b):

@@ -18,7 +18,7 @@ X = [1.1, 2.3, -3.7, 1e-3, 250.6, -0.0]
 def _same(ours, theirs, exact=True):
     """Same dtype name and the same values (bfloat16 compared through float32, exactly)."""
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (ours.dtype, theirs.dtype)
-    a = np.asarray(ours.float().numpy(), np.float64)
+    a = ours.double().numpy()
     b = theirs.double().numpy()
     if exact:
         np.testing.assert_array_equal(a, b)
@@ -111,6 +111,41 @@ def test_bfloat16_prints_converts_back_and_carries_gradients():
     (leaf * leaf).sum().backward()
     _same(leaf.grad, (lambda t: (t * t).sum().backward() or t.grad)(
         torch.tensor(X, dtype=torch.bfloat16, requires_grad=True)))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16", "float32", "float64"])
+def test_finfo_is_floating_point_and_clamp_as_torch(name):
+    ours, theirs = cr.finfo(getattr(cr, name)), torch.finfo(getattr(torch, name))
+    for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution"):
+        assert float(getattr(ours, attr)) == float(getattr(theirs, attr)), attr
+    assert cr.ones(2, dtype=getattr(cr, name)).is_floating_point()
+    _same(
+        cr.tensor(X, dtype=getattr(cr, name)).clamp(-1, 2.5),
+        torch.tensor(X, dtype=getattr(torch, name)).clamp(-1, 2.5),
+    )
+    assert not cr.ones(2, dtype=cr.int64).is_floating_point()
+    assert cr.iinfo(cr.int32).max == torch.iinfo(torch.int32).max
+    with pytest.raises(TypeError, match="finfo: expected a floating dtype"):
+        cr.finfo(cr.int64)
+
+
+def test_a_bfloat16_model_trains_as_torch():
+    r = np.random.RandomState(4)
+    w, b = r.randn(3, 4).astype(np.float32), r.randn(3).astype(np.float32)
+    x = r.randn(5, 4).astype(np.float32)
+    out = []
+    for lib in (cr, torch):
+        m = lib.nn.Linear(4, 3)
+        m.load_state_dict({"weight": lib.tensor(w), "bias": lib.tensor(b)})
+        m = m.to(lib.bfloat16)
+        opt = lib.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(3):
+            opt.zero_grad()
+            (m(lib.tensor(x).to(lib.bfloat16)) ** 2).mean().backward()
+            opt.step()
+        assert str(m.weight.dtype).endswith("bfloat16")
+        out.append(m.weight.detach().float().numpy())
+    np.testing.assert_allclose(out[0], out[1], rtol=2**-6, atol=2**-6)
 
 
 # ----- torch.backends as modules -----
