@@ -272,3 +272,27 @@ def test_pytorchs_module_paths_import():
     assert SubsetRandomSampler is crd.SubsetRandomSampler
     assert cr.utils.data.DataLoader is crd.DataLoader
     assert list(tud.dataloader.__dict__) and list(tud.sampler.__dict__)  # PyTorch's too
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_distributed_sampler_at_pytorchs_path_serves_torchs_shards(drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+
+    from chainrule.utils.data.distributed import DistributedSampler
+
+    assert DistributedSampler is cr.distributed.DistributedSampler
+    ds = list(range(11))
+    for rank in range(3):
+        ours = DistributedSampler(ds, num_replicas=3, rank=rank, shuffle=False, drop_last=drop_last)
+        theirs = TorchSampler(ds, num_replicas=3, rank=rank, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+        loader = crd.DataLoader(ds, batch_size=2, sampler=ours)
+        assert [b.tolist() for b in loader] == [
+            b.tolist() for b in tud.DataLoader(ds, batch_size=2, sampler=theirs)
+        ]
+    alone = DistributedSampler(ds)  # one process: the world of one
+    assert (alone.num_replicas, alone.rank, len(alone)) == (1, 0, 11)
+    alone.set_epoch(1)
+    first = list(alone)
+    alone.set_epoch(2)
+    assert sorted(first) == ds and list(alone) != first

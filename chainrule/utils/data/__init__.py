@@ -13,12 +13,13 @@ worker id at the start of every epoch, as each PyTorch worker would call it once
 performance options are accepted and change nothing.
 
 The modules are PyTorch's, for programs that import from them: ``dataset`` (the datasets and
-``random_split``), ``sampler``, ``dataloader`` (``DataLoader``, ``default_collate``) and
-``_utils.collate``.
+``random_split``), ``sampler``, ``dataloader`` (``DataLoader``, ``default_collate``),
+``distributed`` (``DistributedSampler``) and ``_utils.collate``.
 """
 
 from __future__ import annotations
 
+from chainrule.utils.data import distributed
 from chainrule.utils.data._utils.collate import default_collate, default_convert
 from chainrule.utils.data.dataloader import DataLoader, get_worker_info
 from chainrule.utils.data.dataset import (
