@@ -474,3 +474,45 @@ def test_a_disabled_grad_scaler_passes_through_as_torch(make):
         seen.append(([(w.category, str(w.message)) for w in caught], p.detach().numpy().tolist(),
                      scaler.get_scale(), scaler.state_dict()))  # fmt: skip
     assert seen[0] == seen[1] and seen[0][1] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+def test_custom_fwd_and_bwd_follow_torchs_autocast_rules(cast_inputs):
+    seen = []
+    for lib in (cr, torch):
+        amp = lib.amp
+
+        class MatMul(lib.autograd.Function):
+            @staticmethod
+            @amp.custom_fwd(
+                device_type="cpu", cast_inputs=cast_inputs and getattr(lib, cast_inputs)
+            )
+            def forward(ctx, a, b):
+                ctx.save_for_backward(a, b)
+                return a @ b
+
+            @staticmethod
+            @amp.custom_bwd(device_type="cpu")
+            def backward(ctx, g):
+                a, b = ctx.saved_tensors
+                return g @ b.transpose(0, 1), a.transpose(0, 1) @ g
+
+        a = lib.ones(2, 3, requires_grad=True)
+        b = lib.ones(3, 4, dtype=lib.bfloat16, requires_grad=True)
+        with lib.autocast("cpu"):
+            out = MatMul.apply(a, b)
+        out.float().sum().backward()
+        seen.append([str(t.dtype).replace("torch.", "") for t in (out, a.grad, b.grad)])
+    out_dtype = "bfloat16" if cast_inputs is None else "float32"  # matmul in bf16, or not
+    assert seen[0] == seen[1] == [out_dtype, "float32", "bfloat16"]  # grads: the leaves' dtypes
+
+
+def test_cuda_custom_fwd_warns_as_torch():
+    msgs = []
+    for lib in (cr, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.cuda.amp.custom_fwd(lambda ctx, x: x)
+            lib.cuda.amp.custom_bwd(lambda ctx, g: g)
+        msgs.append([(w.category, str(w.message)) for w in caught])
+    assert msgs[0] == msgs[1] and len(msgs[0]) == 2

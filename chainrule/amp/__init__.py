@@ -3,6 +3,8 @@ PyTorch's CPU behaviour (see each module)."""
 
 from chainrule.amp.autocast_mode import (
     autocast,
+    custom_bwd,
+    custom_fwd,
     get_autocast_dtype,
     is_autocast_available,
     is_autocast_enabled,
@@ -12,6 +14,8 @@ from chainrule.amp.grad_scaler import GradScaler
 __all__ = [
     "GradScaler",
     "autocast",
+    "custom_bwd",
+    "custom_fwd",
     "get_autocast_dtype",
     "is_autocast_available",
     "is_autocast_enabled",

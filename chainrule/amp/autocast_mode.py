@@ -20,8 +20,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend
+from chainrule.autograd.tensor import Tensor
 
-__all__ = ["autocast", "get_autocast_dtype", "is_autocast_available", "is_autocast_enabled"]
+__all__ = [
+    "autocast", "custom_bwd", "custom_fwd", "get_autocast_dtype", "is_autocast_available",
+    "is_autocast_enabled",
+]  # fmt: skip
 
 _SUPPORTED = (backend.bfloat16, np.dtype(np.float16))
 _default_dtype = {"cpu": backend.bfloat16, "cuda": np.dtype(np.float16)}
@@ -111,3 +115,55 @@ class autocast:
                 return func(*args, **kwargs)
 
         return decorated
+
+
+def _cast(value: Any, dtype: np.dtype) -> Any:
+    """``value`` with its float Tensors (float64 excepted) cast to ``dtype``, through lists,
+    tuples and dicts, as PyTorch's ``torch.amp.autocast_mode._cast``."""
+    if isinstance(value, Tensor):
+        eligible = backend.kind(value.dtype) == "f" and value.dtype != np.float64
+        return value.astype(dtype) if eligible else value
+    if isinstance(value, dict):
+        return {k: _cast(v, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(v, dtype) for v in value)
+    return value
+
+
+def custom_fwd(fwd: Callable | None = None, *, device_type: str, cast_inputs: Any = None):
+    """Decorates an ``autograd.Function``'s ``forward``: with ``cast_inputs`` and autocast on,
+    the forward runs with autocast off on inputs cast to ``cast_inputs``; without it, the
+    forward runs as it is and ``custom_bwd`` gives the backward the same autocast state."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        ctx._dtype = get_autocast_dtype(device_type)
+        on = is_autocast_enabled(device_type)
+        ctx._fwd_used_autocast = on and cast_inputs is None
+        if cast_inputs is None or not on:
+            return fwd(ctx, *args, **kwargs)
+        dt = np.dtype(cast_inputs)
+        with autocast(device_type=device_type, enabled=False):
+            return fwd(ctx, *_cast(args, dt), **_cast(kwargs, dt))
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd: Callable | None = None, *, device_type: str):
+    """Decorates an ``autograd.Function``'s ``backward`` to run under the autocast state its
+    forward (decorated by ``custom_fwd``) ran in."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        with autocast(device_type, enabled=ctx._fwd_used_autocast, dtype=ctx._dtype):
+            return bwd(ctx, *args, **kwargs)
+
+    return decorate_bwd

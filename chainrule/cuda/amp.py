@@ -9,7 +9,7 @@ from typing import Any
 
 from chainrule.amp import autocast_mode, grad_scaler
 
-__all__ = ["GradScaler", "autocast"]
+__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd"]
 
 
 class autocast(autocast_mode.autocast):
@@ -46,3 +46,26 @@ class GradScaler(grad_scaler.GradScaler):
         super().__init__(
             "cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled
         )
+
+
+def custom_fwd(fwd: Any = None, *, cast_inputs: Any = None) -> Any:
+    """``torch.cuda.amp.custom_fwd``: ``chainrule.amp.custom_fwd(device_type="cuda")``, with
+    PyTorch's deprecation warning; CUDA autocast is never on here, so the forward runs as is."""
+    _deprecated("custom_fwd", "custom_fwd(args..., device_type='cuda')")
+    return autocast_mode.custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
+
+
+def custom_bwd(bwd: Any) -> Any:
+    """``torch.cuda.amp.custom_bwd``: ``chainrule.amp.custom_bwd(device_type="cuda")``, with
+    PyTorch's deprecation warning."""
+    _deprecated("custom_bwd", "custom_bwd(args..., device_type='cuda')")
+    return autocast_mode.custom_bwd(bwd, device_type="cuda")
+
+
+def _deprecated(name: str, instead: str) -> None:
+    warnings.warn(
+        f"`torch.cuda.amp.{name}(args...)` is deprecated. Please use `torch.amp.{instead}` "
+        "instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
