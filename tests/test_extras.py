@@ -1,5 +1,6 @@
-"""The packaging promise: ``pip install chainrule`` is NumPy and safetensors, and everything else
-comes with an extra that is imported only where it is used, and named when it is missing."""
+"""The packaging promise: ``pip install chainrule`` is NumPy, safetensors and ml_dtypes (the
+NumPy dtype behind ``cr.bfloat16``), and everything else comes with an extra that is imported
+only where it is used, and named when it is missing."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PROVIDED_BY = {
     "numpy": ("numpy", None),
     "safetensors": ("safetensors", None),
+    "ml_dtypes": ("ml_dtypes", None),
     "tqdm": ("tqdm", "cli"),
     "matplotlib": ("matplotlib", "cli"),
     "PIL": ("pillow", "caption"),
@@ -47,8 +49,8 @@ def _extra(name: str) -> set[str]:
     return out
 
 
-def test_the_core_dependencies_are_numpy_and_safetensors():
-    assert _names(PROJECT["dependencies"]) == {"numpy", "safetensors"}
+def test_the_core_dependencies_are_numpy_safetensors_and_ml_dtypes():
+    assert _names(PROJECT["dependencies"]) == {"numpy", "safetensors", "ml_dtypes"}
 
 
 def test_each_optional_module_is_in_its_extra_and_all_holds_cli_caption_and_mpi():
