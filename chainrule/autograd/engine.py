@@ -216,6 +216,9 @@ def queue_callback(fn) -> None:
     asks for work after the whole pass (``DistributedDataParallel`` averages gradients so)."""
     if _callbacks is None:
         raise RuntimeError("queue_callback: no backward pass is running")
+    tracer = recording()
+    if tracer is not None:  # a replay would not run it: cr.compile keeps this step eager
+        tracer.escape("a callback queued during backward (e.g. DistributedDataParallel's)")
     _callbacks.append(fn)
 
 
