@@ -268,3 +268,31 @@ def test_a_queued_callback_runs_once_every_gradient_is_in():
     assert seen == [[6.0, 12.0]]  # d(3w·w)/dw = 6w: both paths in, not only the first
     with pytest.raises(RuntimeError, match="no backward pass is running"):
         queue_callback(print)
+
+
+def test_a_step_that_queues_a_callback_stays_eager_under_compile():
+    from chainrule.autograd.engine import queue_callback
+
+    calls = []
+
+    class Probe(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            queue_callback(lambda: calls.append(1))
+            return g
+
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    @cr.compile
+    def step():
+        w.grad = None
+        (Probe.apply(w) * w).sum().backward()
+
+    with pytest.warns(cr.jit.CompileWarning, match="running eagerly"):  # as DDP's output node
+        for _ in range(4):
+            step()
+    assert len(calls) == 4  # a replay would have skipped it
