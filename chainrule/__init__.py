@@ -6,6 +6,7 @@ x = cr.tensor([1.0, 2.0], requires_grad=True)
 x.grad  # tensor([2., 4.])
 """
 
+from chainrule import backends
 from chainrule.autograd import (
     Tensor,
     detect_anomaly,
@@ -147,12 +148,14 @@ from chainrule.autograd.tensor_math import (
     var,
     where,
 )
-from chainrule.backend import bool_ as bool
 from chainrule.backend import (
+    bfloat16,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,
@@ -160,10 +163,9 @@ from chainrule.backend import (
     set_default_dtype,
     uint8,
 )
+from chainrule.backend import bool_ as bool
 from chainrule.devices import (
     accelerator,
-    backends,
-    cuda,
     device,
     get_default_device,
     set_default_device,
@@ -173,7 +175,8 @@ from chainrule.random import Generator, manual_seed
 
 # isort: split
 # The layers above the engine; imported after it because they build on it.
-from chainrule import data, datasets, distributed, nn, onnx, optim, utils, viz
+from chainrule import amp, cuda, data, datasets, distributed, nn, onnx, optim, utils, viz
+from chainrule.amp import GradScaler, autocast, get_autocast_dtype, is_autocast_enabled
 from chainrule.jit import CompiledStep, compile
 from chainrule.serialization import load, save
 

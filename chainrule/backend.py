@@ -15,6 +15,7 @@ the ops, and a pass over those packages as well.
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 xp = np
@@ -28,15 +29,73 @@ int16 = np.dtype(np.int16)
 int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
+# bfloat16 has no NumPy type of its own: ml_dtypes (the library JAX uses) provides it, with
+# ufuncs that compute in float32 and round each result to bfloat16, as PyTorch's CPU kernels do.
+# NumPy files it under kind "V"; ``kind`` below says "f" for it.
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def bfloat16_dtype() -> np.dtype:
+    """The NumPy dtype that holds ``cr.bfloat16`` tensors (ml_dtypes' bfloat16): what a reader
+    of PyTorch's ``BFloat16Storage`` gives its array."""
+    return bfloat16
+
+
+def kind(dtype: np.dtype) -> str:
+    """``dtype.kind``, except that bfloat16 (kind "V" to NumPy) is a float, "f", as PyTorch
+    treats it: promotion, ``requires_grad`` and differentiable casts ask this."""
+    k = dtype.kind
+    return "f" if k == "V" and dtype == bfloat16 else k  # the common case: one attribute read
+
 
 _default_dtype = float32
+
+# The lower-precision dtype of an enabled CPU autocast (``chainrule.amp.autocast``), None
+# while it is off: read by the ops of autocast's lists (``chainrule.autograd.autocast``).
+autocast_dtype: np.dtype | None = None
+
+
+class finfo:
+    """The limits of a floating dtype (the default dtype when None), as ``torch.finfo``, in
+    Python numbers: ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``),
+    ``resolution`` (10 ** -decimal digits), ``dtype`` (its name)."""
+
+    def __init__(self, dtype=None) -> None:
+        dtype = _default_dtype if dtype is None else np.dtype(dtype)
+        if kind(dtype) != "f":
+            raise TypeError(f"finfo: expected a floating dtype, got {dtype}")
+        info = ml_dtypes.finfo(dtype) if dtype == bfloat16 else np.finfo(dtype)
+        self.bits, self.dtype = int(info.bits), str(dtype)
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.tiny:g}, dtype={self.dtype})"
+        )
+
+
+def iinfo(dtype):
+    """The limits of an integer dtype, as ``torch.iinfo``: ``min``, ``max``, ``bits``."""
+    return np.iinfo(np.dtype(dtype))
+
+
+def matmul(a, b):
+    """``a @ b``; for two bfloat16 operands the result is rounded to bfloat16, as PyTorch's
+    bfloat16 GEMM returns (ml_dtypes' matmul accumulates in float32 and returns float32)."""
+    y = np.matmul(a, b)
+    if y.dtype != a.dtype and a.dtype == bfloat16 and b.dtype == bfloat16:
+        return y.astype(bfloat16)
+    return y
 
 
 def set_default_dtype(dtype) -> None:
     """Sets the dtype that Python floats become (and that modules create parameters in)."""
     global _default_dtype
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":
+    if kind(dtype) != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
     _default_dtype = dtype
 
@@ -94,7 +153,7 @@ class ArrayMath:
 
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
-    matmul = staticmethod(np.matmul)
+    matmul = staticmethod(matmul)
     swapaxes = staticmethod(np.swapaxes)
     broadcast_to = staticmethod(np.broadcast_to)
     concatenate = staticmethod(np.concatenate)

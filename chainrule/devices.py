@@ -2,8 +2,9 @@
 the one device there is; the others are refused with one clear error instead of being ignored, so
 that a program asking for a GPU never silently runs somewhere it did not ask for.
 
-The namespaces ``cuda``, ``accelerator`` and ``backends`` answer the questions PyTorch programs
-ask before choosing a device (``torch.cuda.is_available()`` ...) truthfully: no.
+The namespace ``accelerator`` (and the packages ``chainrule.cuda``, ``chainrule.backends``) answer the
+questions PyTorch programs ask before choosing a device (``torch.cuda.is_available()`` ...)
+truthfully: no.
 """
 
 from __future__ import annotations
@@ -117,42 +118,9 @@ def _none(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def _refuse(*args: Any, **kwargs: Any):
-    raise RuntimeError(_NO_GPU)
-
-
-# torch.cuda: the questions a program asks before choosing a device, and the seeding calls it
-# makes unconditionally (harmless without a GPU, as in PyTorch).
-cuda = types.SimpleNamespace(
-    is_available=_false,
-    device_count=_zero,
-    is_initialized=_false,
-    manual_seed=_none,
-    manual_seed_all=_none,
-    synchronize=_none,
-    empty_cache=_none,
-    current_device=_refuse,
-    get_device_name=_refuse,
-    set_device=_refuse,
-)
-
 accelerator = types.SimpleNamespace(
     is_available=_false, current_accelerator=_none, device_count=_zero
 )
-
-
-class _Flags(types.SimpleNamespace):
-    """A ``torch.backends.*`` flag namespace: settable flags that change nothing here."""
-
-
-backends = types.SimpleNamespace(
-    cuda=_Flags(is_built=_false, matmul=_Flags(allow_tf32=False)),
-    cudnn=_Flags(is_available=_false, enabled=True, deterministic=False, benchmark=False,
-                 allow_tf32=True),
-    mps=_Flags(is_available=_false, is_built=_false),
-    mkldnn=_Flags(is_available=_false, enabled=True),
-    openmp=_Flags(is_available=_false),
-)  # fmt: skip
 
 
 def to_args(args: tuple, kwargs: dict, *, where: str) -> tuple[device | None, Any]:

@@ -1,5 +1,6 @@
-"""The packaging promise: ``pip install chainrule`` is NumPy and safetensors, and everything else
-comes with an extra that is imported only where it is used, and named when it is missing."""
+"""The packaging promise: ``pip install chainrule`` is NumPy, safetensors and ml_dtypes (the
+NumPy dtype behind ``cr.bfloat16``), and everything else comes with an extra that is imported
+only where it is used, and named when it is missing."""
 
 from __future__ import annotations
 
@@ -48,8 +49,7 @@ def _extra(name: str) -> set[str]:
     return out
 
 
-def test_the_core_dependencies_are_numpy_and_safetensors():
-    # and ml_dtypes, NumPy's bfloat16 (issue 27: bfloat16 tensors and PyTorch's checkpoints)
+def test_the_core_dependencies_are_numpy_safetensors_and_ml_dtypes():
     assert _names(PROJECT["dependencies"]) == {"numpy", "safetensors", "ml_dtypes"}
 
 

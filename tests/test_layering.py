@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "chainrule"
 
 LAYER = {
-    "errors": 0, "backend": 0, "random": 0, "devices": 0,
+    "errors": 0, "backend": 0, "backends": 0, "random": 0, "devices": 0,
     "ops": 1,
-    "autograd": 2,
+    "autograd": 2, "amp": 2, "cuda": 2,
     "jit": 3,
     "functional": 4,
     "nn": 5, "optim": 5, "data": 5, "datasets": 5, "utils": 5, "serialization": 5, "metrics": 5,

@@ -2,6 +2,7 @@
 for the same datasets, collate rules, samplers given in order, splits and concatenations."""
 
 import collections
+import warnings
 
 import numpy as np
 import pytest
@@ -148,3 +149,150 @@ def test_bad_arguments_are_refused_as_pytorch_refuses_them():
         crd.DataLoader([1, 2], num_workers=-1)
     with pytest.raises(ValueError, match="Sum of input lengths"):
         crd.random_split([1, 2, 3], [1, 1])
+
+
+def _both_raise(call_ours, call_theirs, kind, ours_match):
+    """PyTorch raises ``kind`` on its side, and chainrule the same kind with ``ours_match``."""
+    with pytest.raises(kind):
+        call_theirs()
+    with pytest.raises(kind, match=ours_match):
+        call_ours()
+
+
+@pytest.mark.parametrize("num_samples", [0, -3, 2.0])
+def test_random_sampler_refuses_a_non_positive_num_samples_as_torch(num_samples):
+    _both_raise(
+        lambda: crd.RandomSampler(list(range(5)), num_samples=num_samples),
+        lambda: tud.RandomSampler(list(range(5)), num_samples=num_samples),
+        ValueError,
+        f"num_samples should be a positive integer value, but got num_samples={num_samples}",
+    )
+    _both_raise(
+        lambda: crd.RandomSampler([], replacement=False),
+        lambda: tud.RandomSampler([], replacement=False),
+        ValueError,
+        "num_samples=0",
+    )
+    _both_raise(
+        lambda: crd.RandomSampler([1], replacement=1),
+        lambda: tud.RandomSampler([1], replacement=1),
+        TypeError,
+        "replacement should be a boolean",
+    )
+
+
+def test_random_split_refuses_fractions_outside_0_1_as_torch():
+    ds = list(range(10))
+    _both_raise(
+        lambda: crd.random_split(ds, [0.5, 0.7, -0.2]),
+        lambda: tud.random_split(ds, [0.5, 0.7, -0.2]),
+        ValueError,
+        "fraction at index 2 is not between 0 and 1",
+    )
+    _both_raise(
+        lambda: crd.random_split(ds, [0.5, 0.6]),
+        lambda: tud.random_split(ds, [0.5, 0.6]),
+        ValueError,
+        "Sum of input lengths",
+    )
+    for lib in (tud, crd):  # both warn about each empty split
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.random_split(list(range(3)), [0.9, 0.05, 0.05])
+        assert [str(w.message)[:27] for w in caught] == [
+            "Length of split at index 1 ",
+            "Length of split at index 2 ",
+        ]
+
+
+def test_drop_last_without_batching_is_refused_as_torch():
+    _both_raise(
+        lambda: crd.DataLoader(list(range(4)), batch_size=None, drop_last=True),
+        lambda: tud.DataLoader(list(range(4)), batch_size=None, drop_last=True),
+        ValueError,
+        "batch_size=None option disables auto-batching and is mutually exclusive with drop_last",
+    )
+
+
+@pytest.mark.parametrize("make", ["loader", "shuffle", "random", "subset", "weighted", "split"])
+def test_a_generator_that_is_not_one_is_a_type_error_as_torch(make):
+    ds = list(range(6))
+
+    def build(lib):
+        data = lib.utils.data
+        return {
+            "loader": lambda: list(data.DataLoader(ds, generator=5)),
+            "shuffle": lambda: list(data.DataLoader(ds, shuffle=True, generator=5)),
+            "random": lambda: list(data.RandomSampler(ds, generator=5)),
+            "subset": lambda: list(data.SubsetRandomSampler([1, 2], generator=5)),
+            "weighted": lambda: list(data.WeightedRandomSampler([1.0, 2.0], 3, generator=5)),
+            "split": lambda: data.random_split(ds, [3, 3], generator=5),
+        }[make]
+
+    _both_raise(build(cr), build(torch), TypeError, "argument 'generator' must be a chainrule")
+    crd.DataLoader(ds, generator=5)  # as in PyTorch, refused when the draw is made, not here
+
+
+def test_sampling_with_replacement_is_drawn_lazily_32_at_a_time():
+    class Huge:
+        def __len__(self):
+            return 7
+
+    ours = crd.RandomSampler(Huge(), replacement=True, num_samples=10**10)
+    theirs = tud.RandomSampler(Huge(), replacement=True, num_samples=10**10)
+    assert len(ours) == len(theirs) == 10**10
+    it = iter(ours)
+    first = [next(it) for _ in range(100)]  # 10**10 int64s up front would be 74 GiB
+    assert all(0 <= i < 7 for i in first) and len(set(first)) > 1
+    again = crd.RandomSampler(Huge(), True, 70, generator=cr.Generator().manual_seed(3))
+    draws = list(again)
+    assert len(draws) == 70 and draws == list(
+        crd.RandomSampler(Huge(), True, 70, generator=cr.Generator().manual_seed(3))
+    )
+
+
+@pytest.mark.parametrize("num_samples", [3, 7, 16])
+def test_sampling_without_replacement_covers_whole_permutations(num_samples):
+    ours = list(crd.RandomSampler(list(range(7)), num_samples=num_samples))
+    theirs = list(tud.RandomSampler(list(range(7)), num_samples=num_samples))
+    assert len(ours) == len(theirs) == num_samples
+    for k in range(num_samples // 7):
+        assert sorted(ours[7 * k : 7 * k + 7]) == list(range(7))
+
+
+def test_pytorchs_module_paths_import():
+    from chainrule.utils.data._utils.collate import default_collate as c2
+    from chainrule.utils.data.dataloader import DataLoader, default_collate
+    from chainrule.utils.data.dataset import Dataset, TensorDataset, random_split
+    from chainrule.utils.data.sampler import BatchSampler, SubsetRandomSampler
+
+    assert default_collate is c2 is crd.default_collate and DataLoader is crd.DataLoader
+    assert Dataset is crd.Dataset and TensorDataset is crd.TensorDataset
+    assert random_split is crd.random_split and BatchSampler is crd.BatchSampler
+    assert SubsetRandomSampler is crd.SubsetRandomSampler
+    assert cr.utils.data.DataLoader is crd.DataLoader
+    assert list(tud.dataloader.__dict__) and list(tud.sampler.__dict__)  # PyTorch's too
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_distributed_sampler_at_pytorchs_path_serves_torchs_shards(drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+
+    from chainrule.utils.data.distributed import DistributedSampler
+
+    assert DistributedSampler is cr.distributed.DistributedSampler
+    ds = list(range(11))
+    for rank in range(3):
+        ours = DistributedSampler(ds, num_replicas=3, rank=rank, shuffle=False, drop_last=drop_last)
+        theirs = TorchSampler(ds, num_replicas=3, rank=rank, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+        loader = crd.DataLoader(ds, batch_size=2, sampler=ours)
+        assert [b.tolist() for b in loader] == [
+            b.tolist() for b in tud.DataLoader(ds, batch_size=2, sampler=theirs)
+        ]
+    alone = DistributedSampler(ds)  # one process: the world of one
+    assert (alone.num_replicas, alone.rank, len(alone)) == (1, 0, 11)
+    alone.set_epoch(1)
+    first = list(alone)
+    alone.set_epoch(2)
+    assert sorted(first) == ds and list(alone) != first

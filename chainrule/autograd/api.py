@@ -8,7 +8,9 @@ Each is one line onto ``tensor_math`` (the ops with their gradients); nothing is
 
 from __future__ import annotations
 
+from chainrule import backend as _backend
 from chainrule import ops as _ops
+from chainrule.autograd import autocast as _autocast
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor
@@ -250,6 +252,8 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     xs = [_t(x) for x in operands]
+    if _backend.autocast_dtype is not None:  # PyTorch's einsum runs as bmm: lower precision
+        xs = list(_autocast.lower(*xs))
     for k in range(1, len(xs)):  # one dtype for all, by PyTorch's promotion
         xs[0], xs[k] = _pair(xs[0], xs[k])
     xs = [x.astype(xs[0].dtype) for x in xs]

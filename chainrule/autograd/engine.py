@@ -217,14 +217,40 @@ def observing(observer: Observer) -> Iterator[None]:
         _observer = prev
 
 
+_callbacks: list | None = None  # those queued during the walk now running (None: no walk)
+
+
+def queue_callback(fn) -> None:
+    """Runs ``fn()`` once the backward walk now running has ended, every leaf's ``.grad``
+    filled: PyTorch's ``Variable._execution_engine.queue_callback``, by which a backward hook
+    asks for work after the whole pass (``DistributedDataParallel`` averages gradients so)."""
+    if _callbacks is None:
+        raise RuntimeError("queue_callback: no backward pass is running")
+    tracer = recording()
+    if tracer is not None:  # a replay would not run it: cr.compile keeps this step eager
+        tracer.escape("a callback queued during backward (e.g. DistributedDataParallel's)")
+    _callbacks.append(fn)
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets):
     """The walk from ``roots``. Returns the gradients of ``targets`` (by id) when given, else
-    fills the ``.grad`` of leaves. A ``cr.compile`` recording in progress watches it."""
-    tracer = recording()
-    if tracer is not None:
-        with tracer.watching_backward(create_graph) as observer:
-            return _walk(roots, root_grads, retain_graph, create_graph, targets, observer)
-    return _walk(roots, root_grads, retain_graph, create_graph, targets, _observer)
+    fills the ``.grad`` of leaves; then runs what was queued during it. A ``cr.compile``
+    recording in progress watches it."""
+    global _callbacks
+    outer, _callbacks = _callbacks, []
+    try:
+        tracer = recording()
+        if tracer is not None:
+            with tracer.watching_backward(create_graph) as observer:
+                found = _walk(roots, root_grads, retain_graph, create_graph, targets, observer)
+        else:
+            found = _walk(roots, root_grads, retain_graph, create_graph, targets, _observer)
+        queued = _callbacks
+    finally:
+        _callbacks = outer
+    for fn in queued:
+        fn()
+    return found
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
@@ -320,7 +346,7 @@ def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
 
 def _check_grad(node, g) -> None:
     data = g._data if isinstance(g, Tensor) else g
-    if data.dtype.kind in "fc" and not np.isfinite(data).all():
+    if backend.kind(data.dtype) in "fc" and not np.isfinite(data).all():
         where = node.trace or "<created outside detect_anomaly>"
         raise AnomalyError(
             f"detect_anomaly: the backward of {node.name} produced NaN or Inf in an input "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.backend import kind
 from chainrule.errors import user_line
 
 # PyTorch's names of dtypes in its messages: the C++ type ("dtype 'double'") and the ScalarType
@@ -60,7 +61,7 @@ def check_requires_grad(t, value, how: str) -> None:
         raise RuntimeError(
             f"you can only change requires_grad flags of leaf variables.{hint}\n  at {user_line()}"
         )
-    if value and t._data.dtype.kind not in "fc":
+    if value and kind(t._data.dtype) not in "fc":
         which = {
             "method": "only Tensors of floating point dtype",
             "attribute": "only Tensors of floating point and complex dtype",

@@ -7,7 +7,7 @@ import numpy as np
 
 from chainrule.autograd.flags import cpp_name, scalar_type
 from chainrule.autograd.tensor import Tensor, _to_array, constant
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, kind
 from chainrule.errors import user_line
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -24,7 +24,7 @@ def result_type(a, b) -> np.dtype:
 
 def _promoted(x: np.ndarray, y: np.ndarray) -> np.dtype:
     dx, dy = x.dtype, y.dtype
-    cx, cy = _CATEGORY[dx.kind], _CATEGORY[dy.kind]
+    cx, cy = _CATEGORY[kind(dx)], _CATEGORY[kind(dy)]
     if (x.ndim == 0) == (y.ndim == 0):
         if cx == cy:
             return np.promote_types(dx, dy)
@@ -39,12 +39,12 @@ def _pair(a: Tensor, b: Tensor, true_div: bool = False) -> tuple[Tensor, Tensor]
     gives the default float dtype)."""
     da, db = a._data.dtype, b._data.dtype
     if da is db or da == db:
-        if not true_div or da.kind in "fc":
+        if not true_div or kind(da) in "fc":
             return a, b
         dt = get_default_dtype()
     else:
         dt = _promoted(a._data, b._data)
-        if true_div and dt.kind not in "fc":
+        if true_div and kind(dt) not in "fc":
             dt = get_default_dtype()
     return a.astype(dt), b.astype(dt)
 
@@ -55,7 +55,7 @@ def _lift(x, like: Tensor) -> Tensor:
         return x
     if isinstance(x, (int, float)):
         dt = like._data.dtype
-        if dt.kind not in "fc":
+        if kind(dt) not in "fc":
             dt = np.result_type(dt, x)
             if dt == np.float64 and isinstance(x, float):
                 dt = get_default_dtype()

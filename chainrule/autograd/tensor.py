@@ -12,7 +12,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd.flags import check_grad, check_requires_grad
 from chainrule.autograd.grad_mode import recording, state
-from chainrule.backend import get_default_dtype, xp
+from chainrule.backend import get_default_dtype, kind, xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
 
 
@@ -208,7 +208,7 @@ class Tensor:
         dtype = np.dtype(dtype)
         if dtype == self._data.dtype:
             return self
-        if dtype.kind not in "fc" or self._data.dtype.kind not in "fc":
+        if kind(dtype) not in "fc" or kind(self._data.dtype) not in "fc":
             return recomputed(_astype, self, dtype)
         return apply(ops.Cast(dtype), self)
 
@@ -222,7 +222,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
-        if self._data.dtype != get_default_dtype() and self._data.dtype.kind == "f":
+        if self._data.dtype != get_default_dtype() and kind(self._data.dtype) == "f":
             extra += f", dtype={self._data.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{self._node.name}>"
@@ -337,7 +337,7 @@ def _to_array(data, dtype) -> np.ndarray:
             ) from None
         if dtype is None and arr.dtype == np.float64 and not _has_float64(data):
             arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
-    if arr.dtype.kind in "OUSVMm":
+    if kind(arr.dtype) in "OUSVMm":
         raise TypeError(
             f"tensor: cannot make a tensor of {arr.dtype} values (from "
             f"{type(data).__name__}); tensors hold numbers and booleans only"
@@ -471,7 +471,7 @@ def _op_error(op, inputs, exc: Exception) -> Exception:
 def _check_anomaly(op, inputs, out: Tensor) -> None:
     op.trace = user_line()
     data = out._data
-    if data.dtype.kind in "fc" and not xp.isfinite(data).all():
+    if kind(data.dtype) in "fc" and not xp.isfinite(data).all():
         raise AnomalyError(
             f"detect_anomaly: {op.name} produced NaN or Inf in its result\n  at {op.trace}"
         )

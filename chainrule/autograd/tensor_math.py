@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import backend as _backend
 from chainrule import ops
+from chainrule.autograd import autocast as _autocast
 from chainrule.autograd.promotion import _as_np_tensor, _lift, _pair
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 
@@ -310,6 +312,8 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 def matmul(a, b) -> Tensor:
     """Matrix product a @ b with NumPy's rules (1-D promotion, broadcast batch axes)."""
     a = _as_np_tensor(a)
+    if _backend.autocast_dtype is not None:  # on autocast's lower-precision list
+        a, b = _autocast.lower(a, b)
     return apply(ops.MatMul(), *_pair(a, _lift(b, a)))
 
 

@@ -10,6 +10,7 @@ from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import bfloat16, kind
 from chainrule.errors import ShapeError
 
 
@@ -45,6 +46,15 @@ class MathMethods:
     def half(self) -> Tensor:
         """This tensor as float16."""
         return self.astype(np.float16)
+
+    def bfloat16(self) -> Tensor:
+        """This tensor as bfloat16 (ml_dtypes' type: 8 exponent bits as float32, 7 of mantissa),
+        each value rounded to nearest even."""
+        return self.astype(bfloat16)
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating one (float16, bfloat16, float32, float64)."""
+        return kind(self._data.dtype) == "f"
 
     def long(self) -> Tensor:
         """This tensor as int64."""
@@ -248,6 +258,7 @@ class MathMethods:
 
 _LEGACY_NAMES = {
     "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
     "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
     "uint8": "ByteTensor", "bool": "BoolTensor",
 }  # fmt: skip

@@ -9,13 +9,15 @@ import warnings
 
 import numpy as np
 
+from chainrule import backend as _backend
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
+from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
 from chainrule.autograd.views import mark_view
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, kind
 from chainrule.errors import expect
 
 _ADD, _SUB, _MUL, _DIV = ops.Add, ops.Sub, ops.Mul, ops.Div
@@ -71,7 +73,7 @@ class OperatorMethods:
 
     def __pow__(self, other):
         if isinstance(other, (int, float)):
-            if isinstance(other, float) and self._data.dtype.kind not in "fc":
+            if isinstance(other, float) and kind(self._data.dtype) not in "fc":
                 return apply(ops.PowScalar(other), self.astype(get_default_dtype()))
             return apply(ops.PowScalar(other), self)
         return apply(ops.Pow(), *_pair(self, _lift(other, self)))
@@ -80,9 +82,13 @@ class OperatorMethods:
         return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
     def __matmul__(self, other):
+        if _backend.autocast_dtype is not None:
+            return _fn.matmul(self, other)
         return apply(ops.MatMul(), *matmul_operands(self, other))
 
     def __rmatmul__(self, other):
+        if _backend.autocast_dtype is not None:
+            return _fn.matmul(other, self)
         return apply(ops.MatMul(), *matmul_operands(_lift(other, self), self))
 
     def __floordiv__(self, other):

@@ -51,6 +51,13 @@ from chainrule.distributed.model import (
 )
 from chainrule.distributed.reducer import DistributedOptimizer, GradientReducer
 from chainrule.distributed.sampler import DistributedSampler
+from chainrule.nn.parallel import distributed as _ddp
+from chainrule.utils.data import distributed as _data
+
+# The layers below reach MPI through these: nn.parallel.DistributedDataParallel, and
+# utils.data.distributed.DistributedSampler's default world.
+_ddp.set_communication(world_size, broadcast_parameters, GradientReducer)
+_data.set_world(world_size, rank)
 
 __all__ = [
     "DistributedOptimizer",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.autograd import autocast as _autocast
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import kind as _kind
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp
@@ -182,7 +184,7 @@ def check_window(who: str, shape, k: tuple[int, int], pad: tuple[int, int], what
 
 
 def _check_float(who: str, what: str, t: Tensor) -> None:
-    if t.dtype.kind != "f":
+    if _kind(t.dtype) != "f":
         raise TypeError(
             f"{who}: expected a floating-point {what}, got {t.dtype}; convert it first, e.g. "
             f"x.astype(cr.float32)\n  at {user_line()}"
@@ -414,3 +416,10 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
             raise ShapeError(f"{who}: expected a bias of shape ({og * g},), got {bias.shape}")
         y = y + bias.reshape((1, og * g, 1, 1))
     return y
+
+
+# Under CPU autocast the convolutions are on PyTorch's lower-precision list (the layers call
+# these private forms directly, so they are the ones wrapped).
+_conv1d = _autocast.lower_precision(_conv1d)
+_conv2d = _autocast.lower_precision(_conv2d)
+_conv_transpose2d = _autocast.lower_precision(_conv_transpose2d)

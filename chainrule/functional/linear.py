@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chainrule.autograd import autocast as _autocast
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.promotion import check_linear_dtypes
 from chainrule.autograd.tensor import Tensor, apply
@@ -45,3 +46,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     lead = x.shape[:-1]
     y = apply(Linear(), x.reshape((-1, x.shape[-1])), *args[1:])
     return y.reshape(lead + (weight.shape[0],))
+
+
+# Under CPU autocast, on PyTorch's lower-precision list: runs in the autocast dtype.
+linear = _autocast.lower_precision(linear)

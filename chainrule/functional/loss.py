@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.autograd import autocast as _autocast
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
@@ -447,3 +448,14 @@ def kl_div(
         n = x._data.shape[0] if x._data.ndim else 1
         return loss.sum() * (1.0 / n)
     return _reduce(loss, reduction)
+
+
+# Under CPU autocast the losses run in float32, as on PyTorch's autocast "fp32" list.
+mse_loss = _autocast.full_precision(mse_loss)
+l1_loss = _autocast.full_precision(l1_loss)
+cross_entropy = _autocast.full_precision(cross_entropy)
+nll_loss = _autocast.full_precision(nll_loss)
+binary_cross_entropy = _autocast.full_precision(binary_cross_entropy)
+binary_cross_entropy_with_logits = _autocast.full_precision(binary_cross_entropy_with_logits)
+smooth_l1_loss = _autocast.full_precision(smooth_l1_loss)
+kl_div = _autocast.full_precision(kl_div)

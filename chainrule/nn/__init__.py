@@ -3,7 +3,7 @@
 One import line per file, so that each concern can add its layers without touching the others.
 """
 
-from chainrule.nn import functional, init, modules, utils
+from chainrule.nn import functional, init, modules, parallel, utils
 from chainrule.nn.activation import (
     ELU,
     GELU,
@@ -39,6 +39,7 @@ from chainrule.nn.normalization import (
     LayerNorm,
     _BatchNorm,
 )
+from chainrule.nn.parallel import DataParallel
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell

@@ -22,6 +22,7 @@ import numpy as np
 from chainrule import devices as _device
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import kind as _kind
 from chainrule.nn.parameter import Parameter
 
 
@@ -378,11 +379,11 @@ class Module:
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
-        if dtype.kind != "f":
+        if _kind(dtype) != "f":
             raise TypeError(f"to: expected a floating dtype, got {dtype}")
         for m in self.modules():
             for t in list(m._parameters.values()) + list(m._buffers.values()):
-                if t is None or t._data.dtype.kind != "f":
+                if t is None or _kind(t._data.dtype) != "f":
                     continue
                 t._data = t._data.astype(dtype)
                 if t.grad is not None:

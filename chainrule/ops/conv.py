@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from chainrule.backend import xp
+from chainrule.backend import matmul, xp
 from chainrule.ops.base import Op, cross_saved
 
 
@@ -153,7 +153,7 @@ def conv2d(x, w, b, geom: Geometry):
     n, _, h, wd = x.shape
     ho, wo = geom.out_hw(h, wd)
     o = w.shape[0]
-    y = im2col(x, geom) @ _weight_matrix(w).T  # (N·Ho·Wo, O): the channels-last output
+    y = matmul(im2col(x, geom), _weight_matrix(w).T)  # (N·Ho·Wo, O): the channels-last output
     if b is not None:
         if b.dtype == y.dtype:
             y += b
@@ -176,14 +176,14 @@ def conv2d_input(g, w, x_shape: tuple[int, ...], geom: Geometry):
     if sh == 1 and sw == 1 and ph < kh and pw < kw:
         full = Geometry(kh, kw, 1, 1, kh - 1 - ph, kw - 1 - pw)
         return conv2d(g, w[:, :, ::-1, ::-1].swapaxes(0, 1), None, full)
-    return col2im(_grad_rows(g) @ _weight_matrix(w), x_shape, geom)
+    return col2im(matmul(_grad_rows(g), _weight_matrix(w)), x_shape, geom)
 
 
 def conv2d_weight(x, g, w_shape: tuple[int, ...], geom: Geometry):
     """dW = dYᵀ · cols: the gradient of a convolution with respect to its weight.
     x: (N, C, H, W), g: (N, O, Ho, Wo) → (O, C, kh, kw)."""
     o, c, kh, kw = w_shape
-    dw = _grad_rows(g).T @ im2col(x, geom)  # (O, kh·kw·C)
+    dw = matmul(_grad_rows(g).T, im2col(x, geom))  # (O, kh·kw·C)
     return xp.ascontiguousarray(dw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import string
 
-from chainrule.backend import xp
+from chainrule.backend import bfloat16, xp
 from chainrule.ops.base import Op
 
 
@@ -50,6 +50,9 @@ class Einsum(Op):
         self.spec = ",".join(subs) + "->" + out
 
     def forward(self, *xs):
+        if xs and xs[0].dtype == bfloat16:  # NumPy's einsum has no bfloat16 loop: accumulate
+            y = xp.einsum(self.spec, *[x.astype(xp.float32) for x in xs], optimize=len(xs) > 2)
+            return y.astype(bfloat16)  # in float32 and round once, as PyTorch's bmm does
         return xp.einsum(self.spec, *xs, optimize=len(xs) > 2)
 
     def _sizes(self, xs) -> dict[str, int]:

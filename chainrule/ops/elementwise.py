@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.backend import xp
+from chainrule.backend import bfloat16, xp
 from chainrule.ops.base import Op, cross_saved
 
 
@@ -317,7 +317,10 @@ class Clip(Op):
         self.lo, self.hi = lo, hi
 
     def forward(self, x):
-        return xp.clip(x, self.lo, self.hi)
+        y = xp.clip(x, self.lo, self.hi)
+        if y.dtype != x.dtype and x.dtype == bfloat16:  # NumPy's clip lifts bfloat16 to float32
+            return y.astype(x.dtype)
+        return y
 
     def _mask(self, x):
         inside = None

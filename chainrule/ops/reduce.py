@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainrule.backend import ArrayMath, xp
+from chainrule.backend import ArrayMath, bfloat16, xp
 from chainrule.ops.base import Op, keepdims_shape, normalize_axes
 
 
@@ -22,6 +22,8 @@ class Sum(_Reduce):
 
     def forward(self, x):
         self.axes = normalize_axes(self.axis, x.ndim)
+        if x.dtype == bfloat16:  # accumulated in float32, rounded once, as PyTorch's CPU sum
+            return x.sum(axis=self.axes, keepdims=self.keepdims, dtype=xp.float32).astype(x.dtype)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def vjp(self, m, g, x, y):

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from chainrule.backend import kind
 from chainrule.ops.base import Op
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -20,7 +21,7 @@ class Erf(Op):
 
     def forward(self, x):
         x = np.asarray(x)
-        return np.asarray(_erf(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+        return np.asarray(_erf(x), dtype=x.dtype if kind(x.dtype) == "f" else np.float64)
 
     def vjp(self, m, g, x, y):
         return (g * (m.exp(-(x * x)) * _TWO_OVER_SQRT_PI),)

@@ -20,6 +20,7 @@ from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.creation import from_numpy
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import kind as _kind
 
 ParamsT = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 
@@ -119,7 +120,7 @@ class Optimizer:
                     f"{where} is not a leaf tensor (it is the result of an op); optimise the "
                     "tensor you created, not a computation on it"
                 )
-            if p._data.dtype.kind not in "fc":
+            if _kind(p._data.dtype) not in "fc":
                 raise TypeError(f"{where} has dtype {p._data.dtype}; only floating tensors learn")
             if id(p) in seen:
                 raise ValueError(
