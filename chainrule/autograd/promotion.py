@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import backend
+from chainrule.autograd import autocast
 from chainrule.autograd.flags import cpp_name, scalar_type
 from chainrule.autograd.tensor import Tensor, _to_array, constant
 from chainrule.backend import get_default_dtype, kind
@@ -93,6 +95,8 @@ def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
     """
     a = _as_np_tensor(a) if not isinstance(a, Tensor) else a
     b = _lift(b, a)
+    if backend.autocast_dtype is not None:  # on autocast's lower-precision list
+        a, b = autocast.lower(a, b)
     da, db = a._data.dtype, b._data.dtype
     if da is db or da == db:
         return a, b

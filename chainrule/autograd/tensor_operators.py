@@ -9,10 +9,8 @@ import warnings
 
 import numpy as np
 
-from chainrule import backend as _backend
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
-from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _axis, _keep
@@ -82,13 +80,9 @@ class OperatorMethods:
         return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
     def __matmul__(self, other):
-        if _backend.autocast_dtype is not None:
-            return _fn.matmul(self, other)
         return apply(ops.MatMul(), *matmul_operands(self, other))
 
     def __rmatmul__(self, other):
-        if _backend.autocast_dtype is not None:
-            return _fn.matmul(other, self)
         return apply(ops.MatMul(), *matmul_operands(_lift(other, self), self))
 
     def __floordiv__(self, other):
