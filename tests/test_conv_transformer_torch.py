@@ -171,7 +171,9 @@ def test_transformer_encoder_is_causal_as_torch(mask, is_causal, kpm):
 
 def test_is_causal_without_a_mask_is_refused_as_torch():
     c, t = _encoder_pair()
-    x = np.zeros((S, N, E))
+    # float32 like the layers: a float64 input would meet PyTorch's dtype refusal first where
+    # the hint is checked only inside the cross-attention (memory_is_causal)
+    x = np.zeros((S, N, E), dtype=np.float32)
     _same_error(lambda: c(cr.tensor(x), is_causal=True), lambda: t(torch.tensor(x), is_causal=True),
                 NEED_MASK)  # fmt: skip
     _same_error(lambda: c.layers[0](cr.tensor(x), is_causal=True),

@@ -33,12 +33,14 @@ def test_an_unknown_device_string_is_not_a_device():
         cr.device("gpu")
 
 
-def test_the_questions_programs_ask_are_answered_no():
+def test_the_questions_programs_ask_are_answered_no(monkeypatch):
     assert cr.cuda.is_available() is False and cr.cuda.device_count() == 0
     assert cr.accelerator.is_available() is False and cr.accelerator.current_accelerator() is None
     assert cr.backends.mps.is_available() is False
     cr.cuda.manual_seed_all(0)  # harmless without a GPU, as in PyTorch
-    cr.backends.cudnn.deterministic = True  # a settable flag
+    # a settable flag (set through monkeypatch so that the module keeps PyTorch's default after)
+    monkeypatch.setattr(cr.backends.cudnn, "deterministic", True)
+    assert cr.backends.cudnn.deterministic is True
     cr.set_default_device("cpu")
     with pytest.raises(RuntimeError, match="no GPU backend"):
         cr.set_default_device("cuda")
