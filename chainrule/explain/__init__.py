@@ -7,12 +7,13 @@ record every step (``chainrule explain`` on the command line).
 ``record(tensor)`` gives the same ledger for any tensor of a user's program.
 """
 
+from chainrule.explain.bindings import Filled, parse_bindings
 from chainrule.explain.core import Explanation, explain
 from chainrule.explain.ledger import Edge, GraphFreedError, Ledger, Step, check_graph, record
-from chainrule.explain.parser import ExplainError, parse, parse_bindings
+from chainrule.explain.parser import ExplainError, parse
 from chainrule.explain.paths import Path, PathSummary, enumerate_paths
 
 __all__ = [
-    "Edge", "ExplainError", "Explanation", "GraphFreedError", "Ledger", "Path", "PathSummary",
+    "Edge", "ExplainError", "Filled", "Explanation", "GraphFreedError", "Ledger", "Path", "PathSummary",
     "Step", "check_graph", "enumerate_paths", "explain", "parse", "parse_bindings", "record",
 ]  # fmt: skip

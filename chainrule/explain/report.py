@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 
+from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
-from chainrule.explain.ledger import Step
-from chainrule.explain.local import MINUS, formula, num, term
+from chainrule.explain.local import MINUS, abbrev, formula, num, term
+from chainrule.explain.rules import is_tensor_step, rule, shape_text
+
+__all__ = ["edge_rows", "fmt", "json_report", "text_report"]
 
 
 def fmt(x) -> str:
@@ -20,6 +23,8 @@ def fmt(x) -> str:
         if v == 0:
             v = 0.0  # no "-0"
         return f"{v:.6g}"
+    if a.ndim > 1 or a.size > 16:  # matrices and long vectors: abbreviated, as the pictures do
+        return abbrev(a)
     return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
 
 
@@ -43,17 +48,11 @@ def text_report(
     lines = [ex.title, ""]
 
     lines.append("forward pass (inputs first, each node after its inputs)")
-    rows = [["node", "op", "inputs", "value", "expression"]]
-    for t in ex.forward:
-        ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
-        if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
-            ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
-        rows.append([ex.name(t), ex.op(t), ins, fmt(t._data), ex.texts.get(id(t), "")])
-    lines += _table(rows)
+    lines += _table(_forward_rows(ex))
     lines.append("")
 
     lines.append("backward pass (chainrule's order, output first; contribution = upstream × local)")
-    lines += _backward_lines(ex)
+    lines += backward_lines(ex)
     lines.append("")
 
     lines.append("gradients")
@@ -77,53 +76,19 @@ def text_report(
     return "\n".join(lines)
 
 
-def _backward_lines(ex: Explanation) -> list[str]:
-    """One header per node, then one row per input; the rows of all nodes share column widths."""
-    blocks: list[tuple[str, list[tuple[list[str], str | None]]]] = []
-    for step in ex.ledger.steps:
-        t = step.tensor
-        me = ex.name(t)
-        seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
-        blocks.append(
-            (f"  {me} {ex.op(t)}, upstream {num(step.upstream)}{seed}", edge_rows(ex, step))
-        )
-    widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
-    lines = []
-    for head, rows in blocks:
-        lines.append(head)
-        for r, why in rows:
-            lines.append(("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
-            if why:  # the local derivative's formula, below its row
-                lines.append(f"         {why}")
-    return lines
-
-
-def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
-    """The rows of one backward node, one per input: ``[→ src, local ..., contribution ...,
-    running sum ...]`` and the local derivative's formula (or None)."""
-    me = ex.name(step.tensor)
-    rows = []
-    for e in step.edges:
-        src = ex.name(e.source)
-        if e.contribution is None:
-            rows.append(([f"→ {src}", "(a constant: no gradient)", "", ""], None))
-            continue
-        local = ex.ledger.local(step, e.slot)
-        product = f"{term(step.upstream)} × {term(local)}"
-        if local.shape != e.contribution.shape:  # broadcast: summed back to the input's shape
-            product = f"sum({product})"
-        note = ""
-        if e.arrival > 1:  # the engine's accumulation: previous sum + this contribution
-            note = (
-                f"running sum at {src}: {num(e.previous)} + {term(e.contribution)} = {num(e.total)}"
-            )
-        row = [
-            f"→ {src}",
-            f"local ∂{me}/∂{src} = {num(local)}",
-            f"contribution {product} = {num(e.contribution)}",
-            note,
-        ]
-        rows.append((row, formula(step, e.slot, local, ex.name)))
+def _forward_rows(ex: Explanation) -> list[list[str]]:
+    """The forward table; a shape column where any node is a vector or a matrix."""
+    shaped = any(t._data.size != 1 for t in ex.forward)
+    head = ["node", "op", "inputs", "value", "expression"]
+    rows = [head[:3] + ["shape"] + head[3:] if shaped else head]
+    for t in ex.forward:
+        ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
+        if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
+            ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
+        row = [ex.name(t), ex.op(t), ins, fmt(t._data), ex.texts.get(id(t), "")]
+        if shaped:
+            row.insert(3, shape_text(t._data))
+        rows.append(row)
     return rows
 
 
@@ -329,7 +294,10 @@ def json_report(
         "forward": nodes,
         "backward": backward,
         "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},
+        "order": ex.order,
     }
+    if ex.fixed:
+        out["fixed"] = {k: _jsonable(v._data) for k, v in ex.fixed.items()}
     if paths:
         out.update(_paths_json(ex))
     if numerical:
@@ -346,6 +314,7 @@ def _nodes_json(ex: Explanation) -> list[dict]:
     nodes = []
     for t in ex.forward:
         entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t._data)}
+        entry["shape"] = list(t._data.shape)
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
@@ -364,18 +333,24 @@ def _backward_json(ex: Explanation) -> list[dict]:
                 edge["constant"] = True
             else:
                 edge["local"] = _jsonable(ex.ledger.local(step, e.slot))
+                said = rule(step, e.slot, ex.name) if is_tensor_step(step) else None
+                if said is not None:
+                    edge["rule"] = said
                 edge["contribution"] = _jsonable(e.contribution)
                 edge["sum_so_far"] = _jsonable(e.total)
                 edge["arrival"] = e.arrival
             edges.append(edge)
-        backward.append(
-            {
-                "node": ex.name(step.tensor),
-                "op": ex.op(step.tensor),
-                "upstream": _jsonable(step.upstream),
-                "edges": edges,
-            }
-        )
+        entry = {
+            "node": ex.name(step.tensor),
+            "op": ex.op(step.tensor),
+            "upstream": _jsonable(step.upstream),
+            "edges": edges,
+            "shape": list(step.tensor._data.shape),
+        }
+        named = statement_line(ex, step)
+        if named is not None:
+            entry["statement"] = named
+        backward.append(entry)
     return backward
 
 
