@@ -9,11 +9,12 @@ record every step (``chainrule explain`` on the command line).
 
 from chainrule.explain.bindings import Filled, parse_bindings
 from chainrule.explain.core import Explanation, explain
+from chainrule.explain.learn import Learning, LearningDiverged, Update
 from chainrule.explain.ledger import Edge, GraphFreedError, Ledger, Step, check_graph, record
 from chainrule.explain.parser import ExplainError, parse
 from chainrule.explain.paths import Path, PathSummary, enumerate_paths
 
 __all__ = [
-    "Edge", "ExplainError", "Filled", "Explanation", "GraphFreedError", "Ledger", "Path", "PathSummary",
-    "Step", "check_graph", "enumerate_paths", "explain", "parse", "parse_bindings", "record",
+    "Edge", "ExplainError", "Filled", "Explanation", "GraphFreedError", "Learning", "LearningDiverged", "Ledger", "Path", "PathSummary",
+    "Step", "Update", "check_graph", "enumerate_paths", "explain", "parse", "parse_bindings", "record",
 ]  # fmt: skip

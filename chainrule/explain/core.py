@@ -153,6 +153,32 @@ class Explanation:
 
         return page(self, forward=forward)
 
+    def nudge(self, name: str, h: float = 1e-6):
+        """Moves node ``name`` (an input or an intermediate) by ±h, computes what follows again,
+        and returns each element's nudged outputs and slope beside backprop's (``Nudge`` rows)."""
+        from chainrule.explain.nudge import nudge
+
+        return nudge(self, name, h)
+
+    def nudge_report(self, names: list[str], h: float = 1e-6) -> str:
+        """The nudges of ``names`` as text (``J goes 33 → 33.003``)."""
+        from chainrule.explain.nudge import nudge_lines
+
+        return "\n".join(nudge_lines(self, list(names), h))
+
+    def nudges_json(self, names: list[str], h: float = 1e-6) -> dict:
+        from chainrule.explain.nudge import nudges_json
+
+        return nudges_json(self, list(names), h)
+
+    def learn(self, name: str, lr: float = 0.1, steps: int = 1):
+        """Gradient descent on input ``name``: ``steps`` updates name ← name − lr·∂out/∂name,
+        each gradient from chainrule's backward pass (a ``Learning``: ``.report()``,
+        ``.to_dict()``, ``.plot(path)``)."""
+        from chainrule.explain.learn import learn
+
+        return learn(self, name, lr=lr, steps=steps)
+
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw
@@ -221,13 +247,15 @@ def explain(
     if not isinstance(out, Tensor) or not out.requires_grad:
         raise ExplainError("the expression does not depend on any input: nothing to differentiate")
     if out._data.size != 1:
-        raise ExplainError(
+        err = ExplainError(
             f"the expression's value has shape {out.shape}; explain differentiates one number: "
             "wrap it in sum(...) or dot(...)",
             expr.text,
             0,
             len(expr.text),
         )
+        err.kind = "not_scalar"  # --learn restates it in one line
+        raise err
     with np.errstate(all="ignore"):
         ledger = record(out, fill_grad=True)  # out.backward(retain_graph=True), recorded
     ex = _explanation(expr, inputs, ev, ledger)

@@ -102,6 +102,7 @@ class ExplainError(ValueError):
     def __init__(self, message: str, text: str | None = None, start: int | None = None, end=None):
         self.message = message
         self.note: str | None = None  # a line shown after the caret by render()
+        self.kind: str | None = None  # what went wrong, where a caller restates it
         self.text = text
         self.start = start  # 0-based character offset into text
         self.end = end if end is not None else (start + 1 if start is not None else None)

@@ -1,0 +1,142 @@
+"""The words of explain's reports, in English and in Chinese (``--lang zh``, ``lang="zh"``).
+
+One catalogue: key -> {"en": ..., "zh": ...}, each a ``str.format`` template. The Chinese uses
+the texts' own terms: 前向传播 (forward pass), 反向传播 (backward pass, backpropagation), 链式法则
+(chain rule), 局部导数 (local derivative), 梯度 (gradient), 上游梯度 (upstream gradient), 贡献
+(contribution), 累加 (running sum), 学习率 (learning rate), 输入 (input), 输出 (output), 权重
+(weight), 误差 (error), 节点 (node), 语句 (statement), 扰动 (nudge), 数值检验 (numerical check).
+Symbols (∂, ×, −, σ, δ, ⊙) and numbers stay as they are in both languages.
+"""
+
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # ----- the ledger -----
+    "forward_head": {
+        "en": "forward pass (inputs first, each node after its inputs)",
+        "zh": "前向传播（先输入，每个节点在其输入之后）",
+    },
+    "backward_head": {
+        "en": "backward pass (chainrule's order, output first; contribution = upstream × local)",
+        "zh": "反向传播（chainrule 的顺序，先输出；贡献 = 上游梯度 × 局部导数）",
+    },
+    "backward_head_statements": {
+        "en": "backward pass (the statements' order, last statement first; contribution = "
+        "upstream × local)",
+        "zh": "反向传播（语句的顺序，从最后一条语句开始；贡献 = 上游梯度 × 局部导数）",
+    },
+    "gradients_head": {"en": "gradients", "zh": "梯度"},
+    "columns": {
+        "en": "node|op|inputs|shape|value|expression",
+        "zh": "节点|运算|输入|形状|值|表达式",
+    },
+    "op_input": {"en": "input", "zh": "输入"},
+    "at": {"en": "at", "zh": "取值"},
+    "upstream": {"en": "upstream", "zh": "上游梯度"},
+    "seed": {"en": "the seed", "zh": "种子"},
+    "local": {"en": "local", "zh": "局部导数"},
+    "contribution": {"en": "contribution", "zh": "贡献"},
+    "running_sum": {"en": "running sum at {name}", "zh": "{name} 处的累加"},
+    "constant_edge": {"en": "(a constant: no gradient)", "zh": "（常数：没有梯度）"},
+    "nonfinite": {
+        "en": "note: some values are not finite (nan or inf), so gradients through them are too",
+        "zh": "注意：有些值不是有限数（nan 或 inf），经过它们的梯度也一样",
+    },
+    # ----- --learn -----
+    "learn_head": {
+        "en": "learning {name} by gradient descent: {name} ← {name} − α·∂{out}/∂{name}, "
+        "learning rate α = {lr}, {steps} step{s}",
+        "zh": "用梯度下降学习 {name}：{name} ← {name} − α·∂{out}/∂{name}，学习率 α = {lr}，"
+        "共 {steps} 步",
+    },
+    "learn_start": {
+        "en": "start: {name} = {value}, {out} = {output}",
+        "zh": "开始：{name} = {value}，{out} = {output}",
+    },
+    "learn_columns": {
+        "en": "step|{name}|{out}|gradient ∂{out}/∂{name}|update −α·gradient|new {name}|new {out}",
+        "zh": "步|{name}|{out}|梯度 ∂{out}/∂{name}|更新 −α·梯度|新的 {name}|新的 {out}",
+    },
+    "learn_end": {
+        "en": "after {steps} step{s}: {name} = {value}, {out} = {output} (from {first})",
+        "zh": "{steps} 步之后：{name} = {value}，{out} = {output}（开始时 {first}）",
+    },
+    "learn_half_note": {
+        "en": "note: this gradient is the true derivative of the square, 2·({inner})·∂({inner})/"
+        "∂{name}; the texts' weight_delta drops the factor 2 (it is the derivative of "
+        "½·({inner})², half of this gradient), so the texts' α is --lr α/2 here (their α = 1 is "
+        "--lr 0.5)",
+        "zh": "注意：这里的梯度是平方的真实导数 2·({inner})·∂({inner})/∂{name}；教材的 "
+        "weight_delta 省去了因子 2（它是 ½·({inner})² 的导数，是这个梯度的一半），所以教材的学习率 "
+        "α 在这里是 --lr α/2（教材的 α = 1 即 --lr 0.5）",
+    },
+    "learn_not_input": {
+        "en": "--learn {name}: not an input of the expression; the inputs are {inputs}",
+        "zh": "--learn {name}：不是表达式的输入；输入有 {inputs}",
+    },
+    "learn_computed": {
+        "en": "--learn {name}: {name} is computed by a statement; --learn takes an input ({inputs})",
+        "zh": "--learn {name}：{name} 由语句计算得出；--learn 只能学习输入（{inputs}）",
+    },
+    "learn_steps": {
+        "en": "--steps must be at least 1, got {steps}",
+        "zh": "--steps 至少为 1，收到 {steps}",
+    },
+    "learn_lr": {
+        "en": "--lr must be a positive finite number, got {lr}",
+        "zh": "--lr 必须是有限的正数，收到 {lr}",
+    },
+    "learn_diverged": {
+        "en": "--learn {name}: the run diverged at step {step}: {what} is {value}; stopped (the "
+        "learning rate {lr} is too large here)",
+        "zh": "--learn {name}：第 {step} 步发散：{what} 为 {value}；已停止（学习率 {lr} 太大）",
+    },
+    "plot_title": {
+        "en": "{out} against {name}: {steps} step{s} of gradient descent, α = {lr}",
+        "zh": "{out} 对 {name} 的曲线：梯度下降 {steps} 步，学习率 α = {lr}",
+    },
+    "plot_steps_title": {
+        "en": "{out} after each step of gradient descent on {name}, α = {lr}",
+        "zh": "对 {name} 做梯度下降时每一步之后的 {out}，学习率 α = {lr}",
+    },
+    "plot_step": {"en": "step", "zh": "步"},
+    "plot_curve": {"en": "{out} as a function of {name}", "zh": "{out} 作为 {name} 的函数"},
+    "plot_visited": {"en": "the steps", "zh": "各步"},
+    # ----- --nudge -----
+    "nudge_head": {
+        "en": "nudges: each node moved by ±h = {h}, everything after it computed again "
+        "(slope (f(+h) − f(−h))/2h beside backprop's ∂{out}/∂node)",
+        "zh": "扰动：每个节点移动 ±h = {h}，其后的一切重新计算（斜率 (f(+h) − f(−h))/2h "
+        "与反向传播的 ∂{out}/∂节点 并列）",
+    },
+    "nudge_columns": {
+        "en": "node|value|{out} at node+h|{out} at node−h|slope|backprop ∂{out}/∂node",
+        "zh": "节点|值|节点+h 时的 {out}|节点−h 时的 {out}|斜率|反向传播 ∂{out}/∂节点",
+    },
+    "nudge_line": {
+        "en": "nudging {node} up by {h}: {out} goes {base} → {up}",
+        "zh": "把 {node} 增加 {h}：{out} 从 {base} 变为 {up}",
+    },
+    "nudge_unknown": {
+        "en": "--nudge {name}: no node of that name; the nodes are {nodes}",
+        "zh": "--nudge {name}：没有这个名字的节点；节点有 {nodes}",
+    },
+    "nudge_more": {
+        "en": "      … {more:,} more elements of {node}",
+        "zh": "      … {node} 还有 {more:,} 个元素",
+    },
+}
+
+
+def tr(key: str, lang: str = "en", **values) -> str:
+    """The message ``key`` in ``lang`` (English where the catalogue has no Chinese), filled in."""
+    entry = CATALOGUE[key]
+    text = entry.get(lang) or entry["en"]
+    return text.format(**values) if values else text
+
+
+def plural(n: int, lang: str = "en") -> str:
+    """The "s" of an English plural; nothing in Chinese."""
+    return "s" if lang == "en" and n != 1 else ""
