@@ -221,9 +221,12 @@ def _cross_entropy(out: Evaluation, args: list[Value]) -> Tensor:
     kv = np.asarray(k._data if isinstance(k, Tensor) else k)
     if z.ndim != 1 or kv.ndim != 0:
         raise _shape_error(
-            out, "cross_entropy", z, k, "do not fit: cross_entropy(z, k) takes a vector of "
-            "scores z and one class index k",
-        )  # fmt: skip
+            out,
+            "cross_entropy",
+            z,
+            k,
+            "do not fit: cross_entropy(z, k) takes a vector of scores z and one class index k",
+        )
     if kv != np.floor(kv) or not 0 <= kv < z.shape[0]:
         raise ExplainError(
             f"cross_entropy: the class index k must be a whole number from 0 to "

@@ -9,6 +9,7 @@ import numpy as np
 from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
+from chainrule.explain.i18n import tr
 from chainrule.explain.local import MINUS, abbrev, formula, num, term
 from chainrule.explain.rules import is_tensor_step, rule, shape_text
 
@@ -51,7 +52,7 @@ def text_report(
     lines += _table(_forward_rows(ex))
     lines.append("")
 
-    lines.append("backward pass (chainrule's order, output first; contribution = upstream × local)")
+    lines.append(tr("backward_head_statements" if ex.order == "statements" else "backward_head"))
     lines += backward_lines(ex)
     lines.append("")
 
