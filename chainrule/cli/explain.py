@@ -11,6 +11,7 @@ through it all one node at a time. Errors go to stderr (exit code 2).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -152,16 +153,43 @@ def _add_teaching_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Registers ``explain`` on the ``chainrule`` command's subparsers; its handler is ``run``."""
+    zh = _wants_chinese(sys.argv[1:])
     p = subparsers.add_parser(
         "explain",
         help="show backpropagation step by step on an expression",
         description=DESCRIPTION,
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_ChineseFormatter if zh else argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(p)
+    if zh:
+        _in_chinese(p)
     p.set_defaults(run=run)
     return p
+
+
+def _wants_chinese(argv: list[str]) -> bool:
+    """``--lang zh`` (or ``--lang=zh``) among the arguments: the help is then in Chinese."""
+    pairs = itertools.pairwise(argv)
+    return "--lang=zh" in argv or any(a == "--lang" and b == "zh" for a, b in pairs)
+
+
+class _ChineseFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout with its own words (usage, options) in Chinese."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+def _in_chinese(p: argparse.ArgumentParser) -> None:
+    """The help of ``p`` from the catalogue's Chinese (chainrule.explain.i18n)."""
+    from chainrule.explain.i18n import HELP_DESCRIPTION_ZH, HELP_EXAMPLES_ZH, HELP_ZH
+
+    p.description, p.epilog = HELP_DESCRIPTION_ZH, HELP_EXAMPLES_ZH
+    p._positionals.title, p._optionals.title = "位置参数", "选项"
+    for action in p._actions:
+        if action.dest in HELP_ZH:
+            action.help = HELP_ZH[action.dest]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -237,6 +265,8 @@ def _learn(ex, args: argparse.Namespace) -> int:
         if path:
             written = run.plot(path)
             print(f"chainrule explain: wrote {written}", file=sys.stderr)
+            if run.plot_note:
+                print(f"chainrule explain: note: {run.plot_note}", file=sys.stderr)
     return 0
 
 
@@ -268,13 +298,16 @@ def _expression_and_values(expression: str | None, at: list[str]) -> tuple[str, 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m chainrule.cli.explain EXPR --at ...``: the subcommand on its own."""
+    zh = _wants_chinese(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(
         prog="chainrule explain",
         description=DESCRIPTION,
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_ChineseFormatter if zh else argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(p)
+    if zh:
+        _in_chinese(p)
     return run(p.parse_args(argv))
 
 

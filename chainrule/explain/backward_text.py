@@ -5,6 +5,7 @@ and below each row the local derivative as the texts write it."""
 from __future__ import annotations
 
 from chainrule.explain.core import Explanation
+from chainrule.explain.i18n import pad, tr, width
 from chainrule.explain.ledger import Step
 from chainrule.explain.local import formula, num, term
 from chainrule.explain.rules import is_matrix_step, is_tensor_step, rule, shape_text
@@ -14,10 +15,12 @@ def step_header(ex: Explanation, step: Step) -> str:
     """``n3 mul, upstream 1 (the seed: ∂n3/∂n3 = 1)``; a vector or matrix node adds its shape."""
     t = step.tensor
     me = ex.name(t)
-    seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
-    shape = f" ({shape_text(t._data)})" if t._data.size != 1 else ""
+    lang = ex.lang
+    seed = tr("seed_note", lang, me=me) if t is ex.output else ""
+    shape = f" ({shape_text(t._data, lang)})" if t._data.size != 1 else ""
     up = f"δ = {num(step.upstream)}" if shape else num(step.upstream)
-    return f"  {me} {ex.op(t)}{shape}, upstream {up}{seed}"
+    comma = "，" if lang == "zh" else ", "
+    return f"  {me} {ex.op(t)}{shape}{comma}{tr('upstream', lang)} {up}{seed}"
 
 
 def statement_line(ex: Explanation, step: Step) -> str | None:
@@ -40,12 +43,14 @@ def backward_lines(ex: Explanation) -> list[str]:
                 blocks.append((named, []))
                 last = named
         blocks.append((step_header(ex, step), edge_rows(ex, step)))
-    widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
+    widths = [
+        max((width(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)
+    ]
     lines = []
     for head, rows in blocks:
         lines.append(head)
         for r, why in rows:
-            lines.append(("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
+            lines.append(("    " + "  ".join(pad(c, w) for c, w in zip(r, widths))).rstrip())
             if why:  # the local derivative's formula, below its row
                 lines.append(f"         {why}")
     return lines
@@ -56,25 +61,25 @@ def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]
     running sum ...]`` and the local derivative's formula (or None). A vector or matrix node
     whose local derivative is a full Jacobian (``W @ x``, softmax) shows the texts' rule in
     place of upstream × local, with the engine's contribution."""
-    me = ex.name(step.tensor)
+    me, lang = ex.name(step.tensor), ex.lang
+    local_word, contribution = tr("local", lang), tr("contribution", lang)
     matrix, tensor = is_matrix_step(step), is_tensor_step(step)
     rows = []
     for e in step.edges:
         src = ex.name(e.source)
         if e.contribution is None:
-            rows.append(([f"→ {src}", "(a constant: no gradient)", "", ""], None))
+            rows.append(([f"→ {src}", tr("constant_edge", lang), "", ""], None))
             continue
         note = ""
         if e.arrival > 1:  # the engine's accumulation: previous sum + this contribution
-            note = (
-                f"running sum at {src}: {num(e.previous)} + {term(e.contribution)} = {num(e.total)}"
-            )
-        said = rule(step, e.slot, ex.name)
+            where = tr("running_sum", lang, name=src)
+            note = f"{where}{num(e.previous)} + {term(e.contribution)} = {num(e.total)}"
+        said = rule(step, e.slot, ex.name, lang)
         if matrix:
             row = [
                 f"→ {src}",
-                f"local ∂{me}/∂{src}: {said}",
-                f"contribution {num(e.contribution)}",
+                f"{local_word} ∂{me}/∂{src}: {said}",
+                f"{contribution} {num(e.contribution)}",
                 note,
             ]
             rows.append((row, None))
@@ -85,12 +90,12 @@ def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]
             product = f"sum({product})"
         row = [
             f"→ {src}",
-            f"local ∂{me}/∂{src} = {num(local)}",
-            f"contribution {product} = {num(e.contribution)}",
+            f"{local_word} ∂{me}/∂{src} = {num(local)}",
+            f"{contribution} {product} = {num(e.contribution)}",
             note,
         ]
         why = formula(step, e.slot, local, ex.name)
         if why is None and tensor and said is not None and said not in ("δ", "−δ"):
-            why = f"contribution = {said}"
+            why = f"{contribution} = {said}"
         rows.append((row, why))
     return rows

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
-from chainrule.explain.parser import FUNCTIONS, MAX_ELEMENTS, ExplainError
+from chainrule.explain.parser import FUNCTIONS, MAX_ELEMENTS, ExplainError, normalize
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
@@ -34,6 +35,8 @@ def parse_bindings(text: str) -> dict[str, np.ndarray | Filled]:
     the seed (a ``Filled``).
     """
     out: dict[str, np.ndarray | Filled] = {}
+    # Full-width punctuation (，＝［］：) and names as Python reads them (NFKC), as the parser does.
+    text = unicodedata.normalize("NFKC", normalize(text))
     for start, item in _split_top(text):
         if "=" not in item and ":" in item:
             name, spec = item.split(":", 1)

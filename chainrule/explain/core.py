@@ -41,8 +41,10 @@ class Explanation:
     @property
     def title(self) -> str:
         """The first line of the report: the expression (or what was recorded) and the values."""
+        from chainrule.explain.i18n import tr
+
         what = self.expression.text.strip() if self.expression is not None else self.recorded
-        return f"{what}   at {self.bindings_text()}"
+        return f"{what}   {tr('at', self.lang)} {self.bindings_text()}"
 
     recorded: str = ""  # for a ledger of a user's program: what it records
     ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> its op as the user wrote it

@@ -10,6 +10,8 @@ Symbols (∂, ×, −, σ, δ, ⊙) and numbers stay as they are in both languag
 
 from __future__ import annotations
 
+import unicodedata
+
 LANGS = ("en", "zh")
 
 CATALOGUE: dict[str, dict[str, str]] = {
@@ -33,12 +35,28 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "节点|运算|输入|形状|值|表达式",
     },
     "op_input": {"en": "input", "zh": "输入"},
+    "seed_note": {"en": " (the seed: ∂{me}/∂{me} = 1)", "zh": "（种子：∂{me}/∂{me} = 1）"},
+    "outer": {"en": "an outer product, {name}'s shape", "zh": "外积，形状同 {name}"},
+    "broadcast": {
+        "en": "δ broadcast to every element of {name} (shape {shape})",
+        "zh": "δ 广播到 {name} 的每个元素（形状 {shape}）",
+    },
+    "summed_back": {
+        "en": "summed back to {shape}: the input was broadcast",
+        "zh": "求和回到形状 {shape}：该输入曾被广播",
+    },
+    "transposed": {"en": "δᵀ (the gradient transposed back)", "zh": "δᵀ（梯度转置回去）"},
+    "reshaped": {
+        "en": "δ reshaped back to {name}'s shape {shape}",
+        "zh": "δ 变形回 {name} 的形状 {shape}",
+    },
+    "scalar": {"en": "scalar", "zh": "标量"},
     "at": {"en": "at", "zh": "取值"},
     "upstream": {"en": "upstream", "zh": "上游梯度"},
     "seed": {"en": "the seed", "zh": "种子"},
     "local": {"en": "local", "zh": "局部导数"},
     "contribution": {"en": "contribution", "zh": "贡献"},
-    "running_sum": {"en": "running sum at {name}", "zh": "{name} 处的累加"},
+    "running_sum": {"en": "running sum at {name}: ", "zh": "{name} 处的累加："},
     "constant_edge": {"en": "(a constant: no gradient)", "zh": "（常数：没有梯度）"},
     "nonfinite": {
         "en": "note: some values are not finite (nan or inf), so gradients through them are too",
@@ -140,3 +158,64 @@ def tr(key: str, lang: str = "en", **values) -> str:
 def plural(n: int, lang: str = "en") -> str:
     """The "s" of an English plural; nothing in Chinese."""
     return "s" if lang == "en" and n != 1 else ""
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: 2 for each wide character (误差), 1 for the rest."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """``text`` padded with spaces to ``columns`` terminal columns (``str.ljust`` by width)."""
+    return text + " " * max(0, columns - width(text))
+
+
+# ----- the help of ``chainrule explain --lang zh --help`` -----
+HELP_DESCRIPTION_ZH = (
+    "看反向传播如何进行：前向传播，chainrule 引擎实际执行的反向传播（每个节点的上游梯度、局部导数和"
+    "贡献），以及每个输入的梯度。"
+)
+
+HELP_EXAMPLES_ZH = """\
+示例：
+  chainrule explain "(a+b)*(b+1)" --at a=2,b=1 --paths --lang zh
+  chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --lang zh
+  chainrule explain "c = a＋b；d = b＋1；e = c×d" --at a=2，b=1 --lang zh   （全角标点也可以）
+  chainrule explain "误差 = (输入*权重 - 目标)**2" --at 输入=2 权重=0.5 目标=0.8 \\
+      --learn 权重 --lr 0.05 --steps 20 --lang zh   （梯度下降，逐步显示）
+  chainrule explain "sum(σ(W @ x + b))" --at "W=[[0.1,0.2],[0.3,0.4]]" x=[1,2] b=0.5 --lang zh
+  chainrule explain "u = b*c; v = a + u; J = 3*v" --at a=5 b=3 c=2 --nudge u --h 0.001 --lang zh
+
+表达式可以是用 ';'（或 '；'）分隔的语句 名字 = 表达式（最后一条语句是输出；先使用后赋值的名字是输入），
+可以使用 + - * / ** @（以及一元 -）、.T、数字、--at 给出的名字（数、向量 [1,2]、矩阵 [[1,2],[3,4]]，
+或用 --seed 填充的形状 W:30x784）和函数
+exp sin cos abs log sqrt tanh sigmoid relu sum max dot mean min softmax log_softmax mse
+cross_entropy softplus silu gelu leaky_relu。输出中的符号 × − σ ² ᵀ 和全角标点 ；，（） 也可以输入；
+名字可以是中文（误差、权重）。表达式只被解析，从不被执行。
+"""
+
+HELP_ZH = {
+    "expression": '表达式，例如 "(a+b)*(b+1)"，或语句 "c = a+b; d = b+1; e = c*d"',
+    "at": "输入的值：数、向量或矩阵，例如 a=2 b=1、a=2,b=1、w=[2,-3,-3]、W=[[1,2],[3,4]]，"
+    "或形状 W:30x784（用 --seed 填充）（可重复）",
+    "paths": "列出每条路径及其局部导数之积（链式法则的路径求和形式）",
+    "numerical": "加上中心差分的数值梯度估计（数值检验）",
+    "h": "--numerical 和 --nudge 的扰动 h（默认 1e-6；教材用 0.001）",
+    "one_sided": "--numerical 用 (f(x+h) - f(x)) / h：每个输入只需一次求值",
+    "forward": "同时运行以输入 NAME 为种子的前向模式（向量元素写作 w[0]）：每个节点的切向量，"
+    "与反向传播对照，以及两种模式的代价",
+    "json": "输出一个 JSON 对象而不是文字",
+    "html": "写出一个自包含的网页，逐个节点演示前向传播和反向传播",
+    "svg": "画出带有值和梯度的计算图（SVG）",
+    "png": "画出带有值和梯度的计算图（PNG）；与 --learn 一起时画学习曲线",
+    "rankdir": "图的方向：LR 从左到右（默认）、TB 从上到下、RL、BT",
+    "seed": "以形状给出的输入（W:30x784）用标准正态随机数填充，这是随机种子（默认 0）",
+    "order": "反向传播的顺序：引擎的顺序（默认）或语句的顺序（从最后一条语句开始，每一步写在它所属的语句下）",
+    "nudge": "把节点 NAME（输入或中间节点，例如 u）扰动 +h 和 -h（--h），显示输出的变化，并与反向传播的导数对照（可重复）",
+    "learn": "对输入 NAME 做梯度下降：--steps 次更新 NAME ← NAME − 学习率 × ∂输出/∂NAME，每步显示梯度、更新、新值和新的输出",
+    "lr": "--learn 的学习率 α",
+    "steps": "--learn 的更新次数",
+    "plot": "与 --learn 一起：画出输出对 NAME 的曲线，并标出每一步（.png、.svg）",
+    "lang": "报告的语言：en（英文，默认）或 zh（中文）",
+    "help": "显示帮助并退出",
+}

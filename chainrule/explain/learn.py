@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainrule.explain.i18n import plural, tr
+from chainrule.explain.i18n import pad, plural, tr, width
 from chainrule.explain.local import num
 from chainrule.explain.parser import ExplainError
 
@@ -55,6 +55,7 @@ class Learning:
     note: str | None = None  # the factor the texts drop, where the output is a square
     lang: str = "en"
     curve: object = None  # f(value of NAME) -> output, for the plot
+    plot_note: str | None = None  # set by plot() where the picture could not use the language
 
     def report(self) -> str:
         """The updates as text: a header, one row per step, the end, and the note."""
@@ -198,8 +199,8 @@ def _lines(run: Learning) -> list[str]:
                 _exact(u.new_output),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines += [("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines += [("  " + "  ".join(pad(c, w) for c, w in zip(r, widths))).rstrip() for r in rows]
     last = run.updates[-1]
     lines.append(
         tr(

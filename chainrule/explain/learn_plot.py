@@ -4,6 +4,7 @@ Where the learned input is a vector or a matrix, the output after each step inst
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,22 +22,33 @@ def plot_learning(run, path: str) -> str:
     matplotlib.use("Agg")  # no display on servers and in CI
     import matplotlib.pyplot as plt
 
-    _cjk_font(run.lang)
+    lang = run.lang
+    run.plot_note = None
+    if lang == "zh" and not _cjk_font():
+        # Without a CJK font the words would be empty boxes: English words, and say why.
+        lang = "en"
+        run.plot_note = (
+            "no font with Chinese characters was found (Debian: fonts-noto-cjk), so the "
+            "picture's words are in English"
+        )
     fig, ax = plt.subplots(figsize=(7, 4.5))
     try:
         if np.size(run.updates[0].value) == 1:
-            _against_value(ax, run)
+            _against_value(ax, run, lang)
         else:
-            _against_step(ax, run)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+            _against_step(ax, run, lang)
+        with warnings.catch_warnings():
+            # Names in Chinese without a CJK font: the note above says so, once.
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            fig.tight_layout()
+            fig.savefig(path, dpi=110)
     finally:
         plt.close(fig)
     return str(Path(path))
 
 
-def _against_value(ax, run) -> None:
-    lang, name, out = run.lang, run.name, run.out
+def _against_value(ax, run, lang: str) -> None:
+    name, out = run.name, run.out
     xs = [float(np.asarray(u.value).reshape(())) for u in run.updates]
     ys = [u.output for u in run.updates]
     xs.append(float(np.asarray(run.updates[-1].new_value).reshape(())))
@@ -68,8 +80,8 @@ def _against_value(ax, run) -> None:
     ax.legend(fontsize=9)
 
 
-def _against_step(ax, run) -> None:
-    lang, name, out = run.lang, run.name, run.out
+def _against_step(ax, run, lang: str) -> None:
+    name, out = run.name, run.out
     steps = list(range(len(run.updates) + 1))
     ys = [run.updates[0].output] + [u.new_output for u in run.updates]
     ax.plot(steps, ys, "o-", color="#d62728")
@@ -78,10 +90,9 @@ def _against_step(ax, run) -> None:
     ax.set_ylabel(out)
 
 
-def _cjk_font(lang: str) -> None:
-    """For Chinese, a font with CJK glyphs where one is installed (Noto CJK, WenQuanYi)."""
-    if lang != "zh":
-        return
+def _cjk_font() -> bool:
+    """Puts a font with CJK glyphs (Noto CJK, WenQuanYi, ...) first where one is installed;
+    False where there is none."""
     from matplotlib import font_manager, rcParams
 
     names = {f.name for f in font_manager.fontManager.ttflist}
@@ -95,4 +106,5 @@ def _cjk_font(lang: str) -> None:
     ):
         if want in names:
             rcParams["font.sans-serif"] = [want, *rcParams["font.sans-serif"]]
-            return
+            return True
+    return False

@@ -152,8 +152,8 @@ class Expression:
         return body if target is None else f"{target} = {body}"
 
     def segment(self, node: ast.AST) -> str:
-        """The source text of a sub-expression."""
-        return ast.get_source_segment(self.text, node) or ""
+        """The source text of a sub-expression (columns are characters: see ``_char_columns``)."""
+        return self.text[node.col_offset : node.end_col_offset]
 
 
 def parse(text: str) -> Expression:
@@ -168,9 +168,10 @@ def parse(text: str) -> Expression:
         )
     if not text.strip():
         raise ExplainError("the expression is empty")
+    text = normalize(text)
     for i, ch in enumerate(text):
-        # ASCII only: ast columns are UTF-8 byte offsets, and no allowed token needs more.
-        if ord(ch) > 126 or (ord(ch) < 32 and ch != " "):
+        # ASCII, and letters of names in any script (误差 = (输入*权重 - 目标)**2).
+        if (ord(ch) > 126 and not ("a" + ch).isidentifier()) or (ord(ch) < 32 and ch != " "):
             raise ExplainError(f"character {ch!r} is not allowed", text, i)
     if ";" in text or _ASSIGNMENT.search(text):
         tree = _syntax(text, "exec")
@@ -190,10 +191,49 @@ _ASSIGNMENT = re.compile(r"(?<![=<>!])=(?!=)")
 _IMPLICIT = re.compile(r"(\d\s*[A-Za-z(]|\)\s*[A-Za-z0-9(])")
 
 
+# What a reader copies from the output or types with a Chinese keyboard, as the language spells
+# it: full-width punctuation, the report's own symbols (× − σ ᵀ ²), full-width digits and spaces.
+_SPELLING = {
+    "；": "; ", "，": ", ", "（": "(", "）": ")", "＝": "=", "＋": "+", "－": "-", "＊": "*",
+    "／": "/", "＠": "@", "［": "[", "］": "]", "：": ":", "．": ".", "　": " ", "×": "*",
+    "·": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-", "σ": "sigmoid", "ᵀ": ".T", "²": "**2",
+    "³": "**3", "⊙": "*", "\u00a0": " ",
+}  # fmt: skip
+_SPELLING.update({chr(0xFF10 + d): str(d) for d in range(10)})  # full-width digits
+_SPELLING_RE = re.compile("|".join(map(re.escape, _SPELLING)))
+
+
+def normalize(text: str) -> str:
+    """``text`` with full-width punctuation and the output's symbols in their ASCII spelling:
+    ``误差 = (输入×权重 − 目标)²；`` -> ``误差 = (输入*权重 - 目标)**2;``."""
+    return _SPELLING_RE.sub(lambda m: _SPELLING[m.group(0)], text)
+
+
+def _char_columns(text: str, tree: ast.AST) -> None:
+    """Turns the tree's columns from UTF-8 byte offsets (what ``ast`` gives) into character
+    offsets, so that carets and slices stay right after a name like 误差."""
+    if text.isascii():
+        return
+    at = [0] * (len(text.encode("utf-8")) + 1)
+    pos = 0
+    for i, ch in enumerate(text):
+        for _ in range(len(ch.encode("utf-8"))):
+            at[pos] = i
+            pos += 1
+    at[pos] = len(text)
+    for node in ast.walk(tree):
+        for attr in ("col_offset", "end_col_offset"):
+            v = getattr(node, attr, None)
+            if v is not None:
+                setattr(node, attr, at[v])
+
+
 def _syntax(text: str, mode: str) -> ast.AST:
     """``ast.parse`` in ``mode``, its SyntaxError turned into an ExplainError at its column."""
     try:
-        return ast.parse(text, mode=mode)
+        tree = ast.parse(text, mode=mode)
+        _char_columns(text, tree)
+        return tree
     except SyntaxError as exc:
         start = (exc.offset or 1) - 1
         end = (exc.end_offset or exc.offset or 1) - 1 if exc.end_lineno in (None, 1) else None

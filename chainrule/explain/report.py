@@ -9,7 +9,7 @@ import numpy as np
 from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
-from chainrule.explain.i18n import tr
+from chainrule.explain.i18n import pad, tr, width
 from chainrule.explain.local import MINUS, abbrev, formula, num, term
 from chainrule.explain.rules import is_tensor_step, rule, shape_text
 
@@ -33,8 +33,8 @@ MAX_LISTED = 16  # paths listed per input; the rest are counted
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [(indent + "  ".join(pad(c, w) for c, w in zip(r, widths))).rstrip() for r in rows]
 
 
 def text_report(
@@ -48,15 +48,18 @@ def text_report(
     root = ex.name(ex.output)
     lines = [ex.title, ""]
 
-    lines.append("forward pass (inputs first, each node after its inputs)")
+    lang = ex.lang
+    lines.append(tr("forward_head", lang))
     lines += _table(_forward_rows(ex))
     lines.append("")
 
-    lines.append(tr("backward_head_statements" if ex.order == "statements" else "backward_head"))
+    lines.append(
+        tr("backward_head_statements" if ex.order == "statements" else "backward_head", lang)
+    )
     lines += backward_lines(ex)
     lines.append("")
 
-    lines.append("gradients")
+    lines.append(tr("gradients_head", lang))
     rows = [[f"∂{root}/∂{n}", "=", num(g)] for n, g in ex.gradients.items()]
     lines += _table(rows)
 
@@ -72,7 +75,7 @@ def text_report(
     if not all(np.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
-            "note: some values are not finite (nan or inf), so gradients through them are too",
+            tr("nonfinite", lang),
         ]
     return "\n".join(lines)
 
@@ -80,15 +83,17 @@ def text_report(
 def _forward_rows(ex: Explanation) -> list[list[str]]:
     """The forward table; a shape column where any node is a vector or a matrix."""
     shaped = any(t._data.size != 1 for t in ex.forward)
-    head = ["node", "op", "inputs", "value", "expression"]
-    rows = [head[:3] + ["shape"] + head[3:] if shaped else head]
+    node, op, inputs, shape, value, expression = tr("columns", ex.lang).split("|")
+    head = [node, op, inputs, value, expression]
+    rows = [head[:3] + [shape] + head[3:] if shaped else head]
     for t in ex.forward:
         ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
         if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
             ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
-        row = [ex.name(t), ex.op(t), ins, fmt(t._data), ex.texts.get(id(t), "")]
+        what = tr("op_input", ex.lang) if t._node is None else ex.op(t)
+        row = [ex.name(t), what, ins, fmt(t._data), ex.texts.get(id(t), "")]
         if shaped:
-            row.insert(3, shape_text(t._data))
+            row.insert(3, shape_text(t._data, ex.lang))
         rows.append(row)
     return rows
 

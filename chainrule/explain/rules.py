@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
 
 MINUS = "\u2212"
@@ -57,16 +58,16 @@ def is_matrix_step(step: Step) -> bool:
     return op in MATRIX_OPS and is_tensor_step(step)
 
 
-def rule(step: Step, slot: int, name: Callable[[Tensor], str]) -> str | None:
+def rule(step: Step, slot: int, name: Callable[[Tensor], str], lang: str = "en") -> str | None:
     """The contribution to input ``slot`` as the texts write it (``δ xᵀ``, ``Wᵀ δ``,
     ``δ ⊙ σ'(z)``), or None where the op has no rule here."""
     op, ins = step.op.name, step.op.inputs
     me, x = name(step.tensor), name(ins[slot])
     other = name(ins[1 - slot]) if len(ins) == 2 else ""
     if op == "matmul":
-        return _matmul(ins, slot, name)
+        return _matmul(ins, slot, name, lang)
     if op == "transpose":
-        return "δᵀ (the gradient transposed back)"
+        return tr("transposed", lang)
     if op == "softmax":
         return f"{me} ⊙ (δ − Σ δ ⊙ {me})  (Jacobian diag({me}) − {me} {me}ᵀ)"
     if op == "log_softmax":
@@ -81,12 +82,12 @@ def rule(step: Step, slot: int, name: Callable[[Tensor], str]) -> str | None:
         return f"δ broadcast to every element of {x} (shape {_shape(ins[0])})"
     if op in ("add", "sub", "neg"):
         sign = f"{MINUS}δ" if (op == "sub" and slot == 1) or op == "neg" else "δ"
-        return _summed(step, slot, sign)
+        return _summed(step, slot, sign, lang)
     if op == "mul":
-        return _summed(step, slot, f"δ ⊙ {other}")
+        return _summed(step, slot, f"δ ⊙ {other}", lang)
     if op == "div":
         f = f"δ ⊙ 1/{other}" if slot == 0 else f"δ ⊙ ({MINUS}{name(ins[0])}/{x}²)"
-        return _summed(step, slot, f)
+        return _summed(step, slot, f, lang)
     if op == "pow" and len(ins) == 1:
         p = step.op.p
         return f"δ ⊙ {_g(p)}·{x}" + ("" if p == 2 else f"^{_g(p - 1)}")
@@ -96,34 +97,33 @@ def rule(step: Step, slot: int, name: Callable[[Tensor], str]) -> str | None:
     return None
 
 
-def _matmul(ins, slot: int, name) -> str:
+def _matmul(ins, slot: int, name, lang: str) -> str:
     a, b = ins
     A, B = name(a), name(b)
     if a._data.ndim == 2 and b._data.ndim == 1:  # z = W x
-        return f"δ {B}ᵀ (an outer product, {A}'s shape)" if slot == 0 else f"{A}ᵀ δ"
+        return f"δ {B}ᵀ ({tr('outer', lang, name=A)})" if slot == 0 else f"{A}ᵀ δ"
     if a._data.ndim == 1 and b._data.ndim == 2:  # z = x W = Wᵀ x
-        return f"{B} δ" if slot == 0 else f"{A} δᵀ (an outer product, {B}'s shape)"
+        return f"{B} δ" if slot == 0 else f"{A} δᵀ ({tr('outer', lang, name=B)})"
     return f"δ {B}ᵀ" if slot == 0 else f"{A}ᵀ δ"
 
 
-def _summed(step: Step, slot: int, text: str) -> str:
+def _summed(step: Step, slot: int, text: str, lang: str) -> str:
     """A rule whose result is summed back where the input was broadcast (a scalar bias)."""
     x = step.op.inputs[slot]
     if x._data.shape != step.tensor._data.shape:
-        return f"sum({text}) (summed back to {_shape(x)}: the input was broadcast)"
+        return f"sum({text}) ({tr('summed_back', lang, shape=_shape(x, lang))})"
     return text
 
 
-def _shape(t: Tensor) -> str:
-    s = t._data.shape
-    return "scalar" if not s else "×".join(map(str, s))
+def _shape(t: Tensor, lang: str = "en") -> str:
+    return shape_text(t._data, lang)
 
 
 def _g(p: float) -> str:
     return f"{float(p):g}".replace("-", MINUS)
 
 
-def shape_text(a: np.ndarray) -> str:
+def shape_text(a: np.ndarray, lang: str = "en") -> str:
     """``2×3`` for a matrix, ``2`` for a vector, ``scalar`` for one number."""
     s = np.shape(a)
-    return "scalar" if not s else "×".join(map(str, s))
+    return tr("scalar", lang) if not s else "×".join(map(str, s))
