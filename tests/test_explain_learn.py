@@ -71,7 +71,11 @@ def test_mazur_w5_after_one_update():
     np.testing.assert_allclose(
         run.updates[0].new_value, [[0.35891648, 0.408666186], [0.511301270, 0.561370121]], atol=1e-8
     )
-    assert "1 [[0.4, 0.45], [0.5, 0.55]] 0.298371" in " ".join(lines(run.report()))
+    got = lines(run.report())
+    assert "step 1: W2 = [[0.4, 0.45], [0.5, 0.55]], E = 0.298371" in got
+    assert "gradient ∂E/∂W2 = [[0.082167, 0.0826676], [−0.0226025, −0.0227402]]" in got
+    assert "new W2 = [[0.358916, 0.408666], [0.511301, 0.56137]]" in got
+    assert "new E = 0.291029" in got
 
 
 def test_cli_learn_prints_and_plots(tmp_path, capsys):

@@ -186,21 +186,11 @@ def _lines(run: Learning) -> list[str]:
             output=_exact(first.output),
         )
     )
-    rows = [tr("learn_columns", lang, name=name, out=out).split("|")]
-    for u in run.updates:
-        rows.append(
-            [
-                str(u.step),
-                num(u.value),
-                _exact(u.output),
-                num(u.gradient),
-                num(u.update),
-                num(u.new_value),
-                _exact(u.new_output),
-            ]
-        )
-    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines += [("  " + "  ".join(pad(c, w) for c, w in zip(r, widths))).rstrip() for r in rows]
+    cols = tr("learn_columns", lang, name=name, out=out).split("|")
+    if np.size(first.value) != 1:
+        lines += _blocks(run, cols)
+    else:
+        lines += _rows(run, cols)
     last = run.updates[-1]
     lines.append(
         tr(
@@ -217,6 +207,38 @@ def _lines(run: Learning) -> list[str]:
     )
     if run.note:
         lines.append(run.note)
+    return lines
+
+
+def _rows(run: Learning, cols: list[str]) -> list[str]:
+    """A table, one row per step, for a scalar NAME."""
+    rows = [cols]
+    for u in run.updates:
+        rows.append(
+            [
+                str(u.step),
+                num(u.value),
+                _exact(u.output),
+                num(u.gradient),
+                num(u.update),
+                num(u.new_value),
+                _exact(u.new_output),
+            ]
+        )
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [("  " + "  ".join(pad(c, w) for c, w in zip(r, widths))).rstrip() for r in rows]
+
+
+def _blocks(run: Learning, cols: list[str]) -> list[str]:
+    """A block per step for a vector or matrix NAME (a table row would be too wide)."""
+    lines = []
+    for u in run.updates:
+        lines.append(
+            f"  {cols[0]} {u.step}: {cols[1]} = {num(u.value)}, {cols[2]} = {_exact(u.output)}"
+        )
+        for label, v in ((cols[3], u.gradient), (cols[4], u.update), (cols[5], u.new_value)):
+            lines.append(f"    {label} = {num(v)}")
+        lines.append(f"    {cols[6]} = {_exact(u.new_output)}")
     return lines
 
 
