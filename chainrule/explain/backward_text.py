@@ -10,6 +10,8 @@ from chainrule.explain.ledger import Step
 from chainrule.explain.local import formula, num, term
 from chainrule.explain.rules import is_matrix_step, is_tensor_step, rule, shape_text
 
+SPELLED = 4  # a local derivative of up to this many numbers is multiplied out in the row
+
 
 def step_header(ex: Explanation, step: Step) -> str:
     """``n3 mul, upstream 1 (the seed: ∂n3/∂n3 = 1)``; a vector or matrix node adds its shape."""
@@ -86,6 +88,9 @@ def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]
             continue
         local = ex.ledger.local(step, e.slot)
         product = f"{term(step.upstream)} × {term(local)}"
+        if local.size > SPELLED:  # a long vector: the product in words, its value after it
+            up = "δ" if step.upstream.size > 1 else term(step.upstream)
+            product = f"{up} {'⊙' if step.upstream.size > 1 else '×'} {local_word}"
         if local.shape != e.contribution.shape:  # broadcast: summed back to the input's shape
             product = f"sum({product})"
         row = [
