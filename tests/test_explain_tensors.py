@@ -207,3 +207,16 @@ def test_cli_json_keeps_old_keys_and_adds_shapes(capsys):
     assert {"expression", "inputs", "output", "forward", "backward", "gradients"} <= set(data)
     assert data["inputs"]["W1"] == [[0.15, 0.2], [0.25, 0.3]]
     assert all("shape" in n for n in data["forward"])
+
+
+def test_forward_mode_seeded_at_one_element_of_a_matrix():
+    ex = explain("sum(sigmoid(W @ x))", at="W=[[1,2],[3,4]],x=[1,-1]")
+    fp = ex.forward_mode("W[1,0]")
+    assert fp.wrt == "W[1,0]"
+    assert float(fp.tangent(ex.output)) == pytest.approx(float(ex.gradients["W"][1, 0]))
+    with pytest.raises(ExplainError, match=r"W is a 2×2 matrix of 4 numbers .* --forward W\[0,0\]"):
+        ex.forward_mode("W")
+    with pytest.raises(ExplainError, match=r"--forward W\[1\]: W is a 2×2 matrix: name one"):
+        ex.forward_mode("W[1]")
+    with pytest.raises(ExplainError, match=r"--forward W\[2,0\]: W is a 2×2 matrix"):
+        ex.forward_mode("W[2,0]")
