@@ -138,8 +138,19 @@ def test_the_catalogue_has_both_languages_and_the_texts_terms():
     for key, entry in CATALOGUE.items():
         assert set(entry) == {"en", "zh"}, key
         en, zh = (_fields(entry[lang]) for lang in ("en", "zh"))
-        assert zh <= en and en - zh <= {"s"}, key  # the same values, bar English plurals
+        assert zh <= en and en - zh <= {"s", "es"}, key  # the same values, bar English plurals
     zh = " ".join(e["zh"] for e in CATALOGUE.values()) + " ".join(HELP_ZH.values())
     for term in ("前向传播", "反向传播", "链式法则", "局部导数", "梯度", "学习率", "输入", "输出"):
         assert term in zh or term in CATALOGUE["columns"]["zh"], term
     assert pad("误差", 6) == "误差  " and width("误差") == 4
+
+
+def test_paths_numerical_check_and_forward_mode_in_chinese():
+    ex = explain(E, "a=2,b=1", lang="zh")
+    got = lines(ex.report(paths=True, numerical=True, h=0.001, forward="b"))
+    assert "∂e/∂b = 5（前向模式）；5（反向传播）（相等）" in got
+    assert "路径乘积之和 2 + 3 = 5；反向传播 5 （相等）" in got
+    assert "乘法：沿路径 3 次，反向传播 3 次（上游梯度 × 局部导数，输出以下每条边一次）" in got
+    assert "数值检验：中心差分 (f(x+h) − f(x−h)) / 2h，h = 0.001" in got
+    assert "输入 f(x+h) f(x−h) (f(x+h) − f(x−h))/2h 反向传播 |差|" in got
+    assert any(line.startswith("b 6.005001 5.995001 5 5 ") for line in got)

@@ -145,6 +145,83 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "      … {more:,} more elements of {node}",
         "zh": "      … {node} 还有 {more:,} 个元素",
     },
+    # ----- forward mode, paths, the numerical check -----
+    "fm_head": {
+        "en": "forward mode (tangents ∂·/∂{b}, inputs first, each node after its inputs; "
+        "tangent = Σ local × the input's tangent)",
+        "zh": "前向模式（切向量 ∂·/∂{b}，先输入，每个节点在其输入之后；切向量 = Σ 局部导数 × 输入的切向量）",
+    },
+    "fm_seed": {"en": " (the seed)", "zh": "（种子）"},
+    "fm_check": {
+        "en": "∂{root}/∂{b} = {fm} by forward mode; {bp} by backpropagation ({verdict})",
+        "zh": "∂{root}/∂{b} = {fm}（前向模式）；{bp}（反向传播）（{verdict}）",
+    },
+    "equal": {"en": "equal", "zh": "相等"},
+    "different": {"en": "DIFFERENT", "zh": "不相等"},
+    "fm_cost": {
+        "en": "cost of the whole gradient ({n:,} input number{s}, 1 output):\n"
+        "  forward mode: one pass per input number: {n:,} pass{es}, {total:,} local products "
+        "({each})\n"
+        "  reverse mode: one pass per output: 1 backward pass, {reverse:,} local products (one "
+        "per edge)\n"
+        "  many inputs and one output (a loss): reverse mode is cheaper; one input and many "
+        "outputs: forward mode",
+        "zh": "整个梯度的代价（{n:,} 个输入数，1 个输出）：\n"
+        "  前向模式：每个输入数一遍：{n:,} 遍，{total:,} 次局部导数乘法（{each}）\n"
+        "  反向模式：每个输出一遍：1 遍反向传播，{reverse:,} 次局部导数乘法（每条边一次）\n"
+        "  输入多、输出一个（损失）：反向模式更省；输入一个、输出多：前向模式更省",
+    },
+    "paths_head": {
+        "en": "paths from {root} to each input (product of the local derivatives on the path)",
+        "zh": "从 {root} 到每个输入的路径（链式法则：路径上局部导数之积）",
+    },
+    "paths_more": {
+        "en": "      … {more:,} more paths: {all:,} in all",
+        "zh": "      … 另有 {more:,} 条路径：共 {all:,} 条",
+    },
+    "paths_sum": {
+        "en": "sum of path products {sums} = {total}",
+        "zh": "路径乘积之和 {sums} = {total}",
+    },
+    "paths_sum_many": {
+        "en": "sum of the {n:,} path products = {total}",
+        "zh": "{n:,} 条路径乘积之和 = {total}",
+    },
+    "paths_one": {"en": "one path", "zh": "一条路径"},
+    "paths_check": {
+        "en": "      {what};  backpropagated {bp}  ({verdict})",
+        "zh": "      {what}；反向传播 {bp}  （{verdict}）",
+    },
+    "paths_mults": {
+        "en": "multiplications: {paths:,} along the paths, {bp:,} by backpropagation (upstream × "
+        "local, once per edge below the output)",
+        "zh": "乘法：沿路径 {paths:,} 次，反向传播 {bp:,} 次（上游梯度 × 局部导数，输出以下每条边一次）",
+    },
+    "paths_adds": {
+        "en": "additions: {paths:,} adding up path products, {bp:,} by backpropagation (where "
+        "contributions meet)",
+        "zh": "加法：累加路径乘积 {paths:,} 次，反向传播 {bp:,} 次（贡献汇合处）",
+    },
+    "num_head_central": {
+        "en": "numerical check: central differences (f(x+h) − f(x−h)) / 2h, h = {h}",
+        "zh": "数值检验：中心差分 (f(x+h) − f(x−h)) / 2h，h = {h}",
+    },
+    "num_head_one_sided": {
+        "en": "numerical check: one-sided differences (f(x+h) − f(x)) / h, h = {h}",
+        "zh": "数值检验：单侧差分 (f(x+h) − f(x)) / h，h = {h}",
+    },
+    "num_columns": {
+        "en": "input|backprop|difference",
+        "zh": "输入|反向传播|差",
+    },
+    "num_flag": {"en": "← see the note below", "zh": "← 见下面的注意"},
+    "num_cost": {
+        "en": "evaluations of f: {n:,} ({per} per input element, besides f(x) = {base}); "
+        "backpropagation: one forward and one backward pass over the {nodes} nodes for all of them",
+        "zh": "f 的求值次数：{n:,}（每个输入元素 {per} 次，另有 f(x) = {base}）；反向传播：对 {nodes} "
+        "个节点做一遍前向传播和一遍反向传播，得到全部梯度",
+    },
+    "note": {"en": "note: ", "zh": "注意："},
 }
 
 

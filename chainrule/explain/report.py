@@ -9,7 +9,7 @@ import numpy as np
 from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
-from chainrule.explain.i18n import pad, tr, width
+from chainrule.explain.i18n import pad, plural, tr, width
 from chainrule.explain.local import MINUS, abbrev, formula, num, term
 from chainrule.explain.rules import is_tensor_step, rule, shape_text
 
@@ -71,7 +71,7 @@ def text_report(
         lines += _path_lines(ex, root)
     if numerical:
         lines.append("")
-        lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward))
+        lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward), lang)
     if not all(np.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
@@ -102,44 +102,42 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
     """The tangent of every node in evaluation order, each as the sum of its terms (local × the
     input's tangent), the check against backpropagation, and the cost of both modes."""
     b = fp.wrt
-    lines = [
-        f"forward mode (tangents ∂·/∂{b}, inputs first, each node after its inputs; "
-        "tangent = Σ local × the input's tangent)"
-    ]
+    lang = ex.lang
+    lines = [tr("fm_head", lang, b=b)]
     rows: list[tuple[list[str], list[str]]] = []
     for t in ex.forward:
         me = ex.name(t)
         if t._node is None:
             seed = t is fp.seeded
-            what = " (the seed)" if seed else ""
-            rows.append(([me, "input", f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
+            what = tr("fm_seed", lang) if seed else ""
+            word = tr("op_input", lang)
+            rows.append(([me, word, f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
             continue
         step = next(s for s in fp.steps if s.tensor is t)
         rows.append(([me, ex.op(t), tangent_text(ex, fp, step)], tangent_formulas(ex, step)))
-    widths = [max(len(r[i]) for r, _ in rows) for i in range(2)]
+    widths = [max(width(r[i]) for r, _ in rows) for i in range(2)]
     for r, whys in rows:
-        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0]))).rstrip())
+        lines.append(("  " + "  ".join(pad(c, w) for c, w in zip(r, [*widths, 0]))).rstrip())
         lines += [f"       {why}" for why in whys]
     root, tan = ex.name(ex.output), fp.tangent(ex.output)
     name, index = parse_wrt(b, ex.inputs)
     bp = np.asarray(ex.gradients[name])[index]
     same = np.allclose(tan, bp, rtol=1e-9, atol=1e-12)
-    lines.append(
-        f"∂{root}/∂{b} = {num(tan)} by forward mode; {num(bp)} by backpropagation "
-        + ("(equal)" if same else "(DIFFERENT)")
-    )
+    verdict = tr("equal" if same else "different", lang)
+    lines.append(tr("fm_check", lang, root=root, b=b, fm=num(tan), bp=num(bp), verdict=verdict))
     c = ex.cost()
     each = ", ".join(f"{k} {v:,}" for k, v in c.forward_products.items())
-    ins = f"{c.inputs:,} input number{'s' if c.inputs != 1 else ''}"
-    lines += [
-        f"cost of the whole gradient ({ins}, 1 output):",
-        f"  forward mode: one pass per input number: {c.inputs:,} pass"
-        f"{'es' if c.inputs != 1 else ''}, {c.forward_total:,} local products ({each})",
-        f"  reverse mode: one pass per output: 1 backward pass, {c.reverse_products:,} local "
-        "products (one per edge)",
-        "  many inputs and one output (a loss): reverse mode is cheaper; one input and many "
-        "outputs: forward mode",
-    ]
+    n = c.inputs
+    lines += tr(
+        "fm_cost",
+        lang,
+        n=n,
+        s=plural(n, lang),
+        es="es" if n != 1 and lang == "en" else "",
+        total=c.forward_total,
+        each=each,
+        reverse=c.reverse_products,
+    ).split("\n")
     return lines
 
 
@@ -192,7 +190,8 @@ def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
 
 def _path_lines(ex: Explanation, root: str) -> list[str]:
     summary = ex.paths()
-    lines = [f"paths from {root} to each input (product of the local derivatives on the path)"]
+    lang = ex.lang
+    lines = [tr("paths_head", lang, root=root)]
     for name, t in ex.inputs.items():
         ps = summary.paths.get(id(t), [])
         rows = []
@@ -202,28 +201,24 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
             rows.append([f"{name}:" if not rows else "", route, f"{factors} = {fmt(p.product)}"])
         lines += _table(rows)
         if len(ps) > MAX_LISTED:
-            lines.append(f"      … {len(ps) - MAX_LISTED:,} more paths: {len(ps):,} in all")
+            lines.append(tr("paths_more", lang, more=len(ps) - MAX_LISTED, all=len(ps)))
         total = summary.total(t)
         bp = ex.gradients[name]
         ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
         sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
         if len(ps) > MAX_LISTED:
             sums += " + …"
-        what = f"sum of path products {sums} = {fmt(total)}" if len(ps) > 1 else "one path"
+        what = tr("paths_sum", lang, sums=sums, total=fmt(total))
+        if len(ps) == 1:
+            what = tr("paths_one", lang)
         if len(ps) > MAX_LISTED:
-            what = f"sum of the {len(ps):,} path products = {fmt(total)}"
-        lines.append(
-            f"      {what};  backpropagated {fmt(bp)}  " + ("(equal)" if ok else "(DIFFERENT)")
-        )
-    lines.append(
-        f"multiplications: {summary.path_multiplications:,} along the paths, "
-        f"{summary.backprop_multiplications:,} by backpropagation (upstream × local, once per edge "
-        "below the output)"
-    )
-    lines.append(
-        f"additions: {summary.path_additions:,} adding up path products, "
-        f"{summary.backprop_additions:,} by backpropagation (where contributions meet)"
-    )
+            what = tr("paths_sum_many", lang, n=len(ps), total=fmt(total))
+        verdict = tr("equal" if ok else "different", lang)
+        lines.append(tr("paths_check", lang, what=what, bp=fmt(bp), verdict=verdict))
+    mults = (summary.path_multiplications, summary.backprop_multiplications)
+    adds = (summary.path_additions, summary.backprop_additions)
+    lines.append(tr("paths_mults", lang, paths=mults[0], bp=mults[1]))
+    lines.append(tr("paths_adds", lang, paths=adds[0], bp=adds[1]))
     return lines
 
 
@@ -241,33 +236,33 @@ def _factor(j: np.ndarray) -> str:
     return f"J({rows}×{cols})"
 
 
-def _numerical_lines(check, nodes: int) -> list[str]:
+def _numerical_lines(check, nodes: int, lang: str = "en") -> list[str]:
     """The nudges f(x ± h), the difference quotient beside backprop, the cost, and the notes."""
     h = f"{check.h:g}"
     if check.one_sided:
-        head = f"numerical check: one-sided differences (f(x+h) − f(x)) / h, h = {h}"
+        head = tr("num_head_one_sided", lang, h=h)
         cols = ["input", "f(x+h)", "f(x)", "(f(x+h) − f(x))/h", "backprop", "|difference|"]
     else:
-        head = f"numerical check: central differences (f(x+h) − f(x−h)) / 2h, h = {h}"
+        head = tr("num_head_central", lang, h=h)
         cols = ["input", "f(x+h)", "f(x−h)", "(f(x+h) − f(x−h))/2h", "backprop", "|difference|"]
+    word, bp, diff = tr("num_columns", lang).split("|")
+    cols[0], cols[4], cols[5] = word, bp, f"|{diff}|"
     rows = [cols]
     for r in check.rows:
         d = abs(r.backprop - r.estimate)
         diff = "nan" if math.isnan(d) else f"{d:.1e}"
         rows.append(
             [r.label, _full(r.plus), _full(r.minus), num(r.estimate), num(r.backprop), diff]
-            + (["← see the note below"] if r.flagged else [])
+            + ([tr("num_flag", lang)] if r.flagged else [])
         )
-    width = max(len(r) for r in rows)
-    rows = [r + [""] * (width - len(r)) for r in rows]
-    per = "1 per input element" if check.one_sided else "2 per input element"
+    ncols = max(len(r) for r in rows)
+    rows = [r + [""] * (ncols - len(r)) for r in rows]
     lines = [head, *_table(rows)]
-    lines.append(
-        f"evaluations of f: {check.evaluations:,} ({per}, besides f(x) = {_full(check.base)}); "
-        f"backpropagation: one forward and one backward pass over the {nodes} nodes for all of them"
-    )
+    per = 1 if check.one_sided else 2
+    base = _full(check.base)
+    lines.append(tr("num_cost", lang, n=check.evaluations, per=per, base=base, nodes=nodes))
     for note in check.notes:
-        lines.append(f"note: {note}")
+        lines.append(f"{tr('note', lang)}{note}")
     return lines
 
 
