@@ -133,3 +133,15 @@ def test_a_diverging_run_stops_at_the_step_that_overflowed(capsys):
 def test_learn_refuses_a_bad_name_from_the_api():
     with pytest.raises(ExplainError, match="not an input"):
         explain("a*b", a=1, b=2).learn("z")
+
+
+def test_the_plain_report_says_why_the_texts_numbers_are_half():
+    # The issue's case: 3 here, 1.5 as the texts' weight_delta.
+    ex = explain("error = (inputs*weight - goal)**2", "inputs=1.5,weight=1,goal=0.5")
+    assert float(ex.gradients["weight"]) == 3.0
+    assert lines(ex.report())[-1] == (
+        "note: the output is a square, (inputs*weight - goal)², so each gradient carries its "
+        "factor 2; the texts' weight_delta is the derivative of ½·(inputs*weight - goal)², half "
+        "of these gradients"
+    )
+    assert "note: the output is a square" not in explain("a*b", a=1, b=2).report()

@@ -90,6 +90,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "weight_delta 省去了因子 2（它是 ½·({inner})² 的导数，是这个梯度的一半），所以教材的学习率 "
         "α 在这里是 --lr α/2（教材的 α = 1 即 --lr 0.5）",
     },
+    "square_note": {
+        "en": "note: the output is a square, ({inner})², so each gradient carries its factor 2; "
+        "the texts' weight_delta is the derivative of ½·({inner})², half of these gradients",
+        "zh": "注意：输出是平方 ({inner})²，所以每个梯度都带有因子 2；教材的 weight_delta 是 "
+        "½·({inner})² 的导数，是这些梯度的一半",
+    },
     "learn_not_input": {
         "en": "--learn {name}: not an input of the expression; the inputs are {inputs}",
         "zh": "--learn {name}：不是表达式的输入；输入有 {inputs}",

@@ -160,10 +160,11 @@ def _diverged(run: Learning, u: Update, lang: str) -> None:
 
 def _note(ex, name: str) -> str | None:
     """The texts' dropped factor: where the output is a square, (...)**2."""
-    node = ex.output._node
-    if node is None or node.name != "pow" or len(node.inputs) != 1 or node.p != 2:
+    from chainrule.explain.report import _square
+
+    inner = _square(ex)
+    if inner is None:
         return None
-    inner = ex.texts.get(id(node.inputs[0])) or ex.name(node.inputs[0])
     return tr("learn_half_note", ex.lang, inner=inner, name=name, out=ex.name(ex.output))
 
 

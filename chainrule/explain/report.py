@@ -72,12 +72,23 @@ def text_report(
     if numerical:
         lines.append("")
         lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward), lang)
+    square = _square(ex)
+    if square is not None:  # the texts' ½·error²: say why their numbers are half of these
+        lines += ["", tr("square_note", lang, inner=square)]
     if not all(np.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
             tr("nonfinite", lang),
         ]
     return "\n".join(lines)
+
+
+def _square(ex: Explanation) -> str | None:
+    """The text of the base where the output is a square, ``(pred - goal)**2``, else None."""
+    node = ex.output._node
+    if node is None or node.name != "pow" or len(node.inputs) != 1 or node.p != 2:
+        return None
+    return ex.texts.get(id(node.inputs[0])) or ex.name(node.inputs[0])
 
 
 def _forward_rows(ex: Explanation) -> list[list[str]]:
