@@ -86,6 +86,9 @@ def _against_step(ax, run, lang: str) -> None:
     ys = [run.updates[0].output] + [u.new_output for u in run.updates]
     ax.plot(steps, ys, "o-", color="#d62728")
     ax.set_title(tr("plot_steps_title", lang, out=out, name=name, lr=f"{run.lr:g}"), fontsize=11)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     ax.set_xlabel(tr("plot_step", lang))
     ax.set_ylabel(out)
 
