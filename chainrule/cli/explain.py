@@ -30,6 +30,7 @@ examples:
   chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical --h 0.001
   chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
+  chainrule explain --model nielsen --data mnist5k --batch 1 --html step.html   (a model's step)
 
 EXPR may be statements NAME = EXPRESSION separated by ';' (a name may be assigned again; the last
 statement is the output; names used before they are assigned are inputs), and may use
@@ -86,6 +87,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
+    from chainrule.cli import explain_model
+
+    explain_model.add_arguments(p)  # --model, --data, --batch: one step of a zoo model
     p.add_argument(
         "--rankdir",
         choices=("LR", "TB", "RL", "BT"),
@@ -114,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.explain import ExplainError, explain
     from chainrule.viz import GraphvizNotFoundError
 
+    if getattr(args, "model", None):
+        from chainrule.cli import explain_model
+
+        return explain_model.run(args)
     try:
         expression, at = _expression_and_values(args.expression, args.at)
         ex = explain(expression, ",".join(at))

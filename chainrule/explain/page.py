@@ -331,13 +331,7 @@ class _Builder:
                     continue
                 local = ledger.local(step, e.slot)
                 eid = self.edge_of[(id(t), e.slot)]
-                edges[eid] = [
-                    ("local", f"local {short(local)}"),
-                    (
-                        "contribution",
-                        f"{_paren(short(step.upstream))} × {_paren(short(local))} = {short(e.contribution)}",
-                    ),
-                ]
+                edges[eid] = [("local", f"local {short(local)}"), _sent(step.upstream, local, e)]
                 self.last_label[eid] = edges[eid]
                 got = arrived.setdefault(id(e.source), [])
                 got.append(e.contribution)
@@ -422,6 +416,18 @@ class _Builder:
 
 def _written(ex: Explanation, t: Tensor) -> str:
     return ex.name(t)
+
+
+def _sent(upstream: np.ndarray, local: np.ndarray, e) -> tuple[str, str]:
+    """An edge's label for the gradient it carries back: ``upstream × local = contribution``
+    for numbers, ``⊙`` for arrays of one shape (an elementwise op); for the others (matmul,
+    linear, a reduction) the product is not elementwise, so only what was sent is shown."""
+    sent = short(e.contribution)
+    if np.size(upstream) == 1 and np.size(local) == 1:
+        return "contribution", f"{_paren(short(upstream))} × {_paren(short(local))} = {sent}"
+    if np.shape(upstream) == np.shape(local):
+        return "contribution", f"{short(upstream)} ⊙ {short(local)} = {sent}"
+    return "contribution", f"sent back {sent}"
 
 
 def _num(x) -> str:

@@ -117,6 +117,22 @@ def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
         return record(tensor), tensor._data.size != 1
 
 
+def module_boxes(
+    tensor: Tensor, modules=None, params=None
+) -> tuple[dict[int, str], dict[int, str], dict[str, str]]:
+    """What ``draw`` puts in boxes, for other renderers (``chainrule explain``'s page):
+    id(parameter) -> its name (``fc1.weight``), id(tensor) -> the dotted path of the module
+    whose box it goes in (for every tensor behind ``tensor``, constants included; absent: no
+    box), and module path -> class name."""
+    names, classes = _parameter_names(params, modules)
+    order = _collect(tensor)
+    consumers: dict[int, list[tuple[Tensor, int]]] = {}
+    for t in order:
+        for slot, i in enumerate(t._node.inputs if t._node is not None else ()):
+            consumers.setdefault(id(i), []).append((t, slot))
+    return names, _assign_modules(order, consumers, names), classes
+
+
 def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
     names: dict[int, str] = {}
     classes: dict[str, str] = {}

@@ -110,7 +110,7 @@
     });
   }
 
-  function show(n, scroll) {
+  function show(n) {
     n = Math.max(1, Math.min(steps.length, n || 1));
     current = n;
     const s = steps[n - 1];
@@ -151,20 +151,35 @@
     if (fromHash() !== n || !/step=/.test(window.location.hash)) {
       history.replaceState(null, "", "#step=" + n);
     }
-    if (scroll !== false && s.node) bringIntoView(s.node);
+    if (s.node) bringIntoView([s.node].concat(s.received));
   }
 
   // ----- scrolling and zoom: the text keeps its size, the view scrolls -----
-  function bringIntoView(nodeId) {
-    const node = data.nodes.find(function (x) { return x.id === nodeId; });
-    const x = node.x * zoom, y = node.y * zoom;
-    const w = node.width * zoom, h = node.height * zoom;
-    const left = view.scrollLeft, top = view.scrollTop;
-    if (x < left || x + w > left + view.clientWidth) {
-      view.scrollLeft = x + w / 2 - view.clientWidth / 2;
+  const nodeById = {};
+  for (const node of data.nodes) nodeById[node.id] = node;
+
+  // Scrolls so that the step's nodes are in view: all of them (the current node and where its
+  // contributions arrive) where they fit, else the current node, centred.
+  function bringIntoView(ids) {
+    const shown = ids.map(function (id) { return nodeById[id]; });
+    function box(list) {
+      const x0 = Math.min.apply(null, list.map(function (n) { return n.x; })) * zoom;
+      const y0 = Math.min.apply(null, list.map(function (n) { return n.y; })) * zoom;
+      const x1 = Math.max.apply(null, list.map(function (n) { return n.x + n.width; })) * zoom;
+      const y1 = Math.max.apply(null, list.map(function (n) { return n.y + n.height; })) * zoom;
+      return { x0: x0, y0: y0, x1: x1, y1: y1 };
     }
-    if (y < top || y + h > top + view.clientHeight) {
-      view.scrollTop = y + h / 2 - view.clientHeight / 2;
+    const all = box(shown), me = box(shown.slice(0, 1));
+    if (all.x0 < view.scrollLeft || all.x1 > view.scrollLeft + view.clientWidth) {
+      // Too wide to show at once: the current node at the right, where the nodes it reads
+      // from (and sends gradients back to), all on its left, come into view as far as they fit.
+      view.scrollLeft = all.x1 - all.x0 <= view.clientWidth
+        ? (all.x0 + all.x1) / 2 - view.clientWidth / 2
+        : me.x1 + 24 - view.clientWidth;
+    }
+    const b = all.y1 - all.y0 <= view.clientHeight ? all : me;
+    if (b.y0 < view.scrollTop || b.y1 > view.scrollTop + view.clientHeight) {
+      view.scrollTop = (b.y0 + b.y1) / 2 - view.clientHeight / 2;
     }
   }
 
@@ -174,7 +189,7 @@
     graph.setAttribute("height", String(Math.round(natural[1] * zoom)));
     document.getElementById("zoom-reset").textContent = Math.round(zoom * 100) + "%";
     const s = steps[current - 1];
-    if (s.node) bringIntoView(s.node);
+    if (s.node) bringIntoView([s.node].concat(s.received));
   }
 
   function fit() {
