@@ -12,7 +12,8 @@ the graph behind the tensor must still exist (explain before ``backward()``, or 
   collapsible box per module.
 
 Leaves' ``.grad`` is not touched: explaining a step does not add to the gradients a later
-``backward()`` computes.
+``backward()`` computes. The report and the layer view stay readable after that ``backward()``;
+the page and the picture need the graph, so make them first (or use ``retain_graph=True``).
 
     >>> loss = F.cross_entropy(model(x), y)
     >>> ex = cr.explain(loss, modules=model)
@@ -29,7 +30,7 @@ from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.core import Explanation
 from chainrule.explain.layers import Layer, find_layers, layer_view
-from chainrule.explain.ledger import Ledger, record
+from chainrule.explain.ledger import Ledger, check_graph, record
 from chainrule.viz.labels import short
 
 
@@ -42,6 +43,7 @@ class StepExplanation(Explanation):
     classes: dict[str, str] = field(default_factory=dict)  # module path -> class name
     modules: object = None
     what: str = ""
+    _layers: list[Layer] | None = None
 
     @property
     def title(self) -> str:
@@ -53,9 +55,12 @@ class StepExplanation(Explanation):
         return f"{len(self.inputs)} parameters and inputs"
 
     def layers(self) -> list[Layer]:
-        """The fully connected layers with BP1-BP4, output layer first."""
-        names = {id(t): n for n, t in self.inputs.items()}
-        return find_layers(self.ledger, names, self.forward)
+        """The fully connected layers with BP1-BP4, output layer first (read when the step was
+        explained, so still there after a ``backward()`` that freed the graph)."""
+        if self._layers is None:
+            names = {id(t): n for n, t in self.inputs.items()}
+            self._layers = find_layers(self.ledger, names, self.forward)
+        return self._layers
 
     def layer_view(self) -> str:
         return "\n".join(layer_view(self.layers()))
@@ -106,6 +111,7 @@ class StepExplanation(Explanation):
         """The step-through page, a collapsible box per module."""
         from chainrule.explain.page import page
 
+        check_graph(self.output, where="explain's page")
         return page(self, forward=forward, boxes=self.boxes, classes=self.classes)
 
     def draw(self, **kwargs):
@@ -190,6 +196,7 @@ def explain_tensor(
     ex = StepExplanation(None, inputs, tensor, forward, names, {}, ledger, grads)
     ex.boxes, ex.classes, ex.modules, ex.what = boxes, classes, modules, title
     ex.recorded = title
+    ex.layers()  # now, while the graph exists
     return ex
 
 

@@ -74,6 +74,17 @@ def page(
     return _html(ex.title, picture, data, lay.note)
 
 
+def layout_of(
+    ex: Explanation, forward: str | None = None, boxes: dict[int, str] | None = None
+) -> page_layout.Layout:
+    """The layout ``page`` draws with: positions, the engine (``"dot"`` or ``"columns"``) and
+    ``source``, the DOT text given to dot (so that a test can run dot on it and compare)."""
+    fp = ex.forward_mode(forward) if forward is not None else None
+    with np.errstate(all="ignore"):
+        b = _Builder(ex, fp, boxes or {})
+        return b.layout(b.steps())
+
+
 def _html(title_text: str, picture: str, data: dict, note: str) -> str:
     blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     style = (_ASSETS / "page.css").read_text()
