@@ -63,11 +63,15 @@ def svg(nodes: list[dict], edges: list[dict], lay: Layout, classes: dict[str, st
     for n in nodes:
         out.append(_node(n, lay))
     for b in lay.boxes:
+        inside = sum(
+            1 for n in nodes if n.get("box") and (n["box"] + ".").startswith(b["path"] + ".")
+        )
         out.append(
             f'<g id="{b["id"]}-cover" class="cover" data-box="{b["id"]}">'
             f'<rect x="{b["x"]}" y="{b["y"]}" width="{b["w"]}" height="{b["h"]}" rx="8"/>'
-            f'<text x="{b["x"] + b["w"] / 2}" y="{b["y"] + b["h"] / 2}" text-anchor="middle">'
-            f"{html.escape(box_title(b, classes))} ▸</text></g>"
+            f'<text x="{b["x"] + 8}" y="{b["y"] + 18}">{html.escape(box_title(b, classes))} ▸'
+            f'</text><text class="count" x="{b["x"] + 8}" y="{b["y"] + 36}">'
+            f"{inside} nodes: click to open</text></g>"
         )
     out.append("</svg>")
     return "\n".join(out)
