@@ -142,3 +142,5 @@ def test_cli_model_step(capsys):
     assert "BP2  δ = (δ′ W′) ⊙ σ'(z), ′ = layers.1" in out
     assert cli.main(["--model", "mlp", "--data", "mnist5k", "--batch", "0"]) == 2
     assert "--batch 0 --index 0" in capsys.readouterr().err
+    assert cli.main(["a*b", "--at", "a=1,b=2", "--model", "mlp"]) == 2
+    assert "an expression (with --at) or --model, not both" in capsys.readouterr().err

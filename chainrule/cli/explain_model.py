@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -34,6 +35,12 @@ def run(args: argparse.Namespace) -> int:
     """Explains one step; returns the exit code (0, or 2 on error)."""
     from chainrule.viz import GraphvizNotFoundError
 
+    if args.expression is not None or args.at:
+        print(
+            "chainrule explain: error: give an expression (with --at) or --model, not both",
+            file=sys.stderr,
+        )
+        return 2
     try:
         ex = explain_step(
             args.model, args.data, args.batch, args.index, args.seed, args.root, args.checkpoint
@@ -51,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
             if path:
                 written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
                 print(f"chainrule explain: wrote {written}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+        sys.stdout = open(os.devnull, "w")  # so that the exit flush stays quiet
+        return 0
     except (GraphvizNotFoundError, OSError, RuntimeError, ValueError, KeyError) as e:
         print(f"chainrule explain: error: {e}", file=sys.stderr)
         return 2
