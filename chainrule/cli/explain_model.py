@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation")
     g.add_argument("--root", help="folder to look for data files in first")
     g.add_argument("--checkpoint", metavar="FILE", help="load the model's state dict from FILE")
+    # (--png of a model's step is drawn top to bottom where left to right would be too wide to
+    # read at 1,600 px; --rankdir TB, RL or BT is kept as given.)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"chainrule explain: wrote {written}", file=sys.stderr)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:
-                written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
+                # LR (the option's default) leaves draw free to turn a PNG too wide to read.
+                rankdir = None if args.rankdir == "LR" else args.rankdir
+                written = ex.draw(rankdir=rankdir).save(path, format=fmt)
                 print(f"chainrule explain: wrote {written}", file=sys.stderr)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
         sys.stdout = open(os.devnull, "w")  # so that the exit flush stays quiet
