@@ -199,3 +199,27 @@ def test_columns_without_graphviz_place_by_identity(monkeypatch):
         assert right < user_left
     xs = [x for x, _ in lay.nodes.values()]
     assert np.isfinite(xs).all()
+
+
+def test_a_weight_shared_by_many_steps_gets_columns_at_once():
+    import time
+
+    from chainrule.explain import record
+    from chainrule.explain.core import from_ledger
+
+    cr.manual_seed(0)
+    cell = cr.nn.RNNCell(3, 4)
+    h = cr.zeros(1, 4)
+    for _ in range(30):  # the cell's weights feed 30 steps: edges across up to 60 ranks
+        h = cell(cr.randn(1, 3), h)
+    ex = from_ledger(record(h.sum()))
+    start = time.perf_counter()
+    lay = layout_of(ex)
+    assert lay.engine == "columns" and "many long edges" in lay.note
+    assert time.perf_counter() - start < 10  # dot would take minutes here
+    # Short loops still get Graphviz.
+    h = cr.zeros(1, 4)
+    for _ in range(5):
+        h = cell(cr.randn(1, 3), h)
+    if DOT is not None:
+        assert layout_of(from_ledger(record(h.sum()))).engine == "dot"

@@ -22,6 +22,7 @@ from chainrule.viz.render import dot_binary
 MARGIN = 20  # pixels around the drawing
 LARGE = 100  # nodes above which dot's effort is bounded
 DOT_SECONDS = 20  # past this, the column layout is used instead
+MAX_SPAN = 1000  # ranks crossed by all edges together above which dot is not tried
 BOX_PAD = 12  # pixels between a module box and what it holds (dot's cluster margin)
 
 
@@ -110,6 +111,13 @@ def layout(nodes: list[dict], edges: list[dict], boxes: dict[str, str]) -> Layou
         out = columns(nodes, edges, boxes)
         out.note = "Graphviz's dot was not found: a simple column layout is used instead"
         return out
+    if long_edges(nodes, edges) > MAX_SPAN:
+        out = columns(nodes, edges, boxes)
+        out.note = (
+            "many long edges (a value used at many steps, as a shared weight): a column layout "
+            "is used, since Graphviz would take minutes"
+        )
+        return out
     try:
         proc = subprocess.run(
             [dot, "-Tjson"], input=source.encode(), capture_output=True, timeout=DOT_SECONDS
@@ -126,6 +134,25 @@ def layout(nodes: list[dict], edges: list[dict], boxes: dict[str, str]) -> Layou
     out = from_dot_json(json.loads(proc.stdout), nodes)
     out.source = source
     return out
+
+
+def long_edges(nodes: list[dict], edges: list[dict]) -> int:
+    """The ranks all edges cross together, with each op one rank right of its latest input:
+    dot routes an edge through one virtual node per rank it crosses, and its time grows fast
+    with their number (a weight shared by 60 steps of a loop crosses about 1,800)."""
+    inputs_of: dict[str, list[str]] = {}
+    for e in edges:
+        inputs_of.setdefault(e["dst"], []).append(e["src"])
+    rank: dict[str, int] = {}
+    for n in nodes:  # nodes come each after its inputs
+        ins = inputs_of.get(n["id"], [])
+        rank[n["id"]] = 1 + max(rank[i] for i in ins) if ins else 0
+    # dot shortens edges: a leaf sits just left of its first user, not in the first column.
+    for n in nodes:
+        if not inputs_of.get(n["id"]):
+            users = [rank[e["dst"]] for e in edges if e["src"] == n["id"]]
+            rank[n["id"]] = min(users) - 1 if users else 0
+    return sum(max(rank[e["dst"]] - rank[e["src"]] - 1, 0) for e in edges)
 
 
 def from_dot_json(data: dict, nodes: list[dict]) -> Layout:
