@@ -96,10 +96,7 @@ def draw(
     names, classes = _parameter_names(params, modules)
     order = _collect(tensor)
     ledger, seeded = _gradient_ledger(tensor, grads)
-    turnable = rankdir is None
-    rankdir = "LR" if rankdir is None else rankdir
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    rankdir, turnable = _direction(rankdir)
     builder = _Dot(order, tensor, names, classes, ledger, values, max_elements, op_names or {})
     lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
     graph = Graph(builder.build(lines, rankdir), nodes=len(order), turnable=turnable)
@@ -109,6 +106,15 @@ def draw(
 
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
+
+
+def _direction(rankdir: str | None) -> tuple[str, bool]:
+    """The direction to write, and whether a PNG may turn it (only draw's default may)."""
+    if rankdir is None:
+        return "LR", True
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    return rankdir, False
 
 
 def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
