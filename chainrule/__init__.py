@@ -168,7 +168,7 @@ from chainrule.random import Generator, manual_seed
 
 # isort: split
 # The layers above the engine; imported after it because they build on it.
-from chainrule import data, datasets, distributed, nn, onnx, optim, utils, viz
+from chainrule import data, datasets, distributed, explain, nn, onnx, optim, utils, viz
 from chainrule.jit import CompiledStep, compile
 from chainrule.serialization import load, save
 

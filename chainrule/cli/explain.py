@@ -37,6 +37,7 @@ examples:
   chainrule explain "u = b*c; v = a + u; J = 3*v" --at a=5 b=3 c=2 --nudge u --nudge v --h 0.001
   chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --order statements --lang zh
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
+  chainrule explain --model nielsen --data mnist5k --batch 1 --html step.html   (a model's step)
 
 EXPR may be statements NAME = EXPRESSION separated by ';' (a name may be assigned again; the last
 statement is the output; names used before they are assigned are inputs), and may use
@@ -96,6 +97,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
+    from chainrule.cli import explain_model
+
+    explain_model.add_arguments(p)  # --model, --data, --batch: one step of a zoo model
     p.add_argument(
         "--rankdir",
         choices=("LR", "TB", "RL", "BT"),
@@ -198,6 +202,10 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.explain import ExplainError, LearningDiverged
     from chainrule.viz import GraphvizNotFoundError
 
+    if getattr(args, "model", None):
+        from chainrule.cli import explain_model
+
+        return explain_model.run(args)
     try:
         return _run(args)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours

@@ -53,7 +53,7 @@ def draw(
     modules=None,
     title: str | None = None,
     max_elements: int = 3,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     op_names: Mapping[int, str] | None = None,
 ) -> Graph:
     """A Graphviz picture of the graph that produced ``tensor``.
@@ -74,8 +74,9 @@ def draw(
             boxes their class names): its parameters are named and its modules drawn as boxes.
         title: a line written above the graph.
         max_elements: how many numbers of a vector or matrix to show beside its shape.
-        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn; the default, whatever
-            the size), ``"TB"`` (top to bottom), ``"RL"`` or ``"BT"``.
+        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn), ``"TB"`` (top to
+            bottom), ``"RL"`` or ``"BT"``. The default, None, is ``"LR"`` in the DOT text and
+            the SVG; a PNG of it too wide to read at 1,600 px is drawn top to bottom instead.
         op_names: id(tensor) -> the name to show for its op (``dot`` for a matmul the user wrote
             as ``dot``); the op's own name otherwise.
 
@@ -95,17 +96,25 @@ def draw(
     names, classes = _parameter_names(params, modules)
     order = _collect(tensor)
     ledger, seeded = _gradient_ledger(tensor, grads)
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    rankdir, turnable = _direction(rankdir)
     builder = _Dot(order, tensor, names, classes, ledger, values, max_elements, op_names or {})
     lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
-    graph = Graph(builder.build(lines, rankdir), nodes=len(order))
+    graph = Graph(builder.build(lines, rankdir), nodes=len(order), turnable=turnable)
     if path is not None:
         graph.save(path, format=format)
     return graph
 
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
+
+
+def _direction(rankdir: str | None) -> tuple[str, bool]:
+    """The direction to write, and whether a PNG may turn it (only draw's default may)."""
+    if rankdir is None:
+        return "LR", True
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    return rankdir, False
 
 
 def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
@@ -115,6 +124,22 @@ def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
         return None, False
     with np.errstate(all="ignore"):
         return record(tensor), tensor._data.size != 1
+
+
+def module_boxes(
+    tensor: Tensor, modules=None, params=None
+) -> tuple[dict[int, str], dict[int, str], dict[str, str]]:
+    """What ``draw`` puts in boxes, for other renderers (``chainrule explain``'s page):
+    id(parameter) -> its name (``fc1.weight``), id(tensor) -> the dotted path of the module
+    whose box it goes in (for every tensor behind ``tensor``, constants included; absent: no
+    box), and module path -> class name."""
+    names, classes = _parameter_names(params, modules)
+    order = _collect(tensor)
+    consumers: dict[int, list[tuple[Tensor, int]]] = {}
+    for t in order:
+        for slot, i in enumerate(t._node.inputs if t._node is not None else ()):
+            consumers.setdefault(id(i), []).append((t, slot))
+    return names, _assign_modules(order, consumers, names), classes
 
 
 def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
