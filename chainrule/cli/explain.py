@@ -117,7 +117,7 @@ def _add_teaching_arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="seed of the standard normal numbers that fill an input given by its shape, "
-        "W:30x784 (default: 0)",
+        "W:30x784, and of --model's initialisation (default: 0)",
     )
     p.add_argument(
         "--order",

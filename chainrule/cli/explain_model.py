@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--index", type=int, default=0, metavar="I", help="the first example (default 0)"
     )
-    g.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation")
+    # --seed (shared with the shapes of expressions) seeds the model's initialisation.
     g.add_argument("--root", help="folder to look for data files in first")
     g.add_argument("--checkpoint", metavar="FILE", help="load the model's state dict from FILE")
     # (--png of a model's step is drawn top to bottom where left to right would be too wide to
