@@ -23,6 +23,7 @@ from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, parse_wrt
 from chainrule.explain.local import num, term
 from chainrule.explain.report import edge_rows, tangent_formulas, tangent_text
+from chainrule.explain.rules import is_matrix_step, rule
 from chainrule.viz.labels import node_formula, role, short
 
 _ASSETS = Path(__file__).with_name("page_assets")
@@ -340,9 +341,8 @@ class _Builder:
                 lines += texts
                 if e.contribution is None:
                     continue
-                local = ledger.local(step, e.slot)
                 eid = self.edge_of[(id(t), e.slot)]
-                edges[eid] = [("local", f"local {short(local)}"), _sent(step.upstream, local, e)]
+                edges[eid] = _sent(ex, step, e)
                 self.last_label[eid] = edges[eid]
                 got = arrived.setdefault(id(e.source), [])
                 got.append(e.contribution)
@@ -429,16 +429,36 @@ def _written(ex: Explanation, t: Tensor) -> str:
     return ex.name(t)
 
 
-def _sent(upstream: np.ndarray, local: np.ndarray, e) -> tuple[str, str]:
-    """An edge's label for the gradient it carries back: ``upstream × local = contribution``
-    for numbers, ``⊙`` for arrays of one shape (an elementwise op); for the others (matmul,
-    linear, a reduction) the product is not elementwise, so only what was sent is shown."""
-    sent = short(e.contribution)
-    if np.size(upstream) == 1 and np.size(local) == 1:
-        return "contribution", f"{_paren(short(upstream))} × {_paren(short(local))} = {sent}"
-    if np.shape(upstream) == np.shape(local):
-        return "contribution", f"{short(upstream)} ⊙ {short(local)} = {sent}"
-    return "contribution", f"sent back {sent}"
+def _sent(ex: Explanation, step, e) -> list[tuple[str, str]]:
+    """An edge's label for the gradient it carries back: ``local …`` and ``upstream × local =
+    contribution`` for numbers, ``δ ⊙ local`` for arrays of one shape (an elementwise op); where
+    the product is not elementwise (``W @ x``, linear, softmax) or is summed back to a broadcast
+    input, the texts' rule (``δ hᵀ``, ``W2ᵀ δ``, ``sum(δ)``) and what was sent."""
+    sent, up = short(e.contribution), step.upstream
+    said = _bare(rule(step, e.slot, ex.name, ex.lang) or "δ")
+    if is_matrix_step(step):
+        return [("local", said), ("contribution", f"= {sent}")]
+    local = ex.ledger.local(step, e.slot)
+    label = [("local", f"local {short(local)}")]
+    if np.size(up) == 1 and np.shape(local) == np.shape(e.contribution):  # a number × local
+        return label + [("contribution", f"{_paren(short(up))} × {_paren(short(local))} = {sent}")]
+    if np.shape(up) == np.shape(local) == np.shape(e.contribution):
+        return label + [("contribution", f"{short(up)} ⊙ {short(local)} = {sent}")]
+    return label + [("contribution", f"{said} = {sent}")]  # summed back to a broadcast input
+
+
+def _bare(said: str) -> str:
+    """A rule without its aside, short enough for an edge: ``δ hᵀ (an outer product, …)`` is
+    ``δ hᵀ``, ``δ ⊙ σ'(z),  σ'(z) = …`` is ``δ ⊙ σ'(z)``; ``sum(δ ⊙ 0.5)`` stays whole."""
+    said = said.split(",  ")[0]
+    if said.endswith((")", "）")):
+        depth = 0
+        for k in range(len(said) - 1, -1, -1):
+            depth += said[k] in ")）"
+            depth -= said[k] in "(（"
+            if depth == 0:
+                return said[:k].rstrip() if k and said[k - 1] == " " else said
+    return said
 
 
 def _num(x) -> str:

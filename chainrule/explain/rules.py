@@ -29,7 +29,7 @@ MINUS = "\u2212"
 
 # Ops whose local derivative is not an array the size of the input (a full Jacobian): the row
 # shows the rule instead of "upstream × local".
-MATRIX_OPS = ("matmul", "transpose", "softmax", "log_softmax", "cross_entropy")
+MATRIX_OPS = ("matmul", "linear", "transpose", "softmax", "log_softmax", "cross_entropy")
 
 _PRIME = {
     "sigmoid": ("σ'({x})", "{y} ⊙ (1 − {y})"),
@@ -66,6 +66,12 @@ def rule(step: Step, slot: int, name: Callable[[Tensor], str], lang: str = "en")
     other = name(ins[1 - slot]) if len(ins) == 2 else ""
     if op == "matmul":
         return _matmul(ins, slot, name, lang)
+    if op == "linear":  # z = x Wᵀ + b, a batch of rows x
+        if slot == 0:
+            return f"δ {name(ins[1])}"
+        if slot == 1:
+            return f"δᵀ {name(ins[0])} ({tr('outer', lang, name=x)})"
+        return f"Σ δ ({tr('summed_back', lang, shape=_shape(ins[2], lang))})"
     if op == "transpose":
         return tr("transposed", lang)
     if op == "softmax":
