@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         ex = explain_step(
             args.model, args.data, args.batch, args.index, args.seed, args.root, args.checkpoint
         )
+        ex.lang = args.lang  # the page's and the picture's words
         if args.json:
             print(json.dumps(ex.to_dict()))
         else:

@@ -187,6 +187,7 @@ class Explanation:
 
         kwargs.setdefault("title", self.title)
         kwargs.setdefault("op_names", self.ops)
+        kwargs.setdefault("lang", self.lang)
         with np.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 

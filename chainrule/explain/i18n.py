@@ -231,6 +231,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 
+from chainrule.explain.i18n_page import WORDS  # noqa: E402 (the page's and pictures' words)
+
+CATALOGUE.update(WORDS)
+
+
 def tr(key: str, lang: str = "en", **values) -> str:
     """The message ``key`` in ``lang`` (English where the catalogue has no Chinese), filled in."""
     entry = CATALOGUE[key]

@@ -28,7 +28,7 @@ def plot_learning(run, path: str) -> str:
         # Without a CJK font the words would be empty boxes: English words, and say why.
         lang = "en"
         run.plot_note = (
-            "no font with Chinese characters was found (Debian: fonts-noto-cjk), so the "
+            "no font with Chinese characters was found (Debian: fonts-wqy-microhei, which setup.sh installs), so the "
             "picture's words are in English"
         )
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -93,21 +93,34 @@ def _against_step(ax, run, lang: str) -> None:
     ax.set_ylabel(out)
 
 
+_CJK = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "AR PL UMing CN",
+    "Droid Sans Fallback",
+)
+
+
 def _cjk_font() -> bool:
     """Puts a font with CJK glyphs (Noto CJK, WenQuanYi, ...) first where one is installed;
-    False where there is none."""
+    False where there is none. A font installed after matplotlib built its font cache is not in
+    that cache: the font folders are then searched once and what is found is added."""
     from matplotlib import font_manager, rcParams
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    for want in (
-        "Noto Sans CJK SC",
-        "Noto Sans CJK JP",
-        "WenQuanYi Zen Hei",
-        "WenQuanYi Micro Hei",
-        "AR PL UMing CN",
-        "Droid Sans Fallback",
-    ):
+    if not names.intersection(_CJK):
+        for path in font_manager.findSystemFonts():
+            if any(k in path.lower() for k in ("wqy", "cjk", "uming", "droidsansfallback")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # a file matplotlib cannot read
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
+    for want in _CJK:
         if want in names:
-            rcParams["font.sans-serif"] = [want, *rcParams["font.sans-serif"]]
+            if rcParams["font.sans-serif"][0] != want:
+                rcParams["font.sans-serif"] = [want, *rcParams["font.sans-serif"]]
             return True
     return False

@@ -119,6 +119,7 @@ class StepExplanation(Explanation):
         from chainrule.viz import draw
 
         kwargs.setdefault("title", self.title)
+        kwargs.setdefault("lang", self.lang)
         if self.modules is not None:
             kwargs.setdefault("modules", self.modules)
         with np.errstate(all="ignore"):
@@ -161,7 +162,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 def explain_tensor(
-    tensor: Tensor, modules=None, params=None, what: str | None = None
+    tensor: Tensor, modules=None, params=None, what: str | None = None, lang: str = "en"
 ) -> StepExplanation:
     """Records chainrule's backward pass from ``tensor`` and explains it.
 
@@ -172,6 +173,8 @@ def explain_tensor(
             and its modules become boxes, as in ``cr.viz.draw(tensor, modules=model)``.
         params: names of parameters, e.g. ``dict(model.named_parameters())``.
         what: the first words of the title (default: the model's class, "one step of MLP").
+        lang: ``"zh"`` writes the page's and the picture's words in Chinese (the report and
+            the layer view stay English).
     Returns:
         A ``StepExplanation``: ``report()``, ``layers()``, ``to_dict()``, ``html()``, ``draw()``.
     Raises:
@@ -195,7 +198,7 @@ def explain_tensor(
     title = what or (f"one step of {type(modules).__name__}" if modules is not None else "a step")
     ex = StepExplanation(None, inputs, tensor, forward, names, {}, ledger, grads)
     ex.boxes, ex.classes, ex.modules, ex.what = boxes, classes, modules, title
-    ex.recorded = title
+    ex.recorded, ex.lang = title, lang
     ex.layers()  # now, while the graph exists
     return ex
 

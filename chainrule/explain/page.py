@@ -21,6 +21,7 @@ from chainrule.autograd.tensor import Tensor
 from chainrule.explain import page_layout, page_svg
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, parse_wrt
+from chainrule.explain.i18n import tr
 from chainrule.explain.local import num, term
 from chainrule.explain.report import edge_rows, tangent_formulas, tangent_text
 from chainrule.explain.rules import is_matrix_step, rule
@@ -29,6 +30,7 @@ from chainrule.viz.labels import node_formula, role, short
 _ASSETS = Path(__file__).with_name("page_assets")
 SMALL = 8  # arrays of at most this many numbers are printed in full
 BIG = 60  # nodes above which the page opens with every module box collapsed
+PHASES = ("phase_forward", "phase_tangent", "phase_backward")
 
 
 @dataclass
@@ -61,7 +63,7 @@ def page(
         b = _Builder(ex, fp, boxes or {})
         steps = b.steps()
         lay = b.layout(steps)  # after the steps: nodes and labels fit the longest text they show
-        picture = page_svg.svg(b.node_list, b.edge_list, lay, classes or {})
+        picture = page_svg.svg(b.node_list, b.edge_list, lay, classes or {}, ex.lang)
         data = {
             "nodes": [
                 {**n, "x": lay.nodes[n["id"]][0], "y": lay.nodes[n["id"]][1]} for n in b.node_list
@@ -71,8 +73,9 @@ def page(
             "layout": lay.engine,
             "collapsed": len(b.node_list) > BIG,
             "steps": steps,
+            "words": {k: tr(f"pg_{k}", ex.lang) for k in ("caption", *PHASES)},
         }
-    return _html(ex.title, picture, data, lay.note)
+    return _html(ex.title, picture, data, lay.note, ex.lang)
 
 
 def layout_of(
@@ -86,14 +89,21 @@ def layout_of(
         return b.layout(b.steps())
 
 
-def _html(title_text: str, picture: str, data: dict, note: str) -> str:
+def _html(title_text: str, picture: str, data: dict, note: str, lang: str = "en") -> str:
     blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     style = (_ASSETS / "page.css").read_text()
     script = (_ASSETS / "page.js").read_text()
     title = html.escape(title_text)
     note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
+
+    def w(key: str) -> str:
+        return html.escape(tr(f"pg_{key}", lang))
+
+    def button(bid: str, key: str, tip: str | None = None, text: str | None = None) -> str:
+        return f'<button id="{bid}" title="{w(tip or key + "_tip")}">{text or w(key)}</button>'
+
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{"zh" if lang == "zh" else "en"}">
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
@@ -102,22 +112,21 @@ def _html(title_text: str, picture: str, data: dict, note: str) -> str:
 </head>
 <body>
 <header><h1>{title}</h1>
-<p class="legend"><span class="value">value</span> · <span class="tangent">tangent</span> ·
-<span class="local">local derivative</span> · <span class="contribution">gradient sent back =
-upstream × local</span> (red arrows point the way gradients travel) ·
-<span class="sum">running sum</span></p>{note_html}</header>
+<p class="legend"><span class="value">{w("value")}</span> · <span class="tangent">{w("tangent")}</span> ·
+<span class="local">{w("local")}</span> · <span class="contribution">{w("sent")}</span> {w("arrows")} ·
+<span class="sum">{w("sum")}</span></p>{note_html}</header>
 <nav>
-<button id="first" title="first step (Home)">first</button>
-<button id="prev" title="previous step (←)">◀ back</button>
+{button("first", "first")}
+{button("prev", "back")}
 <span id="caption"></span>
-<button id="next" title="next step (→)">next ▶</button>
-<button id="last" title="last step (End)">last</button>
-<span class="zoom"><button id="zoom-out" title="zoom out (-)">−</button>
-<button id="zoom-reset" title="actual size (0)">100%</button>
-<button id="zoom-in" title="zoom in (+)">+</button>
-<button id="zoom-fit" title="fit the whole graph">fit</button></span>
-<span class="boxes"><button id="open-all" title="open every module box">open boxes</button>
-<button id="close-all" title="collapse every module box">collapse boxes</button></span>
+{button("next", "next")}
+{button("last", "last")}
+<span class="zoom">{button("zoom-out", "", "zoom_out", "−")}
+{button("zoom-reset", "", "zoom_reset", "100%")}
+{button("zoom-in", "", "zoom_in", "+")}
+{button("zoom-fit", "fit")}</span>
+<span class="boxes">{button("open-all", "open")}
+{button("close-all", "close")}</span>
 </nav>
 <main>
 <div id="view">
@@ -157,7 +166,7 @@ class _Builder:
                         "id": eid,
                         "src": self.ids[id(i)],
                         "dst": self.ids[id(t)],
-                        "role": role(t, slot),
+                        "role": tr(f"role_{role(t, slot)}", ex.lang) if role(t, slot) else None,
                         "slot": slot,
                         "arity": len(t._node.inputs),
                     }
@@ -252,7 +261,7 @@ class _Builder:
             if t._node is None:
                 yield _Step(
                     "forward",
-                    f"forward pass: input {me}",
+                    tr("pg_fw_input", ex.lang, me=me),
                     [("value", f"{me} = {_num(t._data)}")],
                     nid,
                 )
@@ -269,20 +278,24 @@ class _Builder:
                 for slot, i in enumerate(t._node.inputs)
             }
             yield _Step(
-                "forward", f"forward pass: {me} = {formula}", [("value", text)], nid, edges=edges
+                "forward",
+                tr("pg_fw_node", ex.lang, me=me, formula=formula),
+                [("value", text)],
+                nid,
+                edges=edges,
             )
 
     def _tangent_steps(self):
         ex, fp = self.ex, self.fp
-        b = fp.wrt
+        b, lw = fp.wrt, tr("pg_local_word", ex.lang)
         for t in ex.forward:
             if t._node is None:
                 self.state[self.ids[id(t)]]["tan"] = f"∂{ex.name(t)}/∂{b} = {short(fp.tangent(t))}"
         seeded = self.ids[id(fp.seeded)]
         yield _Step(
             "tangent",
-            f"forward mode: seed ∂{b}/∂{b} = 1",
-            [("tangent", f"∂{b}/∂{b} = 1 (the seed); every other input's tangent is 0")],
+            tr("pg_fm_seed", ex.lang, b=b),
+            [("tangent", tr("pg_fm_seed_line", ex.lang, b=b))],
             seeded,
         )
         for step in fp.steps:
@@ -293,26 +306,23 @@ class _Builder:
             edges = {}
             for x in step.terms:
                 local = ex.ledger.local(back, x.slot) if back is not None else None
-                label = [("local", f"local {short(local)}")] if local is not None else []
+                label = [("local", f"{lw} {short(local)}")] if local is not None else []
                 label.append(("tangent", f"× {_paren(short(x.tangent))} = {short(x.value)}"))
                 edges[self.edge_of[(id(t), x.slot)]] = label
             lines = [("tangent", tangent_text(ex, fp, step))]
             lines += [("local", f) for f in tangent_formulas(ex, step)]
-            yield _Step("tangent", f"forward mode: ∂{me}/∂{b}", lines, nid, edges=edges)
+            yield _Step("tangent", tr("pg_fm_node", ex.lang, me=me, b=b), lines, nid, edges=edges)
         root = ex.output
         name, index = parse_wrt(b, ex.inputs)
         bp = np.asarray(ex.gradients[name])[index]
+        d, v, lang = f"∂{ex.name(root)}/∂{b}", num(fp.tangent(root)), ex.lang
         yield _Step(
             "tangent",
-            f"forward mode: ∂{ex.name(root)}/∂{b} = {num(fp.tangent(root))}",
+            tr("pg_fm_result", lang, d=d, v=v),
             [
-                ("tangent", f"∂{ex.name(root)}/∂{b} = {num(fp.tangent(root))} by forward mode"),
-                (
-                    "plain",
-                    f"one forward-mode pass gives the derivative with respect to {b} only; "
-                    f"the backward pass below gives all {ex.cost().inputs} at once",
-                ),
-                ("plain", f"backpropagation will give {num(bp)}"),
+                ("tangent", tr("pg_fm_by", lang, d=d, v=v)),
+                ("plain", tr("pg_fm_only", lang, b=b, n=ex.cost().inputs)),
+                ("plain", tr("pg_fm_will", lang, v=num(bp))),
             ],
             self.ids[id(root)],
         )
@@ -325,8 +335,8 @@ class _Builder:
         self.state[rid]["grad"] = f"∂{root}/∂{root} = 1"
         yield _Step(
             "backward",
-            f"backward pass: the seed ∂{root}/∂{root} = 1",
-            [("upstream", f"the backward pass starts at {root} with ∂{root}/∂{root} = 1")],
+            tr("pg_bw_seed", ex.lang, r=root),
+            [("upstream", tr("pg_bw_starts", ex.lang, r=root))],
             rid,
             upstream=rid,
         )
@@ -334,7 +344,17 @@ class _Builder:
             t = step.tensor
             nid, me = self.ids[id(t)], ex.name(t)
             lines = [
-                ("upstream", f"{me} {ex.op(t)}: upstream ∂{root}/∂{me} = {_num(step.upstream)}")
+                (
+                    "upstream",
+                    tr(
+                        "pg_upstream",
+                        ex.lang,
+                        me=me,
+                        op=ex.op(t),
+                        d=f"∂{root}/∂{me}",
+                        v=_num(step.upstream),
+                    ),
+                )
             ]
             edges, received = {}, []
             for e, texts in zip(step.edges, self._edge_lines(step)):
@@ -351,7 +371,7 @@ class _Builder:
                 self.state[sid]["grad"] = self._grad_text(e.source, got)
             yield _Step(
                 "backward",
-                f"backward pass: {me} sends its gradient back",
+                tr("pg_bw_node", ex.lang, me=me),
                 lines,
                 nid,
                 upstream=nid,
@@ -370,7 +390,7 @@ class _Builder:
         if all(np.size(a) <= SMALL and not (np.size(a) == 1 and np.ndim(a)) for a in arrays):
             out = []
             for row, why in edge_rows(ex, step):
-                if row[1].startswith("("):  # a constant: no gradient
+                if row[1] == tr("constant_edge", ex.lang):  # a constant: no gradient
                     out.append([("plain", f"{row[0]} {row[1]}")])
                     continue
                 texts = [("local", f"{row[0]}  {row[1]}")]
@@ -380,19 +400,19 @@ class _Builder:
                 out.append(texts)
             return out
         out = []
-        me = ex.name(step.tensor)
+        me, lang = ex.name(step.tensor), ex.lang
         for e in step.edges:
             src = ex.name(e.source) if np.size(e.source._data) <= SMALL else self._label(e.source)
             if e.contribution is None:
-                out.append([("plain", f"→ {src} (a constant: no gradient)")])
+                out.append([("plain", f"→ {src} {tr('pg_no_grad', lang)}")])
                 continue
             local = ex.ledger.local(step, e.slot)
             texts = [
-                ("local", f"→ {src}  local ∂{me}/∂{src} = {short(local)}"),
-                ("contribution", f"    contribution {short(e.contribution)}"),
+                ("local", f"→ {src}  {tr('pg_local_word', lang)} ∂{me}/∂{src} = {short(local)}"),
+                ("contribution", f"    {tr('pg_contribution', lang)} {short(e.contribution)}"),
             ]
             if e.arrival > 1:
-                texts.append(("sum", f"    running sum at {src}: {short(e.total)}"))
+                texts.append(("sum", f"    {tr('running_sum', lang, name=src)}{short(e.total)}"))
             out.append(texts)
         return out
 
@@ -411,7 +431,7 @@ class _Builder:
             value += f" = {short(total)}"
         else:
             value = short(total)
-        return f"{head} = {value}" if complete else f"{head} so far {value}"
+        return f"{head} = {value}" if complete else tr("pg_so_far", ex.lang, head=head, v=value)
 
     def _summary(self) -> _Step:
         """The last step: every gradient, and every edge keeps its last label (local derivative
@@ -421,8 +441,9 @@ class _Builder:
         lines = [("contribution", f"∂{root}/∂{n} = {_num(g)}") for n, g in ex.gradients.items()]
         if self.fp is not None:
             tan = self.fp.tangent(ex.output)
-            lines.append(("tangent", f"forward mode gave ∂{root}/∂{self.fp.wrt} = {num(tan)}"))
-        return _Step("backward", "the gradient", lines, edges=dict(self.last_label))
+            d = f"∂{root}/∂{self.fp.wrt}"
+            lines.append(("tangent", tr("pg_fm_gave", ex.lang, d=d, v=num(tan))))
+        return _Step("backward", tr("pg_gradient", ex.lang), lines, edges=dict(self.last_label))
 
 
 def _written(ex: Explanation, t: Tensor) -> str:
@@ -439,7 +460,7 @@ def _sent(ex: Explanation, step, e) -> list[tuple[str, str]]:
     if is_matrix_step(step):
         return [("local", said), ("contribution", f"= {sent}")]
     local = ex.ledger.local(step, e.slot)
-    label = [("local", f"local {short(local)}")]
+    label = [("local", f"{tr('pg_local_word', ex.lang)} {short(local)}")]
     if np.size(up) == 1 and np.shape(local) == np.shape(e.contribution):  # a number × local
         return label + [("contribution", f"{_paren(short(up))} × {_paren(short(local))} = {sent}")]
     if np.shape(up) == np.shape(local) == np.shape(e.contribution):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 
+from chainrule.explain.i18n import tr, width
 from chainrule.explain.page_layout import Layout
 
 # Font sizes in px, and the width of one character at each: DejaVu Sans (what "Helvetica,
@@ -20,7 +21,8 @@ LABEL_LINE = 15  # px between the lines of an edge label
 def node_size(head: str, texts: list[str], kind: str, lines: int) -> tuple[int, int]:
     """Width and height in px of a node showing ``head`` (bold) and, below it, at most
     ``lines`` of ``texts`` (its longest texts over all steps)."""
-    wide = max([HEAD_CHAR * len(head)] + [TEXT_CHAR * len(t) for t in texts] + [60])
+    # (width: a Chinese character takes two columns, about 1 em.)
+    wide = max([HEAD_CHAR * width(head)] + [TEXT_CHAR * width(t) for t in texts] + [60])
     pad = 36 if kind == "op" else 20  # a pill's round ends take room
     return round(wide + pad), 14 + LINE * (lines + 1)
 
@@ -28,20 +30,23 @@ def node_size(head: str, texts: list[str], kind: str, lines: int) -> tuple[int, 
 def label_size(lines: list[list[str]]) -> tuple[int, int]:
     """Width and height in px of an edge label, the largest of the texts it shows over all
     steps (each a list of lines)."""
-    longest = max((len(t) for texts in lines for t in texts), default=0)
+    longest = max((width(t) for texts in lines for t in texts), default=0)
     count = max((len(texts) for texts in lines), default=0)
     if count == 0:
         return 0, 0
     return round(LABEL_CHAR * longest + 8), LABEL_LINE * count + 4
 
 
-def svg(nodes: list[dict], edges: list[dict], lay: Layout, classes: dict[str, str]) -> str:
+def svg(
+    nodes: list[dict], edges: list[dict], lay: Layout, classes: dict[str, str], lang: str = "en"
+) -> str:
     """The ``<svg>`` element: boxes' backgrounds, edges, labels, nodes, then boxes' covers (shown
     when a box is collapsed)."""
     w, h = lay.size
     out = [
         f'<svg id="graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-        'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="the graph">',
+        'xmlns="http://www.w3.org/2000/svg" '
+        f'role="img" aria-label="{tr("pg_graph", lang)}">',
         "<defs>"
         '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="10" '
         'markerHeight="10" markerUnits="userSpaceOnUse" orient="auto">'
@@ -71,7 +76,7 @@ def svg(nodes: list[dict], edges: list[dict], lay: Layout, classes: dict[str, st
             f'<rect x="{b["x"]}" y="{b["y"]}" width="{b["w"]}" height="{b["h"]}" rx="8"/>'
             f'<text x="{b["x"] + 8}" y="{b["y"] + 18}">{html.escape(box_title(b, classes))} ▸'
             f'</text><text class="count" x="{b["x"] + 8}" y="{b["y"] + 36}">'
-            f"{inside} nodes: click to open</text></g>"
+            f"{tr('pg_cover', lang, n=inside)}</text></g>"
         )
     out.append("</svg>")
     return "\n".join(out)

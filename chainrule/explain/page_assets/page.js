@@ -134,8 +134,10 @@
       if (about.length) openFor(about);
       drawBoxes();
     }
-    document.getElementById("caption").textContent =
-      "step " + n + " of " + steps.length + " · " + s.phase;
+    // The caption's words come from the page's language (data.words, from i18n).
+    document.getElementById("caption").textContent = data.words.caption
+      .replace("{n}", n).replace("{total}", steps.length)
+      .replace("{phase}", data.words["phase_" + s.phase]);
     document.getElementById("step-title").textContent = s.title;
     const list = document.getElementById("step-lines");
     list.replaceChildren();
