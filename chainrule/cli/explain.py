@@ -262,13 +262,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _learn(ex, args: argparse.Namespace) -> int:
-    """``--learn NAME --lr A --steps N``: the updates, printed (or as JSON), and their picture
-    with ``--plot FILE`` or ``--png FILE``."""
+    """``--learn NAME --lr A --steps N``: the updates, printed (or as JSON), their picture
+    with ``--plot FILE`` or ``--png FILE``, and the page with them with ``--html FILE``."""
     run = ex.learn(args.learn, lr=args.lr, steps=args.steps)
     if args.json:
         print(json.dumps(run.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(run.report())
+    if args.html:  # the page: the passes at the start values, then one step per update
+        written = _write_page(args.html, run.html())
+        print(f"chainrule explain: wrote {written}", file=sys.stderr)
     for path in (args.plot, args.png, args.svg):
         if path:
             written = run.plot(path)

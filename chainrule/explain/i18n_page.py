@@ -73,6 +73,22 @@ WORDS: dict[str, dict[str, str]] = {
     "pg_phase_forward": {"en": "forward", "zh": "前向传播"},
     "pg_phase_tangent": {"en": "tangent", "zh": "前向模式"},
     "pg_phase_backward": {"en": "backward", "zh": "反向传播"},
+    "pg_phase_learn": {"en": "learning", "zh": "学习"},
+    # ----- the page: learning (--learn ... --html) -----
+    "pg_learn_title": {
+        "en": "update {k} of {n}: {name} ← {v}",
+        "zh": "第 {k} 次更新（共 {n} 次）：{name} ← {v}",
+    },
+    "pg_learn_rule": {
+        "en": "{name} ← {name} − α·{d}, learning rate α = {lr}",
+        "zh": "{name} ← {name} − α·{d}，学习率 α = {lr}",
+    },
+    "pg_learn_gradient": {
+        "en": "gradient {d} = {v} (chainrule's backward pass at these values)",
+        "zh": "梯度 {d} = {v}（chainrule 在这些值处的反向传播）",
+    },
+    "pg_learn_update": {"en": "update −α·gradient = {v}", "zh": "更新 −α·梯度 = {v}"},
+    "pg_learn_new": {"en": "new {name} = {v}", "zh": "新的 {name} = {v}"},
     "pg_cover": {"en": "{n} nodes: click to open", "zh": "{n} 个节点：点击展开"},
     "pg_graph": {"en": "the graph", "zh": "计算图"},
     # ----- the page: step titles and the panel's lines -----

@@ -56,6 +56,7 @@ class Learning:
     lang: str = "en"
     curve: object = None  # f(value of NAME) -> output, for the plot
     plot_note: str | None = None  # set by plot() where the picture could not use the language
+    explanation: object = None  # the Explanation at the start values (for html())
 
     def report(self) -> str:
         """The updates as text: a header, one row per step, the end, and the note."""
@@ -84,6 +85,13 @@ class Learning:
             "note": self.note,
         }
 
+    def html(self) -> str:
+        """The page of the explanation it started from, its updates after the backward pass
+        (one step each: gradient, update, new value, new output, every node's new value)."""
+        from chainrule.explain.page import page
+
+        return page(self.explanation, learning=self)
+
     def plot(self, path: str) -> str:
         """Draws the output against NAME with the steps marked (against the step number where
         NAME is a vector or a matrix) into ``path`` (.png, .svg, .pdf); returns the path."""
@@ -110,6 +118,7 @@ def learn(ex, name: str, lr: float = 0.1, steps: int = 1) -> Learning:
     run = Learning(name, ex.name(ex.output), float(lr), note=_note(ex, name), lang=lang)
     f = evaluator(ex.expression, {k: None for k in values})
     run.curve = lambda v: f({**values, name: np.asarray(v, dtype=np.float64)})
+    run.explanation = ex
     current = ex
     for k in range(1, steps + 1):
         g = np.asarray(current.gradients[name])

@@ -30,7 +30,7 @@ from chainrule.viz.labels import node_formula, role, short
 _ASSETS = Path(__file__).with_name("page_assets")
 SMALL = 8  # arrays of at most this many numbers are printed in full
 BIG = 60  # nodes above which the page opens with every module box collapsed
-PHASES = ("phase_forward", "phase_tangent", "phase_backward")
+PHASES = ("phase_forward", "phase_tangent", "phase_backward", "phase_learn")
 
 
 @dataclass
@@ -49,6 +49,7 @@ def page(
     forward: str | None = None,
     boxes: dict[int, str] | None = None,
     classes: dict[str, str] | None = None,
+    learning=None,
 ) -> str:
     """The page for an explained expression or recorded step, as one HTML string.
 
@@ -57,11 +58,13 @@ def page(
         boxes: id(tensor) -> the dotted path of the module it belongs to (``"fc1"``); each
             module becomes a box in the picture that the reader can collapse and open.
         classes: module path -> class name, written beside the path on its box.
+        learning: a ``Learning`` of ``ex`` (``ex.learn(...)``): its updates follow the
+            backward pass, one step each.
     """
     fp = ex.forward_mode(forward) if forward is not None else None
     with np.errstate(all="ignore"):
         b = _Builder(ex, fp, boxes or {})
-        steps = b.steps()
+        steps = b.steps(learning)
         lay = b.layout(steps)  # after the steps: nodes and labels fit the longest text they show
         picture = page_svg.svg(b.node_list, b.edge_list, lay, classes or {}, ex.lang)
         data = {
@@ -245,12 +248,16 @@ class _Builder:
             "changed": changed,
         }
 
-    def steps(self) -> list[dict]:
+    def steps(self, learning=None) -> list[dict]:
         out = [self._snapshot(s) for s in self._forward_steps()]
         if self.fp is not None:
             out += [self._snapshot(s) for s in self._tangent_steps()]
         out += [self._snapshot(s) for s in self._backward_steps()]
         out.append(self._snapshot(self._summary()))
+        if learning is not None:
+            from chainrule.explain.page_learn import learn_steps
+
+            out += [self._snapshot(s) for s in learn_steps(self, learning, _Step)]
         return out
 
     def _forward_steps(self):
