@@ -14,6 +14,7 @@ import types
 
 from chainrule.explain.bindings import Filled, parse_bindings
 from chainrule.explain.core import Explanation, explain
+from chainrule.explain.gates import gates
 from chainrule.explain.learn import Learning, LearningDiverged, Update
 from chainrule.explain.ledger import Edge, GraphFreedError, Ledger, Step, check_graph, record
 from chainrule.explain.parser import ExplainError, parse
@@ -21,7 +22,7 @@ from chainrule.explain.paths import Path, PathSummary, enumerate_paths
 
 __all__ = [
     "Edge", "ExplainError", "Filled", "Explanation", "GraphFreedError", "Learning", "LearningDiverged", "Ledger", "Path", "PathSummary",
-    "Step", "Update", "check_graph", "enumerate_paths", "explain", "parse", "parse_bindings", "record",
+    "Step", "Update", "check_graph", "enumerate_paths", "explain", "gates", "parse", "parse_bindings", "record",
 ]  # fmt: skip
 
 

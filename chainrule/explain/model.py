@@ -181,6 +181,7 @@ def explain_tensor(
         TypeError: ``tensor`` is not a Tensor. GraphFreedError: ``backward()`` already freed
         the graph. RuntimeError: the tensor does not require grad.
     """
+    from chainrule.explain.gates import boxes_of as gate_boxes
     from chainrule.viz.draw import module_boxes
 
     if not isinstance(tensor, Tensor):
@@ -188,6 +189,7 @@ def explain_tensor(
     with np.errstate(all="ignore"):
         ledger = record(tensor)
     pnames, boxes, classes = module_boxes(tensor, modules=modules, params=params)
+    boxes.update(gate_boxes(modules))  # an LSTM cell's gates, run inside cr.explain.gates()
     order = toposort([tensor], constants=True)
     names = _names(ledger, order, pnames)
     inputs = {names[id(t)]: t for t in order if t._node is None and id(t) in names}

@@ -30,6 +30,7 @@ import numpy as np
 
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain.gates import boxes_of as gate_boxes
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Ledger, check_graph, record
 from chainrule.viz.labels import local_text, node_formula, role, short, term
@@ -103,6 +104,7 @@ def draw(
     rankdir, turnable = _direction(rankdir)
     builder = _Dot(order, tensor, names, classes, ledger, values, max_elements, op_names or {})
     builder.lang = lang
+    builder.module_of.update(gate_boxes(modules))  # an LSTM cell's gates (cr.explain.gates())
     lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
     graph = Graph(builder.build(lines, rankdir), nodes=len(order), turnable=turnable)
     if path is not None:
