@@ -5,6 +5,7 @@ torch too)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import chainrule as cr
@@ -83,3 +84,22 @@ def test_gates_are_named_nodes_in_boxes():
         assert f'label="cell.{gate}"' in ex.draw().source or f"cell.{gate}" in ex.draw().source
     # Without gates() the cell is one fused node.
     assert "lstm_cell" in cr.explain(fused, modules=m).report()
+
+
+def test_cli_captioner_step_shows_the_gates(tmp_path, capsys):
+    from chainrule.cli import explain as cli
+    from chainrule.datasets import FashionScenes
+
+    try:
+        FashionScenes("train", size=1)
+    except (OSError, RuntimeError, ValueError) as e:  # Fashion-MNIST is not installed here
+        pytest.skip(f"Fashion Scenes unavailable: {e}")
+    page = tmp_path / "step.html"
+    assert cli.main(["--model", "captioner-step", "--batch", "1", "--html", str(page)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("one step of the captioner on Fashion Scenes (batch 1, first word 'a')")
+    for gate in ("gate_i", "gate_f", "gate_g", "gate_o"):
+        assert f"decoder.cell.{gate}" in text
+    # The page has a box per gate, every box collapsed at this size (118 nodes).
+    assert 'data-path="decoder.cell.gate_f"' in page.read_text()
+    assert '"collapsed":true' in page.read_text()

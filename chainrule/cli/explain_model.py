@@ -16,7 +16,11 @@ import sys
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of the model view, added to ``chainrule explain``'s."""
     g = p.add_argument_group("one step of a model (instead of EXPR)")
-    g.add_argument("--model", help="a zoo model: nielsen, mlp, cnn (see chainrule train --help)")
+    g.add_argument(
+        "--model",
+        help="a zoo model: nielsen, mlp, cnn (see chainrule train --help), or captioner-step "
+        "(one decoding step of the captioner on Fashion Scenes, its LSTM gates as nodes)",
+    )
     g.add_argument(
         "--data", default="mnist5k", help="fashion-mnist, mnist, mnist5k (default) or digits"
     )
@@ -90,6 +94,10 @@ def explain_step(
     from chainrule.explain.model import explain_tensor
     from chainrule.models import get_recipe
 
+    if model == "captioner-step":
+        from chainrule.cli.explain_captioner import explain_captioner_step
+
+        return explain_captioner_step(batch, index, seed, root, checkpoint)
     recipe = get_recipe(model)
     ds = get_dataset(data, split="train", root=root)
     if batch < 1 or not 0 <= index <= len(ds) - batch:
