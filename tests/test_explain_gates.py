@@ -103,3 +103,29 @@ def test_cli_captioner_step_shows_the_gates(tmp_path, capsys):
     # The page has a box per gate, every box collapsed at this size (118 nodes).
     assert 'data-path="decoder.cell.gate_f"' in page.read_text()
     assert '"collapsed":true' in page.read_text()
+
+
+def test_lstm_sequence_unfused_step_by_step():
+    cr.manual_seed(2)
+    for options in ({"num_layers": 2}, {"bidirectional": True, "batch_first": True}):
+        lstm = nn.LSTM(3, 4, **options)
+        x = cr.randn(5, 2, 3, requires_grad=True)
+        fused, (h1, c1) = lstm(x)
+        with cr.explain.gates():
+            unfused, (h2, c2) = lstm(x)
+        for a, b in ((fused, unfused), (h1, h2), (c1, c2)):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy()), options
+        params = [lstm.weight_hh_l0, lstm.weight_ih_l0, x]
+        g1 = cr.autograd.grad((fused**2).sum(), params)
+        g2 = cr.autograd.grad((unfused**2).sum(), params)
+        for a, b in zip(g1, g2):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    lstm = nn.LSTM(2, 3)
+    with cr.explain.gates():
+        out, _ = lstm(cr.randn(3, 1, 2))
+    text = cr.explain(out.sum(), modules=lstm).report()
+    # One box per layer, time step and gate: l0.t0.gate_i ... l0.t2.gate_o.
+    for t in range(3):
+        for gate in ("gate_i", "gate_f", "gate_g", "gate_o"):
+            assert f"l0.t{t}.{gate}" in text
+    assert "lstm_layer" not in text
