@@ -68,6 +68,9 @@ def test_shape_one_arrays_and_long_arrays_print_short():
     assert "∂n1/∂a = b = 3" in ex.report()
     step = ex.ledger.steps[-1]
     assert formula(step, 0, ex.ledger.local(step, 0), ex.name) is not None
+    # The page's panel then shows the ledger's rows with their formulas, as for numbers.
+    lines = [text for st in data_of(ex.html())["steps"] for _, text in st["lines"]]
+    assert "    ∂n1/∂a = b = 3" in lines
     # Beyond 16 numbers an array is its shape and first numbers, in num, the title and the
     # bindings, as in the ledger.
     assert num(np.arange(40.0).reshape(5, 8)) == "5×8 [0, 1, 2, 3, …]"

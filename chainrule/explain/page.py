@@ -392,9 +392,7 @@ class _Builder:
         first numbers (a 30×784 weight's gradient is not read number by number)."""
         ex = self.ex
         arrays = [step.upstream, step.tensor._data] + [i._data for i in step.op.inputs]
-        # (A one-element array of shape (1,) goes the second way: the ledger's formulas read
-        # their numbers with float(), which takes only 0-d arrays.)
-        if all(np.size(a) <= SMALL and not (np.size(a) == 1 and np.ndim(a)) for a in arrays):
+        if all(np.size(a) <= SMALL for a in arrays):
             out = []
             for row, why in edge_rows(ex, step):
                 if row[1] == tr("constant_edge", ex.lang):  # a constant: no gradient
