@@ -53,6 +53,8 @@ def test_page_words_in_chinese_and_english():
     # The ledger's rows in the panel are the Chinese ledger's.
     d_step = data["steps"][titles.index("反向传播：d 把梯度传回")]
     assert ["plain", "→ 1 （常数：没有梯度）"] in d_step["lines"]
+    # The legend names tangents only where the page has forward mode's steps.
+    assert "切向量" in zh and "切向量" not in explain(E, a=2, b=1, lang="zh").html()
     en = explain(E, a=2, b=1).html(forward="b")
     assert '<html lang="en">' in en and ">first</button>" in en and "第一步" not in en
     assert data_of(en)["words"]["caption"] == "step {n} of {total} · {phase}"

@@ -102,6 +102,9 @@ def _html(title_text: str, picture: str, data: dict, note: str, lang: str = "en"
     def w(key: str) -> str:
         return html.escape(tr(f"pg_{key}", lang))
 
+    has_tangents = any(st["phase"] == "tangent" for st in data["steps"])
+    tangent = f' <span class="tangent">{w("tangent")}</span> ·' if has_tangents else ""
+
     def button(bid: str, key: str, tip: str | None = None, text: str | None = None) -> str:
         return f'<button id="{bid}" title="{w(tip or key + "_tip")}">{text or w(key)}</button>'
 
@@ -115,7 +118,7 @@ def _html(title_text: str, picture: str, data: dict, note: str, lang: str = "en"
 </head>
 <body>
 <header><h1>{title}</h1>
-<p class="legend"><span class="value">{w("value")}</span> · <span class="tangent">{w("tangent")}</span> ·
+<p class="legend"><span class="value">{w("value")}</span> ·{tangent}
 <span class="local">{w("local")}</span> · <span class="contribution">{w("sent")}</span> {w("arrows")} ·
 <span class="sum">{w("sum")}</span></p>{note_html}</header>
 <nav>
