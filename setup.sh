@@ -20,6 +20,8 @@ pkgs=()
 python_ok || pkgs+=(python3 python3-venv python3-pip)
 [[ -d /usr/share/datasets/fashion-mnist ]] || pkgs+=(dataset-fashion-mnist)
 command -v dot >/dev/null 2>&1 || pkgs+=(graphviz)
+# A CJK font (1.6 MB) for explain --lang zh: the pictures (matplotlib, Graphviz) and the page.
+fc-list :lang=zh 2>/dev/null | grep -q . || pkgs+=(fonts-wqy-microhei)
 # Open MPI for data-parallel training under mpirun (docs/distributed.md); the headers and mpicc
 # let pip build mpi4py from source where no binary wheel fits.
 command -v mpirun >/dev/null 2>&1 || pkgs+=(openmpi-bin)

@@ -175,7 +175,7 @@ from chainrule.random import Generator, manual_seed
 
 # isort: split
 # The layers above the engine; imported after it because they build on it.
-from chainrule import amp, cuda, data, datasets, distributed, nn, onnx, optim, utils, viz
+from chainrule import amp, cuda, data, datasets, distributed, explain, nn, onnx, optim, utils, viz
 from chainrule.amp import GradScaler, autocast, get_autocast_dtype, is_autocast_enabled
 from chainrule.jit import CompiledStep, compile
 from chainrule.serialization import load, save

@@ -26,7 +26,14 @@ def data_of(page: str) -> dict:
     blob = re.search(
         r'<script type="application/json" id="explain-data">(.*?)</script>', page, re.S
     )
-    return json.loads(blob.group(1).replace("<\\/", "</"))
+    data = json.loads(blob.group(1).replace("<\\/", "</"))
+    # Each step lists the node texts that changed at it; a step's "nodes" is every node's texts
+    # as they stand at that step, as the page's script rebuilds them.
+    nodes: dict = {}
+    for step in data["steps"]:
+        nodes = {**nodes, **step["changed"]}
+        step["nodes"] = nodes
+    return data
 
 
 def test_page_is_self_contained_and_the_same_bytes_each_time():

@@ -280,6 +280,29 @@ def test_render_svg_png_and_jupyter(e_graph, tmp_path):
     assert g.save(tmp_path / "e.dot").read_text() == g.source
 
 
+@needs_dot
+def test_png_pictures_are_at_most_1600_px_wide(tmp_path, float64):
+    from PIL import Image
+
+    from chainrule.viz.render import MAX_PNG_WIDTH, MIN_DPI
+
+    u = cr.tensor(1.1, requires_grad=True)
+    for _ in range(12):  # a long chain: about 5,000 px wide left to right at 150 dpi
+        u = (u * 1.5).tanh()
+    wide = draw(u)
+    assert wide._inches(wide.source) * 150 > 3 * MAX_PNG_WIDTH
+    width, height = Image.open(wide.save(tmp_path / "auto.png")).size
+    assert width <= MAX_PNG_WIDTH and height > width  # turned top to bottom
+    dpi, source = wide.png_fit()
+    assert "rankdir=TB" in source and dpi >= MIN_DPI and "rankdir=LR" in wide.source
+    # A direction the caller chose is kept: fewer dpi, down to 90, and no further.
+    asked = draw(u, rankdir="LR")
+    assert asked.png_fit() == (MIN_DPI, asked.source)
+    # A small graph keeps 150 dpi.
+    a = cr.tensor(2.0, requires_grad=True)
+    assert draw(a * 3).png_fit()[0] == 150
+
+
 def test_without_dot_the_dot_text_is_written(e_graph, tmp_path, monkeypatch):
     _, _, e = e_graph
     monkeypatch.setattr("chainrule.viz.render.dot_binary", lambda: None)

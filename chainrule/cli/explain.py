@@ -11,6 +11,7 @@ through it all one node at a time. Errors go to stderr (exit code 2).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -29,13 +30,23 @@ examples:
   chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --forward b --html e.html
   chainrule explain "3*(a + b*c)" --at a=5,b=3,c=2 --numerical --h 0.001
   chainrule explain "sigmoid(dot(w, x) + b)" --at "w=[2,-3],x=[-1,-2],b=-3" --png neuron.png
+  chainrule explain "sum(sigmoid(W @ x + b))" --at "W=[[0.1,0.2],[0.3,0.4]]" x=[1,2] b=0.5
+  chainrule explain "L = cross_entropy(W @ x, k)" --at W:10x784 x:784 k=3 --seed 0
+  chainrule explain "error = (input*weight - goal)**2" --at input=2 weight=0.5 goal=0.8 \
+      --learn weight --lr 0.05 --steps 20 --plot learn.png   (gradient descent, step by step)
+  chainrule explain "u = b*c; v = a + u; J = 3*v" --at a=5 b=3 c=2 --nudge u --nudge v --h 0.001
+  chainrule explain "c = a+b; d = b+1; e = c*d" --at a=2 b=1 --order statements --lang zh
   chainrule explain --at x=2,y=3 -- "-x*y"      (an EXPR starting with - goes after --)
+  chainrule explain --model nielsen --data mnist5k --batch 1 --html step.html   (a model's step)
 
 EXPR may be statements NAME = EXPRESSION separated by ';' (a name may be assigned again; the last
 statement is the output; names used before they are assigned are inputs), and may use
-+ - * / ** (and unary -), numbers, the names given with --at, and the functions
-exp sin cos abs log sqrt tanh sigmoid relu sum max dot; max(v) is v's largest element,
-max(a, b) the elementwise maximum. Nothing else is accepted: the expression is parsed, never executed.
++ - * / ** @ (and unary -), .T, numbers, the names given with --at (numbers, vectors [1,2],
+matrices [[1,2],[3,4]], or shapes W:30x784 filled from --seed), and the functions
+exp sin cos abs log sqrt tanh sigmoid relu sum max dot mean min softmax log_softmax mse
+cross_entropy softplus silu gelu leaky_relu; max(v) is v's largest element, max(a, b) the
+elementwise maximum; cross_entropy(z, k) takes scores z and a class index k.
+Nothing else is accepted: the expression is parsed, never executed.
 """
 
 
@@ -86,65 +97,187 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
+    from chainrule.cli import explain_model
+
+    explain_model.add_arguments(p)  # --model, --data, --batch: one step of a zoo model
     p.add_argument(
         "--rankdir",
         choices=("LR", "TB", "RL", "BT"),
         default="LR",
         help="direction of the picture: LR left to right (default), TB top to bottom, RL, BT",
     )
+    _add_teaching_arguments(p)
+
+
+def _add_teaching_arguments(p: argparse.ArgumentParser) -> None:
+    """The texts' procedures: seeds of filled inputs, statement order, nudges, learning, language."""
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the standard normal numbers that fill an input given by its shape, "
+        "W:30x784, and of --model's initialisation (default: 0)",
+    )
+    p.add_argument(
+        "--order",
+        choices=("engine", "statements"),
+        default="engine",
+        help="order of the backward pass: the engine's (default) or the statements' own, last "
+        "statement first, each step under the statement it comes from",
+    )
+    p.add_argument(
+        "--nudge",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="nudge the node NAME (an input or a statement's name, e.g. u) by +h and -h (--h) "
+        "and show the output move, beside backprop's derivative (may be repeated)",
+    )
+    p.add_argument(
+        "--learn",
+        metavar="NAME",
+        help="gradient descent on input NAME: --steps updates NAME <- NAME - lr * d out/d NAME, "
+        "each printed with the gradient, the update, the new value and the new output",
+    )
+    p.add_argument("--lr", type=float, default=0.1, metavar="A", help="learning rate of --learn")
+    p.add_argument("--steps", type=int, default=1, metavar="N", help="updates of --learn")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="with --learn: draw the output against NAME with the steps marked (.png, .svg)",
+    )
+    p.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="language of the report: en (default) or zh (Chinese)",
+    )
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Registers ``explain`` on the ``chainrule`` command's subparsers; its handler is ``run``."""
+    zh = _wants_chinese(sys.argv[1:])
     p = subparsers.add_parser(
         "explain",
         help="show backpropagation step by step on an expression",
         description=DESCRIPTION,
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_ChineseFormatter if zh else argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(p)
+    if zh:
+        _in_chinese(p)
     p.set_defaults(run=run)
     return p
+
+
+def _wants_chinese(argv: list[str]) -> bool:
+    """``--lang zh`` (or ``--lang=zh``) among the arguments: the help is then in Chinese."""
+    pairs = itertools.pairwise(argv)
+    return "--lang=zh" in argv or any(a == "--lang" and b == "zh" for a, b in pairs)
+
+
+class _ChineseFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout with its own words (usage, options) in Chinese."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+def _in_chinese(p: argparse.ArgumentParser) -> None:
+    """The help of ``p`` from the catalogue's Chinese (chainrule.explain.i18n)."""
+    from chainrule.explain.i18n import HELP_DESCRIPTION_ZH, HELP_EXAMPLES_ZH, HELP_ZH
+
+    p.description, p.epilog = HELP_DESCRIPTION_ZH, HELP_EXAMPLES_ZH
+    p._positionals.title, p._optionals.title = "位置参数", "选项"
+    for action in p._actions:
+        if action.dest in HELP_ZH:
+            action.help = HELP_ZH[action.dest]
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``chainrule explain`` for parsed arguments; returns the exit code (0, or 2 on error)."""
     # Imported here so that `chainrule --help` stays fast.
-    from chainrule.explain import ExplainError, explain
+    from chainrule.explain import ExplainError, LearningDiverged
     from chainrule.viz import GraphvizNotFoundError
 
+    if getattr(args, "model", None):
+        from chainrule.cli import explain_model
+
+        return explain_model.run(args)
     try:
-        expression, at = _expression_and_values(args.expression, args.at)
-        ex = explain(expression, ",".join(at))
-        if args.json:
-            data = ex.to_dict(paths=args.paths, numerical=args.numerical, forward=args.forward)
-            text = json.dumps(data, indent=2)
-        else:
-            text = ex.report(
-                paths=args.paths,
-                numerical=args.numerical,
-                h=args.h,
-                one_sided=args.one_sided,
-                forward=args.forward,
-            )
-        print(text)
-        if args.html:
-            written = _write_page(args.html, ex.html(forward=args.forward))
-            print(f"chainrule explain: wrote {written}", file=sys.stderr)
-        for path, fmt in ((args.svg, "svg"), (args.png, "png")):
-            if path:
-                written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
-                print(f"chainrule explain: wrote {written}", file=sys.stderr)
+        return _run(args)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
         sys.stdout = open(os.devnull, "w")  # so that the exit flush stays quiet
         return 0
+    except LearningDiverged as e:
+        print(e.report, flush=True)
+        print(f"chainrule explain: error: {e}", file=sys.stderr)
+        return 2
     except ExplainError as e:
         print(f"chainrule explain: error: {e.render()}", file=sys.stderr)
         return 2
     except (GraphvizNotFoundError, OSError, RuntimeError, ValueError) as e:
         print(f"chainrule explain: error: {e}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from chainrule.explain import ExplainError, explain
+
+    expression, at = _expression_and_values(args.expression, args.at)
+    try:
+        ex = explain(expression, ",".join(at), seed=args.seed, order=args.order, lang=args.lang)
+    except ExplainError as e:
+        if args.learn is not None and getattr(e, "kind", None) == "not_scalar":
+            raise ExplainError(f"--learn {args.learn}: {e.message}") from None
+        raise
+    if args.learn is not None:
+        return _learn(ex, args)
+    if args.json:
+        data = ex.to_dict(paths=args.paths, numerical=args.numerical, forward=args.forward)
+        if args.nudge:
+            data["nudges"] = ex.nudges_json(args.nudge, args.h)
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    else:
+        text = ex.report(
+            paths=args.paths,
+            numerical=args.numerical,
+            h=args.h,
+            one_sided=args.one_sided,
+            forward=args.forward,
+        )
+        if args.nudge:
+            text += "\n\n" + ex.nudge_report(args.nudge, args.h)
+    print(text)
+    if args.html:
+        written = _write_page(args.html, ex.html(forward=args.forward))
+        print(f"chainrule explain: wrote {written}", file=sys.stderr)
+    for path, fmt in ((args.svg, "svg"), (args.png, "png")):
+        if path:
+            written = ex.draw(rankdir=args.rankdir).save(path, format=fmt)
+            print(f"chainrule explain: wrote {written}", file=sys.stderr)
+    return 0
+
+
+def _learn(ex, args: argparse.Namespace) -> int:
+    """``--learn NAME --lr A --steps N``: the updates, printed (or as JSON), their picture
+    with ``--plot FILE`` or ``--png FILE``, and the page with them with ``--html FILE``."""
+    run = ex.learn(args.learn, lr=args.lr, steps=args.steps)
+    if args.json:
+        print(json.dumps(run.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(run.report())
+    if args.html:  # the page: the passes at the start values, then one step per update
+        written = _write_page(args.html, run.html())
+        print(f"chainrule explain: wrote {written}", file=sys.stderr)
+    for path in (args.plot, args.png, args.svg):
+        if path:
+            written = run.plot(path)
+            print(f"chainrule explain: wrote {written}", file=sys.stderr)
+            if run.plot_note:
+                print(f"chainrule explain: note: {run.plot_note}", file=sys.stderr)
     return 0
 
 
@@ -176,13 +309,16 @@ def _expression_and_values(expression: str | None, at: list[str]) -> tuple[str, 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m chainrule.cli.explain EXPR --at ...``: the subcommand on its own."""
+    zh = _wants_chinese(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(
         prog="chainrule explain",
         description=DESCRIPTION,
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_ChineseFormatter if zh else argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(p)
+    if zh:
+        _in_chinese(p)
     return run(p.parse_args(argv))
 
 

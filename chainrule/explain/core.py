@@ -11,10 +11,11 @@ import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain.bindings import Filled, parse_bindings
 from chainrule.explain.evaluate import Evaluation, evaluate
 from chainrule.explain.forward_mode import Cost, ForwardPass, cost, forward_pass
 from chainrule.explain.ledger import Ledger, record
-from chainrule.explain.parser import ExplainError, Expression, parse, parse_bindings
+from chainrule.explain.parser import ExplainError, Expression, parse
 from chainrule.explain.paths import PathSummary, enumerate_paths
 
 
@@ -40,11 +41,19 @@ class Explanation:
     @property
     def title(self) -> str:
         """The first line of the report: the expression (or what was recorded) and the values."""
+        from chainrule.explain.i18n import tr
+
         what = self.expression.text.strip() if self.expression is not None else self.recorded
-        return f"{what}   at {self.bindings_text()}"
+        return f"{what}   {tr('at', self.lang)} {self.bindings_text()}"
 
     recorded: str = ""  # for a ledger of a user's program: what it records
     ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> its op as the user wrote it
+    fixed: dict[str, Tensor] = field(default_factory=dict)  # inputs held fixed (class indices)
+    statement_of: dict[int, int] = field(default_factory=dict)  # id(node) -> statement index
+    created: list[Tensor] = field(default_factory=list)  # the nodes in evaluation order
+    seed: int = 0
+    order: str = "engine"  # the order of the backward pass's steps in the report
+    lang: str = "en"
 
     def op(self, t: Tensor) -> str:
         """The op of a graph tensor under the name the user wrote (``dot``, ``max``); ``input``
@@ -146,27 +155,81 @@ class Explanation:
 
         return page(self, forward=forward)
 
+    def nudge(self, name: str, h: float = 1e-6):
+        """Moves node ``name`` (an input or an intermediate) by ±h, computes what follows again,
+        and returns each element's nudged outputs and slope beside backprop's (``Nudge`` rows)."""
+        from chainrule.explain.nudge import nudge
+
+        return nudge(self, name, h)
+
+    def nudge_report(self, names: list[str], h: float = 1e-6) -> str:
+        """The nudges of ``names`` as text (``J goes 33 → 33.003``)."""
+        from chainrule.explain.nudge import nudge_lines
+
+        return "\n".join(nudge_lines(self, list(names), h))
+
+    def nudges_json(self, names: list[str], h: float = 1e-6) -> dict:
+        from chainrule.explain.nudge import nudges_json
+
+        return nudges_json(self, list(names), h)
+
+    def learn(self, name: str, lr: float = 0.1, steps: int = 1):
+        """Gradient descent on input ``name``: ``steps`` updates name ← name − lr·∂out/∂name,
+        each gradient from chainrule's backward pass (a ``Learning``: ``.report()``,
+        ``.to_dict()``, ``.plot(path)``)."""
+        from chainrule.explain.learn import learn
+
+        return learn(self, name, lr=lr, steps=steps)
+
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
         from chainrule.viz import draw
 
         kwargs.setdefault("title", self.title)
         kwargs.setdefault("op_names", self.ops)
+        kwargs.setdefault("lang", self.lang)
         with np.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 
     def bindings_text(self) -> str:
-        from chainrule.explain.report import fmt
 
-        return ", ".join(f"{k} = {fmt(v._data)}" for k, v in self.inputs.items())
+        from chainrule.explain.local import abbrev
+
+        both = {**self.inputs, **self.fixed}
+        return ", ".join(f"{k} = {abbrev(v._data)}" for k, v in both.items())
+
+    def set_order(self, order: str) -> None:
+        """``"engine"`` or ``"statements"``: the order in which the report lists the backward
+        steps and adds up the running sums (see ``chainrule.explain.order``)."""
+        from chainrule.explain.order import statement_order
+
+        if order not in ("engine", "statements"):
+            raise ExplainError(f"--order: expected engine or statements, got {order!r}")
+        self.order = order
+        if order == "statements":
+            self.ledger = statement_order(self)
 
 
-def explain(expression: str, at: Mapping | str | None = None, **values) -> Explanation:
+def explain(
+    expression: str,
+    at: Mapping | str | None = None,
+    *,
+    seed: int = 0,
+    order: str = "engine",
+    lang: str = "en",
+    **values,
+) -> Explanation:
     """Evaluates ``expression`` at the given values, runs chainrule's backward pass and records it.
 
     Args:
         expression: arithmetic over names (see ``chainrule.explain.parser``), e.g. ``"(a+b)*(b+1)"``.
         at: ``{"a": 2, "b": 1}`` or the CLI form ``"a=2,b=1,w=[2,-3,-3]"``; or give keywords.
+            Vectors and matrices are nested lists or arrays (``W=[[0.1,0.2],[0.3,0.4]]``);
+            ``W:30x784`` (or ``{"W": (30, 784)}`` given as ``Filled``) is filled from ``seed``.
+        seed: the seed of the standard normal samples that fill inputs given by their shape.
+        order: ``"engine"`` (the backward pass in the engine's order) or ``"statements"`` (in the
+            reverse order of the statements, running sums added up in that order).
+        lang: ``"en"`` or ``"zh"``, the language of the report.
     Raises:
         ExplainError: the expression or the values are refused (the message names the column).
 
@@ -176,7 +239,37 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
         array(5.)
     """
     expr = parse(expression)
-    bindings = _bindings(at, values)
+    bindings = _bindings(at, values, seed)
+    _check_bindings(expr, bindings)
+    # Inputs in the order the expression first uses them, float64 for exact teaching numbers.
+    inputs = {n: Tensor(bindings[n], requires_grad=True) for n in expr.names}
+    for n, t in inputs.items():
+        t.name = n
+    ev: Evaluation = evaluate(expr, inputs)
+    out = ev.result
+    if not isinstance(out, Tensor) or not out.requires_grad:
+        raise ExplainError("the expression does not depend on any input: nothing to differentiate")
+    if out._data.size != 1:
+        err = ExplainError(
+            f"the expression's value has shape {out.shape}; explain differentiates one number: "
+            "wrap it in sum(...) or dot(...)",
+            expr.text,
+            0,
+            len(expr.text),
+        )
+        err.kind = "not_scalar"  # --learn restates it in one line
+        raise err
+    with np.errstate(all="ignore"):
+        ledger = record(out, fill_grad=True)  # out.backward(retain_graph=True), recorded
+    ex = _explanation(expr, inputs, ev, ledger)
+    ex.seed = seed
+    ex.set_order(order)
+    ex.lang = lang
+    return ex
+
+
+def _check_bindings(expr: Expression, bindings: Mapping) -> None:
+    """Every value given is used, and every input has one."""
     for name in bindings:
         if name in expr.assigned and name not in expr.positions:
             raise ExplainError(
@@ -190,34 +283,25 @@ def explain(expression: str, at: Mapping | str | None = None, **values) -> Expla
             raise ExplainError(
                 f"{name} has no value: give it with --at {name}=...", expr.text, start, end
             )
-    # Inputs in the order the expression first uses them, float64 for exact teaching numbers.
-    inputs = {n: Tensor(bindings[n], requires_grad=True) for n in expr.names}
-    for n, t in inputs.items():
-        t.name = n
-    ev: Evaluation = evaluate(expr, inputs)
-    out = ev.result
-    if not isinstance(out, Tensor) or not out.requires_grad:
-        raise ExplainError("the expression does not depend on any input: nothing to differentiate")
-    if out._data.size != 1:
-        raise ExplainError(
-            f"the expression's value has shape {out.shape}; explain differentiates one number: "
-            "wrap it in sum(...) or dot(...)",
-            expr.text,
-            0,
-            len(expr.text),
-        )
-    with np.errstate(all="ignore"):
-        ledger = record(out, fill_grad=True)  # out.backward(retain_graph=True), recorded
 
-    names: dict[int, str] = {id(t): n for n, t in inputs.items()}
-    created = [t for t in ev.created if id(t) in {id(o) for o in ledger.order}]
-    for t, n in zip(created, _node_names(created, ev.assigned, set(inputs), expr.assigned)):
+
+def _explanation(expr: Expression, inputs: dict, ev: Evaluation, ledger: Ledger) -> Explanation:
+    """Names the nodes and gathers what the report needs."""
+    # An input no gradient reached (the class index k of cross_entropy(z, k)) is held fixed.
+    fixed = {n: t for n, t in inputs.items() if t.grad is None}
+    inputs = {n: t for n, t in inputs.items() if n not in fixed}
+    names: dict[int, str] = {id(t): n for n, t in {**inputs, **fixed}.items()}
+    created = _with_inner_nodes(ev, ledger)
+    for t, n in zip(created, _node_names(created, ev.assigned, set(names.values()), expr.assigned)):
         names[id(t)] = n
         t.name = n
     forward = list(inputs.values()) + created
     gradients = {n: t.grad._data for n, t in inputs.items()}
-    ex = Explanation(expr, inputs, out, forward, names, ev.texts, ledger, gradients)
+    ex = Explanation(expr, inputs, ledger.root, forward, names, ev.texts, ledger, gradients)
     ex.ops = {k: v for k, v in ev.ops.items() if k in names}
+    ex.fixed = fixed
+    ex.statement_of = {k: v for k, v in ev.statements.items() if k in names}
+    ex.created = ev.created
     return ex
 
 
@@ -252,6 +336,33 @@ def from_ledger(ledger: Ledger) -> Explanation:
     return ex
 
 
+def _with_inner_nodes(ev: Evaluation, ledger: Ledger) -> list[Tensor]:
+    """The nodes of the ledger in evaluation order: those the expression's operators and calls
+    made, each preceded by the nodes a composed function made inside it (``mean`` is a sum and a
+    product, ``mse`` a difference, a square and a mean), which are labelled "inside ..."."""
+    rank = {id(t): k for k, t in enumerate(ledger.order)}
+    placed: set[int] = set()
+    out: list[Tensor] = []
+    for t in ev.created:
+        if id(t) not in rank or id(t) in placed:
+            continue
+        inner, stack = [], [t]
+        while stack:
+            u = stack.pop()
+            for i in u._node.inputs:
+                if i._node is not None and id(i) in rank and id(i) not in placed:
+                    if id(i) not in ev.texts:
+                        placed.add(id(i))
+                        inner.append(i)
+                        ev.texts[id(i)] = f"inside {ev.texts[id(t)]}"
+                        ev.statements[id(i)] = ev.statements.get(id(t), 0)
+                        stack.append(i)
+        out += sorted(inner, key=lambda u: rank[id(u)])
+        placed.add(id(t))
+        out.append(t)
+    return out
+
+
 def _node_names(
     created: list[Tensor], assigned: dict[int, str], inputs: set[str], written: set[str]
 ) -> list[str]:
@@ -278,15 +389,22 @@ def _node_names(
     return out
 
 
-def _bindings(at, values) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def _bindings(at, values, seed: int = 0) -> dict[str, np.ndarray]:
+    out: dict = {}
     if isinstance(at, str):
         out.update(parse_bindings(at))
     elif at is not None:
         values = {**dict(at), **values}
     for k, v in values.items():
+        if isinstance(v, Filled):
+            out[k] = v
+            continue
         arr = np.asarray(v._data if isinstance(v, Tensor) else v, dtype=np.float64)
-        if arr.ndim > 1:
-            raise ExplainError(f"{k}: explain takes scalars and vectors, got shape {arr.shape}")
+        if arr.ndim > 2:
+            raise ExplainError(
+                f"{k}: explain takes scalars, vectors and matrices, got shape {arr.shape}"
+            )
         out[k] = arr
-    return out
+    # Inputs given by a shape: standard normal samples, one generator for all, in the order given.
+    rng = np.random.default_rng(seed)
+    return {k: rng.standard_normal(v.shape) if isinstance(v, Filled) else v for k, v in out.items()}

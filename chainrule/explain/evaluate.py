@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import chainrule.autograd.tensor_math as F
+import chainrule.functional as NF
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.errors import ShapeError
 from chainrule.explain.parser import ExplainError, Expression
@@ -25,6 +26,10 @@ class Evaluation:
     texts: dict[int, str] = field(default_factory=dict)  # id(tensor) -> source text
     assigned: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the statement's name
     ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the function the user called
+    statements: dict[int, int] = field(default_factory=dict)  # id(tensor) -> its statement's index
+    statement: str = ""  # the text of the statement being evaluated (named in shape errors)
+    nudge: dict[int, float] = field(default_factory=dict)  # creation index -> h added to the node
+    index: int = 0  # the statement being evaluated
 
 
 def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
@@ -33,10 +38,18 @@ def evaluate(expr: Expression, env: dict[str, Tensor]) -> Evaluation:
     Numbers stay Python floats until they meet a Tensor, so ``x**2`` is the same op as in a user's
     program (a constant exponent), and sub-expressions of numbers alone are folded.
     """
-    out = Evaluation(None)
-    env = dict(env)  # statements bind names in a copy: the caller's inputs stay as given
+    # Statements bind names in a copy: the caller's inputs stay as given.
+    return evaluate_into(expr, env, Evaluation(None))
+
+
+def evaluate_into(expr: Expression, env: dict[str, Tensor], out: Evaluation) -> Evaluation:
+    """``evaluate`` filling ``out``; ``out.nudge`` (creation index -> h) adds h to those nodes'
+    values as they are made, so that everything after them sees the nudge (``--nudge``)."""
+    env = dict(env)
     with np.errstate(all="ignore"):  # log(-1) is nan, shown as such; not a warning
-        for target, node in expr.statements:
+        for k, (target, node) in enumerate(expr.statements):
+            out.statement = expr.statement_text(k)
+            out.index = k
             out.result = _eval(expr, node, env, out)
             if target is not None:
                 env[target] = out.result
@@ -60,10 +73,15 @@ def _eval(expr: Expression, node: ast.AST, env: dict[str, Tensor], out: Evaluati
             node.end_col_offset,
         ) from None
     if isinstance(value, Tensor) and value._node is not None and id(value) not in out.texts:
+        h = out.nudge.get(len(out.created))
         out.created.append(value)
         out.texts[id(value)] = expr.segment(node)
+        out.statements[id(value)] = out.index
         if isinstance(node, ast.Call):  # shown as written: dot, not matmul; max, not maximum
             out.ops[id(value)] = node.func.id
+        if h is not None:  # --nudge: what follows sees this node moved by h
+            value = value + h
+            out.texts[id(value)] = expr.segment(node)
     return value
 
 
@@ -90,6 +108,9 @@ def _compute(expr, node, env, out) -> Value:
             # Fold numbers with NumPy's float64 rules: (-8)**0.5 is nan, as for a Tensor, not a
             # Python complex number.
             a, b = np.float64(a), np.float64(b)
+        _check_shapes(expr, op, a, b, out)
+        if isinstance(op, ast.MatMult):
+            return F.matmul(_tensor(a), b)
         if isinstance(op, ast.Add):
             return a + b
         if isinstance(op, ast.Sub):
@@ -99,9 +120,12 @@ def _compute(expr, node, env, out) -> Value:
         if isinstance(op, ast.Div):
             return a / b
         return a**b  # ast.Pow: the parser lets no other operator through
+    if isinstance(node, ast.Attribute):  # .T, the one attribute the parser lets through
+        v = _eval(expr, node.value, env, out)
+        return v.T if isinstance(v, Tensor) and v.ndim > 1 else v
     if isinstance(node, ast.Call):
         args = [_eval(expr, a, env, out) for a in node.args]
-        return _call(expr, node, node.func.id, args)
+        return _call(expr, node, node.func.id, args, out)
     raise ExplainError("not allowed", expr.text, node.col_offset, node.end_col_offset)
 
 
@@ -113,7 +137,39 @@ def _tensor(v: Value) -> Tensor:
     return v if isinstance(v, Tensor) else constant(np.asarray(v, dtype=np.float64))
 
 
-def _call(expr: Expression, node: ast.Call, name: str, args: list[Value]) -> Value:
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def _shape_error(out: Evaluation, op: str, a, b, why: str) -> ExplainError:
+    """One line: the op, both shapes and the statement."""
+    sa, sb = (tuple(np.shape(v._data if isinstance(v, Tensor) else v)) for v in (a, b))
+    return ExplainError(f"{op}: shapes {sa} and {sb} {why}, in the statement {out.statement!r}")
+
+
+def _check_shapes(expr: Expression, op: ast.operator, a: Value, b: Value, out: Evaluation) -> None:
+    """Refuses operands whose shapes do not fit the operator before chainrule is called."""
+    sa, sb = (
+        np.shape(a._data if isinstance(a, Tensor) else a),
+        np.shape(b._data if isinstance(b, Tensor) else b),
+    )
+    if isinstance(op, ast.MatMult):
+        if len(sa) == 0 or len(sb) == 0:
+            raise _shape_error(out, "@", a, b, "cannot be multiplied: @ needs vectors or matrices")
+        inner_a, inner_b = sa[-1], sb[0] if len(sb) == 1 else sb[-2]
+        if inner_a != inner_b:
+            raise _shape_error(
+                out, "@", a, b, f"do not match: {inner_a} columns against {inner_b} rows"
+            )
+        return
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise _shape_error(out, _SYMBOLS[type(op)], a, b, "do not broadcast together") from None
+
+
+def _call(expr: Expression, node: ast.Call, name: str, args: list[Value], out: Evaluation) -> Value:
+    if name in _TENSOR_FUNCTIONS:
+        return _TENSOR_FUNCTIONS[name](out, args)
     if name == "dot":
         u, v = (_tensor(a) for a in args)
         if u.ndim != 1 or v.ndim != 1 or u.shape != v.shape:
@@ -131,6 +187,13 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value]) -> Val
                 return max(a, b)
             return F.maximum(a, b) if isinstance(a, Tensor) else F.maximum(_tensor(a), b)
         return F.max(_tensor(args[0]))
+    if name == "min":
+        if len(args) == 2:
+            a, b = args
+            if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+                return min(a, b)
+            return F.minimum(a, b) if isinstance(a, Tensor) else F.minimum(_tensor(a), b)
+        return F.min(_tensor(args[0]))
     fn = {
         "abs": F.abs,
         "exp": F.exp,
@@ -144,3 +207,42 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value]) -> Val
         "sum": F.sum,
     }[name]
     return fn(_tensor(args[0]))
+
+
+def _mse(out: Evaluation, args: list[Value]) -> Tensor:
+    y, t = (_tensor(a) for a in args)
+    if y.shape != t.shape:
+        raise _shape_error(out, "mse", y, t, "differ (mse compares two arrays of one shape)")
+    return NF.mse_loss(y, t)
+
+
+def _cross_entropy(out: Evaluation, args: list[Value]) -> Tensor:
+    z, k = _tensor(args[0]), args[1]
+    kv = np.asarray(k._data if isinstance(k, Tensor) else k)
+    if z.ndim != 1 or kv.ndim != 0:
+        raise _shape_error(
+            out,
+            "cross_entropy",
+            z,
+            k,
+            "do not fit: cross_entropy(z, k) takes a vector of scores z and one class index k",
+        )
+    if kv != np.floor(kv) or not 0 <= kv < z.shape[0]:
+        raise ExplainError(
+            f"cross_entropy: the class index k must be a whole number from 0 to "
+            f"{z.shape[0] - 1}, got {float(kv):g}, in the statement {out.statement!r}"
+        )
+    return NF.cross_entropy(z, np.asarray(kv, dtype=np.int64))
+
+
+_TENSOR_FUNCTIONS = {
+    "mean": lambda out, a: F.mean(_tensor(a[0])),
+    "softmax": lambda out, a: F.softmax(_tensor(a[0]), -1),
+    "log_softmax": lambda out, a: F.log_softmax(_tensor(a[0]), -1),
+    "mse": _mse,
+    "cross_entropy": _cross_entropy,
+    "softplus": lambda out, a: NF.softplus(_tensor(a[0])),
+    "silu": lambda out, a: NF.silu(_tensor(a[0])),
+    "gelu": lambda out, a: NF.gelu(_tensor(a[0])),
+    "leaky_relu": lambda out, a: NF.leaky_relu(_tensor(a[0])),
+}

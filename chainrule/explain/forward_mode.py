@@ -58,7 +58,7 @@ class ForwardPass:
         return self.tangents[id(t)]
 
 
-_WRT = re.compile(r"^\s*([A-Za-z]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*$")
+_WRT = re.compile(r"^\s*([^\W\d]\w*)\s*(?:\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\])?\s*$")
 
 
 def parse_wrt(wrt: str, inputs: dict[str, Tensor]) -> tuple[str, tuple[int, ...]]:
@@ -69,7 +69,7 @@ def parse_wrt(wrt: str, inputs: dict[str, Tensor]) -> tuple[str, tuple[int, ...]
         raise ExplainError(
             f"--forward takes an input's name (b) or one element (w[0]), got {wrt!r}"
         )
-    name, index = m.group(1), m.group(2)
+    name, index, column = m.group(1), m.group(2), m.group(3)
     if name not in inputs:
         raise ExplainError(
             f"--forward {name}: not an input of the expression; the inputs are {', '.join(inputs)}"
@@ -77,15 +77,23 @@ def parse_wrt(wrt: str, inputs: dict[str, Tensor]) -> tuple[str, tuple[int, ...]
     x = inputs[name]
     if index is None:
         if x._data.size != 1:
+            kind, one = "a vector", f"{name}[0]"
+            if x._data.ndim == 2:
+                kind, one = f"a {x._data.shape[0]}×{x._data.shape[1]} matrix", f"{name}[0,0]"
             raise ExplainError(
-                f"--forward {name}: {name} is a vector of {x._data.size} numbers and one forward "
-                f"pass is seeded at one number: name one, --forward {name}[0]"
+                f"--forward {name}: {name} is {kind} of {x._data.size} numbers and one forward "
+                f"pass is seeded at one number: name one, --forward {one}"
             )
         return name, ()
-    if x._data.ndim != 1 or int(index) >= x._data.size:
-        size = "a scalar" if x._data.ndim == 0 else f"a vector of {x._data.size} numbers"
-        raise ExplainError(f"--forward {name}[{index}]: {name} is {size}")
-    return name, (int(index),)
+    at = (int(index),) if column is None else (int(index), int(column))
+    if x._data.ndim != len(at) or any(i >= n for i, n in zip(at, x._data.shape)):
+        shape = x._data.shape
+        if x._data.ndim == 2:
+            size = f"a {shape[0]}×{shape[1]} matrix: name one element, {name}[0,0]"
+        else:
+            size = "a scalar" if x._data.ndim == 0 else f"a vector of {x._data.size} numbers"
+        raise ExplainError(f"--forward {wrt.strip()}: {name} is {size}")
+    return name, at
 
 
 def forward_pass(forward: list[Tensor], inputs: dict[str, Tensor], wrt: str) -> ForwardPass:
@@ -115,7 +123,7 @@ def forward_pass(forward: list[Tensor], inputs: dict[str, Tensor], wrt: str) -> 
             depends.add(id(t))
         tangents[id(t)] = step.tangent
         steps.append(step)
-    label = name if not index else f"{name}[{index[0]}]"
+    label = name if not index else f"{name}[{','.join(map(str, index))}]"
     return ForwardPass(label, x, seed, steps, tangents)
 
 

@@ -14,10 +14,33 @@ from chainrule.explain.ledger import Step
 MINUS = "\u2212"
 
 
+SHOWN = 16  # a vector of up to this many numbers is printed whole; larger arrays are abbreviated
+FIRST = 4  # numbers shown of an abbreviated array
+
+
+def abbrev(x, minus: str = "-") -> str:
+    """A value as the pictures abbreviate it, with 6 significant digits: a number, a vector of
+    up to 16 numbers whole (``[2, -3]``), a small matrix by rows (``[[0.15, 0.2], [0.25, 0.3]]``),
+    anything larger as its shape and first numbers (``30×784 [0.1, -0.2, 0.3, 0.05, …]``)."""
+    a = np.asarray(x)
+    if a.size == 1:
+        v = float(a.reshape(()))
+        return f"{0.0 if v == 0 else v:.6g}".replace("-", minus)
+    if a.ndim == 1 and a.size <= SHOWN:
+        return "[" + ", ".join(abbrev(v, minus) for v in a) + "]"
+    if a.ndim == 2 and a.size <= SHOWN:
+        return "[" + ", ".join(abbrev(r, minus) for r in a) + "]"
+    first = ", ".join(abbrev(v, minus) for v in a.ravel()[:FIRST])
+    return f"{'×'.join(map(str, a.shape))} [{first}, …]"
+
+
 def num(x) -> str:
-    """A number with up to 6 significant digits and a true minus sign (−4); a vector as [a, b]."""
+    """A number with up to 6 significant digits and a true minus sign (−4); a vector as [a, b];
+    a matrix or a long vector abbreviated as ``abbrev`` does."""
     a = np.asarray(x)
     if a.size != 1:
+        if a.ndim > 1 or a.size > SHOWN:
+            return abbrev(a, MINUS)
         return "[" + ", ".join(num(v) for v in a.ravel()) + "]"
     v = float(a.reshape(()))
     v = 0.0 if v == 0 else v  # no "-0"
@@ -70,7 +93,7 @@ def _symbolic(step: Step, slot: int, name: Callable[[Tensor], str]) -> list[str]
     it differs) the numbers put in; None for an op without a formula here."""
     op, ins, y = step.op.name, step.op.inputs, step.tensor
     Y, X = name(y), name(ins[slot])
-    x, yv = float(ins[slot]._data), float(y._data)
+    x, yv = _one(ins[slot]._data), _one(y._data)
     if op == "mul":
         return [name(ins[1 - slot])]
     if op == "div":
@@ -105,7 +128,7 @@ def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], 
     """The sentence for relu, maximum and minimum, whose derivative ``v`` is 1 or 0 by which
     case holds, and which at a kink or a tie is a choice chainrule makes."""
     ins = step.op.inputs
-    X, x = name(ins[slot]), float(ins[slot]._data)
+    X, x = name(ins[slot]), _one(ins[slot]._data)
     if step.op.name == "relu":
         if x > 0:
             return f"{head} = 1, since {X} = {num(x)} > 0"
@@ -114,7 +137,7 @@ def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], 
         return (
             f"{head} = {v} at {X} = 0: a kink, where relu has no derivative (chainrule takes {v})"
         )
-    other = float(ins[1 - slot]._data)
+    other = _one(ins[1 - slot]._data)
     if other == x:
         return (
             f"{head} = {v}: a tie ({name(ins[0])} = {name(ins[1])} = {num(x)}), where "
@@ -122,3 +145,8 @@ def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], 
         )
     wins = (x > other) == (step.op.name == "maximum")
     return f"{head} = {v}, since {X} is the {'one taken' if wins else 'one not taken'}"
+
+
+def _one(a) -> float:
+    """The one number of an array of size 1, whatever its shape ((), (1,), (1, 1))."""
+    return float(np.asarray(a).reshape(()))

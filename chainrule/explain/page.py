@@ -18,14 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain import page_layout, page_svg
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, parse_wrt
+from chainrule.explain.i18n import tr
 from chainrule.explain.local import num, term
 from chainrule.explain.report import edge_rows, tangent_formulas, tangent_text
+from chainrule.explain.rules import is_matrix_step, rule
 from chainrule.viz.labels import node_formula, role, short
 
 _ASSETS = Path(__file__).with_name("page_assets")
-_COL_GAP, _ROW_GAP, _NODE_H, _CHAR_W = 180, 50, 72, 7.2
+SMALL = 8  # arrays of at most this many numbers are printed in full
+BIG = 60  # nodes above which the page opens with every module box collapsed
+PHASES = ("phase_forward", "phase_tangent", "phase_backward", "phase_learn")
 
 
 @dataclass
@@ -37,24 +42,74 @@ class _Step:
     upstream: str | None = None  # the node whose gradient is passed back at this step
     received: list[str] = field(default_factory=list)  # nodes a contribution reaches now
     edges: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # edge -> its label
-    nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> value, tan, grad
 
 
-def page(ex: Explanation, forward: str | None = None) -> str:
-    """The page for an explained expression, as one HTML string (forward mode seeded at input
-    ``forward`` when given)."""
+def page(
+    ex: Explanation,
+    forward: str | None = None,
+    boxes: dict[int, str] | None = None,
+    classes: dict[str, str] | None = None,
+    learning=None,
+) -> str:
+    """The page for an explained expression or recorded step, as one HTML string.
+
+    Args:
+        forward: seed forward mode at this input (``"b"``) and show its steps too.
+        boxes: id(tensor) -> the dotted path of the module it belongs to (``"fc1"``); each
+            module becomes a box in the picture that the reader can collapse and open.
+        classes: module path -> class name, written beside the path on its box.
+        learning: a ``Learning`` of ``ex`` (``ex.learn(...)``): its updates follow the
+            backward pass, one step each.
+    """
     fp = ex.forward_mode(forward) if forward is not None else None
     with np.errstate(all="ignore"):
-        b = _Builder(ex, fp)
-        steps = b.steps()
-        b.layout(steps)  # after the steps: each node is as wide as the longest text it shows
-        data = {"nodes": b.node_list, "edges": b.edge_list, "steps": steps}
+        b = _Builder(ex, fp, boxes or {})
+        steps = b.steps(learning)
+        lay = b.layout(steps)  # after the steps: nodes and labels fit the longest text they show
+        picture = page_svg.svg(b.node_list, b.edge_list, lay, classes or {}, ex.lang)
+        data = {
+            "nodes": [
+                {**n, "x": lay.nodes[n["id"]][0], "y": lay.nodes[n["id"]][1]} for n in b.node_list
+            ],
+            "edges": b.edge_list,
+            "boxes": lay.boxes,
+            "layout": lay.engine,
+            "collapsed": len(b.node_list) > BIG,
+            "steps": steps,
+            "words": {k: tr(f"pg_{k}", ex.lang) for k in ("caption", *PHASES)},
+        }
+    return _html(ex.title, picture, data, lay.note, ex.lang)
+
+
+def layout_of(
+    ex: Explanation, forward: str | None = None, boxes: dict[int, str] | None = None
+) -> page_layout.Layout:
+    """The layout ``page`` draws with: positions, the engine (``"dot"`` or ``"columns"``) and
+    ``source``, the DOT text given to dot (so that a test can run dot on it and compare)."""
+    fp = ex.forward_mode(forward) if forward is not None else None
+    with np.errstate(all="ignore"):
+        b = _Builder(ex, fp, boxes or {})
+        return b.layout(b.steps())
+
+
+def _html(title_text: str, picture: str, data: dict, note: str, lang: str = "en") -> str:
     blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     style = (_ASSETS / "page.css").read_text()
     script = (_ASSETS / "page.js").read_text()
-    title = html.escape(ex.title)
+    title = html.escape(title_text)
+    note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
+
+    def w(key: str) -> str:
+        return html.escape(tr(f"pg_{key}", lang))
+
+    has_tangents = any(st["phase"] == "tangent" for st in data["steps"])
+    tangent = f' <span class="tangent">{w("tangent")}</span> ·' if has_tangents else ""
+
+    def button(bid: str, key: str, tip: str | None = None, text: str | None = None) -> str:
+        return f'<button id="{bid}" title="{w(tip or key + "_tip")}">{text or w(key)}</button>'
+
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{"zh" if lang == "zh" else "en"}">
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
@@ -63,18 +118,26 @@ def page(ex: Explanation, forward: str | None = None) -> str:
 </head>
 <body>
 <header><h1>{title}</h1>
-<p class="legend"><span class="value">value</span> · <span class="tangent">tangent</span> ·
-<span class="local">local derivative</span> · <span class="contribution">gradient sent back =
-upstream × local</span> · <span class="sum">running sum</span></p></header>
+<p class="legend"><span class="value">{w("value")}</span> ·{tangent}
+<span class="local">{w("local")}</span> · <span class="contribution">{w("sent")}</span> {w("arrows")} ·
+<span class="sum">{w("sum")}</span></p>{note_html}</header>
 <nav>
-<button id="first" title="first step (Home)">first</button>
-<button id="prev" title="previous step (←)">◀ back</button>
+{button("first", "first")}
+{button("prev", "back")}
 <span id="caption"></span>
-<button id="next" title="next step (→)">next ▶</button>
-<button id="last" title="last step (End)">last</button>
+{button("next", "next")}
+{button("last", "last")}
+<span class="zoom">{button("zoom-out", "", "zoom_out", "−")}
+{button("zoom-reset", "", "zoom_reset", "100%")}
+{button("zoom-in", "", "zoom_in", "+")}
+{button("zoom-fit", "fit")}</span>
+<span class="boxes">{button("open-all", "open")}
+{button("close-all", "close")}</span>
 </nav>
 <main>
-{b.svg()}
+<div id="view">
+{picture}
+</div>
 <section id="panel"><h2 id="step-title"></h2><ul id="step-lines"></ul></section>
 </main>
 <script type="application/json" id="explain-data">{blob}</script>
@@ -86,10 +149,10 @@ upstream × local</span> · <span class="sum">running sum</span></p></header>
 
 
 class _Builder:
-    """Lays the graph out left to right and writes down its state at every step."""
+    """Writes down the graph's nodes and edges and its state at every step, then lays it out."""
 
-    def __init__(self, ex: Explanation, fp: ForwardPass | None):
-        self.ex, self.fp = ex, fp
+    def __init__(self, ex: Explanation, fp: ForwardPass | None, boxes: dict[int, str]):
+        self.ex, self.fp, self.box_of = ex, fp, boxes
         self.tensors: list[Tensor] = []
         self.ids: dict[int, str] = {}
         for t in ex.forward:
@@ -109,13 +172,43 @@ class _Builder:
                         "id": eid,
                         "src": self.ids[id(i)],
                         "dst": self.ids[id(t)],
-                        "role": role(t, slot),
+                        "role": tr(f"role_{role(t, slot)}", ex.lang) if role(t, slot) else None,
                         "slot": slot,
                         "arity": len(t._node.inputs),
                     }
                 )
         self.node_list = [self._node_entry(t) for t in self.tensors]
         self.state: dict[str, dict[str, str]] = {n["id"]: {} for n in self.node_list}
+        self.shown: dict[str, dict[str, str]] = {}  # node -> its texts as last written down
+        self.last_label: dict[str, list[tuple[str, str]]] = {}  # edge -> its last backward label
+
+    def layout(self, steps: list[dict]) -> page_layout.Layout:
+        """Sizes every node and edge label for the longest text it shows in any step, then
+        places them (``page_layout.layout``: Graphviz, else columns)."""
+        texts: dict[str, dict[str, str]] = {n["id"]: {} for n in self.node_list}
+        labels: dict[str, list[list[str]]] = {e["id"]: [] for e in self.edge_list}
+        longest: dict[str, list[str]] = {n["id"]: [] for n in self.node_list}
+        for s in steps:
+            for nid, changed in s["changed"].items():
+                texts[nid].update(changed)
+                longest[nid] += changed.values()
+            for eid, parts in s["edges"].items():
+                labels[eid].append([p[1] for p in parts])
+        keys = ["value", "tan", "grad"] if self.fp is not None else ["value", "grad"]
+        for n in self.node_list:
+            n["keys"] = [] if n["kind"] == "constant" else keys  # a constant's head is its value
+            n["width"], n["height"] = page_svg.node_size(
+                n["head"], longest[n["id"]], n["kind"], len(n["keys"])
+            )
+        for e in self.edge_list:
+            role_line = [e["role"]] if e["role"] else []
+            shown = [role_line + lines for lines in labels[e["id"]]] or [role_line]
+            e["label_w"], e["label_h"] = page_svg.label_size(shown)
+            e["lines"] = max(len(x) for x in shown)
+        boxes = {self.ids[k]: v for k, v in self.box_of.items() if k in self.ids}
+        for n in self.node_list:
+            n["box"] = boxes.get(n["id"])
+        return page_layout.layout(self.node_list, self.edge_list, boxes)
 
     def _add(self, t: Tensor) -> None:
         if id(t) not in self.ids:
@@ -137,94 +230,16 @@ class _Builder:
             head = f"{ex.name(t)} = {formula}" if formula else f"{ex.name(t)} {ex.op(t)}"
         return {"id": self.ids[id(t)], "kind": kind, "head": head}
 
-    # ----- layout: a column per rank, inputs at rank 0, each op one right of its inputs -----
-    def layout(self, steps: list[dict]) -> None:
-        """Places the nodes: x by rank, y by order within the rank, widths to fit ``steps``."""
-        longest = {n["id"]: len(n["head"]) for n in self.node_list}
-        for s in steps:
-            for nid, texts in s["nodes"].items():
-                longest[nid] = max(longest[nid], *(len(v) for v in texts.values()))
-        rank: dict[int, int] = {}
-        for t in self.tensors:
-            if t._node is None:
-                rank[id(t)] = 0
-            else:
-                rank[id(t)] = 1 + max(rank.get(id(i), 0) for i in t._node.inputs)
-        for t in self.tensors:  # a constant sits in the column just left of its first user
-            if self._constant(t):
-                users = [u for u in self.tensors if u._node is not None and t in u._node.inputs]
-                rank[id(t)] = max(rank[id(users[0])] - 1, 0) if users else 0
-        columns: dict[int, list[dict]] = {}
-        for t, entry in zip(self.tensors, self.node_list):
-            pad = 40 if entry["kind"] == "op" else 20  # a pill's round ends take room
-            entry["width"] = round(pad + _CHAR_W * max(longest[entry["id"]], 8))
-            columns.setdefault(rank[id(t)], []).append(entry)
-        tallest = max(len(c) for c in columns.values())
-        x = 20
-        for r in sorted(columns):
-            col = columns[r]
-            width = max(e["width"] for e in col)
-            top = 20 + (tallest - len(col)) * (_NODE_H + _ROW_GAP) / 2
-            for k, e in enumerate(col):
-                e["x"] = round(x + (width - e["width"]) / 2)
-                e["y"] = round(top + k * (_NODE_H + _ROW_GAP))
-            x += width + _COL_GAP
-        self.size = (x - _COL_GAP + 20, 40 + tallest * (_NODE_H + _ROW_GAP))
-
-    def svg(self) -> str:
-        w, h = self.size
-        by_id = {n["id"]: n for n in self.node_list}
-        out = [
-            f'<svg id="graph" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
-            'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="the expression\'s graph">',
-            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" '
-            'markerHeight="9" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>',
-        ]
-        for e in self.edge_list:
-            s, d = by_id[e["src"]], by_id[e["dst"]]
-            x1, y1 = s["x"] + s["width"], s["y"] + _NODE_H / 2
-            # Each input arrives at its own point on the left side, in input order, and its
-            # labels sit in the gap just before it: the first input's above its arrow, the
-            # others' below, so that no two labels of one node fall on each other.
-            x2, y2 = d["x"], d["y"] + _NODE_H * (e["slot"] + 1) / (e["arity"] + 1)
-            up = e["slot"] == 0
-            role_y = y2 - 5 if up else y2 + 14
-            label_y = (
-                (role_y - 15 if e["role"] else y2 - 5) if up else role_y + (15 if e["role"] else 0)
-            )
-            role_text = (
-                f'<text class="role" x="{x2 - 8}" y="{role_y}" text-anchor="end">'
-                f"{html.escape(e['role'])}</text>"
-                if e["role"]
-                else ""
-            )
-            out.append(
-                f'<g id="{e["id"]}" class="edge">'
-                f'<path d="M{x1},{y1} C{x1 + 50},{y1} {x2 - 70},{y2} {x2},{y2}" '
-                f'marker-end="url(#arrow)"/>{role_text}'
-                f'<text id="{e["id"]}-label" class="edge-label" x="{x2 - 8}" y="{label_y}" '
-                f'text-anchor="end" data-up="{int(up)}"></text></g>'
-            )
-        for n in self.node_list:
-            shape = f'<rect width="{n["width"]}" height="{_NODE_H}" rx="{_NODE_H / 2 if n["kind"] == "op" else 8}"/>'
-            out.append(
-                f'<g id="{n["id"]}" class="node {n["kind"]}" transform="translate({n["x"]},{n["y"]})">'
-                f"{shape}"
-                f'<text class="head" x="{n["width"] / 2}" y="19" text-anchor="middle">'
-                f"{html.escape(n['head'])}</text>"
-                f'<text id="{n["id"]}-value" class="value" x="{n["width"] / 2}" y="36" '
-                'text-anchor="middle"></text>'
-                f'<text id="{n["id"]}-tan" class="tangent" x="{n["width"] / 2}" y="51" '
-                'text-anchor="middle"></text>'
-                f'<text id="{n["id"]}-grad" class="grad" x="{n["width"] / 2}" y="66" '
-                'text-anchor="middle"></text></g>'
-            )
-        out.append("</svg>")
-        return "\n".join(out)
-
     # ----- the steps -----
     def _snapshot(self, step: _Step) -> dict:
-        step.nodes = {k: dict(v) for k, v in self.state.items() if v}
+        """The step as the page's data. Node texts are given as changes (``changed``: node ->
+        its texts, for the nodes whose texts changed at this step): the page replays them, so
+        that a 200-node graph does not repeat 200 nodes' texts at each of its 400 steps."""
+        changed = {}
+        for nid, texts in self.state.items():
+            if texts != self.shown.get(nid, {}):
+                changed[nid] = dict(texts)
+                self.shown[nid] = dict(texts)
         return {
             "phase": step.phase,
             "title": step.title,
@@ -233,15 +248,19 @@ class _Builder:
             "upstream": step.upstream,
             "received": step.received,
             "edges": step.edges,
-            "nodes": step.nodes,
+            "changed": changed,
         }
 
-    def steps(self) -> list[dict]:
+    def steps(self, learning=None) -> list[dict]:
         out = [self._snapshot(s) for s in self._forward_steps()]
         if self.fp is not None:
             out += [self._snapshot(s) for s in self._tangent_steps()]
         out += [self._snapshot(s) for s in self._backward_steps()]
         out.append(self._snapshot(self._summary()))
+        if learning is not None:
+            from chainrule.explain.page_learn import learn_steps
+
+            out += [self._snapshot(s) for s in learn_steps(self, learning, _Step)]
         return out
 
     def _forward_steps(self):
@@ -252,33 +271,41 @@ class _Builder:
             if t._node is None:
                 yield _Step(
                     "forward",
-                    f"forward pass: input {me}",
-                    [("value", f"{me} = {num(t._data)}")],
+                    tr("pg_fw_input", ex.lang, me=me),
+                    [("value", f"{me} = {_num(t._data)}")],
                     nid,
                 )
                 continue
             formula = node_formula(t, lambda i: _written(ex, i), ex.op(t)) or ex.op(t)
-            numbers = node_formula(t, lambda i: term(i._data), ex.op(t))
-            text = f"{me} = {formula}" + (f" = {numbers}" if numbers else "") + f" = {num(t._data)}"
+            numbers = None
+            if all(np.size(i._data) <= SMALL for i in t._node.inputs):
+                numbers = node_formula(t, lambda i: term(i._data), ex.op(t))
+            text = (
+                f"{me} = {formula}" + (f" = {numbers}" if numbers else "") + f" = {_num(t._data)}"
+            )
             edges = {
                 self.edge_of[(id(t), slot)]: [("value", short(i._data))]
                 for slot, i in enumerate(t._node.inputs)
             }
             yield _Step(
-                "forward", f"forward pass: {me} = {formula}", [("value", text)], nid, edges=edges
+                "forward",
+                tr("pg_fw_node", ex.lang, me=me, formula=formula),
+                [("value", text)],
+                nid,
+                edges=edges,
             )
 
     def _tangent_steps(self):
         ex, fp = self.ex, self.fp
-        b = fp.wrt
+        b, lw = fp.wrt, tr("pg_local_word", ex.lang)
         for t in ex.forward:
             if t._node is None:
                 self.state[self.ids[id(t)]]["tan"] = f"∂{ex.name(t)}/∂{b} = {short(fp.tangent(t))}"
         seeded = self.ids[id(fp.seeded)]
         yield _Step(
             "tangent",
-            f"forward mode: seed ∂{b}/∂{b} = 1",
-            [("tangent", f"∂{b}/∂{b} = 1 (the seed); every other input's tangent is 0")],
+            tr("pg_fm_seed", ex.lang, b=b),
+            [("tangent", tr("pg_fm_seed_line", ex.lang, b=b))],
             seeded,
         )
         for step in fp.steps:
@@ -289,26 +316,23 @@ class _Builder:
             edges = {}
             for x in step.terms:
                 local = ex.ledger.local(back, x.slot) if back is not None else None
-                label = [("local", f"local {short(local)}")] if local is not None else []
+                label = [("local", f"{lw} {short(local)}")] if local is not None else []
                 label.append(("tangent", f"× {_paren(short(x.tangent))} = {short(x.value)}"))
                 edges[self.edge_of[(id(t), x.slot)]] = label
             lines = [("tangent", tangent_text(ex, fp, step))]
             lines += [("local", f) for f in tangent_formulas(ex, step)]
-            yield _Step("tangent", f"forward mode: ∂{me}/∂{b}", lines, nid, edges=edges)
+            yield _Step("tangent", tr("pg_fm_node", ex.lang, me=me, b=b), lines, nid, edges=edges)
         root = ex.output
         name, index = parse_wrt(b, ex.inputs)
         bp = np.asarray(ex.gradients[name])[index]
+        d, v, lang = f"∂{ex.name(root)}/∂{b}", num(fp.tangent(root)), ex.lang
         yield _Step(
             "tangent",
-            f"forward mode: ∂{ex.name(root)}/∂{b} = {num(fp.tangent(root))}",
+            tr("pg_fm_result", lang, d=d, v=v),
             [
-                ("tangent", f"∂{ex.name(root)}/∂{b} = {num(fp.tangent(root))} by forward mode"),
-                (
-                    "plain",
-                    f"one forward-mode pass gives the derivative with respect to {b} only; "
-                    f"the backward pass below gives all {ex.cost().inputs} at once",
-                ),
-                ("plain", f"backpropagation will give {num(bp)}"),
+                ("tangent", tr("pg_fm_by", lang, d=d, v=v)),
+                ("plain", tr("pg_fm_only", lang, b=b, n=ex.cost().inputs)),
+                ("plain", tr("pg_fm_will", lang, v=num(bp))),
             ],
             self.ids[id(root)],
         )
@@ -321,8 +345,8 @@ class _Builder:
         self.state[rid]["grad"] = f"∂{root}/∂{root} = 1"
         yield _Step(
             "backward",
-            f"backward pass: the seed ∂{root}/∂{root} = 1",
-            [("upstream", f"the backward pass starts at {root} with ∂{root}/∂{root} = 1")],
+            tr("pg_bw_seed", ex.lang, r=root),
+            [("upstream", tr("pg_bw_starts", ex.lang, r=root))],
             rid,
             upstream=rid,
         )
@@ -330,28 +354,26 @@ class _Builder:
             t = step.tensor
             nid, me = self.ids[id(t)], ex.name(t)
             lines = [
-                ("upstream", f"{me} {ex.op(t)}: upstream ∂{root}/∂{me} = {num(step.upstream)}")
+                (
+                    "upstream",
+                    tr(
+                        "pg_upstream",
+                        ex.lang,
+                        me=me,
+                        op=ex.op(t),
+                        d=f"∂{root}/∂{me}",
+                        v=_num(step.upstream),
+                    ),
+                )
             ]
             edges, received = {}, []
-            for (row, why), e in zip(edge_rows(ex, step), step.edges):
-                eid = self.edge_of[(id(t), e.slot)]
+            for e, texts in zip(step.edges, self._edge_lines(step)):
+                lines += texts
                 if e.contribution is None:
-                    lines.append(("plain", f"{row[0]} {row[1]}"))
                     continue
-                lines.append(("local", f"{row[0]}  {row[1]}"))
-                if why:
-                    lines.append(("local", f"    {why}"))
-                lines.append(("contribution", f"    {row[2]}"))
-                if row[3]:
-                    lines.append(("sum", f"    {row[3]}"))
-                local = ledger.local(step, e.slot)
-                edges[eid] = [
-                    ("local", f"local {short(local)}"),
-                    (
-                        "contribution",
-                        f"{_paren(short(step.upstream))} × {_paren(short(local))} = {short(e.contribution)}",
-                    ),
-                ]
+                eid = self.edge_of[(id(t), e.slot)]
+                edges[eid] = _sent(ex, step, e)
+                self.last_label[eid] = edges[eid]
                 got = arrived.setdefault(id(e.source), [])
                 got.append(e.contribution)
                 sid = self.ids[id(e.source)]
@@ -359,13 +381,52 @@ class _Builder:
                 self.state[sid]["grad"] = self._grad_text(e.source, got)
             yield _Step(
                 "backward",
-                f"backward pass: {me} sends its gradient back",
+                tr("pg_bw_node", ex.lang, me=me),
                 lines,
                 nid,
                 upstream=nid,
                 received=received,
                 edges=edges,
             )
+
+    def _edge_lines(self, step) -> list[list[tuple[str, str]]]:
+        """The panel's lines for each input of a backward step: the ledger's own rows where
+        every number of the step is small enough to print in full, else each array's shape and
+        first numbers (a 30×784 weight's gradient is not read number by number)."""
+        ex = self.ex
+        arrays = [step.upstream, step.tensor._data] + [i._data for i in step.op.inputs]
+        if all(np.size(a) <= SMALL for a in arrays):
+            out = []
+            for row, why in edge_rows(ex, step):
+                if row[1] == tr("constant_edge", ex.lang):  # a constant: no gradient
+                    out.append([("plain", f"{row[0]} {row[1]}")])
+                    continue
+                texts = [("local", f"{row[0]}  {row[1]}")]
+                texts += [("local", f"    {why}")] if why else []
+                texts.append(("contribution", f"    {row[2]}"))
+                texts += [("sum", f"    {row[3]}")] if row[3] else []
+                out.append(texts)
+            return out
+        out = []
+        me, lang = ex.name(step.tensor), ex.lang
+        for e in step.edges:
+            src = ex.name(e.source) if np.size(e.source._data) <= SMALL else self._label(e.source)
+            if e.contribution is None:
+                out.append([("plain", f"→ {src} {tr('pg_no_grad', lang)}")])
+                continue
+            local = ex.ledger.local(step, e.slot)
+            texts = [
+                ("local", f"→ {src}  {tr('pg_local_word', lang)} ∂{me}/∂{src} = {short(local)}"),
+                ("contribution", f"    {tr('pg_contribution', lang)} {short(e.contribution)}"),
+            ]
+            if e.arrival > 1:
+                texts.append(("sum", f"    {tr('running_sum', lang, name=src)}{short(e.total)}"))
+            out.append(texts)
+        return out
+
+    def _label(self, t: Tensor) -> str:
+        """A node's name where it has one, else its value in short (a constant image)."""
+        return self.ex.names.get(id(t)) or short(t._data)
 
     def _grad_text(self, t: Tensor, got: list[np.ndarray]) -> str:
         """``∂e/∂b = 2 + 3 = 5`` once all contributions are in; ``… so far 2`` before."""
@@ -378,20 +439,61 @@ class _Builder:
             value += f" = {short(total)}"
         else:
             value = short(total)
-        return f"{head} = {value}" if complete else f"{head} so far {value}"
+        return f"{head} = {value}" if complete else tr("pg_so_far", ex.lang, head=head, v=value)
 
     def _summary(self) -> _Step:
+        """The last step: every gradient, and every edge keeps its last label (local derivative
+        and the gradient sent back), so that the whole backward pass can be read at once."""
         ex = self.ex
         root = ex.name(ex.output)
-        lines = [("contribution", f"∂{root}/∂{n} = {num(g)}") for n, g in ex.gradients.items()]
+        lines = [("contribution", f"∂{root}/∂{n} = {_num(g)}") for n, g in ex.gradients.items()]
         if self.fp is not None:
             tan = self.fp.tangent(ex.output)
-            lines.append(("tangent", f"forward mode gave ∂{root}/∂{self.fp.wrt} = {num(tan)}"))
-        return _Step("backward", "the gradient", lines)
+            d = f"∂{root}/∂{self.fp.wrt}"
+            lines.append(("tangent", tr("pg_fm_gave", ex.lang, d=d, v=num(tan))))
+        return _Step("backward", tr("pg_gradient", ex.lang), lines, edges=dict(self.last_label))
 
 
 def _written(ex: Explanation, t: Tensor) -> str:
     return ex.name(t)
+
+
+def _sent(ex: Explanation, step, e) -> list[tuple[str, str]]:
+    """An edge's label for the gradient it carries back: ``local …`` and ``upstream × local =
+    contribution`` for numbers, ``δ ⊙ local`` for arrays of one shape (an elementwise op); where
+    the product is not elementwise (``W @ x``, linear, softmax) or is summed back to a broadcast
+    input, the texts' rule (``δ hᵀ``, ``W2ᵀ δ``, ``sum(δ)``) and what was sent."""
+    sent, up = short(e.contribution), step.upstream
+    said = _bare(rule(step, e.slot, ex.name, ex.lang) or "δ")
+    if is_matrix_step(step):
+        return [("local", said), ("contribution", f"= {sent}")]
+    local = ex.ledger.local(step, e.slot)
+    label = [("local", f"{tr('pg_local_word', ex.lang)} {short(local)}")]
+    if np.size(up) == 1 and np.shape(local) == np.shape(e.contribution):  # a number × local
+        return label + [("contribution", f"{_paren(short(up))} × {_paren(short(local))} = {sent}")]
+    if np.shape(up) == np.shape(local) == np.shape(e.contribution):
+        return label + [("contribution", f"{short(up)} ⊙ {short(local)} = {sent}")]
+    return label + [("contribution", f"{said} = {sent}")]  # summed back to a broadcast input
+
+
+def _bare(said: str) -> str:
+    """A rule without its aside, short enough for an edge: ``δ hᵀ (an outer product, …)`` is
+    ``δ hᵀ``, ``δ ⊙ σ'(z),  σ'(z) = …`` is ``δ ⊙ σ'(z)``; ``sum(δ ⊙ 0.5)`` stays whole."""
+    said = said.split(",  ")[0]
+    if said.endswith((")", "）")):
+        depth = 0
+        for k in range(len(said) - 1, -1, -1):
+            depth += said[k] in ")）"
+            depth -= said[k] in "(（"
+            if depth == 0:
+                return said[:k].rstrip() if k and said[k - 1] == " " else said
+    return said
+
+
+def _num(x) -> str:
+    """A number or a small vector in full (``num``), a larger array in short: shape and first
+    numbers."""
+    return num(x) if np.size(x) <= SMALL else short(x)
 
 
 def _paren(s: str) -> str:

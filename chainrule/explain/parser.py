@@ -20,11 +20,8 @@ offending token.
 from __future__ import annotations
 
 import ast
-import math
 import re
 from dataclasses import dataclass, field
-
-import numpy as np
 
 MAX_LENGTH = 500  # characters of expression text
 MAX_DEPTH = 40  # nesting levels of the syntax tree
@@ -45,14 +42,28 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
 _FUNCTION_LIST = ", ".join(FUNCTIONS)
 # Added later; the one-line refusal keeps its first list (scripts match it), and the rendered error
 # names these on a line of their own.
-MORE_FUNCTIONS = {"sin": (1, 1), "cos": (1, 1), "abs": (1, 1)}
+MORE_FUNCTIONS = {
+    "sin": (1, 1),
+    "cos": (1, 1),
+    "abs": (1, 1),
+    # Tensors: reductions, the softmax family and the losses, each reaching chainrule's own.
+    "mean": (1, 1),
+    "min": (1, 2),
+    "softmax": (1, 1),
+    "log_softmax": (1, 1),
+    "mse": (2, 2),
+    "cross_entropy": (2, 2),
+    "softplus": (1, 1),
+    "silu": (1, 1),
+    "gelu": (1, 1),
+    "leaky_relu": (1, 1),
+}
 FUNCTIONS.update(MORE_FUNCTIONS)
 _MORE_NOTE = f"also allowed: {', '.join(MORE_FUNCTIONS)}"
 
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult)
 _REFUSED_BINOPS = {
     ast.BitXor: "'^' is bitwise xor in Python, not a power: write a**b",
-    ast.MatMult: "'@' is not supported: write dot(u, v)",
     ast.FloorDiv: "'//' (floor division) is not supported: write a / b",
     ast.Mod: "'%' (remainder) is not supported",
 }
@@ -91,6 +102,7 @@ class ExplainError(ValueError):
     def __init__(self, message: str, text: str | None = None, start: int | None = None, end=None):
         self.message = message
         self.note: str | None = None  # a line shown after the caret by render()
+        self.kind: str | None = None  # what went wrong, where a caller restates it
         self.text = text
         self.start = start  # 0-based character offset into text
         self.end = end if end is not None else (start + 1 if start is not None else None)
@@ -133,9 +145,15 @@ class Expression:
     statements: list[tuple[str | None, ast.expr]] = field(default_factory=list)
     assigned: set[str] = field(default_factory=set)
 
+    def statement_text(self, k: int) -> str:
+        """Statement ``k`` as written: ``z = W @ x`` (or the bare expression)."""
+        target, value = self.statements[k]
+        body = self.segment(value)
+        return body if target is None else f"{target} = {body}"
+
     def segment(self, node: ast.AST) -> str:
-        """The source text of a sub-expression."""
-        return ast.get_source_segment(self.text, node) or ""
+        """The source text of a sub-expression (columns are characters: see ``_char_columns``)."""
+        return self.text[node.col_offset : node.end_col_offset]
 
 
 def parse(text: str) -> Expression:
@@ -150,9 +168,10 @@ def parse(text: str) -> Expression:
         )
     if not text.strip():
         raise ExplainError("the expression is empty")
+    text = normalize(text)
     for i, ch in enumerate(text):
-        # ASCII only: ast columns are UTF-8 byte offsets, and no allowed token needs more.
-        if ord(ch) > 126 or (ord(ch) < 32 and ch != " "):
+        # ASCII, and letters of names in any script (误差 = (输入*权重 - 目标)**2).
+        if (ord(ch) > 126 and not ("a" + ch).isidentifier()) or (ord(ch) < 32 and ch != " "):
             raise ExplainError(f"character {ch!r} is not allowed", text, i)
     if ";" in text or _ASSIGNMENT.search(text):
         tree = _syntax(text, "exec")
@@ -172,10 +191,49 @@ _ASSIGNMENT = re.compile(r"(?<![=<>!])=(?!=)")
 _IMPLICIT = re.compile(r"(\d\s*[A-Za-z(]|\)\s*[A-Za-z0-9(])")
 
 
+# What a reader copies from the output or types with a Chinese keyboard, as the language spells
+# it: full-width punctuation, the report's own symbols (× − σ ᵀ ²), full-width digits and spaces.
+_SPELLING = {
+    "；": "; ", "，": ", ", "（": "(", "）": ")", "＝": "=", "＋": "+", "－": "-", "＊": "*",
+    "／": "/", "＠": "@", "［": "[", "］": "]", "：": ":", "．": ".", "　": " ", "×": "*",
+    "·": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-", "σ": "sigmoid", "ᵀ": ".T", "²": "**2",
+    "³": "**3", "⊙": "*", "\u00a0": " ",
+}  # fmt: skip
+_SPELLING.update({chr(0xFF10 + d): str(d) for d in range(10)})  # full-width digits
+_SPELLING_RE = re.compile("|".join(map(re.escape, _SPELLING)))
+
+
+def normalize(text: str) -> str:
+    """``text`` with full-width punctuation and the output's symbols in their ASCII spelling:
+    ``误差 = (输入×权重 − 目标)²；`` -> ``误差 = (输入*权重 - 目标)**2;``."""
+    return _SPELLING_RE.sub(lambda m: _SPELLING[m.group(0)], text)
+
+
+def _char_columns(text: str, tree: ast.AST) -> None:
+    """Turns the tree's columns from UTF-8 byte offsets (what ``ast`` gives) into character
+    offsets, so that carets and slices stay right after a name like 误差."""
+    if text.isascii():
+        return
+    at = [0] * (len(text.encode("utf-8")) + 1)
+    pos = 0
+    for i, ch in enumerate(text):
+        for _ in range(len(ch.encode("utf-8"))):
+            at[pos] = i
+            pos += 1
+    at[pos] = len(text)
+    for node in ast.walk(tree):
+        for attr in ("col_offset", "end_col_offset"):
+            v = getattr(node, attr, None)
+            if v is not None:
+                setattr(node, attr, at[v])
+
+
 def _syntax(text: str, mode: str) -> ast.AST:
     """``ast.parse`` in ``mode``, its SyntaxError turned into an ExplainError at its column."""
     try:
-        return ast.parse(text, mode=mode)
+        tree = ast.parse(text, mode=mode)
+        _char_columns(text, tree)
+        return tree
     except SyntaxError as exc:
         start = (exc.offset or 1) - 1
         end = (exc.end_offset or exc.offset or 1) - 1 if exc.end_lineno in (None, 1) else None
@@ -274,7 +332,8 @@ def _check_node(expr: Expression, node: ast.expr, depth: int) -> None:
             expr.names.append(node.id)
             expr.positions[node.id] = (node.col_offset, node.end_col_offset)
     elif isinstance(node, ast.Attribute):
-        raise _attribute_error(expr, node)
+        if node.attr != "T":  # .T, the transpose, is the one attribute of the texts
+            raise _attribute_error(expr, node)
     elif isinstance(node, ast.Constant):
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -330,7 +389,12 @@ def _attribute_error(expr: Expression, node: ast.Attribute) -> ExplainError:
     # Point at ".name", the part that makes it an attribute access (after any closing brackets).
     start = expr.text.find(".", node.value.end_col_offset, node.end_col_offset)
     start = node.value.end_col_offset if start < 0 else start
-    return ExplainError("attribute access is not allowed", expr.text, start, node.end_col_offset)
+    return ExplainError(
+        "attribute access is not allowed (only .T, the transpose)",
+        expr.text,
+        start,
+        node.end_col_offset,
+    )
 
 
 def _operator_error(expr: Expression, node: ast.BinOp, message: str) -> ExplainError:
@@ -341,71 +405,3 @@ def _operator_error(expr: Expression, node: ast.BinOp, message: str) -> ExplainE
     stripped = between.strip().strip("()").strip()
     start = lo + between.find(stripped) if stripped else lo
     return ExplainError(message, text, start, start + max(len(stripped), 1))
-
-
-# ----- --at bindings -----
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
-
-
-def parse_bindings(text: str) -> dict[str, np.ndarray]:
-    """``"a=2,b=1,w=[2,-3,-3]"`` -> ``{"a": array(2.), "b": array(1.), "w": array([2., -3., -3.])}``.
-
-    Values are float64 scalars or 1-D vectors of at most ``MAX_ELEMENTS`` numbers.
-    """
-    out: dict[str, np.ndarray] = {}
-    for start, item in _split_top(text):
-        if "=" not in item:
-            raise ExplainError(f"--at: expected NAME=VALUE, got {item.strip()!r}", text, start)
-        name, value = item.split("=", 1)
-        lead = len(name) - len(name.lstrip())
-        name = name.strip()
-        vstart = start + len(item.split("=", 1)[0]) + 1
-        if not _NAME.match(name):
-            raise ExplainError(f"--at: {name!r} is not a valid name", text, start + lead)
-        if name in FUNCTIONS:
-            raise ExplainError(f"--at: {name!r} is a function name", text, start + lead)
-        if name in out:
-            raise ExplainError(f"--at: {name} is given twice", text, start + lead)
-        out[name] = _parse_value(value, text, vstart)
-    return out
-
-
-def _split_top(text: str) -> list[tuple[int, str]]:
-    """Splits on commas outside brackets; returns (offset, piece) pairs."""
-    pieces, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            pieces.append((start, text[start:i]))
-            start = i + 1
-    pieces.append((start, text[start:]))
-    return [(s, p) for s, p in pieces if p.strip()]
-
-
-def _parse_value(value: str, text: str, start: int) -> np.ndarray:
-    v = value.strip()
-    if v.startswith("[") and v.endswith("]"):
-        parts = v[1:-1].split(",")
-        if len(parts) > MAX_ELEMENTS:
-            raise ExplainError(
-                f"--at: a vector may have at most {MAX_ELEMENTS} elements, got {len(parts)}",
-                text,
-                start,
-            )
-        nums = [_number(p, text, start) for p in parts]
-        return np.array(nums, dtype=np.float64)
-    return np.array(_number(v, text, start), dtype=np.float64)
-
-
-def _number(s: str, text: str, start: int) -> float:
-    s = s.strip()
-    if not _NUMBER.match(s):
-        raise ExplainError(f"--at: {s!r} is not a number (or a vector like [2,-3])", text, start)
-    x = float(s)
-    if not math.isfinite(x):
-        raise ExplainError(f"--at: {s} is too large", text, start)
-    return x

@@ -6,10 +6,14 @@ import math
 
 import numpy as np
 
+from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
 from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
-from chainrule.explain.ledger import Step
-from chainrule.explain.local import MINUS, formula, num, term
+from chainrule.explain.i18n import pad, plural, tr, width
+from chainrule.explain.local import MINUS, abbrev, formula, num, term
+from chainrule.explain.rules import is_tensor_step, rule, shape_text
+
+__all__ = ["edge_rows", "fmt", "json_report", "text_report"]
 
 
 def fmt(x) -> str:
@@ -20,6 +24,8 @@ def fmt(x) -> str:
         if v == 0:
             v = 0.0  # no "-0"
         return f"{v:.6g}"
+    if a.ndim > 1 or a.size > 16:  # matrices and long vectors: abbreviated, as the pictures do
+        return abbrev(a)
     return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
 
 
@@ -27,8 +33,8 @@ MAX_LISTED = 16  # paths listed per input; the rest are counted
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows]
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [(indent + "  ".join(pad(c, w) for c, w in zip(r, widths))).rstrip() for r in rows]
 
 
 def text_report(
@@ -42,21 +48,18 @@ def text_report(
     root = ex.name(ex.output)
     lines = [ex.title, ""]
 
-    lines.append("forward pass (inputs first, each node after its inputs)")
-    rows = [["node", "op", "inputs", "value", "expression"]]
-    for t in ex.forward:
-        ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
-        if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
-            ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
-        rows.append([ex.name(t), ex.op(t), ins, fmt(t._data), ex.texts.get(id(t), "")])
-    lines += _table(rows)
+    lang = ex.lang
+    lines.append(tr("forward_head", lang))
+    lines += _table(_forward_rows(ex))
     lines.append("")
 
-    lines.append("backward pass (chainrule's order, output first; contribution = upstream × local)")
-    lines += _backward_lines(ex)
+    lines.append(
+        tr("backward_head_statements" if ex.order == "statements" else "backward_head", lang)
+    )
+    lines += backward_lines(ex)
     lines.append("")
 
-    lines.append("gradients")
+    lines.append(tr("gradients_head", lang))
     rows = [[f"∂{root}/∂{n}", "=", num(g)] for n, g in ex.gradients.items()]
     lines += _table(rows)
 
@@ -68,62 +71,41 @@ def text_report(
         lines += _path_lines(ex, root)
     if numerical:
         lines.append("")
-        lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward))
+        lines += _numerical_lines(ex.numerical_check(h, one_sided), len(ex.forward), lang)
+    square = _square(ex)
+    if square is not None:  # the texts' ½·error²: say why their numbers are half of these
+        lines += ["", tr("square_note", lang, inner=square)]
     if not all(np.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
-            "note: some values are not finite (nan or inf), so gradients through them are too",
+            tr("nonfinite", lang),
         ]
     return "\n".join(lines)
 
 
-def _backward_lines(ex: Explanation) -> list[str]:
-    """One header per node, then one row per input; the rows of all nodes share column widths."""
-    blocks: list[tuple[str, list[tuple[list[str], str | None]]]] = []
-    for step in ex.ledger.steps:
-        t = step.tensor
-        me = ex.name(t)
-        seed = f" (the seed: ∂{me}/∂{me} = 1)" if t is ex.output else ""
-        blocks.append(
-            (f"  {me} {ex.op(t)}, upstream {num(step.upstream)}{seed}", edge_rows(ex, step))
-        )
-    widths = [max((len(r[i]) for _, rows in blocks for r, _ in rows), default=0) for i in range(4)]
-    lines = []
-    for head, rows in blocks:
-        lines.append(head)
-        for r, why in rows:
-            lines.append(("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
-            if why:  # the local derivative's formula, below its row
-                lines.append(f"         {why}")
-    return lines
+def _square(ex: Explanation) -> str | None:
+    """The text of the base where the output is a square, ``(pred - goal)**2``, else None."""
+    node = ex.output._node
+    if node is None or node.name != "pow" or len(node.inputs) != 1 or node.p != 2:
+        return None
+    return ex.texts.get(id(node.inputs[0])) or ex.name(node.inputs[0])
 
 
-def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
-    """The rows of one backward node, one per input: ``[→ src, local ..., contribution ...,
-    running sum ...]`` and the local derivative's formula (or None)."""
-    me = ex.name(step.tensor)
-    rows = []
-    for e in step.edges:
-        src = ex.name(e.source)
-        if e.contribution is None:
-            rows.append(([f"→ {src}", "(a constant: no gradient)", "", ""], None))
-            continue
-        local = ex.ledger.local(step, e.slot)
-        product = f"{term(step.upstream)} × {term(local)}"
-        if local.shape != e.contribution.shape:  # broadcast: summed back to the input's shape
-            product = f"sum({product})"
-        note = ""
-        if e.arrival > 1:  # the engine's accumulation: previous sum + this contribution
-            note = (
-                f"running sum at {src}: {num(e.previous)} + {term(e.contribution)} = {num(e.total)}"
-            )
-        row = [
-            f"→ {src}",
-            f"local ∂{me}/∂{src} = {num(local)}",
-            f"contribution {product} = {num(e.contribution)}",
-            note,
-        ]
-        rows.append((row, formula(step, e.slot, local, ex.name)))
+def _forward_rows(ex: Explanation) -> list[list[str]]:
+    """The forward table; a shape column where any node is a vector or a matrix."""
+    shaped = any(t._data.size != 1 for t in ex.forward)
+    node, op, inputs, shape, value, expression = tr("columns", ex.lang).split("|")
+    head = [node, op, inputs, value, expression]
+    rows = [head[:3] + [shape] + head[3:] if shaped else head]
+    for t in ex.forward:
+        ins = "" if t._node is None else ", ".join(ex.name(i) for i in t._node.inputs)
+        if t._node is not None and t._node.name == "pow" and len(t._node.inputs) == 1:
+            ins += f", {fmt(t._node.p)}"  # x**2: the exponent is a constant of the op
+        what = tr("op_input", ex.lang) if t._node is None else ex.op(t)
+        row = [ex.name(t), what, ins, fmt(t._data), ex.texts.get(id(t), "")]
+        if shaped:
+            row.insert(3, shape_text(t._data, ex.lang))
+        rows.append(row)
     return rows
 
 
@@ -131,44 +113,42 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
     """The tangent of every node in evaluation order, each as the sum of its terms (local × the
     input's tangent), the check against backpropagation, and the cost of both modes."""
     b = fp.wrt
-    lines = [
-        f"forward mode (tangents ∂·/∂{b}, inputs first, each node after its inputs; "
-        "tangent = Σ local × the input's tangent)"
-    ]
+    lang = ex.lang
+    lines = [tr("fm_head", lang, b=b)]
     rows: list[tuple[list[str], list[str]]] = []
     for t in ex.forward:
         me = ex.name(t)
         if t._node is None:
             seed = t is fp.seeded
-            what = " (the seed)" if seed else ""
-            rows.append(([me, "input", f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
+            what = tr("fm_seed", lang) if seed else ""
+            word = tr("op_input", lang)
+            rows.append(([me, word, f"∂{me}/∂{b} = {num(fp.tangent(t))}{what}"], []))
             continue
         step = next(s for s in fp.steps if s.tensor is t)
         rows.append(([me, ex.op(t), tangent_text(ex, fp, step)], tangent_formulas(ex, step)))
-    widths = [max(len(r[i]) for r, _ in rows) for i in range(2)]
+    widths = [max(width(r[i]) for r, _ in rows) for i in range(2)]
     for r, whys in rows:
-        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, [*widths, 0]))).rstrip())
+        lines.append(("  " + "  ".join(pad(c, w) for c, w in zip(r, [*widths, 0]))).rstrip())
         lines += [f"       {why}" for why in whys]
     root, tan = ex.name(ex.output), fp.tangent(ex.output)
     name, index = parse_wrt(b, ex.inputs)
     bp = np.asarray(ex.gradients[name])[index]
     same = np.allclose(tan, bp, rtol=1e-9, atol=1e-12)
-    lines.append(
-        f"∂{root}/∂{b} = {num(tan)} by forward mode; {num(bp)} by backpropagation "
-        + ("(equal)" if same else "(DIFFERENT)")
-    )
+    verdict = tr("equal" if same else "different", lang)
+    lines.append(tr("fm_check", lang, root=root, b=b, fm=num(tan), bp=num(bp), verdict=verdict))
     c = ex.cost()
     each = ", ".join(f"{k} {v:,}" for k, v in c.forward_products.items())
-    ins = f"{c.inputs:,} input number{'s' if c.inputs != 1 else ''}"
-    lines += [
-        f"cost of the whole gradient ({ins}, 1 output):",
-        f"  forward mode: one pass per input number: {c.inputs:,} pass"
-        f"{'es' if c.inputs != 1 else ''}, {c.forward_total:,} local products ({each})",
-        f"  reverse mode: one pass per output: 1 backward pass, {c.reverse_products:,} local "
-        "products (one per edge)",
-        "  many inputs and one output (a loss): reverse mode is cheaper; one input and many "
-        "outputs: forward mode",
-    ]
+    n = c.inputs
+    lines += tr(
+        "fm_cost",
+        lang,
+        n=n,
+        s=plural(n, lang),
+        es="es" if n != 1 and lang == "en" else "",
+        total=c.forward_total,
+        each=each,
+        reverse=c.reverse_products,
+    ).split("\n")
     return lines
 
 
@@ -221,7 +201,8 @@ def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
 
 def _path_lines(ex: Explanation, root: str) -> list[str]:
     summary = ex.paths()
-    lines = [f"paths from {root} to each input (product of the local derivatives on the path)"]
+    lang = ex.lang
+    lines = [tr("paths_head", lang, root=root)]
     for name, t in ex.inputs.items():
         ps = summary.paths.get(id(t), [])
         rows = []
@@ -231,28 +212,24 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
             rows.append([f"{name}:" if not rows else "", route, f"{factors} = {fmt(p.product)}"])
         lines += _table(rows)
         if len(ps) > MAX_LISTED:
-            lines.append(f"      … {len(ps) - MAX_LISTED:,} more paths: {len(ps):,} in all")
+            lines.append(tr("paths_more", lang, more=len(ps) - MAX_LISTED, all=len(ps)))
         total = summary.total(t)
         bp = ex.gradients[name]
         ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
         sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
         if len(ps) > MAX_LISTED:
             sums += " + …"
-        what = f"sum of path products {sums} = {fmt(total)}" if len(ps) > 1 else "one path"
+        what = tr("paths_sum", lang, sums=sums, total=fmt(total))
+        if len(ps) == 1:
+            what = tr("paths_one", lang)
         if len(ps) > MAX_LISTED:
-            what = f"sum of the {len(ps):,} path products = {fmt(total)}"
-        lines.append(
-            f"      {what};  backpropagated {fmt(bp)}  " + ("(equal)" if ok else "(DIFFERENT)")
-        )
-    lines.append(
-        f"multiplications: {summary.path_multiplications:,} along the paths, "
-        f"{summary.backprop_multiplications:,} by backpropagation (upstream × local, once per edge "
-        "below the output)"
-    )
-    lines.append(
-        f"additions: {summary.path_additions:,} adding up path products, "
-        f"{summary.backprop_additions:,} by backpropagation (where contributions meet)"
-    )
+            what = tr("paths_sum_many", lang, n=len(ps), total=fmt(total))
+        verdict = tr("equal" if ok else "different", lang)
+        lines.append(tr("paths_check", lang, what=what, bp=fmt(bp), verdict=verdict))
+    mults = (summary.path_multiplications, summary.backprop_multiplications)
+    adds = (summary.path_additions, summary.backprop_additions)
+    lines.append(tr("paths_mults", lang, paths=mults[0], bp=mults[1]))
+    lines.append(tr("paths_adds", lang, paths=adds[0], bp=adds[1]))
     return lines
 
 
@@ -270,33 +247,33 @@ def _factor(j: np.ndarray) -> str:
     return f"J({rows}×{cols})"
 
 
-def _numerical_lines(check, nodes: int) -> list[str]:
+def _numerical_lines(check, nodes: int, lang: str = "en") -> list[str]:
     """The nudges f(x ± h), the difference quotient beside backprop, the cost, and the notes."""
     h = f"{check.h:g}"
     if check.one_sided:
-        head = f"numerical check: one-sided differences (f(x+h) − f(x)) / h, h = {h}"
+        head = tr("num_head_one_sided", lang, h=h)
         cols = ["input", "f(x+h)", "f(x)", "(f(x+h) − f(x))/h", "backprop", "|difference|"]
     else:
-        head = f"numerical check: central differences (f(x+h) − f(x−h)) / 2h, h = {h}"
+        head = tr("num_head_central", lang, h=h)
         cols = ["input", "f(x+h)", "f(x−h)", "(f(x+h) − f(x−h))/2h", "backprop", "|difference|"]
+    word, bp, diff = tr("num_columns", lang).split("|")
+    cols[0], cols[4], cols[5] = word, bp, f"|{diff}|"
     rows = [cols]
     for r in check.rows:
         d = abs(r.backprop - r.estimate)
         diff = "nan" if math.isnan(d) else f"{d:.1e}"
         rows.append(
             [r.label, _full(r.plus), _full(r.minus), num(r.estimate), num(r.backprop), diff]
-            + (["← see the note below"] if r.flagged else [])
+            + ([tr("num_flag", lang)] if r.flagged else [])
         )
-    width = max(len(r) for r in rows)
-    rows = [r + [""] * (width - len(r)) for r in rows]
-    per = "1 per input element" if check.one_sided else "2 per input element"
+    ncols = max(len(r) for r in rows)
+    rows = [r + [""] * (ncols - len(r)) for r in rows]
     lines = [head, *_table(rows)]
-    lines.append(
-        f"evaluations of f: {check.evaluations:,} ({per}, besides f(x) = {_full(check.base)}); "
-        f"backpropagation: one forward and one backward pass over the {nodes} nodes for all of them"
-    )
+    per = 1 if check.one_sided else 2
+    base = _full(check.base)
+    lines.append(tr("num_cost", lang, n=check.evaluations, per=per, base=base, nodes=nodes))
     for note in check.notes:
-        lines.append(f"note: {note}")
+        lines.append(f"{tr('note', lang)}{note}")
     return lines
 
 
@@ -329,7 +306,10 @@ def json_report(
         "forward": nodes,
         "backward": backward,
         "gradients": {k: _jsonable(g) for k, g in ex.gradients.items()},
+        "order": ex.order,
     }
+    if ex.fixed:
+        out["fixed"] = {k: _jsonable(v._data) for k, v in ex.fixed.items()}
     if paths:
         out.update(_paths_json(ex))
     if numerical:
@@ -346,6 +326,7 @@ def _nodes_json(ex: Explanation) -> list[dict]:
     nodes = []
     for t in ex.forward:
         entry = {"node": ex.name(t), "op": ex.op(t), "value": _jsonable(t._data)}
+        entry["shape"] = list(t._data.shape)
         if t._node is not None:
             entry["inputs"] = [ex.name(i) for i in t._node.inputs]
             entry["expression"] = ex.texts.get(id(t), "")
@@ -364,18 +345,24 @@ def _backward_json(ex: Explanation) -> list[dict]:
                 edge["constant"] = True
             else:
                 edge["local"] = _jsonable(ex.ledger.local(step, e.slot))
+                said = rule(step, e.slot, ex.name) if is_tensor_step(step) else None
+                if said is not None:
+                    edge["rule"] = said
                 edge["contribution"] = _jsonable(e.contribution)
                 edge["sum_so_far"] = _jsonable(e.total)
                 edge["arrival"] = e.arrival
             edges.append(edge)
-        backward.append(
-            {
-                "node": ex.name(step.tensor),
-                "op": ex.op(step.tensor),
-                "upstream": _jsonable(step.upstream),
-                "edges": edges,
-            }
-        )
+        entry = {
+            "node": ex.name(step.tensor),
+            "op": ex.op(step.tensor),
+            "upstream": _jsonable(step.upstream),
+            "edges": edges,
+            "shape": list(step.tensor._data.shape),
+        }
+        named = statement_line(ex, step)
+        if named is not None:
+            entry["statement"] = named
+        backward.append(entry)
     return backward
 
 

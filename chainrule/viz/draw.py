@@ -30,6 +30,8 @@ import numpy as np
 
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain.gates import boxes_of as gate_boxes
+from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Ledger, check_graph, record
 from chainrule.viz.labels import local_text, node_formula, role, short, term
 from chainrule.viz.render import Graph
@@ -53,8 +55,9 @@ def draw(
     modules=None,
     title: str | None = None,
     max_elements: int = 3,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     op_names: Mapping[int, str] | None = None,
+    lang: str = "en",
 ) -> Graph:
     """A Graphviz picture of the graph that produced ``tensor``.
 
@@ -74,10 +77,13 @@ def draw(
             boxes their class names): its parameters are named and its modules drawn as boxes.
         title: a line written above the graph.
         max_elements: how many numbers of a vector or matrix to show beside its shape.
-        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn; the default, whatever
-            the size), ``"TB"`` (top to bottom), ``"RL"`` or ``"BT"``.
+        rankdir: ``"LR"`` (left to right, as circuit diagrams are drawn), ``"TB"`` (top to
+            bottom), ``"RL"`` or ``"BT"``. The default, None, is ``"LR"`` in the DOT text and
+            the SVG; a PNG of it too wide to read at 1,600 px is drawn top to bottom instead.
         op_names: id(tensor) -> the name to show for its op (``dot`` for a matmul the user wrote
             as ``dot``); the op's own name otherwise.
+        lang: ``"zh"`` writes the legend and the words on nodes and edges in Chinese (Graphviz
+            finds a CJK font through fontconfig; setup.sh installs fonts-wqy-microhei).
 
     Nodes are labelled as the module docstring says. The same graph gives the same DOT text,
     byte for byte, and so the same picture.
@@ -95,17 +101,27 @@ def draw(
     names, classes = _parameter_names(params, modules)
     order = _collect(tensor)
     ledger, seeded = _gradient_ledger(tensor, grads)
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    rankdir, turnable = _direction(rankdir)
     builder = _Dot(order, tensor, names, classes, ledger, values, max_elements, op_names or {})
+    builder.lang = lang
+    builder.module_of.update(gate_boxes(modules))  # an LSTM cell's gates (cr.explain.gates())
     lines = [f"  {x}" for x in builder.title_lines(title, seeded, grads)]
-    graph = Graph(builder.build(lines, rankdir), nodes=len(order))
+    graph = Graph(builder.build(lines, rankdir), nodes=len(order), turnable=turnable)
     if path is not None:
         graph.save(path, format=format)
     return graph
 
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
+
+
+def _direction(rankdir: str | None) -> tuple[str, bool]:
+    """The direction to write, and whether a PNG may turn it (only draw's default may)."""
+    if rankdir is None:
+        return "LR", True
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    return rankdir, False
 
 
 def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
@@ -115,6 +131,22 @@ def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
         return None, False
     with np.errstate(all="ignore"):
         return record(tensor), tensor._data.size != 1
+
+
+def module_boxes(
+    tensor: Tensor, modules=None, params=None
+) -> tuple[dict[int, str], dict[int, str], dict[str, str]]:
+    """What ``draw`` puts in boxes, for other renderers (``chainrule explain``'s page):
+    id(parameter) -> its name (``fc1.weight``), id(tensor) -> the dotted path of the module
+    whose box it goes in (for every tensor behind ``tensor``, constants included; absent: no
+    box), and module path -> class name."""
+    names, classes = _parameter_names(params, modules)
+    order = _collect(tensor)
+    consumers: dict[int, list[tuple[Tensor, int]]] = {}
+    for t in order:
+        for slot, i in enumerate(t._node.inputs if t._node is not None else ()):
+            consumers.setdefault(id(i), []).append((t, slot))
+    return names, _assign_modules(order, consumers, names), classes
 
 
 def _parameter_names(params, modules) -> tuple[dict[int, str], dict[str, str]]:
@@ -148,6 +180,8 @@ def _collect(root: Tensor) -> list[Tensor]:
 class _Dot:
     """Builds the DOT text: node ids, labels, edges, module clusters."""
 
+    lang = "en"  # the language of the picture's words (draw's ``lang``)
+
     def __init__(
         self, order, root, names, classes, ledger: Ledger | None, values, max_elements, op_names
     ):
@@ -168,20 +202,22 @@ class _Dot:
             parts.append(f"<b>{html.escape(title)}</b>")
         legend = []
         if self.values:
-            legend.append(f'<font color="{GREEN}">forward value</font>')
+            legend.append(f'<font color="{GREEN}">{self.w("pic_value")}</font>')
         if self.ledger is not None:
-            of = "sum of the output" if seeded else "the output"
-            legend.append(f'<font color="{BLUE}">local derivative</font>')
-            legend.append(
-                f'<font color="{RED}">gradient of {of} sent back = upstream × local</font>'
-            )
+            of = self.w("pic_of_sum" if seeded else "pic_of_output")
+            legend.append(f'<font color="{BLUE}">{self.w("pic_local")}</font>')
+            legend.append(f'<font color="{RED}">{self.w("pic_sent", of=of)}</font>')
         elif grads and not self.root.requires_grad:
-            legend.append("no gradients: the tensor does not require grad")
+            legend.append(self.w("pic_no_grads"))
         if legend:
             parts.append(" · ".join(legend))
         if not parts:
             return []
         return ['labelloc="t";', f"label=<{'<br/>'.join(parts)}>;"]
+
+    def w(self, key: str, **values) -> str:
+        """The word ``key`` in the picture's language, escaped for a Graphviz HTML label."""
+        return html.escape(tr(key, self.lang, **values))
 
     def name(self, t: Tensor) -> str | None:
         return self.names.get(id(t)) or t.name
@@ -223,7 +259,8 @@ class _Dot:
                 rows.append(f"<b>{html.escape(op)}</b>")
             if len(t.shape) > 0 and not self.values:
                 rows.append("×".join(map(str, t.shape)))
-            total = self.total(t, "Σ grad") if len(self.consumers.get(id(t), ())) > 1 else None
+            many = len(self.consumers.get(id(t), ())) > 1
+            total = self.total(t, tr("pic_sum_grad", self.lang)) if many else None
             if total:
                 rows.append(total)
             attrs = f'shape=ellipse, style=filled, fillcolor="{_OP_FILL}"'
@@ -231,7 +268,7 @@ class _Dot:
             rows.append(f"<b>{html.escape(name or 'leaf')}</b>")
             if t._data.size > 1:
                 rows.append("×".join(map(str, t.shape)))
-            total = self.total(t, "grad")
+            total = self.total(t, tr("pic_grad", self.lang))
             if total:
                 rows.append(total)
             attrs = f'shape=box, style="rounded,filled", fillcolor="{_LEAF_FILL}"'
@@ -241,7 +278,7 @@ class _Dot:
             if t._data.size == 1:
                 rows.append(html.escape(short(t._data)))
             else:
-                rows.append(f"constant {'×'.join(map(str, t.shape))}")
+                rows.append(f"{self.w('pic_constant')} {'×'.join(map(str, t.shape))}")
             attrs = f'shape=box, style="dashed", color="{_CONST_COLOR}", fontcolor="{_CONST_COLOR}"'
         return f"{nid} [{attrs}, label=<{'<br/>'.join(rows)}>];"
 
@@ -250,17 +287,17 @@ class _Dot:
         the gradient sent back, upstream × local = contribution (red)."""
         rows = []
         if dst is not None and role(dst, slot):
-            rows.append((_ROLE_COLOR, role(dst, slot)))
+            rows.append((_ROLE_COLOR, tr(f"role_{role(dst, slot)}", self.lang)))
         if self.values:
             rows.append((GREEN, short(src._data, self.k)))
         step = self.steps.get(id(dst)) if dst is not None else None
         if dst is None and self.ledger is not None:
-            rows.append((RED, f"seed {short(self.ledger.seed, self.k)}"))
+            rows.append((RED, f"{tr('pic_seed', self.lang)} {short(self.ledger.seed, self.k)}"))
         elif step is not None:
             edge = step.edges[slot]
             if edge.contribution is not None:
                 local = self.ledger.local(step, slot)
-                text = local_text(step, slot, local, self.operand, self.k)
+                text = local_text(step, slot, local, self.operand, self.k, self.lang)
                 if text:
                     rows.append((BLUE, text))
                 g = short(edge.contribution, self.k)
@@ -294,7 +331,7 @@ class _Dot:
                 out.append(f"  {self.ids[id(i)]} -> {self.ids[id(t)]} [{label}];")
         # The output's own wire: its value and the seed of the backward pass.
         label = self.edge_label(self.root, None, 0)
-        out.append('  output [shape=plaintext, label="output"];')
+        out.append(f'  output [shape=plaintext, label="{tr("pic_output", self.lang)}"];')
         out.append(f"  {self.ids[id(self.root)]} -> output [{label}];")
         out.append("}")
         return "\n".join(out) + "\n"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
 from chainrule.explain.local import derivation
 
@@ -92,7 +93,12 @@ def role(t: Tensor, slot: int) -> str | None:
 
 
 def local_text(
-    step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str | None], k: int
+    step: Step,
+    slot: int,
+    local: np.ndarray,
+    name: Callable[[Tensor], str | None],
+    k: int,
+    lang: str = "en",
 ) -> str | None:
     """The local derivative for an edge: ``∂e/∂c = d = 2``, or ``local 1`` where the tensors have
     no names; None where it is not a number or array of the input's broadcast shape."""
@@ -102,7 +108,7 @@ def local_text(
     value = short(local, k)
     Y, X = name(y), name(x)
     if Y is None or X is None:
-        return f"local {value}"
+        return f"{tr('pic_local_word', lang)} {value}"
     head = f"∂{Y}/∂{X}"
     found = None
     if all(n is not None for n in (name(i) for i in step.op.inputs)):

@@ -17,6 +17,10 @@ from chainrule.serialization import write_atomically
 FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "gv")
 PNG_DPI = 150  # sharp enough to read edge labels in a README at the picture's natural size
+# A PNG at most this wide (a README's width on a large screen, two on a laptop): a wider graph
+# is rendered at a lower dpi, down to MIN_DPI, where 10-point edge labels are still 12.5 px.
+MAX_PNG_WIDTH = 1600
+MIN_DPI = 90
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -36,12 +40,16 @@ class Graph:
     it inline through ``_repr_svg_``.
     """
 
-    def __init__(self, source: str, nodes: int = 0):
+    def __init__(self, source: str, nodes: int = 0, turnable: bool = False):
         self.source = source
         self.nodes = nodes
+        # Whether a left-to-right graph too wide for a PNG may be drawn top to bottom instead
+        # (draw's default direction, as opposed to one the caller chose).
+        self.turnable = turnable
 
-    def pipe(self, format: str = "svg", dpi: int | None = None) -> bytes:
-        """The graph rendered by ``dot`` as ``format`` (svg, png or pdf) bytes."""
+    def pipe(self, format: str = "svg", dpi: int | None = None, source: str | None = None) -> bytes:
+        """The graph (or the DOT text ``source``) rendered by ``dot`` as ``format`` (svg, png
+        or pdf) bytes."""
         if format not in FORMATS:
             raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, got {format!r}")
         dot = dot_binary()
@@ -54,7 +62,8 @@ class Graph:
         cmd = [dot, f"-T{format}"]
         if dpi is not None:
             cmd.append(f"-Gdpi={dpi}")
-        proc = subprocess.run(cmd, input=self.source.encode(), capture_output=True, timeout=300)
+        text = self.source if source is None else source
+        proc = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=300)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip().splitlines()
             raise RuntimeError(
@@ -65,7 +74,9 @@ class Graph:
     def save(self, path, format: str | None = None, dpi: int | None = None) -> Path:
         """Writes the picture to ``path``; the format comes from its suffix, else ``format``.
 
-        PNG is rendered at ``dpi`` (150 by default). Where ``dot`` is missing, the DOT text is
+        PNG is rendered at ``dpi``; by default at 150 dpi, or where that is wider than 1,600 px
+        at fewer dpi (not below 90), turned top to bottom where the graph allows it and a
+        left-to-right drawing is still too wide (``png_fit``). Where ``dot`` is missing, the DOT text is
         written next to ``path`` (suffix ``.dot``) and ``GraphvizNotFoundError`` says how to render
         it. Returns the path written.
         """
@@ -91,10 +102,38 @@ class Graph:
                 f"is written as DOT text to {dot_path}. Install Graphviz (Debian/Ubuntu: apt-get "
                 f"install graphviz) and run: dot -T{fmt} {dot_path} -o {path}"
             )
+        source = None
         if fmt == "png" and dpi is None:
-            dpi = PNG_DPI
-        _write(path, self.pipe(fmt, dpi=dpi))
+            dpi, source = self.png_fit()
+        _write(path, self.pipe(fmt, dpi=dpi, source=source))
         return path
+
+    def png_fit(self) -> tuple[int, str]:
+        """The dpi and DOT text of a PNG at most ``MAX_PNG_WIDTH`` px wide: 150 dpi where that
+        fits, else as many dpi as fit down to ``MIN_DPI``; a turnable left-to-right graph still
+        too wide there is drawn top to bottom."""
+        source = self.source
+        width = self._inches(source)
+        if width * MIN_DPI > MAX_PNG_WIDTH and self.turnable and "rankdir=LR" in source:
+            turned = source.replace("rankdir=LR", "rankdir=TB", 1)
+            if self._inches(turned) < width:
+                source, width = turned, self._inches(turned)
+        # (dot rounds the pixel size up and adds a pixel of margin: keep 10 px in hand.)
+        dpi = min(PNG_DPI, int((MAX_PNG_WIDTH - 10) / width)) if width > 0 else PNG_DPI
+        return max(dpi, MIN_DPI), source
+
+    def _inches(self, source: str) -> float:
+        """The picture's width in inches: the drawing's (``dot -Tplain``'s first line) and
+        dot's default pad of 4 points on each side."""
+        plain = self.pipe_plain(source)
+        first = plain.split("\n", 1)[0].split()
+        return float(first[2]) * float(first[1]) + 8 / 72 if len(first) > 3 else 0.0
+
+    def pipe_plain(self, source: str) -> str:
+        proc = subprocess.run(
+            [dot_binary(), "-Tplain"], input=source.encode(), capture_output=True, timeout=300
+        )
+        return proc.stdout.decode(errors="replace") if proc.returncode == 0 else ""
 
     def _repr_svg_(self) -> str | None:
         """Jupyter's inline picture (None, and so the text repr, where ``dot`` is missing)."""

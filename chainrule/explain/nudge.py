@@ -1,0 +1,146 @@
+"""Nudging any node, as the texts do: move one node's value by h, compute everything after it
+again, and watch the output move. J = 3(a + bc) at a = 5, b = 3, c = 2, written
+``u = b*c; v = a + u; J = 3*v``, goes 33 → 33.003 when a, u or v moves up by 0.001 (each has
+∂J/∂node = 3) and 33 → 33.006 when b does (∂J/∂b = 3c = 6). The slope (f(+h) − f(−h))/2h stands
+beside backprop's ∂out/∂node from the ledger.
+
+Inputs are nudged as in the numerical check; an intermediate node is nudged where the evaluation
+makes it: the expression is evaluated again and h is added to that node's value as it is created,
+so that the nodes after it see the nudge and the nodes before it do not. The texts rewrite the
+intermediate as an input to do this; here nothing needs rewriting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chainrule.autograd.tensor import Tensor
+from chainrule.explain.i18n import tr
+from chainrule.explain.parser import ExplainError
+
+MAX_ROWS = 16  # elements listed per nudged vector or matrix
+
+
+@dataclass
+class Nudge:
+    """One element of one node moved by ±h."""
+
+    label: str  # ``u``, or ``w[1]`` for an element
+    value: float  # the element's value
+    up: float  # the output with the element at value + h
+    down: float  # ... at value − h
+    slope: float  # (up − down) / 2h
+    backprop: float  # ∂out/∂element from the ledger
+    size: int = 1  # elements of the node (rows beyond MAX_ROWS are not computed)
+
+
+def nudge(ex, name: str, h: float = 1e-6) -> list[Nudge]:
+    """Nudges every element (the first ``MAX_ROWS``) of node ``name`` by ±h."""
+    if not (h > 0 and np.isfinite(h)):
+        raise ExplainError(f"--h must be a positive step, got {h}")
+    t, index = _find(ex, name)
+    grad = ex.gradients[name] if t._node is None else ex.ledger.grad(t)
+    grad = np.zeros_like(t._data) if grad is None else np.asarray(grad)
+    rows = []
+    data = np.asarray(t._data, dtype=np.float64)
+    for k, i in enumerate(np.ndindex(data.shape)):
+        if k == MAX_ROWS:
+            break
+        delta = np.zeros_like(data)
+        delta[i] = h
+        up, down = _output(ex, name, index, delta), _output(ex, name, index, -delta)
+        label = name if data.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
+        with np.errstate(all="ignore"):
+            slope = (up - down) / (2 * h)
+        rows.append(Nudge(label, float(data[i]), up, down, slope, float(grad[i]), data.size))
+    return rows
+
+
+def _find(ex, name: str) -> tuple[Tensor, int | None]:
+    """The node called ``name`` and its index among the evaluation's nodes (None: an input)."""
+    if name in ex.inputs:
+        return ex.inputs[name], None
+    for k, t in enumerate(ex.created):
+        if ex.names.get(id(t)) == name:
+            return t, k
+    inner = [ex.name(t) for t in ex.forward if ex.texts.get(id(t), "").startswith("inside ")]
+    nodes = ", ".join(ex.name(t) for t in ex.forward if ex.name(t) not in inner)
+    raise ExplainError(tr("nudge_unknown", ex.lang, name=name, nodes=nodes))
+
+
+def _output(ex, name: str, index: int | None, delta: np.ndarray) -> float:
+    """The output with node ``name`` moved by ``delta``; every input requires grad, as in
+    ``explain``, so that the evaluation makes the same nodes in the same order."""
+    from chainrule.explain.evaluate import Evaluation, evaluate_into
+
+    env = {}
+    for k, t in {**ex.inputs, **ex.fixed}.items():
+        v = t._data + delta if (index is None and k == name) else t._data
+        env[k] = Tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+    out = Evaluation(None)
+    if index is not None:
+        out.nudge = {index: delta}
+    with np.errstate(all="ignore"):
+        evaluate_into(ex.expression, env, out)
+    r = out.result
+    return float(np.asarray(r._data if isinstance(r, Tensor) else r).reshape(()))
+
+
+def nudge_lines(ex, names: list[str], h: float) -> list[str]:
+    """The nudges of ``names`` as text: a line per scalar node (``J goes 33 → 33.003``) and a
+    table of every element with its slope beside backprop's derivative."""
+    from chainrule.explain.local import num
+    from chainrule.explain.report import _full, _table
+
+    out, lang = ex.name(ex.output), ex.lang
+    base = float(np.asarray(ex.output._data).reshape(()))
+    lines = [tr("nudge_head", lang, h=f"{h:g}", out=out)]
+    rows = [tr("nudge_columns", lang, out=out).split("|")]
+    said = []
+    for name in names:
+        found = nudge(ex, name, h)
+        for r in found:
+            rows.append(
+                [r.label, num(r.value), _full(r.up), _full(r.down), num(r.slope), num(r.backprop)]
+            )
+        if found[0].size > MAX_ROWS:
+            rows.append(
+                [tr("nudge_more", lang, more=found[0].size - MAX_ROWS, node=name).strip()]
+                + [""] * 5
+            )
+        if found[0].size == 1:
+            said.append(
+                tr(
+                    "nudge_line",
+                    lang,
+                    node=name,
+                    h=f"{h:g}",
+                    out=out,
+                    base=_full(base),
+                    up=_full(found[0].up),
+                )
+            )
+    return lines + [f"  {s}" for s in said] + _table(rows)
+
+
+def nudges_json(ex, names: list[str], h: float) -> dict:
+    """The nudges as JSON-ready data: name -> rows."""
+    return {
+        "h": h,
+        "nodes": {
+            name: [
+                {
+                    "element": r.label,
+                    "value": r.value,
+                    "up": r.up,
+                    "down": r.down,
+                    "slope": r.slope,
+                    "backprop": r.backprop,
+                }
+                for r in nudge(ex, name, h)
+            ]
+            for name in names
+        },
+    }
