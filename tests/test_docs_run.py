@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.docs_blocks import RUN_LANGS, blocks, pages, run_python, run_shell, workdir
+from tests.docs_blocks import (
+    RUN_LANGS,
+    Block,
+    blocks,
+    commands,
+    missing_lines,
+    pages,
+    run_python,
+    run_shell,
+    workdir,
+)
 
 PAGES = pages()
 ALL = [b for page in PAGES for b in blocks(page)]
@@ -108,3 +118,39 @@ def _expected(block, problems: list[str]) -> list[str]:
     if not problems:
         return [f"{block.where} now runs: remove its KNOWN_BROKEN entry ({why})"]
     return []
+
+
+def test_the_runner_checks_output_order_and_exit_codes(tmp_path):
+    """The checks themselves: a shown line out of order, a wrong exit code, a stale marker."""
+    assert missing_lines(["a", "...", "c"], "a\nb\nc  \n") is None
+    assert missing_lines(["c", "a"], "a\nb\nc\n") == "a"
+    assert missing_lines(["took 1.5 ms (2 threads)"], "took 31.25 ms (4 threads)", True) is None
+    ok = Block(
+        "p.md",
+        "console",
+        "$ echo 'a   b'\na b\n$ sh -c 'echo x: error: no; exit 2'\nx: error: no\n",
+        1,
+    )
+    assert run_shell(ok, tmp_path, {"PATH": "/usr/bin:/bin"}, timeout=30) == []
+    bad = Block("p.md", "console", "$ echo a\nb\n$ false\n", 1)
+    found = run_shell(bad, tmp_path, {"PATH": "/usr/bin:/bin"}, timeout=30)
+    assert "did not print 'b'" in found[0] and "exited 1, not 0" in found[1]
+    script = Block("p.md", "bash", "# a comment\necho a \\\n  b\n", 1)
+    assert commands(script, script.body) == [("echo a    b", [])]
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- docs-test: skip -->\n```sh\nx\n```\n<!-- docs-test: shorten `y` -> `z` -->\n```sh\nx\n```\n"
+    )
+    first, second = _parse(page)
+    assert first.errors and "must say why" in first.errors[0]
+    assert second.subs == [("y", "z")] and not second.errors
+
+
+def _parse(page):
+    import tests.docs_blocks as db
+
+    root, db.ROOT = db.ROOT, page.parent
+    try:
+        return blocks(page)
+    finally:
+        db.ROOT = root
