@@ -9,8 +9,7 @@ blocks, in order.
 from __future__ import annotations
 
 import pytest
-
-from tests.docs_blocks import (
+from docs_blocks import (
     RUN_LANGS,
     Block,
     blocks,
@@ -147,7 +146,7 @@ def test_the_runner_checks_output_order_and_exit_codes(tmp_path):
 
 
 def _parse(page):
-    import tests.docs_blocks as db
+    import docs_blocks as db
 
     root, db.ROOT = db.ROOT, page.parent
     try:
