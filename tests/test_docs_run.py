@@ -26,12 +26,7 @@ ALL = [b for page in PAGES for b in blocks(page)]
 
 # Blocks that do not run as written on a page this branch may not edit: (page, a line of the
 # block) -> why. Each must still fail here; once it runs, the entry has to go.
-KNOWN_BROKEN = {
-    ("docs/explain.md", "cr.viz.draw(loss, modules=model)"): (
-        "uses F, model, x and y without defining them; docs/explain.md is rewritten on the "
-        "explainlang branch"
-    ),
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 
 # Shell blocks that passed on an earlier page, by text: a block repeated word for word on
