@@ -31,6 +31,7 @@ __all__ = [
     "init",
     "is_initialized",
     "is_main",
+    "launched",
     "launched_size",
     "on_main",
     "rank",
@@ -58,6 +59,11 @@ def launched_size() -> int:
         if value and value.strip().isdigit():
             return int(value)
     return 1
+
+
+def launched() -> bool:
+    """Whether a launcher (``mpirun``, ``srun``) started this process, even as one of 1."""
+    return any(os.environ.get(var) for var in _SIZE_VARS)
 
 
 def init() -> tuple[int, int]:
