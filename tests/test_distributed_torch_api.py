@@ -209,13 +209,28 @@ def test_collective_errors_as_torch(groups):
     )
 
 
+def test_torchrun_variables_only_under_a_launcher(clean, monkeypatch):
+    assert dist.export_torchrun_variables() == {}
+    assert "RANK" not in os.environ
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "2")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "1")  # set by the user: kept
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.setenv(var, "")  # so that monkeypatch restores them after the test
+        monkeypatch.delenv(var)
+    assert dist.export_torchrun_variables() == {"RANK": "2", "WORLD_SIZE": "4"}
+    assert os.environ["LOCAL_RANK"] == "1"
+
+
 def test_a_single_process_group_never_imports_mpi4py():
     code = (
         "import sys, chainrule as cr, chainrule.distributed as d\n"
         "d.init_process_group('gloo'); t = cr.ones(2); d.all_reduce(t); d.barrier()\n"
         "d.destroy_process_group(); print(t.tolist(), 'mpi4py' in sys.modules)"
     )
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARS}
+    torchrun = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+    env = {k: v for k, v in os.environ.items() if k not in (*LAUNCH_VARS, *torchrun)}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[1.0,", "1.0]", "False"]
@@ -255,6 +270,7 @@ def _expected(name: str, op: str) -> list:
 def test_two_ranks_form_the_group_from_mpi(two_ranks):
     for rank, rec in enumerate(two_ranks):
         assert rec["before"] is False and rec["after destroy"] is False
+        assert rec["torchrun"] == {"RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank)}
         assert (rec["rank"], rec["size"], rec["mpi rank"]) == (rank, 2, rank)
         assert rec["backend"] == "gloo" and rec["again"] == [True, rank]
         assert rec["twice"][0] == "ValueError"

@@ -44,6 +44,7 @@ from chainrule.distributed.comm import (
     abort_on_error,
     all_reduce_sum,
     broadcast_object,
+    export_torchrun_variables,
     gather_object,
     get_comm,
     init,
@@ -87,6 +88,8 @@ from chainrule.utils.data import distributed as _data
 # utils.data.distributed.DistributedSampler's default world.
 _ddp.set_communication(world_size, broadcast_parameters, GradientReducer)
 _data.set_world(world_size, rank)
+# Under mpirun, torchrun's RANK/WORLD_SIZE/LOCAL_RANK too: PyTorch programs read them at start-up.
+export_torchrun_variables()
 
 __all__ = [
     "DistributedOptimizer",
@@ -112,6 +115,7 @@ __all__ = [
     "broadcast_parameters",
     "check_same_model",
     "destroy_process_group",
+    "export_torchrun_variables",
     "gather_object",
     "get_backend",
     "get_comm",

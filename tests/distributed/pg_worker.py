@@ -12,6 +12,7 @@ compares them with NumPy's reduction of the inputs (``inputs`` below).
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -78,11 +79,14 @@ def collectives(rank: int, size: int) -> dict:
 
 
 def main(path: str) -> None:
+    # What torchrun would have set, read as PyTorch programs read it (before anything else).
+    torchrun = {v: os.environ.get(v) for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     before = dist.is_initialized()
     dist.init_process_group("gloo")
     rank, size = dist.get_rank(), dist.get_world_size()
     record = {
         "before": before,
+        "torchrun": torchrun,
         "rank": rank,
         "size": size,
         "mpi rank": dist.rank(),
