@@ -306,3 +306,10 @@ def test_two_ranks_broadcast_gather_scatter(two_ranks):
         assert rec["reduce_scatter"] == (x[rank]["int64"] * 3).tolist()
         assert rec["all_gather_object"] == [{"rank": 0}, {"rank": 1}]
         assert rec["broadcast_object_list"] == ["from 1", 1]
+
+
+def test_two_ranks_ddp_after_init_process_group(two_ranks):
+    for rec in two_ranks:
+        assert rec["same weights"]
+        np.testing.assert_allclose(rec["ddp grad"], rec["mean of local grads"], rtol=1e-6)
+    assert two_ranks[0]["ddp grad"] == two_ranks[1]["ddp grad"]

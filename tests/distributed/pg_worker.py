@@ -78,6 +78,25 @@ def collectives(rank: int, size: int) -> dict:
     return out
 
 
+def ddp_step(rank: int) -> dict:
+    """One backward through PyTorch's DistributedDataParallel after init_process_group: its
+    gradient must be the mean over the ranks of the bare module's (taken with all_reduce AVG)."""
+    cr.manual_seed(10 + rank)  # different weights on each rank: DDP must take rank 0's
+    model = cr.nn.parallel.DistributedDataParallel(cr.nn.Linear(3, 2))
+    x = cr.tensor(inputs(rank)["float32"])
+    (local,) = cr.autograd.grad(model.module(x).pow(2).sum(), [model.module.weight])
+    dist.all_reduce(local, op=dist.ReduceOp.AVG)
+    model(x).pow(2).sum().backward()
+    weight = model.module.weight.detach().clone()
+    gathered = [cr.zeros(2, 3) for _ in range(2)]
+    dist.all_gather(gathered, weight)
+    return {
+        "ddp grad": model.module.weight.grad.tolist(),
+        "mean of local grads": local.tolist(),
+        "same weights": bool((gathered[0] == gathered[1]).all()),
+    }
+
+
 def main(path: str) -> None:
     # What torchrun would have set, read as PyTorch programs read it (before anything else).
     torchrun = {v: os.environ.get(v) for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
@@ -96,6 +115,7 @@ def main(path: str) -> None:
         "short list": _error(lambda: dist.all_gather([cr.zeros(1)], cr.zeros(1))),
     }
     record.update(collectives(rank, size))
+    record.update(ddp_step(rank))
     dist.barrier()
     dist.destroy_process_group()
     record["after destroy"] = dist.is_initialized()
