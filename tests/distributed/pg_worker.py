@@ -53,6 +53,9 @@ def collectives(rank: int, size: int) -> dict:
             t = cr.tensor(value)
             assert dist.all_reduce(t, op=getattr(dist.ReduceOp, op)) is None
             out[f"all_reduce {name} {op}"] = t.tolist()
+    half = cr.tensor(inputs(rank)["float32"]).to(cr.bfloat16)  # no MPI type: summed in float32
+    dist.all_reduce(half, op=dist.ReduceOp.AVG)
+    out["all_reduce bfloat16 AVG"] = [str(half.dtype), half.float().tolist()]
     # A strided view: the result is written through to its base.
     base = cr.tensor(inputs(rank)["float64"])
     dist.all_reduce(base[:, ::2])
