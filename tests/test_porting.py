@@ -18,9 +18,6 @@ MISSING = {
     "PyTorch's legacy constructor makes it (chainrule infers int64, so `loss += l` is refused)",
     "dcgan": "import torch.backends.cudnn as a module and torch.nn.parallel; then print(netG) "
     "showing ReLU(inplace=True) and LeakyReLU(..., inplace=True) as PyTorch does",
-    "nanogpt": "torch.distributed.init_process_group/destroy_process_group, nn.parallel's "
-    "DistributedDataParallel, torch.bfloat16, torch.cuda.amp.GradScaler; then torch.save of a "
-    "checkpoint holding a 0-d tensor (best_val_loss) to ckpt.pt",
     "spatial_transformer": "F.affine_grid and F.grid_sample, nll_loss(size_average=False)",
 }
 

@@ -25,12 +25,14 @@ __all__ = [
     "abort_on_error",
     "all_reduce_sum",
     "barrier",
+    "export_torchrun_variables",
     "broadcast_object",
     "gather_object",
     "get_comm",
     "init",
     "is_initialized",
     "is_main",
+    "launched",
     "launched_size",
     "on_main",
     "rank",
@@ -40,6 +42,19 @@ __all__ = [
 
 # Launchers' names for the world size: Open MPI, MPICH/Hydra and Intel MPI, MVAPICH.
 _SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
+
+# torchrun's variables, and where each launcher keeps the same numbers: Open MPI, MPICH/Hydra and
+# Intel MPI, MVAPICH.
+_TORCHRUN_VARS = {
+    "RANK": ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK"),
+    "WORLD_SIZE": _SIZE_VARS,
+    "LOCAL_RANK": ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK"),
+    "LOCAL_WORLD_SIZE": (
+        "OMPI_COMM_WORLD_LOCAL_SIZE",
+        "MPI_LOCALNRANKS",
+        "MV2_COMM_WORLD_LOCAL_SIZE",
+    ),
+}
 
 # How long a rank other than 0 waits before reporting its error and aborting (see abort_on_error).
 _ABORT_GRACE_S = 1.0
@@ -58,6 +73,27 @@ def launched_size() -> int:
         if value and value.strip().isdigit():
             return int(value)
     return 1
+
+
+def launched() -> bool:
+    """Whether a launcher (``mpirun``, ``srun``) started this process, even as one of 1."""
+    return any(os.environ.get(var) for var in _SIZE_VARS)
+
+
+def export_torchrun_variables() -> dict[str, str]:
+    """Sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE`` (the variables
+    torchrun gives each process) from the launcher's own, where the environment lacks them, so
+    that a PyTorch program that asks ``os.environ.get("RANK")`` whether it runs distributed
+    (nanoGPT does) finds that it does under ``mpirun``. Returns what it set; sets nothing in a
+    process that no launcher started. Imports nothing."""
+    if not launched():
+        return {}
+    found: dict[str, str] = {}
+    for name, sources in _TORCHRUN_VARS.items():
+        value = next((os.environ[v] for v in sources if os.environ.get(v)), None)
+        if value is not None and name not in os.environ:
+            os.environ[name] = found[name] = value.strip()
+    return found
 
 
 def init() -> tuple[int, int]:
