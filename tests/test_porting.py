@@ -14,8 +14,6 @@ import harness
 # the programs). Strict: once the gap is closed the program passes, the mark fails the run, and
 # the mark is removed.
 MISSING = {
-    "char_rnn_generation": "Tensor.unsqueeze_; then torch.Tensor([0]) must be float32, as "
-    "PyTorch's legacy constructor makes it (chainrule infers int64, so `loss += l` is refused)",
     "checkpoint": "torch.save of a dict holding the 0-d loss tensor to model.pt (0-d tensors as "
     "0-d arrays; PyTorch's .pt format)",
     "dcgan": "import torch.backends.cudnn as a module and torch.nn.parallel; then print(netG) "

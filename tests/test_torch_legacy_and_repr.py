@@ -1,0 +1,154 @@
+"""PyTorch's legacy constructors (``torch.Tensor(...)``, ``torch.LongTensor(...)``) compared with
+the installed torch: the class's dtype whatever the data's, integers as sizes, its refusals."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+
+LEGACY = ["Tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor",
+          "ByteTensor"]  # fmt: skip
+
+ARGS = [
+    ([0],),
+    ([True, False],),
+    ([1.7, -1.7, 0.5],),
+    ([[1, 2], [3, 4]],),
+    ((2, 3),),
+    (range(3),),
+    ([],),
+    (2, 3),
+    (0,),
+    (4,),
+    (),
+    (np.int64(3),),
+    (np.arange(3),),
+    (np.arange(3.0),),
+    (np.array([1.5, -2.5], dtype=np.float32),),
+    (np.array([True, False]),),
+    ([-1],),
+    ([0.1],),
+]
+
+
+def _same(got, want) -> None:
+    assert isinstance(got, cr.Tensor)
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch."), (got.dtype, want.dtype)
+    assert tuple(got.shape) == tuple(want.shape)
+
+
+@pytest.mark.parametrize("name", LEGACY)
+@pytest.mark.parametrize("args", ARGS, ids=repr)
+def test_legacy_constructor_dtype_shape_and_values_as_torch(name, args):
+    try:
+        want = getattr(torch, name)(*args)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            getattr(cr, name)(*args)
+        return
+    got = getattr(cr, name)(*args)
+    _same(got, want)
+    if args and not isinstance(args[0], int | np.integer):  # sizes: uninitialised in torch
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_tensor_of_ints_is_float32_and_adds_a_float_loss():
+    loss = cr.Tensor([0])
+    assert loss.dtype == np.float32 and loss.shape == (1,)
+    loss += cr.tensor(1.5)
+    assert loss.tolist() == [1.5]
+    assert cr.Tensor(2, 3).shape == (2, 3) and cr.Tensor(2, 3).dtype == np.float32
+    assert cr.Tensor().shape == (0,)
+    assert cr.LongTensor([1.7]).tolist() == [1]
+
+
+def test_legacy_constructor_follows_the_default_dtype():
+    cr.set_default_dtype(cr.float64)
+    try:
+        assert cr.Tensor([1]).dtype == np.float64
+        assert cr.FloatTensor([1]).dtype == np.float32
+    finally:
+        cr.set_default_dtype(cr.float32)
+
+
+def test_tensor_of_a_float32_array_shares_it_as_torch():
+    a = np.zeros(3, dtype=np.float32)
+    t, w = cr.Tensor(a), torch.Tensor(a.copy())
+    a[0] = 9.0
+    assert t.tolist() == [9.0, 0.0, 0.0]
+    assert w.tolist() == [0.0, 0.0, 0.0]  # (w was made from a copy; torch shares the same way)
+
+
+def test_tensor_of_a_tensor_is_a_new_view_in_the_graph():
+    w = cr.ones(2, requires_grad=True)
+    a = cr.Tensor(w)
+    assert a is not w and a.grad_fn is not None
+    a.sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+    i = cr.tensor([1, 2])
+    assert cr.Tensor(i).dtype == np.int64  # torch.Tensor(int tensor) keeps the int64 dtype
+    assert torch.Tensor(torch.tensor([1, 2])).dtype == torch.int64
+    assert cr.LongTensor(i).tolist() == [1, 2]
+
+
+def test_isinstance_against_tensor_and_typed_classes():
+    assert isinstance(cr.Tensor([1]), cr.Tensor)
+    assert isinstance(cr.tensor([1]), cr.Tensor)
+    assert isinstance(cr.nn.Parameter(cr.zeros(2)), cr.Tensor)
+    assert isinstance(cr.tensor([1]), cr.LongTensor)
+    assert not isinstance(cr.tensor([1.0]), cr.LongTensor)
+    assert isinstance(torch.tensor([1]), torch.LongTensor)
+
+
+def test_cr_tensor_still_infers_the_dtype():
+    assert cr.tensor([0]).dtype == np.int64
+    assert cr.tensor([True]).dtype == np.bool_
+    assert cr.tensor(np.arange(3.0)).dtype == np.float64
+    assert cr.tensor(2.5).shape == ()
+
+
+def _refusal(fn):
+    with pytest.raises(Exception) as info:
+        fn()
+    return info.type, str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, args, kwargs, words",
+    [
+        ("Tensor", (3.5,), {}, "data must be a sequence (got float)"),
+        ("Tensor", (None,), {}, "data must be a sequence (got NoneType)"),
+        ("Tensor", ("a",), {}, "invalid data type 'str'"),
+        ("Tensor", (2, -1), {}, "Trying to create tensor with negative dimension -1: [2, -1]"),
+        ("Tensor", (2, 3.0), {}, ""),
+        ("Tensor", ([1],), {"dtype": torch.float64}, ""),
+        ("Tensor", ([1],), {"requires_grad": True}, ""),
+        ("ByteTensor", ([300],), {}, "value cannot be converted to type uint8 without overflow"),
+        ("ByteTensor", ([-256],), {}, "value cannot be converted to type uint8 without overflow"),
+        ("IntTensor", ([2**31],), {}, "value cannot be converted to type int32 without overflow"),
+    ],
+)
+def test_legacy_refusals_as_torch(name, args, kwargs, words):
+    kind, message = _refusal(lambda: getattr(torch, name)(*args, **kwargs))
+    cr_kwargs = {k: (cr.float64 if k == "dtype" else v) for k, v in kwargs.items()}
+    with pytest.raises(kind) as info:
+        getattr(cr, name)(*args, **cr_kwargs)
+    assert words in message and words in str(info.value)
+
+
+def test_byte_tensor_wraps_small_negatives_as_torch():
+    assert cr.ByteTensor([-1, -255]).tolist() == torch.ByteTensor([-1, -255]).tolist()
+    assert cr.ByteTensor([-1]).dtype == np.uint8
+
+
+def test_float_tensor_of_an_int_tensor_is_refused_as_torch():
+    kind, _ = _refusal(lambda: torch.FloatTensor(torch.tensor([1, 2])))
+    with pytest.raises(kind, match="FloatTensor"):
+        cr.FloatTensor(cr.tensor([1, 2]))
+
+
+def test_device_keyword_is_accepted():
+    assert cr.Tensor(2, device="cpu").shape == (2,)
+    assert cr.Tensor([1, 2], device="cpu").tolist() == [1.0, 2.0]
