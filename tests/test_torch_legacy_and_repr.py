@@ -152,3 +152,131 @@ def test_float_tensor_of_an_int_tensor_is_refused_as_torch():
 def test_device_keyword_is_accepted():
     assert cr.Tensor(2, device="cpu").shape == (2,)
     assert cr.Tensor([1, 2], device="cpu").tolist() == [1.0, 2.0]
+
+
+# ----- module reprs, compared with torch.nn's -----
+def _seq(nn):
+    inner = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(True))
+    return nn.Sequential(inner, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 2))
+
+
+def _containers(nn):
+    return nn.Sequential(
+        nn.ModuleList([nn.Linear(2, 3), nn.Tanh()]),
+        nn.ModuleDict({"act": nn.LeakyReLU(0.2, inplace=True), "drop": nn.Dropout(0.5)}),
+    )
+
+
+def _params(nn):
+    ps = nn.ParameterList()
+    ps.append(nn.Parameter(cr.zeros(2, 3) if nn is cr.nn else torch.zeros(2, 3)))
+    return ps
+
+
+def _encoder(nn):
+    return nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(8, 2, 16), 2, enable_nested_tensor=False
+    )
+
+
+def _decoder(nn):
+    return nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16), 1)
+
+
+def _module(nn):
+    m = nn.Module()
+    m.fc = nn.Linear(2, 2)
+    return m
+
+
+BUILDERS = {
+    "Sequential": _seq, "ModuleList": _containers, "ModuleDict": _containers,
+    "ParameterList": _params, "TransformerEncoder": _encoder, "TransformerDecoder": _decoder,
+    "Module": _module,
+    "Transformer": lambda nn: nn.Transformer(8, 2, 1, 1, 16),
+}  # fmt: skip
+
+CASES = [
+    ("AdaptiveAvgPool2d", (1,), {}), ("AdaptiveAvgPool2d", ((5, 7),), {}),
+    ("AvgPool2d", (2,), {}), ("AvgPool2d", (3,), {"stride": 2, "padding": 1}),
+    ("BCELoss", (), {}), ("BCEWithLogitsLoss", (), {}),
+    ("BatchNorm1d", (8,), {}), ("BatchNorm2d", (64,), {}),
+    ("BatchNorm2d", (3,), {"eps": 1e-3, "momentum": 0.2, "affine": False}),
+    ("BatchNorm2d", (3,), {"track_running_stats": False}),
+    ("Conv1d", (3, 8, 5), {}), ("Conv1d", (3, 8, 3), {"stride": 2, "padding": 1, "bias": False}),
+    ("Conv2d", (3, 64, 3), {}), ("Conv2d", (3, 64, 4), {"stride": 2, "padding": 1, "bias": False}),
+    ("Conv2d", (4, 8, (3, 5)), {"dilation": 2, "groups": 2}),
+    ("Conv2d", (4, 8, 3), {"padding": "same"}),
+    ("Conv2d", (4, 8, 3), {"padding": 1, "padding_mode": "reflect"}),
+    ("ConvTranspose2d", (100, 512, 4), {"stride": 1, "padding": 0, "bias": False}),
+    ("ConvTranspose2d", (8, 4, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+    ("CrossEntropyLoss", (), {}), ("CrossEntropyLoss", (), {"ignore_index": 0, "label_smoothing": 0.1}),
+    ("Dropout", (), {}), ("Dropout", (0.2,), {"inplace": True}), ("Dropout2d", (0.3,), {}),
+    ("ELU", (), {}), ("ELU", (0.5,), {"inplace": True}),
+    ("Embedding", (10, 3), {}), ("Embedding", (10, 3), {"padding_idx": 0}),
+    ("Embedding", (10, 3), {"max_norm": 1.0}),
+    ("Flatten", (), {}), ("Flatten", (0, 2), {}),
+    ("GELU", (), {}), ("GELU", (), {"approximate": "tanh"}),
+    ("GRU", (10, 20), {}), ("GRU", (10, 20, 2), {"batch_first": True, "dropout": 0.1}),
+    ("GRUCell", (10, 20), {}), ("GRUCell", (10, 20), {"bias": False}),
+    ("GroupNorm", (2, 4), {}), ("GroupNorm", (2, 4), {"affine": False, "eps": 1e-3}),
+    ("Identity", (), {}),
+    ("KLDivLoss", (), {}), ("KLDivLoss", (), {"reduction": "batchmean"}),
+    ("L1Loss", (), {}), ("L1Loss", (), {"reduction": "sum"}),
+    ("LSTM", (10, 20), {}), ("LSTM", (10, 20, 2), {"batch_first": True, "bidirectional": True}),
+    ("LSTM", (10, 20), {"num_layers": 3, "dropout": 0.5, "bias": False}),
+    ("LSTMCell", (10, 20), {}),
+    ("LayerNorm", (3,), {}), ("LayerNorm", ((3, 4),), {"eps": 1e-6, "elementwise_affine": False}),
+    ("LeakyReLU", (), {}), ("LeakyReLU", (0.2,), {"inplace": True}),
+    ("Linear", (4, 8), {}), ("Linear", (4, 8), {"bias": False}),
+    ("LogSoftmax", (), {"dim": 1}), ("LogSoftmax", (), {}),
+    ("MSELoss", (), {}), ("MaxPool1d", (2,), {}), ("MaxPool1d", (3, 2, 1), {}),
+    ("MaxPool2d", (2,), {}), ("MaxPool2d", (2, 2), {}), ("MaxPool2d", (3, 2, 1), {}),
+    ("MultiheadAttention", (16, 4), {}),
+    ("MultiheadAttention", (16, 4), {"batch_first": True, "bias": False}),
+    ("NLLLoss", (), {}),
+    ("RNN", (10, 20), {}), ("RNN", (10, 20), {"nonlinearity": "relu", "num_layers": 2}),
+    ("RNNCell", (10, 20), {}), ("RNNCell", (10, 20), {"nonlinearity": "relu"}),
+    ("ReLU", (), {}), ("ReLU", (True,), {}), ("ReLU", (), {"inplace": True}),
+    ("SiLU", (), {}), ("SiLU", (), {"inplace": True}), ("Sigmoid", (), {}),
+    ("SmoothL1Loss", (), {}), ("SmoothL1Loss", (), {"beta": 0.5}),
+    ("Softmax", (), {"dim": -1}), ("Softmax", (), {}),
+    ("Softplus", (), {}), ("Softplus", (), {"beta": 2.0, "threshold": 10.0}),
+    ("Tanh", (), {}),
+    ("TransformerEncoderLayer", (16, 4), {"dim_feedforward": 32}),
+    ("TransformerDecoderLayer", (16, 4), {"dim_feedforward": 32, "batch_first": True}),
+    ("Unflatten", (1, (2, 3)), {}),
+    ("Upsample", (), {"scale_factor": 2}), ("Upsample", (), {"scale_factor": 2.0, "mode": "bilinear"}),
+    ("Upsample", (), {"size": (4, 4), "mode": "nearest"}),
+    ("Upsample", (), {"scale_factor": (2, 3), "mode": "bilinear", "align_corners": True}),
+]  # fmt: skip
+
+
+def _module_classes() -> list[str]:
+    """cr.nn's Module classes that torch.nn also has (the public ones)."""
+    return sorted(
+        n
+        for n in dir(cr.nn)
+        if not n.startswith("_")
+        and isinstance(getattr(cr.nn, n), type)
+        and issubclass(getattr(cr.nn, n), cr.nn.Module)
+        and hasattr(torch.nn, n)
+    )
+
+
+def test_every_module_class_has_a_repr_case():
+    covered = {name for name, _, _ in CASES} | set(BUILDERS)
+    assert set(_module_classes()) <= covered, set(_module_classes()) - covered
+
+
+@pytest.mark.parametrize("name, args, kwargs", CASES, ids=lambda v: repr(v)[:40])
+def test_module_repr_as_torch(name, args, kwargs):
+    want = repr(getattr(torch.nn, name)(*args, **kwargs))
+    assert repr(getattr(cr.nn, name)(*args, **kwargs)) == want
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_container_repr_as_torch(name):
+    want = repr(BUILDERS[name](torch.nn))
+    # chainrule spells dtypes as NumPy does (float32), where torch prints torch.float32
+    assert repr(BUILDERS[name](cr.nn)) == want.replace("torch.float32", "float32")
