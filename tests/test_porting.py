@@ -21,7 +21,6 @@ MISSING = {
     "nanogpt": "torch.distributed.init_process_group/destroy_process_group, nn.parallel's "
     "DistributedDataParallel, torch.bfloat16, torch.cuda.amp.GradScaler; then torch.save of a "
     "checkpoint holding a 0-d tensor (best_val_loss) to ckpt.pt",
-    "spatial_transformer": "F.affine_grid and F.grid_sample, nll_loss(size_average=False)",
     "time_sequence_prediction": "torch.save of a NumPy array loads back as a NumPy array",
 }
 
