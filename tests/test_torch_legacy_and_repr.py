@@ -280,3 +280,59 @@ def test_container_repr_as_torch(name):
     want = repr(BUILDERS[name](torch.nn))
     # chainrule spells dtypes as NumPy does (float32), where torch prints torch.float32
     assert repr(BUILDERS[name](cr.nn)) == want.replace("torch.float32", "float32")
+
+
+# ----- tensor printing, compared with torch's -----
+_rng = np.random.default_rng(0)
+PRINTED = [
+    np.float32(3.8287), np.array(5), np.array(2.5), np.array([1.0, 2.5], np.float32),
+    np.array([[1, 2]]), np.array([1.0, 2.0, 3.0], np.float32), np.array([1e-5, 1.0], np.float32),
+    np.array([1e9, 1.0], np.float32), np.array([0.0, 0.0], np.float32),
+    np.array([np.inf, -np.inf, np.nan, 1.5], np.float32), np.array([np.inf, 2.0], np.float32),
+    np.array([np.nan]), np.array([-0.0, 1.0], np.float32), np.array([123456.7, 0.001], np.float32),
+    np.array([1e20, -1e-20]), np.array([1e7, 1.0], np.float32), np.array([100.0, 0.5], np.float32),
+    _rng.standard_normal((3, 4)).astype(np.float32), _rng.standard_normal((2, 3, 4)),
+    _rng.standard_normal(30).astype(np.float32) * 1000, _rng.standard_normal((40, 40)),
+    _rng.standard_normal((5, 5, 50)).astype(np.float32), _rng.integers(-1000, 1000, (50, 30)),
+    _rng.standard_normal(2000).astype(np.float32), np.arange(1001), np.arange(1000),
+    _rng.standard_normal((1, 1001)).astype(np.float32), _rng.standard_normal((7, 200)),
+    _rng.standard_normal((2, 2, 2, 2)).astype(np.float32),
+    np.arange(100, dtype=np.float32).reshape(10, 10) * 1.5,
+    np.array([True, False]), np.array([[True], [False]]), np.array([1, 2], np.int32),
+    np.array([1, 2], np.uint8), np.array([1.5, 2], np.float16), np.array([1 + 2j, -3.5 - 1j]),
+    np.array([1 + 2j, -3.5 - 1j], np.complex64), np.zeros((0, 3), np.float32),
+    np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((2, 0)),
+]  # fmt: skip
+
+
+def _torch_repr(t) -> str:
+    return repr(t).replace("torch.", "")  # chainrule spells dtypes float64, not torch.float64
+
+
+@pytest.mark.parametrize("a", PRINTED, ids=lambda a: f"{a.dtype}{a.shape}")
+def test_tensor_prints_as_torch(a):
+    a = np.asarray(a)
+    assert repr(cr.tensor(a)) == _torch_repr(torch.from_numpy(a.copy()))
+    assert str(cr.tensor(a)) == repr(cr.tensor(a))
+
+
+def test_requires_grad_and_grad_fn_suffixes_as_torch():
+    x, tx = cr.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x) == repr(tx) == "tensor([1., 2.], requires_grad=True)"
+    assert repr(x * 2).startswith("tensor([2., 4.], grad_fn=<")  # the op name is chainrule's
+    a = _rng.standard_normal((3, 20))
+    got, want = cr.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    # dtype=float64 is 6 characters shorter than torch's dtype=torch.float64, so the suffixes
+    # wrap at the same width with the same rule, compared here with the spelling aligned
+    assert repr(got).replace("dtype=float64", "dtype=torch.float64") == repr(want)
+    p, tp = cr.nn.Parameter(cr.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    assert repr(p) == repr(tp)
+
+
+def test_the_default_dtype_is_not_named():
+    cr.set_default_dtype(cr.float64)
+    try:
+        assert repr(cr.tensor([1.5])) == "tensor([1.5000])"
+        assert repr(cr.tensor([1.5], dtype=cr.float32)) == "tensor([1.5000], dtype=float32)"
+    finally:
+        cr.set_default_dtype(cr.float32)
