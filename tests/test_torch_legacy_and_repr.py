@@ -149,6 +149,13 @@ def test_float_tensor_of_an_int_tensor_is_refused_as_torch():
         cr.FloatTensor(cr.tensor([1, 2]))
 
 
+def test_tensor_of_a_tensor_with_device_is_refused_as_torch():
+    kind, words = _refusal(lambda: torch.Tensor(torch.ones(2), device="cpu"))
+    with pytest.raises(kind) as info:
+        cr.Tensor(cr.ones(2), device="cpu")
+    assert str(info.value).replace("chainrule", "torch") == words
+
+
 def test_device_keyword_is_accepted():
     assert cr.Tensor(2, device="cpu").shape == (2,)
     assert cr.Tensor([1, 2], device="cpu").tolist() == [1.0, 2.0]

@@ -98,9 +98,19 @@ def _wrapped(data: list, dtype: np.dtype) -> np.ndarray:
     return values.astype(np.int64).astype(dtype)
 
 
-def from_tensor(other: Tensor, dtype: np.dtype | None, name: str) -> Tensor:
+def from_tensor(other: Tensor, dtype: np.dtype | None, name: str, kwargs: dict) -> Tensor:
     """``Tensor(other)``: a view of ``other`` sharing its storage (and its graph, as PyTorch's
     alias); for a typed constructor ``other`` must already have that dtype."""
+    if set(kwargs) == {"device"}:
+        raise RuntimeError(
+            f"Legacy tensor constructor of the form torch.{name}(tensor, device=device) is not "
+            "supported.  Use torch.tensor(...) or torch.as_tensor(...) instead."
+        )
+    if kwargs:
+        raise TypeError(
+            f"{name}(): a tensor takes no keywords (got {', '.join(kwargs)}); expected one "
+            f"of:\n{_SIGNATURES}"
+        )
     if dtype is not None and other.dtype != dtype:
         raise TypeError(f"{name}(): expected a tensor of dtype {dtype}, got one of {other.dtype}")
     return other[...]  # a view: a new Tensor on the same storage
@@ -115,8 +125,8 @@ class _Legacy:
         self.__name__, self.dtype = name, np.dtype(dtype)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
-        if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
-            return from_tensor(args[0], self.dtype, self.__name__)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            return from_tensor(args[0], self.dtype, self.__name__, kwargs)
         return constant(legacy_array(args, kwargs, self.dtype, self.__name__))
 
     def __instancecheck__(self, obj) -> bool:

@@ -53,10 +53,10 @@ class Tensor:
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __new__(cls, *args: Any, **kwargs: Any):
-        if cls is Tensor and len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
+        if cls is Tensor and len(args) == 1 and isinstance(args[0], Tensor):
             from chainrule.autograd.legacy import from_tensor
 
-            return from_tensor(args[0], None, "Tensor")  # __init__ sees it set and keeps it
+            return from_tensor(args[0], None, "Tensor", kwargs)  # __init__ sees it set and keeps it
         return object.__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any):
