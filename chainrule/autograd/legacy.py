@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule.autograd.tensor import Size, Tensor, _to_array, constant
+from chainrule.errors import user_line
 
 _SIGNATURES = (
     " * (*, torch.device device = None)\n"
@@ -23,6 +24,10 @@ _SIGNATURES = (
     " * (tuple of ints size, *, torch.device device = None)\n"
     " * (object data, *, torch.device device = None)"
 )
+
+
+def _at() -> str:
+    return f"\n  at {user_line()}"
 
 
 def _sizes(args: tuple) -> tuple[int, ...] | None:
@@ -48,7 +53,7 @@ def legacy_array(args: tuple, kwargs: dict, dtype: np.dtype, name: str) -> np.nd
         raise TypeError(
             f"{name}(): unexpected keyword {bad}; a legacy constructor takes data or sizes and "
             f"device= only (use cr.tensor(data, dtype=..., requires_grad=...)). "
-            f"Expected one of:\n{_SIGNATURES}"
+            f"Expected one of:\n{_SIGNATURES}{_at()}"
         )
     _device.check(kwargs.get("device"))
     shape = _sizes(args)
@@ -56,14 +61,16 @@ def legacy_array(args: tuple, kwargs: dict, dtype: np.dtype, name: str) -> np.nd
         return np.zeros(shape, dtype=dtype)  # PyTorch leaves it uninitialised
     if len(args) != 1:
         kinds = ", ".join(type(a).__name__ for a in args)
-        raise TypeError(f"{name}(): got ({kinds}); expected one of:\n{_SIGNATURES}")
+        raise TypeError(f"{name}(): got ({kinds}); expected one of:\n{_SIGNATURES}{_at()}")
     data = args[0]
     if isinstance(data, np.ndarray):
         return np.asarray(data, dtype=dtype)  # shared when the dtype is already this one
     if isinstance(data, str):
-        raise TypeError(f"{name}(): invalid data type 'str'")
+        raise TypeError(f"{name}(): invalid data type 'str'{_at()}")
     if not isinstance(data, (list, tuple, range)):
-        raise TypeError(f"{name}(): data must be a sequence (got {type(data).__name__})")
+        raise TypeError(
+            f"{name}(): data must be a sequence (got {type(data).__name__}); sizes are ints{_at()}"
+        )
     if dtype.kind in "iu":
         return _integers(list(data), dtype)
     return _to_array(list(data), dtype)
