@@ -251,7 +251,7 @@ def test_max_pool_layer_on_real_image_like_input(rng):
 
 
 def test_pool_layers_match_torch_and_repr():
-    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(nn.MaxPool2d(2)) == repr(torch.nn.MaxPool2d(2))  # with dilation=1, ceil_mode=False
     assert repr(nn.AvgPool2d((2, 3), 1, 1)) == "AvgPool2d(kernel_size=(2, 3), stride=1, padding=1)"
     x = np.random.default_rng(1).standard_normal((2, 3, 7, 7)).astype(np.float32)
     for ours, theirs in [

@@ -180,6 +180,7 @@ def test_is_causal_without_a_mask_is_refused_as_torch():
                 lambda: t.layers[0](torch.tensor(x), is_causal=True), NEED_MASK)  # fmt: skip
     cd = cr.nn.TransformerDecoder(cr.nn.TransformerDecoderLayer(E, 2, 16, dropout=0.0), 1)
     td = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(E, 2, 16, dropout=0.0), 1)
+    x = x.astype(np.float32)  # the decoders are float32: a float64 input is refused first
     for kw in ({"tgt_is_causal": True}, {"memory_is_causal": True}):
         _same_error(lambda kw=kw: cd(cr.tensor(x), cr.tensor(x), **kw),
                     lambda kw=kw: td(torch.tensor(x), torch.tensor(x), **kw), NEED_MASK)  # fmt: skip

@@ -100,6 +100,21 @@ def test_affine_grid_matches_torch(align):
     assert [str(w.message) for w in got] == [str(w.message) for w in want]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("align", [False, True])
+def test_affine_grid_is_torch_to_the_last_bit(dtype, align):
+    """The base grid (linspace's rounding, then * (n - 1) / n) and the product are rounded as
+    PyTorch's CPU kernel rounds them: the identity and random thetas give torch's very grid."""
+    rng = np.random.default_rng(5)
+    for n, h, w in [(1, 28, 28), (3, 7, 5), (2, 1, 3), (2, 16, 33), (1, 100, 3), (1, 301, 2)]:
+        eye = np.tile(np.eye(2, 3, dtype=dtype), (n, 1, 1))
+        for theta in (eye, rng.standard_normal((n, 2, 3)).astype(dtype)):
+            got = F.affine_grid(cr.tensor(theta), (n, 1, h, w), align)
+            want = TF.affine_grid(torch.tensor(theta), (n, 1, h, w), align)
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_align_corners_none_warns_as_torch():
     theta = np.eye(2, 3)[None]
     for fn, tfn in ((F.affine_grid, TF.affine_grid),):

@@ -13,13 +13,7 @@ import harness
 # What stops a program today, each a gap that a branch of issue 27 closes (see README.md beside
 # the programs). Strict: once the gap is closed the program passes, the mark fails the run, and
 # the mark is removed.
-MISSING = {
-    "char_rnn_generation": "Tensor.unsqueeze_; then torch.Tensor([0]) must be float32, as "
-    "PyTorch's legacy constructor makes it (chainrule infers int64, so `loss += l` is refused)",
-    "dcgan": "import torch.backends.cudnn as a module and torch.nn.parallel; then print(netG) "
-    "showing ReLU(inplace=True) and LeakyReLU(..., inplace=True) as PyTorch does",
-    "spatial_transformer": "F.affine_grid and F.grid_sample, nll_loss(size_average=False)",
-}
+MISSING = {}
 
 
 def _marked(names):

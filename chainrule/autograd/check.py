@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.engine import grad as _grad
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import GradcheckError
@@ -48,7 +49,7 @@ def analytical_jacobian(fn: Callable, inputs: Sequence[Tensor]):
             seed = np.zeros(o._data.size, dtype=o.dtype)
             seed[r] = 1
             gs = _grad(
-                o, with_grad, Tensor(seed.reshape(o.shape)), retain_graph=True, allow_unused=True
+                o, with_grad, _tensor(seed.reshape(o.shape)), retain_graph=True, allow_unused=True
             )
             for col, g in enumerate(gs):
                 if g is None:
@@ -118,7 +119,7 @@ def _check_zero_upstream(fn, inputs, idx) -> None:
     outs = [o for o in _outputs(fn, inputs) if o.requires_grad]
     if not outs:
         return
-    zeros = [Tensor(np.zeros_like(o._data)) for o in outs]
+    zeros = [_tensor(np.zeros_like(o._data)) for o in outs]
     gs = _grad(outs, [inputs[i] for i in idx], zeros, allow_unused=True)
     for col, g in zip(idx, gs):
         if g is not None and np.any(g._data != 0):

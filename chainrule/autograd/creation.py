@@ -10,7 +10,15 @@ from chainrule import devices as _device
 from chainrule import random as _random
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.flags import check_requires_grad
-from chainrule.autograd.tensor import Tensor, constant
+from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+)
+from chainrule.autograd.tensor import Tensor, _to_array, constant
 from chainrule.backend import get_default_dtype
 
 
@@ -39,7 +47,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     integers stay integer (int64) and booleans bool.
     """
     _device.check(device)
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    return _make(_to_array(data, dtype), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -225,7 +233,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         return data if dtype is None else data.astype(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
         return _make(data, False)
-    return Tensor(data, dtype=dtype)
+    return _make(_to_array(data, dtype), False)
 
 
 def _integers(low: int, high: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -299,32 +307,3 @@ def _categorical(rows, n: int, replacement: bool) -> np.ndarray:
     return np.stack([gen.choice(len(r), size=n, replace=replacement, p=r) for r in p]).astype(
         np.int64
     )
-
-
-class _Legacy:
-    """``FloatTensor(...)`` and its kin: sizes give a tensor of that shape (zeros, as ``empty``
-    here), data gives a tensor of it, both in the class's dtype."""
-
-    def __init__(self, name: str, dtype):
-        self.__name__, self.dtype = name, np.dtype(dtype)
-
-    def __call__(self, *args) -> Tensor:
-        if all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-            return zeros(*args, dtype=self.dtype)
-        if len(args) == 1:
-            return Tensor(args[0], dtype=self.dtype)
-        raise TypeError(f"{self.__name__}: expected sizes or one sequence of data")
-
-    def __instancecheck__(self, obj) -> bool:
-        return isinstance(obj, Tensor) and obj.dtype == self.dtype
-
-    def __repr__(self) -> str:
-        return f"<class 'chainrule.{self.__name__}'>"
-
-
-FloatTensor = _Legacy("FloatTensor", np.float32)
-DoubleTensor = _Legacy("DoubleTensor", np.float64)
-LongTensor = _Legacy("LongTensor", np.int64)
-IntTensor = _Legacy("IntTensor", np.int32)
-BoolTensor = _Legacy("BoolTensor", np.bool_)
-ByteTensor = _Legacy("ByteTensor", np.uint8)

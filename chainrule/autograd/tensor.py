@@ -52,8 +52,20 @@ class Tensor:
     )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
-        self._set(_to_array(data, dtype), requires_grad)
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if cls is Tensor and len(args) == 1 and isinstance(args[0], Tensor):
+            from chainrule.autograd.legacy import from_tensor
+
+            return from_tensor(args[0], None, "Tensor", kwargs)  # __init__ sees it set and keeps it
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """PyTorch's legacy constructor, of the default dtype: ``Tensor(2, 3)`` (sizes: zeros),
+        ``Tensor([0])`` (``tensor([0.])``); ``cr.tensor`` and ``constant`` infer the dtype."""
+        from chainrule.autograd.legacy import legacy_array
+
+        if len(args) != 1 or not isinstance(args[0], Tensor):  # else __new__ made a view
+            self._set(legacy_array(args, kwargs, get_default_dtype(), "Tensor"), False)
 
     def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
         """Makes this a leaf around ``arr`` (every slot set, as ``constant`` does)."""
@@ -220,15 +232,9 @@ class Tensor:
         return arr.copy() if copy else arr
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extra = ""
-        if self._data.dtype != get_default_dtype() and kind(self._data.dtype) == "f":
-            extra += f", dtype={self._data.dtype}"
-        if self._node is not None:
-            extra += f", grad_fn=<{self._node.name}>"
-        elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+        from chainrule.autograd.printing import tensor_repr
+
+        return tensor_repr(self)
 
     def __bool__(self) -> bool:
         if self._data.size != 1:

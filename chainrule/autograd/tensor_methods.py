@@ -19,6 +19,7 @@ from chainrule import devices as _device
 from chainrule import ops
 from chainrule.autograd import api as _api
 from chainrule.autograd import tensor_math as _fn
+from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.promotion import _lift
 from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _shape_args
@@ -344,7 +345,7 @@ class TorchMethods:
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         """A tensor from ``data`` with this one's dtype unless ``dtype`` is given."""
         _device.check(device)
-        return Tensor(data, dtype=dtype or self._data.dtype, requires_grad=requires_grad)
+        return _tensor(data, dtype=dtype or self._data.dtype, requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
         return self.new_full(_shape_args(size), 0, dtype=dtype, device=device,
@@ -358,7 +359,7 @@ class TorchMethods:
         """``fill_value`` in ``size``, with this tensor's dtype unless ``dtype`` is given."""
         _device.check(device)
         arr = np.full(tuple(size), fill_value, dtype=dtype or self._data.dtype)
-        return Tensor(arr, requires_grad=requires_grad)
+        return _tensor(arr, requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.autograd.creation import tensor
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.bindings import Filled, parse_bindings
@@ -89,7 +90,7 @@ class Explanation:
         base = {k: v._data for k, v in self.inputs.items()}
 
         def f(values: Mapping[str, np.ndarray]) -> float:
-            env = {k: Tensor(v) for k, v in values.items()}
+            env = {k: tensor(v) for k, v in values.items()}
             with no_grad():
                 r = evaluate(self.expression, env).result
             return float(r._data if isinstance(r, Tensor) else r)
@@ -242,7 +243,7 @@ def explain(
     bindings = _bindings(at, values, seed)
     _check_bindings(expr, bindings)
     # Inputs in the order the expression first uses them, float64 for exact teaching numbers.
-    inputs = {n: Tensor(bindings[n], requires_grad=True) for n in expr.names}
+    inputs = {n: tensor(bindings[n], requires_grad=True) for n in expr.names}
     for n, t in inputs.items():
         t.name = n
     ev: Evaluation = evaluate(expr, inputs)

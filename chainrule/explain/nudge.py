@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.i18n import tr
 from chainrule.explain.parser import ExplainError
@@ -78,7 +79,7 @@ def _output(ex, name: str, index: int | None, delta: np.ndarray) -> float:
     env = {}
     for k, t in {**ex.inputs, **ex.fixed}.items():
         v = t._data + delta if (index is None and k == name) else t._data
-        env[k] = Tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+        env[k] = tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
     out = Evaluation(None)
     if index is not None:
         out.nudge = {index: delta}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.autograd.creation import tensor
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
 
@@ -124,7 +125,7 @@ def evaluator(
     from chainrule.explain.evaluate import evaluate
 
     def f(values: Mapping[str, np.ndarray]) -> float:
-        env = {k: Tensor(v) for k, v in values.items()}
+        env = {k: tensor(v) for k, v in values.items()}
         with no_grad():
             r = evaluate(expression, env).result
         return float(r._data if isinstance(r, Tensor) else r)

@@ -1,6 +1,6 @@
 """Spatial transformers: ``F.affine_grid`` and ``F.grid_sample`` (2-D), as PyTorch.
 
-``affine_grid`` is one matrix product per sample. ``grid_sample`` reads, for every output pixel,
+``affine_grid`` is theta applied to each (x, y, 1). ``grid_sample`` reads, for every output pixel,
 the input at the (fractional) position its grid entry names: the position is mapped to pixel
 coordinates (and clamped or reflected into the image by ``padding_mode``), then the nearest
 pixel is copied or the four around it are mixed bilinearly. The pixel reads are one primitive op
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -37,12 +38,32 @@ def _default_align(align_corners: bool | None) -> bool:
     return bool(align_corners)
 
 
-def _base_coords(n: int, align_corners: bool) -> np.ndarray:
-    """n positions spanning [-1, 1] (pixel corners) or the pixel centres inside it."""
+def _base_coords(n: int, align_corners: bool, dtype: np.dtype) -> np.ndarray:
+    """n positions spanning [-1, 1] (pixel corners) or the pixel centres inside it, in
+    ``dtype`` and rounded as PyTorch's CPU kernel rounds them, so that the grid is its grid to
+    the last bit: ``linspace(-1, 1, n)`` (below), then ``* (n - 1) / n`` as two roundings."""
     if n <= 1:
-        return np.zeros(max(n, 0))
-    c = np.linspace(-1.0, 1.0, n)
-    return c if align_corners else c * ((n - 1) / n)
+        return np.zeros(max(n, 0), dtype=dtype)
+    c = _linspace(n, dtype)
+    if not align_corners:
+        c = (c * dtype.type(n - 1)).astype(dtype) / dtype.type(n)
+    return c.astype(dtype)
+
+
+def _linspace(n: int, dtype: np.dtype) -> np.ndarray:
+    """PyTorch's CPU ``linspace(-1, 1, n)``: the step rounded to ``dtype``, the first half
+    counted up from -1 and the second down from 1, each value ``start + step * i`` rounded
+    once (a fused multiply-add: exact in float64 for float32, exact in fractions for float64)."""
+    step = dtype.type(2.0) / dtype.type(n - 1)
+    i = np.arange(n)
+    up = i < n // 2
+    if dtype != np.float64:
+        s64 = np.float64(step)
+        return np.where(up, -1.0 + s64 * i, 1.0 - s64 * (n - 1 - i)).astype(dtype)
+    exact = Fraction(float(step))
+    return np.array(
+        [float(-1 + exact * k) if k < n // 2 else float(1 - exact * (n - 1 - k)) for k in i]
+    )
 
 
 def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None = None) -> Tensor:
@@ -98,10 +119,13 @@ def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None =
             f"affine_grid: theta holds {theta.shape[0]} matrices but size asks for a batch of "
             f"{n} ({user_line()})"
         )
-    xs, ys = np.meshgrid(_base_coords(w, align), _base_coords(h, align))
-    base = np.stack([xs, ys, np.ones_like(xs)], axis=-1).reshape(1, h * w, 3)
-    grid = _fn.matmul(constant(base.astype(theta.dtype)), _fn.swapaxes(theta, 1, 2))
-    return grid.reshape(n, h, w, 2)
+    dt = theta.dtype
+    xs, ys = np.meshgrid(_base_coords(w, align, dt), _base_coords(h, align, dt))
+    # x * theta[:, :, 0] + y * theta[:, :, 1] + theta[:, :, 2], rounded in this order as
+    # PyTorch's batched product of the (x, y, 1) grid with theta's transpose rounds it.
+    cols = [theta[:, :, k].reshape(n, 1, 1, 2) for k in range(3)]
+    x, y = constant(xs[None, :, :, None]), constant(ys[None, :, :, None])
+    return _fn.add(_fn.add(_fn.mul(x, cols[0]), _fn.mul(y, cols[1])), cols[2])
 
 
 def _check_sample_args(x: Tensor, grid: Tensor, mode: str, padding_mode: str) -> None:

@@ -15,6 +15,13 @@ class _Inplace(Module):
         super().__init__()
         self.inplace = bool(inplace)
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""  # PyTorch's: ReLU(), ReLU(inplace=True)
+
+
+def _inplace(m: _Inplace) -> str:
+    return ", inplace=True" if m.inplace else ""
+
 
 class ReLU(_Inplace):
     """max(x, 0) elementwise. Shape: any → the same."""
@@ -34,7 +41,7 @@ class LeakyReLU(_Inplace):
         return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + _inplace(self)
 
 
 class Sigmoid(Module):
@@ -117,7 +124,7 @@ class ELU(_Inplace):
         return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + _inplace(self)
 
 
 class Softplus(Module):

@@ -14,7 +14,7 @@ from chainrule.errors import ShapeError, user_line
 from chainrule.functional.attention import attention, float_mask
 from chainrule.functional.linear import linear
 from chainrule.nn import init
-from chainrule.nn.linear import Linear
+from chainrule.nn.linear import Linear, NonDynamicallyQuantizableLinear
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.attention import AdditiveScore, WeightedSum
@@ -100,7 +100,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.empty(3 * E, dtype=dt))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(E, E, bias=bias)
+        self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias)
         if add_bias_kv:
             self.bias_k = Parameter(np.empty((1, 1, E), dtype=dt))
             self.bias_v = Parameter(np.empty((1, 1, E), dtype=dt))
@@ -278,12 +278,6 @@ class MultiheadAttention(Module):
                     f"{(N * self.num_heads, L, S)}, got {shape}"
                 )
         return batched
-
-    def extra_repr(self) -> str:
-        return (
-            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-            f"batch_first={self.batch_first}"
-        )
 
 
 def _raw(x):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.tensor import Tensor
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, _indent
 from chainrule.nn.parameter import Parameter
 
 
@@ -91,6 +91,24 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    def __repr__(self) -> str:
+        """PyTorch's: a run of children with the same repr is printed once, as
+        ``(0-5): 6 x TransformerEncoderLayer(...)``."""
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, m in enumerate(self):
+            r = repr(m)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        if not runs:
+            return "ModuleList()"
+        lines = [
+            _indent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}")
+            for a, b, r in runs
+        ]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
     def __getitem__(self, idx: int | slice) -> Module | ModuleList:
         if isinstance(idx, slice):
@@ -228,8 +246,10 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
+        # PyTorch's lines start with two spaces (so one parameter prints as
+        # "ParameterList(  (0): ...)"); the dtype is chainrule's spelling, float32.
         return "\n".join(
-            f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+            f"  ({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
             for i, p in enumerate(self)
         )
 

@@ -65,6 +65,11 @@ class Linear(Module):
         )
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """``Linear`` under the name PyTorch gives ``MultiheadAttention.out_proj`` (its repr shows
+    it); the same layer, with the same parameters and state-dict keys."""
+
+
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. to remove a layer from a model)."""
 

@@ -412,15 +412,22 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
+        """PyTorch's layout: ``Name(extra)`` on one line when there is one line of extra and no
+        child, else each extra line and ``(name): child`` indented by two spaces."""
         extra = self.extra_repr()
         lines = extra.split("\n") if extra else []
-        for name, m in self._modules.items():
-            body = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {body}")
+        children = [f"({name}): {_indent(repr(m))}" for name, m in self._modules.items()]
         head = type(self).__name__ + "("
-        if not self._modules:
-            return head + "\n  ".join(lines) + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        if len(lines) == 1 and not children:
+            return head + lines[0] + ")"
+        if not lines and not children:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines + children) + "\n)"
+
+
+def _indent(text: str) -> str:
+    """``text`` with every line after the first indented by two spaces (PyTorch's _addindent)."""
+    return text.replace("\n", "\n  ")
 
 
 def _check_name(module: Module, name: str) -> None:

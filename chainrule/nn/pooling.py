@@ -54,6 +54,10 @@ class MaxPool2d(_Pool2d):
     """
 
     _op = _MaxPool2dOp
+    dilation, ceil_mode = 1, False  # PyTorch's defaults, the only ones here (shown in its repr)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class AvgPool2d(_Pool2d):

@@ -43,5 +43,8 @@ class Upsample(Module):
         )
 
     def extra_repr(self) -> str:
-        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
-        return f"{what}, mode='{self.mode}'"
+        if self.scale_factor is None:
+            return f"size={self.size!r}, mode={self.mode!r}"
+        sf = self.scale_factor  # PyTorch keeps it as float(s): scale_factor=2.0
+        sf = tuple(float(f) for f in sf) if isinstance(sf, (tuple, list)) else float(sf)
+        return f"scale_factor={sf!r}, mode={self.mode!r}"

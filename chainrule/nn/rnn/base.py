@@ -143,7 +143,7 @@ class RNNCellBase(Module):
         if not self.bias:
             s += ", bias=False"
         if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity!r}"
+            s += f", nonlinearity={self.nonlinearity}"
         return s
 
 
@@ -300,8 +300,7 @@ class RNNBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity!r}"
+        # PyTorch's RNNBase repr leaves nonlinearity out, even for RNN(..., nonlinearity="relu")
         if not self.bias:
             s += ", bias=False"
         if self.batch_first:
