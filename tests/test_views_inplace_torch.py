@@ -364,3 +364,133 @@ def test_tensors_with_views_still_pickle_and_copy():
     for clone in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t), copy.copy(t)):
         np.testing.assert_array_equal(clone.numpy(), X)
     assert row.shape == (4,)
+
+
+# ----- in-place shape changes (unsqueeze_, t_, transpose_, squeeze_, resize_) meet views -----
+def _cat(L, *ts):
+    return L.cat([t.reshape(-1) for t in ts])
+
+
+def _plain(L, x):
+    return L.tensor(X.copy())  # resize_ wants a tensor that needs no gradient, as in PyTorch
+
+
+SHAPE_CHANGES = {
+    # An op recorded before the change (the add saved nothing) keeps the shape it used.
+    "add_then_base_unsqueeze_": lambda L, y, w: (lambda z: (y.unsqueeze_(0), z * y[0])[1])(y + 1),
+    # A view's own shape change is replayed when it is written, and when its base is read.
+    "view_unsqueeze_then_add_": lambda L, y, w: _write(y, lambda y: y[0].unsqueeze_(0).add_(w[0])),
+    "view_t_then_row_mul_": lambda L, y, w: _write(y, lambda y: y.T.t_()[0].mul_(w[0])),
+    "view_squeeze_then_mul_": lambda L, y, w: _write(y, lambda y: y[:1].squeeze_(0).mul_(w[1])),
+    "view_transpose_then_base_add_": lambda L, y, w: (
+        lambda v: (v.transpose_(0, 1), y.add_(w), v * v)[2]
+    )(y[:, 1:3]),
+    # A view taken before its base's shape change keeps the same elements (memory, not recipe).
+    "base_transpose_then_view_mul_": lambda L, y, w: (
+        lambda v: (y.transpose_(0, 1), v.mul_(w[0]), _cat(L, y * y, v))[2]
+    )(y[1]),
+    "base_unsqueeze_then_view_mul_": lambda L, y, w: (
+        lambda v: (y.unsqueeze_(0), v.mul_(w[2]), _cat(L, y * y, v))[2]
+    )(y[1]),
+    "base_t_then_base_write_view_read": lambda L, y, w: (
+        lambda v: (y.t_(), y[0].mul_(w[0, :3]), v * v)[2]
+    )(y[1]),
+    "base_unsqueeze_squeeze_two_views": lambda L, y, w: (
+        lambda a, b: (
+            y.unsqueeze_(1),
+            y[0, 0].add_(w[0]),
+            y.squeeze_(),
+            b.mul_(w[1, 1:]),
+            a[1:] * b[0],
+        )[4]
+    )(y[0], y[1:, 1:]),
+    "view_of_view_after_base_transpose_": lambda L, y, w: (
+        lambda v: (y.transpose_(0, 1), v[0].add_(w[0]), _cat(L, y * y, v))[2]
+    )(y[1:]),
+    "resize_view_then_mul_": lambda L, y, w: (
+        lambda p: (lambda v: (v.resize_(2), v.mul_(w[0, :2]), p * y)[2])(p[0])
+    )(_plain(L, y)),
+    "resize_base_then_view_mul_": lambda L, y, w: (
+        lambda p: (lambda v: (p.resize_(2, 3), v.mul_(w[0, :3]), _cat(L, p * y[:2, :3], v))[2])(
+            p[0, :3]
+        )
+    )(_plain(L, y)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_CHANGES))
+def test_in_place_shape_changes_with_views_as_torch(name):
+    _same_as_torch(lambda L, x, w: SHAPE_CHANGES[name](L, x * 1, w))
+
+
+def test_in_place_shape_changes_through_views_pass_gradcheck():
+    def fn(x, w):
+        y = x * 1
+        v = y[1]
+        y.transpose_(0, 1)
+        v.mul_(w[0])
+        u = y[0]
+        u.unsqueeze_(0)
+        u.add_(w[1, :3])
+        return y * y
+
+    x, w = (cr.tensor(a, requires_grad=True) for a in (X, W))
+    assert cr.gradcheck(fn, (x, w))
+
+
+def test_shape_changed_under_no_grad_after_use_as_torch():
+    for lib in (cr, torch):
+        x = lib.tensor(X, requires_grad=True)
+        z = x + 1
+        with lib.no_grad():
+            x.unsqueeze_(0)  # a leaf: its gradient takes its new shape, as in PyTorch
+        z.sum().backward()
+        assert tuple(x.grad.shape) == (1, 3, 4)
+        y = lib.tensor(X, requires_grad=True) * 1
+        with lib.no_grad():
+            y.t_()
+        words = "given a new shape in place" if lib is cr else "compatible with"
+        with pytest.raises(RuntimeError, match=words):
+            (y * lib.tensor(W.T)).sum().backward()
+
+
+def test_a_saved_value_reshaped_in_place_is_refused_as_torch():
+    for lib in (cr, torch):
+        y = lib.tensor(X, requires_grad=True) * 1
+        z = y * y
+        y.unsqueeze_(0)
+        with pytest.raises(RuntimeError, match=r"modified by an in ?-?place operation"):
+            z.sum().backward()
+
+
+def test_a_view_of_a_base_grown_by_resize_is_refused_with_recording():
+    # PyTorch's view follows its base's reallocated storage; a NumPy array cannot grow in place.
+    p = cr.tensor(X.copy())
+    v = p[1]
+    p.resize_(20)
+    with pytest.raises(RuntimeError, match=r"mul_: .*resize"):
+        v.mul_(cr.tensor(W[0], requires_grad=True))
+
+
+def test_in_place_shape_changes_inside_compile_run_eagerly_bit_for_bit():
+    # cr.compile cannot replay an in-place shape change: it says so, names it, and runs eagerly.
+    w = cr.tensor(W, requires_grad=True)
+
+    def step(x):
+        y = x * w
+        v = y[1]
+        y.t_()
+        v.mul_(2)
+        y[0].unsqueeze_(0).add_(1)
+        loss = (y * y).sum() + v.sum()
+        loss.backward()
+        return loss
+
+    fn = cr.compile(step)
+    xs = [cr.tensor(RNG.standard_normal((3, 4))) for _ in range(3)]
+    with pytest.warns(cr.jit.CompileWarning, match="in-place t_"):
+        got = [fn(x).item() for x in xs]
+    compiled_grad = w.grad.numpy().copy()
+    w.grad = None
+    assert got == [step(x).item() for x in xs]
+    np.testing.assert_array_equal(compiled_grad, w.grad.numpy())

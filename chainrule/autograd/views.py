@@ -26,9 +26,11 @@ import weakref
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.backend import ArrayMath
+from chainrule.errors import user_line
 from chainrule.ops.base import Op
 
 
@@ -190,9 +192,12 @@ def refresh(t: Tensor) -> Tensor:
     the base's current history. The history before stays reachable for the nodes recorded
     before the first of those writes, and the view of the base as of any epoch in between is
     made when a node of that epoch asks for it (``as_of``)."""
-    base, node = t._base, t._node
     if t._vmeta == _FROZEN:  # a past history: stays as it was
         return t
+    base = t._base
+    if getattr(base, "_reshaped", False):
+        fit_vops(t, base)
+    node = t._node
     if node is None:
         if not base.requires_grad or t._vmeta is not None:
             return t
@@ -242,6 +247,61 @@ def _writes_after(base: Tensor, after: int, upto: float = float("inf")) -> list[
             out.append(prev[0])
         prev = getattr(prev[1], "_prev", None)
     return out[::-1]
+
+
+def fit_vops(t: Tensor, base: Tensor, name: str = "autograd") -> None:
+    """Makes ``t._vops`` select, in ``base``'s current array, the memory that ``t`` holds.
+
+    Needed once ``base`` has changed its shape in place (``transpose_``, ``unsqueeze_``,
+    ``resize_``) after ``t`` was taken: in PyTorch a view is a piece of storage, not a recipe, so
+    it keeps referring to the same elements. The view ops are then replaced by the positions of
+    t's elements among base's (a flat gather, PyTorch's as_strided view), which replay, the
+    CopySlices write and its backward all read.
+    """
+    try:
+        if _same_memory(region(base._data, t._vops), t._data):
+            return
+    except (IndexError, ValueError):  # the ops no longer fit the base's new shape
+        pass
+    t._vops = (ops.Reshape((-1,)), ops.GetItem((_positions(base._data, t._data, name),)))
+
+
+def _same_memory(r, a) -> bool:
+    """Whether arrays ``r`` and ``a`` are the same window on the same memory."""
+    return (
+        isinstance(r, np.ndarray)
+        and r.shape == a.shape
+        and r.strides == a.strides
+        and r.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+    )
+
+
+def _addresses(a: np.ndarray) -> np.ndarray:
+    """The memory address of each element of ``a`` (an int64 array of a's shape)."""
+    out = np.full(a.shape, a.__array_interface__["data"][0], dtype=np.int64)
+    for axis, (n, step) in enumerate(zip(a.shape, a.strides)):
+        out += (np.arange(n, dtype=np.int64) * step).reshape((n,) + (1,) * (a.ndim - axis - 1))
+    return out
+
+
+def _positions(b: np.ndarray, v: np.ndarray, name: str) -> np.ndarray:
+    """For each element of ``v``, its C-order position among the elements of ``b`` (same
+    memory); raises where the memory of v is no longer part of b's (a base resized away)."""
+    flat = _addresses(b).reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    at = flat[order]
+    want = _addresses(v)
+    pos = np.minimum(np.searchsorted(at, want), max(at.size - 1, 0))
+    gone = (want.size > 0 and at.size == 0) or (at[pos] != want).any()
+    if gone or v.dtype.itemsize != b.dtype.itemsize:
+        raise RuntimeError(
+            f"{name}: unsupported: a view of shape {v.shape} whose base was resized in place "
+            f"(resize_, now of shape {b.shape}) since the view was taken, so that the base no "
+            "longer holds the view's elements (PyTorch's view follows its base's reallocated "
+            "storage; a NumPy array cannot grow in place). Take the view again after the "
+            f"resize_\n  at {user_line()}"
+        )
+    return order[pos]
 
 
 _FROZEN = "snapshot"  # the _vmeta of a view's past history: never rebased itself
