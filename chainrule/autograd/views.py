@@ -129,10 +129,12 @@ def _write_region(a: np.ndarray, vops: tuple, value) -> None:
         return
     # A reshape that NumPy had to copy on this layout (or a 0-d element): go through the flat
     # positions of the region instead, which are the same whatever the memory layout.
-    flat = np.arange(a.size).reshape(a.shape)
-    a.reshape(-1)[np.asarray(region(flat, vops)).reshape(-1)] = np.broadcast_to(
-        value, np.shape(region(flat, vops))
-    ).reshape(-1)
+    # Written by multi-dimensional index: ``a.reshape(-1)`` is itself a copy unless a is C-ordered
+    # (a gradient that came through a transpose is not).
+    where = np.asarray(region(np.arange(a.size).reshape(a.shape), vops))
+    a[np.unravel_index(where.reshape(-1), a.shape)] = np.broadcast_to(value, where.shape).reshape(
+        -1
+    )
 
 
 def replay(x: Tensor, vops: tuple, root: Tensor, epoch: int) -> Tensor:
