@@ -260,22 +260,27 @@ def fit_vops(t: Tensor, base: Tensor, name: str = "autograd") -> None:
     t's elements among base's (a flat gather, PyTorch's as_strided view), which replay, the
     CopySlices write and its backward all read.
     """
+    key = (_geometry(base._data), _geometry(t._data))
+    if getattr(t._vops[-1], "fitted", None) == key:  # gathered already, for these arrays
+        return
     try:
         if _same_memory(region(base._data, t._vops), t._data):
             return
     except (IndexError, ValueError):  # the ops no longer fit the base's new shape
         pass
-    t._vops = (ops.Reshape((-1,)), ops.GetItem((_positions(base._data, t._data, name),)))
+    gather = ops.GetItem((_positions(base._data, t._data, name),))
+    gather.fitted = key
+    t._vops = (ops.Reshape((-1,)), gather)
+
+
+def _geometry(a) -> tuple:
+    """Where array ``a``'s elements lie: its data address, shape and strides."""
+    return a.__array_interface__["data"][0], a.shape, a.strides
 
 
 def _same_memory(r, a) -> bool:
     """Whether arrays ``r`` and ``a`` are the same window on the same memory."""
-    return (
-        isinstance(r, np.ndarray)
-        and r.shape == a.shape
-        and r.strides == a.strides
-        and r.__array_interface__["data"][0] == a.__array_interface__["data"][0]
-    )
+    return isinstance(r, np.ndarray) and _geometry(r) == _geometry(a)
 
 
 def _addresses(a: np.ndarray) -> np.ndarray:
