@@ -404,6 +404,10 @@ SHAPE_CHANGES = {
             a[1:] * b[0],
         )[4]
     )(y[0], y[1:, 1:]),
+    # A node that used the view between a write and the transpose_ gets the view as it was then.
+    "view_used_between_base_add_and_t_": lambda L, y, w: (
+        lambda v: (y.add_(w), (lambda z: (y.t_(), v.mul_(w[0]), _cat(L, z, y, v))[2])(v * 3))[1]
+    )(y[1]),
     "view_of_view_after_base_transpose_": lambda L, y, w: (
         lambda v: (y.transpose_(0, 1), v[0].add_(w[0]), _cat(L, y * y, v))[2]
     )(y[1:]),

@@ -184,7 +184,10 @@ def as_of(t: Tensor, epoch: int) -> Tensor:
     if getattr(t, "_vmeta", "") == _FROZEN and t._node is not None:
         base = t._base
         if _writes_after(base, t._node._v, epoch):
-            return replay(as_of(base, epoch), t._vops, base, epoch)
+            past, vops = as_of(base, epoch), t._vops
+            if getattr(base, "_reshaped", False):  # the base's shape then, not now
+                vops = fitted(vops, past._data, t._data)
+            return replay(past, vops, base, epoch)
     return t
 
 
@@ -252,25 +255,31 @@ def _writes_after(base: Tensor, after: int, upto: float = float("inf")) -> list[
 
 
 def fit_vops(t: Tensor, base: Tensor, name: str = "autograd") -> None:
-    """Makes ``t._vops`` select, in ``base``'s current array, the memory that ``t`` holds.
+    """Makes ``t._vops`` select, in ``base``'s current array, the memory that ``t`` holds
+    (``fitted``): needed once ``base`` has changed its shape in place since ``t`` was taken."""
+    t._vops = fitted(t._vops, base._data, t._data, name)
 
-    Needed once ``base`` has changed its shape in place (``transpose_``, ``unsqueeze_``,
-    ``resize_``) after ``t`` was taken: in PyTorch a view is a piece of storage, not a recipe, so
-    it keeps referring to the same elements. The view ops are then replaced by the positions of
-    t's elements among base's (a flat gather, PyTorch's as_strided view), which replay, the
-    CopySlices write and its backward all read.
+
+def fitted(vops: tuple, b: np.ndarray, v: np.ndarray, name: str = "autograd") -> tuple:
+    """View ops that select, in array ``b`` (a base's), the memory that array ``v`` (its view's)
+    holds: ``vops`` where they still do, else a flat gather of v's elements found by address.
+
+    A base that changed its shape in place (``transpose_``, ``unsqueeze_``, ``resize_``) after
+    the view was taken leaves the view on the same elements in PyTorch, where a view is a piece
+    of storage (an as_strided), not a recipe. The gather is what replay, the CopySlices write
+    and its backward then read; it remembers the arrays it was made for, to be made once.
     """
-    key = (_geometry(base._data), _geometry(t._data))
-    if getattr(t._vops[-1], "fitted", None) == key:  # gathered already, for these arrays
-        return
+    key = (_geometry(b), _geometry(v))
+    if getattr(vops[-1], "fitted", None) == key:  # gathered already, for these arrays
+        return vops
     try:
-        if _same_memory(region(base._data, t._vops), t._data):
-            return
+        if _same_memory(region(b, vops), v):
+            return vops
     except (IndexError, ValueError):  # the ops no longer fit the base's new shape
         pass
-    gather = ops.GetItem((_positions(base._data, t._data, name),))
+    gather = ops.GetItem((_positions(b, v, name),))
     gather.fitted = key
-    t._vops = (ops.Reshape((-1,)), gather)
+    return (ops.Reshape((-1,)), gather)
 
 
 def _geometry(a) -> tuple:
