@@ -359,6 +359,17 @@ SHAPE_CHANGES = {
     "view_used_between_base_add_and_t_": lambda L, y, w: (
         lambda v: (y.add_(w), (lambda z: (y.t_(), v.mul_(w[0]), _cat(L, z, y, v))[2])(v * 3))[1]
     )(y[1]),
+    # A view whose base was written since is rebased before its own shape changes.
+    "base_written_then_view_unsqueeze_": lambda L, y, w: (
+        lambda v: (y.add_(w), v.unsqueeze_(0), _cat(L, y * y, v * v))[2]
+    )(y.T),
+    # A shape change that changes nothing is recorded all the same (a node of its own).
+    "squeeze_of_nothing_between_writes": lambda L, y, w: (
+        lambda z: (y.squeeze_(), y.mul_(w), y.unsqueeze_(0), _cat(L, z, y * y))[3]
+    )(y + 1),
+    "empty_view_unsqueeze_": lambda L, y, w: (
+        lambda v: (v.mul_(w[:0]), v.unsqueeze_(0), _cat(L, y * y, v))[2]
+    )(y[3:]),
     "view_of_view_after_base_transpose_": lambda L, y, w: (
         lambda v: (y.transpose_(0, 1), v[0].add_(w[0]), _cat(L, y * y, v))[2]
     )(y[1:]),
@@ -419,6 +430,15 @@ def test_a_saved_value_reshaped_in_place_is_refused_as_torch():
         y = lib.tensor(X, requires_grad=True) * 1
         z = y * y
         y.unsqueeze_(0)
+        with pytest.raises(RuntimeError, match=r"modified by an in ?-?place operation"):
+            z.sum().backward()
+
+
+def test_t_of_a_vector_counts_as_a_write_as_torch():
+    for lib in (cr, torch):
+        y = lib.tensor(X[0], requires_grad=True) * 1
+        z = y * y
+        assert y.t_() is y and y._version == 1
         with pytest.raises(RuntimeError, match=r"modified by an in ?-?place operation"):
             z.sum().backward()
 

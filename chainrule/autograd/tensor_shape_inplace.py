@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.autograd import tensor_shape as _shape
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
-from chainrule.autograd.tensor import Tensor, _escape, constant
+from chainrule.autograd.tensor import Tensor, _escape, apply, constant
 from chainrule.autograd.tensor_math_methods import _axis, _shape_args
 from chainrule.errors import user_line
 
@@ -29,6 +30,8 @@ from chainrule.errors import user_line
 def _reshape_in_place(t: Tensor, name: str, make) -> Tensor:
     """Makes ``t`` the result of ``make(previous t)``, an out-of-place view op; returns ``t``."""
     _escape(f"in-place {name}")
+    if getattr(t, "_vops", None) is not None:
+        views.refresh(t)  # a view whose base was written since: its history from the base now
     record = state.grad_enabled and t._requires_grad
     if record and t._node is None:
         raise RuntimeError(
@@ -45,17 +48,23 @@ def _reshape_in_place(t: Tensor, name: str, make) -> Tensor:
         old = constant(t._data)
         old._tangent = t._tangent
     out = make(old)
+    noop = out is old
+    if noop:  # recorded all the same, as PyTorch does (and t must not share old's node)
+        out = apply(ops.Reshape(tuple(old.shape)), old)
     t._data = out._data
     t._tangent = out._tangent
     if record:
         t._node = out._node
-    _moved(t, None if out is old else out._vops[-1])
+    if not noop:
+        # The view op made (a reshape of an empty array is a copy, so not marked as a view).
+        vops = getattr(out, "_vops", None)
+        _moved(t, vops[-1] if vops else ops.Reshape(tuple(out.shape)))
     return t
 
 
 def _moved(t: Tensor, op) -> None:
     """Keeps the view bookkeeping right after ``t`` took a new shape in place (``op``, a view
-    op from its previous shape, None for a reshape that changed nothing or a ``resize_``)."""
+    op from its previous shape, None for a ``resize_``)."""
     # Its views keep the memory they had (``views.fit_vops``, done when next used), and the
     # backward names the change if a node recorded before trips on the new shape.
     t._reshaped = True
@@ -85,8 +94,8 @@ class InplaceShapeMethods:
                 f"t_() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D "
                 f"(use transpose_(dim0, dim1))\n  at {user_line()}"
             )
-        if self._data.ndim < 2:
-            return self
+        if self._data.ndim < 2:  # unchanged, but a write all the same, as in PyTorch
+            return _reshape_in_place(self, "t_", lambda x: x)
         return _reshape_in_place(self, "t_", lambda x: _shape.swapaxes(x, 0, 1))
 
     def transpose_(self, dim0: int, dim1: int) -> Tensor:
