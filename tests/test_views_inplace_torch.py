@@ -381,6 +381,10 @@ SHAPE_CHANGES = {
     "resize_view_then_mul_": lambda L, y, w: (
         lambda p: (lambda v: (v.resize_(2), v.mul_(w[0, :2]), p * y)[2])(p[0])
     )(_plain(L, y)),
+    # A copy (its memory was not in C order), off its base's storage: the base's write skips it.
+    "resize_transposed_view_then_base_add_": lambda L, y, w: (
+        lambda p: (lambda v: (v.resize_(12), p.add_(w), p * y)[2])(p.T)
+    )(_plain(L, y)),
     "resize_base_then_view_mul_": lambda L, y, w: (
         lambda p: (lambda v: (p.resize_(2, 3), v.mul_(w[0, :3]), _cat(L, p * y[:2, :3], v))[2])(
             p[0, :3]

@@ -230,7 +230,7 @@ def wake(base: Tensor) -> None:
         base._views = _ViewRefs()
         for r in refs:
             v = r()
-            if v is not None:
+            if v is not None and v._base is base:  # not one a resize_ took off its storage
                 refresh(v)
 
 
