@@ -285,14 +285,18 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             if node._v != now:  # recorded before the latest in-place write somewhere
                 check_versions(node, t)
             inputs = node.inputs
-            if create_graph:
-                in_grads = node.vjp(m, g, *inputs, t)
-            elif len(inputs) == 1:
-                in_grads = node.vjp(m, g, inputs[0]._data, t._data)
-            elif len(inputs) == 2:
-                in_grads = node.vjp(m, g, inputs[0]._data, inputs[1]._data, t._data)
-            else:
-                in_grads = node.vjp(m, g, *[i._data for i in inputs], t._data)
+            try:
+                if create_graph:
+                    in_grads = node.vjp(m, g, *inputs, t)
+                elif len(inputs) == 1:
+                    in_grads = node.vjp(m, g, inputs[0]._data, t._data)
+                elif len(inputs) == 2:
+                    in_grads = node.vjp(m, g, inputs[0]._data, inputs[1]._data, t._data)
+                else:
+                    in_grads = node.vjp(m, g, *[i._data for i in inputs], t._data)
+            except ValueError as exc:
+                _reshaped_error(node, t, inputs, exc)
+                raise
             if observer is not None:
                 observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
@@ -300,7 +304,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                     continue
                 raw = ig
                 if ig.shape != inp._data.shape:
-                    ig = m.sum_to(ig, inp._data.shape)
+                    ig = _fit(m, ig, inp, node)
                 if anomaly:
                     _check_grad(node, ig)
                 key = id(inp)
@@ -313,6 +317,50 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if observer is not None:
                     observer.freed(t)
     return found
+
+
+def _fit(m, g, inp: Tensor, node):
+    """``g``, the gradient ``node``'s VJP gave its input ``inp``, summed down to inp's shape
+    (undoing broadcasting). Where inp was given a new shape in place since the node used it,
+    without the change being recorded (``unsqueeze_`` under ``no_grad``, or on a leaf), the
+    gradient is reshaped when only size-1 dimensions differ, as PyTorch's engine does, and
+    refused otherwise: never a gradient of the wrong shape."""
+    shape = inp._data.shape
+    if len(g.shape) >= len(shape):
+        try:
+            out = m.sum_to(g, shape)
+        except ValueError:
+            out = g
+        if out.shape == shape:
+            return out
+    moved = getattr(inp, "_reshaped", False)
+    if moved and [n for n in g.shape if n != 1] == [n for n in shape if n != 1]:
+        return g.reshape(shape)
+    why = (
+        ": the input's shape was changed in place (t_(), transpose_(), resize_() under no_grad) "
+        "after the op used it"
+        if moved
+        else ""
+    )
+    pos = [i is inp for i in node.inputs].index(True)
+    raise RuntimeError(
+        f"backward: the {node.name} op returned an invalid gradient for its input {pos}: got "
+        f"shape {tuple(g.shape)} but expected a shape compatible with {tuple(shape)}{why}"
+        f"\n  (backward called at {user_line()})"
+    )
+
+
+def _reshaped_error(node, t: Tensor, inputs, exc: ValueError) -> None:
+    """Raises PyTorch's kind of error when ``node``'s VJP failed on shapes because its result or
+    an input was given a new shape in place, unrecorded (under ``no_grad``), after it ran."""
+    moved = [x for x in (t, *inputs) if getattr(x, "_reshaped", False)]
+    if moved:
+        raise RuntimeError(
+            f"backward: the {node.name} op cannot compute its gradient ({exc}): a tensor it used "
+            f"(now of shape {tuple(moved[0].shape)}) was given a new shape in place (t_(), "
+            "transpose_(), unsqueeze_(), resize_() under no_grad) after the op used it"
+            f"\n  (backward called at {user_line()})"
+        ) from None
 
 
 def _seed(roots, root_grads, observer) -> dict[int, object]:

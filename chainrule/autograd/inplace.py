@@ -77,6 +77,8 @@ def modify(t, name: str, op, *others):
 def _through_view(t, name: str, op, others):
     """``modify`` for a view ``t`` of ``base``: base' = CopySlices(base, op(view_fn(base), ...))
     and t = view_fn(base'), PyTorch's rebase of the base's history."""
+    if getattr(t._base, "_reshaped", False):  # its base changed shape since: same memory
+        views.fit_vops(t, t._base, name)
     base, vops = views.refresh(t)._base, t._vops
     stamp = _stamp(t)
     old_base = views.snapshot(base, stamp)

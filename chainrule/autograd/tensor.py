@@ -33,7 +33,8 @@ class Tensor:
     """
 
     # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
-    # writes), on views _base, _vops, _vmeta, on bases _views (``chainrule.autograd.views``).
+    # writes), on views _base, _vops, _vmeta, on bases _views and _reshaped (an in-place shape
+    # change, ``tensor_shape_inplace``) (``chainrule.autograd.views``).
     __slots__ = (
         "__weakref__",
         "_base",
@@ -42,6 +43,7 @@ class Tensor:
         "_node",
         "_prev",
         "_requires_grad",
+        "_reshaped",
         "_tangent",
         "_vcount",
         "_views",

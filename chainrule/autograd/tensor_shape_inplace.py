@@ -6,16 +6,23 @@ shape. Where the tensor is part of a graph, the change is recorded as the out-of
 reshape or a transpose) applied to the tensor's previous self, and the tensor becomes its result,
 so gradients flow as PyTorch's ``UnsqueezeBackward``/``TBackward`` make them. Each change counts as
 an in-place write (PyTorch bumps the version too), so a backward that saved the old shape refuses.
+
+Nodes recorded before the change go on with the shape they used (the previous history is kept as
+a snapshot, ``views.snapshot``). A view's change joins its view ops, so that a later write
+through it is replayed on its base in the new shape; a base's change leaves its existing views
+on the same elements, as in PyTorch, where a view is a piece of storage (``views.fit_vops``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.autograd import tensor_shape as _shape
+from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
-from chainrule.autograd.tensor import Tensor, _escape, constant
+from chainrule.autograd.tensor import Tensor, _escape, apply, constant
 from chainrule.autograd.tensor_math_methods import _axis, _shape_args
 from chainrule.errors import user_line
 
@@ -23,6 +30,8 @@ from chainrule.errors import user_line
 def _reshape_in_place(t: Tensor, name: str, make) -> Tensor:
     """Makes ``t`` the result of ``make(previous t)``, an out-of-place view op; returns ``t``."""
     _escape(f"in-place {name}")
+    if getattr(t, "_vops", None) is not None:
+        views.refresh(t)  # a view whose base was written since: its history from the base now
     record = state.grad_enabled and t._requires_grad
     if record and t._node is None:
         raise RuntimeError(
@@ -30,20 +39,41 @@ def _reshape_in_place(t: Tensor, name: str, make) -> Tensor:
             f"({name} on a leaf of shape {tuple(t.shape)}: do it under `with cr.no_grad():`, or "
             f"use the out-of-place {name[:-1]}())\n  at {user_line()}"
         )
-    # t's previous self: the same array, holding t's place in the graph.
-    old = constant(t._data)
-    old._node = t._node
-    old._requires_grad = t._requires_grad
-    old._tangent = t._tangent
-    old.name = t.name
-    old._vstamp = getattr(t, "_vstamp", 0)
-    _stamp(t)  # before the op is recorded, so that its node counts as recorded after the write
+    stamp = _stamp(t)  # before the op is recorded: its node counts as recorded after the write
+    if record:
+        # t's previous history, for the op and for the nodes recorded before (they go on
+        # with the shape they used, ``views.resolve``); a node that saved t's values refuses.
+        old = views.snapshot(t, stamp)
+    else:
+        old = constant(t._data)
+        old._tangent = t._tangent
     out = make(old)
+    noop = out is old
+    if noop:  # recorded all the same, as PyTorch does (and t must not share old's node)
+        out = apply(ops.Reshape(tuple(old.shape)), old)
     t._data = out._data
     t._tangent = out._tangent
     if record:
         t._node = out._node
+    if not noop:
+        # The view op made (a reshape of an empty array is a copy, so not marked as a view).
+        vops = getattr(out, "_vops", None)
+        _moved(t, vops[-1] if vops else ops.Reshape(tuple(out.shape)))
     return t
+
+
+def _moved(t: Tensor, op) -> None:
+    """Keeps the view bookkeeping right after ``t`` took a new shape in place (``op``, a view
+    op from its previous shape, None for a ``resize_``)."""
+    # Its views keep the memory they had (``views.fit_vops``, done when next used), and the
+    # backward names the change if a node recorded before trips on the new shape.
+    t._reshaped = True
+    if getattr(t, "_vops", None) is not None:
+        # A view: writes through it later replay the ops from its base, this one included.
+        if op is not None:
+            t._vops = (*t._vops, op)
+        else:
+            views.fit_vops(t, t._base)
 
 
 class InplaceShapeMethods:
@@ -64,8 +94,8 @@ class InplaceShapeMethods:
                 f"t_() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D "
                 f"(use transpose_(dim0, dim1))\n  at {user_line()}"
             )
-        if self._data.ndim < 2:
-            return self
+        if self._data.ndim < 2:  # unchanged, but a write all the same, as in PyTorch
+            return _reshape_in_place(self, "t_", lambda x: x)
         return _reshape_in_place(self, "t_", lambda x: _shape.swapaxes(x, 0, 1))
 
     def transpose_(self, dim0: int, dim1: int) -> Tensor:
@@ -109,6 +139,11 @@ class InplaceShapeMethods:
             new = new.reshape(shape)
         _stamp(self)
         self._data = new
+        if np.may_share_memory(new, arr) or getattr(self, "_vops", None) is None:
+            _moved(self, None)
+        else:  # grown into a new array: no longer a view of its base's storage
+            self._base = self._vops = self._vmeta = None
+            self._reshaped = True
         return self
 
     def resize_as_(self, other: Tensor, memory_format=None) -> Tensor:

@@ -26,9 +26,11 @@ import weakref
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.backend import ArrayMath
+from chainrule.errors import user_line
 from chainrule.ops.base import Op
 
 
@@ -127,10 +129,12 @@ def _write_region(a: np.ndarray, vops: tuple, value) -> None:
         return
     # A reshape that NumPy had to copy on this layout (or a 0-d element): go through the flat
     # positions of the region instead, which are the same whatever the memory layout.
-    flat = np.arange(a.size).reshape(a.shape)
-    a.reshape(-1)[np.asarray(region(flat, vops)).reshape(-1)] = np.broadcast_to(
-        value, np.shape(region(flat, vops))
-    ).reshape(-1)
+    # Written by multi-dimensional index: ``a.reshape(-1)`` is itself a copy unless a is C-ordered
+    # (a gradient that came through a transpose is not).
+    where = np.asarray(region(np.arange(a.size).reshape(a.shape), vops))
+    a[np.unravel_index(where.reshape(-1), a.shape)] = np.broadcast_to(value, where.shape).reshape(
+        -1
+    )
 
 
 def replay(x: Tensor, vops: tuple, root: Tensor, epoch: int) -> Tensor:
@@ -180,7 +184,10 @@ def as_of(t: Tensor, epoch: int) -> Tensor:
     if getattr(t, "_vmeta", "") == _FROZEN and t._node is not None:
         base = t._base
         if _writes_after(base, t._node._v, epoch):
-            return replay(as_of(base, epoch), t._vops, base, epoch)
+            past, vops = as_of(base, epoch), t._vops
+            if getattr(base, "_reshaped", False):  # the base's shape then, not now
+                vops = fitted(vops, past._data, t._data)
+            return replay(past, vops, base, epoch)
     return t
 
 
@@ -190,9 +197,12 @@ def refresh(t: Tensor) -> Tensor:
     the base's current history. The history before stays reachable for the nodes recorded
     before the first of those writes, and the view of the base as of any epoch in between is
     made when a node of that epoch asks for it (``as_of``)."""
-    base, node = t._base, t._node
     if t._vmeta == _FROZEN:  # a past history: stays as it was
         return t
+    base = t._base
+    if getattr(base, "_reshaped", False):
+        fit_vops(t, base)
+    node = t._node
     if node is None:
         if not base.requires_grad or t._vmeta is not None:
             return t
@@ -220,7 +230,7 @@ def wake(base: Tensor) -> None:
         base._views = _ViewRefs()
         for r in refs:
             v = r()
-            if v is not None:
+            if v is not None and v._base is base:  # not one a resize_ took off its storage
                 refresh(v)
 
 
@@ -242,6 +252,72 @@ def _writes_after(base: Tensor, after: int, upto: float = float("inf")) -> list[
             out.append(prev[0])
         prev = getattr(prev[1], "_prev", None)
     return out[::-1]
+
+
+def fit_vops(t: Tensor, base: Tensor, name: str = "autograd") -> None:
+    """Makes ``t._vops`` select, in ``base``'s current array, the memory that ``t`` holds
+    (``fitted``): needed once ``base`` has changed its shape in place since ``t`` was taken."""
+    t._vops = fitted(t._vops, base._data, t._data, name)
+
+
+def fitted(vops: tuple, b: np.ndarray, v: np.ndarray, name: str = "autograd") -> tuple:
+    """View ops that select, in array ``b`` (a base's), the memory that array ``v`` (its view's)
+    holds: ``vops`` where they still do, else a flat gather of v's elements found by address.
+
+    A base that changed its shape in place (``transpose_``, ``unsqueeze_``, ``resize_``) after
+    the view was taken leaves the view on the same elements in PyTorch, where a view is a piece
+    of storage (an as_strided), not a recipe. The gather is what replay, the CopySlices write
+    and its backward then read; it remembers the arrays it was made for, to be made once.
+    """
+    key = (_geometry(b), _geometry(v))
+    if getattr(vops[-1], "fitted", None) == key:  # gathered already, for these arrays
+        return vops
+    try:
+        if _same_memory(region(b, vops), v):
+            return vops
+    except (IndexError, ValueError):  # the ops no longer fit the base's new shape
+        pass
+    gather = ops.GetItem((_positions(b, v, name),))
+    gather.fitted = key
+    return (ops.Reshape((-1,)), gather)
+
+
+def _geometry(a) -> tuple:
+    """Where array ``a``'s elements lie: its data address, shape and strides."""
+    return a.__array_interface__["data"][0], a.shape, a.strides
+
+
+def _same_memory(r, a) -> bool:
+    """Whether arrays ``r`` and ``a`` are the same window on the same memory."""
+    return isinstance(r, np.ndarray) and _geometry(r) == _geometry(a)
+
+
+def _addresses(a: np.ndarray) -> np.ndarray:
+    """The memory address of each element of ``a`` (an int64 array of a's shape)."""
+    out = np.full(a.shape, a.__array_interface__["data"][0], dtype=np.int64)
+    for axis, (n, step) in enumerate(zip(a.shape, a.strides)):
+        out += (np.arange(n, dtype=np.int64) * step).reshape((n,) + (1,) * (a.ndim - axis - 1))
+    return out
+
+
+def _positions(b: np.ndarray, v: np.ndarray, name: str) -> np.ndarray:
+    """For each element of ``v``, its C-order position among the elements of ``b`` (same
+    memory); raises where the memory of v is no longer part of b's (a base resized away)."""
+    flat = _addresses(b).reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    at = flat[order]
+    want = _addresses(v)
+    pos = np.minimum(np.searchsorted(at, want), max(at.size - 1, 0))
+    gone = (want.size > 0 and at.size == 0) or (at[pos] != want).any()
+    if gone or v.dtype.itemsize != b.dtype.itemsize:
+        raise RuntimeError(
+            f"{name}: unsupported: a view of shape {v.shape} whose base was resized in place "
+            f"(resize_, now of shape {b.shape}) since the view was taken, so that the base no "
+            "longer holds the view's elements (PyTorch's view follows its base's reallocated "
+            "storage; a NumPy array cannot grow in place). Take the view again after the "
+            f"resize_\n  at {user_line()}"
+        )
+    return order[pos]
 
 
 _FROZEN = "snapshot"  # the _vmeta of a view's past history: never rebased itself
