@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,21 @@ def test_every_example_is_tested():
         "draw_mlp_step.py",
         "nielsen_backprop.py",
         "optimizers.py",
+        "process_group.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_process_group_alone_and_under_mpirun():
+    assert "rank 0 of 1: all_reduce gave 0" in run("process_group.py")
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun is not installed (setup.sh installs Open MPI)")
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", "2", sys.executable,
+           str(EXAMPLES / "process_group.py")]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "rank 0 of 2: all_reduce gave 1" in p.stdout
+    assert "rank 1 of 2: all_reduce gave 1" in p.stdout
 
 
 def test_worked_examples():

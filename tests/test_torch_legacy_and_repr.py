@@ -201,6 +201,7 @@ BUILDERS = {
     "ParameterList": _params, "TransformerEncoder": _encoder, "TransformerDecoder": _decoder,
     "Module": _module,
     "Transformer": lambda nn: nn.Transformer(8, 2, 1, 1, 16),
+    "DataParallel": lambda nn: nn.DataParallel(nn.Sequential(nn.Linear(2, 3), nn.ReLU())),
 }  # fmt: skip
 
 CASES = [
