@@ -36,21 +36,8 @@ class Tensor:
     # writes), on views _base, _vops, _vmeta, on bases _views and _reshaped (an in-place shape
     # change, ``tensor_shape_inplace``) (``chainrule.autograd.views``).
     __slots__ = (
-        "__weakref__",
-        "_base",
-        "_data",
-        "_grad",
-        "_node",
-        "_prev",
-        "_requires_grad",
-        "_reshaped",
-        "_tangent",
-        "_vcount",
-        "_views",
-        "_vmeta",
-        "_vops",
-        "_vstamp",
-        "name",
+        "__weakref__", "_base", "_data", "_grad", "_node", "_prev", "_requires_grad", "_reshaped",
+        "_tangent", "_vcount", "_views", "_vmeta", "_vops", "_vstamp", "name",
     )  # fmt: skip
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
