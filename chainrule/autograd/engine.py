@@ -285,18 +285,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             if node._v != now:  # recorded before the latest in-place write somewhere
                 check_versions(node, t)
             inputs = node.inputs
-            try:
-                if create_graph:
-                    in_grads = node.vjp(m, g, *inputs, t)
-                elif len(inputs) == 1:
-                    in_grads = node.vjp(m, g, inputs[0]._data, t._data)
-                elif len(inputs) == 2:
-                    in_grads = node.vjp(m, g, inputs[0]._data, inputs[1]._data, t._data)
-                else:
-                    in_grads = node.vjp(m, g, *[i._data for i in inputs], t._data)
-            except ValueError as exc:
-                _reshaped_error(node, t, inputs, exc)
-                raise
+            in_grads = _vjp(node, m, g, inputs, t, create_graph)
             if observer is not None:
                 observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
@@ -317,6 +306,22 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if observer is not None:
                     observer.freed(t)
     return found
+
+
+def _vjp(node, m, g, inputs, t: Tensor, create_graph: bool):
+    """The node's VJP of ``g``: on Tensors under ``create_graph`` (so that the gradient is itself
+    recorded), else on the raw arrays, with the common one- and two-input calls unrolled."""
+    try:
+        if create_graph:
+            return node.vjp(m, g, *inputs, t)
+        if len(inputs) == 1:
+            return node.vjp(m, g, inputs[0]._data, t._data)
+        if len(inputs) == 2:
+            return node.vjp(m, g, inputs[0]._data, inputs[1]._data, t._data)
+        return node.vjp(m, g, *[i._data for i in inputs], t._data)
+    except ValueError as exc:
+        _reshaped_error(node, t, inputs, exc)
+        raise
 
 
 def _fit(m, g, inp: Tensor, node):
