@@ -180,20 +180,8 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value], out: E
                 node.end_col_offset,
             )
         return F.matmul(u, v)
-    if name == "max":
-        if len(args) == 2:
-            a, b = args
-            if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-                return max(a, b)
-            return F.maximum(a, b) if isinstance(a, Tensor) else F.maximum(_tensor(a), b)
-        return F.max(_tensor(args[0]))
-    if name == "min":
-        if len(args) == 2:
-            a, b = args
-            if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-                return min(a, b)
-            return F.minimum(a, b) if isinstance(a, Tensor) else F.minimum(_tensor(a), b)
-        return F.min(_tensor(args[0]))
+    if name in ("max", "min"):
+        return _extremum(name, args)
     fn = {
         "abs": F.abs,
         "exp": F.exp,
@@ -246,3 +234,18 @@ _TENSOR_FUNCTIONS = {
     "gelu": lambda out, a: NF.gelu(_tensor(a[0])),
     "leaky_relu": lambda out, a: NF.leaky_relu(_tensor(a[0])),
 }
+
+
+def _extremum(name: str, args: list):
+    """``max(v)``/``min(v)`` of one tensor, or the elementwise ``max(a, b)``/``min(a, b)`` (plain
+    Python's for two numbers)."""
+    whole, pair, plain = {
+        "max": (F.max, F.maximum, max),
+        "min": (F.min, F.minimum, min),
+    }[name]
+    if len(args) != 2:
+        return whole(_tensor(args[0]))
+    a, b = args
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        return plain(a, b)
+    return pair(a, b) if isinstance(a, Tensor) else pair(_tensor(a), b)
