@@ -136,17 +136,24 @@ def layout(nodes: list[dict], edges: list[dict], boxes: dict[str, str]) -> Layou
     return out
 
 
-def long_edges(nodes: list[dict], edges: list[dict]) -> int:
-    """The ranks all edges cross together, with each op one rank right of its latest input:
-    dot routes an edge through one virtual node per rank it crosses, and its time grows fast
-    with their number (a weight shared by 60 steps of a loop crosses about 1,800)."""
+def _ranks(nodes: list[dict], edges: list[dict]) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Each node's inputs, and its rank: 0 for a node without inputs, else one more than its
+    latest input's (``nodes`` come each after its inputs)."""
     inputs_of: dict[str, list[str]] = {}
     for e in edges:
         inputs_of.setdefault(e["dst"], []).append(e["src"])
     rank: dict[str, int] = {}
-    for n in nodes:  # nodes come each after its inputs
+    for n in nodes:
         ins = inputs_of.get(n["id"], [])
         rank[n["id"]] = 1 + max(rank[i] for i in ins) if ins else 0
+    return inputs_of, rank
+
+
+def long_edges(nodes: list[dict], edges: list[dict]) -> int:
+    """The ranks all edges cross together, with each op one rank right of its latest input:
+    dot routes an edge through one virtual node per rank it crosses, and its time grows fast
+    with their number (a weight shared by 60 steps of a loop crosses about 1,800)."""
+    inputs_of, rank = _ranks(nodes, edges)
     # dot shortens edges: a leaf sits just left of its first user, not in the first column.
     for n in nodes:
         if not inputs_of.get(n["id"]):
@@ -211,13 +218,7 @@ def columns(nodes: list[dict], edges: list[dict], boxes: dict[str, str]) -> Layo
     """The layout without Graphviz: a column per rank (inputs and constants at the left, each op
     one column right of its latest input; a constant just left of its first user), nodes stacked
     in each column in order, edges as curves between them."""
-    inputs_of: dict[str, list[str]] = {}
-    for e in edges:
-        inputs_of.setdefault(e["dst"], []).append(e["src"])
-    rank: dict[str, int] = {}
-    for n in nodes:  # nodes come each after its inputs
-        ins = inputs_of.get(n["id"], [])
-        rank[n["id"]] = 1 + max(rank[i] for i in ins) if ins else 0
+    _, rank = _ranks(nodes, edges)
     for n in nodes:
         if n["kind"] == "constant":
             users = [e["dst"] for e in edges if e["src"] == n["id"]]
