@@ -14,6 +14,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from chainrule.serialization.atomic import check_writable
+
+    check_writable(args.out, "out")  # a device, FIFO, socket or folder: refused before loading
+
     import numpy as np
 
     import chainrule as cr
