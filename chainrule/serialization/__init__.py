@@ -16,7 +16,15 @@ into the header's string ``metadata``, each value JSON-encoded.
 
 Writes are atomic: the file is written under a temporary name in the same directory, flushed to
 disk (fsync), and renamed over the old one (``os.replace``). A crash or a kill at any moment
-leaves either the previous checkpoint or the new one, never half of one.
+leaves either the previous checkpoint or the new one, never half of one; the temporary file a
+kill leaves (``.NAME.PID.HEX.chainrule.tmp``) is removed by the next write into that folder. A
+path naming a device, a FIFO, a socket or a folder is refused, never replaced; a new file gets
+the mode the umask gives, as with ``open()`` and ``torch.save``.
+
+What a file may hold is bounded (``limits``): nesting 100 deep, 50,000 entries, keys and
+numbers of 4,096 characters, a 16 MB header; ``save`` refuses beyond them (and cycles, naming
+the path to the cycle), ``load`` refuses a file beyond them naming it and the limit, within
+200 MB of memory and without recursion.
 
 Every file ``save`` writes carries a SHA-256 of its tensors (names, dtypes, shapes and bytes) in
 the metadata, under ``"chainrule.sha256"``; ``load`` recomputes it and refuses a file whose data
@@ -39,10 +47,13 @@ Example::
 The pieces, one concern each: ``save_load`` (the file format: ``save``, ``load``, the
 metadata header and the digest), ``structure`` (nested dicts and containers <-> flat tensor
 names), ``atomic`` (``write_atomically``, also used for metrics, curves and exports) and
-``state_dicts`` (optimiser state halves, weights into a model, metadata checks).
+``state_dicts`` (optimiser state halves, weights into a model, metadata checks),
+``safetensors_file`` (the file's bytes, written without the library's temporary file) and
+``limits``.
 """
 
-from chainrule.serialization.atomic import write_atomically
+from chainrule.serialization.atomic import check_writable, write_atomically
+from chainrule.serialization.limits import LimitError
 from chainrule.serialization.save_load import load, load_metadata, save
 from chainrule.serialization.state_dicts import (
     join_optimizer_state,
@@ -56,7 +67,9 @@ from chainrule.serialization.torch_unpickler import UnpicklingError
 
 __all__ = [
     "CheckpointError",
+    "LimitError",
     "UnpicklingError",
+    "check_writable",
     "flatten",
     "join_optimizer_state",
     "load",

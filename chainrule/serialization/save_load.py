@@ -13,13 +13,11 @@ from typing import Any
 import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load as load_bytes
-from safetensors.numpy import save as save_bytes
-from safetensors.numpy import save_file
 
 from chainrule.autograd.creation import from_numpy
 from chainrule.errors import regular_file
-from chainrule.serialization import torch_format
-from chainrule.serialization.atomic import write_atomically
+from chainrule.serialization import limits, safetensors_file, torch_format
+from chainrule.serialization.atomic import check_writable, write_atomically
 from chainrule.serialization.structure import (
     CheckpointError,
     _decode_structure,
@@ -87,23 +85,36 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
             "objects. Save its state_dict() instead: cr.save(model.state_dict(), f), and load "
             "it into a new model with model.load_state_dict(cr.load(f))"
         )
+    where = f"cr.save: {_name_of(f)}"
+    if not hasattr(f, "write"):
+        check_writable(f, "cr.save")  # before anything is computed
     if metadata is None and torch_format.wants_torch_format(f):
         torch_format.save_torch(obj, f)
         return
     if metadata is None:
+        limits.check_saved(obj, where)  # before the recursive encoding: depth, size, cycles
         tensors: dict[str, np.ndarray] = {}
         structure = _encode_structure(obj, "", tensors)
         header_extra = {_STRUCTURE_KEY: json.dumps(structure)}
     else:
         tensors, header_extra = flatten(obj), {}
+        limits.check_saved(metadata, where, root="metadata")
     _check_storable(tensors)
     header = _encode_metadata(metadata)
     header.update(header_extra)
     header[_DIGEST_KEY] = _digest(tensors)
+    safetensors_file.encode_header(tensors, header, where)  # the limits, before any writing
     if hasattr(f, "write"):
-        f.write(save_bytes(tensors, metadata=header))
+        safetensors_file.write(f, tensors, header, where)
         return
     write_atomically(f, lambda tmp: _write_file(tensors, tmp, header), "cr.save")
+
+
+def _name_of(f: Any) -> str:
+    """How messages name the file ``f`` (a path or a file object)."""
+    if hasattr(f, "write") or hasattr(f, "read"):
+        return str(getattr(f, "name", "<file object>"))
+    return os.fspath(f)
 
 
 def _check_storable(tensors: dict[str, np.ndarray]) -> None:
@@ -124,6 +135,15 @@ def _check_storable(tensors: dict[str, np.ndarray]) -> None:
 def _write_file(tensors: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
     """Writes the safetensors file (a separate function so tests can make it fail midway)."""
     save_file(tensors, path, metadata=metadata)
+
+
+def save_file(
+    tensors: dict[str, np.ndarray], filename: str, metadata: dict[str, str] | None = None
+) -> None:
+    """``safetensors.numpy.save_file``'s file, written into ``filename`` itself: no temporary
+    file of the library's own is left behind by a kill (``safetensors_file``)."""
+    with open(filename, "wb") as fh:
+        safetensors_file.write(fh, tensors, metadata or {}, f"cr.save: {filename}")
 
 
 def load(
@@ -191,8 +211,13 @@ def _load_safetensors(src: Any, path: str, with_metadata: bool) -> Any:
     structure = (raw or {}).get(_STRUCTURE_KEY)
     if structure is None:
         return tensors
+    where = f"cr.load: {path}"
     try:
-        return _decode_structure(json.loads(structure), tensors)
+        obj = _decode_structure(limits.loads(structure, f"{where}: the saved structure"), tensors)
+        limits.check_saved(obj, where)  # what save refuses: deeper than MAX_DEPTH, long keys
+        return obj
+    except limits.LimitError:
+        raise
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(
             f"cr.load: {path}: the structure recorded in the file is malformed ({e}); the file "
@@ -204,11 +229,23 @@ def _read_safetensors(src: Any, path: str) -> tuple[dict[str, str] | None, dict[
     """The metadata and arrays of the safetensors file ``src`` (a path, or bytes in memory)."""
     if not isinstance(src, str):
         return _read_file_object(src, path)
+    _check_file_head(src)
     try:
         with safe_open(src, framework="np") as fh:
-            return fh.metadata(), {key: fh.get_tensor(key) for key in fh.keys()}
+            raw, names = fh.metadata(), list(fh.keys())
+            for name in names:
+                limits.check_key(name, f"cr.load: {path}")
+            return raw, {key: fh.get_tensor(key) for key in names}
+    except limits.LimitError:
+        raise
     except Exception as e:  # the reader raises its own SafetensorError, OSError, ...
         raise _corrupt(path, e) from None
+
+
+def _check_file_head(path: str) -> None:
+    """Refuses a file whose header goes beyond the limits, before the library parses it."""
+    with open(path, "rb") as fh:
+        safetensors_file.check_head(fh.read, os.fstat(fh.fileno()).st_size, f"cr.load: {path}")
 
 
 def _no_metadata(path: str, with_metadata: bool) -> None:
@@ -222,6 +259,7 @@ def _no_metadata(path: str, with_metadata: bool) -> None:
 def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata dict saved with a checkpoint (reads only the file's header)."""
     path = _existing_file(path)
+    _check_file_head(path)
     try:
         with safe_open(path, framework="np") as f:
             raw = f.metadata()
@@ -298,10 +336,14 @@ def _decode_metadata(path: str, raw: Mapping[str, str] | None) -> dict[str, Any]
     raw.pop(_STRUCTURE_KEY, None)
     if raw.pop(_FORMAT_KEY, None) != _FORMAT_VALUE:
         return raw  # written by another tool: its values are plain strings
-    out = {}
+    out, where = {}, f"cr.load: {path}"
     for key, value in raw.items():
+        limits.check_key(key, where)
         try:
-            out[key] = json.loads(value)
+            out[key] = limits.loads(value, f"{where}: metadata[{key!r}]")
+            limits.check_saved(out[key], where, root=f"metadata[{key!r}]")
+        except limits.LimitError:
+            raise
         except ValueError as e:
             raise CheckpointError(
                 f"cr.load: metadata[{key!r}] of {path!r} is not valid JSON ({e})"
@@ -323,6 +365,7 @@ def _check_map_location(map_location: Any) -> None:
 def _read_file_object(f: Any, name: str) -> tuple[dict[str, str] | None, dict[str, np.ndarray]]:
     """The metadata and arrays of a safetensors file read from a binary file object."""
     data = f.read()
+    safetensors_file.check_head(io.BytesIO(data).read, len(data), f"cr.load: {name}")
     try:
         n = int.from_bytes(data[:8], "little")
         if len(data) < 8 or n > len(data) - 8:
@@ -331,4 +374,6 @@ def _read_file_object(f: Any, name: str) -> tuple[dict[str, str] | None, dict[st
         arrays = load_bytes(data)
     except Exception as e:
         raise _corrupt(name, e, len(data)) from None
+    for key in arrays:
+        limits.check_key(key, f"cr.load: {name}")
     return raw, arrays
