@@ -24,6 +24,7 @@ from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
 from chainrule.nn.utils import clip_grad_norm_
+from chainrule.training import run_folder
 from chainrule.training.loop import Position, fit
 from chainrule.training.state import check_same_settings, restore
 from chainrule.training.trainer import write_metrics
@@ -143,10 +144,11 @@ def train_captioner(
 def _train_captioner(cfg, resume, log, progress) -> dict:
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
-    task = _Captioning(cfg)
-    t_run = time.perf_counter()
-    run = fit(task, cfg.epochs, cfg.lr, cfg.schedule, per_step=True, resume=resume, log=log,
-              progress=progress, minutes=cfg.minutes)  # fmt: skip
+    with run_folder.hold(cfg.out):  # one writer per --out
+        task = _Captioning(cfg)
+        t_run = time.perf_counter()
+        run = fit(task, cfg.epochs, cfg.lr, cfg.schedule, per_step=True, resume=resume, log=log,
+                  progress=progress, minutes=cfg.minutes)  # fmt: skip
     last = run.history[-1] if run.history else {}
     return {
         "attention": cfg.attention,
@@ -194,7 +196,7 @@ class _Captioning:
         path = self.checkpoint
         state = ckpt.load_training_state(path)
         check_same_settings(path, state["train_config"], self.cfg.to_dict(), _MUST_MATCH)
-        restore(state, self.model, self.optimizer)
+        restore(state, self.model, self.optimizer, path)
         p = state["position"]
         log(f"resuming from {path} at epoch {p['epoch'] + 1}, step {p['step']}")
         return Position(**p), list(state["history"]), state.get("scheduler")

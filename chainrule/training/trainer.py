@@ -18,7 +18,7 @@ from chainrule.data import ArrayDataset, DataLoader
 from chainrule.datasets import load_splits
 from chainrule.models import get_recipe
 from chainrule.serialization import write_atomically
-from chainrule.training import classifier_state
+from chainrule.training import classifier_state, run_folder
 from chainrule.training.curves import plot_curves
 from chainrule.training.loop import Position, fit
 from chainrule.training.loop import TrainingDiverged as TrainingDiverged  # raised by train()
@@ -139,12 +139,14 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
         log = _quiet
     for line in cfg.recipe_lines():
         log(line)
-    task = _Classifier(cfg.resolved(), log)
-    cfg = task.cfg
-    t_run = time.perf_counter()
-    run = fit(task, cfg.epochs, cfg.lr, task.recipe.schedule, resume=resume, log=log,
-              progress=None if dist.is_main() else False)  # fmt: skip
-    return task.result(run.history, time.perf_counter() - t_run)
+    # One writer per --out, checked and locked before the data is read (rank 0 writes alone).
+    with run_folder.hold(cfg.out if dist.is_main() else None):
+        task = _Classifier(cfg.resolved(), log)
+        cfg = task.cfg
+        t_run = time.perf_counter()
+        run = fit(task, cfg.epochs, cfg.lr, task.recipe.schedule, resume=resume, log=log,
+                  progress=None if dist.is_main() else False)  # fmt: skip
+        return task.result(run.history, time.perf_counter() - t_run)
 
 
 class _Classifier:
@@ -195,7 +197,7 @@ class _Classifier:
         path = self.checkpoint
         state = dist.on_main(lambda: classifier_state.load_training_state(path))  # to every rank
         check_same_settings(path, state["config"], asdict(self.cfg), _MUST_MATCH)
-        classifier_state.restore(state, self.model, self.optimizer, self.loader)
+        classifier_state.restore(state, self.model, self.optimizer, self.loader, path)
         if dist.world_size() > 1:
             _restore_rank_rng(state, self.cfg, log)
         log(f"resuming from {path} after epoch {state['epoch']}")
