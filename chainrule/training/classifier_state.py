@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 import chainrule as cr
 from chainrule.serialization import CheckpointError, load_weights, metadata_error, whole_number
-from chainrule.training import state
+from chainrule.training import state, state_checks
 
 MODEL_KIND = "chainrule-model"
 STATE_KIND = "chainrule-training-state"
@@ -54,11 +54,17 @@ def _check_state(path: str, meta: dict) -> None:
             raise metadata_error(path, key, "a dict", meta.get(key))
     if not isinstance(meta.get("rng"), (dict, list)):
         raise metadata_error(path, "rng", "a random generator state", meta.get("rng"))
+    state_checks.check_loader(path, meta["loader"])
+    ranks = meta.get("rng_ranks", [])
+    if not isinstance(ranks, list):
+        raise metadata_error(path, "rng_ranks", "a list of random generator states", ranks)
+    for k, rank in enumerate(ranks):
+        state_checks.check_rng(path, f"rng_ranks[{k}]", rank)
 
 
-def restore(saved: dict, model, optimizer, loader) -> None:
+def restore(saved: dict, model, optimizer, loader, path: str = "the checkpoint") -> None:
     """Puts a loaded training state back into the model, optimiser, loader and random generator."""
-    state.restore(saved, model, optimizer)
+    state.restore(saved, model, optimizer, path)
     loader.load_state_dict(saved["loader"])
 
 

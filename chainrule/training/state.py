@@ -10,7 +10,12 @@ import os
 
 import chainrule as cr
 from chainrule import random as cr_random
-from chainrule.serialization import join_optimizer_state, metadata_error, split_optimizer_state
+from chainrule.serialization import (
+    CheckpointError,
+    join_optimizer_state,
+    split_optimizer_state,
+)
+from chainrule.training import state_checks
 
 
 def with_prefix(tensors: dict, prefix: str) -> dict:
@@ -43,12 +48,19 @@ def read_training_state(path: str, check) -> dict:
         )
     tensors, meta = cr.load(path, with_metadata=True)
     check(path, meta)
-    if not isinstance(meta.get("scheduler", {}), dict):
-        raise metadata_error(path, "scheduler", "a dict", meta["scheduler"])
+    state_checks.check_rng(path, "rng", meta.get("rng"))
+    state_checks.check_scheduler(path, meta.get("scheduler"))
+    state_checks.check_optimizer(path, meta.get("optimizer"))
     meta["model_state"] = with_prefix(tensors, "model.")
-    meta["optimizer_state"] = join_optimizer_state(
-        with_prefix(tensors, "optimizer."), meta["optimizer"]
-    )
+    try:
+        meta["optimizer_state"] = join_optimizer_state(
+            with_prefix(tensors, "optimizer."), meta["optimizer"]
+        )
+    except ValueError as e:  # CheckpointError is one
+        raise CheckpointError(
+            f"{path}: malformed metadata: 'optimizer' does not match the optimiser's tensors "
+            f"({e}); the file was altered or not written by chainrule"
+        ) from None
     return meta
 
 
@@ -64,9 +76,16 @@ def check_same_settings(path: str, saved: dict, wanted: dict, keys: tuple[str, .
             )
 
 
-def restore(state: dict, model, optimizer) -> None:
+def restore(state: dict, model, optimizer, path: str = "the checkpoint") -> None:
     """Puts a read training state back into ``model``, ``optimizer`` and the random generator
-    (``training.loop.schedule`` rebuilds the learning-rate schedule from ``state``)."""
+    (``training.loop.schedule`` rebuilds the learning-rate schedule from ``state``); an
+    optimiser state that this optimiser refuses is refused naming ``path``."""
     model.load_state_dict(state["model_state"])
-    optimizer.load_state_dict(state["optimizer_state"])
+    try:
+        optimizer.load_state_dict(state["optimizer_state"])
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(
+            f"{path}: malformed metadata: 'optimizer' does not fit this run's optimiser: {e}; "
+            "the file was altered or not written by chainrule"
+        ) from None
     cr_random.set_rng_state(state["rng"])
