@@ -282,3 +282,22 @@ def test_saving_a_deep_cyclic_object_is_refused_within_200_mb(tmp_path):
     assert message.startswith(f"cr.save: {path}: obj[0][0]") and "nested over 100" in message
     assert int(grown) < 200 * MB
     assert not path.exists()
+
+
+def test_pytorch_format_refuses_cycles_depth_and_huge_ints_but_not_size(tmp_path):
+    """``torch.save`` would pickle a cycle; our PyTorch-format writer refuses it by path
+    rather than recurse without end, and a nesting deeper than the limit likewise."""
+    path = tmp_path / "x.pt"
+    x: list = [1]
+    x.append({"again": x})
+    with pytest.raises(LimitError, match=rf"cr.save: {path}: obj\[1\]\['again'\] is obj itself"):
+        cr.save(x, path)
+    with pytest.raises(LimitError, match="nested over 100 levels deep"):
+        cr.save(nested(10**5), path)
+    assert not path.exists()
+    cr.save({"n": list(range(MAX_ENTRIES + 1))}, path)  # any number of entries
+    assert len(cr.load(path)["n"]) == MAX_ENTRIES + 1
+    with pytest.raises(TypeError, match="an int of 16,610 bits is too large for PyTorch's"):
+        cr.save([10**5000], path)
+    with pytest.raises(LimitError, match="an int key of 5,001 digits"):  # the pickler writes keys
+        cr.save({10**5000: 1}, path)

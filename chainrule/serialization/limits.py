@@ -120,11 +120,13 @@ def _digits(n: int) -> int:
     return digits + (n >= 10**digits)
 
 
-def check_saved(obj: Any, where: str, root: str = "obj") -> None:
+def check_saved(obj: Any, where: str, root: str = "obj", sizes: bool = True) -> None:
     """Refuses an object that ``save`` would write beyond the limits, or that refers to itself:
     containers nested over ``MAX_DEPTH`` deep, over ``MAX_ENTRIES`` entries in all, a key or a
     number over ``MAX_KEY_LENGTH``, a cycle (named by the path that leads back to where it
-    starts). Walks iteratively: no depth of nesting raises RecursionError here.
+    starts). Walks iteratively: no depth of nesting raises RecursionError here. ``sizes=False``
+    checks the depth, the cycles and the keys only (PyTorch's format stores any number of
+    entries, and any int as a value).
 
     Raises:
         LimitError: the message starts with ``where`` and names the path (``root[2]['a']``).
@@ -139,7 +141,7 @@ def check_saved(obj: Any, where: str, root: str = "obj") -> None:
         if leaving:
             del on_path[id(node)]
             continue
-        if isinstance(node, int) and not isinstance(node, bool):
+        if sizes and isinstance(node, int) and not isinstance(node, bool):
             check_key(node, f"{where}: {_written(root, path)}", "value")
         if not isinstance(node, (Mapping, list, tuple)):
             continue
@@ -154,7 +156,7 @@ def check_saved(obj: Any, where: str, root: str = "obj") -> None:
                 "limit)"
             )
         entries += len(node)
-        if entries > MAX_ENTRIES:
+        if sizes and entries > MAX_ENTRIES:
             raise LimitError(f"{where}: {root}: over {MAX_ENTRIES:,} entries (the limit)")
         on_path[id(node)] = path
         stack.append((node, path, depth, True))

@@ -89,6 +89,7 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
     if not hasattr(f, "write"):
         check_writable(f, "cr.save")  # before anything is computed
     if metadata is None and torch_format.wants_torch_format(f):
+        limits.check_saved(obj, where, sizes=False)  # the pickler recurses and has no memo
         torch_format.save_torch(obj, f)
         return
     if metadata is None:

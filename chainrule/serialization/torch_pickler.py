@@ -144,7 +144,12 @@ class TorchPickler:
         else:
             data = pickle.encode_long(value)
             if len(data) > 255:
-                raise TypeError(f"cr.save: the integer {value} is too large to store")
+                # LONG4, which torch.save writes for such an int, is refused by
+                # torch.load(weights_only=True): a file it could not read is not written.
+                raise TypeError(
+                    f"cr.save: an int of {value.bit_length():,} bits is too large for PyTorch's "
+                    "format, which torch.load(weights_only=True) reads up to 2,039 bits"
+                )
             self.parts.append(P.LONG1 + bytes([len(data)]) + data)
 
     def _tensor(self, t: Tensor, where: str) -> None:
