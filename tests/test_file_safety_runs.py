@@ -208,3 +208,28 @@ def test_two_concurrent_runs_the_second_refused_and_the_killed_first_resumes(tmp
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == epoch + 1
     assert not [n for n in os.listdir(out) if n.endswith(".tmp") or n == LOCK_NAME]
+
+
+GARBLING_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from chainrule.training import run_folder
+    with run_folder.hold(sys.argv[1]):
+        open(sys.argv[1] + "/.chainrule.lock", "w").write("12\\nerror: forged line")
+        print("held", flush=True)
+        time.sleep(300)
+    """
+)
+
+
+def test_a_lock_file_holding_anything_but_a_pid_is_quoted_as_unknown(tmp_path, capsys):
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-c", GARBLING_HOLDER, str(out)],
+                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert p.stdout.readline() == "held\n"
+        msg = one_line_error(capsys, [*TINY_TRAIN, "--epochs", "1", "--out", str(out)])
+    finally:
+        p.kill()
+        p.wait()
+    assert f"the folder {out} is in use by another run (process unknown)" in msg

@@ -11,6 +11,7 @@ itself stays (it holds the last holder's process id, for the message only).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -86,18 +87,25 @@ def hold(out: str | None) -> Iterator[None]:
 
 def _lock(path: str, out: str) -> int:
     """An open descriptor of the lock file ``path``, exclusively locked. A lock taken on a
-    file that its holder removed meanwhile (at its end) is not the folder's: taken again."""
+    file that its holder removed meanwhile (at its end) is not the folder's: taken again. On
+    a filesystem that has no locks (some network ones) the run goes on without one."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            holder = text if text.isdigit() else "unknown"  # the file is anyone's to write
             os.close(fd)
             raise RunFolderInUse(
                 f"the folder {out} is in use by another run (process {holder}); wait "
                 "for it to end, or give another --out"
             ) from None
+        except OSError as e:
+            if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                os.close(fd)
+                raise
+            return fd
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
