@@ -110,11 +110,12 @@ def write_atomically(path: str | os.PathLike, write: Any, who: str) -> None:
 
 
 def _mode_to_keep(target: str, tmp: str) -> int:
-    """The permission bits the written file gets: the replaced file's, else the new one's."""
+    """The permission bits the written file gets: the replaced file's, else the new one's
+    (read, write and execute only: a set-user-id bit is not carried over to new content)."""
     try:
-        return stat.S_IMODE(os.stat(target).st_mode)
+        return os.stat(target).st_mode & 0o777
     except OSError:
-        return stat.S_IMODE(os.stat(tmp).st_mode)
+        return os.stat(tmp).st_mode & 0o777
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:
