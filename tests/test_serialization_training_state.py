@@ -71,6 +71,11 @@ CASES = {
         "'optimizer' does not fit this run's optimiser: Adam.load_state_dict: there is state "
         "for parameter 99"),
     "loader-seed-a-string": (put("loader", "seed", "x"), "'loader' must be a dict of whole"),
+    "loader-without-seed": (lambda m: m["loader"].pop("seed"),
+                            "'loader' does not fit this run's data: 'seed'"),
+    "loader-other-data": (put("loader", "num_examples", 7), "'loader' does not fit this run's"),
+    "loader-sampler-garbage": (put("loader", "sampler", {"seed": "x"}),
+                               "'loader.sampler' must be a dict of whole numbers"),
 }  # fmt: skip
 
 

@@ -65,7 +65,13 @@ def _check_state(path: str, meta: dict) -> None:
 def restore(saved: dict, model, optimizer, loader, path: str = "the checkpoint") -> None:
     """Puts a loaded training state back into the model, optimiser, loader and random generator."""
     state.restore(saved, model, optimizer, path)
-    loader.load_state_dict(saved["loader"])
+    try:
+        loader.load_state_dict(saved["loader"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"{path}: malformed metadata: 'loader' does not fit this run's data: {e}; the file "
+            "was altered or not written by chainrule"
+        ) from None
 
 
 def load_model(path: str):

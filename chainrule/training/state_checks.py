@@ -111,9 +111,19 @@ def check_optimizer(path: str, value: Any) -> None:
                 )
 
 
-def check_loader(path: str, value: Any) -> None:
-    """Refuses a data loader's state (seed, epoch, position) that is not whole numbers."""
-    if not isinstance(value, dict) or not all(
+def _whole_numbers(value: Any) -> bool:
+    """A dict of ints >= 0 (not bools; a seed may be any size)."""
+    return isinstance(value, dict) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
-    ):
+    )
+
+
+def check_loader(path: str, value: Any) -> None:
+    """Refuses a data loader's state (seed, epoch, position, and a data-parallel run's
+    sampler's) that is not whole numbers; the loader itself checks that they fit the data."""
+    if not isinstance(value, dict):
         raise metadata_error(path, "loader", "a dict of whole numbers >= 0", value)
+    if not _whole_numbers({k: v for k, v in value.items() if k != "sampler"}):
+        raise metadata_error(path, "loader", "a dict of whole numbers >= 0", value)
+    if "sampler" in value and not _whole_numbers(value["sampler"]):
+        raise metadata_error(path, "loader.sampler", "a dict of whole numbers >= 0", value)
