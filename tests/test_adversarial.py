@@ -840,3 +840,4 @@ def test_hostile_input_in_its_own_process_and_within_200_mb(tmp_path, monkeypatc
     assert rss > 0, "the child did not report its memory"
     above = rss - baseline_rss
     assert above < MEMORY_LIMIT, f"{above / MB:.0f} MB above `chainrule --help`"
+    print(f" {c.id}: {above / MB:.1f} MB above --help")  # for the note (pytest -s)
