@@ -225,6 +225,7 @@ def named(end):
         when=lambda t, path, *a, **k: "checkpoint.safetensors" in os.path.basename(path)),
     "checkpoint-rename": lambda: wrap(os, "replace", when=named("checkpoint.safetensors")),
     "curves": lambda: wrap(os, "replace", when=named("curves.png")),
+    "writing": lambda: wrap(os, "replace", when=named(os.environ["CHAINRULE_TEST_TARGET"])),
 }[phase]()
 
 from chainrule.cli.main import main
@@ -295,6 +296,35 @@ def test_a_signal_at_each_phase_leaves_a_resumable_folder(
         assert (meta["epoch"] if command == "train" else meta["position"]) == left
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")] if out.exists() else True
     resume_and_compare(argv, out, straight[command])
+
+
+# ----- while a command writes its one file: the old file stays as it was -----
+def writers(d: Path, target: Path) -> dict[str, list[str]]:
+    model = str(d / "cnn" / "model.safetensors")
+    return {
+        "export": ["export", model, str(target)],
+        "show": ["show", model, "--out", str(target)],
+        "explain-svg": ["explain", "a*a", "--at", "a=2", "--svg", str(target)],
+    }
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["export", "show", "explain-svg"])
+def test_a_signal_while_writing_leaves_the_old_file_as_it_was(
+    tmp_path, files, baseline, command, signum
+):
+    suffix = {"export": ".onnx", "show": ".png", "explain-svg": ".svg"}[command]
+    target = tmp_path / f"old{suffix}"
+    target.write_bytes(b"the file from before, which must stay")
+    argv = writers(files, target)[command]
+    status = tmp_path / "status"
+    p = subprocess.run([sys.executable, "-c", CHILD, signum.name, "writing", "1", str(status),
+                        *argv], env={**env(), "CHAINRULE_TEST_TARGET": target.name},
+                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert status.exists(), f"the write of {target} never came: {p.stderr}"
+    assert_one_line(p, p.stderr, signum)
+    assert target.read_bytes() == b"the file from before, which must stay"
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, "status"])
 
 
 # ----- at moments drawn over a whole run -----

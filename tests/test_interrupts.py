@@ -141,3 +141,30 @@ def test_a_signal_while_importing_is_one_line_and_its_code(tmp_path, entry, sign
     out, err = p.communicate(timeout=120)
     assert (p.returncode, err.decode()) == (CODE[signum], "chainrule: interrupted\n"), err
     assert out == b""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="the child reads Linux's /proc")
+def test_sigterm_while_writing_a_checkpoint_leaves_a_folder_that_resumes_bit_for_bit(tmp_path):
+    """In a fresh process: SIGTERM as epoch 2's checkpoint is renamed into place. Epoch 1's
+    stays, no temporary file is left, and ``--resume`` ends equal to a run without a break.
+    (The slow suite, test_adversarial_interrupts.py, does every phase and both signals.)"""
+    from test_adversarial_interrupts import CHILD
+    from test_resume_faults import assert_same_outputs, outputs
+
+    from chainrule.serialization import save_load
+
+    train = ["train", "nielsen", "--data", "digits", "--epochs", "2", "--limit", "128",
+             "--batch-size", "32"]  # fmt: skip
+    run = dict(env=child_env(), capture_output=True, text=True, timeout=600)
+    straight, out = tmp_path / "straight", tmp_path / "out"
+    assert subprocess.run([sys.executable, "-m", "chainrule", *train, "--out", str(straight)],
+                          **run).returncode == 0  # fmt: skip
+    p = subprocess.run([sys.executable, "-c", CHILD, "SIGTERM", "checkpoint-rename", "2",
+                        str(tmp_path / "status"), *train, "--out", str(out)], **run)  # fmt: skip
+    assert (p.returncode, p.stderr) == (143, "chainrule: interrupted\n")
+    assert save_load.load_metadata(out / "checkpoint.safetensors")["epoch"] == 1
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+    p = subprocess.run([sys.executable, "-m", "chainrule", *train, "--out", str(out), "--resume"],
+                       **run)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert_same_outputs(outputs(out), outputs(straight))
