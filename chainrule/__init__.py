@@ -6,6 +6,16 @@ x = cr.tensor([1.0, 2.0], requires_grad=True)
 x.grad  # tensor([2., 4.])
 """
 
+# isort: off
+# First of all, before the second of imports below: when this process is the `chainrule` command
+# (its script, or `python -m chainrule[.cli.main]`), Ctrl-C or SIGTERM from here on ends it in one
+# line, exit 130/143 (chainrule/cli/interrupts.py). A program that imports chainrule is left alone.
+from chainrule.cli import interrupts as _interrupts
+
+if _interrupts.started_as_command():
+    _interrupts.guard_start()
+# isort: on
+
 from chainrule import backends
 from chainrule.autograd import (
     Tensor,

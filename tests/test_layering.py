@@ -20,6 +20,7 @@ LAYER = {
     "models": 6,
     "training": 7, "captioning": 7, "distributed": 7,
     "cli": 8, "viz": 8, "explain": 8, "onnx": 8,
+    "__main__": 8,  # `python -m chainrule`: the command line
 }  # fmt: skip
 
 

@@ -44,10 +44,11 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """A tensor from numbers, nested lists or a NumPy array (copied).
 
     Python floats become the default dtype (float32 unless changed); NumPy arrays keep theirs;
-    integers stay integer (int64) and booleans bool.
+    integers stay integer (int64) and booleans bool. A Python int that the dtype cannot hold is
+    refused as PyTorch refuses it (``_python_ints``).
     """
     _device.check(device)
-    return _make(_to_array(data, dtype), requires_grad)
+    return _make(_from_data(data, dtype), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -233,7 +234,100 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         return data if dtype is None else data.astype(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
         return _make(data, False)
-    return _make(_to_array(data, dtype), False)
+    return _make(_from_data(data, dtype), False)
+
+
+def _from_data(data, dtype) -> np.ndarray:
+    """``data`` (a number, nested lists, an array) as a new array of ``dtype``, where Python ints
+    that NumPy cannot store as asked follow PyTorch's rules (``_python_ints``)."""
+    try:
+        arr = _to_array(data, dtype)
+    except (TypeError, OverflowError):  # NumPy: object dtype, or out of bounds for the dtype
+        arr = _python_ints(data, dtype)
+        if arr is None:
+            raise
+        return arr
+    if arr.dtype == np.uint64 and dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        # NumPy stores a Python int in 2**63 .. 2**64-1 as uint64 where PyTorch refuses it.
+        return _python_ints(data, dtype)  # type: ignore[return-value]
+    return arr
+
+
+_INT64 = np.iinfo(np.int64)
+
+
+def _python_ints(data, dtype) -> np.ndarray | None:
+    """PyTorch's rules for Python ints in ``torch.tensor(data, dtype=dtype)``, applied where
+    NumPy's differ; None where ``data`` holds no Python int outside int64 or the dtype's range
+    (then NumPy's own error stands).
+
+    - An int outside int64 is refused, ``ValueError("Overflow when unpacking long long")``,
+      unless a float (or complex) beside it, or a float dtype, makes the tensor a float one;
+      with ``dtype=uint64`` the range is 0 .. 2**64-1 (``OverflowError`` beyond it).
+    - An int inside int64 but outside a narrower integer dtype is refused,
+      ``RuntimeError("value cannot be converted to type int8 without overflow")``; unsigned
+      dtypes take -max .. max and wrap the negative ones (``uint8``: -1 is 255).
+    """
+    lo, hi, inexact = _int_bounds(data)
+    want = np.dtype(np.int64 if dtype is None else dtype)
+    if lo is None or want.kind not in "iu":
+        return None  # no Python int, or a float or bool dtype (which takes any int)
+    big = lo < _INT64.min or hi > _INT64.max
+    if dtype is None and inexact:  # a float beside the ints: a float tensor, as in PyTorch
+        return (
+            _to_array(data, np.complex64 if inexact == "c" else get_default_dtype())
+            if big
+            else None
+        )
+    if want == np.uint64:
+        low, high = 0, int(np.iinfo(np.uint64).max)
+        if lo < low or hi > high:
+            raise OverflowError(f"tensor: {_int_text(lo if lo < low else hi)} does not fit uint64")
+    elif big:
+        raise ValueError(
+            f"tensor: Overflow when unpacking long long: {_int_text(hi if hi > _INT64.max else lo)}"
+            f" lies outside int64's range {_INT64.min} .. {_INT64.max}"
+        )
+    else:
+        info = np.iinfo(want)
+        low, high = (-int(info.max) if want.kind == "u" else int(info.min)), int(info.max)
+        if lo < low or hi > high:
+            raise RuntimeError(
+                f"tensor: value cannot be converted to type {want.name} without overflow: "
+                f"{lo if lo < low else hi} lies outside {low} .. {high}"
+            )
+    if want.kind == "u" and lo < 0:  # PyTorch wraps them (uint8: -1 is 255); NumPy refuses
+        try:
+            return np.array(data, dtype=np.int64).astype(want)
+        except (TypeError, ValueError):
+            return None
+    return None  # every int fits: the error was another one, NumPy's stands
+
+
+def _int_bounds(data) -> tuple[int | None, int | None, str]:
+    """The least and greatest Python int (not bool) in ``data`` and its nested lists (None,
+    None if there is none), and "c" or "f" if a Python complex or float is there too."""
+    lo = hi = None
+    inexact = ""
+    stack = [data]
+    while stack:  # iterative: a nesting deep enough for Python's recursion limit is no error here
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, int) and not isinstance(x, bool):
+            lo = x if lo is None else min(lo, x)
+            hi = x if hi is None else max(hi, x)
+        elif isinstance(x, complex):
+            inexact = "c"
+        elif isinstance(x, float) and not inexact:
+            inexact = "f"
+    return lo, hi, inexact
+
+
+def _int_text(v: int) -> str:
+    """``v`` in digits, or its size where its digits would flood the line (or exceed Python's
+    4,300-digit limit on printing an int)."""
+    return str(v) if v.bit_length() <= 256 else f"an int of {v.bit_length()} bits"
 
 
 def _integers(low: int, high: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

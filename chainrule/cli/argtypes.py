@@ -9,33 +9,47 @@ import math
 from collections.abc import Callable
 
 
+def _shown(text: str, quote: bool = True) -> str:
+    """``text`` as an error line quotes it: whole (``repr`` if ``quote``), or its start and
+    length where it would flood the line (a 5,000-digit number)."""
+    if len(text) <= 60:
+        return repr(text) if quote else text
+    return f"{text[:20]}... ({len(text)} characters)"
+
+
 def _whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        digits = text.strip().lstrip("+-").replace("_", "")
+        # All digits and still refused: past Python's 4,300-digit limit on int(str).
+        what = "a whole number of at most 4300 digits" if digits.isdigit() else "a whole number"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {_shown(text)}") from None
 
 
 def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a number, got {_shown(text)}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {_shown(text)}")
     return value
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """The type of a flag taking a whole number >= ``low``."""
+def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """The type of a flag taking a whole number >= ``low`` (and <= ``high``, if given)."""
 
     def parse(text: str) -> int:
         value = _whole(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text}")
+        if value < low or (high is not None and value > high):
+            wanted = f">= {low}" if value < low else f"<= {high}"
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number {wanted}, got {_shown(text, quote=False)}"
+            )
         return value
 
-    parse.__name__ = f"int>={low}"
+    parse.__name__ = f"int>={low}" if high is None else f"int in {low}..{high}"
     return parse
 
 
@@ -51,7 +65,9 @@ def float_in(low: float, high: float = math.inf, low_open: bool = False,
         below = value <= low if low_open else value < low
         above = value >= high if high_open else value > high
         if below or above:
-            raise argparse.ArgumentTypeError(f"must be a number in {interval}, got {text}")
+            raise argparse.ArgumentTypeError(
+                f"must be a number in {interval}, got {_shown(text, quote=False)}"
+            )
         return value
 
     parse.__name__ = f"number in {interval}"
@@ -80,7 +96,9 @@ def whole_numbers(count: int, example: str) -> Callable[[str], tuple[int, ...]]:
 
 POSITIVE_INT = int_at_least(1)
 COUNT = int_at_least(0)  # sizes and indices that may be 0
-SEED = int_at_least(0)  # NumPy's generators take no negative seed
+# NumPy's generators take no negative seed; PyTorch's take none past 2**64 - 1 (torch.manual_seed
+# raises "Overflow when unpacking long long").
+SEED = int_at_least(0, 2**64 - 1)
 POSITIVE = float_in(0.0, low_open=True)  # learning rates
 NON_NEGATIVE = float_in(0.0)
 

@@ -16,6 +16,8 @@ import json
 import os
 import sys
 
+from chainrule.cli.argtypes import float_in
+
 DESCRIPTION = (
     "Show backpropagation happen: the forward pass, the backward pass as chainrule's engine ran "
     "it (upstream, local gradient and contribution at every node) and every input's gradient."
@@ -72,10 +74,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--h",
-        type=float,
+        type=float_in(0, low_open=True),
         default=1e-6,
         metavar="H",
-        help="the nudge of --numerical (default: 1e-6; the texts use 0.001)",
+        help="the nudge of --numerical and --nudge (default: 1e-6; the texts use 0.001): a "
+        "finite H > 0, at most |x| + 1 for each value x it nudges, and large enough to move x "
+        "(x + H != x in float64)",
     )
     p.add_argument(
         "--one-sided",

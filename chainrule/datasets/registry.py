@@ -1,6 +1,10 @@
 """Data sets by name: ``get_dataset``, ``load_splits`` (train / validation / test arrays) and
 ``describe_datasets`` (what is installed, for ``chainrule datasets``).
 
+A data set's name stands for the published set: files found in the shared places
+(``$CHAINRULE_DATA``, the system folders) must hold its known number of images, or they are
+refused; a folder given as ``root`` (``--root``) holds the user's own files, of any size.
+
 Validation data always comes from the end of the published training split, so that the test
 split stays untouched for the final number. For MNIST and Fashion-MNIST that is the last 10,000
 of the 60,000 training images: Nielsen's 50,000 / 10,000 / 10,000.
@@ -131,14 +135,14 @@ def load_splits(
     """
     src = _source(name)
     val_size = src.val_size if val_size is None else int(val_size)
-    raw, labels = src.load(True, root)
+    raw, labels = _load_split(src, True, root)
     if not 0 <= val_size < len(labels):
         raise ValueError(
             f"load_splits({src.name!r}): the training split has {len(labels)} rows, too few to "
             f"hold out val_size={val_size} for validation (--val-size on the command line); "
             f"choose 0..{len(labels) - 1}"
         )
-    test_raw, test_labels = src.load(False, root)
+    test_raw, test_labels = _load_split(src, False, root)
     _check_same_image_size(src, root, raw, test_raw)
     images = to_float_images(raw, src.max_value)
     cut = len(labels) - val_size
@@ -147,6 +151,37 @@ def load_splits(
         (images[cut:], labels[cut:]),
         (to_float_images(test_raw, src.max_value), test_labels),
     )
+
+
+def _load_split(src: _Source, train: bool, root) -> tuple[np.ndarray, np.ndarray]:
+    """The training or test split of ``src`` as its loader reads it: raw images (N, ...) and
+    labels (N,).
+
+    Raises:
+        DatasetFormatError: the files came from the shared places, not from ``root``, and hold
+            another number of images than the published set (a 300-image IDX set in
+            $CHAINRULE_DATA is not Fashion-MNIST, and would be trained and reported as it).
+    """
+    raw, labels = src.load(train, root)
+    expected = src.n_train if train else src.n_test
+    if len(labels) == expected:
+        return raw, labels
+    path = src.files(train, root)[0]
+    if root is not None and _inside(path, root):
+        return raw, labels  # the user's own files, named as the folder to read
+    folder = os.path.dirname(path)
+    raise DatasetFormatError(
+        f"{path}: {len(labels):,} {'training' if train else 'test'} images, but the data set "
+        f"{src.name!r} has {src.n_train:,} training + {src.n_test:,} test images; the files "
+        f"found in {folder} are another set. To train on your own files, name their folder as "
+        f"the root (--root {folder} on the command line, root= in Python): a root's files are "
+        "taken at any size"
+    )
+
+
+def _inside(path: str, folder: str | os.PathLike) -> bool:
+    folder = os.path.abspath(os.path.expanduser(os.fspath(folder)))
+    return os.path.commonpath([os.path.abspath(path), folder]) == folder
 
 
 def _check_same_image_size(src: _Source, root, train: np.ndarray, test: np.ndarray) -> None:
@@ -181,7 +216,7 @@ def get_dataset(
         raise ValueError(
             f"get_dataset({name!r}): unknown split {split!r}; expected one of {SPLITS}"
         )
-    raw, labels = src.load(split != "test", root)
+    raw, labels = _load_split(src, split != "test", root)
     cut = len(labels) - src.val_size
     if split == "val":
         raw, labels = raw[cut:], labels[cut:]

@@ -19,6 +19,7 @@ import numpy as np
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.i18n import tr
+from chainrule.explain.numerical import check_step
 from chainrule.explain.parser import ExplainError
 
 MAX_ROWS = 16  # elements listed per nudged vector or matrix
@@ -46,6 +47,7 @@ def nudge(ex, name: str, h: float = 1e-6) -> list[Nudge]:
     grad = np.zeros_like(t._data) if grad is None else np.asarray(grad)
     rows = []
     data = np.asarray(t._data, dtype=np.float64)
+    check_step(h, {name: data})  # the step's rule is the numerical check's
     for k, i in enumerate(np.ndindex(data.shape)):
         if k == MAX_ROWS:
             break

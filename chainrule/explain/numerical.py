@@ -11,6 +11,7 @@ are marked, rather than printing a large disagreement silently.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -56,8 +57,7 @@ def numerical_check(
     Central: (f(x + h) − f(x − h)) / 2h, two evaluations per element; one-sided: (f(x + h) − f(x))
     / h, one per element (and the one at the point).
     """
-    if not h > 0:
-        raise ValueError(f"--h must be a positive step, got {h}")
+    check_step(h, inputs)
     with np.errstate(all="ignore"):
         base = f(inputs)
         out = NumericalCheck(h, one_sided, base, notes=notes)
@@ -79,6 +79,38 @@ def numerical_check(
                 bad = not np.isclose(est, bp, rtol=1e-4, atol=1e-6)
                 out.rows.append(NumericalRow(label, plus, minus, est, bp, bool(notes) and bad))
     return out
+
+
+def check_step(h: float, values: Mapping[str, np.ndarray]) -> None:
+    """Refuses a step ``h`` that cannot measure a slope at ``values`` (name -> array, any
+    shape). The rule, for every element x that is nudged: h is finite and > 0, h <= |x| + 1
+    (a larger step measures a secant far from x: ``--h 1e308`` gave a NaN slope), x + h and
+    x - h are finite and differ from x in float64 (a step below x's spacing moves nothing).
+
+    Raises:
+        ValueError: one line naming --h, its value, the element and the limit it breaks.
+    """
+    if not (h > 0 and math.isfinite(h)):
+        raise ValueError(f"--h must be a positive step (finite, > 0), got {h}")
+    for name, x in values.items():
+        x = np.asarray(x, dtype=np.float64)
+        for i in np.ndindex(x.shape):
+            v = float(x[i])
+            label = name if x.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
+            with np.errstate(over="ignore"):
+                up, down = np.float64(v) + h, np.float64(v) - h
+            if h > abs(v) + 1:
+                raise ValueError(
+                    f"--h {h:g} is too large for {label} = {v:g}: the step may be at most "
+                    f"|{label}| + 1 = {abs(v) + 1:g}"
+                )
+            if not (np.isfinite(up) and np.isfinite(down)):
+                raise ValueError(f"--h {h:g}: {label} = {v:g} moved by it overflows float64")
+            if up == v or down == v:
+                raise ValueError(
+                    f"--h {h:g} is too small for {label} = {v:g}: {label} ± h rounds back to "
+                    f"{v:g} in float64; the step must be at least {np.spacing(abs(v)):g}"
+                )
 
 
 def special_points(steps, name: Callable[[Tensor], str], h: float) -> list[str]:
