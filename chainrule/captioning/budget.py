@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from chainrule.datasets.vocab import MAX_LEN
+from chainrule.ops.conv import Geometry, use_shifted
 
 __all__ = [
     "MemoryBudgetError",
@@ -48,15 +51,25 @@ def parameter_count(config) -> int:
 
 
 def _encoder_floats(config) -> int:
-    """Floats the encoder keeps per image: each stage's outputs and its convolution's columns."""
+    """Floats the encoder keeps per image: each stage's outputs and its convolution's columns
+    (or, where ops/conv.py takes the shifted GEMMs instead, its padded input and two buffers of
+    outputs over the padded grid)."""
     c1, c2, c3 = config.channels
     s = config.image_size
     half, quarter, eighth = (s // 2) ** 2, (s // 4) ** 2, (s // 8) ** 2
     return (
         3 * c1 * half + 16 * half  # conv, BatchNorm, ReLU; the 4x4 columns of the input
-        + 3 * c2 * half + 9 * c1 * half + c2 * quarter  # ... and the pool
-        + 3 * c3 * quarter + 9 * c2 * quarter + c3 * eighth
+        + 3 * c2 * half + _conv3x3_work(c1, c2, s // 2) + c2 * quarter  # ... and the pool
+        + 3 * c3 * quarter + _conv3x3_work(c2, c3, s // 4) + c3 * eighth
     )  # fmt: skip
+
+
+def _conv3x3_work(c: int, o: int, side: int) -> int:
+    """Floats per image of a 3×3, padding-1 convolution's scratch: im2col's columns, or the
+    shifted path's padded input and two (Hp·Wp, O) buffers."""
+    if use_shifted(c, o, Geometry(3, 3, 1, 1, 1, 1), np.dtype(np.float32)):
+        return (c + 2 * o) * (side + 2) ** 2
+    return 9 * c * side * side
 
 
 def _decoder_floats_per_step(config, regions: int, d: int) -> int:
