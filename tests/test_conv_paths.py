@@ -113,3 +113,19 @@ def test_narrowing_conv2d_second_derivatives_match_torch(float64, rng):
     penalty(*torch.autograd.grad((yt * torch.tensor(up)).sum(), tins, create_graph=True)).backward()
     for ours, theirs in zip(ins, tins):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000])  # one image per chunk; a few, uneven
+def test_im2col_in_chunks_of_images_equals_one_product(float64, rng, monkeypatch, chunk_bytes):
+    x = rng.standard_normal((5, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    up = rng.standard_normal((5, 4, 4, 3))
+    geom = k.Geometry(3, 3, 2, 2, 1, 1)
+    ref = k.conv2d(x, w, b, geom), k.conv2d_weight(x, up, w.shape, geom)
+    monkeypatch.setattr(k, "_CHUNK_BYTES", chunk_bytes)
+    assert len(k._image_chunks(x, 12, geom)) > 1
+    np.testing.assert_allclose(k.conv2d(x, w, b, geom), ref[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        k.conv2d_weight(x, up, w.shape, geom), ref[1], rtol=1e-12, atol=1e-12
+    )
