@@ -129,3 +129,13 @@ def test_im2col_in_chunks_of_images_equals_one_product(float64, rng, monkeypatch
     np.testing.assert_allclose(
         k.conv2d_weight(x, up, w.shape, geom), ref[1], rtol=1e-12, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 20000])  # one image a chunk; 4 and 1
+def test_shifted_gemms_in_chunks_of_images_equal_one_pass(float64, rng, monkeypatch, chunk_bytes):
+    x = rng.standard_normal((5, 6, 7, 6))
+    w = rng.standard_normal((2, 6, 3, 2))
+    geom = k.Geometry(3, 2, 1, 1, 1, 0)
+    ref = k.conv2d_shifted(x, w, geom)
+    monkeypatch.setattr(k, "_CHUNK_BYTES", chunk_bytes)
+    np.testing.assert_allclose(k.conv2d_shifted(x, w, geom), ref, rtol=1e-12, atol=1e-12)

@@ -147,6 +147,24 @@ def _grad_rows(g):
     return g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
 
 
+# im2col in chunks of images: ~4 MiB of columns at a time. One (N·Ho·Wo, kh·kw·C) matrix for the
+# whole batch is larger than the caches (38 MB for the captioner's second convolution), and past
+# 32 MB glibc gives it fresh pages from the kernel at every call; chunks stay in cache between
+# their copy and their product and reuse freed memory. Measured (bench_conv.py's shapes, one
+# thread): that convolution's forward 21 → 13 ms, its weight gradient 21 → 13 ms; the cnn's
+# second convolution 8.1 → 7.0 ms; chunks of 1-2 MiB or 8+ MiB were no faster.
+_CHUNK_BYTES = 4 << 20
+
+
+def _image_chunks(x, pixels: int, geom: Geometry) -> list[tuple[int, int]]:
+    """[start, stop) ranges of images whose im2col columns (``pixels`` output pixels each) fill
+    about ``_CHUNK_BYTES``; one range when the whole batch fits."""
+    n = x.shape[0]
+    per_image = pixels * geom.kh * geom.kw * x.shape[1] * x.itemsize
+    step = max(1, _CHUNK_BYTES // max(per_image, 1))
+    return [(s, min(s + step, n)) for s in range(0, n, step)] or [(0, 0)]
+
+
 # ----- shifted GEMMs: stride 1, no window copies -----
 # Which path a convolution takes, from the per-shape timings of ``bench_conv.py --paths`` (one
 # thread; N = 64, 3×3 kernels, C and O in {16, 32, 64}, 14×14 and 32×32 images). The shifted
@@ -182,33 +200,48 @@ def conv2d_shifted(x, w, geom: Geometry):
     With R the rows of the padded channels-last grid (``_grid_rows``), the output over the whole
     padded grid is Y[r] = Σ_{a,b} R[r + a·Wp + b] · w[:, :, a, b]ᵀ; the rows of real output
     pixels (i < Ho, j < Wo) are read from it and the rest (a border of Wp - Wo columns and
-    Hp - Ho rows per image) is discarded: extra arithmetic instead of an im2col copy.
+    Hp - Ho rows per image) is discarded: extra arithmetic instead of an im2col copy. Done for a
+    chunk of images at a time (about ``_CHUNK_BYTES`` of rows and sums), which keeps the sums in
+    cache across the kh·kw products: the captioner's second input gradient 23 → 16 ms.
     x: (N, C, H, W), w: (O, C, kh, kw) → (N, O, Ho, Wo) with channels-last memory.
     """
-    n = x.shape[0]
+    n, c = x.shape[:2]
     o, _, kh, kw = w.shape
     rows, hp, wp = _grid_rows(x, geom)
     ho, wo = hp - kh + 1, wp - kw + 1
-    t = rows.shape[0]
-    m = t - (kh - 1) * wp - (kw - 1)  # the last real output pixel is row m - 1
     wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): BLAS-ready blocks
-    offsets = [(a, b) for a in range(kh) for b in range(kw)]
-    acc = xp.empty((t, o), dtype=rows.dtype)
-    xp.matmul(rows[:m], wt[0, 0], out=acc[:m])
+    offsets = [a * wp + b for a in range(kh) for b in range(kw)]
+    step = max(1, _CHUNK_BYTES // (hp * wp * (c + 2 * o) * rows.itemsize))
     y = xp.empty((n, ho, wo, o), dtype=rows.dtype)
+    acc = xp.empty((min(step, n) * hp * wp, o), dtype=rows.dtype)
+    tmp = xp.empty_like(acc)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        t = (stop - start) * hp * wp
+        r = rows[start * hp * wp : start * hp * wp + t]
+        _shifted_sum(r, wt, offsets, acc[:t], tmp[:t], y[start:stop], (hp, wp))
+    return y.transpose(0, 3, 1, 2)
+
+
+def _shifted_sum(r, wt, offsets: list[int], acc, tmp, out, grid_hw: tuple[int, int]) -> None:
+    """out (B, Ho, Wo, O) = the real pixels of Σ_k r[shift_k] · wt[k], for the B images whose
+    padded grids are the rows r (B·Hp·Wp, C); acc and tmp are (B·Hp·Wp, O) scratch."""
+    hp, wp = grid_hw
+    b, ho, wo, o = out.shape
+    m = r.shape[0] - offsets[-1]  # the last real output pixel is row m - 1
+    wt = wt.reshape(len(offsets), *wt.shape[2:])
+    xp.matmul(r[:m], wt[0], out=acc[:m])
+    grid = (b, hp, wp, o)
     if len(offsets) == 1:
-        y[...] = acc.reshape(n, hp, wp, o)[:, :ho, :wo]
-        return y.transpose(0, 3, 1, 2)
-    tmp = xp.empty((t, o), dtype=rows.dtype)
-    for k, (a, b) in enumerate(offsets[1:], start=2):
-        s = a * wp + b
-        xp.matmul(rows[s : s + m], wt[a, b], out=tmp[:m])
-        if k < len(offsets):
+        out[...] = acc.reshape(grid)[:, :ho, :wo]
+        return
+    for k in range(1, len(offsets)):
+        s = offsets[k]
+        xp.matmul(r[s : s + m], wt[k], out=tmp[:m])
+        if k < len(offsets) - 1:
             acc[:m] += tmp[:m]
         else:  # the last sum writes the real pixels straight into the contiguous output
-            grid = (n, hp, wp, o)
-            xp.add(acc.reshape(grid)[:, :ho, :wo], tmp.reshape(grid)[:, :ho, :wo], out=y)
-    return y.transpose(0, 3, 1, 2)
+            xp.add(acc.reshape(grid)[:, :ho, :wo], tmp.reshape(grid)[:, :ho, :wo], out=out)
 
 
 def conv2d_weight_shifted(x, g, w_shape: tuple[int, ...], geom: Geometry):
@@ -228,24 +261,6 @@ def conv2d_weight_shifted(x, g, w_shape: tuple[int, ...], geom: Geometry):
             s = a * wp + b
             xp.matmul(gt, rows[s : s + m], out=dw[a, b])
     return xp.ascontiguousarray(dw.transpose(2, 3, 0, 1))
-
-
-# im2col in chunks of images: ~4 MiB of columns at a time. One (N·Ho·Wo, kh·kw·C) matrix for the
-# whole batch is larger than the caches (38 MB for the captioner's second convolution), and past
-# 32 MB glibc gives it fresh pages from the kernel at every call; chunks stay in cache between
-# their copy and their product and reuse freed memory. Measured (bench_conv.py's shapes, one
-# thread): that convolution's forward 21 → 13 ms, its weight gradient 21 → 13 ms; the cnn's
-# second convolution 8.1 → 7.0 ms; chunks of 1-2 MiB or 8+ MiB were no faster.
-_CHUNK_BYTES = 4 << 20
-
-
-def _image_chunks(x, pixels: int, geom: Geometry) -> list[tuple[int, int]]:
-    """[start, stop) ranges of images whose im2col columns (``pixels`` output pixels each) fill
-    about ``_CHUNK_BYTES``; one range when the whole batch fits."""
-    n = x.shape[0]
-    per_image = pixels * geom.kh * geom.kw * x.shape[1] * x.itemsize
-    step = max(1, _CHUNK_BYTES // max(per_image, 1))
-    return [(s, min(s + step, n)) for s in range(0, n, step)] or [(0, 0)]
 
 
 # ----- the raw computations -----
