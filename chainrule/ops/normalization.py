@@ -69,11 +69,12 @@ class BatchNormTrain(Op):
         self.mean, self.var = mean.reshape(bshape), var.reshape(bshape)
         invstd = 1.0 / xp.sqrt(var + self.eps)
         self.invstd = invstd.reshape(bshape)
-        xc *= invstd  # x̂, in place: xc is ours
-        return _as_nchw(_affine(xc, w, b), x.shape)
+        # (x - μ) · (s·w) + b in place (xc is ours): one pass fewer than x̂ · w + b; PyTorch's
+        # CPU kernel folds s·w likewise (x · α + β with α = s·w).
+        return _as_nchw(_affine(xc, invstd * w, b), x.shape)
 
     def _xhat(self, x):
-        """x̂ = (x - μ) s, recomputed from x: the same operations as forward, so the same bits."""
+        """x̂ = (x - μ) s, recomputed from x for the backward (forward never forms it alone)."""
         rows = _channel_rows(x)
         if rows is not None:
             xhat = rows - self.mean.reshape(-1)
