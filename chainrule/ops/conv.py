@@ -1,4 +1,5 @@
-"""2-D convolution as im2col plus one matrix product, and its two adjoints.
+"""2-D convolution as im2col plus one matrix product, or as kh·kw shifted matrix products, and
+its two adjoints.
 
 Convolution (cross-correlation, as in every deep-learning framework) of x: (N, C, H, W) with a
 weight w: (O, C, kh, kw), stride (sh, sw) and zero padding (ph, pw) is
@@ -15,6 +16,15 @@ Its gradients are two more GEMMs with the same matrices:
 where col2im adds each entry of a column matrix back onto the pixel it was copied from, with one
 strided add per kernel offset (kh·kw of them, never a loop over pixels).
 
+Without the copy. With stride 1, on the padded channels-last grid seen as rows (one row of C
+values per pixel), kernel offset (a, b) is a fixed shift of a·Wp + b rows; so the convolution is
+kh·kw GEMMs of shifted row views by w[:, :, a, b]ᵀ, accumulated, computed over the whole padded
+grid and read back at the real pixels (``conv2d_shifted``; the weight gradient likewise, one GEMM
+per offset). ``use_shifted`` says which path a shape takes, from measurements
+(``bench_conv.py --paths``): the shifted one where C > O, which includes the stride-1 input
+gradients of the widening layers of the zoo's networks. Both paths work on chunks of images of
+about 4 MiB of scratch at a time, so that what one product writes is in cache for the next.
+
 The three ops are linear in each argument and each one's VJP is written with the other two, so
 the set is closed: ``Conv2d``'s backward, recorded with ``create_graph=True``, is itself made of
 differentiable ops, and second derivatives (e.g. gradient penalties) work.
@@ -24,8 +34,9 @@ channels-last: the memory is (N, H, W, C) and the result is its transposed view 
 no copy). Building the columns, and col2im, are several times faster from channels-last memory
 than from (N, C, H, W) memory (each window's C values are then contiguous), and the GEMM's
 (N·Ho·Wo, O) result *is* the channels-last output, so no transpose copy is made either way (the
-``cnn`` workload of benchmarks/suite.py measures the step; ``bench_conv.py`` profiles each op). Elementwise NumPy ops keep their
-inputs' memory order, so ReLU, batch norm and pooling downstream stay channels-last too.
+``cnn`` workload of benchmarks/suite.py measures the step; ``bench_conv.py`` profiles each op).
+Elementwise NumPy ops keep their inputs' memory order, so ReLU, batch norm and pooling
+downstream stay channels-last too.
 """
 
 from __future__ import annotations
