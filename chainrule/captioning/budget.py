@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from chainrule.datasets.vocab import MAX_LEN
-from chainrule.ops.conv import Geometry, use_shifted
+from chainrule.ops.conv import _CHUNK_BYTES, Geometry, use_shifted
 
 __all__ = [
     "MemoryBudgetError",
@@ -51,25 +51,34 @@ def parameter_count(config) -> int:
 
 
 def _encoder_floats(config) -> int:
-    """Floats the encoder keeps per image: each stage's outputs and its convolution's columns
-    (or, where ops/conv.py takes the shifted GEMMs instead, its padded input and two buffers of
-    outputs over the padded grid)."""
+    """Floats the encoder keeps per image: stage 1's convolution, BatchNorm and ReLU outputs;
+    in stages 2 and 3 the convolution's output and the pooled BatchNorm output and its ReLU (the
+    fused block of models/blocks.py: BN's full-size output lives only until it is pooled, counted
+    once), and where a convolution takes ops/conv.py's shifted path, its padded input. The
+    convolutions' other scratch comes in chunks of images (``_CONV_SCRATCH``)."""
     c1, c2, c3 = config.channels
     s = config.image_size
     half, quarter, eighth = (s // 2) ** 2, (s // 4) ** 2, (s // 8) ** 2
     return (
-        3 * c1 * half + 16 * half  # conv, BatchNorm, ReLU; the 4x4 columns of the input
-        + 3 * c2 * half + _conv3x3_work(c1, c2, s // 2) + c2 * quarter  # ... and the pool
-        + 3 * c3 * quarter + _conv3x3_work(c2, c3, s // 4) + c3 * eighth
+        3 * c1 * half
+        + c2 * half + 2 * c2 * quarter + _padded_input(c1, c2, s // 2)
+        + c3 * quarter + 2 * c3 * eighth + _padded_input(c2, c3, s // 4)
+        + max(c2 * half, c3 * quarter)  # the full-size BN output before its pooling
     )  # fmt: skip
 
 
-def _conv3x3_work(c: int, o: int, side: int) -> int:
-    """Floats per image of a 3×3, padding-1 convolution's scratch: im2col's columns, or the
-    shifted path's padded input and two (Hp·Wp, O) buffers."""
+def _padded_input(c: int, o: int, side: int) -> int:
+    """Floats per image of the zero-padded copy a 3×3, padding-1 convolution from C to O
+    channels makes of its input when it runs as shifted GEMMs (none for im2col, whose copies are
+    per chunk of images)."""
     if use_shifted(c, o, Geometry(3, 3, 1, 1, 1, 1), np.dtype(np.float32)):
-        return (c + 2 * o) * (side + 2) ** 2
-    return 9 * c * side * side
+        return c * (side + 2) ** 2
+    return 0
+
+
+# ops/conv.py's chunks: about 4 MiB of im2col columns (or of shifted rows and sums) at a time,
+# and the product written from them; counted once, whatever the batch.
+_CONV_SCRATCH = 2 * _CHUNK_BYTES
 
 
 def _decoder_floats_per_step(config, regions: int, d: int) -> int:
@@ -92,7 +101,7 @@ def training_bytes(config, batch_size: int, max_len: int = MAX_LEN) -> int:
         + regions * (d + config.attention_dim)
         + max_len * _decoder_floats_per_step(config, regions, d)
     )
-    return FLOAT * (4 * parameter_count(config) + 2 * batch_size * per_example)
+    return FLOAT * (4 * parameter_count(config) + 2 * batch_size * per_example) + _CONV_SCRATCH
 
 
 def decoding_bytes(config, batch_size: int, beam_size: int, max_len: int = MAX_LEN) -> int:
@@ -108,8 +117,9 @@ def decoding_bytes(config, batch_size: int, beam_size: int, max_len: int = MAX_L
         + max_len * (regions + 1)
         + 2 * beam_size * config.vocab_size  # candidates, float64
     )
-    return FLOAT * (
-        parameter_count(config) + batch_size * _encoder_floats(config) + beams * per_beam
+    return (
+        FLOAT * (parameter_count(config) + batch_size * _encoder_floats(config) + beams * per_beam)
+        + _CONV_SCRATCH
     )
 
 
