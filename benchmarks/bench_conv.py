@@ -236,9 +236,9 @@ def _median_ms(fn, repeats: int) -> float:
 def _path_fns(k, x, w, g, geom) -> dict:
     """The four computations ``time_paths`` compares, on these arrays."""
     return {
-        "fwd_im2col": lambda: np.matmul(k.im2col(x, geom), k._weight_matrix(w).T),
+        "fwd_im2col": lambda: k.conv2d_im2col(x, w, geom),
         "fwd_shifted": lambda: k.conv2d_shifted(x, w, geom),
-        "dw_im2col": lambda: np.matmul(k._grad_rows(g).T, k.im2col(x, geom)),
+        "dw_im2col": lambda: k.conv2d_weight_im2col(x, g, geom),
         "dw_shifted": lambda: k.conv2d_weight_shifted(x, g, w.shape, geom),
     }
 

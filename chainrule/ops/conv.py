@@ -274,6 +274,38 @@ def conv2d_weight_shifted(x, g, w_shape: tuple[int, ...], geom: Geometry):
     return xp.ascontiguousarray(dw.transpose(2, 3, 0, 1))
 
 
+def conv2d_im2col(x, w, geom: Geometry):
+    """x ⋆ w as (N·Ho·Wo, O) rows (the channels-last output): im2col and one GEMM per chunk of
+    images. x: (N, C, H, W), w: (O, C, kh, kw)."""
+    n = x.shape[0]
+    ho, wo = geom.out_hw(*x.shape[2:])
+    wmat = _weight_matrix(w).T
+    y = None
+    for start, stop in _image_chunks(x, ho * wo, geom):
+        part = matmul(im2col(x[start:stop], geom), wmat)
+        if y is None and stop == n:
+            return part  # one chunk: the product is the output
+        if y is None:
+            y = xp.empty((n * ho * wo, w.shape[0]), dtype=part.dtype)
+        y[start * ho * wo : stop * ho * wo] = part
+    return y
+
+
+def conv2d_weight_im2col(x, g, geom: Geometry):
+    """dW as (O, kh·kw·C), columns in im2col's (a, b, c) order: Σ over chunks of images of
+    dYᵀ · im2col(x). x: (N, C, H, W), g: (N, O, Ho, Wo)."""
+    rows = _grad_rows(g)
+    per = g.shape[2] * g.shape[3]
+    dw = None
+    for start, stop in _image_chunks(x, per, geom):
+        part = matmul(rows[start * per : stop * per].T, im2col(x[start:stop], geom))
+        if dw is None:
+            dw = part
+        else:
+            dw += part
+    return dw
+
+
 # ----- the raw computations -----
 def conv2d(x, w, b, geom: Geometry):
     """y = x ⋆ w + b on arrays: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None → (N, O, Ho, Wo).
@@ -284,17 +316,8 @@ def conv2d(x, w, b, geom: Geometry):
     o = w.shape[0]
     if x.dtype == w.dtype and use_shifted(c, o, geom, x.dtype):
         y = conv2d_shifted(x, w, geom).transpose(0, 2, 3, 1).reshape(-1, o)
-    else:  # (N·Ho·Wo, O): the channels-last output
-        wmat = _weight_matrix(w).T
-        y = None
-        for start, stop in _image_chunks(x, ho * wo, geom):
-            part = matmul(im2col(x[start:stop], geom), wmat)
-            if y is None and stop == n:
-                y = part  # one chunk: the product is the output
-                break
-            if y is None:
-                y = xp.empty((n * ho * wo, o), dtype=part.dtype)
-            y[start * ho * wo : stop * ho * wo] = part
+    else:
+        y = conv2d_im2col(x, w, geom)
     if b is not None:
         if b.dtype == y.dtype:
             y += b
@@ -326,15 +349,7 @@ def conv2d_weight(x, g, w_shape: tuple[int, ...], geom: Geometry):
     o, c, kh, kw = w_shape
     if x.dtype == g.dtype and use_shifted(c, o, geom, x.dtype):
         return conv2d_weight_shifted(x, g, w_shape, geom)
-    rows = _grad_rows(g)
-    per = g.shape[2] * g.shape[3]
-    dw = None
-    for start, stop in _image_chunks(x, per, geom):
-        part = matmul(rows[start * per : stop * per].T, im2col(x[start:stop], geom))
-        if dw is None:
-            dw = part  # (O, kh·kw·C)
-        else:
-            dw += part
+    dw = conv2d_weight_im2col(x, g, geom)  # (O, kh·kw·C)
     return xp.ascontiguousarray(dw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
 
 
