@@ -23,8 +23,8 @@ which sees them; it does not see PyTorch's) is printed too, from a separate run.
 Profile: ``cProfile`` over chainrule's steps in the one-thread run, cumulative time per op's
 forward and vjp.
 
-Paths (``--paths``): per convolution shape, im2col + one GEMM against kh·kw shifted GEMMs,
-forward and weight gradient: the measurements behind ``use_shifted`` in ops/conv.py.
+Paths (``--paths``): per convolution shape, chunked im2col + GEMM (ops/conv.py) against kh·kw
+shifted GEMMs (conv_shifted.py), forward and weight gradient: why ops/conv.py keeps im2col.
 
     .venv/bin/python benchmarks/bench_conv.py [--steps 10] [--blocks 6] [--json FILE] [--paths]
 """
@@ -41,6 +41,7 @@ import sys
 import time
 import tracemalloc
 
+import conv_shifted
 import numpy as np
 from op_profile import profile_ops
 
@@ -220,7 +221,7 @@ def measure_memory(which: str, steps: int, batch_size: int, traced: bool = False
     return res
 
 
-# ----- the two convolution paths, per shape: what ``ops/conv.py``'s rule is derived from -----
+# ----- the two convolution paths, per shape: why ``ops/conv.py`` keeps im2col -----
 PATH_SHAPES = [(c, o, hw) for hw in (14, 32) for c in (16, 32, 64) for o in (16, 32, 64)]
 
 
@@ -237,9 +238,9 @@ def _path_fns(k, x, w, g, geom) -> dict:
     """The four computations ``time_paths`` compares, on these arrays."""
     return {
         "fwd_im2col": lambda: k.conv2d_im2col(x, w, geom),
-        "fwd_shifted": lambda: k.conv2d_shifted(x, w, geom),
+        "fwd_shifted": lambda: conv_shifted.conv2d_shifted(x, w, geom),
         "dw_im2col": lambda: k.conv2d_weight_im2col(x, g, geom),
-        "dw_shifted": lambda: k.conv2d_weight_shifted(x, g, w.shape, geom),
+        "dw_shifted": lambda: conv_shifted.conv2d_weight_shifted(x, g, w.shape, geom),
     }
 
 
@@ -247,7 +248,7 @@ def time_paths(repeats: int = 5, batch_size: int = BATCH) -> list[dict]:
     """For each (C, O, H=W) of ``PATH_SHAPES`` (3×3 kernel, padding 1, stride 1, float32,
     channels-last input as the network makes it): the median ms of the forward convolution as
     im2col + one GEMM and as shifted GEMMs, and of the weight gradient both ways, the paths
-    taking turns; then whether ``use_shifted`` picked the faster one.
+    taking turns; then whether ops/conv.py's path (im2col) was the faster one.
     (An input gradient with stride 1 is the forward convolution of dY, C and O swapped.)"""
     from chainrule.ops import conv as k
 
@@ -264,14 +265,13 @@ def time_paths(repeats: int = 5, batch_size: int = BATCH) -> list[dict]:
             for name, fn in fns.items():
                 ms[name].append(_median_ms(fn, 1))
         row = {"C": c, "O": o, "HW": hw, **{n: statistics.median(v) for n, v in ms.items()}}
-        row["fwd_rule"] = "shifted" if k.use_shifted(c, o, geom, x.dtype) else "im2col"
-        row["dw_rule"] = row["fwd_rule"]
+        row["fwd_rule"] = row["dw_rule"] = "im2col"  # ops/conv.py's only path
         rows.append(row)
     return rows
 
 
 def print_paths(rows: list[dict]) -> None:
-    print("convolution paths, 3×3 pad 1 stride 1, batch 64, median ms (the rule's pick in [ ]):")
+    print("convolution paths, 3×3 pad 1 stride 1, batch 64, median ms (ops/conv.py's in [ ]):")
     print(f"  {'C':>3} {'O':>3} {'H=W':>4} | {'fwd im2col':>10} {'shifted':>8} | "
           f"{'dW im2col':>9} {'shifted':>8}")  # fmt: skip
     agree = 0
@@ -287,7 +287,7 @@ def print_paths(rows: list[dict]) -> None:
                 + (f"[{b:.1f}]" if pick == "shifted" else f"{b:.1f}").rjust(8)
             )
         print(f"  {r['C']:>3} {r['O']:>3} {r['HW']:>4} | {cells[0]} | {cells[1]}")
-    print(f"  the rule picked the faster path in {agree} of {2 * len(rows)} cases")
+    print(f"  ops/conv.py's path was the faster in {agree} of {2 * len(rows)} cases")
 
 
 # ----- profile -----

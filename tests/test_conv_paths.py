@@ -1,8 +1,12 @@
-"""The two convolution paths of ops/conv.py: shifted GEMMs on the padded grid (stride 1, more input
-than output channels) and im2col. Both against each other and PyTorch, forward, input and weight
-gradients, second derivatives, and gradcheck, on shapes where the rule picks the shifted path."""
+"""Convolution paths: ops/conv.py's im2col in chunks of images, and the shifted-GEMM alternative
+that bench_conv.py --paths measures against it (benchmarks/conv_shifted.py), computing the same
+convolution; narrowing convolutions (C > O, whose stride-1 input gradients are widening ones)
+against PyTorch, forward, input and weight gradients, second derivatives, and gradcheck."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +14,9 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.ops import conv as k
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import conv_shifted
 
 torch = pytest.importorskip("torch")
 
@@ -19,7 +26,7 @@ GEOMETRIES = [(3, 3, 1, 1), (3, 3, 0, 0), (2, 3, 1, 0), (1, 1, 0, 0), (5, 4, 1, 
 
 
 @pytest.mark.parametrize(("kh", "kw", "ph", "pw"), GEOMETRIES)
-def test_shifted_paths_equal_im2col(float64, rng, kh, kw, ph, pw):
+def test_shifted_gemms_equal_im2col(float64, rng, kh, kw, ph, pw):
     geom = k.Geometry(kh, kw, 1, 1, ph, pw)
     x = rng.standard_normal((2, 5, 7, 6))
     w = rng.standard_normal((3, 5, kh, kw))
@@ -27,22 +34,12 @@ def test_shifted_paths_equal_im2col(float64, rng, kh, kw, ph, pw):
     g = rng.standard_normal((2, 3, ho, wo))
     cols = k.im2col(x, geom)
     y_ref = (cols @ k._weight_matrix(w).T).reshape(2, ho, wo, 3).transpose(0, 3, 1, 2)
-    y = k.conv2d_shifted(x, w, geom)
+    y = conv_shifted.conv2d_shifted(x, w, geom)
     np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
     assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last, as im2col's result
     dw_ref = (k._grad_rows(g).T @ cols).reshape(3, kh, kw, 5).transpose(0, 3, 1, 2)
-    dw = k.conv2d_weight_shifted(x, g, w.shape, geom)
+    dw = conv_shifted.conv2d_weight_shifted(x, g, w.shape, geom)
     np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
-
-
-def test_the_rule_picks_shifted_for_narrowing_stride_one_convolutions():
-    geom = k.Geometry(3, 3, 1, 1, 1, 1)
-    f32 = np.dtype(np.float32)
-    assert k.use_shifted(64, 32, geom, f32)
-    assert not k.use_shifted(32, 64, geom, f32)  # widening: im2col measured faster
-    assert not k.use_shifted(32, 32, geom, f32)
-    assert not k.use_shifted(64, 32, k.Geometry(3, 3, 2, 2, 1, 1), f32)  # strided
-    assert not k.use_shifted(64, 32, geom, np.dtype(np.float16))  # no BLAS for half
 
 
 @pytest.mark.parametrize(("kh", "kw", "ph", "pw"), GEOMETRIES[:5])
@@ -136,6 +133,6 @@ def test_shifted_gemms_in_chunks_of_images_equal_one_pass(float64, rng, monkeypa
     x = rng.standard_normal((5, 6, 7, 6))
     w = rng.standard_normal((2, 6, 3, 2))
     geom = k.Geometry(3, 2, 1, 1, 1, 0)
-    ref = k.conv2d_shifted(x, w, geom)
-    monkeypatch.setattr(k, "_CHUNK_BYTES", chunk_bytes)
-    np.testing.assert_allclose(k.conv2d_shifted(x, w, geom), ref, rtol=1e-12, atol=1e-12)
+    ref = conv_shifted.conv2d_shifted(x, w, geom)
+    monkeypatch.setattr(conv_shifted, "_CHUNK_BYTES", chunk_bytes)
+    np.testing.assert_allclose(conv_shifted.conv2d_shifted(x, w, geom), ref, rtol=1e-12, atol=1e-12)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from chainrule.datasets.vocab import MAX_LEN
-from chainrule.ops.conv import _CHUNK_BYTES, Geometry, use_shifted
+from chainrule.ops.conv import _CHUNK_BYTES
 
 __all__ = [
     "MemoryBudgetError",
@@ -54,29 +52,19 @@ def _encoder_floats(config) -> int:
     """Floats the encoder keeps per image: stage 1's convolution, BatchNorm and ReLU outputs;
     in stages 2 and 3 the convolution's output and the pooled BatchNorm output and its ReLU (the
     fused block of models/blocks.py: BN's full-size output lives only until it is pooled, counted
-    once), and where a convolution takes ops/conv.py's shifted path, its padded input. The
-    convolutions' other scratch comes in chunks of images (``_CONV_SCRATCH``)."""
+    once). The convolutions' im2col columns come in chunks of images (``_CONV_SCRATCH``)."""
     c1, c2, c3 = config.channels
     s = config.image_size
     half, quarter, eighth = (s // 2) ** 2, (s // 4) ** 2, (s // 8) ** 2
     return (
         3 * c1 * half
-        + c2 * half + 2 * c2 * quarter + _padded_input(c1, c2, s // 2)
-        + c3 * quarter + 2 * c3 * eighth + _padded_input(c2, c3, s // 4)
+        + c2 * half + 2 * c2 * quarter
+        + c3 * quarter + 2 * c3 * eighth
         + max(c2 * half, c3 * quarter)  # the full-size BN output before its pooling
     )  # fmt: skip
 
 
-def _padded_input(c: int, o: int, side: int) -> int:
-    """Floats per image of the zero-padded copy a 3×3, padding-1 convolution from C to O
-    channels makes of its input when it runs as shifted GEMMs (none for im2col, whose copies are
-    per chunk of images)."""
-    if use_shifted(c, o, Geometry(3, 3, 1, 1, 1, 1), np.dtype(np.float32)):
-        return c * (side + 2) ** 2
-    return 0
-
-
-# ops/conv.py's chunks: about 4 MiB of im2col columns (or of shifted rows and sums) at a time,
+# ops/conv.py's chunks: about 4 MiB of im2col columns at a time,
 # and the product written from them; counted once, whatever the batch.
 _CONV_SCRATCH = 2 * _CHUNK_BYTES
 

@@ -1,5 +1,4 @@
-"""2-D convolution as im2col plus one matrix product, or as kh·kw shifted matrix products, and
-its two adjoints.
+"""2-D convolution as im2col plus one matrix product, and its two adjoints.
 
 Convolution (cross-correlation, as in every deep-learning framework) of x: (N, C, H, W) with a
 weight w: (O, C, kh, kw), stride (sh, sw) and zero padding (ph, pw) is
@@ -16,14 +15,11 @@ Its gradients are two more GEMMs with the same matrices:
 where col2im adds each entry of a column matrix back onto the pixel it was copied from, with one
 strided add per kernel offset (kh·kw of them, never a loop over pixels).
 
-Without the copy. With stride 1, on the padded channels-last grid seen as rows (one row of C
-values per pixel), kernel offset (a, b) is a fixed shift of a·Wp + b rows; so the convolution is
-kh·kw GEMMs of shifted row views by w[:, :, a, b]ᵀ, accumulated, computed over the whole padded
-grid and read back at the real pixels (``conv2d_shifted``; the weight gradient likewise, one GEMM
-per offset). ``use_shifted`` says which path a shape takes, from measurements
-(``bench_conv.py --paths``): the shifted one where C > O, which includes the stride-1 input
-gradients of the widening layers of the zoo's networks. Both paths work on chunks of images of
-about 4 MiB of scratch at a time, so that what one product writes is in cache for the next.
+The columns are built and multiplied one chunk of images at a time (about 4 MiB of columns):
+a chunk is still in cache when its product reads it. The alternative without any copy, kh·kw
+GEMMs on shifted row views of the padded channels-last grid (``benchmarks/conv_shifted.py``),
+was measured against this per shape (``bench_conv.py --paths``): once im2col was chunked, it
+won or tied on every shape measured, forward and weight gradient, so it is the only path.
 
 The three ops are linear in each argument and each one's VJP is written with the other two, so
 the set is closed: ``Conv2d``'s backward, recorded with ``create_graph=True``, is itself made of
@@ -176,104 +172,6 @@ def _image_chunks(x, pixels: int, geom: Geometry) -> list[tuple[int, int]]:
     return [(s, min(s + step, n)) for s in range(0, n, step)] or [(0, 0)]
 
 
-# ----- shifted GEMMs: stride 1, no window copies -----
-# Which path a convolution takes, from the per-shape timings of ``bench_conv.py --paths`` (one
-# thread; N = 64, 3×3 kernels, C and O in {16, 32, 64}, 14×14 and 32×32 images). The shifted
-# forward does kh·kw products with K = C each and kh·kw - 1 accumulating passes over an (M, O)
-# buffer; im2col does one product with K = kh·kw·C after copying kh·kw·C values per output
-# pixel. The copy costs most (relative to the product) when O is small, the accumulation and the
-# short K when C is small. Measured: where C > O the shifted GEMMs won, forward and weight
-# gradient, by 5-40 %; where C < O im2col won by 15-150 %; at C = O they were within noise of
-# each other. With stride 1 the input gradient is itself a forward convolution (of dY, from O
-# channels to C), so the backward of the usual widening layer (C < O) takes the shifted path.
-def use_shifted(c: int, o: int, geom: Geometry, dtype) -> bool:
-    """Whether a convolution from C to O channels (or its weight gradient) runs as shifted GEMMs
-    rather than im2col: stride 1, C > O, float32 or float64."""
-    return geom.sh == 1 and geom.sw == 1 and c > o and dtype in _BLAS_FLOATS
-
-
-_BLAS_FLOATS = (xp.dtype(xp.float32), xp.dtype(xp.float64))
-
-
-def _grid_rows(x, geom: Geometry):
-    """x (N, C, H, W) zero-padded, channels-last, contiguous, as rows: (N·Hp·Wp, C), and
-    (Hp, Wp). Row r + a·Wp + b is the pixel at kernel offset (a, b) of the window starting at
-    row r, for every r: each kernel offset is one fixed shift of the rows."""
-    xh = padded_channels_last(x, geom.ph, geom.pw)
-    if not xh.flags.c_contiguous:
-        xh = xp.ascontiguousarray(xh)
-    return xh.reshape(-1, xh.shape[3]), xh.shape[1], xh.shape[2]
-
-
-def conv2d_shifted(x, w, geom: Geometry):
-    """x ⋆ w for stride 1, as kh·kw accumulating GEMMs on shifted views of the padded grid.
-
-    With R the rows of the padded channels-last grid (``_grid_rows``), the output over the whole
-    padded grid is Y[r] = Σ_{a,b} R[r + a·Wp + b] · w[:, :, a, b]ᵀ; the rows of real output
-    pixels (i < Ho, j < Wo) are read from it and the rest (a border of Wp - Wo columns and
-    Hp - Ho rows per image) is discarded: extra arithmetic instead of an im2col copy. Done for a
-    chunk of images at a time (about ``_CHUNK_BYTES`` of rows and sums), which keeps the sums in
-    cache across the kh·kw products: the captioner's second input gradient 23 → 16 ms.
-    x: (N, C, H, W), w: (O, C, kh, kw) → (N, O, Ho, Wo) with channels-last memory.
-    """
-    n, c = x.shape[:2]
-    o, _, kh, kw = w.shape
-    rows, hp, wp = _grid_rows(x, geom)
-    ho, wo = hp - kh + 1, wp - kw + 1
-    wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): BLAS-ready blocks
-    offsets = [a * wp + b for a in range(kh) for b in range(kw)]
-    step = max(1, _CHUNK_BYTES // (hp * wp * (c + 2 * o) * rows.itemsize))
-    y = xp.empty((n, ho, wo, o), dtype=rows.dtype)
-    acc = xp.empty((min(step, n) * hp * wp, o), dtype=rows.dtype)
-    tmp = xp.empty_like(acc)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        t = (stop - start) * hp * wp
-        r = rows[start * hp * wp : start * hp * wp + t]
-        _shifted_sum(r, wt, offsets, acc[:t], tmp[:t], y[start:stop], (hp, wp))
-    return y.transpose(0, 3, 1, 2)
-
-
-def _shifted_sum(r, wt, offsets: list[int], acc, tmp, out, grid_hw: tuple[int, int]) -> None:
-    """out (B, Ho, Wo, O) = the real pixels of Σ_k r[shift_k] · wt[k], for the B images whose
-    padded grids are the rows r (B·Hp·Wp, C); acc and tmp are (B·Hp·Wp, O) scratch."""
-    hp, wp = grid_hw
-    b, ho, wo, o = out.shape
-    m = r.shape[0] - offsets[-1]  # the last real output pixel is row m - 1
-    wt = wt.reshape(len(offsets), *wt.shape[2:])
-    xp.matmul(r[:m], wt[0], out=acc[:m])
-    grid = (b, hp, wp, o)
-    if len(offsets) == 1:
-        out[...] = acc.reshape(grid)[:, :ho, :wo]
-        return
-    for k in range(1, len(offsets)):
-        s = offsets[k]
-        xp.matmul(r[s : s + m], wt[k], out=tmp[:m])
-        if k < len(offsets) - 1:
-            acc[:m] += tmp[:m]
-        else:  # the last sum writes the real pixels straight into the contiguous output
-            xp.add(acc.reshape(grid)[:, :ho, :wo], tmp.reshape(grid)[:, :ho, :wo], out=out)
-
-
-def conv2d_weight_shifted(x, g, w_shape: tuple[int, ...], geom: Geometry):
-    """dW for stride 1 as one GEMM per kernel offset: dW[:, :, a, b] = G_gridᵀ · R[shift a·Wp + b],
-    with G_grid the output gradient placed on the padded grid (zero off the real pixels).
-    x: (N, C, H, W), g: (N, O, Ho, Wo) → (O, C, kh, kw)."""
-    o, c, kh, kw = w_shape
-    n, _, ho, wo = g.shape
-    rows, hp, wp = _grid_rows(x, geom)
-    m = rows.shape[0] - (kh - 1) * wp - (kw - 1)
-    gg = xp.zeros((n, hp, wp, o), dtype=rows.dtype)
-    gg[:, :ho, :wo] = g.transpose(0, 2, 3, 1)
-    gt = gg.reshape(-1, o)[:m].T
-    dw = xp.empty((kh, kw, o, c), dtype=rows.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            s = a * wp + b
-            xp.matmul(gt, rows[s : s + m], out=dw[a, b])
-    return xp.ascontiguousarray(dw.transpose(2, 3, 0, 1))
-
-
 def conv2d_im2col(x, w, geom: Geometry):
     """x ⋆ w as (N·Ho·Wo, O) rows (the channels-last output): im2col and one GEMM per chunk of
     images. x: (N, C, H, W), w: (O, C, kh, kw)."""
@@ -309,15 +207,11 @@ def conv2d_weight_im2col(x, g, geom: Geometry):
 # ----- the raw computations -----
 def conv2d(x, w, b, geom: Geometry):
     """y = x ⋆ w + b on arrays: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None → (N, O, Ho, Wo).
-    Stride-1 convolutions with more input than output channels run as shifted GEMMs
-    (``use_shifted``), the others as im2col and one GEMM."""
-    n, c, h, wd = x.shape
+    Computed as im2col and one GEMM per chunk of images (``conv2d_im2col``)."""
+    n, _, h, wd = x.shape
     ho, wo = geom.out_hw(h, wd)
     o = w.shape[0]
-    if x.dtype == w.dtype and use_shifted(c, o, geom, x.dtype):
-        y = conv2d_shifted(x, w, geom).transpose(0, 2, 3, 1).reshape(-1, o)
-    else:
-        y = conv2d_im2col(x, w, geom)
+    y = conv2d_im2col(x, w, geom)
     if b is not None:
         if b.dtype == y.dtype:
             y += b
@@ -347,8 +241,6 @@ def conv2d_weight(x, g, w_shape: tuple[int, ...], geom: Geometry):
     """dW = dYᵀ · cols: the gradient of a convolution with respect to its weight.
     x: (N, C, H, W), g: (N, O, Ho, Wo) → (O, C, kh, kw)."""
     o, c, kh, kw = w_shape
-    if x.dtype == g.dtype and use_shifted(c, o, geom, x.dtype):
-        return conv2d_weight_shifted(x, g, w_shape, geom)
     dw = conv2d_weight_im2col(x, g, geom)  # (O, kh·kw·C)
     return xp.ascontiguousarray(dw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
 
