@@ -23,7 +23,10 @@ which sees them; it does not see PyTorch's) is printed too, from a separate run.
 Profile: ``cProfile`` over chainrule's steps in the one-thread run, cumulative time per op's
 forward and vjp.
 
-    .venv/bin/python benchmarks/bench_conv.py [--steps 10] [--blocks 6] [--json FILE]
+Paths (``--paths``): per convolution shape, chunked im2col + GEMM (ops/conv.py) against kh·kw
+shifted GEMMs (conv_shifted.py), forward and weight gradient: why ops/conv.py keeps im2col.
+
+    .venv/bin/python benchmarks/bench_conv.py [--steps 10] [--blocks 6] [--json FILE] [--paths]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import sys
 import time
 import tracemalloc
 
+import conv_shifted
 import numpy as np
 from op_profile import profile_ops
 
@@ -217,6 +221,75 @@ def measure_memory(which: str, steps: int, batch_size: int, traced: bool = False
     return res
 
 
+# ----- the two convolution paths, per shape: why ``ops/conv.py`` keeps im2col -----
+PATH_SHAPES = [(c, o, hw) for hw in (14, 32) for c in (16, 32, 64) for o in (16, 32, 64)]
+
+
+def _median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def _path_fns(k, x, w, g, geom) -> dict:
+    """The four computations ``time_paths`` compares, on these arrays."""
+    return {
+        "fwd_im2col": lambda: k.conv2d_im2col(x, w, geom),
+        "fwd_shifted": lambda: conv_shifted.conv2d_shifted(x, w, geom),
+        "dw_im2col": lambda: k.conv2d_weight_im2col(x, g, geom),
+        "dw_shifted": lambda: conv_shifted.conv2d_weight_shifted(x, g, w.shape, geom),
+    }
+
+
+def time_paths(repeats: int = 5, batch_size: int = BATCH) -> list[dict]:
+    """For each (C, O, H=W) of ``PATH_SHAPES`` (3×3 kernel, padding 1, stride 1, float32,
+    channels-last input as the network makes it): the median ms of the forward convolution as
+    im2col + one GEMM and as shifted GEMMs, and of the weight gradient both ways, the paths
+    taking turns; then whether ops/conv.py's path (im2col) was the faster one.
+    (An input gradient with stride 1 is the forward convolution of dY, C and O swapped.)"""
+    from chainrule.ops import conv as k
+
+    geom = k.Geometry(3, 3, 1, 1, 1, 1)
+    rng = np.random.default_rng(0)
+    rows = []
+    for c, o, hw in PATH_SHAPES:
+        x = rng.standard_normal((batch_size, hw, hw, c), dtype=np.float32).transpose(0, 3, 1, 2)
+        w = rng.standard_normal((o, c, 3, 3), dtype=np.float32)
+        g = rng.standard_normal((batch_size, hw, hw, o), dtype=np.float32).transpose(0, 3, 1, 2)
+        fns = _path_fns(k, x, w, g, geom)
+        ms = {name: [] for name in fns}
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                ms[name].append(_median_ms(fn, 1))
+        row = {"C": c, "O": o, "HW": hw, **{n: statistics.median(v) for n, v in ms.items()}}
+        row["fwd_rule"] = row["dw_rule"] = "im2col"  # ops/conv.py's only path
+        rows.append(row)
+    return rows
+
+
+def print_paths(rows: list[dict]) -> None:
+    print("convolution paths, 3×3 pad 1 stride 1, batch 64, median ms (ops/conv.py's in [ ]):")
+    print(f"  {'C':>3} {'O':>3} {'H=W':>4} | {'fwd im2col':>10} {'shifted':>8} | "
+          f"{'dW im2col':>9} {'shifted':>8}")  # fmt: skip
+    agree = 0
+    for r in rows:
+        cells = []
+        for kind in ("fwd", "dw"):
+            a, b = r[f"{kind}_im2col"], r[f"{kind}_shifted"]
+            pick = r[f"{kind}_rule"]
+            agree += (pick == "shifted") == (b < a)
+            cells.append(
+                (f"[{a:.1f}]" if pick == "im2col" else f"{a:.1f}").rjust(10 if kind == "fwd" else 9)
+                + " "
+                + (f"[{b:.1f}]" if pick == "shifted" else f"{b:.1f}").rjust(8)
+            )
+        print(f"  {r['C']:>3} {r['O']:>3} {r['HW']:>4} | {cells[0]} | {cells[1]}")
+    print(f"  ops/conv.py's path was the faster in {agree} of {2 * len(rows)} cases")
+
+
 # ----- profile -----
 def profile(run: ChainruleRun, steps: int, top: int = 14) -> list[tuple[str, int, float]]:
     """(op method, calls per step, ms per step) of the costliest ops, by cumulative time: CPU
@@ -234,7 +307,19 @@ def main() -> None:
     p.add_argument("--memory-child", choices=["chainrule", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--cpu-child", choices=["chainrule", "torch"], help=argparse.SUPPRESS)
+    p.add_argument(
+        "--paths",
+        action="store_true",
+        help="only time im2col against shifted GEMMs per shape (the rule in ops/conv.py)",
+    )
     args = p.parse_args()
+    if args.paths:
+        rows = time_paths(batch_size=args.batch)
+        print_paths(rows)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"paths": rows}, f, indent=2)
+        return
     if args.cpu_child:
         cpu_child(args.cpu_child, 2 * args.steps, args.batch)
         return

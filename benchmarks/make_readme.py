@@ -133,6 +133,15 @@ def workload_notes(run: dict) -> list[str]:
                 f" {fmt_ratio(r.get('by_hand_over_torch'))} of PyTorch eager; chainrule compiled"
                 f" is {fmt_ratio(r.get('compiled_over_by_hand'))}× that."
             )
+        floor = w["variants"].get("gemm_floor")
+        if floor:
+            r = w["ratios"]
+            line += (
+                f" Its GEMMs alone (the same shapes in NumPy, the GEMM floor): {fmt_ms(floor)} ms,"
+                f" {fmt_ratio(r.get('gemm_floor_over_torch'))} of PyTorch eager; chainrule eager"
+                f" is {fmt_ratio(r.get('eager_over_gemm_floor'))}× that, compiled"
+                f" {fmt_ratio(r.get('compiled_over_gemm_floor'))}×."
+            )
         lines.append(line)
     return lines
 

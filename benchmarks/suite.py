@@ -28,7 +28,9 @@ core at every parallel region; ``--threads 2 --workloads nielsen`` shows it); Op
 spin the same way.
 
 Time: median (and min) wall-clock ms per step after warm-up steps; chainrule eager, compiled and
-PyTorch eager take turns in rounds so that load from other processes hits them alike. The number of
+PyTorch eager take turns in rounds so that load from other processes hits them alike. For cnn and
+captioner the GEMM floor takes its turns too: the step's matrix products alone, the same shapes in
+NumPy (``gemm_floor.py``), so that the distance to what the arithmetic itself costs is visible. The number of
 steps is chosen per variant for about 3 s of timed steps (``--quick``: a quarter), or ``--steps``.
 torch.compile is timed in its own process, after its compile and warm-up steps.
 
@@ -246,9 +248,11 @@ def bench_workload(name: str, args) -> dict:
         res["variants"]["cr_compiled"] = {"error": one_line(e)}
         timed.remove("cr_compiled")
         print(f"  check FAILED, cr_compiled n/a: {one_line(e)}", flush=True)
+    floor = ["gemm_floor"] * (work.gemm_floor() is not None)  # its GEMMs alone, timed alike
+    extra = ["numpy_by_hand"] * bool(hand) + floor
     t0 = time.perf_counter()
-    res["variants"].update(time_interleaved(work, timed + ["numpy_by_hand"] * bool(hand), args))
-    for v in timed + ["numpy_by_hand"] * bool(hand):
+    res["variants"].update(time_interleaved(work, timed + extra, args))
+    for v in timed + extra:
         r = res["variants"][v]
         note = work.per_step_note(r["median_s"] * 1e3)
         if note:

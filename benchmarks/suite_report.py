@@ -170,6 +170,10 @@ def ratios(res: dict) -> dict:
     if "numpy_by_hand" in v:
         out["by_hand_over_torch"] = div(med("numpy_by_hand"), t)
         out["compiled_over_by_hand"] = div(med("cr_compiled"), med("numpy_by_hand"))
+    if "gemm_floor" in v:
+        out["gemm_floor_over_torch"] = div(med("gemm_floor"), t)
+        out["eager_over_gemm_floor"] = div(med("cr_eager"), med("gemm_floor"))
+        out["compiled_over_gemm_floor"] = div(med("cr_compiled"), med("gemm_floor"))
     goal = TIME_GOALS.get(res["name"])
     c = out["compiled_over_torch"]
     out["goals"] = {
@@ -247,6 +251,13 @@ def print_table(results: dict) -> None:
                 f"{name}: the same step by hand in NumPy {fmt_ms(v['numpy_by_hand'])} ms = "
                 f"{fmt_ratio(r['by_hand_over_torch'])} of PyTorch eager (the floor); chainrule "
                 f"compiled is {fmt_ratio(r['compiled_over_by_hand'])}x that"
+            )
+        if r.get("gemm_floor_over_torch") is not None:
+            notes.append(
+                f"{name}: its GEMMs alone in NumPy {fmt_ms(v['gemm_floor'])} ms = "
+                f"{fmt_ratio(r['gemm_floor_over_torch'])} of PyTorch eager (the GEMM floor); "
+                f"chainrule eager is {fmt_ratio(r['eager_over_gemm_floor'])}x that, compiled "
+                f"{fmt_ratio(r['compiled_over_gemm_floor'])}x"
             )
         for k, x in v.items():
             if x and x.get("fallback"):

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_captioner
 import bench_conv
 import bench_ops
+from gemm_floor import floor_run, record_gemms
 
 from chainrule.models import get_recipe
 from chainrule.training.optimizers import make_optimizer
@@ -112,6 +113,11 @@ class Workload:
         """The step written by hand in NumPy, where the suite has one (else None)."""
         return None
 
+    def gemm_floor(self) -> Run | None:
+        """The step's matrix products alone, in NumPy (``gemm_floor.py``), where the suite
+        measures that floor (the convolutional workloads; else None)."""
+        return None
+
 
 class RecipeWorkload(Workload):
     """A zoo recipe (nielsen, mlp, cnn) at its batch size, on random images and labels."""
@@ -169,6 +175,13 @@ class RecipeWorkload(Workload):
             return loss
 
         return _chainrule_run(model, step_fn, compiled, self.batches())
+
+    def gemm_floor(self) -> Run | None:
+        if self.name != "cnn":
+            return None
+        model = self._cr_model()
+        x = cr.from_numpy(self.batches()[0][0])
+        return floor_run(record_gemms(model, lambda: model(x)), Run)
 
     def by_hand(self) -> Run | None:
         """``nielsen`` only: the same step written by hand as whole-batch float32 NumPy, in place
@@ -292,6 +305,12 @@ class CaptionerWorkload(Workload):
 
         return _chainrule_run(model, step_fn, compiled, self.batches())
 
+    def gemm_floor(self) -> Run | None:
+        model = self._cr_model()
+        images, inputs, _ = self.batches()[0]
+        shapes = record_gemms(model, lambda: model(cr.from_numpy(images), cr.from_numpy(inputs)))
+        return floor_run(shapes, Run)
+
     def torch(self, compiled: bool) -> Run:
         import torch
 
@@ -372,6 +391,8 @@ def make_workload(name: str) -> Workload:
 def make_run(work: Workload, variant: str) -> Run:
     if variant == "numpy_by_hand":
         return work.by_hand()
+    if variant == "gemm_floor":
+        return work.gemm_floor()
     if variant.startswith("cr_"):
         return work.chainrule(compiled=variant == "cr_compiled")
     return work.torch(compiled=variant == "torch_compile")

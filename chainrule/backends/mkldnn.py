@@ -4,5 +4,5 @@ enabled: bool = True
 
 
 def is_available() -> bool:
-    """False: chainrule's convolutions are its own (im2col and one GEMM), not oneDNN's."""
+    """False: chainrule's convolutions are its own (GEMMs in NumPy's BLAS), not oneDNN's."""
     return False

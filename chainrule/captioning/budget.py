@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from chainrule.datasets.vocab import MAX_LEN
+from chainrule.ops.conv import _CHUNK_BYTES
 
 __all__ = [
     "MemoryBudgetError",
@@ -48,15 +49,24 @@ def parameter_count(config) -> int:
 
 
 def _encoder_floats(config) -> int:
-    """Floats the encoder keeps per image: each stage's outputs and its convolution's columns."""
+    """Floats the encoder keeps per image: stage 1's convolution, BatchNorm and ReLU outputs;
+    in stages 2 and 3 the convolution's output and the pooled BatchNorm output and its ReLU (the
+    fused block of models/blocks.py: BN's full-size output lives only until it is pooled, counted
+    once). The convolutions' im2col columns come in chunks of images (``_CONV_SCRATCH``)."""
     c1, c2, c3 = config.channels
     s = config.image_size
     half, quarter, eighth = (s // 2) ** 2, (s // 4) ** 2, (s // 8) ** 2
     return (
-        3 * c1 * half + 16 * half  # conv, BatchNorm, ReLU; the 4x4 columns of the input
-        + 3 * c2 * half + 9 * c1 * half + c2 * quarter  # ... and the pool
-        + 3 * c3 * quarter + 9 * c2 * quarter + c3 * eighth
+        3 * c1 * half
+        + c2 * half + 2 * c2 * quarter
+        + c3 * quarter + 2 * c3 * eighth
+        + max(c2 * half, c3 * quarter)  # the full-size BN output before its pooling
     )  # fmt: skip
+
+
+# ops/conv.py's chunks: about 4 MiB of im2col columns at a time,
+# and the product written from them; counted once, whatever the batch.
+_CONV_SCRATCH = 2 * _CHUNK_BYTES
 
 
 def _decoder_floats_per_step(config, regions: int, d: int) -> int:
@@ -79,7 +89,7 @@ def training_bytes(config, batch_size: int, max_len: int = MAX_LEN) -> int:
         + regions * (d + config.attention_dim)
         + max_len * _decoder_floats_per_step(config, regions, d)
     )
-    return FLOAT * (4 * parameter_count(config) + 2 * batch_size * per_example)
+    return FLOAT * (4 * parameter_count(config) + 2 * batch_size * per_example) + _CONV_SCRATCH
 
 
 def decoding_bytes(config, batch_size: int, beam_size: int, max_len: int = MAX_LEN) -> int:
@@ -95,8 +105,9 @@ def decoding_bytes(config, batch_size: int, beam_size: int, max_len: int = MAX_L
         + max_len * (regions + 1)
         + 2 * beam_size * config.vocab_size  # candidates, float64
     )
-    return FLOAT * (
-        parameter_count(config) + batch_size * _encoder_floats(config) + beams * per_beam
+    return (
+        FLOAT * (parameter_count(config) + batch_size * _encoder_floats(config) + beams * per_beam)
+        + _CONV_SCRATCH
     )
 
 

@@ -32,8 +32,8 @@ def conv2d(
                                              · w[o, c, a, b']
 
     where x_pad is x with ``padding`` rows/columns of zeros on each side and g(o) the group of
-    output channel o. Computed as im2col and one matrix product; the backward pass is two more
-    (see ``chainrule/ops/conv.py``), and it is differentiable again (gradients of gradients
+    output channel o. Computed as im2col and one matrix product (per chunk of images); the
+    backward pass is two more (see ``chainrule/ops/conv.py``), and it is differentiable again (gradients of gradients
     work). A dilated filter is the filter with d - 1 zeros between its taps, and groups are
     convolved one by one, so neither needs an op of its own.
 

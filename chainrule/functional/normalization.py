@@ -13,7 +13,10 @@ import numpy as np
 from chainrule.autograd.compile_hooks import side_effect
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
 from chainrule.errors import ShapeError, user_line
-from chainrule.ops.normalization import BatchNormTrain
+from chainrule.functional.conv import check_window
+from chainrule.functional.pooling import max_pool2d
+from chainrule.ops.conv import Geometry
+from chainrule.ops.normalization import BatchNormMaxPool2d, BatchNormTrain
 
 
 def batch_norm(
@@ -80,8 +83,42 @@ def _check_batch_norm_shapes(input, running_mean, running_var, weight, bias) -> 
     return C
 
 
-def _batch_norm_train(input, running_mean, running_var, weight, bias, momentum, eps) -> Tensor:
-    """y from the batch's statistics; the running statistics, when given, move towards them."""
+def batch_norm_max_pool2d(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+    momentum: float,
+    eps: float,
+    kernel_size: int,
+) -> Tensor:
+    """``F.max_pool2d(F.batch_norm(input, ...), kernel_size)``, the same numbers and gradients,
+    in training mode as one op (``ops.normalization.BatchNormMaxPool2d``) whose backward skips
+    the full-size gradient of the batch norm's output. Not a PyTorch function: the zoo's
+    networks (``models.blocks``) call it for BatchNorm2d → ReLU → MaxPool2d(k), with the ReLU
+    after the pooling (exact: ReLU and max commute, gradient positions and ties included).
+
+    Args: those of ``batch_norm``, and kernel_size k (stride k, no padding).
+    Returns: (N, C, H // k, W // k).
+    """
+    if not training or input.ndim != 4:
+        y = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+        return max_pool2d(y, kernel_size)
+    _check_batch_norm_shapes(input, running_mean, running_var, weight, bias)
+    check_window("max_pool2d", input.shape, (kernel_size, kernel_size), (0, 0), "window")
+    geom = Geometry(kernel_size, kernel_size, kernel_size, kernel_size, 0, 0)
+    return _batch_norm_train(
+        input, running_mean, running_var, weight, bias, momentum, eps, BatchNormMaxPool2d(eps, geom)
+    )
+
+
+def _batch_norm_train(
+    input, running_mean, running_var, weight, bias, momentum, eps, op=None
+) -> Tensor:
+    """y from the batch's statistics (``op``, else ``BatchNormTrain``); the running statistics,
+    when given, move towards them."""
     C = input.shape[1]
     n = input._data.size // C if C else 0
     if n <= 1:
@@ -92,7 +129,7 @@ def _batch_norm_train(input, running_mean, running_var, weight, bias, momentum, 
     # One fused op (its backward is a few passes, not a dozen); None means no affine part.
     w = weight if weight is not None else constant(np.ones(C, dtype=input.dtype))
     b = bias if bias is not None else constant(np.zeros(C, dtype=input.dtype))
-    op = BatchNormTrain(eps)
+    op = BatchNormTrain(eps) if op is None else op
     y = apply(op, input, w, b)
     if running_mean is not None or running_var is not None:
         side_effect(_update_running_stats, running_mean, running_var, op, momentum, n / (n - 1))

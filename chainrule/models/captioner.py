@@ -26,6 +26,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.autograd.tensor import Tensor
 from chainrule.errors import ShapeError
+from chainrule.models.blocks import run_sequential
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ class Encoder(nn.Module):
             raise ShapeError(
                 f"Encoder: expected images of shape (N, 1, {s}, {s}), got {tuple(images.shape)}"
             )
-        f = self.cnn(images)  # (N, D, h, w)
+        f = run_sequential(self.cnn, images)  # (N, D, h, w): self.cnn(images), fused
         n, d = f.shape[0], f.shape[1]
         f = f.reshape(n, d, self.num_regions).permute(0, 2, 1)  # (N, L, C), reading order
         coords = np.broadcast_to(self._coords.astype(f.dtype, copy=False), (n, *self._coords.shape))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.models.blocks import run_sequential
 from chainrule.models.registry import Recipe, cross_entropy, register
 
 
@@ -50,7 +51,8 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: cr.Tensor) -> cr.Tensor:
-        return self.classifier(self.features(x))
+        # The features as self.features(x) computes them, each BN-ReLU-pool fused (blocks.py).
+        return self.classifier(run_sequential(self.features, x))
 
 
 register(

@@ -92,6 +92,11 @@ class _BatchNorm(Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
+        return batch_norm(x, *self.batch_norm_args(x))
+
+    def batch_norm_args(self, x: Tensor) -> tuple:
+        """The arguments after ``input`` of the ``F.batch_norm`` call this layer makes on x, after
+        checking x and counting the batch (as ``forward``; the zoo's fused blocks use it)."""
         self._check_input_dim(x)
         if x.shape[1] != self.num_features:
             raise ShapeError(
@@ -106,8 +111,7 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return batch_norm(
-            x,
+        return (
             self.running_mean if track else None,
             self.running_var if track else None,
             self.weight,

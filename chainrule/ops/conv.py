@@ -15,6 +15,12 @@ Its gradients are two more GEMMs with the same matrices:
 where col2im adds each entry of a column matrix back onto the pixel it was copied from, with one
 strided add per kernel offset (kh·kw of them, never a loop over pixels).
 
+The columns are built and multiplied one chunk of images at a time (about 4 MiB of columns):
+a chunk is still in cache when its product reads it. The alternative without any copy, kh·kw
+GEMMs on shifted row views of the padded channels-last grid (``benchmarks/conv_shifted.py``),
+was measured against this per shape (``bench_conv.py --paths``): once im2col was chunked, it
+won or tied on every shape measured, forward and weight gradient, so it is the only path.
+
 The three ops are linear in each argument and each one's VJP is written with the other two, so
 the set is closed: ``Conv2d``'s backward, recorded with ``create_graph=True``, is itself made of
 differentiable ops, and second derivatives (e.g. gradient penalties) work.
@@ -24,8 +30,9 @@ channels-last: the memory is (N, H, W, C) and the result is its transposed view 
 no copy). Building the columns, and col2im, are several times faster from channels-last memory
 than from (N, C, H, W) memory (each window's C values are then contiguous), and the GEMM's
 (N·Ho·Wo, O) result *is* the channels-last output, so no transpose copy is made either way (the
-``cnn`` workload of benchmarks/suite.py measures the step; ``bench_conv.py`` profiles each op). Elementwise NumPy ops keep their
-inputs' memory order, so ReLU, batch norm and pooling downstream stay channels-last too.
+``cnn`` workload of benchmarks/suite.py measures the step; ``bench_conv.py`` profiles each op).
+Elementwise NumPy ops keep their inputs' memory order, so ReLU, batch norm and pooling
+downstream stay channels-last too.
 """
 
 from __future__ import annotations
@@ -147,13 +154,64 @@ def _grad_rows(g):
     return g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
 
 
+# im2col in chunks of images: ~4 MiB of columns at a time. One (N·Ho·Wo, kh·kw·C) matrix for the
+# whole batch is larger than the caches (38 MB for the captioner's second convolution), and past
+# 32 MB glibc gives it fresh pages from the kernel at every call; chunks stay in cache between
+# their copy and their product and reuse freed memory. Measured (bench_conv.py's shapes, one
+# thread): that convolution's forward 21 → 13 ms, its weight gradient 21 → 13 ms; the cnn's
+# second convolution 8.1 → 7.0 ms; chunks of 1-2 MiB or 8+ MiB were no faster.
+_CHUNK_BYTES = 4 << 20
+
+
+def _image_chunks(x, pixels: int, geom: Geometry) -> list[tuple[int, int]]:
+    """[start, stop) ranges of images whose im2col columns (``pixels`` output pixels each) fill
+    about ``_CHUNK_BYTES``; one range when the whole batch fits."""
+    n = x.shape[0]
+    per_image = pixels * geom.kh * geom.kw * x.shape[1] * x.itemsize
+    step = max(1, _CHUNK_BYTES // max(per_image, 1))
+    return [(s, min(s + step, n)) for s in range(0, n, step)] or [(0, 0)]
+
+
+def conv2d_im2col(x, w, geom: Geometry):
+    """x ⋆ w as (N·Ho·Wo, O) rows (the channels-last output): im2col and one GEMM per chunk of
+    images. x: (N, C, H, W), w: (O, C, kh, kw)."""
+    n = x.shape[0]
+    ho, wo = geom.out_hw(*x.shape[2:])
+    wmat = _weight_matrix(w).T
+    y = None
+    for start, stop in _image_chunks(x, ho * wo, geom):
+        part = matmul(im2col(x[start:stop], geom), wmat)
+        if y is None and stop == n:
+            return part  # one chunk: the product is the output
+        if y is None:
+            y = xp.empty((n * ho * wo, w.shape[0]), dtype=part.dtype)
+        y[start * ho * wo : stop * ho * wo] = part
+    return y
+
+
+def conv2d_weight_im2col(x, g, geom: Geometry):
+    """dW as (O, kh·kw·C), columns in im2col's (a, b, c) order: Σ over chunks of images of
+    dYᵀ · im2col(x). x: (N, C, H, W), g: (N, O, Ho, Wo)."""
+    rows = _grad_rows(g)
+    per = g.shape[2] * g.shape[3]
+    dw = None
+    for start, stop in _image_chunks(x, per, geom):
+        part = matmul(rows[start * per : stop * per].T, im2col(x[start:stop], geom))
+        if dw is None:
+            dw = part
+        else:
+            dw += part
+    return dw
+
+
 # ----- the raw computations -----
 def conv2d(x, w, b, geom: Geometry):
-    """y = x ⋆ w + b on arrays: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None → (N, O, Ho, Wo)."""
+    """y = x ⋆ w + b on arrays: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None → (N, O, Ho, Wo).
+    Computed as im2col and one GEMM per chunk of images (``conv2d_im2col``)."""
     n, _, h, wd = x.shape
     ho, wo = geom.out_hw(h, wd)
     o = w.shape[0]
-    y = matmul(im2col(x, geom), _weight_matrix(w).T)  # (N·Ho·Wo, O): the channels-last output
+    y = conv2d_im2col(x, w, geom)
     if b is not None:
         if b.dtype == y.dtype:
             y += b
@@ -183,7 +241,7 @@ def conv2d_weight(x, g, w_shape: tuple[int, ...], geom: Geometry):
     """dW = dYᵀ · cols: the gradient of a convolution with respect to its weight.
     x: (N, C, H, W), g: (N, O, Ho, Wo) → (O, C, kh, kw)."""
     o, c, kh, kw = w_shape
-    dw = matmul(_grad_rows(g).T, im2col(x, geom))  # (O, kh·kw·C)
+    dw = conv2d_weight_im2col(x, g, geom)  # (O, kh·kw·C)
     return xp.ascontiguousarray(dw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
 
 

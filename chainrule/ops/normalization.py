@@ -8,6 +8,13 @@ import math
 
 from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op
+from chainrule.ops.conv import Geometry, to_channels_last
+from chainrule.ops.pool import (
+    MaxPool2dScatter,
+    max_pool2d,
+    max_pool2d_gather,
+    max_pool2d_scatter_add,
+)
 
 
 class BatchNormTrain(Op):
@@ -62,11 +69,12 @@ class BatchNormTrain(Op):
         self.mean, self.var = mean.reshape(bshape), var.reshape(bshape)
         invstd = 1.0 / xp.sqrt(var + self.eps)
         self.invstd = invstd.reshape(bshape)
-        xc *= invstd  # x̂, in place: xc is ours
-        return _as_nchw(_affine(xc, w, b), x.shape)
+        # (x - μ) · (s·w) + b in place (xc is ours): one pass fewer than x̂ · w + b; PyTorch's
+        # CPU kernel folds s·w likewise (x · α + β with α = s·w).
+        return _as_nchw(_affine(xc, invstd * w, b), x.shape)
 
     def _xhat(self, x):
-        """x̂ = (x - μ) s, recomputed from x: the same operations as forward, so the same bits."""
+        """x̂ = (x - μ) s, recomputed from x for the backward (forward never forms it alone)."""
         rows = _channel_rows(x)
         if rows is not None:
             xhat = rows - self.mean.reshape(-1)
@@ -141,3 +149,59 @@ def _as_nchw(rows, shape):
     """The (N·H·W, C) matrix back as an (N, C, H, W) view with channels-last memory."""
     n, c, h, w = shape
     return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+class BatchNormMaxPool2d(BatchNormTrain):
+    """z = maxpool(BN(x)): training-mode batch norm followed by max pooling, as one op, so that
+    the backward never builds the full-size gradient of BN's output.
+
+    Inputs x: (N, C, H, W), w and b: (C,); geometry ``geom`` (windows without padding) →
+    z: (N, C, Ho, Wo). The forward is ``BatchNormTrain``'s, then ``max_pool2d`` on its result,
+    which is then freed (the argmax offsets are kept, as by ``MaxPool2d``). The gradient dY of
+    BN's output is zero except at each window's argmax, where it is g; with
+    db = Σ g, dw = Σ_windows g · x̂[argmax] and α = w·s, BN's dx = α (dY - db/n - x̂ · dw/n) is
+
+        dx = (x - μ) · (-α s dw / n) - α db / n,  then  + α g at each window's argmax:
+
+    three passes over x's size and a scatter-add of g, against BN's seven passes, pooling's
+    scatter and ReLU's mask when the three run as separate ops. Pool-then-ReLU equals
+    ReLU-then-pool exactly (values, and the gradient's position, ties included): the caller
+    applies the ReLU to z, a quarter of the size. Recorded backward passes
+    (``create_graph=True``) compose ``MaxPool2dScatter`` and ``BatchNormTrain``'s VJP instead.
+    """
+
+    name = "batch_norm_max_pool2d"
+
+    def __init__(self, eps: float, geom: Geometry):
+        super().__init__(eps)
+        self.geom = geom
+        self.idx = None
+
+    def forward(self, x, w, b):
+        z, self.idx = max_pool2d(super().forward(x, w, b), self.geom)
+        return z
+
+    def vjp(self, m, g, x, w, b, y):
+        X = _channel_rows(x) if m is ArrayMath else None
+        if X is None:
+            dy = m.apply(MaxPool2dScatter(self.geom, self.idx, x.shape), g)
+            return super().vjp(m, dy, x, w, b, None)
+        mean, invstd = self.mean.reshape(-1), self.invstd.reshape(-1)
+        n = X.shape[0]
+        gh = to_channels_last(g).transpose(0, 2, 3, 1)  # (N, Ho, Wo, C)
+        G = gh.reshape(-1, gh.shape[3])
+        gb = xp.ones(G.shape[0], dtype=g.dtype) @ G  # Σ dY = Σ g: each g lands once
+        # x̂ at each window's argmax, the only pixels where dY is not zero.
+        xhat_am = _channel_rows(max_pool2d_gather(x, self.idx, self.geom)) - mean
+        xhat_am *= invstd
+        gw = xp.einsum("ij,ij->j", G, xhat_am)
+        alpha = w * invstd
+        gx = X - mean
+        gx *= -alpha * invstd * gw * (1.0 / n)
+        gx -= alpha * gb * (1.0 / n)
+        dx = _as_nchw(gx, x.shape)
+        max_pool2d_scatter_add(dx, gh * alpha, self.idx, self.geom)
+        return dx, gw.reshape(w.shape), gb.reshape(b.shape)
+
+    def jvp(self, tx, tw, tb, x, w, b, y):
+        return max_pool2d_gather(super().jvp(tx, tw, tb, x, w, b, None), self.idx, self.geom)

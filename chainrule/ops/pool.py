@@ -108,6 +108,14 @@ def max_pool2d_scatter(g, idx, x_shape, geom: Geometry):
     return _scatter(_rows(g), x_shape, geom, idx)
 
 
+def max_pool2d_scatter_add(dx, gh, idx, geom: Geometry) -> None:
+    """dx (N, C, H, W) += each window's gh (N, Ho, Wo, C) on its argmax pixel, in place, for
+    windows without padding (``BatchNormMaxPool2d``'s backward adds them onto BN's terms)."""
+    ho, wo = idx.shape[1:3]
+    for t, view in enumerate(_offset_views(dx.transpose(0, 2, 3, 1), geom, ho, wo)):
+        view += (idx == t) * gh
+
+
 def max_pool2d_gather(a, idx, geom: Geometry):
     """The adjoint of ``max_pool2d_scatter``: a (N, C, H, W) read at each window's argmax pixel
     (the values max pooling would have picked from x), giving (N, C, Ho, Wo)."""
