@@ -10,7 +10,7 @@ from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.inplace import rewrite
 from chainrule.autograd.tensor import Tensor, apply
-from chainrule.ops.special import Erf
+from chainrule.ops.special import Erf, Gelu
 
 # ``inplace=True`` overwrites the input and returns it, as PyTorch: recorded by autograd (the
 # gradient flows to x's previous history), refused on a leaf that requires grad, and a later
@@ -58,7 +58,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """
     x = as_tensor(input)
     if approximate == "none":
-        return x * (erf(x * (1 / math.sqrt(2.0))) + 1) * 0.5
+        return apply(Gelu(), x)
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
         return x * (_fn.tanh(inner) + 1) * 0.5

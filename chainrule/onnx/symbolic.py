@@ -22,7 +22,7 @@ from chainrule.ops.embedding import Embedding
 from chainrule.ops.pad import PadConstant
 from chainrule.ops.pool import AvgPool2d, MaxPool2d
 from chainrule.ops.rnn import LSTMCell
-from chainrule.ops.special import Erf
+from chainrule.ops.special import Erf, Gelu
 
 
 class UnsupportedOperatorError(RuntimeError):
@@ -58,6 +58,14 @@ def _unary(op_type: str):
         g.node(op_type, [g.cast(ins[0], xs[0].dtype, y.dtype)], out)
 
     return write
+
+
+def _gelu(g: GraphBuilder, op, ins, xs, y, out):
+    # ONNX has Gelu only from opset 20: x (1 + erf(x / √2)) / 2, as chainrule's op computes it.
+    x = g.cast(ins[0], xs[0].dtype, y.dtype)
+    z = g.node("Erf", [g.node("Mul", [x, g.const(1 / np.sqrt(2.0), y.dtype, "inv_sqrt2")])])
+    cdf = g.node("Mul", [g.node("Add", [z, g.const(1.0, y.dtype, "one")]), g.const(0.5, y.dtype)])
+    g.node("Mul", [x, cdf], out)
 
 
 def _pow(g: GraphBuilder, op, ins, xs, y, out):
@@ -395,6 +403,7 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.Sigmoid: _unary("Sigmoid"),
     ops.Relu: _unary("Relu"),
     Erf: _unary("Erf"),
+    Gelu: _gelu,
     ops.Stepwise: _stepwise,
     ops.Clip: _clip,
     ops.Where: _where,
