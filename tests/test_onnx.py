@@ -164,6 +164,9 @@ FUNCTIONS = {
     "tanh_sigmoid_relu": lambda x: x.tanh() + x.sigmoid() * x.relu(),
     "clamp_max_min": lambda x: cr.clamp(x, -0.3, 0.4) + cr.maximum(x, x * 0.5) - cr.minimum(x, 0.1),
     "erf_gelu": lambda x: F_act.gelu(x),
+    "fused_activations": lambda x: (
+        F_act.leaky_relu(x, 0.2) + F_act.elu(x, 0.7) * F_act.silu(x) - F_act.softplus(x, 2.0, 1.0)
+    ),
     "softmax": lambda x: x.softmax(-1) + cr.log_softmax(x, 1),
     "reductions": lambda x: x.sum(1, keepdim=True) + cr.amax(x, 2, keepdim=True) - x.mean(),
     "amin_prod": lambda x: cr.amin(x, (0, 2)) + x.prod(2).sum(1, keepdim=True),
