@@ -164,6 +164,7 @@ FUNCTIONS = {
     "tanh_sigmoid_relu": lambda x: x.tanh() + x.sigmoid() * x.relu(),
     "clamp_max_min": lambda x: cr.clamp(x, -0.3, 0.4) + cr.maximum(x, x * 0.5) - cr.minimum(x, 0.1),
     "erf_gelu": lambda x: F_act.gelu(x),
+    "flip_roll_tril": lambda x: x.flip(-1, 0) + x.roll((2, -1), (2, 1)) * x.tril(1) - x.triu(),
     "fused_activations": lambda x: (
         F_act.leaky_relu(x, 0.2) + F_act.elu(x, 0.7) * F_act.silu(x) - F_act.softplus(x, 2.0, 1.0)
     ),

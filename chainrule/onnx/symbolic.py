@@ -91,6 +91,32 @@ def _softplus(g: GraphBuilder, op, ins, xs, y, out):
     g.node("Where", [big, x, soft], out)
 
 
+def _flip(g: GraphBuilder, op, ins, xs, y, out):
+    axes = list(op.axes)
+    n = len(axes)
+    starts, ends = g.ints([-1] * n, "starts"), g.ints([INT64_MIN] * n, "ends")
+    g.node("Slice", [ins[0], starts, ends, g.ints(axes, "axes"), g.ints([-1] * n, "steps")], out)
+
+
+def _roll(g: GraphBuilder, op, ins, xs, y, out):
+    # Each axis: the last `shift` entries, then the others (two Slices and a Concat).
+    x = ins[0]
+    pairs = [(s % y.shape[a], a) for s, a in zip(op.shifts, op.axes) if y.shape[a]]
+    pairs = [(s, a) for s, a in pairs if s]
+    for i, (s, a) in enumerate(pairs):
+        size, ax = y.shape[a], g.ints([a], "axes")
+        tail = g.node("Slice", [x, g.ints([size - s], "starts"), g.ints([size], "ends"), ax])
+        head = g.node("Slice", [x, g.ints([0], "starts"), g.ints([size - s], "ends"), ax])
+        x = g.node("Concat", [tail, head], out if i == len(pairs) - 1 else None, axis=a)
+    if not pairs:
+        g.node("Identity", [x], out)
+
+
+def _triangle(g: GraphBuilder, op, ins, xs, y, out):
+    keep = g.const(op.keep(y.shape), hint="triangle")
+    g.node("Where", [keep, ins[0], g.const(0, y.dtype, "zero")], out)
+
+
 def _pow(g: GraphBuilder, op, ins, xs, y, out):
     # ONNX Pow lets the exponent have its own type; only the base must match the result.
     g.node("Pow", [g.cast(ins[0], xs[0].dtype, y.dtype), ins[1]], out)
@@ -427,6 +453,9 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.Relu: _unary("Relu"),
     Erf: _unary("Erf"),
     Gelu: _gelu,
+    ops.shape.Flip: _flip,
+    ops.shape.Roll: _roll,
+    ops.shape.Triangle: _triangle,
     LeakyRelu: _leaky_relu,
     Elu: _elu,
     Silu: _silu,
