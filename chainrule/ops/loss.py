@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op
+from chainrule.ops.elementwise import sigmoid_array
 from chainrule.ops.fused import log_softmax
 
 
@@ -130,6 +131,27 @@ def _clamped_logs(m, x):
         return m.maximum(m.log(x), -100.0), m.maximum(m.log(1 - x), -100.0)
 
 
+def _softplus_neg(x):
+    """softplus(-x) = max(-x, 0) + log1p(e^-|x|) on an array. log1p(e) as log(u) - (u - 1 - e)/u
+    with u = 1 + e (the rounding of u corrected to first order, exact enough for every e in
+    (0, 1]): NumPy's log1p runs scalar here, 14 ms per 10^6 float32 values against 2 for log."""
+    if xp.ndim(x) == 0:
+        return xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+    e = xp.abs(x)
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)
+    u = e + 1
+    r = u - 1
+    r -= e
+    r /= u
+    xp.log(u, out=u)
+    u -= r
+    sp = xp.negative(x)
+    xp.maximum(sp, 0, out=sp)
+    sp += u
+    return sp
+
+
 class BinaryCrossEntropyWithLogits(Op):
     """Binary cross-entropy of sigmoid(x) against y, in one op that is finite for any logit.
 
@@ -147,7 +169,7 @@ class BinaryCrossEntropyWithLogits(Op):
         self.pos_weight = pos_weight
 
     def forward(self, x, y):
-        sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        sp = _softplus_neg(x)
         if self.pos_weight is None:
             return (1 - y) * x + sp
         return (1 - y) * x + (1 + (self.pos_weight - 1) * y) * sp
@@ -169,6 +191,11 @@ class BinaryCrossEntropyWithLogits(Op):
         return gx, gy
 
     def vjp(self, m, g, x, y, out):
+        if m is ArrayMath and self.pos_weight is None and x.ndim and x.shape == y.shape:
+            gx = sigmoid_array(x)  # σ(x) - y, in place: 3 passes where the select form took 9
+            gx -= y
+            gx *= g
+            return gx, (-(g * x) if _needs_grad(self, 1) else None)
         gx, gy = self._grads(m, x, y, _needs_grad(self, 1))
         return g * gx, (None if gy is None else g * gy)
 
