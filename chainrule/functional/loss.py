@@ -17,6 +17,7 @@ from chainrule.ops.loss import (
     BinaryCrossEntropy,
     BinaryCrossEntropyWithLogits,
     NllLoss,
+    SmoothL1,
     SoftmaxCrossEntropy,
 )
 
@@ -410,9 +411,11 @@ def smooth_l1_loss(
     x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("smooth_l1_loss", x, y)
-    d = (x - y).abs()
     if beta == 0:
-        return _reduce(d, reduction)
+        return _reduce((x - y).abs(), reduction)
+    if x.shape == y.shape and x.dtype == y.dtype and x.ndim:
+        return _reduce(apply(SmoothL1(float(beta)), x, y), reduction)
+    d = (x - y).abs()
     return _reduce(_fn.where(d._data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 

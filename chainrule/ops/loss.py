@@ -131,6 +131,52 @@ def _clamped_logs(m, x):
         return m.maximum(m.log(x), -100.0), m.maximum(m.log(1 - x), -100.0)
 
 
+class SmoothL1(Op):
+    """Smooth L1 of d = x - y, elementwise (β > 0), without a select:
+
+        l = m (|d| - m/2) / β  with m = min(|d|, β)   (0.5 d²/β below β, |d| - β/2 above)
+        dl/dx = clip(d, -β, β) / β = -dl/dy
+
+    As where(|d| < β, ...) over five ops it took 3-5x PyTorch's time (np.where on a random mask
+    mispredicts a branch per element)."""
+
+    name = "smooth_l1_loss"
+    saves = (0, 1)
+
+    def __init__(self, beta: float):
+        self.beta = beta
+
+    def forward(self, x, y):
+        a = xp.subtract(x, y)
+        xp.abs(a, out=a)
+        mn = xp.minimum(a, self.beta)
+        half = mn * 0.5
+        a -= half
+        a *= mn
+        if self.beta != 1:
+            a /= self.beta
+        return a
+
+    def _slope(self, x, y):
+        d = xp.subtract(x, y)
+        xp.clip(d, -self.beta, self.beta, out=d)
+        if self.beta != 1:
+            d /= self.beta
+        return d
+
+    def vjp(self, m, g, x, y, out):
+        if m is ArrayMath:
+            d = self._slope(x, y)
+            d *= g
+            return d, (-d if _needs_grad(self, 1) else None)
+        d = x - y
+        s = m.minimum(m.maximum(d, -self.beta), self.beta) * (1 / self.beta)
+        return g * s, -(g * s)
+
+    def jvp(self, tx, ty, x, y, out):
+        return (tx - ty) * self._slope(x, y)
+
+
 def _softplus_neg(x):
     """softplus(-x) = max(-x, 0) + log1p(e^-|x|) on an array. log1p(e) as log(u) - (u - 1 - e)/u
     with u = 1 + e (the rounding of u corrected to first order, exact enough for every e in
