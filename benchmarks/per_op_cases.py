@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import op_table  # noqa: E402  (tests/op_table.py: the ops the gradcheck tests cover)
+import op_table  # tests/op_table.py: the ops the gradcheck tests cover
 
 
 @dataclass
