@@ -1,4 +1,4 @@
-"""The fused activation ops (chainrule/ops/activation.py), sigmoid and the special powers, on
+"""The fused activation ops (chainrule/ops/activation.py), sigmoid, tan and the special powers, on
 arrays large enough for their branch-free paths (>= 4096 values), against PyTorch in float32 and
 float64: values and the gradients of a random upstream gradient, infinities included."""
 
@@ -30,6 +30,7 @@ CASES = {
     "softplus_beta": (lambda x: F.softplus(x, 2.0, 1.5), lambda x: TF.softplus(x, 2.0, 1.5)),
     "silu": (lambda x: F.silu(x), lambda x: TF.silu(x)),
     "sigmoid": (lambda x: x.sigmoid(), lambda x: x.sigmoid()),
+    "tan": (lambda x: (x * 0.3).tan(), lambda x: (x * 0.3).tan()),
     "pow3": (lambda x: x**3, lambda x: x**3),
     "pow_half": (lambda x: x.abs() ** 0.5, lambda x: x.abs() ** 0.5),
     "pow_minus_half": (lambda x: x.abs() ** -0.5, lambda x: x.abs() ** -0.5),

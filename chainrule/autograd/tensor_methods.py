@@ -322,6 +322,8 @@ class TorchMethods:
 
     # ----- elementwise functions PyTorch has as methods -----
     def tan(self) -> Tensor:
+        if self._data.dtype.kind == "f" and self._data.ndim:
+            return apply(ops.elementwise.Tan(), self)
         return self.sin() / self.cos()
 
     def _stepwise(self, fn) -> Tensor:

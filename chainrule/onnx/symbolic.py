@@ -448,6 +448,7 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.Abs: _unary("Abs"),
     ops.Sin: _unary("Sin"),
     ops.Cos: _unary("Cos"),
+    ops.elementwise.Tan: _unary("Tan"),
     ops.Tanh: _unary("Tanh"),
     ops.Sigmoid: _unary("Sigmoid"),
     ops.Relu: _unary("Relu"),

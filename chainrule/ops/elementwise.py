@@ -279,6 +279,25 @@ class Cos(Op):
         return -t * xp.sin(x)
 
 
+class Tan(Op):
+    """tan x = sin x / cos x (NumPy's tan runs scalar here, 4x its sin and cos together);
+    d/dx = 1 + tan² x, from the output: as sin/cos the backward pass recomputed both."""
+
+    name = "tan"
+    saves = ("y",)
+
+    def forward(self, x):
+        y = xp.sin(x)
+        y /= xp.cos(x)
+        return y
+
+    def vjp(self, m, g, x, y):
+        return (g * (y * y + 1),)
+
+    def jvp(self, t, x, y):
+        return t * (y * y + 1)
+
+
 class Tanh(Op):
     name = "tanh"
     saves = ("y",)
