@@ -48,3 +48,29 @@ def test_roll_out_of_range_dim_is_an_index_error_as_torch():
         torch.zeros(2, 3).roll(1, 2)
     with pytest.raises(IndexError):
         cr.zeros(2, 3).roll(1, 2)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(3, 2), (0, 4), (5, 0, 1, 2)])
+def test_pad_modes_match_torch(mode, pad):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 4, 11) if len(pad) == 2 else (3, 4, 9, 11))  # PyTorch's ranks
+    xo, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo = cr.nn.functional.pad(xo, pad, mode=mode)
+    yt = torch.nn.functional.pad(xt, pad, mode=mode)
+    np.testing.assert_array_equal(yo.numpy(), yt.detach().numpy())
+    g = rng.normal(size=tuple(yt.shape))
+    yo.backward(cr.tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_second_derivative(mode):
+    def gradient(x):
+        y = cr.nn.functional.pad(x, (2, 1), mode=mode)
+        (g,) = cr.grad((y * y * y).sum(), x, create_graph=True)
+        return g
+
+    x = cr.tensor(np.random.default_rng(2).normal(size=(2, 5)), requires_grad=True)
+    assert cr.gradcheck(gradient, [x])

@@ -20,7 +20,7 @@ from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
 from chainrule.ops.attention import AdditiveScore, WeightedSum
 from chainrule.ops.conv import Conv2d
 from chainrule.ops.embedding import Embedding
-from chainrule.ops.pad import PadConstant
+from chainrule.ops.pad import PadConstant, PadMode
 from chainrule.ops.pool import AvgPool2d, MaxPool2d
 from chainrule.ops.rnn import LSTMCell
 from chainrule.ops.special import Erf, Gelu
@@ -402,6 +402,20 @@ def _pad_constant(g: GraphBuilder, op, ins, xs, y, out):
     g.node("Pad", [ins[0], g.ints(pads, "pads"), value], out, mode="constant")
 
 
+def _pad_mode(g: GraphBuilder, op, ins, xs, y, out):
+    x, a, nd = ins[0], op.axis, y.ndim
+    if op.mode != "circular":  # ONNX Pad has reflect and edge; wrap only from opset 19
+        pads = [0] * (2 * nd)
+        pads[a], pads[nd + a] = op.lo, op.hi
+        mode = "reflect" if op.mode == "reflect" else "edge"
+        g.node("Pad", [x, g.ints(pads, "pads")], out, mode=mode)
+        return
+    n, ax = xs[0].shape[a], g.ints([a], "axes")
+    left = g.node("Slice", [x, g.ints([n - op.lo], "starts"), g.ints([n], "ends"), ax])
+    right = g.node("Slice", [x, g.ints([0], "starts"), g.ints([op.hi], "ends"), ax])
+    g.node("Concat", [left, x, right], out, axis=a)
+
+
 # ----- fused ops, decomposed -----
 def _lstm_cell(g: GraphBuilder, op, ins, xs, y, out):
     # z (N, 4H) holds the pre-activations of gates i, f, g, o; c (N, H). Result (2, N, H).
@@ -483,6 +497,7 @@ TRANSLATIONS: dict[type, Callable] = {
     Embedding: _embedding,
     Conv2d: _conv2d,
     PadConstant: _pad_constant,
+    PadMode: _pad_mode,
     MaxPool2d: _max_pool2d,
     AvgPool2d: _avg_pool2d,
     LSTMCell: _lstm_cell,
