@@ -30,6 +30,8 @@ import numpy as np
 from per_op_cases import NOT_TIMED, Case, layer_cases, table_cases
 from suite_report import ROOT, apply_threads, git, machine, machine_line
 
+import chainrule
+
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL = 2.0  # the bound: no op over 2x PyTorch's time
 AGREE = 1e-3  # float32 outputs and gradients, relative to their largest magnitude
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = datetime.datetime.now(datetime.UTC)
     info = machine()
     print(machine_line(info))
+    print(f"chainrule from {Path(chainrule.__file__).parent}")
     cases, rows, failed = collect(args)
     rows.sort(key=lambda r: -r["ratio"])
     print_table(rows)
@@ -203,6 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv[:1], *(argv or sys.argv[1:])]),
         "started_utc": started.isoformat(timespec="seconds"),
         "git_commit": git("rev-parse", "--short", "HEAD"),
+        "chainrule_imported_from": str(Path(chainrule.__file__).parent),
         "chainrule_dirty": bool(git("status", "--porcelain", "--", "chainrule")),
         "machine": info,
         "settings": {"quick": args.quick, "repeats": args.repeats, "elements": args.elements,
