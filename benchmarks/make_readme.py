@@ -162,6 +162,51 @@ def runs_table(runs: list[dict]) -> list[str]:
     return rows
 
 
+PER_OP_COMMAND = ".venv/bin/python benchmarks/bench_per_op.py"
+
+
+def per_op_section(results: Path = RESULTS) -> list[str]:
+    """The latest per-op run (``per-op-*.json`` of bench_per_op.py): every op, worst first."""
+    files = sorted(results.glob("per-op-*.json"))
+    head = [
+        "## Every op against PyTorch",
+        "",
+        "`benchmarks/bench_per_op.py` times forward + backward of every op of `tests/op_table.py`",
+        "(the ops the float64 gradchecks cover) on about 10^6 float32 values, and the layer ops",
+        "at typical shapes, in chainrule and PyTorch on the same inputs, one thread each, alternating",
+        "in one process. The ratio is the median of the ratios of adjacent pairs; the goal is no",
+        "op above 2.",
+        "",
+        "```bash",
+        f"{PER_OP_COMMAND:<46}# writes benchmarks/results/per-op-<UTC time>.json",
+        "```",
+        "",
+    ]
+    if not files:
+        return [*head, "No per-op run is committed yet.", ""]
+    run = json.loads(files[-1].read_text())
+    rows = sorted(run["ops"], key=lambda r: -r["ratio"])
+    over = [r for r in rows if r["ratio"] > run["settings"]["goal_ratio"]]
+    out = [
+        *head,
+        f"Latest run: `benchmarks/results/{files[-1].name}`, started {run['started_utc']},"
+        f" commit `{run.get('git_commit', '?')}`{' (dirty)' if run.get('chainrule_dirty') else ''};"
+        f" {len(rows)} ops, {len(over)} above {run['settings']['goal_ratio']:g}x PyTorch.",
+        "",
+        "| op | kind | chainrule ms | PyTorch ms | chainrule / PyTorch |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        note = "" if r.get("agrees", True) else " (results differ)"
+        out.append(
+            f"| `{r['name']}`{note} | {r['kind']} | {r['cr_ms']:.3g} | {r['torch_ms']:.3g} |"
+            f" {fmt_ratio(r['ratio'])} |"
+        )
+    for f in run.get("not_driven", []):
+        out.append(f"| `{f['name']}` | {f['kind']} | not driven: {f['error']} | | |")
+    return [*out, ""]
+
+
 def render(results: Path = RESULTS) -> str:
     """The whole page, from the JSON files in ``results``."""
     runs = load_runs(results)
@@ -205,6 +250,7 @@ def render(results: Path = RESULTS) -> str:
         "",
         *runs_table(runs),
         "",
+        *per_op_section(results),
         "## The other benchmarks",
         "",
         "These print their figures and write no JSON, so this page shows no numbers for them:",

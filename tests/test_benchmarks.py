@@ -57,3 +57,29 @@ def test_the_benchmarks_page_shows_the_latest_runs_figures(tmp_path):
     assert row.split(" | ")[2] == "123" and row.split(" | ")[6] == "0.07"
     assert "- BLAS kernels: openblas Haswell" in page
     assert "suite-20990101T000000Z.json" in page
+
+
+def test_the_per_op_benchmark_drives_every_op_of_the_table(tmp_path):
+    """bench_per_op.py --quick (tiny sizes): every op of tests/op_table.py and every layer case
+    runs in both frameworks with agreeing results, none is left out, and the page renders the
+    results file it writes."""
+    import shutil
+
+    import bench_per_op
+    import make_readme
+    import op_table
+
+    out = tmp_path / "per-op-20990101T000000Z.json"
+    doc = bench_per_op.main(
+        ["--quick", "--threads", "0", "--json", str(out)]
+    )  # threads as they are
+    assert doc["not_driven"] == []
+    timed = {r["name"] for r in doc["ops"]}
+    assert {op.name for op in op_table.ALL} <= timed
+    assert {"conv2d 3x3 pad 1", "LSTMCell", "cross_entropy", "embedding"} <= timed
+    assert all(r["agrees"] for r in doc["ops"]), [r["name"] for r in doc["ops"] if not r["agrees"]]
+    assert all(r["cr_ms"] > 0 and r["torch_ms"] > 0 for r in doc["ops"])
+    shutil.copy(sorted((ROOT / "benchmarks" / "results").glob("suite-*.json"))[-1], tmp_path)
+    page = make_readme.render(tmp_path)
+    assert f"{len(doc['ops'])} ops" in page
+    assert "| `gelu` | table |" in page

@@ -15,6 +15,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.functional import activation as F_act
 from chainrule.functional import pooling as F_pool
+from chainrule.functional import vector as F_vec
 from chainrule.models.captioner import Captioner
 from chainrule.models.cnn import CNN
 from chainrule.models.mlp import MLP
@@ -164,6 +165,15 @@ FUNCTIONS = {
     "tanh_sigmoid_relu": lambda x: x.tanh() + x.sigmoid() * x.relu(),
     "clamp_max_min": lambda x: cr.clamp(x, -0.3, 0.4) + cr.maximum(x, x * 0.5) - cr.minimum(x, 0.1),
     "erf_gelu": lambda x: F_act.gelu(x),
+    "flip_roll_tril": lambda x: x.flip(-1, 0) + x.roll((2, -1), (2, 1)) * x.tril(1) - x.triu(),
+    "pad_modes": lambda x: (
+        F_vec.pad(x, (2, 1), mode="reflect")[..., 1:-2]
+        * F_vec.pad(x, (1, 2), mode="replicate")[..., 2:-1]
+        + F_vec.pad(x, (3, 2), mode="circular")[..., :6]
+    ),
+    "fused_activations": lambda x: (
+        F_act.leaky_relu(x, 0.2) + F_act.elu(x, 0.7) * F_act.silu(x) - F_act.softplus(x, 2.0, 1.0)
+    ),
     "softmax": lambda x: x.softmax(-1) + cr.log_softmax(x, 1),
     "reductions": lambda x: x.sum(1, keepdim=True) + cr.amax(x, 2, keepdim=True) - x.mean(),
     "amin_prod": lambda x: cr.amin(x, (0, 2)) + x.prod(2).sum(1, keepdim=True),

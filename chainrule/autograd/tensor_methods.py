@@ -25,6 +25,7 @@ from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
 from chainrule.autograd.tensor_math_methods import _shape_args
 from chainrule.autograd.tensor_operators import legacy_alpha
 from chainrule.errors import ShapeError, user_line
+from chainrule.ops import shape as _shape_ops
 from chainrule.ops.base import normalize_axes
 
 
@@ -219,17 +220,23 @@ class TorchMethods:
 
     def tril(self, diagonal: int = 0) -> Tensor:
         """The lower triangle of the last two dimensions (entries above ``diagonal`` zeroed)."""
+        if self._data.ndim >= 2:
+            return apply(_shape_ops.Triangle(diagonal, upper=False), self)
         keep = np.tril(np.ones(self._data.shape[-2:], dtype=bool), diagonal)
         return _fn.where(keep, self, constant(np.zeros((), self._data.dtype)))
 
     def triu(self, diagonal: int = 0) -> Tensor:
         """The upper triangle of the last two dimensions (entries below ``diagonal`` zeroed)."""
+        if self._data.ndim >= 2:
+            return apply(_shape_ops.Triangle(diagonal, upper=True), self)
         keep = np.triu(np.ones(self._data.shape[-2:], dtype=bool), diagonal)
         return _fn.where(keep, self, constant(np.zeros((), self._data.dtype)))
 
     def flip(self, *dims) -> Tensor:
         """The entries in reverse order along ``dims``, copied (not a view, as in PyTorch)."""
         dims = {d % self._data.ndim for d in _shape_args(dims)}
+        if self._data.ndim and self._data.dtype.kind == "f":
+            return apply(_shape_ops.Flip(tuple(sorted(dims))), self)
         index = tuple(slice(None, None, -1) if k in dims else slice(None)
                       for k in range(self._data.ndim))  # fmt: skip
         return self[index].clone()
@@ -241,6 +248,13 @@ class TorchMethods:
             return self.flatten().roll(shifts, 0).reshape(self.shape)
         shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
         dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        n = self._data.ndim
+        if (
+            self._data.dtype.kind == "f"
+            and len(shifts) == len(dims)
+            and all(-n <= d < n for d in dims)
+        ):
+            return apply(_shape_ops.Roll(shifts, tuple(d % n for d in dims)), self)
         out = self
         for s, d in zip(shifts, dims):
             out = out.index_select(d, np.roll(np.arange(self._data.shape[d]), s))
@@ -308,6 +322,8 @@ class TorchMethods:
 
     # ----- elementwise functions PyTorch has as methods -----
     def tan(self) -> Tensor:
+        if self._data.dtype.kind == "f" and self._data.ndim:
+            return apply(ops.elementwise.Tan(), self)
         return self.sin() / self.cos()
 
     def _stepwise(self, fn) -> Tensor:

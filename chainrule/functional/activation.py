@@ -10,7 +10,8 @@ from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.inplace import rewrite
 from chainrule.autograd.tensor import Tensor, apply
-from chainrule.ops.special import Erf
+from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
+from chainrule.ops.special import Erf, Gelu
 
 # ``inplace=True`` overwrites the input and returns it, as PyTorch: recorded by autograd (the
 # gradient flows to x's previous history), refused on a leaf that requires grad, and a later
@@ -38,7 +39,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     x = as_tensor(input)
     if inplace:
         return rewrite(x, "leaky_relu_", lambda t: leaky_relu(t, negative_slope))
-    return _fn.where(x > 0, x, x * negative_slope)
+    return apply(LeakyRelu(negative_slope), x)
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -58,7 +59,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """
     x = as_tensor(input)
     if approximate == "none":
-        return x * (erf(x * (1 / math.sqrt(2.0))) + 1) * 0.5
+        return apply(Gelu(), x)
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
         return x * (_fn.tanh(inner) + 1) * 0.5
@@ -73,7 +74,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     x = as_tensor(input)
     if inplace:
         return rewrite(x, "silu_", lambda t: silu(t.clone()))
-    return x * _fn.sigmoid(x)
+    return apply(Silu(), x)
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -88,18 +89,13 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     x = as_tensor(input)
     if inplace:
         return rewrite(x, "elu_", lambda t: elu(t, alpha))
-    neg = _fn.where(x > 0, 0.0, x)  # e^x only where it is used: no overflow for large x
-    return _fn.where(x > 0, x, (_fn.exp(neg) - 1) * alpha)
+    return apply(Elu(alpha), x)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + e^(βx)) / β elementwise, and x itself where βx > ``threshold`` (as PyTorch, for
     stability). Any shape."""
-    x = as_tensor(input)
-    bx = x * beta
-    big = bx._data > threshold
-    safe = _fn.where(big, 0.0, bx)
-    return _fn.where(big, x, _fn.log(_fn.exp(safe) + 1) * (1.0 / beta))
+    return apply(Softplus(beta, threshold), as_tensor(input))
 
 
 def sigmoid(input: Tensor) -> Tensor:

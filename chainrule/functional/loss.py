@@ -13,7 +13,13 @@ from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
 from chainrule.errors import ShapeError, user_line, warn_user
-from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
+from chainrule.ops.loss import (
+    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
+    NllLoss,
+    SmoothL1,
+    SoftmaxCrossEntropy,
+)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -288,21 +294,20 @@ def nll_loss(
     C = x.shape[1]
     w = _class_weight(name, weight, C, x.dtype)
     _check_class_shape(name, x, t)
-    # A one-hot of -w_t: multiplying and summing over C picks -w_t x_t (gradient for free).
-    B, inv = recomputed(_nll_weights, t, x.shape, x.dtype, w, ignore_index, name)
-    loss = (x * B).sum(axis=1)
+    # The targets and their weights w_t (0 where ignored) enter the op, not the graph.
+    index, wt, inv = recomputed(_nll_weights, t, x.shape, x.dtype, w, ignore_index, name)
+    loss = apply(NllLoss(index._data, wt._data), x)
     if single and reduction == "none":
         return loss.reshape(())
     return _reduce(loss, reduction, inv_count=inv)
 
 
 def _nll_weights(t, shape, dtype, w, ignore_index: int, name: str):
-    """(-w_t one-hot, 1 / Σ w_t) for class indices ``t`` (see ``nll_loss``)."""
+    """(t with ignored targets set to 0, w_t with 0 where ignored, 1 / Σ w_t) for class indices
+    ``t`` (see ``nll_loss``)."""
     safe, valid = _class_targets(name, shape[1], t, ignore_index)
-    wt = valid.astype(dtype) if w is None else w[safe] * valid
-    B = np.zeros(shape, dtype=dtype)
-    np.put_along_axis(B, safe[:, None], -wt[:, None], axis=1)
-    return B, _inverse(float(wt.sum()), dtype)
+    wt = valid.astype(dtype) if w is None else (w[safe] * valid).astype(dtype)
+    return safe, wt, _inverse(float(wt.sum()), dtype)
 
 
 # ----- binary classification -----
@@ -406,9 +411,11 @@ def smooth_l1_loss(
     x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("smooth_l1_loss", x, y)
-    d = (x - y).abs()
     if beta == 0:
-        return _reduce(d, reduction)
+        return _reduce((x - y).abs(), reduction)
+    if x.shape == y.shape and x.dtype == y.dtype and x.ndim:
+        return _reduce(apply(SmoothL1(float(beta)), x, y), reduction)
+    d = (x - y).abs()
     return _reduce(_fn.where(d._data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 

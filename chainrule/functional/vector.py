@@ -9,7 +9,7 @@ import numpy as np
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply
-from chainrule.ops.pad import PadConstant
+from chainrule.ops.pad import PadConstant, PadMode
 
 
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
@@ -75,6 +75,9 @@ def pad(
             )
         if lo < 0 or hi < 0:
             raise ValueError(f"pad: negative padding is only for mode='constant', got {(lo, hi)}")
+        if n and (mode != "circular" or max(lo, hi) <= n) and (mode != "reflect" or n > 1):
+            x = apply(PadMode(dim, lo, hi, mode), x)
+            continue
         i = np.arange(-lo, n + hi)
         if mode == "reflect":
             period = 2 * (n - 1) if n > 1 else 1

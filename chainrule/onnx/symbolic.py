@@ -16,13 +16,14 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.onnx.graph import INT64_MAX, INT64_MIN, GraphBuilder
+from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
 from chainrule.ops.attention import AdditiveScore, WeightedSum
 from chainrule.ops.conv import Conv2d
 from chainrule.ops.embedding import Embedding
-from chainrule.ops.pad import PadConstant
+from chainrule.ops.pad import PadConstant, PadMode
 from chainrule.ops.pool import AvgPool2d, MaxPool2d
 from chainrule.ops.rnn import LSTMCell
-from chainrule.ops.special import Erf
+from chainrule.ops.special import Erf, Gelu
 
 
 class UnsupportedOperatorError(RuntimeError):
@@ -58,6 +59,62 @@ def _unary(op_type: str):
         g.node(op_type, [g.cast(ins[0], xs[0].dtype, y.dtype)], out)
 
     return write
+
+
+def _gelu(g: GraphBuilder, op, ins, xs, y, out):
+    # ONNX has Gelu only from opset 20: x (1 + erf(x / √2)) / 2, as chainrule's op computes it.
+    x = g.cast(ins[0], xs[0].dtype, y.dtype)
+    z = g.node("Erf", [g.node("Mul", [x, g.const(1 / np.sqrt(2.0), y.dtype, "inv_sqrt2")])])
+    cdf = g.node("Mul", [g.node("Add", [z, g.const(1.0, y.dtype, "one")]), g.const(0.5, y.dtype)])
+    g.node("Mul", [x, cdf], out)
+
+
+def _leaky_relu(g: GraphBuilder, op, ins, xs, y, out):
+    g.node("LeakyRelu", [g.cast(ins[0], xs[0].dtype, y.dtype)], out, alpha=float(op.s))
+
+
+def _elu(g: GraphBuilder, op, ins, xs, y, out):
+    g.node("Elu", [g.cast(ins[0], xs[0].dtype, y.dtype)], out, alpha=float(op.alpha))
+
+
+def _silu(g: GraphBuilder, op, ins, xs, y, out):
+    x = g.cast(ins[0], xs[0].dtype, y.dtype)
+    g.node("Mul", [x, g.node("Sigmoid", [x])], out)
+
+
+def _softplus(g: GraphBuilder, op, ins, xs, y, out):
+    # ONNX Softplus has no beta and no threshold: x where βx > threshold, else Softplus(βx) / β.
+    x = g.cast(ins[0], xs[0].dtype, y.dtype)
+    bx = g.node("Mul", [x, g.const(op.beta, y.dtype, "beta")])
+    soft = g.node("Div", [g.node("Softplus", [bx]), g.const(op.beta, y.dtype, "beta")])
+    big = g.node("Greater", [bx, g.const(op.threshold, y.dtype, "threshold")])
+    g.node("Where", [big, x, soft], out)
+
+
+def _flip(g: GraphBuilder, op, ins, xs, y, out):
+    axes = list(op.axes)
+    n = len(axes)
+    starts, ends = g.ints([-1] * n, "starts"), g.ints([INT64_MIN] * n, "ends")
+    g.node("Slice", [ins[0], starts, ends, g.ints(axes, "axes"), g.ints([-1] * n, "steps")], out)
+
+
+def _roll(g: GraphBuilder, op, ins, xs, y, out):
+    # Each axis: the last `shift` entries, then the others (two Slices and a Concat).
+    x = ins[0]
+    pairs = [(s % y.shape[a], a) for s, a in zip(op.shifts, op.axes) if y.shape[a]]
+    pairs = [(s, a) for s, a in pairs if s]
+    for i, (s, a) in enumerate(pairs):
+        size, ax = y.shape[a], g.ints([a], "axes")
+        tail = g.node("Slice", [x, g.ints([size - s], "starts"), g.ints([size], "ends"), ax])
+        head = g.node("Slice", [x, g.ints([0], "starts"), g.ints([size - s], "ends"), ax])
+        x = g.node("Concat", [tail, head], out if i == len(pairs) - 1 else None, axis=a)
+    if not pairs:
+        g.node("Identity", [x], out)
+
+
+def _triangle(g: GraphBuilder, op, ins, xs, y, out):
+    keep = g.const(op.keep(y.shape), hint="triangle")
+    g.node("Where", [keep, ins[0], g.const(0, y.dtype, "zero")], out)
 
 
 def _pow(g: GraphBuilder, op, ins, xs, y, out):
@@ -345,6 +402,20 @@ def _pad_constant(g: GraphBuilder, op, ins, xs, y, out):
     g.node("Pad", [ins[0], g.ints(pads, "pads"), value], out, mode="constant")
 
 
+def _pad_mode(g: GraphBuilder, op, ins, xs, y, out):
+    x, a, nd = ins[0], op.axis, y.ndim
+    if op.mode != "circular":  # ONNX Pad has reflect and edge; wrap only from opset 19
+        pads = [0] * (2 * nd)
+        pads[a], pads[nd + a] = op.lo, op.hi
+        mode = "reflect" if op.mode == "reflect" else "edge"
+        g.node("Pad", [x, g.ints(pads, "pads")], out, mode=mode)
+        return
+    n, ax = xs[0].shape[a], g.ints([a], "axes")
+    left = g.node("Slice", [x, g.ints([n - op.lo], "starts"), g.ints([n], "ends"), ax])
+    right = g.node("Slice", [x, g.ints([0], "starts"), g.ints([op.hi], "ends"), ax])
+    g.node("Concat", [left, x, right], out, axis=a)
+
+
 # ----- fused ops, decomposed -----
 def _lstm_cell(g: GraphBuilder, op, ins, xs, y, out):
     # z (N, 4H) holds the pre-activations of gates i, f, g, o; c (N, H). Result (2, N, H).
@@ -391,10 +462,19 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.Abs: _unary("Abs"),
     ops.Sin: _unary("Sin"),
     ops.Cos: _unary("Cos"),
+    ops.elementwise.Tan: _unary("Tan"),
     ops.Tanh: _unary("Tanh"),
     ops.Sigmoid: _unary("Sigmoid"),
     ops.Relu: _unary("Relu"),
     Erf: _unary("Erf"),
+    Gelu: _gelu,
+    ops.shape.Flip: _flip,
+    ops.shape.Roll: _roll,
+    ops.shape.Triangle: _triangle,
+    LeakyRelu: _leaky_relu,
+    Elu: _elu,
+    Silu: _silu,
+    Softplus: _softplus,
     ops.Stepwise: _stepwise,
     ops.Clip: _clip,
     ops.Where: _where,
@@ -417,6 +497,7 @@ TRANSLATIONS: dict[type, Callable] = {
     Embedding: _embedding,
     Conv2d: _conv2d,
     PadConstant: _pad_constant,
+    PadMode: _pad_mode,
     MaxPool2d: _max_pool2d,
     AvgPool2d: _avg_pool2d,
     LSTMCell: _lstm_cell,

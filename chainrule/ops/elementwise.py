@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.backend import bfloat16, xp
+from chainrule.backend import ArrayMath, bfloat16, xp
 from chainrule.ops.base import Op, cross_saved
 
 
@@ -108,12 +108,32 @@ class PowScalar(Op):
         self.p = p
 
     def forward(self, x):
+        # PyTorch's special exponents as products and roots: np.power is a scalar libm pow
+        # here (10 ms per 10^6 float32, against 0.2 ms for a product).
+        if self.p == 3 and np.ndim(x) > 0:
+            y = x * x
+            y *= x
+            return y
+        if self.p == -0.5 and np.ndim(x) > 0:
+            return np.reciprocal(np.sqrt(x))
         return x**self.p
 
     def vjp(self, m, g, x, y):
         p = self.p
         if p == 2:
             return (g * (2 * x),)
+        if m is ArrayMath and np.ndim(x) > 0 and p in (3, 0.5, -1):
+            if p == 3:
+                d = x * x
+                d *= 3
+            elif p == 0.5:
+                d = np.sqrt(x)
+                np.divide(0.5, d, out=d)
+            else:
+                d = x * x
+                np.divide(-1, d, out=d)
+            d *= g
+            return (d,)
         return (g * (p * x ** (p - 1)),)
 
     def jvp(self, t, x, y):
@@ -259,6 +279,25 @@ class Cos(Op):
         return -t * xp.sin(x)
 
 
+class Tan(Op):
+    """tan x = sin x / cos x (NumPy's tan runs scalar here, 4x its sin and cos together);
+    d/dx = 1 + tan² x, from the output: as sin/cos the backward pass recomputed both."""
+
+    name = "tan"
+    saves = ("y",)
+
+    def forward(self, x):
+        y = xp.sin(x)
+        y /= xp.cos(x)
+        return y
+
+    def vjp(self, m, g, x, y):
+        return (g * (y * y + 1),)
+
+    def jvp(self, t, x, y):
+        return t * (y * y + 1)
+
+
 class Tanh(Op):
     name = "tanh"
     saves = ("y",)
@@ -273,18 +312,36 @@ class Tanh(Op):
         return t * (1 - y * y)
 
 
+def sigmoid_array(x):
+    """1 / (1 + e^-x) on an array, in three passes on one buffer. Where e^-x overflows to inf
+    the result is 1/inf = 0, the correctly rounded value, so the overflow is not an error (the
+    select between e^-|x| forms it replaced cost 5 ms per 10^6 values in np.where)."""
+    with np.errstate(over="ignore"):
+        e = np.negative(x, out=np.empty(x.shape, x.dtype))  # an array also when 0-d
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
+
+
 class Sigmoid(Op):
-    """1 / (1 + e^-x), computed from e^-|x| so that no exponent overflows; σ' = y (1 - y)."""
+    """σ(x) = 1 / (1 + e^-x); σ' = y (1 - y)."""
 
     name = "sigmoid"
     saves = ("y",)
 
     def forward(self, x):
-        e = xp.exp(-xp.abs(x))
-        r = 1 / (1 + e)
-        return xp.where(x >= 0, r, e * r)
+        if x.dtype.kind != "f":
+            e = xp.exp(-xp.abs(x))  # scalars and exotic dtypes: the select form, no overflow
+            r = 1 / (1 + e)
+            return xp.where(x >= 0, r, e * r)
+        return sigmoid_array(x)
 
     def vjp(self, m, g, x, y):
+        if m is ArrayMath and np.ndim(y) > 0:
+            d = np.subtract(1, y, dtype=y.dtype)
+            d *= y
+            d *= g
+            return (d,)
         return (g * (y * (1 - y)),)
 
     def jvp(self, t, x, y):

@@ -15,8 +15,12 @@ from chainrule.ops.base import Op
 def scatter_rows(g, indices, num_rows: int):
     """dW (num_rows, D) with dW[v] = Σ of the rows g[p] whose indices[p] == v.
 
-    g: (*, D) with * the shape of ``indices``. Rows that repeat are summed after a stable sort
-    (``add.reduceat`` over runs of equal indices) instead of one unbuffered add per row.
+    g: (*, D) with * the shape of ``indices``. Rows are summed in their order (a stable sort):
+    the k-th occurrence of every index is added in round k, each round one gather and one
+    scatter without repeats. ``add.reduceat`` over the sorted rows, the same sums in the same
+    order, ran 6x PyTorch's time on 8,192 indices into 10,000 rows (reduceat along axis 0 is
+    slow); it stays for indices repeated many times (a small vocabulary), where rounds would be
+    many.
     """
     flat = indices.reshape(-1)
     rows = g.reshape(flat.size, g.shape[-1])
@@ -25,9 +29,22 @@ def scatter_rows(g, indices, num_rows: int):
         return out
     order = xp.argsort(flat, kind="stable")
     sorted_idx = flat[order]
-    starts = xp.flatnonzero(xp.concatenate(([True], sorted_idx[1:] != sorted_idx[:-1])))
-    out[sorted_idx[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+    first = xp.concatenate(([True], sorted_idx[1:] != sorted_idx[:-1]))
+    starts = xp.flatnonzero(first)
+    rank = xp.arange(flat.size) - starts[xp.cumsum(first) - 1]  # occurrence number of each
+    if rank.max() >= _MAX_ROUNDS:
+        out[sorted_idx[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+        return out
+    for k in range(int(rank.max()) + 1):
+        at = order[rank == k]
+        if k == 0:
+            out[flat[at]] = rows[at]
+        else:
+            out[flat[at]] += rows[at]
     return out
+
+
+_MAX_ROUNDS = 16
 
 
 class Embedding(Op):

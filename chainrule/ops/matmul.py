@@ -23,6 +23,8 @@ class MatMul(Op):
             ga = m.matmul(g, m.swapaxes(b, -1, -2)) if need_a else None
             gb = m.matmul(m.swapaxes(a, -1, -2), g) if need_b else None
             return ga, gb
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: g is a scalar, the gradients scalings
+            return (g * b if need_a else None), (g * a if need_b else None)
         # Promote 1-D operands as NumPy does (a: row, b: column), then drop the added axes.
         a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
         b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
