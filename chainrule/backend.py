@@ -141,6 +141,12 @@ def broadcast_to(x, shape: tuple[int, ...]):
     return np.broadcast_to(x, shape)
 
 
+def swapaxes(a, axis1: int, axis2: int):
+    """``np.swapaxes``, called as the array's method (the function's Python wrapper costs
+    more than the view, in every VJP of a matrix product)."""
+    return a.swapaxes(axis1, axis2)
+
+
 class ArrayMath:
     """The functions that VJP rules use, on raw arrays (the fast, first-order path).
 
@@ -172,7 +178,7 @@ class ArrayMath:
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     matmul = staticmethod(matmul)
-    swapaxes = staticmethod(np.swapaxes)
+    swapaxes = staticmethod(swapaxes)
     broadcast_to = staticmethod(broadcast_to)
     concatenate = staticmethod(np.concatenate)
     sum_to = staticmethod(sum_to)

@@ -27,7 +27,8 @@ class Sum(_Reduce):
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def vjp(self, m, g, x, y):
-        return (m.broadcast_to(self._expand(g, x), x.shape),)
+        # A 0-d gradient (of a full sum, a loss) broadcasts as it is, without a reshape.
+        return (m.broadcast_to(g if g.ndim == 0 else self._expand(g, x), x.shape),)
 
     def jvp(self, t, x, y):
         return t.sum(axis=self.axes, keepdims=self.keepdims)
