@@ -185,7 +185,13 @@ class Observer(Protocol):
     """What the backward walk reports, step by step, to whoever watches it: ``cr.compile``'s
     recorder (which turns the steps into a replay) and ``explain``'s ledger (which shows them).
     The walk itself is the same with or without one; with none attached it pays one ``is None``
-    test per node and per edge."""
+    test per node and per edge.
+
+    ``keeps_arrays``: whether the observer holds on to the arrays it is shown (the ledger
+    does); the walk then makes every running total a new array instead of adding to its own
+    sums in place, so that what the observer holds is not changed under it."""
+
+    keeps_arrays: bool = True
 
     def vjp(self, t: Tensor, upstream, in_grads: Sequence) -> None:
         """``t``'s node ran its VJP with ``upstream`` = d(root)/dt and returned ``in_grads``, one
@@ -264,6 +270,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
     anomaly = state.anomaly
     now = state.epoch
     retained = _retained if _retained and want is None else None
+    summed: set[int] = set()  # ids of the sums this walk made and holds: see _accumulate
+    in_place = not create_graph and not getattr(observer, "keeps_arrays", observer is not None)
     with _GradMode(create_graph):
         while order:
             # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
@@ -272,12 +280,14 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
+            own = id(g) in summed  # (gone from `grads`: its id may be reused from now on)
+            summed.discard(id(g))
             if want is not None and id(t) in want:
                 found[id(t)] = g
             node = t._node
             if node is None or (retained is not None and retained.get(id(t), _dead)() is t):
                 if want is None:
-                    _to_leaf(t, g, create_graph)
+                    _to_leaf(t, g, create_graph, own and node is None)
                     if observer is not None:
                         observer.leaf(t, g)
                 if node is None:
@@ -298,7 +308,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                     _check_grad(node, ig)
                 key = id(inp)
                 prev = grads.get(key)
-                total = grads[key] = ig if prev is None else prev + ig
+                total = grads[key] = ig if prev is None else _accumulate(prev, ig, summed, in_place)
                 if observer is not None:
                     observer.sent(t, inp, raw, ig, prev, total)
             if not retain_graph:
@@ -306,6 +316,22 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if observer is not None:
                     observer.freed(t)
     return found
+
+
+def _accumulate(prev, g, summed: set[int], in_place: bool):
+    """``prev + g``, a tensor's running total of gradients. The first sum is a new array that
+    no one else has seen (its id goes into ``summed``); later gradients are added to it in place
+    (the same sum, rounded the same): a value read at every step of an unrolled loop, or a
+    weight, gets one new array instead of one per use. Never in place on a VJP's own result
+    (it may be shared, e.g. Add hands the same array to both inputs)."""
+    if id(prev) in summed and prev.dtype == g.dtype:
+        prev += g
+        return prev
+    summed.discard(id(prev))  # (replaced: its id may be reused from now on)
+    total = prev + g
+    if in_place and type(total) is np.ndarray:  # (not a NumPy scalar, which cannot change)
+        summed.add(id(total))
+    return total
 
 
 def _vjp(node, m, g, inputs, t: Tensor, create_graph: bool):
@@ -384,7 +410,9 @@ def _dead() -> None:
     """What a retained tensor's weak reference returns once the tensor is gone."""
 
 
-def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
+def _to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
+    """Stores ``g`` as (or adds it to) the leaf's ``.grad``; ``owned``: ``g`` is a sum the walk
+    made, seen by no one else, which becomes ``.grad`` without a copy."""
     if create_graph:
         t._grad = g if t._grad is None else t._grad + g
         return
@@ -392,7 +420,7 @@ def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
         g = g.astype(t._data.dtype)
     if t.grad is None:
         # A copy, so that .grad never aliases another tensor's gradient or a broadcast view.
-        t._grad = constant(np.array(g, copy=True))
+        t._grad = constant(g if owned else np.array(g, copy=True))
     else:
         t._grad = constant(t._grad._data + g)
 
