@@ -280,8 +280,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            own = id(g) in summed  # (gone from `grads`: its id may be reused from now on)
-            summed.discard(id(g))
+            own = bool(summed) and _taken(summed, g)  # (a sum made here: no copy for a leaf)
             if want is not None and id(t) in want:
                 found[id(t)] = g
             node = t._node
@@ -316,6 +315,15 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if observer is not None:
                     observer.freed(t)
     return found
+
+
+def _taken(summed: set[int], g) -> bool:
+    """Whether ``g``, just taken out of the walk's gradients, is a sum the walk made; its id is
+    forgotten either way (it may be reused from now on)."""
+    if id(g) in summed:
+        summed.discard(id(g))
+        return True
+    return False
 
 
 def _accumulate(prev, g, summed: set[int], in_place: bool):
