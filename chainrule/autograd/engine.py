@@ -266,12 +266,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
     grads = _seed(roots, root_grads, observer)
     want = None if targets is None else {id(t) for t in targets}
     found: dict[int, object] = {}
-    m = tensor_math if create_graph else backend.ArrayMath
-    anomaly = state.anomaly
-    now = state.epoch
-    retained = _retained if _retained and want is None else None
-    summed: set[int] = set()  # ids of the sums this walk made and holds: see _accumulate
-    in_place = not create_graph and not getattr(observer, "keeps_arrays", observer is not None)
+    m, anomaly, now, retained, in_place = _settings(create_graph, want, observer)
+    summed: set[int] = set()  # ids of the tensors whose total is a sum made here (see _settings)
     with _GradMode(create_graph):
         while order:
             # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
@@ -280,13 +276,12 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            own = bool(summed) and _taken(summed, g)  # (a sum made here: no copy for a leaf)
             if want is not None and id(t) in want:
                 found[id(t)] = g
             node = t._node
             if node is None or (retained is not None and retained.get(id(t), _dead)() is t):
                 if want is None:
-                    _to_leaf(t, g, create_graph, own and node is None)
+                    _to_leaf(t, g, create_graph, node is None and id(t) in summed)
                     if observer is not None:
                         observer.leaf(t, g)
                 if node is None:
@@ -307,7 +302,14 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                     _check_grad(node, ig)
                 key = id(inp)
                 prev = grads.get(key)
-                total = grads[key] = ig if prev is None else _accumulate(prev, ig, summed, in_place)
+                if prev is None:
+                    total = grads[key] = ig
+                elif key in summed and prev.dtype == ig.dtype:  # ours alone: in place
+                    total = np.add(prev, ig, out=prev)
+                else:  # never in place on a VJP's own result (Add gives one array to both inputs)
+                    total = grads[key] = prev + ig
+                    if in_place and type(total) is np.ndarray:  # (not a NumPy scalar)
+                        summed.add(key)
                 if observer is not None:
                     observer.sent(t, inp, raw, ig, prev, total)
             if not retain_graph:
@@ -317,29 +319,17 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
     return found
 
 
-def _taken(summed: set[int], g) -> bool:
-    """Whether ``g``, just taken out of the walk's gradients, is a sum the walk made; its id is
-    forgotten either way (it may be reused from now on)."""
-    if id(g) in summed:
-        summed.discard(id(g))
-        return True
-    return False
-
-
-def _accumulate(prev, g, summed: set[int], in_place: bool):
-    """``prev + g``, a tensor's running total of gradients. The first sum is a new array that
-    no one else has seen (its id goes into ``summed``); later gradients are added to it in place
-    (the same sum, rounded the same): a value read at every step of an unrolled loop, or a
-    weight, gets one new array instead of one per use. Never in place on a VJP's own result
-    (it may be shared, e.g. Add hands the same array to both inputs)."""
-    if id(prev) in summed and prev.dtype == g.dtype:
-        prev += g
-        return prev
-    summed.discard(id(prev))  # (replaced: its id may be reused from now on)
-    total = prev + g
-    if in_place and type(total) is np.ndarray:  # (not a NumPy scalar, which cannot change)
-        summed.add(id(total))
-    return total
+def _settings(create_graph: bool, want, observer):
+    """What the walk reads once: the math of the VJPs, anomaly mode, the graph's epoch, the
+    retained tensors (whose gradient is kept on the way), and whether later gradients may be
+    added in place into a sum the walk made: the same sum, rounded the same, without a new array
+    per arrival (a value read at every step of an unrolled loop, a weight). The sums are keyed
+    by tensor, alive while gradients can reach it. Not under create_graph, nor while an observer
+    keeps the arrays it is shown (explain's ledger)."""
+    m = tensor_math if create_graph else backend.ArrayMath
+    retained = _retained if _retained and want is None else None
+    in_place = not create_graph and not getattr(observer, "keeps_arrays", observer is not None)
+    return m, state.anomaly, state.epoch, retained, in_place
 
 
 def _vjp(node, m, g, inputs, t: Tensor, create_graph: bool):
