@@ -84,7 +84,7 @@ def test_compiled_step_with_in_place_sums_equals_eager_bitwise():
     eager, w_eager, _ = run(False)
     replayed, w_replayed, fn = run(True)
     assert fn.stats()["replays"] == 3
-    assert "out=" in fn.replay_source()  # w's later gradients are added into its sum in place
+    assert " += " in fn.replay_source()  # w's later gradients are added into its sum in place
     for a, b in zip(eager, replayed):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(w_eager, w_replayed)

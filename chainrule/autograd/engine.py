@@ -305,7 +305,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if prev is None:
                     total = grads[key] = ig
                 elif key in summed and prev.dtype == ig.dtype:  # ours alone: in place
-                    total = np.add(prev, ig, out=prev)
+                    prev += ig  # (the operator: np.add(out=) parses keywords, slower on small)
+                    total = prev
                 else:  # never in place on a VJP's own result (Add gives one array to both inputs)
                     total = grads[key] = prev + ig
                     if in_place and type(total) is np.ndarray:  # (not a NumPy scalar)

@@ -239,7 +239,8 @@ class _SourceWriter:
     def _write_add(self, e: _Entry) -> str:
         a, b = e.args
         if e.key:  # eager added in place into a sum it made; so does the replay, into its own
-            return f"{self._fn(np.add)}({self.ref(a)}, {self.ref(b)}, out={self.ref(a)})"
+            self.lines.append(f"{self.ref(a)} += {self.ref(b)}")
+            return self.ref(a)
         return f"{self.ref(a)} + {self.ref(b)}"
 
     def _write_leaf(self, e: _Entry) -> str:
