@@ -15,6 +15,8 @@ the ops, and a pass over those packages as well.
 
 from __future__ import annotations
 
+import math
+
 import ml_dtypes
 import numpy as np
 
@@ -123,6 +125,28 @@ def sum_to(x, shape: tuple[int, ...]):
     return y
 
 
+# At most this many elements, a single value spread by ``ArrayMath.broadcast_to`` is a new array.
+_SMALL_FILL = 4096
+
+
+def broadcast_to(x, shape: tuple[int, ...]):
+    """``np.broadcast_to(x, shape)``, the same values; a single value spread over a small
+    shape (the gradient of a loss's ``sum()``: a few hundred elements) is written into a new
+    array instead of viewed: ``np.broadcast_to`` runs ~5 µs of Python, filling that takes
+    ~1 µs, and a small step (the ``nielsen`` workload of benchmarks/suite.py) feels it."""
+    if getattr(x, "size", 0) == 1 and math.prod(shape) <= _SMALL_FILL and x.ndim <= len(shape):
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
+    return np.broadcast_to(x, shape)
+
+
+def swapaxes(a, axis1: int, axis2: int):
+    """``np.swapaxes``, called as the array's method (the function's Python wrapper costs
+    more than the view, in every VJP of a matrix product)."""
+    return a.swapaxes(axis1, axis2)
+
+
 class ArrayMath:
     """The functions that VJP rules use, on raw arrays (the fast, first-order path).
 
@@ -154,8 +178,8 @@ class ArrayMath:
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     matmul = staticmethod(matmul)
-    swapaxes = staticmethod(np.swapaxes)
-    broadcast_to = staticmethod(np.broadcast_to)
+    swapaxes = staticmethod(swapaxes)
+    broadcast_to = staticmethod(broadcast_to)
     concatenate = staticmethod(np.concatenate)
     sum_to = staticmethod(sum_to)
 

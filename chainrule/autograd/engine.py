@@ -185,7 +185,13 @@ class Observer(Protocol):
     """What the backward walk reports, step by step, to whoever watches it: ``cr.compile``'s
     recorder (which turns the steps into a replay) and ``explain``'s ledger (which shows them).
     The walk itself is the same with or without one; with none attached it pays one ``is None``
-    test per node and per edge."""
+    test per node and per edge.
+
+    ``keeps_arrays``: whether the observer holds on to the arrays it is shown (the ledger
+    does); the walk then makes every running total a new array instead of adding to its own
+    sums in place, so that what the observer holds is not changed under it."""
+
+    keeps_arrays: bool = True
 
     def vjp(self, t: Tensor, upstream, in_grads: Sequence) -> None:
         """``t``'s node ran its VJP with ``upstream`` = d(root)/dt and returned ``in_grads``, one
@@ -260,10 +266,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
     grads = _seed(roots, root_grads, observer)
     want = None if targets is None else {id(t) for t in targets}
     found: dict[int, object] = {}
-    m = tensor_math if create_graph else backend.ArrayMath
-    anomaly = state.anomaly
-    now = state.epoch
-    retained = _retained if _retained and want is None else None
+    m, anomaly, now, retained, in_place = _settings(create_graph, want, observer)
+    summed: set[int] = set()  # ids of the tensors whose total is a sum made here (see _settings)
     with _GradMode(create_graph):
         while order:
             # Popped, not iterated: once its VJP has run, nothing but this walk refers to an
@@ -277,7 +281,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             node = t._node
             if node is None or (retained is not None and retained.get(id(t), _dead)() is t):
                 if want is None:
-                    _to_leaf(t, g, create_graph)
+                    _to_leaf(t, g, create_graph, node is None and id(t) in summed)
                     if observer is not None:
                         observer.leaf(t, g)
                 if node is None:
@@ -298,7 +302,15 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                     _check_grad(node, ig)
                 key = id(inp)
                 prev = grads.get(key)
-                total = grads[key] = ig if prev is None else prev + ig
+                if prev is None:
+                    total = grads[key] = ig
+                elif key in summed and prev.dtype == ig.dtype:  # ours alone: in place
+                    prev += ig  # (the operator: np.add(out=) parses keywords, slower on small)
+                    total = prev
+                else:  # never in place on a VJP's own result (Add gives one array to both inputs)
+                    total = grads[key] = prev + ig
+                    if in_place and type(total) is np.ndarray:  # (not a NumPy scalar)
+                        summed.add(key)
                 if observer is not None:
                     observer.sent(t, inp, raw, ig, prev, total)
             if not retain_graph:
@@ -306,6 +318,19 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                 if observer is not None:
                     observer.freed(t)
     return found
+
+
+def _settings(create_graph: bool, want, observer):
+    """What the walk reads once: the math of the VJPs, anomaly mode, the graph's epoch, the
+    retained tensors (whose gradient is kept on the way), and whether later gradients may be
+    added in place into a sum the walk made: the same sum, rounded the same, without a new array
+    per arrival (a value read at every step of an unrolled loop, a weight). The sums are keyed
+    by tensor, alive while gradients can reach it. Not under create_graph, nor while an observer
+    keeps the arrays it is shown (explain's ledger)."""
+    m = tensor_math if create_graph else backend.ArrayMath
+    retained = _retained if _retained and want is None else None
+    in_place = not create_graph and not getattr(observer, "keeps_arrays", observer is not None)
+    return m, state.anomaly, state.epoch, retained, in_place
 
 
 def _vjp(node, m, g, inputs, t: Tensor, create_graph: bool):
@@ -384,7 +409,9 @@ def _dead() -> None:
     """What a retained tensor's weak reference returns once the tensor is gone."""
 
 
-def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
+def _to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
+    """Stores ``g`` as (or adds it to) the leaf's ``.grad``; ``owned``: ``g`` is a sum the walk
+    made, seen by no one else, which becomes ``.grad`` without a copy."""
     if create_graph:
         t._grad = g if t._grad is None else t._grad + g
         return
@@ -392,7 +419,7 @@ def _to_leaf(t: Tensor, g, create_graph: bool) -> None:
         g = g.astype(t._data.dtype)
     if t.grad is None:
         # A copy, so that .grad never aliases another tensor's gradient or a broadcast view.
-        t._grad = constant(np.array(g, copy=True))
+        t._grad = constant(g if owned else np.array(g, copy=True))
     else:
         t._grad = constant(t._grad._data + g)
 

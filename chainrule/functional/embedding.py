@@ -102,10 +102,13 @@ def _one_hot(idx: np.ndarray, num_classes: int) -> np.ndarray:
         raise TypeError(f"one_hot: expected integer class indices, got {idx.dtype}")
     if num_classes < 0:
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+    # A comparison against 0..C-1 broadcasts in one pass (put_along_axis costs 10x more here).
+    hot = idx[..., None] == np.arange(num_classes)
+    # Each row has at most one 1; every index lies in [0, C) exactly when each row has one (one
+    # count instead of a min and a max: this runs at every replay of a compiled step).
+    if np.count_nonzero(hot) != idx.size:
         raise IndexError(
             f"one_hot: class values must lie in [0, {num_classes}), got values in "
             f"[{idx.min()}, {idx.max()}]"
         )
-    # A comparison against 0..C-1 broadcasts in one pass (put_along_axis costs 10x more here).
-    return (idx[..., None] == np.arange(num_classes)).astype(np.int64)
+    return hot.astype(np.int64)

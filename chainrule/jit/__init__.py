@@ -27,6 +27,7 @@ only while recording), build a graph (returned Tensors are detached), or notice 
 
 from __future__ import annotations
 
+import builtins
 import functools
 import warnings
 from collections import OrderedDict
@@ -54,7 +55,7 @@ class _Plan:
     def __init__(self):
         self.pending: _Recording | None = None
         self.tape: _Tape | None = None
-        self.guards: list = []
+        self.guards: Callable[[], bool] = _no_guards
         self.fallback: str | None = None
 
 
@@ -88,7 +89,7 @@ class CompiledStep:
         try:
             if not kwargs and all(type(a) is np.ndarray for a in args):
                 flat = list(args)  # the common case, a batch of arrays: a cheaper key
-                key = (tuple((a.shape, a.dtype.str) for a in args), state.grad_enabled)
+                key = (tuple([(a.shape, a.dtype) for a in args]), state.grad_enabled)
             else:
                 key = (_signature(args, flat), _signature(kwargs, flat), state.grad_enabled)
             hash(key)
@@ -106,7 +107,7 @@ class CompiledStep:
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
         if plan.tape is not None:
-            if _guards_hold(plan.guards):
+            if plan.guards():
                 self.replays += 1
                 return plan.tape(flat)
             plan.tape = None  # a module changed mode or a parameter was frozen: record again
@@ -146,7 +147,7 @@ class CompiledStep:
         prev = None  # compared: only the newer recording is needed to make the replay
         if recorded >= self.warmup:
             plan.pending = None
-            plan.guards = _guards(rec)
+            plan.guards = _guard_check(_guards(rec))
             plan.tape = _Tape(rec, template, len(flat))  # (which empties the recording)
         return out
 
@@ -203,11 +204,30 @@ def _guards(rec: _Recording) -> list:
     return g
 
 
-def _guards_hold(guards) -> bool:
+def _guards_hold(guards: list) -> bool:
     for obj, attr, value in guards:
         if getattr(obj, attr) != value:
             return False
     return True
+
+
+def _no_guards() -> bool:
+    return True
+
+
+def _guard_check(guards: list) -> Callable[[], bool]:
+    """One function that says whether every guard ``(obj, attr, value)`` still holds, written
+    as straight-line Python: a replay checks it at every call (a loop over the list with
+    ``getattr`` cost as much as a small step's bookkeeping)."""
+    if not guards:
+        return _no_guards
+    if len(guards) > 1000:  # (a model with thousands of parameters: a loop, not a huge line)
+        return functools.partial(_guards_hold, guards)
+    names = {"o": tuple(g[0] for g in guards), "v": tuple(g[2] for g in guards)}
+    tests = " or ".join(f"o[{i}].{attr} != v[{i}]" for i, (_, attr, _) in enumerate(guards))
+    src = f"def check():\n    return not ({tests})\n"
+    exec(builtins.compile(src, "<cr.compile guards>", "exec"), names)  # (compile: ours, below)
+    return names["check"]
 
 
 def compile(step_fn: Callable | None = None, *, cache_size: int = 8, warmup: int = 2):

@@ -63,6 +63,8 @@ class _Entry:
 class _Recording:
     """What one eager run of the step did, as a list of entries over numbered array slots."""
 
+    keeps_arrays = False  # (as the engine's observer: it keeps ids and slots, not arrays)
+
     def __init__(self, inputs: list):
         self.busy = False
         self.entries: list[_Entry] = []
@@ -108,6 +110,15 @@ class _Recording:
                 self._watch[key] = weakref.ref(arr, functools.partial(_forget, self, key))
             except TypeError:
                 self._pinned.append(arr)
+        return k
+
+    def _renamed(self, arr) -> int:
+        """A new slot for an array that already has one and was changed in place (its old
+        slot is read no more): still one holder, so that it may become a ``.grad`` uncopied."""
+        k = self.n_slots
+        self.n_slots += 1
+        self._srefs.append(Slot(k))
+        self.slot_of[id(arr)] = k
         return k
 
     def finish(self) -> None:
@@ -288,7 +299,10 @@ class _Recording:
             self.entries.append(_Entry("sum_to", backend.ArrayMath.sum_to, refs, self._new(grad)))
         if prev is not None:
             refs = [self._ref(prev), self._ref(grad)]
-            self.entries.append(_Entry("add", None, refs, self._new(total)))
+            if total is prev:  # added in place into a sum the walk made: the same array
+                self.entries.append(_Entry("add", None, refs, self._renamed(total), key=True))
+            else:
+                self.entries.append(_Entry("add", None, refs, self._new(total)))
 
     def leaf(self, t: Tensor, g) -> None:
         if t._node is not None:

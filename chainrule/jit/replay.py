@@ -10,6 +10,7 @@ during the step are the locals ``s<k>``, the step's inputs the parameters ``t<k>
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from typing import Any
 
@@ -74,11 +75,21 @@ class _Tape:
         del lines
         self._run = _compile(sources, tables)
         self.source = "".join(sources)
+        if isinstance(template, ReturnsTensor):  # the usual step returns its loss: no lookups
+            self._finish = _one_tensor
+        else:
+            self._finish = functools.partial(_rebuild, template, self.slots)
 
     def __call__(self, inputs: list):
-        values = self._run(*inputs)
-        by_slot = dict(zip(self.slots, values))
-        return _build(self.template, by_slot, inputs)
+        return self._finish(self._run(*inputs), inputs)
+
+
+def _one_tensor(values: tuple, inputs: list) -> Tensor:
+    return constant(values[0])
+
+
+def _rebuild(template, slots: list[int], values: tuple, inputs: list):
+    return _build(template, dict(zip(slots, values)), inputs)
 
 
 def _write(rec: _Recording, returned: list[int]) -> tuple[list[str], dict[str, tuple], dict]:
@@ -227,6 +238,9 @@ class _SourceWriter:
 
     def _write_add(self, e: _Entry) -> str:
         a, b = e.args
+        if e.key:  # eager added in place into a sum it made; so does the replay, into its own
+            self.lines.append(f"{self.ref(a)} += {self.ref(b)}")
+            return self.ref(a)
         return f"{self.ref(a)} + {self.ref(b)}"
 
     def _write_leaf(self, e: _Entry) -> str:

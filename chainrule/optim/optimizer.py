@@ -177,11 +177,12 @@ class Optimizer:
         i = 0
         for group in self.param_groups:
             todo = []
+            maximize = group.get("maximize")
             for p in group["params"]:
-                g = p.grad
+                g = p._grad
                 if g is not None:
                     data = p._data
-                    g = g._data if isinstance(g, Tensor) else np.asarray(g)
+                    g = g._data if type(g) is Tensor or isinstance(g, Tensor) else np.asarray(g)
                     if g.shape != data.shape:
                         raise ValueError(
                             f"{type(self).__name__}.step: parameter {i} has shape {data.shape} "
@@ -189,7 +190,7 @@ class Optimizer:
                         )
                     if g.dtype != data.dtype:
                         g = g.astype(data.dtype)
-                    if group.get("maximize"):
+                    if maximize:
                         g = -g  # ascend: a new array, p.grad is left alone
                     todo.append((i, data, g))
                 i += 1

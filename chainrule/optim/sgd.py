@@ -86,6 +86,10 @@ class SGD(Optimizer):
         loss = self._evaluate(closure)
         for group, params in self._with_grads():
             lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+            if mu == 0 and wd == 0:  # plain SGD: θ <- θ - γ g, with no per-parameter branching
+                for _, p, g in params:
+                    p -= lr * g
+                continue
             keep = 1.0 - group["dampening"]
             nesterov = group["nesterov"]
             for i, p, g in params:
