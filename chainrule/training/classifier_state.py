@@ -65,13 +65,7 @@ def _check_state(path: str, meta: dict) -> None:
 def restore(saved: dict, model, optimizer, loader, path: str = "the checkpoint") -> None:
     """Puts a loaded training state back into the model, optimiser, loader and random generator."""
     state.restore(saved, model, optimizer, path)
-    try:
-        loader.load_state_dict(saved["loader"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(
-            f"{path}: malformed metadata: 'loader' does not fit this run's data: {e}; the file "
-            "was altered or not written by chainrule"
-        ) from None
+    state_checks.load_into(path, "loader", "data", loader.load_state_dict, saved["loader"])
 
 
 def load_model(path: str):

@@ -81,11 +81,7 @@ def restore(state: dict, model, optimizer, path: str = "the checkpoint") -> None
     (``training.loop.schedule`` rebuilds the learning-rate schedule from ``state``); an
     optimiser state that this optimiser refuses is refused naming ``path``."""
     model.load_state_dict(state["model_state"])
-    try:
-        optimizer.load_state_dict(state["optimizer_state"])
-    except (ValueError, TypeError, KeyError) as e:
-        raise CheckpointError(
-            f"{path}: malformed metadata: 'optimizer' does not fit this run's optimiser: {e}; "
-            "the file was altered or not written by chainrule"
-        ) from None
+    state_checks.load_into(
+        path, "optimizer", "optimiser", optimizer.load_state_dict, state["optimizer_state"]
+    )
     cr_random.set_rng_state(state["rng"])

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from chainrule import random as cr_random
-from chainrule.serialization import metadata_error
+from chainrule.serialization import CheckpointError, metadata_error
 
 _INT64 = 2**63
 
@@ -127,3 +127,15 @@ def check_loader(path: str, value: Any) -> None:
         raise metadata_error(path, "loader", "a dict of whole numbers >= 0", value)
     if "sampler" in value and not _whole_numbers(value["sampler"]):
         raise metadata_error(path, "loader.sampler", "a dict of whole numbers >= 0", value)
+
+
+def load_into(path: str, key: str, what: str, load, value) -> None:
+    """Calls ``load(value)`` (a ``load_state_dict``), refusing what it refuses naming ``path``,
+    ``key`` and ``what`` the value must fit, as every other malformed field is refused."""
+    try:
+        load(value)
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"{path}: malformed metadata: '{key}' does not fit this run's {what}: {e}; "
+            "the file was altered or not written by chainrule"
+        ) from None
