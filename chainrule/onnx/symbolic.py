@@ -16,14 +16,14 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.onnx.graph import INT64_MAX, INT64_MIN, GraphBuilder
-from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
+from chainrule.onnx.symbolic_activations import ACTIVATIONS
 from chainrule.ops.attention import AdditiveScore, WeightedSum
 from chainrule.ops.conv import Conv2d
 from chainrule.ops.embedding import Embedding
 from chainrule.ops.pad import PadConstant, PadMode
 from chainrule.ops.pool import AvgPool2d, MaxPool2d
 from chainrule.ops.rnn import LSTMCell
-from chainrule.ops.special import Erf, Gelu
+from chainrule.ops.special import Erf
 
 
 class UnsupportedOperatorError(RuntimeError):
@@ -59,36 +59,6 @@ def _unary(op_type: str):
         g.node(op_type, [g.cast(ins[0], xs[0].dtype, y.dtype)], out)
 
     return write
-
-
-def _gelu(g: GraphBuilder, op, ins, xs, y, out):
-    # ONNX has Gelu only from opset 20: x (1 + erf(x / √2)) / 2, as chainrule's op computes it.
-    x = g.cast(ins[0], xs[0].dtype, y.dtype)
-    z = g.node("Erf", [g.node("Mul", [x, g.const(1 / np.sqrt(2.0), y.dtype, "inv_sqrt2")])])
-    cdf = g.node("Mul", [g.node("Add", [z, g.const(1.0, y.dtype, "one")]), g.const(0.5, y.dtype)])
-    g.node("Mul", [x, cdf], out)
-
-
-def _leaky_relu(g: GraphBuilder, op, ins, xs, y, out):
-    g.node("LeakyRelu", [g.cast(ins[0], xs[0].dtype, y.dtype)], out, alpha=float(op.s))
-
-
-def _elu(g: GraphBuilder, op, ins, xs, y, out):
-    g.node("Elu", [g.cast(ins[0], xs[0].dtype, y.dtype)], out, alpha=float(op.alpha))
-
-
-def _silu(g: GraphBuilder, op, ins, xs, y, out):
-    x = g.cast(ins[0], xs[0].dtype, y.dtype)
-    g.node("Mul", [x, g.node("Sigmoid", [x])], out)
-
-
-def _softplus(g: GraphBuilder, op, ins, xs, y, out):
-    # ONNX Softplus has no beta and no threshold: x where βx > threshold, else Softplus(βx) / β.
-    x = g.cast(ins[0], xs[0].dtype, y.dtype)
-    bx = g.node("Mul", [x, g.const(op.beta, y.dtype, "beta")])
-    soft = g.node("Div", [g.node("Softplus", [bx]), g.const(op.beta, y.dtype, "beta")])
-    big = g.node("Greater", [bx, g.const(op.threshold, y.dtype, "threshold")])
-    g.node("Where", [big, x, soft], out)
 
 
 def _flip(g: GraphBuilder, op, ins, xs, y, out):
@@ -446,6 +416,7 @@ def _weighted_sum(g: GraphBuilder, op, ins, xs, y, out):
 
 
 TRANSLATIONS: dict[type, Callable] = {
+    **ACTIVATIONS,
     ops.Add: _binary("Add"),
     ops.Sub: _binary("Sub"),
     ops.Mul: _binary("Mul"),
@@ -467,14 +438,9 @@ TRANSLATIONS: dict[type, Callable] = {
     ops.Sigmoid: _unary("Sigmoid"),
     ops.Relu: _unary("Relu"),
     Erf: _unary("Erf"),
-    Gelu: _gelu,
     ops.shape.Flip: _flip,
     ops.shape.Roll: _roll,
     ops.shape.Triangle: _triangle,
-    LeakyRelu: _leaky_relu,
-    Elu: _elu,
-    Silu: _silu,
-    Softplus: _softplus,
     ops.Stepwise: _stepwise,
     ops.Clip: _clip,
     ops.Where: _where,
