@@ -47,6 +47,16 @@ _DTYPES = frozenset(
 )  # fmt: skip
 
 
+def _refuse_module(obj: Any) -> None:
+    # A Module would need pickling to come back, and loading never executes code.
+    if _is_module(obj):
+        raise TypeError(
+            f"cr.save: {type(obj).__name__} is a Module; chainrule saves tensors, never pickled "
+            "objects. Save its state_dict() instead: cr.save(model.state_dict(), f), and load "
+            "it into a new model with model.load_state_dict(cr.load(f))"
+        )
+
+
 def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
     """Writes ``obj`` to ``f`` (a path, or a binary file object); to a path atomically. The
     format follows the name: a path (or a file object's ``name``) ending in ``.pt``, ``.pth``
@@ -79,12 +89,7 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
             is not JSON-serialisable (the message names the key).
         FileNotFoundError: the directory of ``path`` does not exist.
     """
-    if _is_module(obj):
-        raise TypeError(
-            f"cr.save: {type(obj).__name__} is a Module; chainrule saves tensors, never pickled "
-            "objects. Save its state_dict() instead: cr.save(model.state_dict(), f), and load "
-            "it into a new model with model.load_state_dict(cr.load(f))"
-        )
+    _refuse_module(obj)
     where = f"cr.save: {_name_of(f)}"
     if not hasattr(f, "write"):
         check_writable(f, "cr.save")  # before anything is computed
