@@ -1,24 +1,18 @@
-"""PyTorch's ``torch.nn.modules`` paths, so that ``from chainrule.nn.modules.linear import
-Linear`` (as code written against ``torch.nn.modules.*`` imports it) finds the same class as
-``cr.nn.Linear``.
+"""The layers, where ``torch.nn.modules`` keeps them. For one commit this package only names
+the classes (``nn.modules.Linear``): the next moves the layer files in from ``chainrule/nn/``
+(two steps, so that ``git log --follow`` reaches each file's history)."""
 
-The layers themselves live in ``chainrule/nn/`` by concern; each file here only re-exports them
-under the name of the PyTorch file that holds them (e.g. ``MultiheadAttention`` in
-``activation``, ``BatchNorm2d`` in ``batchnorm``).
-"""
-
-from chainrule.nn.modules.activation import *  # noqa: F403
-from chainrule.nn.modules.batchnorm import *  # noqa: F403
-from chainrule.nn.modules.container import *  # noqa: F403
-from chainrule.nn.modules.conv import *  # noqa: F403
-from chainrule.nn.modules.dropout import *  # noqa: F403
-from chainrule.nn.modules.flatten import *  # noqa: F403
-from chainrule.nn.modules.linear import *  # noqa: F403
-from chainrule.nn.modules.loss import *  # noqa: F403
-from chainrule.nn.modules.module import *  # noqa: F403
-from chainrule.nn.modules.normalization import *  # noqa: F403
-from chainrule.nn.modules.pooling import *  # noqa: F403
-from chainrule.nn.modules.rnn import *  # noqa: F403
-from chainrule.nn.modules.sparse import *  # noqa: F403
-from chainrule.nn.modules.transformer import *  # noqa: F403
-from chainrule.nn.modules.upsampling import *  # noqa: F403
+from chainrule.nn.activation import *  # noqa: F403
+from chainrule.nn.attention import MultiheadAttention  # noqa: F401
+from chainrule.nn.container import *  # noqa: F403
+from chainrule.nn.conv import *  # noqa: F403
+from chainrule.nn.dropout import *  # noqa: F403
+from chainrule.nn.linear import *  # noqa: F403
+from chainrule.nn.loss import *  # noqa: F403
+from chainrule.nn.module import *  # noqa: F403
+from chainrule.nn.normalization import *  # noqa: F403
+from chainrule.nn.pooling import *  # noqa: F403
+from chainrule.nn.rnn import *  # noqa: F403
+from chainrule.nn.sparse import *  # noqa: F403
+from chainrule.nn.transformer import *  # noqa: F403
+from chainrule.nn.upsampling import *  # noqa: F403
