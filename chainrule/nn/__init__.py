@@ -17,10 +17,12 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.attention import AdditiveAttention, MultiheadAttention
+from chainrule.nn.batchnorm import BatchNorm1d, BatchNorm2d, _BatchNorm
 from chainrule.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout, Dropout2d
-from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
+from chainrule.nn.flatten import Flatten, Unflatten
+from chainrule.nn.linear import Identity, Linear
 from chainrule.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -32,13 +34,7 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
 )
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import (
-    BatchNorm1d,
-    BatchNorm2d,
-    GroupNorm,
-    LayerNorm,
-    _BatchNorm,
-)
+from chainrule.nn.normalization import GroupNorm, LayerNorm
 from chainrule.nn.parallel import DataParallel
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d

@@ -3,10 +3,12 @@ the classes (``nn.modules.Linear``): the next moves the layer files in from ``ch
 (two steps, so that ``git log --follow`` reaches each file's history)."""
 
 from chainrule.nn.activation import *  # noqa: F403
-from chainrule.nn.attention import MultiheadAttention  # noqa: F401
+from chainrule.nn.attention import MultiheadAttention
+from chainrule.nn.batchnorm import *  # noqa: F403
 from chainrule.nn.container import *  # noqa: F403
 from chainrule.nn.conv import *  # noqa: F403
 from chainrule.nn.dropout import *  # noqa: F403
+from chainrule.nn.flatten import *  # noqa: F403
 from chainrule.nn.linear import *  # noqa: F403
 from chainrule.nn.loss import *  # noqa: F403
 from chainrule.nn.module import *  # noqa: F403
