@@ -66,7 +66,7 @@ def gates() -> Iterator[None]:
     docstring; an LSTM's steps are boxed per layer, direction and time step,
     ``lstm.l0.t2.gate_i``). The tensors made are remembered until ``gates()`` is entered
     again."""
-    from chainrule.nn.rnn.lstm import LSTM, LSTMCell
+    from chainrule.nn.modules.rnn.lstm import LSTM, LSTMCell
 
     fused = LSTMCell.forward, LSTM._layer
     _state.made = {}
@@ -121,7 +121,7 @@ def _unfused_layer(self, x, layer: int, direction: int, states):
     (T, N, H), [h_T, c_T]), computed as the fused ``LSTMLayer`` computes them (x W_ihᵀ +
     (b_ih + b_hh) for all steps at once, then h W_hhᵀ + that, step by step)."""
     from chainrule.autograd.tensor_math import stack
-    from chainrule.nn.rnn.base import project_inputs
+    from chainrule.nn.modules.rnn.base import project_inputs
 
     w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
     xg = project_inputs(x, w_ih, None if b_ih is None else b_ih + b_hh)

@@ -208,7 +208,7 @@ class AttentionDecoder(nn.Module):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        from chainrule.nn.attention import AdditiveAttention
+        from chainrule.nn.modules.attention import AdditiveAttention
 
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.attention = AdditiveAttention(feature_dim, hidden_dim, attention_dim)

@@ -89,7 +89,7 @@ def unflatten(flat: Mapping[str, Any], depth: int | None = None) -> dict[str, An
 
 # ----- torch.save / torch.load's form: any nesting of containers, plain values and tensors -----
 def _is_module(obj: Any) -> bool:
-    from chainrule.nn.module import Module  # nn builds on this layer: imported when needed
+    from chainrule.nn.modules.module import Module  # nn builds on this layer: imported when needed
 
     return isinstance(obj, Module)
 

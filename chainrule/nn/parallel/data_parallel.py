@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 
 __all__ = ["DataParallel"]
 

@@ -23,7 +23,7 @@ from typing import Any
 from chainrule.autograd.custom import Function
 from chainrule.autograd.engine import queue_callback
 from chainrule.autograd.tensor import Tensor
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 
 __all__ = ["DistributedDataParallel", "set_communication"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 
 
 class Flatten(Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional.dropout import dropout, dropout2d
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 
 
 class Dropout(Module):

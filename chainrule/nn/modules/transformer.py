@@ -17,12 +17,12 @@ from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError
 from chainrule.functional.activation import gelu, relu
 from chainrule.nn import init
-from chainrule.nn.attention import MultiheadAttention
-from chainrule.nn.container import ModuleList
-from chainrule.nn.dropout import Dropout
-from chainrule.nn.linear import Linear
-from chainrule.nn.module import Module
-from chainrule.nn.normalization import LayerNorm
+from chainrule.nn.modules.attention import MultiheadAttention
+from chainrule.nn.modules.container import ModuleList
+from chainrule.nn.modules.dropout import Dropout
+from chainrule.nn.modules.linear import Linear
+from chainrule.nn.modules.module import Module
+from chainrule.nn.modules.normalization import LayerNorm
 
 Mask = Tensor | np.ndarray | None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.functional.linear import linear
-from chainrule.nn.rnn.base import RNNBase, RNNCellBase, project_inputs
+from chainrule.nn.modules.rnn.base import RNNBase, RNNCellBase, project_inputs
 from chainrule.ops import rnn as _ops
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional.conv import pair
 from chainrule.functional.pooling import _max_pool1d, _pool, adaptive_avg_pool2d
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
 

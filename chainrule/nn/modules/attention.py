@@ -14,8 +14,8 @@ from chainrule.errors import ShapeError, user_line
 from chainrule.functional.attention import attention, float_mask
 from chainrule.functional.linear import linear
 from chainrule.nn import init
-from chainrule.nn.linear import Linear, NonDynamicallyQuantizableLinear
-from chainrule.nn.module import Module
+from chainrule.nn.modules.linear import Linear, NonDynamicallyQuantizableLinear
+from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.attention import AdditiveScore, WeightedSum
 

@@ -14,9 +14,9 @@ per step plus a single GEMM for the recurrent weight's gradient over all steps. 
 
 from __future__ import annotations
 
-from chainrule.nn.rnn.base import RNNBase, RNNCellBase
-from chainrule.nn.rnn.elman import RNN, RNNCell
-from chainrule.nn.rnn.gru import GRU, GRUCell
-from chainrule.nn.rnn.lstm import LSTM, LSTMCell
+from chainrule.nn.modules.rnn.base import RNNBase, RNNCellBase
+from chainrule.nn.modules.rnn.elman import RNN, RNNCell
+from chainrule.nn.modules.rnn.gru import GRU, GRUCell
+from chainrule.nn.modules.rnn.lstm import LSTM, LSTMCell
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase"]

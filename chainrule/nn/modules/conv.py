@@ -12,7 +12,7 @@ from chainrule.backend import get_default_dtype
 from chainrule.functional.conv import _conv1d, _conv2d, _conv_transpose2d, _single, pair
 from chainrule.functional.vector import pad
 from chainrule.nn import init
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
 

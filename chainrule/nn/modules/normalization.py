@@ -11,7 +11,7 @@ from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError
 from chainrule.functional.normalization import group_norm, layer_norm
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
 

@@ -10,7 +10,7 @@ from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 from chainrule.functional.linear import linear
 from chainrule.nn import init
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
 

@@ -10,7 +10,7 @@ from chainrule.autograd.tensor import Tensor, _escape, constant
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.normalization import batch_norm
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional import loss as F
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 
 
 class _Loss(Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.functional.linear import linear
-from chainrule.nn.rnn.base import RNNBase, RNNCellBase, project_inputs, zeros_state
+from chainrule.nn.modules.rnn.base import RNNBase, RNNCellBase, project_inputs, zeros_state
 from chainrule.ops import rnn as _ops
 
 

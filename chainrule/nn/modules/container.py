@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.tensor import Tensor
-from chainrule.nn.module import Module, _indent
+from chainrule.nn.modules.module import Module, _indent
 from chainrule.nn.parameter import Parameter
 
 

@@ -18,7 +18,7 @@ from chainrule.errors import ShapeError, user_line
 from chainrule.functional.dropout import dropout as _dropout
 from chainrule.functional.linear import linear
 from chainrule.nn import init
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}

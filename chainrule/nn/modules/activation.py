@@ -1,10 +1,14 @@
-"""Activation layers: each wraps the function of the same name in ``cr.nn.functional``."""
+"""Activation layers: each wraps the function of the same name in ``cr.nn.functional``.
+
+``MultiheadAttention`` is defined in ``attention.py`` and importable from here too, because
+``torch.nn.modules.activation`` is where PyTorch keeps it."""
 
 from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional import activation as F
-from chainrule.nn.module import Module
+from chainrule.nn.modules.attention import MultiheadAttention  # noqa: F401 (PyTorch's path)
+from chainrule.nn.modules.module import Module
 
 
 class _Inplace(Module):

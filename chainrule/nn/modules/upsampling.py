@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional.upsampling import interpolate
-from chainrule.nn.module import Module
+from chainrule.nn.modules.module import Module
 
 
 class Upsample(Module):
