@@ -10,9 +10,9 @@ from chainrule.training.optimizers import OPTIMIZERS
 
 
 def add_parser(sub) -> None:
-    from chainrule.models.registry import MODELS, _load_optional_models
+    from chainrule.models.registry import MODELS, load_optional_models
 
-    _load_optional_models()
+    load_optional_models()
     p = sub.add_parser(
         "train",
         help="train a zoo model on a data set",

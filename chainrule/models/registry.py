@@ -79,14 +79,16 @@ register(
 
 def get_recipe(name: str) -> Recipe:
     """The recipe of zoo model ``name``; an unknown name lists the known ones."""
-    _load_optional_models()
+    load_optional_models()
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(MODELS))}")
     return MODELS[name]
 
 
-def _load_optional_models() -> None:
-    # Models defined with layers from other files (the CNN, the captioner) register on import.
+def load_optional_models() -> None:
+    """Imports the zoo's models that are defined in files of their own (the CNN), so that they
+    register in ``MODELS``; ``MODELS`` is complete after this call. A model file that is absent
+    is skipped; any other import error is raised."""
     import importlib
 
     for mod in ("chainrule.models.cnn",):

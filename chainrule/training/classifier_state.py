@@ -101,9 +101,9 @@ def model_spec(path: str, meta: dict, tensors: dict):
     last at least ``num_classes``. So a 9.5 kB file claiming a huge input shape (which cost
     0.8 GB) is refused here, with the file and the key named, by Python integer arithmetic.
     """
-    from chainrule.models.registry import MODELS, _load_optional_models, get_recipe
+    from chainrule.models.registry import MODELS, get_recipe, load_optional_models
 
-    _load_optional_models()
+    load_optional_models()
     name = meta.get("model")
     if not isinstance(name, str) or name not in MODELS:
         raise metadata_error(path, "model", f"one of {sorted(MODELS)}", name)
