@@ -31,7 +31,7 @@ def _reals(value: Any) -> bool:
 def check_rng(path: str, key: str, value: Any) -> None:
     """Refuses a random generator state that NumPy's generator of this library's kind does not
     take: tried on a generator of that kind made for the purpose, never on the library's."""
-    probe = type(cr_random._generator.bit_generator)()
+    probe = type(cr_random.generator().bit_generator)()
     try:
         probe.state = value
     except Exception:  # NumPy raises TypeError, ValueError, KeyError, OverflowError, ...
