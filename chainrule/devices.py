@@ -16,7 +16,9 @@ from typing import Any
 # string "not a device".
 _KNOWN = ("cuda", "mps", "xpu", "xla", "hip", "mtia", "meta", "ipu", "hpu", "vulkan", "npu")
 
-_NO_GPU = (
+# Why every GPU request is refused: the message of the RuntimeError that device("cuda"),
+# Tensor.cuda() and cr.cuda's functions raise.
+NO_GPU = (
     "chainrule has no GPU backend: it computes on the CPU with NumPy. Use device='cpu' (or leave "
     "device out); cr.cuda.is_available() is False"
 )
@@ -43,7 +45,7 @@ class device:
             index = int(rest)
         if kind != "cpu":
             if kind in _KNOWN:
-                raise RuntimeError(f"device {type!r}: {_NO_GPU}")
+                raise RuntimeError(f"device {type!r}: {NO_GPU}")
             raise RuntimeError(
                 f"Expected one of cpu, {', '.join(_KNOWN)} device type at start of device "
                 f"string: {type!r}"
@@ -88,7 +90,7 @@ def check(dev: Any) -> device:
     if dev is None or dev is CPU:
         return CPU
     if isinstance(dev, bool) or isinstance(dev, int):
-        raise RuntimeError(f"device {dev!r} (a CUDA device ordinal): {_NO_GPU}")
+        raise RuntimeError(f"device {dev!r} (a CUDA device ordinal): {NO_GPU}")
     return device(dev)
 
 

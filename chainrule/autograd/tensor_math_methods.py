@@ -115,7 +115,7 @@ class MathMethods:
 
     def cuda(self, *args, **kwargs) -> Tensor:
         """Refused with the reason: chainrule has no GPU backend."""
-        raise RuntimeError(f"Tensor.cuda(): {_device._NO_GPU}")
+        raise RuntimeError(f"Tensor.cuda(): {_device.NO_GPU}")
 
     # ----- differentiable methods (each also a function cr.NAME) -----
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.cuda import amp
-from chainrule.devices import _NO_GPU
+from chainrule.devices import NO_GPU
 
 __all__ = [
     "amp", "current_device", "device_count", "empty_cache", "get_device_name", "is_available",
@@ -47,7 +47,7 @@ def empty_cache() -> None:
 
 
 def _refuse(*args: Any, **kwargs: Any):
-    raise RuntimeError(_NO_GPU)
+    raise RuntimeError(NO_GPU)
 
 
 current_device = get_device_name = set_device = _refuse
