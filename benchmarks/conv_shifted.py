@@ -12,7 +12,7 @@ since, im2col won or tied everywhere measured.
 from __future__ import annotations
 
 from chainrule.backend import xp
-from chainrule.ops.conv import _CHUNK_BYTES, Geometry, padded_channels_last
+from chainrule.ops.conv import CHUNK_BYTES, Geometry, padded_channels_last
 
 
 def _grid_rows(x, geom: Geometry):
@@ -32,7 +32,7 @@ def conv2d_shifted(x, w, geom: Geometry):
     padded grid is Y[r] = Σ_{a,b} R[r + a·Wp + b] · w[:, :, a, b]ᵀ; the rows of real output
     pixels (i < Ho, j < Wo) are read from it and the rest (a border of Wp - Wo columns and
     Hp - Ho rows per image) is discarded: extra arithmetic instead of an im2col copy. Done for a
-    chunk of images at a time (about ``_CHUNK_BYTES`` of rows and sums), which keeps the sums in
+    chunk of images at a time (about ``CHUNK_BYTES`` of rows and sums), which keeps the sums in
     cache across the kh·kw products: the captioner's second input gradient 23 → 16 ms.
     x: (N, C, H, W), w: (O, C, kh, kw) → (N, O, Ho, Wo) with channels-last memory.
     """
@@ -42,7 +42,7 @@ def conv2d_shifted(x, w, geom: Geometry):
     ho, wo = hp - kh + 1, wp - kw + 1
     wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): BLAS-ready blocks
     offsets = [a * wp + b for a in range(kh) for b in range(kw)]
-    step = max(1, _CHUNK_BYTES // (hp * wp * (c + 2 * o) * rows.itemsize))
+    step = max(1, CHUNK_BYTES // (hp * wp * (c + 2 * o) * rows.itemsize))
     y = xp.empty((n, ho, wo, o), dtype=rows.dtype)
     acc = xp.empty((min(step, n) * hp * wp, o), dtype=rows.dtype)
     tmp = xp.empty_like(acc)

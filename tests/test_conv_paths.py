@@ -120,7 +120,7 @@ def test_im2col_in_chunks_of_images_equals_one_product(float64, rng, monkeypatch
     up = rng.standard_normal((5, 4, 4, 3))
     geom = k.Geometry(3, 3, 2, 2, 1, 1)
     ref = k.conv2d(x, w, b, geom), k.conv2d_weight(x, up, w.shape, geom)
-    monkeypatch.setattr(k, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(k, "CHUNK_BYTES", chunk_bytes)
     assert len(k._image_chunks(x, 12, geom)) > 1
     np.testing.assert_allclose(k.conv2d(x, w, b, geom), ref[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(
@@ -134,5 +134,5 @@ def test_shifted_gemms_in_chunks_of_images_equal_one_pass(float64, rng, monkeypa
     w = rng.standard_normal((2, 6, 3, 2))
     geom = k.Geometry(3, 2, 1, 1, 1, 0)
     ref = conv_shifted.conv2d_shifted(x, w, geom)
-    monkeypatch.setattr(conv_shifted, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(conv_shifted, "CHUNK_BYTES", chunk_bytes)
     np.testing.assert_allclose(conv_shifted.conv2d_shifted(x, w, geom), ref, rtol=1e-12, atol=1e-12)

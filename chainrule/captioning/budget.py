@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from chainrule.datasets.vocab import MAX_LEN
-from chainrule.ops.conv import _CHUNK_BYTES
+from chainrule.ops.conv import CHUNK_BYTES
 
 __all__ = [
     "MemoryBudgetError",
@@ -66,7 +66,7 @@ def _encoder_floats(config) -> int:
 
 # ops/conv.py's chunks: about 4 MiB of im2col columns at a time,
 # and the product written from them; counted once, whatever the batch.
-_CONV_SCRATCH = 2 * _CHUNK_BYTES
+_CONV_SCRATCH = 2 * CHUNK_BYTES
 
 
 def _decoder_floats_per_step(config, regions: int, d: int) -> int:

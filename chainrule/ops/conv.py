@@ -159,16 +159,17 @@ def _grad_rows(g):
 # 32 MB glibc gives it fresh pages from the kernel at every call; chunks stay in cache between
 # their copy and their product and reuse freed memory. Measured (bench_conv.py's shapes, one
 # thread): that convolution's forward 21 → 13 ms, its weight gradient 21 → 13 ms; the cnn's
-# second convolution 8.1 → 7.0 ms; chunks of 1-2 MiB or 8+ MiB were no faster.
-_CHUNK_BYTES = 4 << 20
+# second convolution 8.1 → 7.0 ms; chunks of 1-2 MiB or 8+ MiB were no faster. Public: the
+# captioner's memory budget (captioning/budget.py) counts this scratch.
+CHUNK_BYTES = 4 << 20
 
 
 def _image_chunks(x, pixels: int, geom: Geometry) -> list[tuple[int, int]]:
     """[start, stop) ranges of images whose im2col columns (``pixels`` output pixels each) fill
-    about ``_CHUNK_BYTES``; one range when the whole batch fits."""
+    about ``CHUNK_BYTES``; one range when the whole batch fits."""
     n = x.shape[0]
     per_image = pixels * geom.kh * geom.kw * x.shape[1] * x.itemsize
-    step = max(1, _CHUNK_BYTES // max(per_image, 1))
+    step = max(1, CHUNK_BYTES // max(per_image, 1))
     return [(s, min(s + step, n)) for s in range(0, n, step)] or [(0, 0)]
 
 
