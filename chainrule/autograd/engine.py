@@ -281,7 +281,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             node = t._node
             if node is None or (retained is not None and retained.get(id(t), _dead)() is t):
                 if want is None:
-                    _to_leaf(t, g, create_graph, node is None and id(t) in summed)
+                    to_leaf(t, g, create_graph, node is None and id(t) in summed)
                     if observer is not None:
                         observer.leaf(t, g)
                 if node is None:
@@ -409,7 +409,7 @@ def _dead() -> None:
     """What a retained tensor's weak reference returns once the tensor is gone."""
 
 
-def _to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
+def to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
     """Stores ``g`` as (or adds it to) the leaf's ``.grad``; ``owned``: ``g`` is a sum the walk
     made, seen by no one else, which becomes ``.grad`` without a copy."""
     if create_graph:

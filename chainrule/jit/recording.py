@@ -316,7 +316,7 @@ class _Recording:
             and self.holders.get(id(g)) == 1
         )
         refs = [self._leaf_ref(t), self._ref(g), self._const(False)]
-        self.entries.append(_Entry("leaf", engine._to_leaf, refs, key=owned, label="grad"))
+        self.entries.append(_Entry("leaf", engine.to_leaf, refs, key=owned, label="grad"))
 
     def freed(self, t: Tensor) -> None:
         # The entries keep the op (the replay copies it), and with it what its forward saved:

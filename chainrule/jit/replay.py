@@ -52,7 +52,7 @@ class _Unsupported(Exception):
 
 
 def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
-    """``engine._to_leaf`` for a gradient array that nothing else refers to: no copy needed."""
+    """``engine.to_leaf`` for a gradient array that nothing else refers to: no copy needed."""
     if g.dtype != t._data.dtype:
         g = g.astype(t._data.dtype)
     t._grad = constant(g) if t._grad is None else constant(t._grad._data + g)
