@@ -349,18 +349,26 @@ def _has_float64(data) -> bool:
     return False
 
 
-def _astype(a: np.ndarray, dtype) -> np.ndarray:
+def cast_array(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` converted to ``dtype`` (a new array): the function ``Tensor.astype`` records for a
+    cast that has no gradient, which a trace reader (the ONNX writer) recognises by identity."""
     return a.astype(dtype)
 
 
-def _escape(what: str) -> None:
-    """Tells a ``cr.compile`` recording that data leaves the graph for Python here."""
+def escape(what: str) -> None:
+    """Tells a ``cr.compile`` recording that data leaves the graph for Python here; ``what``
+    names the operation (e.g. ``"item()"``). Outside a recording it does nothing."""
     if state.tracer is not None:
         state.tracer.escape(what)
 
 
-def _raw(x):
+def unwrap(x):
+    """``x``'s array when ``x`` is a Tensor, else ``x`` itself (a scalar, list or array)."""
     return x._data if isinstance(x, Tensor) else x
+
+
+# The spellings autograd's own modules use; other packages import the public names above.
+_astype, _escape, _raw = cast_array, escape, unwrap
 
 
 # ----- making tensors: the one place a Tensor is built without __init__ -----

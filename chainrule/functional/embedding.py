@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor, _escape, apply, recomputed
+from chainrule.autograd.tensor import Tensor, apply, escape, recomputed
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.embedding import Embedding
 
@@ -60,7 +60,7 @@ def embedding(
     if sparse:
         raise ValueError("embedding: sparse=True is not supported (gradients are dense arrays)")
     if max_norm is not None:
-        _escape("embedding with max_norm (rows are renormalised in place from the indices)")
+        escape("embedding with max_norm (rows are renormalised in place from the indices)")
         _renorm_(w._data, idx, float(max_norm), float(norm_type))
     return apply(Embedding(idx, padding_idx, bool(scale_grad_by_freq)), w)
 

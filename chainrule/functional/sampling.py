@@ -20,7 +20,7 @@ import numpy as np
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
+from chainrule.autograd.tensor import Tensor, apply, constant, recomputed, unwrap
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.sample import GatherPixels
 
@@ -231,7 +231,7 @@ def _read(x: Tensor, ix: Tensor, iy: Tensor, dx: int, dy: int, rnd) -> Tensor:
     them at every replay."""
     h, w = x.shape[2:]
     index, mask = recomputed(_corner, ix, iy, dx, dy, h, w, rnd)
-    return apply(GatherPixels(_raw(index), _raw(mask), tuple(ix.shape[1:])), x)
+    return apply(GatherPixels(unwrap(index), unwrap(mask), tuple(ix.shape[1:])), x)
 
 
 def _bilinear(x: Tensor, ix: Tensor, iy: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ class TracerWarning(Warning):
     ``torch.jit.TracerWarning``)."""
 
 
-# The escapes (see ``autograd.tensor._escape``) after which the value is a Python object, and
+# The escapes (see ``autograd.tensor.escape``) after which the value is a Python object, and
 # what it became; the others (``.data``, in-place writes) keep the value a tensor.
 _LEAVES = {
     "bool()": "a Python boolean",

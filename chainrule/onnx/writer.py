@@ -16,8 +16,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.engine import toposort
-from chainrule.autograd.tensor import Tensor
-from chainrule.autograd.tensor import _astype as _tensor_astype
+from chainrule.autograd.tensor import Tensor, cast_array
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.onnx.symbolic import TRANSLATIONS, _embedding
 from chainrule.onnx.trace import ExportTracer, Made
@@ -169,7 +168,7 @@ class Writer:
             elif _UNARY[fn] == "Not" and x_dtype != np.bool_:
                 return None  # ~ on integers is bitwise
             return g.node(_UNARY[fn], [x], out)
-        if fn is _tensor_astype and len(args) == 2:
+        if fn is cast_array and len(args) == 2:
             return g.node("Cast", [self._name_of(args[0])], out, to=g.elem_type(args[1]))
         return None
 

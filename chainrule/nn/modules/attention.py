@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
-from chainrule.autograd.tensor import Tensor, apply
+from chainrule.autograd.tensor import Tensor, apply, unwrap
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.attention import attention, float_mask
@@ -265,23 +265,19 @@ class MultiheadAttention(Module):
             N, L, S = 1, q.shape[0], k.shape[0]
         if key_padding_mask is not None:
             want = (N, S) if batched else (S,)
-            if tuple(np.shape(_raw(key_padding_mask))) != want:
+            if tuple(np.shape(unwrap(key_padding_mask))) != want:
                 raise ShapeError(
                     f"{name}: key_padding_mask must have shape {want}, got "
-                    f"{tuple(np.shape(_raw(key_padding_mask)))}"
+                    f"{tuple(np.shape(unwrap(key_padding_mask)))}"
                 )
         if attn_mask is not None:
-            shape = tuple(np.shape(_raw(attn_mask)))
+            shape = tuple(np.shape(unwrap(attn_mask)))
             if shape not in ((L, S), (N * self.num_heads, L, S)):
                 raise ShapeError(
                     f"{name}: attn_mask must have shape {(L, S)} or "
                     f"{(N * self.num_heads, L, S)}, got {shape}"
                 )
         return batched
-
-
-def _raw(x):
-    return x._data if isinstance(x, Tensor) else x
 
 
 def _mask_bias(attn_mask, key_padding_mask, dtype, shape):
@@ -389,7 +385,7 @@ class AdditiveAttention(Module):
         if self.full_att.bias is not None:
             e = e + self.full_att.bias  # shifts every score alike: no effect on α, kept for parity
         if mask is not None:
-            blocked = np.asarray(_raw(mask), dtype=bool)
+            blocked = np.asarray(unwrap(mask), dtype=bool)
             if blocked.shape != (N, L):
                 raise ShapeError(
                     f"AdditiveAttention: mask must have shape ({N}, {L}), got {blocked.shape}\n"

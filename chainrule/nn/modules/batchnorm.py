@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.compile_hooks import side_effect
-from chainrule.autograd.tensor import Tensor, _escape, constant
+from chainrule.autograd.tensor import Tensor, constant, escape
 from chainrule.backend import get_default_dtype
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.normalization import batch_norm
@@ -105,7 +105,7 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             side_effect(_count_batch, self.num_batches_tracked)
             if self.momentum is None:
-                _escape("BatchNorm with momentum=None (its factor is computed in Python)")
+                escape("BatchNorm with momentum=None (its factor is computed in Python)")
                 factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
