@@ -59,11 +59,12 @@ def conv2d(
         >>> F.conv2d(x, w, padding=1).shape
         (8, 16, 32, 32)
     """
-    return _conv2d(input, weight, bias, stride, padding, "conv2d", dilation, groups)
+    return conv2d_named(input, weight, bias, stride, padding, "conv2d", dilation, groups)
 
 
-def _conv2d(x, weight, bias, stride, padding, who: str, dilation=1, groups=1) -> Tensor:
-    """``conv2d`` with errors that name ``who`` (a layer passes its own description)."""
+def conv2d_named(x, weight, bias, stride, padding, who: str, dilation=1, groups=1) -> Tensor:
+    """``conv2d`` (same arguments and shapes) with errors that name ``who``: ``nn.Conv2d`` passes
+    itself, so that a message shows the layer's repr rather than ``conv2d``."""
     x = as_tensor(x)
     weight = as_tensor(weight)
     if weight.ndim != 4:
@@ -71,7 +72,7 @@ def _conv2d(x, weight, bias, stride, padding, who: str, dilation=1, groups=1) ->
             f"{who}: expected a weight of shape (O, C/groups, kh, kw), got {weight.shape}\n"
             f"  at {user_line()}"
         )
-    g = _single(groups, "groups", who, 1)
+    g = single(groups, "groups", who, 1)
     dh, dw = pair(dilation, "dilation", who, minimum=1)
     if g != 1 or (dh, dw) != (1, 1) or isinstance(padding, str):
         return _conv2d_general(x, weight, bias, stride, padding, (dh, dw), g, who)
@@ -125,10 +126,12 @@ def _conv2d_general(x, weight, bias, stride, padding, dilation, g: int, who) -> 
     if dh > 1:
         w = _dilate(w.swapaxes(2, 3), dh).swapaxes(2, 3)
     if g == 1:
-        return _conv2d(x, w, bias, stride, padding, who)
+        return conv2d_named(x, w, bias, stride, padding, who)
     og = o // g
     parts = [
-        _conv2d(x[:, i * cg : (i + 1) * cg], w[i * og : (i + 1) * og], None, stride, padding, who)
+        conv2d_named(
+            x[:, i * cg : (i + 1) * cg], w[i * og : (i + 1) * og], None, stride, padding, who
+        )
         for i in range(g)
     ]
     y = _fn.cat(parts, axis=1)
@@ -219,10 +222,11 @@ def conv1d(
     Returns:
         y of shape (N, O, Lo), Lo = ⌊(L + 2p - d·(k - 1) - 1) / s⌋ + 1.
     """
-    return _conv1d(input, weight, bias, stride, padding, dilation, groups, "conv1d")
+    return conv1d_named(input, weight, bias, stride, padding, dilation, groups, "conv1d")
 
 
-def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
+def conv1d_named(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
+    """``conv1d`` (same arguments and shapes) with errors that name ``who`` (``nn.Conv1d``)."""
     x, weight = as_tensor(x), as_tensor(weight)
     if weight.ndim != 3:
         raise ShapeError(
@@ -230,9 +234,11 @@ def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
             f"  at {user_line()}"
         )
     o, cg, k = weight.shape
-    g = _single(groups, "groups", who, 1)
+    g = single(groups, "groups", who, 1)
     if x.ndim == 2:  # unbatched (C, L), as PyTorch accepts
-        return _conv1d(x.reshape((1, *x.shape)), weight, bias, stride, padding, dilation, g, who)[0]
+        return conv1d_named(
+            x.reshape((1, *x.shape)), weight, bias, stride, padding, dilation, g, who
+        )[0]
     if x.ndim != 3:
         raise ShapeError(
             f"{who}: expected a 3-D input of shape (N, {cg * g}, L) or 2-D (C, L), got shape "
@@ -246,8 +252,8 @@ def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
         )
     if o % g:
         raise ValueError(f"{who}: out_channels {o} must be divisible by groups {g}")
-    s = _single(stride, "stride", who, 1)
-    d = _single(dilation, "dilation", who, 1)
+    s = single(stride, "stride", who, 1)
+    d = single(dilation, "dilation", who, 1)
     span = d * (k - 1) + 1
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
@@ -259,15 +265,15 @@ def _conv1d(x, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
             lo = (span - 1) // 2
             x = pad(x, (lo, span - 1 - lo))
         padding = 0
-    p = _single(padding, "padding", who, 0)
+    p = single(padding, "padding", who, 0)
     w = _dilate(weight, d) if d > 1 else weight
     x4, w4 = x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), w.reshape((o, cg, 1, span))
     if g == 1:
-        y = _conv2d(x4, w4, bias, (1, s), (0, p), who)
+        y = conv2d_named(x4, w4, bias, (1, s), (0, p), who)
     else:
         og = o // g
         parts = [
-            _conv2d(
+            conv2d_named(
                 x4[:, i * cg : (i + 1) * cg], w4[i * og : (i + 1) * og], None, (1, s), (0, p), who
             )
             for i in range(g)
@@ -286,8 +292,9 @@ def _dilate(w: Tensor, d: int) -> Tensor:
     return spread.reshape((*w.shape[:-1], k * d))[..., : d * (k - 1) + 1]
 
 
-def _single(v, what: str, who, minimum: int) -> int:
-    """An int (or a 1-tuple of one) at least ``minimum``."""
+def single(v, what: str, who, minimum: int) -> int:
+    """``v`` as an int at least ``minimum`` (a 1-tuple of one is taken too, as PyTorch's 1-D
+    layers take them); errors name ``who`` and the argument ``what``. ``pair``'s 1-D twin."""
     if isinstance(v, (tuple, list)) and len(v) == 1:
         v = v[0]
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
@@ -326,7 +333,7 @@ def conv_transpose2d(
     Returns:
         y of shape (N, O, Ho, Wo), Ho = (H - 1)·sh - 2ph + dh·(kh - 1) + oph + 1, Wo likewise.
     """
-    return _conv_transpose2d(
+    return conv_transpose2d_named(
         input, weight, bias, stride, padding, output_padding, groups, dilation, "conv_transpose2d"
     )
 
@@ -364,7 +371,9 @@ def _transpose_geometry(x_shape, k_shape, og: int, s, p, op_, who: str):
     return Geometry(kh, kw, s[0], s[1], p[0], p[1]), (n, og, ho, wo)
 
 
-def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation, who):
+def conv_transpose2d_named(x, weight, bias, stride, padding, output_padding, groups, dilation, who):
+    """``conv_transpose2d`` (same arguments and shapes) with errors that name ``who``
+    (``nn.ConvTranspose2d``)."""
     x, weight = as_tensor(x), as_tensor(weight)
     if weight.ndim != 4:
         raise ShapeError(
@@ -372,9 +381,9 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
             f"  at {user_line()}"
         )
     c, og = weight.shape[:2]
-    g = _single(groups, "groups", who, 1)
+    g = single(groups, "groups", who, 1)
     if x.ndim == 3:
-        y = _conv_transpose2d(
+        y = conv_transpose2d_named(
             x.reshape((1, *x.shape)), weight, bias, stride, padding, output_padding, g,
             dilation, who,
         )  # fmt: skip
@@ -419,7 +428,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
 
 
 # Under CPU autocast the convolutions are on PyTorch's lower-precision list (the layers call
-# these private forms directly, so they are the ones wrapped).
-_conv1d = _autocast.lower_precision(_conv1d)
-_conv2d = _autocast.lower_precision(_conv2d)
-_conv_transpose2d = _autocast.lower_precision(_conv_transpose2d)
+# the *_named forms directly, so they are the ones wrapped).
+conv1d_named = _autocast.lower_precision(conv1d_named)
+conv2d_named = _autocast.lower_precision(conv2d_named)
+conv_transpose2d_named = _autocast.lower_precision(conv_transpose2d_named)

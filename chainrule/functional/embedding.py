@@ -56,7 +56,7 @@ def embedding(
             f"embedding: index {int(bad)} is out of range for a table of {v} rows (indices must "
             f"lie in [0, {v})); input shape {idx.shape}\n  at {user_line()}"
         )
-    padding_idx = _padding_index(padding_idx, v, "embedding")
+    padding_idx = padding_index(padding_idx, v, "embedding")
     if sparse:
         raise ValueError("embedding: sparse=True is not supported (gradients are dense arrays)")
     if max_norm is not None:
@@ -65,7 +65,9 @@ def embedding(
     return apply(Embedding(idx, padding_idx, bool(scale_grad_by_freq)), w)
 
 
-def _padding_index(padding_idx: int | None, v: int, where: str) -> int | None:
+def padding_index(padding_idx: int | None, v: int, where: str) -> int | None:
+    """``padding_idx`` of a table of ``v`` rows as a row in [0, v) (negative counts from the end),
+    or None; out of range is a ValueError naming ``where`` (``embedding`` or ``Embedding``)."""
     if padding_idx is None:
         return None
     if not -v <= padding_idx < v:

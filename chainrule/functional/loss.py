@@ -24,7 +24,9 @@ from chainrule.ops.loss import (
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(name: str, reduction: str) -> None:
+def check_reduction(name: str, reduction: str) -> None:
+    """Refuses a ``reduction`` other than 'mean', 'sum' or 'none' with a ValueError naming
+    ``name`` (the loss function, or the loss layer's class)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
@@ -98,7 +100,7 @@ def mse_loss(
         reduction: 'mean' (over all elements), 'sum' or 'none'.
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction("mse_loss", reduction)
+    check_reduction("mse_loss", reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("mse_loss", x, y)
@@ -112,7 +114,7 @@ def l1_loss(
     """Mean absolute error: l = |x - y| elementwise, then reduced (shapes and arguments as
     ``mse_loss``)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction("l1_loss", reduction)
+    check_reduction("l1_loss", reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape("l1_loss", x, y)
@@ -197,7 +199,7 @@ def cross_entropy(
     """
     name = "cross_entropy"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(name, reduction)
+    check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = as_tensor(input)
@@ -282,7 +284,7 @@ def nll_loss(
     """
     name = "nll_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(name, reduction)
+    check_reduction(name, reduction)
     x = as_tensor(input)
     t = _raw(target)
     single = _unbatched(name, x)
@@ -331,7 +333,7 @@ def binary_cross_entropy(
     """
     name = "binary_cross_entropy"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(name, reduction)
+    check_reduction(name, reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape(name, x, y)
@@ -370,7 +372,7 @@ def binary_cross_entropy_with_logits(
     """
     name = "binary_cross_entropy_with_logits"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(name, reduction)
+    check_reduction(name, reduction)
     x = as_tensor(input)
     y = _float_target(target, x)
     _same_shape(name, x, y)
@@ -405,7 +407,7 @@ def smooth_l1_loss(
     then reduced. Shapes as ``mse_loss``; ``beta`` >= 0.
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction("smooth_l1_loss", reduction)
+    check_reduction("smooth_l1_loss", reduction)
     if not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
     x = as_tensor(input)

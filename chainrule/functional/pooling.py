@@ -9,7 +9,7 @@ from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant
 from chainrule.errors import ShapeError, user_line
-from chainrule.functional.conv import _check_float, _single, check_window, pair
+from chainrule.functional.conv import _check_float, check_window, pair, single
 from chainrule.ops.conv import Geometry
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
@@ -42,7 +42,7 @@ def max_pool2d(
         >>> F.max_pool2d(cr.randn(8, 16, 28, 28), 2).shape
         (8, 16, 14, 14)
     """
-    return _pool(_MaxPool2dOp, input, kernel_size, stride, padding, "max_pool2d")
+    return pool2d_named(_MaxPool2dOp, input, kernel_size, stride, padding, "max_pool2d")
 
 
 def avg_pool2d(
@@ -66,11 +66,13 @@ def avg_pool2d(
     Returns:
         y of shape (N, C, Ho, Wo), Ho = ⌊(H + 2ph - kh) / sh⌋ + 1, Wo likewise.
     """
-    return _pool(_AvgPool2dOp, input, kernel_size, stride, padding, "avg_pool2d")
+    return pool2d_named(_AvgPool2dOp, input, kernel_size, stride, padding, "avg_pool2d")
 
 
-def _pool(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
-    """Checks the arguments of a pooling call (errors naming ``who``) and applies the op."""
+def pool2d_named(op_class, x, kernel_size, stride, padding, who: str) -> Tensor:
+    """Checks the arguments of a 2-D pooling call (errors naming ``who``: ``nn.MaxPool2d`` and
+    ``nn.AvgPool2d`` pass themselves) and applies ``op_class`` (``ops.pool.MaxPool2d`` or
+    ``AvgPool2d``) to x (N, C, H, W), giving (N, C, Ho, Wo)."""
     x = as_tensor(x)
     if x.ndim != 4:
         raise ShapeError(
@@ -165,12 +167,16 @@ def max_pool1d(
     Returns:
         y of shape (N, C, Lo) (or (C, Lo)), Lo = ⌊(L + 2p - k) / s⌋ + 1.
     """
-    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return max_pool1d_named(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def _max_pool1d(
+def max_pool1d_named(
     x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, who="max_pool1d"
 ):
+    """``max_pool1d`` (same arguments and shapes) with errors that name ``who``
+    (``nn.MaxPool1d`` passes itself)."""
     x = as_tensor(x)
     if dilation not in (1, (1,)) or ceil_mode or return_indices:
         raise NotImplementedError(
@@ -178,16 +184,16 @@ def _max_pool1d(
             f"got dilation={dilation}, ceil_mode={ceil_mode}, return_indices={return_indices}"
         )
     if x.ndim == 2:
-        return _max_pool1d(
+        return max_pool1d_named(
             x.reshape((1, *x.shape)), kernel_size, stride, padding, 1, False, False, who
         )[0]
     if x.ndim != 3:
         raise ShapeError(
             f"{who}: expected a 3-D input (N, C, L) or 2-D (C, L), got shape {x.shape} ({x.ndim}-D)"
         )
-    k = _single(kernel_size, "kernel_size", who, 1)
-    s = k if stride is None else _single(stride, "stride", who, 1)
-    p = _single(padding, "padding", who, 0)
+    k = single(kernel_size, "kernel_size", who, 1)
+    s = k if stride is None else single(stride, "stride", who, 1)
+    p = single(padding, "padding", who, 0)
     n, c, length = x.shape
-    y = _pool(_MaxPool2dOp, x.reshape((n, c, 1, length)), (1, k), (1, s), (0, p), who)
+    y = pool2d_named(_MaxPool2dOp, x.reshape((n, c, 1, length)), (1, k), (1, s), (0, p), who)
     return y.reshape((n, c, y.shape[3]))

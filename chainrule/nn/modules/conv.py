@@ -9,7 +9,13 @@ import numpy as np
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
-from chainrule.functional.conv import _conv1d, _conv2d, _conv_transpose2d, _single, pair
+from chainrule.functional.conv import (
+    conv1d_named,
+    conv2d_named,
+    conv_transpose2d_named,
+    pair,
+    single,
+)
 from chainrule.functional.vector import pad
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
@@ -100,7 +106,7 @@ class Conv2d(Module):
             x = pad(as_tensor(x), pads, mode=self.padding_mode)
             padding = (0, 0)
         # ``self`` names the layer in errors: its repr is formatted only if one is raised.
-        return _conv2d(
+        return conv2d_named(
             x, self.weight, self.bias, self.stride, padding, self, self.dilation, self.groups
         )
 
@@ -128,7 +134,7 @@ def _check_channels(who: str, c, o, groups, padding_mode: str) -> int:
     for what, n in (("in_channels", c), ("out_channels", o)):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"{who}: {what} must be a positive int, got {n!r}")
-    groups = _single(groups, "groups", who, 1)
+    groups = single(groups, "groups", who, 1)
     if c % groups:
         raise ValueError("in_channels must be divisible by groups")
     if o % groups:
@@ -176,7 +182,7 @@ class Conv1d(Module):
         for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
                 raise ValueError(f"Conv1d: {what} must be a positive int, got {n!r}")
-        groups = _single(groups, "groups", "Conv1d", 1)
+        groups = single(groups, "groups", "Conv1d", 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv1d: in_channels {in_channels} and out_channels {out_channels} must both "
@@ -188,12 +194,12 @@ class Conv1d(Module):
                 f"got {padding_mode!r}"
             )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d", 1),)
-        self.stride = (_single(stride, "stride", "Conv1d", 1),)
+        self.kernel_size = (single(kernel_size, "kernel_size", "Conv1d", 1),)
+        self.stride = (single(stride, "stride", "Conv1d", 1),)
         self.padding = (
-            padding if isinstance(padding, str) else (_single(padding, "padding", "Conv1d", 0),)
+            padding if isinstance(padding, str) else (single(padding, "padding", "Conv1d", 0),)
         )
-        self.dilation = (_single(dilation, "dilation", "Conv1d", 1),)
+        self.dilation = (single(dilation, "dilation", "Conv1d", 1),)
         self.groups = groups
         self.padding_mode = padding_mode
         dtype = get_default_dtype()
@@ -222,7 +228,7 @@ class Conv1d(Module):
                 pads = (padding, padding)
             x = pad(as_tensor(x), pads, mode=self.padding_mode)
             padding = 0
-        return _conv1d(
+        return conv1d_named(
             x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, self
         )
 
@@ -281,7 +287,7 @@ class ConvTranspose2d(Module):
         for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
                 raise ValueError(f"{who}: {what} must be a positive int, got {n!r}")
-        groups = _single(groups, "groups", who, 1)
+        groups = single(groups, "groups", who, 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{who}: in_channels {in_channels} and out_channels {out_channels} must both "
@@ -319,7 +325,7 @@ class ConvTranspose2d(Module):
             raise NotImplementedError(
                 "ConvTranspose2d: output_size= is not supported; pass output_padding instead"
             )
-        return _conv_transpose2d(
+        return conv_transpose2d_named(
             x,
             self.weight,
             self.bias,

@@ -16,7 +16,7 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
         reduction = F.legacy_reduction(size_average, reduce, reduction)
-        F._check_reduction(type(self).__name__, reduction)
+        F.check_reduction(type(self).__name__, reduction)
         self.reduction = reduction  # not in the repr: PyTorch prints every loss as L1Loss()
 
 

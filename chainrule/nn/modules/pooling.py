@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.functional.conv import pair
-from chainrule.functional.pooling import _max_pool1d, _pool, adaptive_avg_pool2d
+from chainrule.functional.pooling import adaptive_avg_pool2d, max_pool1d_named, pool2d_named
 from chainrule.nn.modules.module import Module
 from chainrule.ops.pool import AvgPool2d as _AvgPool2dOp
 from chainrule.ops.pool import MaxPool2d as _MaxPool2dOp
@@ -32,7 +32,7 @@ class _Pool2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # ``self`` names the layer in errors: its repr is formatted only if one is raised.
-        return _pool(self._op, x, self.kernel_size, self.stride, self.padding, self)
+        return pool2d_named(self._op, x, self.kernel_size, self.stride, self.padding, self)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -127,7 +127,7 @@ class MaxPool1d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, x: Tensor) -> Tensor:
-        return _max_pool1d(
+        return max_pool1d_named(
             x,
             self.kernel_size,
             self.stride,

@@ -6,7 +6,7 @@ import numpy as np
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
-from chainrule.functional.embedding import _padding_index, embedding
+from chainrule.functional.embedding import embedding, padding_index
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
@@ -52,7 +52,7 @@ class Embedding(Module):
             raise ValueError("Embedding: sparse=True is not supported (gradients are dense)")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
-        self.padding_idx = _padding_index(padding_idx, self.num_embeddings, "Embedding")
+        self.padding_idx = padding_index(padding_idx, self.num_embeddings, "Embedding")
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
