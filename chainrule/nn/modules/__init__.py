@@ -4,7 +4,7 @@
 ``container.py``, ``transformer.py``, ``upsampling.py`` and ``rnn/`` (one file per kind of
 cell, where PyTorch has one ``rnn.py``). ``attention.py`` holds ``MultiheadAttention`` (also
 importable from ``activation``, PyTorch's place for it) and the captioner's
-``AdditiveAttention``. ``cr.nn`` re-exports every class defined here.
+``AdditiveAttention``. ``cr.nn`` takes every class imported here (``__all__``).
 """
 
 from chainrule.nn.modules.activation import (
@@ -49,3 +49,7 @@ from chainrule.nn.modules.transformer import (
     TransformerEncoderLayer,
 )
 from chainrule.nn.modules.upsampling import Upsample
+
+# What ``from chainrule.nn.modules import *`` (cr.nn) takes: every class imported above, and
+# not the submodule names (``conv``, ``linear``, ...), which are paths, not layers.
+__all__ = sorted(name for name, value in globals().items() if isinstance(value, type))
