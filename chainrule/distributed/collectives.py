@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.distributed import comm
 from chainrule.distributed.process_group import ReduceOp, Work, default_group
 from chainrule.errors import user_line
@@ -70,7 +69,7 @@ def broadcast(
     root = _root("broadcast", src, group_src, pg.size())
     world = comm.get_comm()
     if world is not None:
-        buf = np.ascontiguousarray(tensor._data)
+        buf = xp.ascontiguousarray(tensor._data)
         world.Bcast(_bytes(buf), root=root)
         _write("broadcast", tensor, buf)
     return Work() if async_op else None
@@ -119,7 +118,7 @@ def all_gather_into_tensor(
             f"shape {tuple(output_tensor.shape)}\n  at {user_line()}"
         )
     _check_dtype("all_gather_into_tensor", "output_tensor", output_tensor, input_tensor)
-    gathered = np.stack(_gather(input_tensor._data, size))
+    gathered = xp.stack(_gather(input_tensor._data, size))
     _write("all_gather_into_tensor", output_tensor, gathered.reshape(output_tensor.shape))
     return Work() if async_op else None
 
@@ -145,7 +144,7 @@ def reduce_scatter(
         _check_like("reduce_scatter", f"input_list[{i}]", t, output)
     # Every rank reduces the whole stack and keeps its row: world times the traffic of MPI's
     # Reduce_scatter, in exchange for one reduction path (dtype and op handling) for both.
-    stacked = np.stack([t._data for t in input_list])
+    stacked = xp.stack([t._data for t in input_list])
     _write("reduce_scatter", output, _reduce("reduce_scatter", stacked, op, pg.size())[pg.rank()])
     return Work() if async_op else None
 
@@ -180,7 +179,7 @@ def broadcast_object_list(
 # ---------------------------------------------------------------- the work on arrays
 
 
-def _reduce(op_name: str, arr: np.ndarray, op: Any, size: int) -> np.ndarray:
+def _reduce(op_name: str, arr: xp.ndarray, op: Any, size: int) -> xp.ndarray:
     """The element-wise ``op`` over the ranks of ``arr``, in ``arr``'s dtype."""
     if not isinstance(op, ReduceOp.RedOpType):
         raise TypeError(
@@ -214,45 +213,45 @@ def _reduce(op_name: str, arr: np.ndarray, op: Any, size: int) -> np.ndarray:
         ReduceOp.BOR: MPI.BOR,
         ReduceOp.BXOR: MPI.BXOR,
     }[op]
-    buf = np.array(arr, dtype=_wire_dtype(arr.dtype), order="C")
+    buf = xp.array(arr, dtype=_wire_dtype(arr.dtype), order="C")
     world.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
     if op == ReduceOp.AVG:
         buf /= size
     return buf.astype(arr.dtype) if kind != "b" else buf != 0
 
 
-def _wire_dtype(dtype: np.dtype) -> np.dtype:
+def _wire_dtype(dtype: xp.dtype) -> xp.dtype:
     """The dtype an MPI reduction runs in: float32 for the half-precision floats MPI lacks
     (float16, ml_dtypes' bfloat16), int64 for bool, the tensor's own otherwise."""
     if dtype.kind == "b":
-        return np.dtype(np.int64)
-    if dtype == np.float16 or dtype.kind == "V" or dtype.name == "bfloat16":
-        return np.dtype(np.float32)
+        return xp.dtype(xp.int64)
+    if dtype == xp.float16 or dtype.kind == "V" or dtype.name == "bfloat16":
+        return xp.dtype(xp.float32)
     return dtype
 
 
-def _gather(arr: np.ndarray, size: int) -> list[np.ndarray]:
+def _gather(arr: xp.ndarray, size: int) -> list[xp.ndarray]:
     """Every rank's ``arr`` (same shape and dtype on all), in rank order."""
     world = comm.get_comm()
     if world is None:
         return [arr]
-    send = np.ascontiguousarray(arr)
-    recv = np.empty((size, send.nbytes), dtype=np.uint8)
+    send = xp.ascontiguousarray(arr)
+    recv = xp.empty((size, send.nbytes), dtype=xp.uint8)
     world.Allgather(_bytes(send), recv)
     return [row.view(arr.dtype).reshape(arr.shape) for row in recv]
 
 
-def _bytes(buf: np.ndarray) -> np.ndarray:
+def _bytes(buf: xp.ndarray) -> xp.ndarray:
     """A C-contiguous array's memory as bytes (any dtype travels, bfloat16 included)."""
-    return buf.reshape(-1).view(np.uint8)
+    return buf.reshape(-1).view(xp.uint8)
 
 
-def _write(op: str, tensor: Tensor, value: np.ndarray) -> None:
+def _write(op: str, tensor: Tensor, value: xp.ndarray) -> None:
     """``tensor``'s storage gets ``value``, seen by every view of it."""
     if value is tensor._data:
         return
     try:
-        np.copyto(tensor._data, value, casting="unsafe")
+        xp.copyto(tensor._data, value, casting="unsafe")
     except ValueError as exc:  # a read-only array: an expand() or a broadcast view
         raise RuntimeError(
             f"{op}: cannot write the result into this tensor (shape {tuple(tensor.shape)}): "

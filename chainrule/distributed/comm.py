@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
+from chainrule.backend import xp
 
 __all__ = [
     "abort",
@@ -166,7 +166,7 @@ def rank_seed(seed: int, *extra: int) -> int:
     """A seed for this rank's random generator, derived from ``seed`` (and ``extra``
     integers, e.g. an epoch) so that ranks draw independent streams (dropout masks) that a
     rerun repeats. A 63-bit int."""
-    state = np.random.SeedSequence([int(seed), rank(), *map(int, extra)]).generate_state(2)
+    state = xp.random.SeedSequence([int(seed), rank(), *map(int, extra)]).generate_state(2)
     return int((int(state[0]) << 31 | int(state[1])) & (2**63 - 1))
 
 
@@ -176,10 +176,10 @@ def barrier() -> None:
         _comm.Barrier()
 
 
-def all_reduce_sum(values: Sequence[float] | np.ndarray) -> np.ndarray:
+def all_reduce_sum(values: Sequence[float] | xp.ndarray) -> xp.ndarray:
     """The element-wise sum over ranks of a few numbers (float64 ``(K,)``), the same on every
     rank: e.g. ``[loss_sum, correct, seen]`` of an epoch. For gradients use ``GradientReducer``."""
-    buf = np.array(values, dtype=np.float64).reshape(-1)
+    buf = xp.array(values, dtype=xp.float64).reshape(-1)
     if world_size() > 1:
         from mpi4py import MPI
 

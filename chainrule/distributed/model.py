@@ -7,9 +7,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.distributed import comm as _comm
 
 __all__ = [
@@ -137,6 +136,6 @@ def _broadcast(tensors: list[Tensor], root: int) -> None:
         if a.flags.c_contiguous and a.flags.writeable:
             comm.Bcast(a, root=root)
         else:
-            buf = np.array(a, order="C")  # a writable contiguous copy
+            buf = xp.array(a, order="C")  # a writable contiguous copy
             comm.Bcast(buf, root=root)
             t._data = buf.reshape(a.shape)

@@ -21,9 +21,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.distributed import comm as _comm
 from chainrule.optim.optimizer import Optimizer
 
@@ -35,31 +34,31 @@ _MIB = 2**20
 class _Bucket:
     """One flat buffer: the gradients of ``params`` back to back, then one flag per parameter."""
 
-    def __init__(self, params: list[Tensor], index: list[int], dtype: np.dtype) -> None:
+    def __init__(self, params: list[Tensor], index: list[int], dtype: xp.dtype) -> None:
         self.params = params
         self.index = index  # positions in the reducer's parameter list
         self.dtype = dtype
         self.sizes = [p._data.size for p in params]
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
+        self.offsets = xp.concatenate([[0], xp.cumsum(self.sizes)]).astype(int).tolist()
         self.numel = self.offsets[-1]
-        self.buffer = np.empty(self.numel + len(params), dtype=dtype)
+        self.buffer = xp.empty(self.numel + len(params), dtype=dtype)
 
     @property
     def nbytes(self) -> int:
         return self.buffer.nbytes
 
 
-def _reduce_dtype_of(param_dtype: np.dtype, reduce_dtype: np.dtype | None) -> np.dtype:
+def _reduce_dtype_of(param_dtype: xp.dtype, reduce_dtype: xp.dtype | None) -> xp.dtype:
     if reduce_dtype is not None:
         return reduce_dtype
     # MPI has no half-precision type: float16 gradients are summed in float32.
-    return np.dtype(np.float32) if param_dtype == np.float16 else param_dtype
+    return xp.dtype(xp.float32) if param_dtype == xp.float16 else param_dtype
 
 
-def _plan(params: list[Tensor], cap_bytes: int, reduce_dtype: np.dtype | None) -> list[_Bucket]:
+def _plan(params: list[Tensor], cap_bytes: int, reduce_dtype: xp.dtype | None) -> list[_Bucket]:
     """Buckets in parameter order, one dtype each, each at most ``cap_bytes`` unless a single
     parameter is larger (then it is a bucket of its own)."""
-    open_: dict[np.dtype, tuple[list[Tensor], list[int], int]] = {}
+    open_: dict[xp.dtype, tuple[list[Tensor], list[int], int]] = {}
     buckets: list[_Bucket] = []
     for i, p in enumerate(params):
         dt = _reduce_dtype_of(p._data.dtype, reduce_dtype)
@@ -118,7 +117,7 @@ class GradientReducer:
                 params.append(p)
         if not bucket_cap_mb > 0:
             raise ValueError(f"GradientReducer: bucket_cap_mb must be > 0, got {bucket_cap_mb}")
-        rd = None if reduce_dtype is None else np.dtype(reduce_dtype)
+        rd = None if reduce_dtype is None else xp.dtype(reduce_dtype)
         if rd is not None and rd.kind != "f":
             raise TypeError(f"GradientReducer: reduce_dtype must be a float dtype, got {rd}")
         self.params = params
@@ -158,13 +157,13 @@ class GradientReducer:
                     buf[lo:hi] = 0
                     flags[k] = 0
                 else:
-                    g = g._data if isinstance(g, Tensor) else np.asarray(g)
+                    g = g._data if isinstance(g, Tensor) else xp.asarray(g)
                     if g.shape != p._data.shape:
                         raise ValueError(
                             f"GradientReducer: parameter {b.index[k]} has shape "
                             f"{p._data.shape} but its grad has shape {g.shape}"
                         )
-                    np.copyto(buf[lo:hi], g.reshape(-1), casting="unsafe")
+                    xp.copyto(buf[lo:hi], g.reshape(-1), casting="unsafe")
                     flags[k] = 1
             t0 = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)

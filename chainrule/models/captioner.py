@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
-
 import chainrule as cr
 from chainrule import nn
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.models.blocks import run_sequential
 
@@ -164,9 +163,9 @@ class Encoder(nn.Module):
         self.num_regions = self.grid * self.grid
         self.feature_dim = c3 + 2 * self.grid
         # Fixed, not learned: region l = (r, c) in reading order gets onehot(r) and onehot(c).
-        eye = np.eye(self.grid, dtype=cr.get_default_dtype())
-        self._coords = np.concatenate(
-            [np.repeat(eye, self.grid, axis=0), np.tile(eye, (self.grid, 1))], axis=1
+        eye = xp.eye(self.grid, dtype=cr.get_default_dtype())
+        self._coords = xp.concatenate(
+            [xp.repeat(eye, self.grid, axis=0), xp.tile(eye, (self.grid, 1))], axis=1
         )  # (L, 2g)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -178,8 +177,8 @@ class Encoder(nn.Module):
         f = run_sequential(self.cnn, images)  # (N, D, h, w): self.cnn(images), fused
         n, d = f.shape[0], f.shape[1]
         f = f.reshape(n, d, self.num_regions).permute(0, 2, 1)  # (N, L, C), reading order
-        coords = np.broadcast_to(self._coords.astype(f.dtype, copy=False), (n, *self._coords.shape))
-        return cr.cat([f, cr.from_numpy(np.ascontiguousarray(coords))], axis=2)
+        coords = xp.broadcast_to(self._coords.astype(f.dtype, copy=False), (n, *self._coords.shape))
+        return cr.cat([f, cr.from_numpy(xp.ascontiguousarray(coords))], axis=2)
 
 
 class AttentionDecoder(nn.Module):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 import chainrule as cr
+from chainrule.backend import xp
 from chainrule.models.mlp import MLP
 from chainrule.models.nielsen import Nielsen, quadratic_cost
 
@@ -49,7 +48,7 @@ register(
     Recipe(
         name="nielsen",
         description="Nielsen's [784, 30, 10] sigmoid network, quadratic cost, SGD η=3.0, batch 10",
-        build=lambda shape, k: Nielsen([int(np.prod(shape)), 30, k]),
+        build=lambda shape, k: Nielsen([int(xp.prod(shape)), 30, k]),
         loss=quadratic_cost,
         optimizer="sgd",
         lr=3.0,
@@ -63,7 +62,7 @@ register(
         name="mlp",
         description="784-256-256-10 ReLU MLP, cross-entropy, Adam lr 1e-3 with cosine decay, "
         "batch 128",
-        build=lambda shape, k: MLP([int(np.prod(shape)), 256, 256, k]),
+        build=lambda shape, k: MLP([int(xp.prod(shape)), 256, 256, k]),
         loss=cross_entropy,
         optimizer="adam",
         lr=1e-3,

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from chainrule import random as _random
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 
 _GAINS = {
     "linear": 1.0,
@@ -59,7 +58,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
             f"fan in and fan out cannot be computed for a tensor of fewer than 2 dimensions "
             f"(got shape {shape})"
         )
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    receptive = int(xp.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 
 
 class Parameter(Tensor):
@@ -33,14 +31,14 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True):
         if data is None:
-            arr = np.empty((0,), dtype=get_default_dtype())
+            arr = xp.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
             arr = data._data
-        elif isinstance(data, np.ndarray):
+        elif isinstance(data, xp.ndarray):
             arr = data
         else:
-            arr = np.asarray(data)
-            if arr.dtype == np.float64 or arr.dtype.kind in "iub":
+            arr = xp.asarray(data)
+            if arr.dtype == xp.float64 or arr.dtype.kind in "iub":
                 arr = arr.astype(get_default_dtype())
         self._set(arr, requires_grad)
 

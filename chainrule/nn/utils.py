@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 
 
 def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -50,13 +49,13 @@ def _clip_norm(
     # One recorded call for cr.compile: the norm is a Python number computed from the gradients.
     params = _with_grads(parameters)
     if not params:
-        return constant(np.array(0.0))
+        return constant(xp.array(0.0))
     dtype = params[0].grad.dtype
     if math.isinf(norm_type):
-        total = max(float(np.abs(p.grad._data).max(initial=0.0)) for p in params)
+        total = max(float(xp.abs(p.grad._data).max(initial=0.0)) for p in params)
     else:
         acc = sum(
-            float((np.abs(p.grad._data.astype(np.float64)) ** norm_type).sum()) for p in params
+            float((xp.abs(p.grad._data.astype(xp.float64)) ** norm_type).sum()) for p in params
         )
         total = acc ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
@@ -67,8 +66,8 @@ def _clip_norm(
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for p in params:
-            p.grad._data *= np.asarray(coef, dtype=p.grad.dtype)
-    return constant(np.array(total, dtype=dtype))
+            p.grad._data *= xp.asarray(coef, dtype=p.grad.dtype)
+    return constant(xp.array(total, dtype=dtype))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
@@ -81,4 +80,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
 @replayed_whole
 def _clip_value(parameters: list[Tensor], c: float) -> None:
     for p in _with_grads(parameters):
-        np.clip(p.grad._data, -c, c, out=p.grad._data)
+        xp.clip(p.grad._data, -c, c, out=p.grad._data)

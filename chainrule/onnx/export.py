@@ -15,11 +15,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.onnx.symbolic import TRANSLATIONS, unsupported
 from chainrule.onnx.trace import ExportTracer, tracing
@@ -181,7 +180,7 @@ def _check_dynamic_axes(dynamic_axes: Mapping, values: dict[str, Tensor]) -> Non
         rank = values[name]._data.ndim
         given = list(axes.keys() if isinstance(axes, Mapping) else axes)
         for a in given:
-            if not isinstance(a, int | np.integer) or isinstance(a, bool):
+            if not isinstance(a, int | xp.integer) or isinstance(a, bool):
                 raise DynamicAxesError(
                     f"cr.onnx.export: dynamic_axes[{name!r}] must list axes as ints, got {a!r}"
                 )
@@ -252,7 +251,7 @@ def _parameter_names(model: Any) -> dict[int, str]:
     return param_names
 
 
-def _value_info(onnx, g: GraphBuilder, name: str, arr: np.ndarray, dynamic_axes: Mapping):
+def _value_info(onnx, g: GraphBuilder, name: str, arr: xp.ndarray, dynamic_axes: Mapping):
     """The ValueInfoProto of a graph input or output: ``arr``'s element type and shape, with the
     axes ``dynamic_axes`` names for it (negative ones counted from the end) given as symbolic
     dimensions (``{name}_dynamic_axes_{k}`` where only their positions were given)."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
+from chainrule.backend import xp
 
 # ONNX Slice's "to the end" and "past the beginning" bounds: larger than any dimension, so the
 # slice stays correct when a dynamic axis is longer than it was when traced.
-INT64_MAX = np.iinfo(np.int64).max
-INT64_MIN = np.iinfo(np.int64).min
+INT64_MAX = xp.iinfo(xp.int64).max
+INT64_MIN = xp.iinfo(xp.int64).min
 
 
 class GraphBuilder:
@@ -33,7 +33,7 @@ class GraphBuilder:
         self.initializers: list[Any] = []
         self.frozen: list[str] = []  # ops whose data-dependent operands were baked in as constants
         # The exporter's lookup of an array the graph computes (a traced mask), or None.
-        self.resolve: Callable[[np.ndarray], str | None] = lambda arr: None
+        self.resolve: Callable[[xp.ndarray], str | None] = lambda arr: None
         self._used: set[str] = set()
         self._counter = 0
 
@@ -54,18 +54,18 @@ class GraphBuilder:
 
     def const(self, value: Any, dtype: Any = None, hint: str = "const") -> str:
         """An initializer holding ``value`` (an array or a number); returns its name."""
-        arr = np.asarray(value, dtype=dtype)
+        arr = xp.asarray(value, dtype=dtype)
         name = self.unique(hint)
-        self.initializer(np.ascontiguousarray(arr) if arr.ndim else arr, name)
+        self.initializer(xp.ascontiguousarray(arr) if arr.ndim else arr, name)
         return name
 
     def ints(self, values, hint: str = "ints") -> str:
         """A 1-D int64 initializer (shapes, axes, slice bounds)."""
-        return self.const(np.asarray(list(values), dtype=np.int64).reshape(-1), hint=hint)
+        return self.const(xp.asarray(list(values), dtype=xp.int64).reshape(-1), hint=hint)
 
-    def initializer(self, arr: np.ndarray, name: str) -> None:
+    def initializer(self, arr: xp.ndarray, name: str) -> None:
         """Adds ``arr`` as the initializer ``name`` (already reserved or unique)."""
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(arr), name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(xp.asarray(arr), name))
 
     def node(self, op_type: str, inputs: list[str], out: str | None = None, **attrs: Any) -> str:
         """Appends one node with a single output; returns the output's name (``out`` if given)."""
@@ -80,16 +80,16 @@ class GraphBuilder:
         self.nodes.append(self.onnx.helper.make_node(op_type, inputs, outs, **attrs))
         return outs
 
-    def cast(self, name: str, from_dtype: np.dtype, to_dtype: np.dtype) -> str:
+    def cast(self, name: str, from_dtype: xp.dtype, to_dtype: xp.dtype) -> str:
         """``name`` cast to ``to_dtype`` when its dtype differs (NumPy promotes mixed operands;
         ONNX ops want them equal)."""
-        if np.dtype(from_dtype) == np.dtype(to_dtype):
+        if xp.dtype(from_dtype) == xp.dtype(to_dtype):
             return name
         return self.node("Cast", [name], to=self.elem_type(to_dtype))
 
     def elem_type(self, dtype: Any) -> int:
         """The ONNX TensorProto element type of a NumPy dtype."""
-        return self.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+        return self.onnx.helper.np_dtype_to_tensor_dtype(xp.dtype(dtype))
 
     def reduce(self, op_type: str, x: str, axes, keepdims: bool, out: str) -> str:
         """A Reduce* node over ``axes``: axes as an input from opset 18 (13 for ReduceSum), as an

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from chainrule import ops
+from chainrule.backend import xp
 from chainrule.onnx.graph import INT64_MAX, INT64_MIN, GraphBuilder
 from chainrule.onnx.symbolic_activations import ACTIVATIONS
 from chainrule.ops.attention import AdditiveScore, WeightedSum
@@ -106,7 +105,7 @@ _STEPWISE = {"floor": "Floor", "ceil": "Ceil", "sign": "Sign"}
 def _stepwise(g: GraphBuilder, op, ins, xs, y, out):
     op_type = _STEPWISE.get(op.name)
     fn = op.fn
-    if getattr(fn, "func", None) is np.round and not getattr(fn, "keywords", {}).get("decimals"):
+    if getattr(fn, "func", None) is xp.round and not getattr(fn, "keywords", {}).get("decimals"):
         op_type = "Round"  # halves to even, as NumPy and PyTorch
     if op_type is None:  # trunc, round(decimals=...): no single ONNX op
         raise unsupported(op, f"the stepwise function {op.name!r}")
@@ -115,8 +114,8 @@ def _stepwise(g: GraphBuilder, op, ins, xs, y, out):
 
 def _clip(g: GraphBuilder, op, ins, xs, y, out):
     x = g.cast(ins[0], xs[0].dtype, y.dtype)
-    lo = None if op.lo is None else np.asarray(op.lo)
-    hi = None if op.hi is None else np.asarray(op.hi)
+    lo = None if op.lo is None else xp.asarray(op.lo)
+    hi = None if op.hi is None else xp.asarray(op.hi)
     if (lo is None or lo.ndim == 0) and (hi is None or hi.ndim == 0):
         bounds = ["" if v is None else g.const(v, y.dtype, "clip_bound") for v in (lo, hi)]
         while bounds and bounds[-1] == "":
@@ -136,7 +135,7 @@ def _where(g: GraphBuilder, op, ins, xs, y, out):
     cond = g.resolve(op.cond)
     if cond is None:
         g.frozen.append("where (its condition)")
-        cond = g.const(np.asarray(op.cond, dtype=bool), hint="where_cond")
+        cond = g.const(xp.asarray(op.cond, dtype=bool), hint="where_cond")
     a, b = (g.cast(n, x.dtype, y.dtype) for n, x in zip(ins, xs, strict=True))
     g.node("Where", [cond, a, b], out)
 
@@ -174,7 +173,7 @@ def _reduce(op_type: str):
 
 
 def _cumsum(g: GraphBuilder, op, ins, xs, y, out):
-    axis = g.const(np.int64(op.axis % xs[0].ndim), hint="axis")
+    axis = g.const(xp.int64(op.axis % xs[0].ndim), hint="axis")
     g.node("CumSum", [ins[0], axis], out, reverse=int(bool(op.reverse)))
 
 
@@ -233,7 +232,7 @@ class _IndexPlan:
     steps: list[int] = field(default_factory=list)
     squeeze: list[int] = field(default_factory=list)
     unsqueeze: list[int] = field(default_factory=list)
-    gather: tuple[int, np.ndarray] | None = None
+    gather: tuple[int, xp.ndarray] | None = None
 
 
 def _getitem(g: GraphBuilder, op, ins, xs, y, out):
@@ -246,8 +245,8 @@ def _expand_index(op, ndim: int) -> list:
     Ellipsis and the missing trailing axes become ``slice(None)``. Raises for the forms not
     written yet: boolean indices, several array indices, several Ellipses."""
     index = op.index if isinstance(op.index, tuple) else (op.index,)
-    arrays = [e for e in index if isinstance(e, np.ndarray | list)]
-    if any(np.asarray(e).dtype == bool for e in arrays) or len(arrays) > 1:
+    arrays = [e for e in index if isinstance(e, xp.ndarray | list)]
+    if any(xp.asarray(e).dtype == bool for e in arrays) or len(arrays) > 1:
         raise unsupported(op, "boolean or several array indices")
     real = sum(1 for e in index if e is not None and e is not Ellipsis)
     if sum(1 for e in index if e is Ellipsis) > 1:
@@ -279,12 +278,12 @@ def _plan_index(op, expanded: list, shape: tuple[int, ...]) -> _IndexPlan:
                 end = (INT64_MAX if step > 0 else INT64_MIN) if e.stop is None else int(e.stop)
                 _add_slice(plan, axis, start, end, step)
             pos += 1
-        elif isinstance(e, int | np.integer) and not isinstance(e, bool | np.bool_):
+        elif isinstance(e, int | xp.integer) and not isinstance(e, bool | xp.bool_):
             i = int(e) % shape[axis]
             _add_slice(plan, axis, i, i + 1, 1)
             plan.squeeze.append(axis)
-        elif isinstance(e, np.ndarray | list):
-            plan.gather = (axis, np.asarray(e, dtype=np.int64) % shape[axis])
+        elif isinstance(e, xp.ndarray | list):
+            plan.gather = (axis, xp.asarray(e, dtype=xp.int64) % shape[axis])
             pos += plan.gather[1].ndim
         else:
             raise unsupported(op, f"index entry of type {type(e).__name__}")
@@ -339,7 +338,7 @@ def _embedding(g: GraphBuilder, op, ins, xs, y, out, index_names=None):
     if indices is None:
         # Indices that are not one of the exported inputs were computed outside the graph.
         g.frozen.append("embedding (its indices)")
-        indices = g.const(np.asarray(op.indices, dtype=np.int64), hint="indices")
+        indices = g.const(xp.asarray(op.indices, dtype=xp.int64), hint="indices")
     g.node("Gather", [ins[0], indices], out, axis=0)
 
 
@@ -368,7 +367,7 @@ def _avg_pool2d(g: GraphBuilder, op, ins, xs, y, out):
 def _pad_constant(g: GraphBuilder, op, ins, xs, y, out):
     # ONNX lists the leading pads of every axis, then the trailing ones.
     pads = [lo for lo, _ in op.widths] + [hi for _, hi in op.widths]
-    value = g.const(np.asarray(op.value, dtype=y.dtype), hint="pad_value")
+    value = g.const(xp.asarray(op.value, dtype=y.dtype), hint="pad_value")
     g.node("Pad", [ins[0], g.ints(pads, "pads"), value], out, mode="constant")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
 from chainrule.ops.special import Gelu
@@ -19,7 +18,7 @@ from chainrule.ops.special import Gelu
 def _gelu(g: GraphBuilder, op, ins, xs, y, out):
     # ONNX has Gelu only from opset 20: x (1 + erf(x / √2)) / 2, as chainrule's op computes it.
     x = g.cast(ins[0], xs[0].dtype, y.dtype)
-    z = g.node("Erf", [g.node("Mul", [x, g.const(1 / np.sqrt(2.0), y.dtype, "inv_sqrt2")])])
+    z = g.node("Erf", [g.node("Mul", [x, g.const(1 / xp.sqrt(2.0), y.dtype, "inv_sqrt2")])])
     cdf = g.node("Mul", [g.node("Add", [z, g.const(1.0, y.dtype, "one")]), g.const(0.5, y.dtype)])
     g.node("Mul", [x, cdf], out)
 

@@ -22,9 +22,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import xp
 from chainrule.errors import user_line, warn_user
 
 
@@ -99,7 +98,7 @@ class ExportTracer:
         for k, o in enumerate(outs):
             # NumPy scalars too (a 0-d result), but not np.True_/np.False_: they are singletons,
             # so their identity would name every boolean scalar at once.
-            if isinstance(o, np.ndarray) or (isinstance(o, np.generic) and o.dtype != bool):
+            if isinstance(o, xp.ndarray) or (isinstance(o, xp.generic) and o.dtype != bool):
                 index = k if isinstance(out, tuple) else None
                 self.made[id(o)] = Made(o, fn=fn, args=args, kwargs=kwargs, index=index)
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor, cast_array
+from chainrule.backend import xp
 from chainrule.onnx.graph import GraphBuilder
 from chainrule.onnx.symbolic import TRANSLATIONS, _embedding
 from chainrule.onnx.trace import ExportTracer, Made
@@ -24,24 +23,24 @@ from chainrule.onnx.trace import ExportTracer, Made
 # NumPy functions that ``recomputed`` runs for comparisons and logic, as ONNX ops on operands
 # of one dtype; ``None`` means "Equal, then Not".
 _COMPARE = {
-    np.greater: "Greater",
-    np.less: "Less",
-    np.equal: "Equal",
-    np.greater_equal: "GreaterOrEqual",
-    np.less_equal: "LessOrEqual",
-    np.not_equal: None,
+    xp.greater: "Greater",
+    xp.less: "Less",
+    xp.equal: "Equal",
+    xp.greater_equal: "GreaterOrEqual",
+    xp.less_equal: "LessOrEqual",
+    xp.not_equal: None,
 }
 _LOGIC = {
-    np.logical_and: "And",
-    np.bitwise_and: "And",
-    np.logical_or: "Or",
-    np.bitwise_or: "Or",
-    np.logical_xor: "Xor",
-    np.bitwise_xor: "Xor",
+    xp.logical_and: "And",
+    xp.bitwise_and: "And",
+    xp.logical_or: "Or",
+    xp.bitwise_or: "Or",
+    xp.logical_xor: "Xor",
+    xp.bitwise_xor: "Xor",
 }
-_TRUTH = (np.logical_and, np.logical_or, np.logical_xor)
+_TRUTH = (xp.logical_and, xp.logical_or, xp.logical_xor)
 _ARITHMETIC = {ops.Add, ops.Sub, ops.Mul, ops.Maximum, ops.Minimum, ops.Sum, ops.Max, ops.Min}
-_UNARY = {np.logical_not: "Not", np.invert: "Not", np.isnan: "IsNaN", np.sign: "Sign"}
+_UNARY = {xp.logical_not: "Not", xp.invert: "Not", xp.isnan: "IsNaN", xp.sign: "Sign"}
 
 
 class Writer:
@@ -78,7 +77,7 @@ class Writer:
             self.names[id(t)] = name
             self.arrays.setdefault(id(t._data), name)
 
-    def resolve(self, arr: np.ndarray) -> str | None:
+    def resolve(self, arr: xp.ndarray) -> str | None:
         """The ONNX name of an array that the graph computes (a mask), or None for a constant."""
         if id(arr) in self.arrays or id(arr) in self.tracer.made or id(arr) in self.tracer.tensors:
             return self._name_of(arr)
@@ -91,16 +90,16 @@ class Writer:
             if id(v) not in self.names:
                 self.write(toposort([v], constants=True))
             return self.names[id(v)]
-        if isinstance(v, np.ndarray | np.generic):
+        if isinstance(v, xp.ndarray | xp.generic):
             if id(v) in self.arrays or id(v) in self.tracer.made:
                 return self._array(v)
             t = self.tracer.tensors.get(id(v))
             if t is not None:  # a graph tensor's array, handed to NumPy bare (``x > y``)
                 return self._name_of(t)
-        scalar = not isinstance(v, np.ndarray | np.generic)
-        return self.g.const(np.asarray(v, dtype=dtype if scalar else None), hint="const")
+        scalar = not isinstance(v, xp.ndarray | xp.generic)
+        return self.g.const(xp.asarray(v, dtype=dtype if scalar else None), hint="const")
 
-    def _array(self, arr: np.ndarray, out: str | None = None) -> str:
+    def _array(self, arr: xp.ndarray, out: str | None = None) -> str:
         name = self.arrays.get(id(arr))
         if name is not None:
             return name
@@ -115,7 +114,7 @@ class Writer:
         name = self._write_function(made, out)
         if name is None:  # a function with no ONNX form here: the example's value, as before
             self.g.frozen.append(getattr(made.fn, "__name__", "a computed value"))
-            self.g.initializer(np.asarray(made.out), out)
+            self.g.initializer(xp.asarray(made.out), out)
         return out
 
     def _write_beside_op(self, made: Made, out: str) -> str:
@@ -123,18 +122,18 @@ class Writer:
         cast to the result's type (a mask summed), or to int64 and back when the result is
         boolean too (a mask times a mask)."""
         g = self.g
-        y = np.asarray(made.out)
+        y = xp.asarray(made.out)
         ins = [self._name_of(a) for a in made.args]
-        xs = [np.asarray(a._data) for a in made.args]
+        xs = [xp.asarray(a._data) for a in made.args]
         arith = type(made.op) in _ARITHMETIC and any(x.dtype == bool for x in xs)
-        work = np.dtype(np.int64) if y.dtype == bool else y.dtype
+        work = xp.dtype(xp.int64) if y.dtype == bool else y.dtype
         if arith:
             ins = [g.cast(n, x.dtype, work) if x.dtype == bool else n for n, x in zip(ins, xs)]
             xs = [x.astype(work) if x.dtype == bool else x for x in xs]
         if arith and y.dtype == bool:
             mid = g.unique(made.op.name)
             TRANSLATIONS[type(made.op)](g, made.op, ins, xs, y.astype(work), mid)
-            g.node("Cast", [mid], out, to=g.elem_type(np.bool_))
+            g.node("Cast", [mid], out, to=g.elem_type(xp.bool_))
             return out
         TRANSLATIONS[type(made.op)](g, made.op, ins, xs, y, out)
         return out
@@ -144,7 +143,7 @@ class Writer:
         fn, args, g = made.fn, made.args, self.g
         if made.index is not None:
             return None
-        if fn in (np.any, np.all):
+        if fn in (xp.any, xp.all):
             return self._any_all(made, out)
         if made.kwargs:
             return None
@@ -152,20 +151,20 @@ class Writer:
         if fn in _COMPARE or fn in _LOGIC:
             if len(args) != 2:
                 return None
-            dt = np.result_type(*raw)
+            dt = xp.result_type(*raw)
             a, b = (g.cast(self._name_of(v, dt), _dtype(r, dt), dt) for v, r in zip(args, raw))
-            if fn is np.not_equal:
+            if fn is xp.not_equal:
                 return g.node("Not", [g.node("Equal", [a, b])], out)
             if fn in _TRUTH:  # logical_*: nonzero is true
-                a, b = (g.cast(n, dt, np.bool_) for n in (a, b))
-            elif fn in _LOGIC and dt != np.bool_:
+                a, b = (g.cast(n, dt, xp.bool_) for n in (a, b))
+            elif fn in _LOGIC and dt != xp.bool_:
                 return None  # bitwise logic on integers: no ONNX op
             return g.node(_COMPARE.get(fn) or _LOGIC[fn], [a, b], out)
         if fn in _UNARY and len(args) == 1:
             x, x_dtype = self._name_of(args[0]), _dtype(raw[0], None)
-            if fn is np.logical_not:
-                x = g.cast(x, x_dtype, np.bool_)
-            elif _UNARY[fn] == "Not" and x_dtype != np.bool_:
+            if fn is xp.logical_not:
+                x = g.cast(x, x_dtype, xp.bool_)
+            elif _UNARY[fn] == "Not" and x_dtype != xp.bool_:
                 return None  # ~ on integers is bitwise
             return g.node(_UNARY[fn], [x], out)
         if fn is cast_array and len(args) == 2:
@@ -177,13 +176,13 @@ class Writer:
         (x,) = made.args
         g = self.g
         axis = made.kwargs.get("axis")
-        arr = np.asarray(x._data if isinstance(x, Tensor) else x)
-        axes = range(arr.ndim) if axis is None else np.atleast_1d(axis).tolist()
+        arr = xp.asarray(x._data if isinstance(x, Tensor) else x)
+        axes = range(arr.ndim) if axis is None else xp.atleast_1d(axis).tolist()
         nonzero = g.node("Not", [g.node("Equal", [self._name_of(x), g.const(0, arr.dtype)])])
-        as_int = g.node("Cast", [nonzero], to=g.elem_type(np.int64))
-        op_type = "ReduceMax" if made.fn is np.any else "ReduceMin"
+        as_int = g.node("Cast", [nonzero], to=g.elem_type(xp.int64))
+        op_type = "ReduceMax" if made.fn is xp.any else "ReduceMin"
         reduced = g.reduce(op_type, as_int, axes, bool(made.kwargs.get("keepdims")), None)
-        return g.node("Cast", [reduced], out, to=g.elem_type(np.bool_))
+        return g.node("Cast", [reduced], out, to=g.elem_type(xp.bool_))
 
     # ----- the graph's own tensors -----
     def _write_initializer(self, t: Tensor) -> str:
@@ -217,8 +216,8 @@ class Writer:
 
     def _index_from_data(self, index: Any) -> bool:
         parts = index if isinstance(index, tuple) else (index,)
-        return any(isinstance(p, np.ndarray) and self.tracer.dynamic(p) for p in parts)
+        return any(isinstance(p, xp.ndarray) and self.tracer.dynamic(p) for p in parts)
 
 
-def _dtype(v: Any, default: Any) -> np.dtype:
-    return v.dtype if isinstance(v, np.ndarray | np.generic) else np.dtype(default)
+def _dtype(v: Any, default: Any) -> xp.dtype:
+    return v.dtype if isinstance(v, xp.ndarray | xp.generic) else xp.dtype(default)

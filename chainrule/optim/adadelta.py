@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.backend import xp
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, torch_flags, with_weight_decay
 
 
@@ -62,21 +61,21 @@ class Adadelta(Optimizer):
                 if state is None:
                     state = self.state[i] = {
                         "step": 0,
-                        "square_avg": np.zeros_like(p),
-                        "acc_delta": np.zeros_like(p),
+                        "square_avg": xp.zeros_like(p),
+                        "acc_delta": xp.zeros_like(p),
                     }
                 state["step"] += 1
                 if wd != 0:
                     g = with_weight_decay(g, p, wd)
                 v, u = state["square_avg"], state["acc_delta"]
                 v *= rho
-                v += np.multiply(g, 1.0 - rho, out=np.empty_like(p)) * g
-                std = np.sqrt(v + eps)
-                delta = np.sqrt(u + eps)
+                v += xp.multiply(g, 1.0 - rho, out=xp.empty_like(p)) * g
+                std = xp.sqrt(v + eps)
+                delta = xp.sqrt(u + eps)
                 delta /= std
                 delta *= g
                 u *= rho
-                u += np.multiply(delta, 1.0 - rho, out=np.empty_like(p)) * delta
+                u += xp.multiply(delta, 1.0 - rho, out=xp.empty_like(p)) * delta
                 delta *= lr
                 p -= delta
         return loss

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.backend import xp
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_real, torch_flags, with_weight_decay
 
 
@@ -67,18 +66,18 @@ class Adagrad(Optimizer):
                 state = self.state.get(i)
                 if state is None:
                     s0 = group["initial_accumulator_value"]
-                    state = self.state[i] = {"step": 0, "sum": np.full_like(p, s0)}
+                    state = self.state[i] = {"step": 0, "sum": xp.full_like(p, s0)}
                 state["step"] += 1
                 clr = lr / (1 + (state["step"] - 1) * decay)
                 if wd != 0:
                     g = with_weight_decay(g, p, wd)
                 total = state["sum"]
                 # Scratch: g², then the denominator, then the step. (out= keeps 0-d an array.)
-                t = np.multiply(g, g, out=np.empty_like(p))
+                t = xp.multiply(g, g, out=xp.empty_like(p))
                 total += t
-                np.sqrt(total, out=t)
+                xp.sqrt(total, out=t)
                 t += eps
-                np.divide(g, t, out=t)
+                xp.divide(g, t, out=t)
                 t *= clr
                 p -= t
         return loss

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -82,8 +81,8 @@ class Adam(Optimizer):
                 if state is None:
                     state = self.state[i] = {
                         "step": 0,
-                        "exp_avg": np.zeros_like(p),
-                        "exp_avg_sq": np.zeros_like(p),
+                        "exp_avg": xp.zeros_like(p),
+                        "exp_avg_sq": xp.zeros_like(p),
                     }
                 state["step"] += 1
                 step = state["step"]
@@ -93,24 +92,24 @@ class Adam(Optimizer):
                     else:
                         g = with_weight_decay(g, p, wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                t = np.empty_like(p)  # scratch, reused for every intermediate below
+                t = xp.empty_like(p)  # scratch, reused for every intermediate below
                 lerp_(m, g, 1.0 - beta1, t)
                 v *= beta2
-                np.multiply(g, 1.0 - beta2, out=t)
+                xp.multiply(g, 1.0 - beta2, out=t)
                 t *= g
                 v += t
                 if amsgrad:
                     vmax = state.get("max_exp_avg_sq")
                     if vmax is None:
-                        vmax = state["max_exp_avg_sq"] = np.zeros_like(p)
-                    np.maximum(vmax, v, out=vmax)
+                        vmax = state["max_exp_avg_sq"] = xp.zeros_like(p)
+                    xp.maximum(vmax, v, out=vmax)
                     v = vmax
                 step_size = lr / (1.0 - beta1**step)
                 bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
-                np.sqrt(v, out=t)
+                xp.sqrt(v, out=t)
                 t /= bias_correction2_sqrt
                 t += eps
-                np.divide(m, t, out=t)
+                xp.divide(m, t, out=t)
                 t *= step_size
                 p -= t
         return loss

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -69,21 +68,21 @@ class Adamax(Optimizer):
                 if state is None:
                     state = self.state[i] = {
                         "step": 0,
-                        "exp_avg": np.zeros_like(p),
-                        "exp_inf": np.zeros_like(p),
+                        "exp_avg": xp.zeros_like(p),
+                        "exp_inf": xp.zeros_like(p),
                     }
                 state["step"] += 1
                 if wd != 0:
                     g = with_weight_decay(g, p, wd)
                 m, u = state["exp_avg"], state["exp_inf"]
-                t = np.empty_like(p)
+                t = xp.empty_like(p)
                 lerp_(m, g, 1.0 - beta1, t)
                 u *= beta2
-                np.abs(g, out=t)
+                xp.abs(g, out=t)
                 t += eps
-                np.maximum(u, t, out=u)
+                xp.maximum(u, t, out=u)
                 clr = lr / (1.0 - beta1 ** state["step"])
-                np.divide(m, u, out=t)
+                xp.divide(m, u, out=t)
                 t *= clr
                 p -= t
         return loss

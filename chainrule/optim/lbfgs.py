@@ -7,11 +7,10 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_real
 
 
@@ -95,34 +94,34 @@ class LBFGS(Optimizer):
             )
 
     # ----- the parameters as one flat vector -----
-    def _gather_flat_grad(self) -> np.ndarray:
+    def _gather_flat_grad(self) -> xp.ndarray:
         views = []
         for p in self._params:
             g = p.grad
             if g is None:
-                views.append(np.zeros(p._data.size, dtype=p._data.dtype))
+                views.append(xp.zeros(p._data.size, dtype=p._data.dtype))
             else:
-                g = g._data if isinstance(g, Tensor) else np.asarray(g)
-                views.append(np.asarray(g, dtype=p._data.dtype).reshape(-1))
-        return np.concatenate(views)
+                g = g._data if isinstance(g, Tensor) else xp.asarray(g)
+                views.append(xp.asarray(g, dtype=p._data.dtype).reshape(-1))
+        return xp.concatenate(views)
 
-    def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
+    def _add_grad(self, step_size: Any, update: xp.ndarray) -> None:
         offset = 0
         for p in self._params:
             n = p._data.size
             p._data += (step_size * update[offset : offset + n]).reshape(p._data.shape)
             offset += n
 
-    def _clone_param(self) -> list[np.ndarray]:
+    def _clone_param(self) -> list[xp.ndarray]:
         return [p._data.copy() for p in self._params]
 
-    def _set_param(self, params_data: list[np.ndarray]) -> None:
+    def _set_param(self, params_data: list[xp.ndarray]) -> None:
         for p, x in zip(self._params, params_data):
             p._data[...] = x
 
     def _directional_evaluate(
-        self, closure: Callable[[], Any], x: list[np.ndarray], t: Any, d: np.ndarray
-    ) -> tuple[float, np.ndarray]:
+        self, closure: Callable[[], Any], x: list[xp.ndarray], t: Any, d: xp.ndarray
+    ) -> tuple[float, xp.ndarray]:
         self._add_grad(t, d)
         loss = _as_float(self._call(closure))
         flat_grad = self._gather_flat_grad()
@@ -151,11 +150,11 @@ class LBFGS(Optimizer):
         state["func_evals"] += 1
 
         flat_grad = self._gather_flat_grad()
-        if not np.abs(flat_grad).max() <= tolerance_grad:  # NaN iterates, as in PyTorch
+        if not xp.abs(flat_grad).max() <= tolerance_grad:  # NaN iterates, as in PyTorch
             self._iterate(closure, state, loss, flat_grad)
         return orig_loss
 
-    def _iterate(self, closure, state: dict, loss: float, flat_grad: np.ndarray) -> None:
+    def _iterate(self, closure, state: dict, loss: float, flat_grad: xp.ndarray) -> None:
         """The L-BFGS iterations from the first evaluation (``loss``, ``flat_grad``), until
         ``max_iter``, ``max_eval`` or a tolerance stops them; the history lives in ``state``."""
         group = self.param_groups[0]
@@ -183,7 +182,7 @@ class LBFGS(Optimizer):
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
             if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr
+                t = min(1.0, 1.0 / xp.abs(flat_grad).sum()) * lr
             else:
                 t = lr
 
@@ -199,7 +198,7 @@ class LBFGS(Optimizer):
 
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if np.abs(d * t).max() <= tolerance_change:
+            if xp.abs(d * t).max() <= tolerance_change:
                 break
             if abs(loss - prev_loss) < tolerance_change:
                 break
@@ -231,13 +230,13 @@ class LBFGS(Optimizer):
                 obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=evals_left
             )
             self._add_grad(t, d)
-            return loss, flat_grad, t, evals, np.abs(flat_grad).max() <= tolerance_grad
+            return loss, flat_grad, t, evals, xp.abs(flat_grad).max() <= tolerance_grad
         self._add_grad(t, d)
         if last:
             return loss, flat_grad, t, 0, False
         loss = _as_float(self._call(closure))
         flat_grad = self._gather_flat_grad()
-        return loss, flat_grad, t, 1, np.abs(flat_grad).max() <= tolerance_grad
+        return loss, flat_grad, t, 1, xp.abs(flat_grad).max() <= tolerance_grad
 
     def state_dict(self) -> dict[str, Any]:
         """As ``Optimizer.state_dict``, the state (flat history vectors, as arrays, which
@@ -270,7 +269,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1**2 - g1 * g2
     if d2_square >= 0:
-        d2 = np.sqrt(d2_square)
+        d2 = xp.sqrt(d2_square)
         if x1 <= x2:
             min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:
@@ -360,7 +359,7 @@ def _zoom(obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, c1, c2, toleran
     strong Wolfe conditions, the bracket is below ``tolerance_change`` or ``max_ls`` iterations
     are spent. Returns ``(loss, flat gradient, t, closure calls)`` at the bracket's best end."""
     bracket, bracket_f, bracket_g, bracket_gtd = bracket
-    d_norm = np.abs(d).max()
+    d_norm = xp.abs(d).max()
     insuf_progress = False
     low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
     while not done and ls_iter < max_ls:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -89,8 +87,8 @@ class NAdam(Optimizer):
                     state = self.state[i] = {
                         "step": 0,
                         "mu_product": 1.0,
-                        "exp_avg": np.zeros_like(p),
-                        "exp_avg_sq": np.zeros_like(p),
+                        "exp_avg": xp.zeros_like(p),
+                        "exp_avg_sq": xp.zeros_like(p),
                     }
                 state["step"] += 1
                 step = state["step"]
@@ -107,19 +105,19 @@ class NAdam(Optimizer):
                 mu_product = float(dt(state["mu_product"]) * dt(mu))
                 state["mu_product"] = mu_product
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                t = np.empty_like(p)
+                t = xp.empty_like(p)
                 lerp_(m, g, 1.0 - beta1, t)
                 v *= beta2
-                np.multiply(g, 1.0 - beta2, out=t)
+                xp.multiply(g, 1.0 - beta2, out=t)
                 t *= g
                 v += t
-                denom = np.divide(v, 1.0 - beta2**step, out=np.empty_like(p))
-                np.sqrt(denom, out=denom)
+                denom = xp.divide(v, 1.0 - beta2**step, out=xp.empty_like(p))
+                xp.sqrt(denom, out=denom)
                 denom += eps
-                np.divide(g, denom, out=t)
+                xp.divide(g, denom, out=t)
                 t *= lr * (1.0 - mu) / (1.0 - mu_product)
                 p -= t
-                np.divide(m, denom, out=t)
+                xp.divide(m, denom, out=t)
                 t *= lr * mu_next / (1.0 - mu_product * mu_next)
                 p -= t
         return loss

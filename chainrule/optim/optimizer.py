@@ -14,13 +14,12 @@ import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
 from chainrule.autograd.creation import from_numpy
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import kind as _kind
+from chainrule.backend import xp
 
 ParamsT = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 
@@ -154,7 +153,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = constant(np.zeros_like(p._data))
+                    p.grad = constant(xp.zeros_like(p._data))
 
     @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -171,7 +170,7 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _with_grads(self) -> Iterator[tuple[dict[str, Any], list[tuple[int, np.ndarray, Any]]]]:
+    def _with_grads(self) -> Iterator[tuple[dict[str, Any], list[tuple[int, xp.ndarray, Any]]]]:
         """For each group: the group and ``[(index, param array, grad array)]`` of its parameters
         that have a gradient. The grad array is cast to the parameter's dtype if it differs."""
         i = 0
@@ -182,7 +181,7 @@ class Optimizer:
                 g = p._grad
                 if g is not None:
                     data = p._data
-                    g = g._data if type(g) is Tensor or isinstance(g, Tensor) else np.asarray(g)
+                    g = g._data if type(g) is Tensor or isinstance(g, Tensor) else xp.asarray(g)
                     if g.shape != data.shape:
                         raise ValueError(
                             f"{type(self).__name__}.step: parameter {i} has shape {data.shape} "
@@ -216,7 +215,7 @@ class Optimizer:
             i += n
             groups.append(packed)
         state = {
-            idx: {k: from_numpy(v.copy()) if isinstance(v, np.ndarray) else v for k, v in s.items()}
+            idx: {k: from_numpy(v.copy()) if isinstance(v, xp.ndarray) else v for k, v in s.items()}
             for idx, s in self.state.items()
         }
         return {"state": state, "param_groups": groups}
@@ -286,20 +285,20 @@ class Optimizer:
         return "\n".join([*lines, ")"])
 
 
-def _load_value(name: str, idx: int, key: str, value: Any, like: np.ndarray) -> Any:
+def _load_value(name: str, idx: int, key: str, value: Any, like: xp.ndarray) -> Any:
     """One entry of a parameter's saved state, made ready to use: the step an int, arrays
     copied in the parameter's dtype and checked against its shape."""
     if key == "step":
-        return int(np.asarray(value._data if isinstance(value, Tensor) else value).item())
+        return int(xp.asarray(value._data if isinstance(value, Tensor) else value).item())
     if value is None or isinstance(value, (bool, numbers.Number, str)):
         return value
-    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value._data if isinstance(value, Tensor) else xp.asarray(value)
     if arr.shape != like.shape:
         raise ValueError(
             f"{name}.load_state_dict: state '{key}' of parameter {idx} has shape {arr.shape}, "
             f"but the parameter has shape {like.shape}"
         )
-    return np.array(arr, dtype=like.dtype, copy=True)
+    return xp.array(arr, dtype=like.dtype, copy=True)
 
 
 # ----- hyperparameter validation, shared by the optimisers -----
@@ -354,27 +353,27 @@ def check_betas(opt: str, betas: Any) -> tuple[float, float]:
 
 
 def check_bool(opt: str, key: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
+    if not isinstance(value, (bool, xp.bool_)):
         raise TypeError(f"{opt}: {key} must be True or False, got {value!r}")
     return bool(value)
 
 
-def with_weight_decay(g: np.ndarray, p: np.ndarray, weight_decay: float) -> np.ndarray:
+def with_weight_decay(g: xp.ndarray, p: xp.ndarray, weight_decay: float) -> xp.ndarray:
     """``g + weight_decay * p`` as a new array (the L2 penalty's gradient added; ``g`` is left
     alone because it may be the parameter's ``.grad``)."""
-    d = np.multiply(p, weight_decay, out=np.empty_like(p))  # out=: 0-d stays an array
+    d = xp.multiply(p, weight_decay, out=xp.empty_like(p))  # out=: 0-d stays an array
     d += g
     return d
 
 
-def lerp_(a: np.ndarray, b: np.ndarray, weight: float, tmp: np.ndarray) -> None:
+def lerp_(a: xp.ndarray, b: xp.ndarray, weight: float, tmp: xp.ndarray) -> None:
     """``a <- a + weight * (b - a)`` in place, rounded as ``torch.lerp`` rounds it (from the
     nearer end: for ``weight >= 0.5`` as ``b - (b - a) * (1 - weight)``). ``tmp`` is scratch
     space of ``a``'s shape."""
-    np.subtract(b, a, out=tmp)
+    xp.subtract(b, a, out=tmp)
     if abs(weight) < 0.5:
         tmp *= weight
         a += tmp
     else:
         tmp *= 1.0 - weight
-        np.subtract(b, tmp, out=a)
+        xp.subtract(b, tmp, out=a)

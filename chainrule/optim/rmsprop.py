@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -83,12 +82,12 @@ class RMSprop(Optimizer):
             for i, p, g in params:
                 state = self.state.get(i)
                 if state is None:
-                    state = self.state[i] = {"step": 0, "square_avg": np.zeros_like(p)}
+                    state = self.state[i] = {"step": 0, "square_avg": xp.zeros_like(p)}
                 state["step"] += 1
                 if wd != 0:
                     g = with_weight_decay(g, p, wd)
                 # Scratch for every intermediate below (out= keeps a 0-d result an array).
-                t = np.multiply(g, 1.0 - alpha, out=np.empty_like(p))
+                t = xp.multiply(g, 1.0 - alpha, out=xp.empty_like(p))
                 t *= g
                 v = state["square_avg"]
                 v *= alpha
@@ -96,22 +95,22 @@ class RMSprop(Optimizer):
                 if centered:
                     m = state.get("grad_avg")
                     if m is None:
-                        m = state["grad_avg"] = np.zeros_like(p)
+                        m = state["grad_avg"] = xp.zeros_like(p)
                     lerp_(m, g, 1.0 - alpha, t)
-                    np.multiply(m, m, out=t)
-                    np.subtract(v, t, out=t)
-                    np.sqrt(t, out=t)
+                    xp.multiply(m, m, out=t)
+                    xp.subtract(v, t, out=t)
+                    xp.sqrt(t, out=t)
                 else:
-                    np.sqrt(v, out=t)
+                    xp.sqrt(v, out=t)
                 t += eps
-                np.divide(g, t, out=t)
+                xp.divide(g, t, out=t)
                 if mu > 0:
                     b = state.get("momentum_buffer")
                     if b is None:
-                        b = state["momentum_buffer"] = np.zeros_like(p)
+                        b = state["momentum_buffer"] = xp.zeros_like(p)
                     b *= mu
                     b += t
-                    np.multiply(b, lr, out=t)
+                    xp.multiply(b, lr, out=t)
                 else:
                     t *= lr
                 p -= t

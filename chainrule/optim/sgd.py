@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import replayed_whole
+from chainrule.backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -102,7 +101,7 @@ class SGD(Optimizer):
                     state = self.state.setdefault(i, {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        state["momentum_buffer"] = buf = np.array(d, copy=True)
+                        state["momentum_buffer"] = buf = xp.array(d, copy=True)
                     else:
                         buf *= mu
                         if keep == 1.0:
@@ -113,7 +112,7 @@ class SGD(Optimizer):
                         if own:
                             d += mu * buf
                         else:
-                            d = np.multiply(buf, mu, out=np.empty_like(p))
+                            d = xp.multiply(buf, mu, out=xp.empty_like(p))
                             d += g
                             own = True
                     else:

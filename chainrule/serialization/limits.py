@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.serialization.structure import CheckpointError
 
 MAX_DEPTH = 100  # nested dicts, lists and tuples in one saved object or metadata value
@@ -32,7 +31,7 @@ MAX_JSON_DEPTH = 3 * MAX_DEPTH + 2
 
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]++")
-_OPEN = np.zeros(256, np.int8)
+_OPEN = xp.zeros(256, xp.int8)
 _OPEN[[ord("["), ord("{")]] = 1
 _OPEN[[ord("]"), ord("}")]] = -1
 
@@ -45,10 +44,10 @@ def json_depth(text: str | bytes) -> int:
     """The deepest nesting of brackets in JSON ``text``, strings skipped; linear, no recursion."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", raw))
-    steps = _OPEN[np.frombuffer(brackets, np.uint8)]
+    steps = _OPEN[xp.frombuffer(brackets, xp.uint8)]
     depth, deepest = 0, 0
     for i in range(0, len(steps), 1 << 20):  # in pieces: 16 MB of brackets as int64 is 128 MB
-        levels = np.cumsum(steps[i : i + (1 << 20)], dtype=np.int64) + depth
+        levels = xp.cumsum(steps[i : i + (1 << 20)], dtype=xp.int64) + depth
         deepest = max(deepest, int(levels.max()))
         depth = int(levels[-1])
     return deepest

@@ -16,25 +16,24 @@ import struct
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.serialization import limits
 
 # The format's dtype codes, in the order the library writes the data (its dtype enum, reversed).
 _CODES = {
-    np.dtype(t): code
+    xp.dtype(t): code
     for t, code in (
-        (np.uint64, "U64"), (np.int64, "I64"), (np.float64, "F64"), (np.complex64, "C64"),
-        (np.float32, "F32"), (np.uint32, "U32"), (np.int32, "I32"), (np.float16, "F16"),
-        (np.uint16, "U16"), (np.int16, "I16"), (np.int8, "I8"), (np.uint8, "U8"),
-        (np.bool_, "BOOL"),
+        (xp.uint64, "U64"), (xp.int64, "I64"), (xp.float64, "F64"), (xp.complex64, "C64"),
+        (xp.float32, "F32"), (xp.uint32, "U32"), (xp.int32, "I32"), (xp.float16, "F16"),
+        (xp.uint16, "U16"), (xp.int16, "I16"), (xp.int8, "I8"), (xp.uint8, "U8"),
+        (xp.bool_, "BOOL"),
     )
 }  # fmt: skip
 _RANK = {dtype: i for i, dtype in enumerate(_CODES)}
 
 
 def encode_header(
-    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str], where: str
+    tensors: Mapping[str, xp.ndarray], metadata: Mapping[str, str], where: str
 ) -> tuple[bytes, list[str]]:
     """The file's first bytes (length and padded JSON header) and the order of the tensors'
     data, checked against the limits ``load`` applies (``LimitError`` naming ``where``)."""
@@ -58,7 +57,7 @@ def encode_header(
     return struct.pack("<Q", len(text)) + text, names
 
 
-def write(fh: BinaryIO, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
+def write(fh: BinaryIO, tensors: Mapping[str, xp.ndarray], metadata: Mapping[str, str],
           where: str) -> None:  # fmt: skip
     """Writes the safetensors file of C-contiguous ``tensors`` and string ``metadata`` to the
     binary file ``fh``."""
@@ -67,7 +66,7 @@ def write(fh: BinaryIO, tensors: Mapping[str, np.ndarray], metadata: Mapping[str
     for name in names:
         arr = tensors[name]
         if arr.nbytes:
-            fh.write(arr.reshape(-1).view(np.uint8).data)  # the array's own memory
+            fh.write(arr.reshape(-1).view(xp.uint8).data)  # the array's own memory
 
 
 def check_head(read: Any, size: int, where: str) -> None:

@@ -10,11 +10,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load as load_bytes
 
 from chainrule.autograd.creation import from_numpy
+from chainrule.backend import xp
 from chainrule.errors import regular_file
 from chainrule.serialization import limits, safetensors_file, torch_format
 from chainrule.serialization.atomic import check_writable, write_atomically
@@ -39,10 +39,10 @@ _STRUCTURE_KEY = "chainrule.structure"
 # The dtypes that safetensors' NumPy reader maps back to NumPy (bfloat16 and float8 have no
 # NumPy dtype; complex128 is not in the format).
 _DTYPES = frozenset(
-    np.dtype(t)
+    xp.dtype(t)
     for t in (
-        np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
-        np.int64, np.uint64, np.float16, np.float32, np.float64, np.complex64,
+        xp.bool_, xp.int8, xp.uint8, xp.int16, xp.uint16, xp.int32, xp.uint32,
+        xp.int64, xp.uint64, xp.float16, xp.float32, xp.float64, xp.complex64,
     )
 )  # fmt: skip
 
@@ -99,7 +99,7 @@ def save(obj: Any, f: Any, metadata: Mapping[str, Any] | None = None) -> None:
         return
     if metadata is None:
         limits.check_saved(obj, where)  # before the recursive encoding: depth, size, cycles
-        tensors: dict[str, np.ndarray] = {}
+        tensors: dict[str, xp.ndarray] = {}
         structure = _encode_structure(obj, "", tensors)
         header_extra = {_STRUCTURE_KEY: json.dumps(structure)}
     else:
@@ -123,7 +123,7 @@ def _name_of(f: Any) -> str:
     return os.fspath(f)
 
 
-def _check_storable(tensors: dict[str, np.ndarray]) -> None:
+def _check_storable(tensors: dict[str, xp.ndarray]) -> None:
     """Refuses dtypes safetensors cannot hold; makes strided arrays contiguous (in place)."""
     for name, arr in tensors.items():
         if arr.dtype not in _DTYPES:
@@ -135,16 +135,16 @@ def _check_storable(tensors: dict[str, np.ndarray]) -> None:
         # contiguous first, or its elements would be written in the wrong order. (Not with
         # np.ascontiguousarray, which turns a 0-d array into shape (1,).)
         if not arr.flags.c_contiguous:
-            tensors[name] = np.array(arr, order="C")
+            tensors[name] = xp.array(arr, order="C")
 
 
-def _write_file(tensors: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
+def _write_file(tensors: dict[str, xp.ndarray], path: str, metadata: dict[str, str]) -> None:
     """Writes the safetensors file (a separate function so tests can make it fail midway)."""
     save_file(tensors, path, metadata=metadata)
 
 
 def save_file(
-    tensors: dict[str, np.ndarray], filename: str, metadata: dict[str, str] | None = None
+    tensors: dict[str, xp.ndarray], filename: str, metadata: dict[str, str] | None = None
 ) -> None:
     """``safetensors.numpy.save_file``'s file, written into ``filename`` itself: no temporary
     file of the library's own is left behind by a kill (``safetensors_file``)."""
@@ -231,7 +231,7 @@ def _load_safetensors(src: Any, path: str, with_metadata: bool) -> Any:
         ) from None
 
 
-def _read_safetensors(src: Any, path: str) -> tuple[dict[str, str] | None, dict[str, np.ndarray]]:
+def _read_safetensors(src: Any, path: str) -> tuple[dict[str, str] | None, dict[str, xp.ndarray]]:
     """The metadata and arrays of the safetensors file ``src`` (a path, or bytes in memory)."""
     if not isinstance(src, str):
         return _read_file_object(src, path)
@@ -278,7 +278,7 @@ def _existing_file(path: str | os.PathLike) -> str:
     return regular_file(path, "checkpoint file")
 
 
-def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+def _digest(arrays: Mapping[str, xp.ndarray]) -> str:
     """The SHA-256 (hex) of ``arrays``: each name, dtype, shape and C-order bytes, by name."""
     h = hashlib.sha256()
     for name in sorted(arrays):
@@ -288,7 +288,7 @@ def _digest(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _verify(path: str, raw: Mapping[str, str] | None, arrays: Mapping[str, np.ndarray]) -> None:
+def _verify(path: str, raw: Mapping[str, str] | None, arrays: Mapping[str, xp.ndarray]) -> None:
     """Refuses tensors whose digest differs from the one saved with them (files written before
     digests were stored, or by other tools, have none and are not checked)."""
     expected = (raw or {}).get(_DIGEST_KEY)
@@ -329,9 +329,9 @@ def _encode_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
+    if isinstance(value, xp.generic):
         return value.item()
-    if isinstance(value, np.ndarray):
+    if isinstance(value, xp.ndarray):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
@@ -368,7 +368,7 @@ def _check_map_location(map_location: Any) -> None:
         devices.check(target)
 
 
-def _read_file_object(f: Any, name: str) -> tuple[dict[str, str] | None, dict[str, np.ndarray]]:
+def _read_file_object(f: Any, name: str) -> tuple[dict[str, str] | None, dict[str, xp.ndarray]]:
     """The metadata and arrays of a safetensors file read from a binary file object."""
     data = f.read()
     safetensors_file.check_head(io.BytesIO(data).read, len(data), f"cr.load: {name}")

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.serialization.structure import CheckpointError, flatten
 
 
@@ -45,7 +44,7 @@ def load_weights(path: str, model, tensors: Mapping[str, Any]) -> None:
     """
     own = model.state_dict()
     for name, value in tensors.items():
-        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+        arr = value._data if isinstance(value, Tensor) else xp.asarray(value)
         target = own.get(name)
         if target is None or arr.shape != target.shape:
             continue  # load_state_dict below names them all
@@ -55,11 +54,11 @@ def load_weights(path: str, model, tensors: Mapping[str, Any]) -> None:
                 f"({target.dtype}); the file was altered or not written by chainrule"
             )
         if target.dtype.kind == "f" and arr.dtype.kind == "f" and arr.size:
-            limit = np.finfo(target.dtype).max
-            finite = arr[np.isfinite(arr)]
-            if finite.size and np.abs(finite).max() > limit:
+            limit = xp.finfo(target.dtype).max
+            finite = arr[xp.isfinite(arr)]
+            if finite.size and xp.abs(finite).max() > limit:
                 raise CheckpointError(
-                    f"{path}: tensor {name!r} holds {np.abs(finite).max():.4g}, too large for "
+                    f"{path}: tensor {name!r} holds {xp.abs(finite).max():.4g}, too large for "
                     f"the model's {target.dtype} (at most {limit:.4g})"
                 )
     try:
@@ -74,7 +73,7 @@ def load_weights(path: str, model, tensors: Mapping[str, Any]) -> None:
 # ----- optimiser state dicts -----
 def split_optimizer_state(
     state_dict: Mapping[str, Any],
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+) -> tuple[dict[str, xp.ndarray], dict[str, Any]]:
     """Splits an optimiser's ``state_dict()`` into arrays and JSON-able metadata, for ``save``.
 
     Returns:
@@ -87,7 +86,7 @@ def split_optimizer_state(
             "split_optimizer_state: expected an optimizer state_dict() with 'state' and "
             "'param_groups'"
         )
-    tensors: dict[str, np.ndarray] = {}
+    tensors: dict[str, xp.ndarray] = {}
     scalars: dict[str, dict[str, Any]] = {}
     for idx, entry in state_dict["state"].items():
         for name, value in entry.items():
@@ -95,11 +94,11 @@ def split_optimizer_state(
                 raise ValueError(f"split_optimizer_state: state name {name!r} contains a dot")
             if isinstance(value, Tensor):
                 value = value._data
-            if isinstance(value, np.ndarray):
+            if isinstance(value, xp.ndarray):
                 tensors[f"state.{idx}.{name}"] = value
             else:
                 scalars.setdefault(str(idx), {})[name] = (
-                    value.item() if isinstance(value, np.generic) else value
+                    value.item() if isinstance(value, xp.generic) else value
                 )
     groups = [dict(group) for group in state_dict["param_groups"]]
     return tensors, {"state": scalars, "param_groups": groups}

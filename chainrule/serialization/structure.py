@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 
 
 class CheckpointError(ValueError):
@@ -17,7 +16,7 @@ class CheckpointError(ValueError):
 
 
 # ----- nested dicts <-> dotted keys -----
-def flatten(state: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
+def flatten(state: Mapping[str, Any], prefix: str = "") -> dict[str, xp.ndarray]:
     """A nested dict of Tensors / arrays as one flat dict with dotted keys, arrays as values.
 
     ``{"model": {"fc.weight": w}, "step": s}`` becomes ``{"model.fc.weight": w, "step": s}``.
@@ -30,12 +29,12 @@ def flatten(state: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]
     """
     if not isinstance(state, Mapping):
         raise TypeError(f"flatten: expected a dict of tensors, got {type(state).__name__}")
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, xp.ndarray] = {}
     _flatten_into(out, state, prefix)
     return out
 
 
-def _flatten_into(out: dict[str, np.ndarray], state: Mapping, prefix: str) -> None:
+def _flatten_into(out: dict[str, xp.ndarray], state: Mapping, prefix: str) -> None:
     for key, value in state.items():
         if isinstance(key, bool) or not isinstance(key, (str, int)):
             raise TypeError(f"flatten: keys must be strings, got {key!r} under {prefix!r}")
@@ -45,8 +44,8 @@ def _flatten_into(out: dict[str, np.ndarray], state: Mapping, prefix: str) -> No
             continue
         if isinstance(value, Tensor):
             arr = value._data
-        elif isinstance(value, (np.ndarray, np.generic)):
-            arr = np.asarray(value)
+        elif isinstance(value, (xp.ndarray, xp.generic)):
+            arr = xp.asarray(value)
         else:
             raise TypeError(
                 f"flatten: {name!r} is a {type(value).__name__}, not a tensor or array; put "
@@ -94,20 +93,20 @@ def _is_module(obj: Any) -> bool:
     return isinstance(obj, Module)
 
 
-def _encode_structure(obj: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
+def _encode_structure(obj: Any, where: str, tensors: dict[str, xp.ndarray]) -> Any:
     """``obj`` as JSON: arrays moved into ``tensors`` under their dotted path and referred to
     as ``{"$t": key}`` for a tensor (``"g": 1`` if it requires grad, ``"p": 1`` for a
     Parameter), ``{"$a": key}`` for a NumPy array and ``{"$s": key}`` for a NumPy scalar, so
     that each comes back as what it was, as with PyTorch; dicts as ``{"$d": [[key, value],
     ...]}`` (int keys stay ints, as an optimiser's state needs); lists ``{"$l": [...]}``;
     tuples ``{"$u": [...]}``."""
-    if isinstance(obj, Tensor) or isinstance(obj, (np.ndarray, np.generic)):
+    if isinstance(obj, Tensor) or isinstance(obj, (xp.ndarray, xp.generic)):
         key = where or "tensor"
         if key in tensors:
             raise ValueError(f"cr.save: two entries are both stored under the name {key!r}")
-        tensors[key] = np.asarray(obj._data if isinstance(obj, Tensor) else obj)
+        tensors[key] = xp.asarray(obj._data if isinstance(obj, Tensor) else obj)
         if not isinstance(obj, Tensor):
-            return {"$s" if isinstance(obj, np.generic) else "$a": key}
+            return {"$s" if isinstance(obj, xp.generic) else "$a": key}
         from chainrule.nn.parameter import Parameter  # nn and serialization share a layer
 
         flags = {"g": 1} if obj.requires_grad else {}

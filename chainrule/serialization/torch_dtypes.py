@@ -4,8 +4,7 @@ NumPy array here. bfloat16 needs a NumPy dtype library (ml_dtypes, the one JAX u
 
 from __future__ import annotations
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.serialization.structure import CheckpointError
 
 # torch's legacy typed storages, as ``torch.save`` names them in its persistent ids.
@@ -33,11 +32,11 @@ STORAGE_FOR = {dtype: name for name, dtype in STORAGE_DTYPES.items()}
 UNTYPED = {"uint16", "uint32", "uint64"}
 
 
-def numpy_dtype(name: str, what: str) -> np.dtype:
+def numpy_dtype(name: str, what: str) -> xp.dtype:
     """The NumPy dtype called ``name`` (a value of the tables above); bfloat16 through
     ml_dtypes, or a CheckpointError saying how to get it. ``what`` names the file."""
     if name != "bfloat16":
-        return np.dtype(name)
+        return xp.dtype(name)
     try:
         import ml_dtypes
     except ImportError:
@@ -45,9 +44,9 @@ def numpy_dtype(name: str, what: str) -> np.dtype:
             f"cr.load: {what} holds bfloat16 tensors, and NumPy has no bfloat16 dtype of its "
             "own; install ml_dtypes (pip install ml_dtypes) to read them"
         ) from None
-    return np.dtype(ml_dtypes.bfloat16)
+    return xp.dtype(ml_dtypes.bfloat16)
 
 
-def dtype_name(dtype: np.dtype) -> str:
+def dtype_name(dtype: xp.dtype) -> str:
     """The name of ``dtype`` in the tables above ("bfloat16" for ml_dtypes' type)."""
-    return "bfloat16" if dtype.name == "bfloat16" else np.dtype(dtype).name
+    return "bfloat16" if dtype.name == "bfloat16" else xp.dtype(dtype).name

@@ -20,8 +20,7 @@ import struct
 import zipfile
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.serialization.atomic import write_atomically
 from chainrule.serialization.structure import CheckpointError
 from chainrule.serialization.torch_dtypes import numpy_dtype
@@ -185,13 +184,13 @@ def _load_legacy(fh: Any, name: str, map_location: Any, weights_only: bool) -> A
 
 def _array(raw: bytes, dtype: str | None, numel: int, order: bytes, name: str, key: str):
     """The storage ``key``'s elements as a flat, writable, native-order array."""
-    dt = numpy_dtype(dtype, name) if dtype else np.dtype(np.uint8)
+    dt = numpy_dtype(dtype, name) if dtype else xp.dtype(xp.uint8)
     if len(raw) != numel * dt.itemsize:
         raise CheckpointError(
             f"cr.load: {name}: storage {key!r} holds {len(raw)} bytes where its {numel} "
             f"{dt} elements take {numel * dt.itemsize}; the file is damaged or cut short"
         )
-    arr = np.frombuffer(bytearray(raw), dtype=dt.newbyteorder(">" if order == b"big" else "<"))
+    arr = xp.frombuffer(bytearray(raw), dtype=dt.newbyteorder(">" if order == b"big" else "<"))
     return arr if arr.dtype.isnative else arr.astype(dt.newbyteorder("="))
 
 

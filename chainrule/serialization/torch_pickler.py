@@ -18,9 +18,8 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Size, Tensor
+from chainrule.backend import xp
 from chainrule.serialization.structure import _is_module
 from chainrule.serialization.torch_dtypes import STORAGE_FOR, UNTYPED, dtype_name
 
@@ -38,7 +37,7 @@ class TorchPickler:
         self.parts: list[bytes] = []
         self.storages: dict[str, bytes] = {}
         self._keys: dict[int, str] = {}
-        self._keep: list[np.ndarray] = []  # arrays keyed by id() stay alive while we write
+        self._keep: list[xp.ndarray] = []  # arrays keyed by id() stay alive while we write
 
     def dumps(self, obj: Any) -> bytes:
         """The protocol-2 pickle of ``obj`` (a bytes object ending in STOP)."""
@@ -62,9 +61,9 @@ class TorchPickler:
             w(P.BINUNICODE + struct.pack("<I", len(data)) + data)
         elif isinstance(obj, Tensor):
             self._tensor(obj, where)
-        elif isinstance(obj, (np.ndarray, np.generic)):
+        elif isinstance(obj, (xp.ndarray, xp.generic)):
             self._numpy(obj, where)
-        elif isinstance(obj, np.dtype):
+        elif isinstance(obj, xp.dtype):
             self._dtype(obj, where)
         else:
             self._container(obj, where)
@@ -157,7 +156,7 @@ class TorchPickler:
         (v3 with the dtype for uint16/32/64), in ``_rebuild_parameter`` for a Parameter."""
         from chainrule.nn.parameter import Parameter  # nn and serialization share a layer
 
-        arr = np.asarray(t._data)  # a 0-d tensor may hold a NumPy scalar
+        arr = xp.asarray(t._data)  # a 0-d tensor may hold a NumPy scalar
         name = dtype_name(arr.dtype)
         if name not in STORAGE_FOR and name not in UNTYPED:
             raise TypeError(f"cr.save: {where or 'the tensor'!r} has dtype {arr.dtype}, "
@@ -190,17 +189,17 @@ class TorchPickler:
             w(_global("collections", "OrderedDict") + P.EMPTY_TUPLE + P.REDUCE)
             w(P.TUPLE + P.REDUCE)
 
-    def _storage(self, arr: np.ndarray) -> tuple[str, int, tuple[int, ...]]:
+    def _storage(self, arr: xp.ndarray) -> tuple[str, int, tuple[int, ...]]:
         """(storage key, offset, strides in elements) for ``arr``: a view of a contiguous array
         is written as a view of that array's storage, so that tensors saved sharing memory
         load sharing it, as PyTorch's do; anything else gets a contiguous storage of its own."""
         root = arr
-        while isinstance(root.base, np.ndarray):
+        while isinstance(root.base, xp.ndarray):
             root = root.base
         size = arr.dtype.itemsize
         found = _view_of(arr, root) if root.dtype == arr.dtype else None
         if found is None:  # not expressible as a view: a contiguous copy of its own
-            root = np.array(arr, order="C", dtype=arr.dtype.newbyteorder("<"))
+            root = xp.array(arr, order="C", dtype=arr.dtype.newbyteorder("<"))
             found = (0, tuple(s // size for s in root.strides))
         if id(root) not in self._keys:
             key = str(len(self.storages))
@@ -217,14 +216,14 @@ class TorchPickler:
         # are only read back inside the same fragment, and we write no memo of our own.
         self.parts.append(pickle.dumps(obj, protocol=2)[2:-1])
 
-    def _dtype(self, dtype: np.dtype, where: str) -> None:
+    def _dtype(self, dtype: xp.dtype, where: str) -> None:
         name = dtype_name(dtype)
         if name not in STORAGE_FOR and name not in UNTYPED:
             raise TypeError(f"cr.save: {where!r} is the dtype {dtype}, which torch lacks")
         self.parts.append(_global("torch", name))
 
 
-def _view_of(arr: np.ndarray, root: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
+def _view_of(arr: xp.ndarray, root: xp.ndarray) -> tuple[int, tuple[int, ...]] | None:
     """(offset, strides) of ``arr`` in elements of the C-contiguous little-endian ``root``
     whose memory it views, or None when it is no such view."""
     size = arr.dtype.itemsize

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from chainrule.autograd.creation import from_numpy
 from chainrule.autograd.tensor import Size
+from chainrule.backend import xp
 from chainrule.serialization.structure import CheckpointError
 from chainrule.serialization.torch_dtypes import numpy_dtype
 
@@ -42,7 +41,7 @@ class Storage(_Record):
 
     __slots__ = ("array", "key")
 
-    def __init__(self, array: np.ndarray, key: str) -> None:
+    def __init__(self, array: xp.ndarray, key: str) -> None:
         self.array, self.key = array, key
 
 
@@ -93,9 +92,9 @@ class NumpyDtype(_Record):
             raise CheckpointError(f"a NumPy dtype with structure or sub-arrays: {state!r}")
         self.order = state[1]
 
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> xp.dtype:
         """The plain numeric NumPy dtype it names (structured, object and text ones refused)."""
-        dtype = np.dtype(self.name)
+        dtype = xp.dtype(self.name)
         if dtype.kind not in "biufc" or dtype.fields is not None:
             raise CheckpointError(f"a NumPy array of dtype {self.name!r} (only numbers load)")
         return dtype.newbyteorder(self.order) if self.order in "<>" else dtype
@@ -112,7 +111,7 @@ class NumpyArray(_Record):
     def __setstate__(self, state: object) -> None:
         self.state = state
 
-    def array(self) -> np.ndarray:
+    def array(self) -> xp.ndarray:
         ok = isinstance(self.state, tuple) and len(self.state) == 5
         _, shape, dtype, fortran, raw = self.state if ok else (None,) * 5
         if not (ok and isinstance(dtype, NumpyDtype) and isinstance(raw, bytes)):
@@ -123,7 +122,7 @@ class NumpyArray(_Record):
         dt = dtype.dtype()
         if len(raw) != math.prod(shape) * dt.itemsize:  # Python ints: no overflow to fool it
             raise CheckpointError(f"a NumPy array of shape {shape} whose bytes do not fit it")
-        flat = np.frombuffer(raw, dtype=dt)
+        flat = xp.frombuffer(raw, dtype=dt)
         return flat.reshape(shape, order="F" if fortran else "C").astype(dt.newbyteorder("="))
 
 
@@ -135,11 +134,11 @@ class NumpyScalar(_Record):
     def __init__(self, dtype: NumpyDtype, raw: bytes) -> None:
         self.dtype, self.raw = dtype, raw
 
-    def value(self) -> np.generic:
+    def value(self) -> xp.generic:
         dt = self.dtype.dtype()
         if len(self.raw) != dt.itemsize:
             raise CheckpointError(f"a NumPy {dt} scalar of {len(self.raw)} bytes")
-        return np.frombuffer(self.raw, dtype=dt).astype(dt.newbyteorder("="))[0]
+        return xp.frombuffer(self.raw, dtype=dt).astype(dt.newbyteorder("="))[0]
 
 
 def materialize(obj: object, name: str) -> object:
@@ -221,7 +220,7 @@ def _tensor(spec: TensorSpec, name: str):
         arr = arr.view(dtype)
     size, stride, offset = spec.size, spec.stride, spec.offset
     if 0 in size:
-        data = np.zeros(size, dtype=arr.dtype)
+        data = xp.zeros(size, dtype=arr.dtype)
     else:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= arr.size:
@@ -233,7 +232,7 @@ def _tensor(spec: TensorSpec, name: str):
         # An expanded view (several positions on one element) is read-only, as chainrule's
         # own expand() is, and as torch refuses in-place writes to it.
         try:
-            data = np.lib.stride_tricks.as_strided(
+            data = xp.lib.stride_tricks.as_strided(
                 arr[offset:],
                 shape=size,
                 strides=[s * arr.itemsize for s in stride],

@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, unwrap
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.attention import attention, float_mask
 from chainrule.functional.linear import linear
@@ -87,23 +85,23 @@ class MultiheadAttention(Module):
         dt = get_default_dtype()
         E = embed_dim
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=dt))
+            self.in_proj_weight = Parameter(xp.empty((3 * E, E), dtype=dt))
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)
         else:
-            self.q_proj_weight = Parameter(np.empty((E, E), dtype=dt))
-            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype=dt))
-            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype=dt))
+            self.q_proj_weight = Parameter(xp.empty((E, E), dtype=dt))
+            self.k_proj_weight = Parameter(xp.empty((E, self.kdim), dtype=dt))
+            self.v_proj_weight = Parameter(xp.empty((E, self.vdim), dtype=dt))
             self.register_parameter("in_proj_weight", None)
         if bias:
-            self.in_proj_bias = Parameter(np.empty(3 * E, dtype=dt))
+            self.in_proj_bias = Parameter(xp.empty(3 * E, dtype=dt))
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias)
         if add_bias_kv:
-            self.bias_k = Parameter(np.empty((1, 1, E), dtype=dt))
-            self.bias_v = Parameter(np.empty((1, 1, E), dtype=dt))
+            self.bias_k = Parameter(xp.empty((1, 1, E), dtype=dt))
+            self.bias_v = Parameter(xp.empty((1, 1, E), dtype=dt))
         else:
             self.bias_k = self.bias_v = None
         self._reset_parameters()
@@ -129,9 +127,9 @@ class MultiheadAttention(Module):
         query: Tensor,
         key: Tensor,
         value: Tensor,
-        key_padding_mask: Tensor | np.ndarray | None = None,
+        key_padding_mask: Tensor | xp.ndarray | None = None,
         need_weights: bool = True,
-        attn_mask: Tensor | np.ndarray | None = None,
+        attn_mask: Tensor | xp.ndarray | None = None,
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
@@ -155,7 +153,7 @@ class MultiheadAttention(Module):
             n_q, n_k = q_in.shape[-2], k_in.shape[-2]
             if not self.batch_first and batched:
                 n_q, n_k = q_in.shape[0], k_in.shape[0]
-            attn_mask = np.triu(np.ones((n_q, n_k), dtype=bool), k=1)
+            attn_mask = xp.triu(xp.ones((n_q, n_k), dtype=bool), k=1)
         q_in, k_in, v_in, key_padding_mask = self._to_batch_first(
             q_in, k_in, v_in, key_padding_mask, batched
         )
@@ -204,7 +202,7 @@ class MultiheadAttention(Module):
         k = k.reshape((N, -1, h, d)).swapaxes(1, 2)  # (N, h, S', d)
         v = v.reshape((N, -1, h, d)).swapaxes(1, 2)
         if self.add_zero_attn:
-            zeros = np.zeros((N, h, 1, d), dtype=q.dtype)
+            zeros = xp.zeros((N, h, 1, d), dtype=q.dtype)
             k = _fn.cat([k, zeros], axis=2)
             v = _fn.cat([v, zeros], axis=2)
             bias = _pad_key(bias)
@@ -265,13 +263,13 @@ class MultiheadAttention(Module):
             N, L, S = 1, q.shape[0], k.shape[0]
         if key_padding_mask is not None:
             want = (N, S) if batched else (S,)
-            if tuple(np.shape(unwrap(key_padding_mask))) != want:
+            if tuple(xp.shape(unwrap(key_padding_mask))) != want:
                 raise ShapeError(
                     f"{name}: key_padding_mask must have shape {want}, got "
-                    f"{tuple(np.shape(unwrap(key_padding_mask)))}"
+                    f"{tuple(xp.shape(unwrap(key_padding_mask)))}"
                 )
         if attn_mask is not None:
-            shape = tuple(np.shape(unwrap(attn_mask)))
+            shape = tuple(xp.shape(unwrap(attn_mask)))
             if shape not in ((L, S), (N * self.num_heads, L, S)):
                 raise ShapeError(
                     f"{name}: attn_mask must have shape {(L, S)} or "
@@ -299,7 +297,7 @@ def _pad_key(bias):
     """An additive mask (..., S) extended by one key that everyone may attend (a zero column)."""
     if bias is None:
         return None
-    zeros = np.zeros((*bias.shape[:-1], 1), dtype=bias.dtype)
+    zeros = xp.zeros((*bias.shape[:-1], 1), dtype=bias.dtype)
     return _fn.cat([bias, zeros], axis=-1)
 
 
@@ -357,7 +355,7 @@ class AdditiveAttention(Module):
         self,
         features: Tensor,
         hidden: Tensor,
-        mask: Tensor | np.ndarray | None = None,
+        mask: Tensor | xp.ndarray | None = None,
         projected: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         f, h = as_tensor(features), as_tensor(hidden)
@@ -385,7 +383,7 @@ class AdditiveAttention(Module):
         if self.full_att.bias is not None:
             e = e + self.full_att.bias  # shifts every score alike: no effect on α, kept for parity
         if mask is not None:
-            blocked = np.asarray(unwrap(mask), dtype=bool)
+            blocked = xp.asarray(unwrap(mask), dtype=bool)
             if blocked.shape != (N, L):
                 raise ShapeError(
                     f"AdditiveAttention: mask must have shape ({N}, {L}), got {blocked.shape}\n"
@@ -394,9 +392,9 @@ class AdditiveAttention(Module):
             if blocked.all(axis=1).any():
                 raise ValueError(
                     f"AdditiveAttention: mask hides every region of sample "
-                    f"{int(np.flatnonzero(blocked.all(axis=1))[0])}; each needs at least one"
+                    f"{int(xp.flatnonzero(blocked.all(axis=1))[0])}; each needs at least one"
                 )
-            e = _fn.where(blocked, -np.inf, e)
+            e = _fn.where(blocked, -xp.inf, e)
         alpha = _fn.softmax(e, 1)
         return apply(WeightedSum(), alpha, f), alpha
 

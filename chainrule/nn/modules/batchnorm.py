@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import side_effect
 from chainrule.autograd.tensor import Tensor, constant, escape
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.normalization import batch_norm
 from chainrule.nn.modules.module import Module
@@ -44,7 +42,7 @@ class _BatchNorm(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+        if not isinstance(num_features, (int, xp.integer)) or num_features <= 0:
             raise ValueError(
                 f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}"
             )
@@ -55,17 +53,17 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         dtype = get_default_dtype()
         if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.weight = Parameter(xp.ones(num_features, dtype=dtype))
         else:
             self.register_parameter("weight", None)
         if affine and bias:
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+            self.bias = Parameter(xp.zeros(num_features, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", constant(np.zeros(num_features, dtype=dtype)))
-            self.register_buffer("running_var", constant(np.ones(num_features, dtype=dtype)))
-            self.register_buffer("num_batches_tracked", constant(np.array(0, dtype=np.int64)))
+            self.register_buffer("running_mean", constant(xp.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", constant(xp.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", constant(xp.array(0, dtype=xp.int64)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -7,9 +7,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.nn.modules.module import Module, _indent
 from chainrule.nn.parameter import Parameter
 
@@ -236,7 +235,7 @@ class ParameterList(Module):
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
         """Adds each of ``values`` at the end. Returns self."""
-        if isinstance(values, (Tensor, np.ndarray)) or not isinstance(values, Iterable):
+        if isinstance(values, (Tensor, xp.ndarray)) or not isinstance(values, Iterable):
             raise TypeError(
                 f"ParameterList.extend: expected an iterable of parameters, got "
                 f"{type(values).__name__}"
@@ -257,7 +256,7 @@ class ParameterList(Module):
 def _as_param(value: Any) -> Parameter:
     if isinstance(value, Parameter):
         return value
-    if isinstance(value, (Tensor, np.ndarray)):
+    if isinstance(value, (Tensor, xp.ndarray)):
         # PyTorch wraps a plain tensor; it keeps its requires_grad flag only for Parameters.
         return Parameter(value)
     raise TypeError(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.functional.conv import (
     conv1d_named,
     conv2d_named,
@@ -80,9 +78,9 @@ class Conv2d(Module):
         self.padding_mode = padding_mode
         dtype = get_default_dtype()
         shape = (self.out_channels, self.in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        self.weight = Parameter(xp.empty(shape, dtype=dtype))
         if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+            self.bias = Parameter(xp.empty(self.out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -132,7 +130,7 @@ def _check_channels(who: str, c, o, groups, padding_mode: str) -> int:
     """Validates the channel counts, groups and padding mode of a convolution layer; the
     groups as an int."""
     for what, n in (("in_channels", c), ("out_channels", o)):
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        if not isinstance(n, (int, xp.integer)) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"{who}: {what} must be a positive int, got {n!r}")
     groups = single(groups, "groups", who, 1)
     if c % groups:
@@ -180,7 +178,7 @@ class Conv1d(Module):
     ) -> None:
         super().__init__()
         for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            if not isinstance(n, (int, xp.integer)) or isinstance(n, bool) or n <= 0:
                 raise ValueError(f"Conv1d: {what} must be a positive int, got {n!r}")
         groups = single(groups, "groups", "Conv1d", 1)
         if in_channels % groups or out_channels % groups:
@@ -204,9 +202,9 @@ class Conv1d(Module):
         self.padding_mode = padding_mode
         dtype = get_default_dtype()
         shape = (self.out_channels, self.in_channels // groups, self.kernel_size[0])
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        self.weight = Parameter(xp.empty(shape, dtype=dtype))
         if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+            self.bias = Parameter(xp.empty(self.out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -285,7 +283,7 @@ class ConvTranspose2d(Module):
         super().__init__()
         who = "ConvTranspose2d"
         for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            if not isinstance(n, (int, xp.integer)) or isinstance(n, bool) or n <= 0:
                 raise ValueError(f"{who}: {what} must be a positive int, got {n!r}")
         groups = single(groups, "groups", who, 1)
         if in_channels % groups or out_channels % groups:
@@ -305,9 +303,9 @@ class ConvTranspose2d(Module):
         self.padding_mode = padding_mode
         dtype = get_default_dtype()
         shape = (self.in_channels, self.out_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        self.weight = Parameter(xp.empty(shape, dtype=dtype))
         if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+            self.bias = Parameter(xp.empty(self.out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.functional.linear import linear
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
@@ -35,14 +33,14 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
         for what, n in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            if not isinstance(n, (int, xp.integer)) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"Linear: {what} must be a non-negative int, got {n!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         dtype = get_default_dtype()
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.weight = Parameter(xp.empty((out_features, in_features), dtype=dtype))
         if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+            self.bias = Parameter(xp.empty(out_features, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -17,12 +17,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from chainrule import devices as _device
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.backend import kind as _kind
+from chainrule.backend import xp
 from chainrule.nn.parameter import Parameter
 
 
@@ -308,12 +307,12 @@ class Module:
             if missing:
                 keys = ", ".join(f'"{k}"' for k in missing)
                 errors.append(f"Missing key(s) in state_dict: {keys}.")
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, xp.ndarray] = {}
         for key, target in own.items():
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+            arr = value._data if isinstance(value, Tensor) else xp.asarray(value)
             if arr.shape != target._data.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} from "
@@ -358,7 +357,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = constant(np.zeros_like(p._data))
+                p.grad = constant(xp.zeros_like(p._data))
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Calls ``fn`` on every descendant and then on this module (e.g. a custom init)."""
@@ -378,7 +377,7 @@ class Module:
         _, dtype = _device.to_args(args, kwargs, where="Module.to")
         if dtype is None:
             return self
-        dtype = np.dtype(dtype)
+        dtype = xp.dtype(dtype)
         if _kind(dtype) != "f":
             raise TypeError(f"to: expected a floating dtype, got {dtype}")
         for m in self.modules():
@@ -400,11 +399,11 @@ class Module:
 
     def double(self) -> Module:
         """Parameters and buffers in float64."""
-        return self.to(np.float64)
+        return self.to(xp.float64)
 
     def float(self) -> Module:
         """Parameters and buffers in float32."""
-        return self.to(np.float32)
+        return self.to(xp.float32)
 
     # ----- printing -----
     def extra_repr(self) -> str:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import ShapeError
 from chainrule.functional.normalization import group_norm, layer_norm
 from chainrule.nn.modules.module import Module
@@ -37,16 +35,16 @@ class LayerNorm(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        if isinstance(normalized_shape, (int, np.integer)):
+        if isinstance(normalized_shape, (int, xp.integer)):
             normalized_shape = (int(normalized_shape),)
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = get_default_dtype()
         if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dtype))
             if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -91,8 +89,8 @@ class GroupNorm(Module):
         self.eps, self.affine = eps, affine
         dtype = get_default_dtype()
         if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
+            self.weight = Parameter(xp.ones(num_channels, dtype=dtype))
+            self.bias = Parameter(xp.zeros(num_channels, dtype=dtype))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.functional.embedding import embedding, padding_index
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
@@ -41,12 +39,12 @@ class Embedding(Module):
         norm_type: float = 2.0,
         scale_grad_by_freq: bool = False,
         sparse: bool = False,
-        _weight: Tensor | np.ndarray | None = None,
+        _weight: Tensor | xp.ndarray | None = None,
         _freeze: bool = False,
     ) -> None:
         super().__init__()
         for what, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            if not isinstance(n, (int, xp.integer)) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"Embedding: {what} must be a non-negative int, got {n!r}")
         if sparse:
             raise ValueError("Embedding: sparse=True is not supported (gradients are dense)")
@@ -59,10 +57,10 @@ class Embedding(Module):
         self.sparse = False
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
-            self.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
+            self.weight = Parameter(xp.empty(shape, dtype=get_default_dtype()))
             self.reset_parameters()
         else:
-            w = np.array(_weight._data if isinstance(_weight, Tensor) else _weight)
+            w = xp.array(_weight._data if isinstance(_weight, Tensor) else _weight)
             if w.shape != shape:
                 raise ValueError(
                     f"Embedding: _weight has shape {w.shape}, expected {shape} "
@@ -89,7 +87,7 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(
         cls,
-        embeddings: Tensor | np.ndarray,
+        embeddings: Tensor | xp.ndarray,
         freeze: bool = True,
         padding_idx: int | None = None,
         max_norm: float | None = None,
@@ -98,7 +96,7 @@ class Embedding(Module):
         sparse: bool = False,
     ) -> Embedding:
         """An Embedding whose table is ``embeddings`` (V, D) (copied), fixed unless freeze=False."""
-        arr = np.asarray(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
+        arr = xp.asarray(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
         if arr.ndim != 2:
             raise ValueError(
                 f"Embedding.from_pretrained: expected a 2-D table (V, D), got shape {arr.shape}"

@@ -9,11 +9,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import ShapeError
 from chainrule.functional.activation import gelu, relu
 from chainrule.nn import init
@@ -24,7 +22,7 @@ from chainrule.nn.modules.linear import Linear
 from chainrule.nn.modules.module import Module
 from chainrule.nn.modules.normalization import LayerNorm
 
-Mask = Tensor | np.ndarray | None
+Mask = Tensor | xp.ndarray | None
 
 
 def _activation(a: str | Callable) -> Callable:
@@ -388,8 +386,8 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
         """(sz, sz) float mask: 0 on and below the diagonal, -inf above, so position i attends
         only to positions ≤ i."""
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        return constant(np.triu(np.full((sz, sz), -np.inf, dtype=dt), k=1))
+        dt = xp.dtype(dtype) if dtype is not None else get_default_dtype()
+        return constant(xp.triu(xp.full((sz, sz), -xp.inf, dtype=dt), k=1))
 
 
 def _seq_len(x, batch_first: bool) -> int:
@@ -403,13 +401,13 @@ def _detect_is_causal_mask(mask: Mask, is_causal: bool | None, size: int) -> boo
     ``mask`` equals ``generate_square_subsequent_mask(size)`` in its own dtype."""
     if is_causal is not None or mask is None:
         return is_causal is True
-    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
+    m = xp.asarray(mask._data if isinstance(mask, Tensor) else mask)
     if m.shape != (size, size):
         return False
-    blocked = np.triu(np.ones((size, size), dtype=bool), k=1)
+    blocked = xp.triu(xp.ones((size, size), dtype=bool), k=1)
     if m.dtype == bool:
-        return bool(np.array_equal(m, blocked))
-    return bool(np.all(m == np.where(blocked, -np.inf, 0.0).astype(m.dtype)))
+        return bool(xp.array_equal(m, blocked))
+    return bool(xp.all(m == xp.where(blocked, -xp.inf, 0.0).astype(m.dtype)))
 
 
 def _check_pair(t: Transformer, src: Tensor, tgt: Tensor) -> None:

@@ -8,12 +8,10 @@ import math
 import numbers
 import warnings
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.dropout import dropout as _dropout
 from chainrule.functional.linear import linear
@@ -25,7 +23,7 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _check_size(layer: str, what: str, n) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+    if not isinstance(n, (int, xp.integer)) or isinstance(n, bool):
         raise TypeError(f"{layer}: {what} should be an int, got {type(n).__name__}")
     if n <= 0:
         raise ValueError(f"{layer}: {what} must be greater than zero, got {n}")
@@ -75,7 +73,7 @@ def _check_options(layer: str, bias, batch_first, bidirectional, dropout, num_la
 
 
 def zeros_state(shape, dtype) -> Tensor:
-    return constant(np.zeros(shape, dtype=dtype))
+    return constant(xp.zeros(shape, dtype=dtype))
 
 
 class RNNCellBase(Module):
@@ -90,11 +88,11 @@ class RNNCellBase(Module):
         self.bias = bool(bias)
         dtype = get_default_dtype()
         g = num_chunks * self.hidden_size
-        self.weight_ih = Parameter(np.empty((g, self.input_size), dtype=dtype))
-        self.weight_hh = Parameter(np.empty((g, self.hidden_size), dtype=dtype))
+        self.weight_ih = Parameter(xp.empty((g, self.input_size), dtype=dtype))
+        self.weight_hh = Parameter(xp.empty((g, self.hidden_size), dtype=dtype))
         if bias:
-            self.bias_ih = Parameter(np.empty(g, dtype=dtype))
-            self.bias_hh = Parameter(np.empty(g, dtype=dtype))
+            self.bias_ih = Parameter(xp.empty(g, dtype=dtype))
+            self.bias_hh = Parameter(xp.empty(g, dtype=dtype))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -190,12 +188,12 @@ class RNNBase(Module):
         dtype = get_default_dtype()
         suffix = "_reverse" if direction == 1 else ""
         names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-        setattr(self, names[0], Parameter(np.empty((g, d_in), dtype=dtype)))
-        setattr(self, names[1], Parameter(np.empty((g, self.hidden_size), dtype=dtype)))
+        setattr(self, names[0], Parameter(xp.empty((g, d_in), dtype=dtype)))
+        setattr(self, names[1], Parameter(xp.empty((g, self.hidden_size), dtype=dtype)))
         if self.bias:
             names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
-            setattr(self, names[2], Parameter(np.empty(g, dtype=dtype)))
-            setattr(self, names[3], Parameter(np.empty(g, dtype=dtype)))
+            setattr(self, names[2], Parameter(xp.empty(g, dtype=dtype)))
+            setattr(self, names[3], Parameter(xp.empty(g, dtype=dtype)))
         return names
 
     def reset_parameters(self) -> None:
