@@ -1,4 +1,6 @@
-"""Caption batches for teacher forcing: images, decoder inputs and targets, in a seeded order.
+"""Caption batches for teacher forcing: images, decoder inputs and targets, in a seeded order,
+served by the one ``DataLoader`` (``chainrule.utils.data``) over a dataset of (image, reference)
+pairs.
 
 Each Fashion Scenes image has five references. An epoch visits every scene once, in a shuffled
 order, and pairs it with *one* of its five references drawn at random (both from a generator
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
+from chainrule.utils.data import DataLoader, Dataset, Sampler
 
 
 @dataclass
@@ -66,8 +69,78 @@ def teacher_forcing(targets: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray,
     return inputs, targets
 
 
+class CaptionPairs(Dataset):
+    """Every (image, reference) pair of a captioning split: pair ``k`` is scene ``k // R`` with
+    its reference ``k % R`` (N·R pairs).
+
+    Example ``k`` is ``(image float32 (1, S, S), reference int64 (T,))``; ``get_batch(indices)``
+    (the fast path ``DataLoader`` takes) is one teacher-forced ``CaptionBatch``, cut to the
+    longest caption in it.
+    """
+
+    def __init__(self, images: np.ndarray, references: np.ndarray, vocab: Vocabulary) -> None:
+        if len(images) != len(references):
+            raise ValueError(
+                f"CaptionPairs: {len(images)} images but {len(references)} reference sets"
+            )
+        self.images, self.references, self.vocab = images, references, vocab
+        self.refs_per_image = int(references.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.images) * self.refs_per_image
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        scene, ref = divmod(int(index), self.refs_per_image)
+        return self.images[scene], self.references[scene, ref]
+
+    def get_batch(self, indices: np.ndarray) -> CaptionBatch:
+        """The pairs at ``indices`` (int64 (B,)) as one teacher-forced batch."""
+        scenes, refs = np.divmod(indices, self.refs_per_image)
+        inputs, targets = teacher_forcing(self.references[scenes, refs], self.vocab)
+        return CaptionBatch(self.images[scenes], inputs, targets, scenes)
+
+
+class CaptionSampler(Sampler):
+    """The pairs of ``CaptionPairs`` an epoch visits, in a seeded order: every scene once, in a
+    permutation, each with one of its R references drawn at random (or, with
+    ``all_references``, all N·R pairs in a permutation), both from
+    ``numpy.random.default_rng([seed, epoch])``. ``indices(epoch)`` is a pure function of the
+    seed and the epoch, so a ``DataLoader`` over it resumes exactly (its ``state_dict``).
+    """
+
+    def __init__(self, pairs: CaptionPairs, seed: int = 0, all_references: bool = False) -> None:
+        self.num_scenes, self.refs_per_image = len(pairs.images), pairs.refs_per_image
+        self.seed, self.all_references, self.epoch = int(seed), bool(all_references), 0
+
+    def __len__(self) -> int:
+        n, r = self.num_scenes, self.refs_per_image
+        return n * r if self.all_references else n
+
+    def indices(self, epoch: int) -> np.ndarray:
+        """The pair indices of ``epoch`` (from 0) in serving order: int64 (len(self),)."""
+        n, r = self.num_scenes, self.refs_per_image
+        rng = np.random.default_rng([self.seed, epoch])
+        if self.all_references:
+            return rng.permutation(n * r)
+        scenes = rng.permutation(n)
+        return scenes * r + rng.integers(0, r, size=n)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices(self.epoch).tolist())
+
+    def state_dict(self) -> dict[str, int]:
+        """What fixes the order besides the epoch: a loader refuses to resume mid-epoch with
+        another seed or another choice of references."""
+        return {"seed": self.seed, "all_references": int(self.all_references)}
+
+
 class CaptionBatches:
-    """Seeded, resumable mini-batches of (image, one reference) pairs.
+    """The captioner's batches: a ``DataLoader`` over ``CaptionPairs`` in ``CaptionSampler``'s
+    order (``.loader``, which the trainer checkpoints), with the epoch-by-epoch view the tests
+    and tools use.
 
     Args:
         images: float32 (N, 1, S, S).
@@ -88,37 +161,19 @@ class CaptionBatches:
         seed: int = 0,
         all_references: bool = False,
     ) -> None:
-        if len(images) != len(references):
-            raise ValueError(
-                f"CaptionBatches: {len(images)} images but {len(references)} reference sets"
-            )
         if batch_size < 1:
             raise ValueError(f"CaptionBatches: batch_size must be >= 1, got {batch_size}")
-        self.images, self.references, self.vocab = images, references, vocab
-        self.batch_size, self.seed, self.all_references = batch_size, seed, all_references
+        pairs = CaptionPairs(images, references, vocab)
+        sampler = CaptionSampler(pairs, seed, all_references)
+        self.loader = DataLoader(pairs, batch_size=batch_size, sampler=sampler, seed=seed)
 
     @property
     def pairs_per_epoch(self) -> int:
-        n, r = self.references.shape[:2]
-        return n * r if self.all_references else n
+        return len(self.loader.sampler)
 
     def __len__(self) -> int:
-        return -(-self.pairs_per_epoch // self.batch_size)
-
-    def order(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scene index, reference index), each int64 (pairs,), of epoch ``epoch`` (from 0)."""
-        n, r = self.references.shape[:2]
-        rng = np.random.default_rng([self.seed, epoch])
-        if self.all_references:
-            perm = rng.permutation(n * r)
-            return perm // r, perm % r
-        return rng.permutation(n), rng.integers(0, r, size=n)
+        return len(self.loader)
 
     def epoch(self, epoch: int, start_step: int = 0) -> Iterator[CaptionBatch]:
         """The batches of epoch ``epoch``, from batch ``start_step`` on (to resume mid-epoch)."""
-        scenes, refs = self.order(epoch)
-        b = self.batch_size
-        for s in range(start_step, len(self)):
-            idx, ref = scenes[s * b : (s + 1) * b], refs[s * b : (s + 1) * b]
-            inputs, targets = teacher_forcing(self.references[idx, ref], self.vocab)
-            yield CaptionBatch(self.images[idx], inputs, targets, idx)
+        return self.loader.batches(epoch, start_step)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.data.dataset import Dataset
+from chainrule.utils.data.dataset import Dataset
 
 __all__ = ["ImageDataset", "to_float_images"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.data.dataset import Dataset
 from chainrule.datasets.images import ImageError, open_image
 from chainrule.datasets.vocab import Vocabulary, tokenize
 from chainrule.errors import require_extra
+from chainrule.utils.data.dataset import Dataset
 
 
 def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Path]:

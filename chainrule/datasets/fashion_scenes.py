@@ -24,8 +24,8 @@ from os import PathLike
 
 import numpy as np
 
-from chainrule.data.dataset import Dataset
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
+from chainrule.utils.data.dataset import Dataset
 
 CANVAS = 64
 CELL = 32

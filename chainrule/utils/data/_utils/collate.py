@@ -14,7 +14,7 @@ from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.tensor import Tensor
 from chainrule.autograd.tensor_math import stack as _stack
 
-__all__ = ["default_collate", "default_convert"]
+__all__ = ["collate_arrays", "default_collate", "default_convert"]
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
@@ -59,3 +59,42 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, (tuple, list)):  # a tuple gives a list, as PyTorch's does
         return [default_convert(v) for v in data]
     return data
+
+
+def _to_array(x: Any) -> np.ndarray:
+    """A NumPy view of ``x``: arrays as they are, Tensors through ``.numpy()``."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "numpy") and not isinstance(x, np.generic):
+        return np.asarray(x.numpy())
+    return np.asarray(x)
+
+
+def _collate_array_field(values: Sequence[Any]) -> np.ndarray:
+    first = values[0]
+    if isinstance(first, bool | np.bool_):
+        return np.asarray(values, dtype=np.bool_)
+    if isinstance(first, numbers.Integral):
+        return np.asarray(values, dtype=np.int64)  # class labels: what cross-entropy expects
+    if isinstance(first, float):
+        # Python floats follow the library's default float (float32), not NumPy's float64.
+        return np.asarray(values, dtype=np.float32)
+    return np.stack([_to_array(v) for v in values])
+
+
+def collate_arrays(items: Sequence[Any]) -> Any:
+    """chainrule's NumPy collation (``chainrule.data.collate``): a list of examples stacked
+    field by field into NumPy arrays, not Tensors.
+
+    Examples that are tuples (or lists) give a tuple of arrays, dicts a dict of arrays, anything
+    else one array. Arrays of shape S stack to (N, *S); Python ints become int64 (N,), Python
+    floats float32 (N,) (``default_collate`` makes float64 tensors of them, as PyTorch does).
+    """
+    if len(items) == 0:
+        raise ValueError("collate: expected at least one example, got an empty list")
+    first = items[0]
+    if isinstance(first, tuple | list):
+        return tuple(_collate_array_field([it[k] for it in items]) for k in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _collate_array_field([it[k] for it in items]) for k in first}
+    return _collate_array_field(items)
