@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
 
 def _add_train(csub) -> None:
     from chainrule.captioning.train import CaptionTrainConfig as C
+    from chainrule.training.optimizers import OPTIMIZERS
 
     p = csub.add_parser(
         "train",
@@ -62,7 +63,9 @@ def _add_train(csub) -> None:
                    help="the baseline without attention (Show and Tell)")  # fmt: skip
     p.add_argument("--epochs", type=POSITIVE_INT, default=C.epochs, help="epochs")
     p.add_argument("--batch-size", type=POSITIVE_INT, default=C.batch_size, help="mini-batch size")
-    p.add_argument("--lr", type=POSITIVE, default=C.lr, help="Adam's (peak) learning rate")
+    p.add_argument("--lr", type=POSITIVE, default=C.lr, help="(peak) learning rate")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=C.optimizer,
+                   help="optimiser (as in 'chainrule train')")  # fmt: skip
     p.add_argument("--schedule", choices=["cosine", "constant"], default=C.schedule,
                    help="learning-rate schedule over --epochs")  # fmt: skip
     p.add_argument("--train-size", type=POSITIVE_INT, help="training scenes (default: all 30,000)")
@@ -153,6 +156,7 @@ def _run_train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        optimizer=args.optimizer,
         schedule=args.schedule,
         seed=args.seed,
         out=args.out or f"runs/captioner-{name}",

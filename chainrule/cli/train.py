@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import os
 
-from chainrule.cli.argtypes import COUNT, POSITIVE, POSITIVE_INT, SEED, DefaultsFormatter
+from chainrule.cli.argtypes import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    DefaultsFormatter,
+)
 from chainrule.training.optimizers import OPTIMIZERS
 
 
@@ -38,6 +45,17 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--optimizer", choices=sorted(OPTIMIZERS), help="optimiser (default: the recipe's)"
+    )
+    p.add_argument(
+        "--schedule",
+        choices=["cosine", "constant"],
+        help="learning-rate schedule over --epochs (default: the recipe's)",
+    )
+    p.add_argument(
+        "--minutes",
+        type=NON_NEGATIVE,
+        help="stop after this many minutes of training (at a step boundary, checkpointed: "
+        "--resume continues)",
     )
     p.add_argument("--seed", type=SEED, default=0, help="seed of initialisation and data order")
     p.add_argument("--out", help="output folder (default: runs/MODEL-DATA)")
@@ -78,6 +96,8 @@ def run(args) -> int:
         val_size=args.val_size,
         limit=args.limit,
         compile=args.compile,
+        schedule=args.schedule,
+        minutes=args.minutes,
     )
     # Under mpirun, an error on one rank ends the whole job (the others would wait for ever).
     with dist.abort_on_error(
