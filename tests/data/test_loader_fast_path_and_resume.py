@@ -66,7 +66,7 @@ def test_an_order_drawn_afresh_is_not_resumable_and_says_so():
     loader = crd.DataLoader(list(range(6)), batch_size=2, shuffle=True)
     assert isinstance(loader.sampler, crd.RandomSampler)  # PyTorch's: no seed given
     for call in (loader.state_dict, lambda: loader.batches(0, 0), lambda: loader.order(0)):
-        with pytest.raises(TypeError, match="RandomSampler.*cannot be resumed.*seed="):
+        with pytest.raises(TypeError, match=r"RandomSampler.*cannot be resumed.*seed="):
             call()
     with pytest.raises(ValueError, match="seed and generator exclude each other"):
         crd.DataLoader([1, 2], shuffle=True, seed=1, generator=cr.Generator())

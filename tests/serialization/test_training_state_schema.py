@@ -124,5 +124,5 @@ def test_the_captioner_optimizer_is_a_setting_a_resume_must_share(tmp_path):
     assert meta["train_config"]["optimizer"] == "sgd"
     assert "momentum_buffer" not in str(meta["optimizer"]) and "exp_avg" not in str(meta)
     again = CaptionTrainConfig(**CAPTIONER, out=str(tmp_path))  # adam, the default
-    with pytest.raises(ValueError, match="trained with optimizer='sgd'.*optimizer='adam'"):
+    with pytest.raises(ValueError, match=r"trained with optimizer='sgd'.*optimizer='adam'"):
         train_captioner(again, resume=True, log=quiet, progress=False)
