@@ -68,7 +68,11 @@ def _add_train(csub) -> None:
                    help="optimiser (as in 'chainrule train')")  # fmt: skip
     p.add_argument("--schedule", choices=["cosine", "constant"], default=C.schedule,
                    help="learning-rate schedule over --epochs")  # fmt: skip
-    p.add_argument("--train-size", type=POSITIVE_INT, help="training scenes (default: all 30,000)")
+    p.add_argument("--train-size", type=POSITIVE_INT,
+                   help="train on the first N training scenes (default: all 30,000)")  # fmt: skip
+    # train's name for the same idea (its own action, so errors name the flag typed)
+    p.add_argument("--limit", dest="train_size", type=POSITIVE_INT,
+                   help="the same as --train-size")  # fmt: skip
     p.add_argument("--val-size", type=COUNT, help="validation scenes (default: all 1,000)")
     p.add_argument("--minutes", type=NON_NEGATIVE,
                    help="stop after this many minutes of training (at a step boundary, "

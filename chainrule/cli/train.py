@@ -69,6 +69,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--limit", type=POSITIVE_INT, help="train on the first LIMIT training examples only"
     )
+    # caption train's name for the same idea (its own action, so errors name the flag typed)
+    p.add_argument("--train-size", dest="limit", type=POSITIVE_INT, help="the same as --limit")
     p.add_argument(
         "--compile",
         action="store_true",
