@@ -81,6 +81,18 @@ def _add_train(csub) -> None:
                    help="use all five references of every scene each epoch")  # fmt: skip
     p.add_argument("--alpha-c", type=NON_NEGATIVE, default=C.alpha_c,
                    help="weight of the doubly stochastic attention term")  # fmt: skip
+    _add_model_sizes(p, C)
+    p.add_argument("--seed", type=SEED, default=C.seed, help="initialisation, dropout, data order")
+    p.add_argument("--out", help="output folder (default: runs/captioner-attention or "
+                   "runs/captioner-no-attention)")  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    p.add_argument("--root", help="folder with the Fashion-MNIST files")
+    p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
+    p.set_defaults(caption_run=_run_train)
+
+
+def _add_model_sizes(p, C) -> None:
+    """The captioner's sizes (``CaptionerConfig``), defaults from ``CaptionTrainConfig`` C."""
     p.add_argument(
         "--embed-dim", type=POSITIVE_INT, default=C.embed_dim, help="word embedding size"
     )
@@ -97,13 +109,6 @@ def _add_train(csub) -> None:
         default=C.dropout,
         help="dropout before the output",
     )
-    p.add_argument("--seed", type=SEED, default=C.seed, help="initialisation, dropout, data order")
-    p.add_argument("--out", help="output folder (default: runs/captioner-attention or "
-                   "runs/captioner-no-attention)")  # fmt: skip
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    p.add_argument("--root", help="folder with the Fashion-MNIST files")
-    p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
-    p.set_defaults(caption_run=_run_train)
 
 
 def _add_eval(csub) -> None:

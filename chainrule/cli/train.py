@@ -46,6 +46,12 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--optimizer", choices=sorted(OPTIMIZERS), help="optimiser (default: the recipe's)"
     )
+    _add_run_flags(p)
+    p.set_defaults(run=run)
+
+
+def _add_run_flags(p) -> None:
+    """The flags of the run's schedule, length, data and outputs (the recipe's are above)."""
     p.add_argument(
         "--schedule",
         choices=["cosine", "constant"],
@@ -78,7 +84,6 @@ def add_parser(sub) -> None:
         "Python per step",
     )
     p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
-    p.set_defaults(run=run)
 
 
 def run(args) -> int:
