@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
 from chainrule.utils.data import DataLoader, Dataset, Sampler
 
@@ -34,15 +33,15 @@ class CaptionBatch:
         index: int64 (N,), the scenes' indices in the dataset.
     """
 
-    images: np.ndarray
-    inputs: np.ndarray
-    targets: np.ndarray
-    index: np.ndarray
+    images: xp.ndarray
+    inputs: xp.ndarray
+    targets: xp.ndarray
+    index: xp.ndarray
 
 
 def encode_references(
     captions: list[list[str]], vocab: Vocabulary, max_len: int = MAX_LEN
-) -> np.ndarray:
+) -> xp.ndarray:
     """Every reference as token ids: int64 (N, R, max_len) (words, ``<end>``, ``<pad>``...).
 
     Raises ``ValueError`` if scenes have different numbers of references.
@@ -55,7 +54,7 @@ def encode_references(
     return vocab.encode_batch(flat, max_len, truncate=True).reshape(len(captions), r, max_len)
 
 
-def teacher_forcing(targets: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+def teacher_forcing(targets: xp.ndarray, vocab: Vocabulary) -> tuple[xp.ndarray, xp.ndarray]:
     """(inputs, targets) cut to the longest caption: targets (N, T') int → both (N, T).
 
     ``inputs[:, 0]`` is ``<start>``; ``inputs[:, t] = targets[:, t - 1]``.
@@ -63,7 +62,7 @@ def teacher_forcing(targets: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray,
     lengths = (targets != vocab.pad_index).sum(axis=1)
     t = int(lengths.max()) if len(lengths) else 1
     targets = targets[:, :t]
-    inputs = np.empty_like(targets)
+    inputs = xp.empty_like(targets)
     inputs[:, 0] = vocab.start_index
     inputs[:, 1:] = targets[:, :-1]
     return inputs, targets
@@ -78,7 +77,7 @@ class CaptionPairs(Dataset):
     longest caption in it.
     """
 
-    def __init__(self, images: np.ndarray, references: np.ndarray, vocab: Vocabulary) -> None:
+    def __init__(self, images: xp.ndarray, references: xp.ndarray, vocab: Vocabulary) -> None:
         if len(images) != len(references):
             raise ValueError(
                 f"CaptionPairs: {len(images)} images but {len(references)} reference sets"
@@ -89,13 +88,13 @@ class CaptionPairs(Dataset):
     def __len__(self) -> int:
         return len(self.images) * self.refs_per_image
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[xp.ndarray, xp.ndarray]:
         scene, ref = divmod(int(index), self.refs_per_image)
         return self.images[scene], self.references[scene, ref]
 
-    def get_batch(self, indices: np.ndarray) -> CaptionBatch:
+    def get_batch(self, indices: xp.ndarray) -> CaptionBatch:
         """The pairs at ``indices`` (int64 (B,)) as one teacher-forced batch."""
-        scenes, refs = np.divmod(indices, self.refs_per_image)
+        scenes, refs = xp.divmod(indices, self.refs_per_image)
         inputs, targets = teacher_forcing(self.references[scenes, refs], self.vocab)
         return CaptionBatch(self.images[scenes], inputs, targets, scenes)
 
@@ -116,10 +115,10 @@ class CaptionSampler(Sampler):
         n, r = self.num_scenes, self.refs_per_image
         return n * r if self.all_references else n
 
-    def indices(self, epoch: int) -> np.ndarray:
+    def indices(self, epoch: int) -> xp.ndarray:
         """The pair indices of ``epoch`` (from 0) in serving order: int64 (len(self),)."""
         n, r = self.num_scenes, self.refs_per_image
-        rng = np.random.default_rng([self.seed, epoch])
+        rng = xp.random.default_rng([self.seed, epoch])
         if self.all_references:
             return rng.permutation(n * r)
         scenes = rng.permutation(n)
@@ -154,8 +153,8 @@ class CaptionBatches:
 
     def __init__(
         self,
-        images: np.ndarray,
-        references: np.ndarray,
+        images: xp.ndarray,
+        references: xp.ndarray,
         vocab: Vocabulary,
         batch_size: int,
         seed: int = 0,

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
-
 import chainrule as cr
+from chainrule.backend import xp
 from chainrule.captioning import captioner_state as ckpt
 from chainrule.captioning.curves import plot_caption_curves
 from chainrule.captioning.data import CaptionBatches, encode_references
@@ -141,7 +140,7 @@ def train_captioner(
     becomes NaN or Inf stops it with one ``TrainingDiverged`` instead. A loss that stays finite
     but has not improved for ``NOT_IMPROVING_EPOCHS`` epochs is logged once as a warning.
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _train_captioner(cfg, resume, log, progress)
 
 

@@ -275,8 +275,7 @@ def _print_scores(scores: dict, out) -> None:
 
 # ----- describe -----
 def _run_describe(args) -> int:
-    import numpy as np
-
+    from chainrule.backend import xp
     from chainrule.captioning.attention_map import draw_attention
     from chainrule.captioning.captioner_state import load_captioner
     from chainrule.captioning.decoding import decode
@@ -298,7 +297,7 @@ def _run_describe(args) -> int:
         for note in notes:
             print(f"chainrule caption describe: {path}: {note}", file=sys.stderr)
         images.append(image)
-    batch = np.stack(images)
+    batch = xp.stack(images)
     result = decode(model, batch, vocab, args.beam)
     maps = []
     for k, (path, tokens) in enumerate(zip(args.images, result.tokens, strict=True)):

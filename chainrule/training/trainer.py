@@ -9,11 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 import chainrule as cr
 from chainrule import distributed as dist
 from chainrule import random as cr_random
+from chainrule.backend import xp
 from chainrule.datasets import load_splits
 from chainrule.models import get_recipe
 from chainrule.serialization import write_atomically
@@ -83,7 +82,7 @@ class TrainConfig:
 _MUST_MATCH = ("model", "data", "batch_size", "optimizer", "seed", "val_size", "limit", "schedule")
 
 
-def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict:
+def evaluate(model, loss_fn, x: xp.ndarray, y: xp.ndarray, batch_size: int = 1000) -> dict:
     """Mean loss and accuracy of ``model`` on arrays x (N, ...) and labels y (N,), in eval mode."""
     was_training = model.training
     model.eval()
@@ -133,7 +132,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     finite while the model learns nothing (Adam at a huge learning rate) is logged once as a
     warning when ``not_learning`` first holds (``result["not_learning"]``); the run goes on.
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _train(cfg, resume, log)
 
 
@@ -162,9 +161,9 @@ class _Classifier:
             x, y = x[: cfg.limit], y[: cfg.limit]
         input_shape = tuple(x.shape[1:])
         num_classes = int(max(y.max(), yt.max())) + 1
-        self.chance = float(np.bincount(y).max()) / len(y)  # the accuracy of the commonest label
+        self.chance = float(xp.bincount(y).max()) / len(y)  # the accuracy of the commonest label
         if self.recipe.flatten:
-            x, xv, xt = (a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in (x, xv, xt))
+            x, xv, xt = (a.reshape(len(a), int(xp.prod(a.shape[1:]))) for a in (x, xv, xt))
         self.val, self.test = (xv, yv), (xt, yt)
 
         cr.manual_seed(cfg.seed)
@@ -334,7 +333,7 @@ def _data_parallel(cfg, model, optimizer, dataset, log):
     return loader, dist.DistributedOptimizer(optimizer)
 
 
-def _evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray) -> dict:
+def _evaluate(model, loss_fn, x: xp.ndarray, y: xp.ndarray) -> dict:
     """``evaluate``; on R > 1 ranks each takes every R-th example and the sums are combined."""
     r = dist.world_size()
     if r == 1:

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.creation import from_numpy as _from_numpy
+from chainrule.backend import xp
 from chainrule.random import Generator
 from chainrule.utils.data._utils.collate import default_collate, default_convert
 from chainrule.utils.data.dataset import Dataset, IterableDataset
@@ -52,7 +51,7 @@ def _check_batch_size(batch_size: Any) -> None:
     if batch_size is None:
         return
     message = f"batch_size should be a positive integer value, but got batch_size={batch_size}"
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | xp.integer):
         raise _BatchSizeError(message)
     if batch_size <= 0:
         raise ValueError(message)
@@ -92,7 +91,7 @@ def _check_options(
         )
     _check_batch_size(batch_size)
     if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+        isinstance(seed, bool) or not isinstance(seed, int | xp.integer) or seed < 0
     ):
         raise ValueError(f"DataLoader: seed must be a non-negative int or None, got {seed!r}")
 
@@ -110,7 +109,7 @@ def _to_tensors(batch: Any) -> Any:
     """A ``get_batch`` result as ``default_collate`` gives it: numeric NumPy arrays become
     Tensors (sharing memory), a plain tuple a list, dicts and named tuples keep their kind;
     anything else (strings, a batch object of the dataset's own) as it is."""
-    if isinstance(batch, np.ndarray):
+    if isinstance(batch, xp.ndarray):
         return _from_numpy(batch) if batch.dtype.kind in _NUMERIC_KINDS else batch
     if isinstance(batch, dict):
         return {k: _to_tensors(v) for k, v in batch.items()}
@@ -210,12 +209,12 @@ class DataLoader:
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
 
-    def order(self, epoch: int) -> np.ndarray:
+    def order(self, epoch: int) -> xp.ndarray:
         """The example indices of ``epoch`` in the order they are served: int64 of shape
         ``(len(sampler),)``; only for a loader whose order is a function of the epoch."""
         if not hasattr(self.sampler, "indices"):
             raise TypeError(_not_resumable("order", self.sampler))
-        return np.asarray(self.sampler.indices(epoch), dtype=np.int64)
+        return xp.asarray(self.sampler.indices(epoch), dtype=xp.int64)
 
     def __iter__(self) -> Iterator[Any]:
         if self.generator is not None:  # PyTorch draws the workers' base seed from it
@@ -249,7 +248,7 @@ class DataLoader:
         """The batch of the examples at ``indices``: the dataset's fast path or the collate."""
         get_batch = getattr(self.dataset, "get_batch", None)
         if get_batch is not None and self.collate_fn is default_collate:
-            return _to_tensors(get_batch(np.asarray(indices, dtype=np.int64)))
+            return _to_tensors(get_batch(xp.asarray(indices, dtype=xp.int64)))
         return self.collate_fn([self.dataset[int(i)] for i in indices])
 
     def _iterate(self, epoch: int, start: int) -> Iterator[Any]:

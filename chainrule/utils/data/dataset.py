@@ -9,11 +9,10 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.creation import from_numpy as _from_numpy
 from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.random import Generator
 from chainrule.utils.data._utils.collate import default_collate
 from chainrule.utils.data.sampler import _numpy_rng
@@ -52,12 +51,12 @@ def _as_tensor(value: Any) -> Tensor:
     """A Tensor as it is, a NumPy array as a Tensor sharing its memory, anything else copied."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, np.ndarray):
+    if isinstance(value, xp.ndarray):
         return _from_numpy(value)
     return _tensor(value)
 
 
-def _rows(t: Tensor, indices: np.ndarray) -> Tensor:
+def _rows(t: Tensor, indices: xp.ndarray) -> Tensor:
     """Rows ``indices`` of ``t`` in one indexing call (recorded only when ``t`` needs grad, as
     ``default_collate``'s stack of rows would be)."""
     if t.requires_grad:
@@ -105,9 +104,9 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def get_batch(self, indices: np.ndarray) -> list[Tensor]:
+    def get_batch(self, indices: xp.ndarray) -> list[Tensor]:
         """``[t[indices] for t in tensors]``: each of shape (len(indices), ...)."""
-        indices = np.asarray(indices, dtype=np.int64)
+        indices = xp.asarray(indices, dtype=xp.int64)
         return [_rows(t, indices) for t in self.tensors]
 
 
@@ -126,9 +125,9 @@ class Subset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def get_batch(self, indices: np.ndarray) -> Any:
+    def get_batch(self, indices: xp.ndarray) -> Any:
         """The batch of the examples at ``indices`` (positions in this subset)."""
-        picked = np.asarray(self.indices, dtype=np.int64)[np.asarray(indices, dtype=np.int64)]
+        picked = xp.asarray(self.indices, dtype=xp.int64)[xp.asarray(indices, dtype=xp.int64)]
         get_batch = getattr(self.dataset, "get_batch", None)
         if get_batch is not None:
             return get_batch(picked)
@@ -145,7 +144,7 @@ class ConcatDataset(Dataset):
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+        self.cumulative_sizes = list(xp.cumsum([len(d) for d in self.datasets]))
 
     def __len__(self) -> int:
         return int(self.cumulative_sizes[-1])

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.random import Generator, numpy_generator
 
 __all__ = [
@@ -16,7 +15,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _numpy_rng(generator: Any, where: str) -> np.random.Generator:
+def _numpy_rng(generator: Any, where: str) -> xp.random.Generator:
     """The NumPy generator behind a ``generator=`` argument (None: the library's). Anything but
     a ``cr.Generator`` is a TypeError, as PyTorch's "argument 'generator' must be
     torch.Generator", raised, as there, when the draw is made."""
@@ -50,10 +49,10 @@ class SequentialSampler(Sampler):
     def __len__(self) -> int:
         return len(self.data_source)
 
-    def indices(self, epoch: int) -> np.ndarray:
+    def indices(self, epoch: int) -> xp.ndarray:
         """The order of every epoch: int64 ``arange(len(data_source))`` (chainrule's protocol
         for orders that a ``DataLoader`` can resume, see ``SeededRandomSampler``)."""
-        return np.arange(len(self.data_source), dtype=np.int64)
+        return xp.arange(len(self.data_source), dtype=xp.int64)
 
 
 class SeededRandomSampler(Sampler):
@@ -68,13 +67,13 @@ class SeededRandomSampler(Sampler):
     """
 
     def __init__(self, data_source: Any, seed: int) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        if isinstance(seed, bool) or not isinstance(seed, int | xp.integer) or seed < 0:
             raise ValueError(f"SeededRandomSampler: seed must be a non-negative int, got {seed!r}")
         self.data_source, self.seed, self.epoch = data_source, int(seed), 0
 
-    def indices(self, epoch: int) -> np.ndarray:
+    def indices(self, epoch: int) -> xp.ndarray:
         """The example indices of ``epoch``, in serving order: int64 (N,)."""
-        return np.random.default_rng([self.seed, int(epoch)]).permutation(len(self.data_source))
+        return xp.random.default_rng([self.seed, int(epoch)]).permutation(len(self.data_source))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -156,7 +155,7 @@ class WeightedRandomSampler(Sampler):
         replacement: bool = True,
         generator: Generator | None = None,
     ) -> None:
-        w = np.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, np.float64)
+        w = xp.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, xp.float64)
         self.p, self.num_samples = w / w.sum(), num_samples
         self.replacement, self.generator = replacement, generator
 
