@@ -10,7 +10,13 @@ Example:
 
 from chainrule.captioning.attention_map import draw_attention
 from chainrule.captioning.captioner_state import load_captioner, save_captioner
-from chainrule.captioning.data import CaptionBatch, CaptionBatches, encode_references
+from chainrule.captioning.data import (
+    CaptionBatch,
+    CaptionBatches,
+    CaptionPairs,
+    CaptionSampler,
+    encode_references,
+)
 from chainrule.captioning.decoding import Decoded, beam_search, decode, greedy_decode
 from chainrule.captioning.evaluate import (
     caption_images,

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.errors import require_extra
 from chainrule.serialization import write_atomically
 
 
-def upsample(alpha: np.ndarray, size: int) -> np.ndarray:
+def upsample(alpha: xp.ndarray, size: int) -> xp.ndarray:
     """A (g·g,) attention vector as a smooth (size, size) map (bilinear, via PIL), scaled to [0, 1]."""
     require_extra("caption", "PIL")
     from PIL import Image
 
-    g = round(float(np.sqrt(alpha.size)))
+    g = round(float(xp.sqrt(alpha.size)))
     if g * g != alpha.size:
         raise ValueError(f"upsample: {alpha.size} regions are not a square grid")
-    grid = alpha.reshape(g, g).astype(np.float32)
-    big = np.asarray(Image.fromarray(grid, mode="F").resize((size, size), Image.BILINEAR))
+    grid = alpha.reshape(g, g).astype(xp.float32)
+    big = xp.asarray(Image.fromarray(grid, mode="F").resize((size, size), Image.BILINEAR))
     peak = big.max()
     return big / peak if peak > 0 else big
 
 
 def draw_attention(
-    image: np.ndarray,
+    image: xp.ndarray,
     words: list[str],
-    alphas: np.ndarray,
+    alphas: xp.ndarray,
     path: str | os.PathLike,
     title: str | None = None,
 ) -> None:
@@ -46,10 +45,10 @@ def draw_attention(
     matplotlib.use("Agg")  # no display on servers and in CI
     import matplotlib.pyplot as plt
 
-    image = np.asarray(image)
+    image = xp.asarray(image)
     if image.ndim == 3:
         image = image[0]
-    alphas = np.asarray(alphas)
+    alphas = xp.asarray(alphas)
     labels = list(words) + (["<end>"] if len(alphas) == len(words) + 1 else [])
     if len(labels) != len(alphas):
         raise ValueError(f"draw_attention: {len(words)} words but {len(alphas)} attention rows")

@@ -13,7 +13,7 @@ import os
 import chainrule as cr
 from chainrule.datasets.vocab import SPECIALS, Vocabulary
 from chainrule.serialization import CheckpointError, load_weights, metadata_error
-from chainrule.training import state
+from chainrule.training import state, state_checks
 
 MODEL_KIND = "chainrule-captioner"
 STATE_KIND = "chainrule-captioner-training-state"
@@ -89,6 +89,8 @@ def load_captioner(path: str, vocab: Vocabulary | None = None):
     _check_kind(path, meta, (MODEL_KIND, STATE_KIND))
     if meta["kind"] == STATE_KIND:
         tensors = state.with_prefix(tensors, "model.")
+        meta = state.upgrade(meta)
+        meta["config"] = meta["model_config"]  # where a model file holds it
     tokens = meta.get("vocab")
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise metadata_error(path, "vocab", "the vocabulary, a list of words", tokens)
@@ -133,37 +135,27 @@ def _check_key_shapes(path: str, config, tensors: dict) -> None:
             )
 
 
-def save_training_state(path, model, optimizer, scheduler, vocab, position, cfg, history,
-                        meta) -> None:  # fmt: skip
-    """Everything ``--resume`` needs: weights, optimiser state, the learning-rate schedule, the
-    position in the data (``{"epoch", "step"}``: the next batch to run), the random generator
-    and the history."""
-    state.save_training_state(path, model, optimizer, scheduler, {
-        "kind": STATE_KIND, "config": model.config.to_dict(), "vocab": vocab.tokens,
-        "train_config": cfg, "position": position, "history": history, **meta,
-    })  # fmt: skip
+def save_training_state(path, model, optimizer, scheduler, loader, vocab, position, cfg,
+                        history) -> None:  # fmt: skip
+    """Everything ``--resume`` needs, in the schema of ``training.state``: weights, optimiser
+    state, the learning-rate schedule, the loop's position (``{"epoch", "step"}``: the next
+    batch to run) and the loader's, the random generator and the history; ``vocab`` is the
+    captioner's own."""
+    state.save_training_state(path, model, optimizer, scheduler, state.header(
+        STATE_KIND, position, loader, model.config.to_dict(), cfg, history, vocab=vocab.tokens,
+    ))  # fmt: skip
 
 
 def _check_state(path: str, meta: dict) -> None:
     """The metadata a resume relies on, checked, so that a tampered file is refused by name."""
     _check_kind(path, meta, (STATE_KIND,))
-    position = meta.get("position")
-    if not (
-        isinstance(position, dict)
-        and set(position) == {"epoch", "step"}
-        and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in position.values()
-        )
-    ):
-        raise metadata_error(
-            path, "position", '{"epoch": E, "step": S} with whole numbers >= 0', position
-        )
+    state_checks.check_position(path, meta.get("position"))
     history = meta.get("history")
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         raise metadata_error(path, "history", "a list of one dict per epoch", history)
-    for key in ("train_config", "optimizer", "rng"):
-        if not isinstance(meta.get(key), dict):
-            raise metadata_error(path, key, "a dict", meta.get(key))
+    state_checks.check_dicts(path, meta, ("train_config", "optimizer", "rng"))
+    if "loader" in meta:  # none before the schema: the position alone placed the data
+        state_checks.check_loader(path, meta["loader"])
 
 
 def load_training_state(path: str) -> dict:

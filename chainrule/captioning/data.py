@@ -1,4 +1,6 @@
-"""Caption batches for teacher forcing: images, decoder inputs and targets, in a seeded order.
+"""Caption batches for teacher forcing: images, decoder inputs and targets, in a seeded order,
+served by the one ``DataLoader`` (``chainrule.utils.data``) over a dataset of (image, reference)
+pairs.
 
 Each Fashion Scenes image has five references. An epoch visits every scene once, in a shuffled
 order, and pairs it with *one* of its five references drawn at random (both from a generator
@@ -15,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
+from chainrule.utils.data import DataLoader, Dataset, Sampler
 
 
 @dataclass
@@ -31,15 +33,15 @@ class CaptionBatch:
         index: int64 (N,), the scenes' indices in the dataset.
     """
 
-    images: np.ndarray
-    inputs: np.ndarray
-    targets: np.ndarray
-    index: np.ndarray
+    images: xp.ndarray
+    inputs: xp.ndarray
+    targets: xp.ndarray
+    index: xp.ndarray
 
 
 def encode_references(
     captions: list[list[str]], vocab: Vocabulary, max_len: int = MAX_LEN
-) -> np.ndarray:
+) -> xp.ndarray:
     """Every reference as token ids: int64 (N, R, max_len) (words, ``<end>``, ``<pad>``...).
 
     Raises ``ValueError`` if scenes have different numbers of references.
@@ -52,7 +54,7 @@ def encode_references(
     return vocab.encode_batch(flat, max_len, truncate=True).reshape(len(captions), r, max_len)
 
 
-def teacher_forcing(targets: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+def teacher_forcing(targets: xp.ndarray, vocab: Vocabulary) -> tuple[xp.ndarray, xp.ndarray]:
     """(inputs, targets) cut to the longest caption: targets (N, T') int → both (N, T).
 
     ``inputs[:, 0]`` is ``<start>``; ``inputs[:, t] = targets[:, t - 1]``.
@@ -60,14 +62,84 @@ def teacher_forcing(targets: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray,
     lengths = (targets != vocab.pad_index).sum(axis=1)
     t = int(lengths.max()) if len(lengths) else 1
     targets = targets[:, :t]
-    inputs = np.empty_like(targets)
+    inputs = xp.empty_like(targets)
     inputs[:, 0] = vocab.start_index
     inputs[:, 1:] = targets[:, :-1]
     return inputs, targets
 
 
+class CaptionPairs(Dataset):
+    """Every (image, reference) pair of a captioning split: pair ``k`` is scene ``k // R`` with
+    its reference ``k % R`` (N·R pairs).
+
+    Example ``k`` is ``(image float32 (1, S, S), reference int64 (T,))``; ``get_batch(indices)``
+    (the fast path ``DataLoader`` takes) is one teacher-forced ``CaptionBatch``, cut to the
+    longest caption in it.
+    """
+
+    def __init__(self, images: xp.ndarray, references: xp.ndarray, vocab: Vocabulary) -> None:
+        if len(images) != len(references):
+            raise ValueError(
+                f"CaptionPairs: {len(images)} images but {len(references)} reference sets"
+            )
+        self.images, self.references, self.vocab = images, references, vocab
+        self.refs_per_image = int(references.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.images) * self.refs_per_image
+
+    def __getitem__(self, index: int) -> tuple[xp.ndarray, xp.ndarray]:
+        scene, ref = divmod(int(index), self.refs_per_image)
+        return self.images[scene], self.references[scene, ref]
+
+    def get_batch(self, indices: xp.ndarray) -> CaptionBatch:
+        """The pairs at ``indices`` (int64 (B,)) as one teacher-forced batch."""
+        scenes, refs = xp.divmod(indices, self.refs_per_image)
+        inputs, targets = teacher_forcing(self.references[scenes, refs], self.vocab)
+        return CaptionBatch(self.images[scenes], inputs, targets, scenes)
+
+
+class CaptionSampler(Sampler):
+    """The pairs of ``CaptionPairs`` an epoch visits, in a seeded order: every scene once, in a
+    permutation, each with one of its R references drawn at random (or, with
+    ``all_references``, all N·R pairs in a permutation), both from
+    ``numpy.random.default_rng([seed, epoch])``. ``indices(epoch)`` is a pure function of the
+    seed and the epoch, so a ``DataLoader`` over it resumes exactly (its ``state_dict``).
+    """
+
+    def __init__(self, pairs: CaptionPairs, seed: int = 0, all_references: bool = False) -> None:
+        self.num_scenes, self.refs_per_image = len(pairs.images), pairs.refs_per_image
+        self.seed, self.all_references, self.epoch = int(seed), bool(all_references), 0
+
+    def __len__(self) -> int:
+        n, r = self.num_scenes, self.refs_per_image
+        return n * r if self.all_references else n
+
+    def indices(self, epoch: int) -> xp.ndarray:
+        """The pair indices of ``epoch`` (from 0) in serving order: int64 (len(self),)."""
+        n, r = self.num_scenes, self.refs_per_image
+        rng = xp.random.default_rng([self.seed, epoch])
+        if self.all_references:
+            return rng.permutation(n * r)
+        scenes = rng.permutation(n)
+        return scenes * r + rng.integers(0, r, size=n)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices(self.epoch).tolist())
+
+    def state_dict(self) -> dict[str, int]:
+        """What fixes the order besides the epoch: a loader refuses to resume mid-epoch with
+        another seed or another choice of references."""
+        return {"seed": self.seed, "all_references": int(self.all_references)}
+
+
 class CaptionBatches:
-    """Seeded, resumable mini-batches of (image, one reference) pairs.
+    """The captioner's batches: a ``DataLoader`` over ``CaptionPairs`` in ``CaptionSampler``'s
+    order (``.loader``, which the trainer checkpoints), with the epoch-by-epoch view the tests
+    and tools use.
 
     Args:
         images: float32 (N, 1, S, S).
@@ -81,44 +153,26 @@ class CaptionBatches:
 
     def __init__(
         self,
-        images: np.ndarray,
-        references: np.ndarray,
+        images: xp.ndarray,
+        references: xp.ndarray,
         vocab: Vocabulary,
         batch_size: int,
         seed: int = 0,
         all_references: bool = False,
     ) -> None:
-        if len(images) != len(references):
-            raise ValueError(
-                f"CaptionBatches: {len(images)} images but {len(references)} reference sets"
-            )
         if batch_size < 1:
             raise ValueError(f"CaptionBatches: batch_size must be >= 1, got {batch_size}")
-        self.images, self.references, self.vocab = images, references, vocab
-        self.batch_size, self.seed, self.all_references = batch_size, seed, all_references
+        pairs = CaptionPairs(images, references, vocab)
+        sampler = CaptionSampler(pairs, seed, all_references)
+        self.loader = DataLoader(pairs, batch_size=batch_size, sampler=sampler, seed=seed)
 
     @property
     def pairs_per_epoch(self) -> int:
-        n, r = self.references.shape[:2]
-        return n * r if self.all_references else n
+        return len(self.loader.sampler)
 
     def __len__(self) -> int:
-        return -(-self.pairs_per_epoch // self.batch_size)
-
-    def order(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scene index, reference index), each int64 (pairs,), of epoch ``epoch`` (from 0)."""
-        n, r = self.references.shape[:2]
-        rng = np.random.default_rng([self.seed, epoch])
-        if self.all_references:
-            perm = rng.permutation(n * r)
-            return perm // r, perm % r
-        return rng.permutation(n), rng.integers(0, r, size=n)
+        return len(self.loader)
 
     def epoch(self, epoch: int, start_step: int = 0) -> Iterator[CaptionBatch]:
         """The batches of epoch ``epoch``, from batch ``start_step`` on (to resume mid-epoch)."""
-        scenes, refs = self.order(epoch)
-        b = self.batch_size
-        for s in range(start_step, len(self)):
-            idx, ref = scenes[s * b : (s + 1) * b], refs[s * b : (s + 1) * b]
-            inputs, targets = teacher_forcing(self.references[idx, ref], self.vocab)
-            yield CaptionBatch(self.images[idx], inputs, targets, idx)
+        return self.loader.batches(epoch, start_step)

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 import chainrule as cr
+from chainrule.backend import xp
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
 from chainrule.ops.fused import log_softmax
 
@@ -33,12 +32,12 @@ class Decoded:
     """
 
     tokens: list[list[int]]
-    alphas: list[np.ndarray] | None
-    scores: np.ndarray
+    alphas: list[xp.ndarray] | None
+    scores: xp.ndarray
 
 
-def _check_images(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images)
+def _check_images(images: xp.ndarray) -> xp.ndarray:
+    images = xp.asarray(images)
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"decoding: expected images (N, 1, H, W), got {images.shape}")
     return images.astype(cr.get_default_dtype(), copy=False)
@@ -50,7 +49,7 @@ def _eval_mode(model):
     return was
 
 
-def greedy_decode(model, images: np.ndarray, vocab: Vocabulary, max_len: int = MAX_LEN) -> Decoded:
+def greedy_decode(model, images: xp.ndarray, vocab: Vocabulary, max_len: int = MAX_LEN) -> Decoded:
     """The most probable next word at every step, until ``<end>`` or ``max_len`` tokens.
 
     Args:
@@ -66,16 +65,16 @@ def greedy_decode(model, images: np.ndarray, vocab: Vocabulary, max_len: int = M
         with cr.no_grad():
             features = model.encode(cr.from_numpy(images))
             state = model.init_state(features)
-            tokens = np.full(n, vocab.start_index, dtype=np.int64)
-            out = np.zeros((n, max_len), dtype=np.int64)
-            scores = np.zeros(n)
+            tokens = xp.full(n, vocab.start_index, dtype=xp.int64)
+            out = xp.zeros((n, max_len), dtype=xp.int64)
+            scores = xp.zeros(n)
             alphas = []
-            done = np.zeros(n, dtype=bool)
+            done = xp.zeros(n, dtype=bool)
             for t in range(max_len):
                 logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
                 logp = log_softmax(logits._data, 1)
                 tokens = logp.argmax(axis=1)
-                scores += np.where(done, 0.0, logp[np.arange(n), tokens])
+                scores += xp.where(done, 0.0, logp[xp.arange(n), tokens])
                 out[:, t] = tokens
                 if alpha is not None:
                     alphas.append(alpha._data)
@@ -84,12 +83,12 @@ def greedy_decode(model, images: np.ndarray, vocab: Vocabulary, max_len: int = M
                     break
     finally:
         model.train(was)
-    return _collect(out[:, : t + 1], np.stack(alphas, 1) if alphas else None, scores, vocab)
+    return _collect(out[:, : t + 1], xp.stack(alphas, 1) if alphas else None, scores, vocab)
 
 
 def beam_search(
     model,
-    images: np.ndarray,
+    images: xp.ndarray,
     vocab: Vocabulary,
     beam_size: int = 3,
     max_len: int = MAX_LEN,
@@ -119,37 +118,37 @@ def beam_search(
     finally:
         model.train(was)
     top = scores.argmax(axis=1)  # first maximum: the lower beam on ties
-    out = history[np.arange(n), top]
-    alphas = None if att is None else att[np.arange(n), top]
-    return _collect(out, alphas, scores[np.arange(n), top], vocab)
+    out = history[xp.arange(n), top]
+    alphas = None if att is None else att[xp.arange(n), top]
+    return _collect(out, alphas, scores[xp.arange(n), top], vocab)
 
 
-def _run_beams(model, images: np.ndarray, vocab: Vocabulary, k: int, max_len: int):
+def _run_beams(model, images: xp.ndarray, vocab: Vocabulary, k: int, max_len: int):
     """Decodes K beams per image until all are finished or ``max_len`` steps: their scores
     (n, K), their tokens (n, K, T) and their attention maps (n, K, T, L), or None."""
     n = len(images)
     end = vocab.end_index
     features = model.encode(cr.from_numpy(images))
     # Every beam of an image looks at the same features: repeat each image K times.
-    features = cr.from_numpy(np.repeat(features._data, k, axis=0))
+    features = cr.from_numpy(xp.repeat(features._data, k, axis=0))
     state = model.init_state(features)
-    tokens = np.full(n * k, vocab.start_index, dtype=np.int64)
+    tokens = xp.full(n * k, vocab.start_index, dtype=xp.int64)
     # float64 scores: adding a beam's score to log-probabilities then cannot round two
     # different extensions into a tie that greedy decoding would not see.
-    scores = np.full((n, k), -np.inf)
+    scores = xp.full((n, k), -xp.inf)
     scores[:, 0] = 0.0  # all beams start identical: keep one, or K copies would win
-    done = np.zeros((n, k), dtype=bool)
-    history = np.zeros((n, k, 0), dtype=np.int64)
+    done = xp.zeros((n, k), dtype=bool)
+    history = xp.zeros((n, k, 0), dtype=xp.int64)
     att = None
-    rows = np.arange(n)[:, None]
+    rows = xp.arange(n)[:, None]
     for _ in range(max_len):
         logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
-        logp = log_softmax(logits._data, 1).astype(np.float64).reshape(n, k, -1)
+        logp = log_softmax(logits._data, 1).astype(xp.float64).reshape(n, k, -1)
         beam, word, scores = _best_extensions(scores, logp, done, end)
-        history = np.concatenate([history[rows, beam], word[:, :, None]], axis=2)
+        history = xp.concatenate([history[rows, beam], word[:, :, None]], axis=2)
         if alpha is not None:
             a = alpha._data.reshape(n, k, 1, -1)
-            att = a if att is None else np.concatenate([att, a], axis=2)
+            att = a if att is None else xp.concatenate([att, a], axis=2)
             att = att[rows, beam]
         done = done[rows, beam] | (word == end)
         flat = (rows * k + beam).reshape(-1)
@@ -160,18 +159,18 @@ def _run_beams(model, images: np.ndarray, vocab: Vocabulary, k: int, max_len: in
     return scores, history, att
 
 
-def _best_extensions(scores: np.ndarray, logp: np.ndarray, done: np.ndarray, end: int):
+def _best_extensions(scores: xp.ndarray, logp: xp.ndarray, done: xp.ndarray, end: int):
     """The K best one-word extensions of each image's beams: from scores (n, K), the next
     word's log-probabilities logp (n, K, V) and the finished beams done (n, K), the beam each
     extends, its word and its new score, each (n, K)."""
     n, k, v = logp.shape
     # A finished beam can only "extend" by <end> again, at no cost: it keeps its score.
-    logp[done] = -np.inf
+    logp[done] = -xp.inf
     logp[done, end] = 0.0
     cand = (scores[:, :, None] + logp).reshape(n, k * v)
     # Stable order: equal scores keep the lower (beam, token) first.
-    best = np.argsort(-cand, axis=1, kind="stable")[:, :k]
-    rows = np.arange(n)[:, None]
+    best = xp.argsort(-cand, axis=1, kind="stable")[:, :k]
+    rows = xp.arange(n)[:, None]
     return best // v, best % v, cand[rows, best]
 
 
@@ -189,4 +188,4 @@ def _collect(out, alphas, scores, vocab: Vocabulary) -> Decoded:
         tokens.append(row[:cut])
         if maps is not None:
             maps.append(alphas[i, : cut + 1])
-    return Decoded(tokens, maps, np.asarray(scores, dtype=np.float64))
+    return Decoded(tokens, maps, xp.asarray(scores, dtype=xp.float64))

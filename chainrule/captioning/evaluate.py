@@ -3,9 +3,8 @@ exact match overall and by number of items, with ``chainrule.metrics.score_capti
 
 from __future__ import annotations
 
-import numpy as np
-
 import chainrule as cr
+from chainrule.backend import xp
 from chainrule.captioning.decoding import decode
 from chainrule.captioning.loss import sequence_cross_entropy
 from chainrule.datasets.vocab import Vocabulary
@@ -13,7 +12,7 @@ from chainrule.metrics.captions import score_captions
 
 
 def caption_images(
-    model, images: np.ndarray, vocab: Vocabulary, beam_size: int = 3, batch_size: int = 250
+    model, images: xp.ndarray, vocab: Vocabulary, beam_size: int = 3, batch_size: int = 250
 ) -> list[str]:
     """One caption per image: images float (N, 1, S, S) → N strings."""
     out: list[str] = []
@@ -31,7 +30,7 @@ def exact_match(candidates: list[str], references: list[list[str]]) -> float:
 
 
 def teacher_forced_loss(
-    model, images: np.ndarray, references: np.ndarray, vocab: Vocabulary, batch_size: int = 500
+    model, images: xp.ndarray, references: xp.ndarray, vocab: Vocabulary, batch_size: int = 500
 ) -> float:
     """Mean per-token cross-entropy of every reference (all R of each image), in eval mode.
 
@@ -50,7 +49,7 @@ def teacher_forced_loss(
                 refs = references[i : i + batch_size]
                 r = refs.shape[1]
                 inputs, targets = teacher_forcing(refs.reshape(-1, refs.shape[2]), vocab)
-                logits, _ = model(cr.from_numpy(np.repeat(x, r, axis=0)), cr.from_numpy(inputs))
+                logits, _ = model(cr.from_numpy(xp.repeat(x, r, axis=0)), cr.from_numpy(inputs))
                 n = int((targets != vocab.pad_index).sum())
                 total += float(sequence_cross_entropy(logits, targets, vocab.pad_index).item()) * n
                 tokens += n

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets.images import ImageError, open_image
 
 __all__ = ["ImageError", "read_image"]
 
 
-def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, list[str]]:
+def read_image(path: str | os.PathLike, size: int = 64) -> tuple[xp.ndarray, list[str]]:
     """An image file as the captioner's input.
 
     Args:
@@ -38,17 +37,17 @@ def read_image(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarray, lis
         return _to_input(img, size)
 
 
-def _to_input(img, size: int) -> tuple[np.ndarray, list[str]]:
+def _to_input(img, size: int) -> tuple[xp.ndarray, list[str]]:
     from PIL import Image
 
     notes = []
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img)
+        arr = xp.asarray(img)
         peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
         img = Image.fromarray(_to_8bit(arr, 255.0 / peak), "L")
         notes.append(f"converted from {peak:.0f}-level grayscale to 8 bits")
     elif img.mode == "F":
-        arr = np.asarray(img)
+        arr = xp.asarray(img)
         img = Image.fromarray(_to_8bit(arr, 255.0 if arr.max() <= 1.0 else 1.0), "L")
         notes.append("converted from floating-point pixels to 8-bit grayscale")
     elif img.mode == "1":
@@ -61,15 +60,15 @@ def _to_input(img, size: int) -> tuple[np.ndarray, list[str]]:
         w, h = img.size
         img = img.resize((size, size), Image.BILINEAR)
         notes.append(f"resized from {w}x{h} to {size}x{size}")
-    pixels = np.asarray(img, dtype=np.float32) / np.float32(255)
+    pixels = xp.asarray(img, dtype=xp.float32) / xp.float32(255)
     return pixels[None], notes
 
 
-def _to_8bit(arr: np.ndarray, scale: float, rows: int = 256) -> np.ndarray:
+def _to_8bit(arr: xp.ndarray, scale: float, rows: int = 256) -> xp.ndarray:
     """``round(clip(arr * scale, 0, 255))`` as uint8 (H, W), computed ``rows`` rows at a time so
     that a 4096x4096 16-bit image needs a few MB of float64 at once, not 1 GB."""
-    out = np.empty(arr.shape, np.uint8)
+    out = xp.empty(arr.shape, xp.uint8)
     for i in range(0, arr.shape[0], rows):
-        block = arr[i : i + rows].astype(np.float64) * scale
-        out[i : i + rows] = np.clip(block, 0, 255).round()
+        block = arr[i : i + rows].astype(xp.float64) * scale
+        out[i : i + rows] = xp.clip(block, 0, 255).round()
     return out

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor, recomputed
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.functional.loss import cross_entropy
 
@@ -22,7 +21,7 @@ def sequence_cross_entropy(logits: Tensor, targets, pad_index: int = 0) -> Tenso
     Returns:
         A scalar Tensor.
     """
-    y = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
+    y = targets._data if isinstance(targets, Tensor) else xp.asarray(targets)
     if logits.ndim != 3 or y.shape != tuple(logits.shape[:2]):
         raise ShapeError(
             f"sequence_cross_entropy: expected logits (N, T, V) and targets (N, T), got "
@@ -30,7 +29,7 @@ def sequence_cross_entropy(logits: Tensor, targets, pad_index: int = 0) -> Tenso
         )
     n, t, v = logits.shape
     # (N·T, V) rows: one fused softmax-cross-entropy, with padding ignored by index.
-    flat = recomputed(np.reshape, y, (-1,))  # cr.compile recomputes it at every replay
+    flat = recomputed(xp.reshape, y, (-1,))  # cr.compile recomputes it at every replay
     return cross_entropy(logits.reshape(n * t, v), flat, ignore_index=pad_index)
 
 
@@ -47,7 +46,7 @@ def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor
         alphas: α, (N, T, L), each row a distribution over the L regions.
         targets: int (N, T); padded steps are left out of the sum over t.
     """
-    y = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
+    y = targets._data if isinstance(targets, Tensor) else xp.asarray(targets)
     if alphas.ndim != 3 or y.shape != tuple(alphas.shape[:2]):
         raise ShapeError(
             f"attention_regularizer: expected alphas (N, T, L) and targets (N, T), got "
@@ -58,6 +57,6 @@ def attention_regularizer(alphas: Tensor, targets, pad_index: int = 0) -> Tensor
     return (gap * gap).mean()
 
 
-def _step_mask(y: np.ndarray, pad_index: int, dtype) -> np.ndarray:
+def _step_mask(y: xp.ndarray, pad_index: int, dtype) -> xp.ndarray:
     """1 for the steps whose target is a word, 0 for padding: (N, T, 1)."""
     return (y != pad_index).astype(dtype)[:, :, None]

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
-
 import chainrule as cr
+from chainrule.backend import xp
 from chainrule.captioning import captioner_state as ckpt
 from chainrule.captioning.curves import plot_caption_curves
 from chainrule.captioning.data import CaptionBatches, encode_references
@@ -26,7 +25,9 @@ from chainrule.captioning.loss import attention_regularizer, sequence_cross_entr
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.training import run_folder
 from chainrule.training.loop import Position, fit
+from chainrule.training.optimizers import make_optimizer
 from chainrule.training.state import check_same_settings, restore
+from chainrule.training.state_checks import load_into
 from chainrule.training.trainer import write_metrics
 
 
@@ -37,7 +38,8 @@ class CaptionTrainConfig:
     Attributes:
         attention: the Show-Attend-Tell decoder (True) or the Show-and-Tell baseline (False).
         epochs: passes over the training scenes (one reference each, see ``all_references``).
-        batch_size, lr: Adam's mini-batch size and (peak) learning rate.
+        batch_size, lr: the mini-batch size and the (peak) learning rate.
+        optimizer: the optimiser, by the names ``chainrule train --optimizer`` takes (adam).
         schedule: ``"cosine"`` anneals the learning rate to 0 over ``epochs`` (resuming with
             another ``epochs`` bends the curve from there on); ``"constant"`` keeps it.
         seed: initialisation, dropout and data order.
@@ -57,6 +59,7 @@ class CaptionTrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 2e-3
+    optimizer: str = "adam"
     schedule: str = "cosine"
     seed: int = 0
     out: str = "runs/captioner"
@@ -94,7 +97,7 @@ class CaptionTrainConfig:
 
 # Settings a resumed run must share with the checkpoint (epochs, lr, minutes and out may change).
 _MUST_MATCH = (
-    "attention", "batch_size", "schedule", "seed", "train_size", "val_size", "alpha_c",
+    "attention", "batch_size", "optimizer", "schedule", "seed", "train_size", "val_size", "alpha_c",
     "grad_clip", "all_references", "embed_dim", "hidden_dim", "attention_dim", "channels",
     "dropout",
 )  # fmt: skip
@@ -137,7 +140,7 @@ def train_captioner(
     becomes NaN or Inf stops it with one ``TrainingDiverged`` instead. A loss that stays finite
     but has not improved for ``NOT_IMPROVING_EPOCHS`` epochs is logged once as a warning.
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _train_captioner(cfg, resume, log, progress)
 
 
@@ -174,7 +177,7 @@ class _Captioning:
         train_ds = FashionScenes("train", size=cfg.train_size, root=cfg.root)
         self.val_ds = FashionScenes("val", size=cfg.val_size, root=cfg.root)
         self.vocab = vocab = train_ds.vocab
-        self.data = CaptionBatches(
+        data = CaptionBatches(
             train_ds.images,
             encode_references(train_ds.captions, vocab),
             vocab,
@@ -182,31 +185,38 @@ class _Captioning:
             cfg.seed,
             cfg.all_references,
         )
+        self.loader = data.loader
         self.val_refs = encode_references(self.val_ds.captions, vocab)
         cr.manual_seed(cfg.seed)
         self.model = Captioner(cfg.model_config(len(vocab)))
-        self.optimizer = cr.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr)
         self.scheduler = None
         os.makedirs(cfg.out, exist_ok=True)
         self.checkpoint = os.path.join(cfg.out, "checkpoint.safetensors")
         self.meta = {"train_config": cfg.to_dict()}
 
     def resume(self, log: Callable[[str], None]) -> tuple[Position, list[dict], dict | None]:
-        """Restores the model, optimiser and random state from the checkpoint."""
+        """Restores the model, optimiser, data order and random state from the checkpoint."""
         path = self.checkpoint
         state = ckpt.load_training_state(path)
-        check_same_settings(path, state["train_config"], self.cfg.to_dict(), _MUST_MATCH)
+        # Files written before --optimizer trained with Adam.
+        check_same_settings(path, state["train_config"], self.cfg.to_dict(), _MUST_MATCH,
+                            {"optimizer": "adam"})  # fmt: skip
         restore(state, self.model, self.optimizer, path)
         p = state["position"]
+        # Before the schema the position alone placed the data: the order is (seed, epoch)'s.
+        loader = state.get("loader") or {"seed": self.cfg.seed, "epoch": p["epoch"],
+                                         "batches_done": p["step"]}  # fmt: skip
+        load_into(path, "loader", "data", self.loader.load_state_dict, loader)
         log(f"resuming from {path} at epoch {p['epoch'] + 1}, step {p['step']}")
         return Position(**p), list(state["history"]), state.get("scheduler")
 
     def steps_per_epoch(self) -> int:
-        return len(self.data)
+        return len(self.loader)
 
     def batches(self, epoch: int, start: int):
         self.model.train()
-        return self.data.epoch(epoch, start)
+        return self.loader.batches(epoch, start)
 
     def step(self, batch) -> tuple[float, dict[str, float]]:
         model, vocab, cfg = self.model, self.vocab, self.cfg
@@ -251,8 +261,8 @@ class _Captioning:
 
     def save(self, position: Position, history: list[dict]) -> bool:
         ckpt.save_training_state(
-            self.checkpoint, self.model, self.optimizer, self.scheduler, self.vocab,
-            position.to_dict(), self.cfg.to_dict(), history, {},
+            self.checkpoint, self.model, self.optimizer, self.scheduler, self.loader, self.vocab,
+            position, self.cfg.to_dict(), history,
         )  # fmt: skip
         self.write_outputs(position, history)
         return True

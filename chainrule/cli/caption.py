@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
 
 def _add_train(csub) -> None:
     from chainrule.captioning.train import CaptionTrainConfig as C
+    from chainrule.training.optimizers import OPTIMIZERS
 
     p = csub.add_parser(
         "train",
@@ -62,10 +63,16 @@ def _add_train(csub) -> None:
                    help="the baseline without attention (Show and Tell)")  # fmt: skip
     p.add_argument("--epochs", type=POSITIVE_INT, default=C.epochs, help="epochs")
     p.add_argument("--batch-size", type=POSITIVE_INT, default=C.batch_size, help="mini-batch size")
-    p.add_argument("--lr", type=POSITIVE, default=C.lr, help="Adam's (peak) learning rate")
+    p.add_argument("--lr", type=POSITIVE, default=C.lr, help="(peak) learning rate")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=C.optimizer,
+                   help="optimiser (as in 'chainrule train')")  # fmt: skip
     p.add_argument("--schedule", choices=["cosine", "constant"], default=C.schedule,
                    help="learning-rate schedule over --epochs")  # fmt: skip
-    p.add_argument("--train-size", type=POSITIVE_INT, help="training scenes (default: all 30,000)")
+    p.add_argument("--train-size", type=POSITIVE_INT,
+                   help="train on the first N training scenes (default: all 30,000)")  # fmt: skip
+    # train's name for the same idea (its own action, so errors name the flag typed)
+    p.add_argument("--limit", dest="train_size", type=POSITIVE_INT,
+                   help="the same as --train-size")  # fmt: skip
     p.add_argument("--val-size", type=COUNT, help="validation scenes (default: all 1,000)")
     p.add_argument("--minutes", type=NON_NEGATIVE,
                    help="stop after this many minutes of training (at a step boundary, "
@@ -74,6 +81,18 @@ def _add_train(csub) -> None:
                    help="use all five references of every scene each epoch")  # fmt: skip
     p.add_argument("--alpha-c", type=NON_NEGATIVE, default=C.alpha_c,
                    help="weight of the doubly stochastic attention term")  # fmt: skip
+    _add_model_sizes(p, C)
+    p.add_argument("--seed", type=SEED, default=C.seed, help="initialisation, dropout, data order")
+    p.add_argument("--out", help="output folder (default: runs/captioner-attention or "
+                   "runs/captioner-no-attention)")  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    p.add_argument("--root", help="folder with the Fashion-MNIST files")
+    p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
+    p.set_defaults(caption_run=_run_train)
+
+
+def _add_model_sizes(p, C) -> None:
+    """The captioner's sizes (``CaptionerConfig``), defaults from ``CaptionTrainConfig`` C."""
     p.add_argument(
         "--embed-dim", type=POSITIVE_INT, default=C.embed_dim, help="word embedding size"
     )
@@ -90,13 +109,6 @@ def _add_train(csub) -> None:
         default=C.dropout,
         help="dropout before the output",
     )
-    p.add_argument("--seed", type=SEED, default=C.seed, help="initialisation, dropout, data order")
-    p.add_argument("--out", help="output folder (default: runs/captioner-attention or "
-                   "runs/captioner-no-attention)")  # fmt: skip
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    p.add_argument("--root", help="folder with the Fashion-MNIST files")
-    p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
-    p.set_defaults(caption_run=_run_train)
 
 
 def _add_eval(csub) -> None:
@@ -153,6 +165,7 @@ def _run_train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        optimizer=args.optimizer,
         schedule=args.schedule,
         seed=args.seed,
         out=args.out or f"runs/captioner-{name}",
@@ -262,8 +275,7 @@ def _print_scores(scores: dict, out) -> None:
 
 # ----- describe -----
 def _run_describe(args) -> int:
-    import numpy as np
-
+    from chainrule.backend import xp
     from chainrule.captioning.attention_map import draw_attention
     from chainrule.captioning.captioner_state import load_captioner
     from chainrule.captioning.decoding import decode
@@ -285,7 +297,7 @@ def _run_describe(args) -> int:
         for note in notes:
             print(f"chainrule caption describe: {path}: {note}", file=sys.stderr)
         images.append(image)
-    batch = np.stack(images)
+    batch = xp.stack(images)
     result = decode(model, batch, vocab, args.beam)
     maps = []
     for k, (path, tokens) in enumerate(zip(args.images, result.tokens, strict=True)):

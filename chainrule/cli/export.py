@@ -18,15 +18,14 @@ def run(args) -> int:
 
     check_writable(args.out, "out")  # a device, FIFO, socket or folder: refused before loading
 
-    import numpy as np
-
     import chainrule as cr
+    from chainrule.backend import xp
     from chainrule.training.classifier_state import load_model
 
     model, _, meta = load_model(args.checkpoint)
     shape = tuple(meta["input_shape"])
     if meta.get("flatten"):
-        shape = (int(np.prod(shape)),)
+        shape = (int(xp.prod(shape)),)
     example = cr.zeros(1, *shape)
     cr.onnx.export(
         model,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import os
 
-from chainrule.cli.argtypes import COUNT, POSITIVE, POSITIVE_INT, SEED, DefaultsFormatter
+from chainrule.cli.argtypes import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    DefaultsFormatter,
+)
 from chainrule.training.optimizers import OPTIMIZERS
 
 
@@ -39,6 +46,23 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--optimizer", choices=sorted(OPTIMIZERS), help="optimiser (default: the recipe's)"
     )
+    _add_run_flags(p)
+    p.set_defaults(run=run)
+
+
+def _add_run_flags(p) -> None:
+    """The flags of the run's schedule, length, data and outputs (the recipe's are above)."""
+    p.add_argument(
+        "--schedule",
+        choices=["cosine", "constant"],
+        help="learning-rate schedule over --epochs (default: the recipe's)",
+    )
+    p.add_argument(
+        "--minutes",
+        type=NON_NEGATIVE,
+        help="stop after this many minutes of training (at a step boundary, checkpointed: "
+        "--resume continues)",
+    )
     p.add_argument("--seed", type=SEED, default=0, help="seed of initialisation and data order")
     p.add_argument("--out", help="output folder (default: runs/MODEL-DATA)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
@@ -51,6 +75,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--limit", type=POSITIVE_INT, help="train on the first LIMIT training examples only"
     )
+    # caption train's name for the same idea (its own action, so errors name the flag typed)
+    p.add_argument("--train-size", dest="limit", type=POSITIVE_INT, help="the same as --limit")
     p.add_argument(
         "--compile",
         action="store_true",
@@ -58,7 +84,6 @@ def add_parser(sub) -> None:
         "Python per step",
     )
     p.add_argument("--json", action="store_true", help="print the final figures as one JSON line")
-    p.set_defaults(run=run)
 
 
 def run(args) -> int:
@@ -78,6 +103,8 @@ def run(args) -> int:
         val_size=args.val_size,
         limit=args.limit,
         compile=args.compile,
+        schedule=args.schedule,
+        minutes=args.minutes,
     )
     # Under mpirun, an error on one rank ends the whole job (the others would wait for ever).
     with dist.abort_on_error(

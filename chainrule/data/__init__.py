@@ -1,9 +1,18 @@
-"""Batching: ``Dataset``, ``TensorDataset``, ``Subset`` and the ``DataLoader`` that turns a
-dataset into shuffled, resumable batches of Tensors."""
+"""``chainrule.data``: an alias of ``chainrule.utils.data``, the one data pipeline (kept for
+programs that import from here).
+
+Two names are kept from the module this used to be: ``ArrayDataset`` is ``TensorDataset`` (which
+takes NumPy arrays without a copy), and ``collate`` is ``collate_arrays`` (examples stacked into
+NumPy arrays, Python floats as float32).
+"""
 
 from __future__ import annotations
 
-from chainrule.data.dataset import ArrayDataset, Dataset, Subset, TensorDataset, collate
-from chainrule.data.loader import DataLoader
+from chainrule.utils.data import *  # noqa: F403  (the alias: every public name)
+from chainrule.utils.data import TensorDataset
+from chainrule.utils.data import __all__ as _names
+from chainrule.utils.data._utils.collate import collate_arrays as collate
 
-__all__ = ["ArrayDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "collate"]
+ArrayDataset = TensorDataset
+
+__all__ = [*_names, "ArrayDataset", "collate"]

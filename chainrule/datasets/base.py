@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from chainrule.data.dataset import Dataset
+from chainrule.backend import xp
+from chainrule.utils.data.dataset import Dataset
 
 __all__ = ["ImageDataset", "to_float_images"]
 
 
-def to_float_images(raw: np.ndarray, max_value: float) -> np.ndarray:
+def to_float_images(raw: xp.ndarray, max_value: float) -> xp.ndarray:
     """Integer pixels of shape (N, H, W) to float32 (N, 1, H, W) in [0, 1] (``raw / max_value``)."""
-    images = raw.astype(np.float32)
-    images /= np.float32(max_value)
+    images = raw.astype(xp.float32)
+    images /= xp.float32(max_value)
     return images.reshape(raw.shape[0], 1, *raw.shape[1:])
 
 
@@ -30,7 +29,7 @@ class ImageDataset(Dataset):
     without a Python call per example.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> None:
+    def __init__(self, images: xp.ndarray, labels: xp.ndarray, classes: Sequence[str]) -> None:
         if images.ndim != 4:
             raise ValueError(
                 f"{type(self).__name__}: expected images of shape (N, C, H, W), got {images.shape}"
@@ -47,10 +46,10 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+    def __getitem__(self, index: int) -> tuple[xp.ndarray, int]:
         return self.images[index], int(self.labels[index])
 
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def get_batch(self, indices: xp.ndarray) -> tuple[xp.ndarray, xp.ndarray]:
         return self.images[indices], self.labels[indices]
 
     def __repr__(self) -> str:

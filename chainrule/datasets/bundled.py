@@ -15,8 +15,7 @@ import importlib.util
 import os
 import zlib
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets.base import ImageDataset, to_float_images
 from chainrule.datasets.errors import DatasetFormatError, DatasetNotFoundError
 from chainrule.datasets.paths import cache_dir, search_dirs
@@ -95,7 +94,7 @@ def find_digits(root: str | os.PathLike | None = None) -> str:
 
 def read_pixel_csv(
     path: str, n_pixels: int, max_value: int, n_classes: int = 10
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[xp.ndarray, xp.ndarray]:
     """Rows of ``n_pixels`` integer pixel values then an integer label, comma-separated (gzipped
     when the name ends in .gz).
 
@@ -107,7 +106,7 @@ def read_pixel_csv(
             message names the file.
     """
     try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+        table = xp.loadtxt(path, delimiter=",", dtype=xp.int64, ndmin=2)
     except (ValueError, OSError, EOFError, zlib.error) as e:
         raise DatasetFormatError(f"{path}: not a CSV of integers ({e})") from e
     if table.shape[1] != n_pixels + 1:
@@ -124,17 +123,17 @@ def read_pixel_csv(
         raise DatasetFormatError(
             f"{path}: labels must lie in 0..{n_classes - 1}, found {labels.min()}..{labels.max()}"
         )
-    return pixels.astype(np.uint8), labels
+    return pixels.astype(xp.uint8), labels
 
 
-def _seeded_split(n: int, n_test: int, train: bool) -> np.ndarray:
-    order = np.random.default_rng(SPLIT_SEED).permutation(n)
+def _seeded_split(n: int, n_test: int, train: bool) -> xp.ndarray:
+    order = xp.random.default_rng(SPLIT_SEED).permutation(n)
     return order[: n - n_test] if train else order[n - n_test :]
 
 
 def load_mnist5k(
     train: bool = True, root: str | os.PathLike | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[xp.ndarray, xp.ndarray]:
     """MNIST-5k: 5,000 real MNIST digits (500 per class) split 4,000 train / 1,000 test.
 
     The file's rows are sorted by class, so they are shuffled by a fixed-seed permutation
@@ -150,7 +149,7 @@ def load_mnist5k(
 
 def load_digits(
     train: bool = True, root: str | os.PathLike | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[xp.ndarray, xp.ndarray]:
     """scikit-learn's 8x8 digits: 1,797 images split 1,437 train / 360 test (fixed seed).
 
     Returns:

@@ -20,12 +20,11 @@ import json
 from os import PathLike
 from pathlib import Path
 
-import numpy as np
-
-from chainrule.data.dataset import Dataset
+from chainrule.backend import xp
 from chainrule.datasets.images import ImageError, open_image
 from chainrule.datasets.vocab import Vocabulary, tokenize
 from chainrule.errors import require_extra
+from chainrule.utils.data.dataset import Dataset
 
 
 def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Path]:
@@ -47,12 +46,12 @@ def export_coco(dataset, out_dir: str | PathLike, split: str) -> tuple[Path, Pat
     from PIL import Image
 
     if hasattr(dataset, "canvases"):
-        pixels = np.asarray(dataset.canvases)
+        pixels = xp.asarray(dataset.canvases)
     else:
-        images = np.asarray(dataset.images)
+        images = xp.asarray(dataset.images)
         if images.ndim != 4 or images.shape[1] != 1:
             raise ValueError(f"export_coco: expected images (N, 1, H, W), got {images.shape}")
-        pixels = np.rint(np.clip(images[:, 0], 0.0, 1.0) * 255).astype(np.uint8)
+        pixels = xp.rint(xp.clip(images[:, 0], 0.0, 1.0) * 255).astype(xp.uint8)
     captions = dataset.captions
     if len(captions) != len(pixels):
         raise ValueError(f"export_coco: {len(pixels)} images but {len(captions)} caption lists")
@@ -153,19 +152,19 @@ class CocoCaptions(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, list[str]]:
+    def __getitem__(self, index: int) -> tuple[xp.ndarray, list[str]]:
         return self.load_image(index), list(self.captions[index])
 
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def get_batch(self, indices: xp.ndarray) -> tuple[xp.ndarray, xp.ndarray]:
         """Images ``indices`` (int (N,)) and their captions; needs ``image_size``."""
-        indices = np.asarray(indices, dtype=np.int64).tolist()
-        images = np.stack([self.load_image(i) for i in indices])
-        captions = np.empty(len(indices), dtype=object)  # ragged: stays a NumPy field
+        indices = xp.asarray(indices, dtype=xp.int64).tolist()
+        images = xp.stack([self.load_image(i) for i in indices])
+        captions = xp.empty(len(indices), dtype=object)  # ragged: stays a NumPy field
         for n, i in enumerate(indices):
             captions[n] = list(self.captions[i])
         return images, captions
 
-    def load_image(self, index: int) -> np.ndarray:
+    def load_image(self, index: int) -> xp.ndarray:
         """Image ``index``: float32 (C, S, S) in [0, 1]."""
         require_extra("caption", "PIL")
         from PIL import Image
@@ -179,18 +178,18 @@ class CocoCaptions(Dataset):
                 size = self.image_size
                 if size is not None and im.size != (size, size):
                     im = im.resize((size, size), Image.Resampling.BILINEAR)
-                pixels = np.asarray(im, dtype=np.uint8)
+                pixels = xp.asarray(im, dtype=xp.uint8)
         except ImageError as e:
             raise ImageError(f"CocoCaptions: {e}") from None
         pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-        return pixels.astype(np.float32) / np.float32(255)
+        return pixels.astype(xp.float32) / xp.float32(255)
 
-    def load_images(self) -> np.ndarray:
+    def load_images(self) -> xp.ndarray:
         """Every image at once: float32 (N, C, S, S); needs ``image_size``."""
         if self.image_size is None:
             raise ValueError("CocoCaptions.load_images: needs image_size (images differ in size)")
         channels = 1 if self.grayscale else 3
-        out = np.empty((len(self), channels, self.image_size, self.image_size), np.float32)
+        out = xp.empty((len(self), channels, self.image_size, self.image_size), xp.float32)
         for i in range(len(self)):
             out[i] = self.load_image(i)
         return out

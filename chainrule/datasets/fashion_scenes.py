@@ -22,10 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 
-import numpy as np
-
-from chainrule.data.dataset import Dataset
+from chainrule.backend import xp
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
+from chainrule.utils.data.dataset import Dataset
 
 CANVAS = 64
 CELL = 32
@@ -75,8 +74,8 @@ SPLITS = {
 
 
 def make_scenes(
-    images: np.ndarray, labels: np.ndarray, n: int, seed: int, lo: int, hi: int
-) -> tuple[np.ndarray, list[list[Item]]]:
+    images: xp.ndarray, labels: xp.ndarray, n: int, seed: int, lo: int, hi: int
+) -> tuple[xp.ndarray, list[list[Item]]]:
     """Compose ``n`` scenes from the photographs ``images[lo:hi]``, exactly as CAPTIONS.md says.
 
     Each scene draws, from ``rng = numpy.random.default_rng(seed)`` and in this order:
@@ -97,9 +96,9 @@ def make_scenes(
         items: per scene, its items ``(cell, label, source index)`` in reading order of the cells;
             the source index is into ``images``.
     """
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if images.ndim != 3 or images.shape[1:] != (PHOTO, PHOTO) or images.dtype != np.uint8:
+    images = xp.asarray(images)
+    labels = xp.asarray(labels)
+    if images.ndim != 3 or images.shape[1:] != (PHOTO, PHOTO) or images.dtype != xp.uint8:
         raise ValueError(
             f"make_scenes: expected images uint8 of shape (M, {PHOTO}, {PHOTO}), "
             f"got {images.dtype} {images.shape}"
@@ -115,13 +114,13 @@ def make_scenes(
     if n < 0:
         raise ValueError(f"make_scenes: expected n >= 0, got {n}")
 
-    rng = np.random.default_rng(seed)
-    canvases = np.zeros((n, CANVAS, CANVAS), dtype=np.uint8)
+    rng = xp.random.default_rng(seed)
+    canvases = xp.zeros((n, CANVAS, CANVAS), dtype=xp.uint8)
     items: list[list[Item]] = []
     for s in range(n):
         # The four draws, in the order the spec fixes: changing it changes every scene.
         k = rng.integers(1, 4)
-        cells = np.sort(rng.choice(4, size=k, replace=False))
+        cells = xp.sort(rng.choice(4, size=k, replace=False))
         src = rng.integers(lo, hi, size=k)
         off = rng.integers(0, MAX_OFFSET + 1, size=(k, 2))
         scene = []
@@ -129,7 +128,7 @@ def make_scenes(
             y = (cell // 2) * CELL + dy
             x = (cell % 2) * CELL + dx
             region = canvases[s, y : y + PHOTO, x : x + PHOTO]
-            np.maximum(region, images[j], out=region)
+            xp.maximum(region, images[j], out=region)
             scene.append((cell, int(labels[j]), j))
         items.append(scene)
     return canvases, items
@@ -309,27 +308,27 @@ class FashionScenes(Dataset):
             photos, labels, self.size, self.seed, spec.lo, spec.hi
         )
         self.captions = [scene_captions(scene) for scene in self.items]
-        self.num_items = np.array([len(scene) for scene in self.items], dtype=np.int64)
+        self.num_items = xp.array([len(scene) for scene in self.items], dtype=xp.int64)
         self.vocab = scene_vocabulary()
 
     @functools.cached_property
-    def images(self) -> np.ndarray:
+    def images(self) -> xp.ndarray:
         """float32 (N, 1, 64, 64) in [0, 1]."""
-        return (self.canvases[:, None].astype(np.float32)) / np.float32(255)
+        return (self.canvases[:, None].astype(xp.float32)) / xp.float32(255)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, list[str]]:
-        image = self.canvases[index][None].astype(np.float32) / np.float32(255)
+    def __getitem__(self, index: int) -> tuple[xp.ndarray, list[str]]:
+        image = self.canvases[index][None].astype(xp.float32) / xp.float32(255)
         return image, list(self.captions[index])
 
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def get_batch(self, indices: xp.ndarray) -> tuple[xp.ndarray, xp.ndarray]:
         """Scenes ``indices`` (int (N,)) at once: images (N, 1, 64, 64), captions str (N, 5)."""
-        indices = np.asarray(indices, dtype=np.int64)
-        return self.images[indices], np.array([self.captions[i] for i in indices.tolist()])
+        indices = xp.asarray(indices, dtype=xp.int64)
+        return self.images[indices], xp.array([self.captions[i] for i in indices.tolist()])
 
-    def encode_captions(self, max_len: int = MAX_LEN) -> np.ndarray:
+    def encode_captions(self, max_len: int = MAX_LEN) -> xp.ndarray:
         """Every reference as token ids of ``self.vocab``: int64 (N, 5, max_len)."""
         flat = [c for caps in self.captions for c in caps]
         return self.vocab.encode_batch(flat, max_len).reshape(len(self), 5, max_len)

@@ -19,21 +19,20 @@ import math
 import os
 import zlib
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets.errors import DatasetFormatError
 from chainrule.errors import regular_file
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
 # IDX type code -> big-endian NumPy dtype of the payload.
-IDX_DTYPES: dict[int, np.dtype] = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
+IDX_DTYPES: dict[int, xp.dtype] = {
+    0x08: xp.dtype(">u1"),
+    0x09: xp.dtype(">i1"),
+    0x0B: xp.dtype(">i2"),
+    0x0C: xp.dtype(">i4"),
+    0x0D: xp.dtype(">f4"),
+    0x0E: xp.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -51,11 +50,11 @@ def _gzip_error(path: str, e: Exception) -> DatasetFormatError:
 _GZIP_MAX_RATIO = 1100
 
 
-def _read_payload(f, n: int, bound: int) -> np.ndarray:
+def _read_payload(f, n: int, bound: int) -> xp.ndarray:
     """The next ``n`` bytes of ``f`` as uint8, and whether more follow: read in chunks into one
     buffer of at most ``bound`` bytes, so memory grows with the bytes that are there, not with
     ``n`` (which comes from a header and may be absurd); at most one byte past ``n`` is read."""
-    buf = np.empty(min(n, bound), np.uint8)  # pages are only taken as they are written
+    buf = xp.empty(min(n, bound), xp.uint8)  # pages are only taken as they are written
     view, got = memoryview(buf), 0
     while got < len(buf):
         k = f.readinto(view[got : got + (1 << 22)])
@@ -66,7 +65,7 @@ def _read_payload(f, n: int, bound: int) -> np.ndarray:
     return buf[:got], more
 
 
-def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
+def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> xp.ndarray:
     """Reads one IDX file (gzipped or not) into a NumPy array of native byte order.
 
     The header is read first and the payload's size computed from it in Python integers; then at
@@ -104,7 +103,7 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
 
 
 def _read_idx_stream(path: str, f, expect_magic: int | None, size: int | None,
-                     bound: int) -> np.ndarray:  # fmt: skip
+                     bound: int) -> xp.ndarray:  # fmt: skip
     """``read_idx`` on the open (unpacked) stream ``f``; ``size``: the file's size in bytes, when
     it is the stream's (not gzipped); ``bound``: the most bytes the stream can hold."""
     head = f.read(4)
@@ -158,7 +157,7 @@ def _read_idx_stream(path: str, f, expect_magic: int | None, size: int | None,
     return arr.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
 
 
-def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
+def write_idx(path: str | os.PathLike, array: xp.ndarray, compress: bool | None = None) -> None:
     """Writes ``array`` as an IDX file; gzipped when ``compress`` is true (by default: when the
     name ends in ``.gz``).
 
@@ -166,7 +165,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     other dtype is a ``TypeError``.
     """
     path = os.fspath(path)
-    array = np.asarray(array)
+    array = xp.asarray(array)
     native = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
     code = native.get(array.dtype.newbyteorder("="))
     if code is None:
@@ -180,7 +179,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     header = bytes([0, 0, code, array.ndim]) + b"".join(
         int(d).to_bytes(4, "big") for d in array.shape
     )
-    data = header + np.ascontiguousarray(array, dtype=dt).tobytes()
+    data = header + xp.ascontiguousarray(array, dtype=dt).tobytes()
     if compress is None:
         compress = path.endswith(".gz")
     if compress:

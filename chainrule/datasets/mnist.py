@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets.base import ImageDataset, to_float_images
 from chainrule.datasets.errors import DatasetFormatError
 from chainrule.datasets.idx import read_idx
@@ -93,7 +92,7 @@ MNIST_CLASS_COUNTS = {
 
 def read_idx_pair(
     images_path: str, labels_path: str, num_classes: int = 10
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[xp.ndarray, xp.ndarray]:
     """Images uint8 (N, H, W) and labels int64 (N,) from an IDX images file and labels file.
 
     Raises:
@@ -108,23 +107,23 @@ def read_idx_pair(
             f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
             f"{labels.shape[0]} labels; the two files must come from the same split"
         )
-    bad = np.flatnonzero(labels >= num_classes)
+    bad = xp.flatnonzero(labels >= num_classes)
     if len(bad):
         raise DatasetFormatError(
             f"{labels_path}: label {labels[bad[0]]} (example {bad[0]}, and {len(bad) - 1} more) "
             f"lies outside 0..{num_classes - 1}, the {num_classes} classes of MNIST and "
             "Fashion-MNIST; the file is damaged or from another data set"
         )
-    return images, labels.astype(np.int64)
+    return images, labels.astype(xp.int64)
 
 
-def _labels_are_fashion(labels: np.ndarray, train: bool) -> bool:
-    digest = hashlib.sha256(labels.astype(np.uint8).tobytes()).hexdigest()
+def _labels_are_fashion(labels: xp.ndarray, train: bool) -> bool:
+    digest = hashlib.sha256(labels.astype(xp.uint8).tobytes()).hexdigest()
     return digest == FASHION_MNIST_LABELS_SHA256[train]
 
 
-def _labels_are_mnist(labels: np.ndarray, train: bool) -> bool:
-    counts = np.bincount(labels, minlength=10)
+def _labels_are_mnist(labels: xp.ndarray, train: bool) -> bool:
+    counts = xp.bincount(labels, minlength=10)
     return len(counts) == 10 and tuple(counts.tolist()) == MNIST_CLASS_COUNTS[train]
 
 
@@ -152,7 +151,7 @@ def find_mnist(train: bool = True, root: str | os.PathLike | None = None) -> lis
 
 def load_fashion_mnist(
     train: bool = True, root: str | os.PathLike | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[xp.ndarray, xp.ndarray]:
     """Fashion-MNIST's training (60,000) or test (10,000) split as raw arrays.
 
     Searches ``root``, ``$CHAINRULE_DATA``, then /usr/share/datasets/fashion-mnist.
@@ -176,7 +175,7 @@ def load_fashion_mnist(
 
 def load_mnist(
     train: bool = True, root: str | os.PathLike | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[xp.ndarray, xp.ndarray]:
     """MNIST's training (60,000) or test (10,000) split as raw arrays.
 
     Searches ``root``, ``$CHAINRULE_DATA``, /usr/share/datasets/mnist, ~/.cache/chainrule/mnist.

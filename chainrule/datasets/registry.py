@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.datasets import bundled, mnist
 from chainrule.datasets.base import ImageDataset, to_float_images
 from chainrule.datasets.errors import DatasetFormatError, DatasetNotFoundError
@@ -32,7 +31,7 @@ SPLITS = ("train", "val", "test", "train-minus-val")
 class _Source:
     name: str
     title: str
-    load: Callable[..., tuple[np.ndarray, np.ndarray]]  # (train, root) -> raw uint8, int64
+    load: Callable[..., tuple[xp.ndarray, xp.ndarray]]  # (train, root) -> raw uint8, int64
     find: Callable[[os.PathLike | str | None], str]  # root -> a path that shows it is there
     files: Callable[..., list[str]]  # (train, root) -> the split's files, images first
     max_value: int  # the raw pixel value that maps to 1.0
@@ -113,9 +112,9 @@ class DataSplits(NamedTuple):
     """Train, validation and test data, each a pair ``(images, labels)``: images float32
     (N, C, H, W) in [0, 1], labels int64 (N,). ``train`` excludes the validation rows."""
 
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
+    train: tuple[xp.ndarray, xp.ndarray]
+    val: tuple[xp.ndarray, xp.ndarray]
+    test: tuple[xp.ndarray, xp.ndarray]
 
 
 def load_splits(
@@ -153,7 +152,7 @@ def load_splits(
     )
 
 
-def _load_split(src: _Source, train: bool, root) -> tuple[np.ndarray, np.ndarray]:
+def _load_split(src: _Source, train: bool, root) -> tuple[xp.ndarray, xp.ndarray]:
     """The training or test split of ``src`` as its loader reads it: raw images (N, ...) and
     labels (N,).
 
@@ -184,7 +183,7 @@ def _inside(path: str, folder: str | os.PathLike) -> bool:
     return os.path.commonpath([os.path.abspath(path), folder]) == folder
 
 
-def _check_same_image_size(src: _Source, root, train: np.ndarray, test: np.ndarray) -> None:
+def _check_same_image_size(src: _Source, root, train: xp.ndarray, test: xp.ndarray) -> None:
     """Refuses splits whose images differ in size before anything is trained on them: the
     model is built for the training images and would fail at the first test batch, an epoch
     later and at an internal line."""

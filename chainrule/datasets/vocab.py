@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
 
-import numpy as np
+from chainrule.backend import xp
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
@@ -97,7 +97,7 @@ class Vocabulary:
         """The id of ``word``; ``unk_index`` if unknown."""
         return self._index.get(word, self.unk_index)
 
-    def encode(self, caption: str, max_len: int = MAX_LEN, truncate: bool = False) -> np.ndarray:
+    def encode(self, caption: str, max_len: int = MAX_LEN, truncate: bool = False) -> xp.ndarray:
         """Token ids of a caption: its words, ``<end>``, ``<pad>`` up to ``max_len``.
 
         Args:
@@ -117,16 +117,16 @@ class Vocabulary:
                     f"{len(words) + 1} (with <end>), got {max_len}: {caption!r}"
                 )
             words = words[: max_len - 1]
-        ids = np.full(max_len, self.pad_index, dtype=np.int64)
+        ids = xp.full(max_len, self.pad_index, dtype=xp.int64)
         ids[: len(words)] = [self.index(w) for w in words]
         ids[len(words)] = self.end_index
         return ids
 
     def encode_batch(
         self, captions: Sequence[str], max_len: int = MAX_LEN, truncate: bool = False
-    ) -> np.ndarray:
+    ) -> xp.ndarray:
         """``encode`` each caption: int64 of shape (N, max_len)."""
-        out = np.empty((len(captions), max_len), dtype=np.int64)
+        out = xp.empty((len(captions), max_len), dtype=xp.int64)
         for i, caption in enumerate(captions):
             out[i] = self.encode(caption, max_len, truncate)
         return out
@@ -172,4 +172,4 @@ class Vocabulary:
 def _as_list(ids):
     if hasattr(ids, "numpy"):  # a chainrule or torch tensor
         ids = ids.numpy()
-    return ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+    return ids.tolist() if isinstance(ids, xp.ndarray) else list(ids)

@@ -21,13 +21,14 @@ def save_model(path: str, model, meta: dict, epoch: int) -> None:
     cr.save(model.state_dict(), path, {"kind": MODEL_KIND, "epoch": epoch, **meta})
 
 
-def save_training_state(path, model, optimizer, scheduler, loader, cfg, epoch, history,
-                        meta) -> None:  # fmt: skip
-    """Everything ``--resume`` needs to continue exactly where epoch ``epoch`` ended."""
-    state.save_training_state(path, model, optimizer, scheduler, {
-        "kind": STATE_KIND, "epoch": epoch, "config": asdict(cfg), "history": history,
-        "loader": loader.state_dict(), **meta,
-    })  # fmt: skip
+def save_training_state(path, model, optimizer, scheduler, loader, cfg, position, history,
+                        model_config, extra) -> None:  # fmt: skip
+    """Everything ``--resume`` needs to continue exactly at ``position`` (a ``Position``), in
+    the schema of ``training.state``; ``epoch`` (epochs completed) is the classifier's own."""
+    state.save_training_state(path, model, optimizer, scheduler, state.header(
+        STATE_KIND, position, loader, model_config, asdict(cfg), history,
+        epoch=position.epoch, **extra,
+    ))  # fmt: skip
 
 
 def load_training_state(path: str) -> dict:
@@ -43,15 +44,22 @@ def _check_state(path: str, meta: dict) -> None:
             f"{path} is not a chainrule training state (kind {meta.get('kind')!r})"
         )
     epoch, history = meta.get("epoch"), meta.get("history")
-    if not whole_number(epoch):
+    position = meta.get("position", {"epoch": epoch, "step": 0})  # none before the schema
+    split = isinstance(position, dict) and position.get("step", 0) != 0  # a --minutes stop
+    if not (whole_number(epoch) or (split and type(epoch) is int and epoch == 0)):
         raise metadata_error(path, "epoch", "a whole number >= 1 (epochs completed)", epoch)
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         raise metadata_error(path, "history", "a list of one dict per epoch", history)
-    if len(history) != epoch:
+    # One row per epoch (an epoch split by a --minutes stop has a row for each part).
+    if len({r.get("epoch") for r in history}) != epoch + split:
         raise metadata_error(path, "history", f"{epoch} rows, one per epoch", len(history))
-    for key in ("config", "optimizer", "loader"):
-        if not isinstance(meta.get(key), dict):
-            raise metadata_error(path, key, "a dict", meta.get(key))
+    state_checks.check_position(path, position)
+    if position["epoch"] != epoch:
+        raise metadata_error(path, "position", f"at epoch {epoch} (the 'epoch' key)", position)
+    if "config" in meta:  # the run's settings before the schema named them train_config
+        state_checks.check_dicts(path, meta, ("config",))
+    settings = "train_config" if "train_config" in meta or "config" not in meta else "config"
+    state_checks.check_dicts(path, meta, (settings, "optimizer", "loader"))
     if not isinstance(meta.get("rng"), (dict, list)):
         raise metadata_error(path, "rng", "a random generator state", meta.get("rng"))
     state_checks.check_loader(path, meta["loader"])
@@ -80,6 +88,10 @@ def load_model(path: str):
     kind = meta.get("kind")
     if kind == STATE_KIND:
         tensors = state.with_prefix(tensors, "model.")
+        config = state.upgrade(meta)["model_config"]
+        if not isinstance(config, dict):
+            raise metadata_error(path, "model_config", "a dict", config)
+        meta = {**meta, **config}
     elif kind != MODEL_KIND:
         raise CheckpointError(
             f"{path} is not a chainrule model checkpoint (kind {kind!r}); expected a "

@@ -166,7 +166,8 @@ def fit(
             # with nothing left to train still ends with every output matching the checkpoint.
             task.write_outputs(position, history)
     per = task.steps_per_epoch() if per_step else 1
-    done = position.epoch * per + position.step
+    # Stepped per epoch, the schedule has not yet stepped for an epoch cut short by --minutes.
+    done = position.epoch * per + (position.step if per_step else 0)
     task.scheduler = schedule(task.optimizer, schedule_kind, lr, epochs * per, done, saved)
     return _epochs(task, epochs, position, history, per_step, log, progress, minutes)
 

@@ -139,3 +139,22 @@ def load_into(path: str, key: str, what: str, load, value) -> None:
             f"{path}: malformed metadata: '{key}' does not fit this run's {what}: {e}; "
             "the file was altered or not written by chainrule"
         ) from None
+
+
+def check_position(path: str, value: Any) -> None:
+    """Refuses a loop position that is not ``{"epoch": E, "step": S}`` with whole numbers."""
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"epoch", "step"}
+        and all(_count(v) for v in value.values())
+    ):
+        raise metadata_error(
+            path, "position", '{"epoch": E, "step": S} with whole numbers >= 0', value
+        )
+
+
+def check_dicts(path: str, meta: dict, keys: tuple[str, ...]) -> None:
+    """Refuses each of ``keys`` of ``meta`` that is missing or not a dict, naming it."""
+    for key in keys:
+        if not isinstance(meta.get(key), dict):
+            raise metadata_error(path, key, "a dict", meta.get(key))

@@ -9,12 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 import chainrule as cr
 from chainrule import distributed as dist
 from chainrule import random as cr_random
-from chainrule.data import ArrayDataset, DataLoader
+from chainrule.backend import xp
 from chainrule.datasets import load_splits
 from chainrule.models import get_recipe
 from chainrule.serialization import write_atomically
@@ -24,6 +22,7 @@ from chainrule.training.loop import Position, fit
 from chainrule.training.loop import TrainingDiverged as TrainingDiverged  # raised by train()
 from chainrule.training.optimizers import default_lr, make_optimizer
 from chainrule.training.state import check_same_settings
+from chainrule.utils.data import DataLoader, TensorDataset
 
 
 @dataclass
@@ -42,6 +41,8 @@ class TrainConfig:
     val_size: int | None = None
     limit: int | None = None  # train on the first LIMIT examples only (quick runs, tests)
     compile: bool = False  # replay the training step with cr.compile (bit-identical results)
+    schedule: str | None = None  # "cosine" or "constant" (None: the recipe's)
+    minutes: float | None = None  # stop after this many minutes, checkpointed mid-epoch
 
     def resolved(self) -> TrainConfig:
         """The config with the model recipe's defaults filled in."""
@@ -50,6 +51,7 @@ class TrainConfig:
         c.epochs = r.epochs if c.epochs is None else c.epochs
         c.batch_size = r.batch_size if c.batch_size is None else c.batch_size
         c.optimizer = r.optimizer if c.optimizer is None else c.optimizer
+        c.schedule = (r.schedule or "constant") if c.schedule is None else c.schedule
         if c.lr is None:
             # The recipe's lr belongs to the recipe's optimiser (nielsen's 3.0 to plain SGD):
             # another optimiser without --lr starts from its own documented default instead.
@@ -61,7 +63,7 @@ class TrainConfig:
         rate, the batch size and the epochs, and where the lr came from when it was not given.
         Called on the config as given (before ``resolved``)."""
         r, c = get_recipe(self.model), self.resolved()
-        schedule = f", {r.schedule} decay" if r.schedule else ""
+        schedule = f", {c.schedule} decay" if c.schedule != "constant" else ""
         lines = [
             f"recipe: {c.model} on {c.data}: optimizer {c.optimizer}, lr {c.lr:g}{schedule}, "
             f"batch size {c.batch_size}, epochs {c.epochs}"
@@ -77,10 +79,10 @@ class TrainConfig:
 
 
 # Settings that must match for a run to be resumed (the rest, e.g. epochs, may change).
-_MUST_MATCH = ("model", "data", "batch_size", "optimizer", "seed", "val_size", "limit")
+_MUST_MATCH = ("model", "data", "batch_size", "optimizer", "seed", "val_size", "limit", "schedule")
 
 
-def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict:
+def evaluate(model, loss_fn, x: xp.ndarray, y: xp.ndarray, batch_size: int = 1000) -> dict:
     """Mean loss and accuracy of ``model`` on arrays x (N, ...) and labels y (N,), in eval mode."""
     was_training = model.training
     model.eval()
@@ -130,7 +132,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     finite while the model learns nothing (Adam at a huge learning rate) is logged once as a
     warning when ``not_learning`` first holds (``result["not_learning"]``); the run goes on.
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with xp.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _train(cfg, resume, log)
 
 
@@ -144,8 +146,8 @@ def _train(cfg: TrainConfig, resume: bool, log: Callable[[str], None]) -> dict:
         task = _Classifier(cfg.resolved(), log)
         cfg = task.cfg
         t_run = time.perf_counter()
-        run = fit(task, cfg.epochs, cfg.lr, task.recipe.schedule, resume=resume, log=log,
-                  progress=None if dist.is_main() else False)  # fmt: skip
+        run = fit(task, cfg.epochs, cfg.lr, cfg.schedule, resume=resume, log=log,
+                  progress=None if dist.is_main() else False, minutes=cfg.minutes)  # fmt: skip
         return task.result(run.history, time.perf_counter() - t_run)
 
 
@@ -159,9 +161,9 @@ class _Classifier:
             x, y = x[: cfg.limit], y[: cfg.limit]
         input_shape = tuple(x.shape[1:])
         num_classes = int(max(y.max(), yt.max())) + 1
-        self.chance = float(np.bincount(y).max()) / len(y)  # the accuracy of the commonest label
+        self.chance = float(xp.bincount(y).max()) / len(y)  # the accuracy of the commonest label
         if self.recipe.flatten:
-            x, xv, xt = (a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in (x, xv, xt))
+            x, xv, xt = (a.reshape(len(a), int(xp.prod(a.shape[1:]))) for a in (x, xv, xt))
         self.val, self.test = (xv, yv), (xt, yt)
 
         cr.manual_seed(cfg.seed)
@@ -169,11 +171,11 @@ class _Classifier:
         optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr)
         if dist.world_size() == 1:
             self.loader = DataLoader(
-                ArrayDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed
+                TensorDataset(x, y), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed
             )
         else:
             self.loader, optimizer = _data_parallel(cfg, self.model, optimizer,
-                                                    ArrayDataset(x, y), log)  # fmt: skip
+                                                    TensorDataset(x, y), log)  # fmt: skip
         self.optimizer, self.scheduler = optimizer, None
         if dist.is_main():
             os.makedirs(cfg.out, exist_ok=True)
@@ -196,19 +198,23 @@ class _Classifier:
         """Restores the model, optimiser, data order and random state from the checkpoint."""
         path = self.checkpoint
         state = dist.on_main(lambda: classifier_state.load_training_state(path))  # to every rank
-        check_same_settings(path, state["config"], asdict(self.cfg), _MUST_MATCH)
+        # A file written before --schedule ran the recipe's schedule.
+        added = {"schedule": self.recipe.schedule or "constant"}
+        check_same_settings(path, state["train_config"], asdict(self.cfg), _MUST_MATCH, added)
         classifier_state.restore(state, self.model, self.optimizer, self.loader, path)
         if dist.world_size() > 1:
             _restore_rank_rng(state, self.cfg, log)
-        log(f"resuming from {path} after epoch {state['epoch']}")
-        return Position(int(state["epoch"])), list(state["history"]), state.get("scheduler")
+        position = Position(**state["position"])
+        where = f" (step {position.step} of epoch {position.epoch + 1})" if position.step else ""
+        log(f"resuming from {path} after epoch {state['epoch']}{where}")
+        return position, list(state["history"]), state.get("scheduler")
 
     def steps_per_epoch(self) -> int:
         return len(self.loader)
 
     def batches(self, epoch: int, start: int):
         self.model.train()
-        return self.loader
+        return self.loader.batches(epoch, start)
 
     def step(self, batch) -> tuple[float, dict[str, float]]:
         xb, yb = batch
@@ -231,6 +237,7 @@ class _Classifier:
         val = self.last_val = _evaluate(self.model, self.recipe.loss, xv, yv) if len(yv) else None
         return {
             "epoch": epoch + 1,
+            **({"partial": True} if partial else {}),  # a part of an epoch (a --minutes stop)
             "train_loss": loss_sum / max(seen, 1),
             "train_accuracy": correct / max(seen, 1),
             "val_loss": val["loss"] if val else None,
@@ -245,7 +252,7 @@ class _Classifier:
             return False
         classifier_state.save_training_state(
             self.checkpoint, self.model, self.optimizer, self.scheduler, self.loader, self.cfg,
-            position.epoch, history, {**self.meta, **ranks},
+            position, history, self.meta, ranks,
         )  # fmt: skip
         self.write_outputs(position, history)
         return True
@@ -256,7 +263,8 @@ class _Classifier:
         rank 0."""
         if not dist.is_main():
             return
-        out, epoch = self.cfg.out, position.epoch
+        # The epoch of the last row: the one under way when a --minutes stop split it.
+        out, epoch = self.cfg.out, rows[-1]["epoch"] if rows else position.epoch
         classifier_state.save_model(os.path.join(out, "model.safetensors"), self.model,
                                     self.meta, epoch)  # fmt: skip
         write_metrics(os.path.join(out, "metrics.jsonl"), rows)
@@ -325,7 +333,7 @@ def _data_parallel(cfg, model, optimizer, dataset, log):
     return loader, dist.DistributedOptimizer(optimizer)
 
 
-def _evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray) -> dict:
+def _evaluate(model, loss_fn, x: xp.ndarray, y: xp.ndarray) -> dict:
     """``evaluate``; on R > 1 ranks each takes every R-th example and the sums are combined."""
     r = dist.world_size()
     if r == 1:

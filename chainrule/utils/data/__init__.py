@@ -3,8 +3,13 @@ runs unchanged: datasets whose items are Tensors, samplers, ``DataLoader`` with 
 ``sampler``, ``batch_sampler``, ``drop_last``, ``generator`` and the worker arguments,
 ``default_collate``, ``random_split``, ``Subset``, ``ConcatDataset``, ``IterableDataset``.
 
-chainrule's own trainers use ``chainrule.data``, whose batches are built from whole arrays at
-once (faster for the data sets it ships); this module follows PyTorch's item-by-item protocol.
+It is also chainrule's own data pipeline (the trainers of ``chainrule train`` and ``chainrule
+caption train`` use it; ``chainrule.data`` is an alias), with two additions PyTorch lacks: a
+dataset may define ``get_batch(indices)`` to build a whole batch in one indexing call per field
+(``TensorDataset`` and the image datasets do: an epoch of 60,000 images at batch size 10 is not
+60,000 Python calls), and ``DataLoader(shuffle=True, seed=s)`` draws each epoch's order from
+``(s, epoch)`` alone (``SeededRandomSampler``), so that ``state_dict``/``load_state_dict``
+resume it exactly, mid-epoch included.
 
 Workers: ``num_workers > 0`` loads in the main process, in the same order, so it gives exactly
 the batches of ``num_workers=0`` (no process is started; ``worker_init_fn`` is called with each
@@ -34,6 +39,7 @@ from chainrule.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
     Sampler,
+    SeededRandomSampler,
     SequentialSampler,
     SubsetRandomSampler,
     WeightedRandomSampler,
@@ -41,7 +47,7 @@ from chainrule.utils.data.sampler import (
 
 __all__ = [
     "BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
-    "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
-    "TensorDataset", "WeightedRandomSampler", "default_collate", "default_convert",
-    "get_worker_info", "random_split",
+    "RandomSampler", "Sampler", "SeededRandomSampler", "SequentialSampler", "Subset",
+    "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
+    "default_convert", "get_worker_info", "random_split",
 ]  # fmt: skip

@@ -9,11 +9,12 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
+from chainrule.autograd.creation import from_numpy as _from_numpy
 from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.random import Generator
+from chainrule.utils.data._utils.collate import default_collate
 from chainrule.utils.data.sampler import _numpy_rng
 
 __all__ = [
@@ -22,7 +23,14 @@ __all__ = [
 
 
 class Dataset:
-    """A map-style dataset: subclasses define ``__getitem__`` (and usually ``__len__``)."""
+    """A map-style dataset: subclasses define ``__getitem__`` (and usually ``__len__``).
+
+    chainrule's fast path: a dataset that holds its fields as whole arrays may also define
+    ``get_batch(indices)`` (an int64 array of shape (B,)), returning the batch that
+    ``default_collate`` would make of those examples, built with one indexing call per field;
+    ``DataLoader`` (with its default ``collate_fn``) then calls it once per batch instead of
+    ``__getitem__`` once per example. NumPy arrays in what it returns become Tensors.
+    """
 
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
@@ -39,29 +47,72 @@ class IterableDataset(Dataset):
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
 
 
+def _as_tensor(value: Any) -> Tensor:
+    """A Tensor as it is, a NumPy array as a Tensor sharing its memory, anything else copied."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, xp.ndarray):
+        return _from_numpy(value)
+    return _tensor(value)
+
+
+def _rows(t: Tensor, indices: xp.ndarray) -> Tensor:
+    """Rows ``indices`` of ``t`` in one indexing call (recorded only when ``t`` needs grad, as
+    ``default_collate``'s stack of rows would be)."""
+    if t.requires_grad:
+        return t[indices]
+    return _from_numpy(t.numpy()[indices])
+
+
 class TensorDataset(Dataset):
     """Example ``i`` is the tuple ``(t[i] for t in tensors)``: rows of tensors that share their
-    first dimension N, as Tensors (views)."""
+    first dimension N, as Tensors (views).
+
+    NumPy arrays are accepted too and wrapped without a copy (``from_numpy``); PyTorch's takes
+    tensors only. ``get_batch(indices)`` is chainrule's fast path: the batch that
+    ``default_collate`` makes of those examples, a list of Tensors of shape (len(indices), ...),
+    taken with one indexing call per tensor instead of one Python call per example.
+
+    Example::
+
+        ds = TensorDataset(x, y)          # x: (N, D), y: (N,)
+        xi, yi = ds[0]                    # xi: (D,), yi: ()
+    """
 
     def __init__(self, *tensors: Any) -> None:
-        tensors = tuple(t if isinstance(t, Tensor) else _tensor(t) for t in tensors)
-        sizes = {t.shape[0] for t in tensors}
-        if len(sizes) > 1:
-            raise ValueError(
-                "TensorDataset: the tensors must share their first dimension (N), got shapes "
-                + ", ".join(str(tuple(t.shape)) for t in tensors)
-            )
+        if not tensors:
+            raise ValueError("TensorDataset: expected at least one tensor, got none")
+        tensors = tuple(_as_tensor(t) for t in tensors)
+        for k, t in enumerate(tensors):
+            if t.ndim == 0:
+                raise ValueError(
+                    f"TensorDataset: tensor {k} is a scalar; expected a leading axis N"
+                )
+        n = tensors[0].shape[0]
+        for k, t in enumerate(tensors):
+            if t.shape[0] != n:
+                shapes = ", ".join(str(tuple(x.shape)) for x in tensors)
+                raise ValueError(
+                    "TensorDataset: the tensors must share their first dimension N.  "
+                    f"Expect: arrays[{k}].shape[0] == {n}  Actual: {t.shape[0]} (shapes {shapes})"
+                )
         self.tensors = tensors
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
 
     def __len__(self) -> int:
-        return self.tensors[0].shape[0] if self.tensors else 0
+        return self.tensors[0].shape[0]
+
+    def get_batch(self, indices: xp.ndarray) -> list[Tensor]:
+        """``[t[indices] for t in tensors]``: each of shape (len(indices), ...)."""
+        indices = xp.asarray(indices, dtype=xp.int64)
+        return [_rows(t, indices) for t in self.tensors]
 
 
 class Subset(Dataset):
-    """The examples of ``dataset`` at ``indices``, in that order."""
+    """The examples of ``dataset`` at ``indices``, in that order; ``get_batch`` takes the
+    underlying dataset's fast path when it has one."""
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset, self.indices = dataset, [int(i) for i in indices]
@@ -74,6 +125,14 @@ class Subset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
+    def get_batch(self, indices: xp.ndarray) -> Any:
+        """The batch of the examples at ``indices`` (positions in this subset)."""
+        picked = xp.asarray(self.indices, dtype=xp.int64)[xp.asarray(indices, dtype=xp.int64)]
+        get_batch = getattr(self.dataset, "get_batch", None)
+        if get_batch is not None:
+            return get_batch(picked)
+        return default_collate([self.dataset[int(i)] for i in picked])
+
 
 class ConcatDataset(Dataset):
     """Datasets one after the other: index ``i`` runs through the first, then the next."""
@@ -85,7 +144,7 @@ class ConcatDataset(Dataset):
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+        self.cumulative_sizes = list(xp.cumsum([len(d) for d in self.datasets]))
 
     def __len__(self) -> int:
         return int(self.cumulative_sizes[-1])

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
+from chainrule.backend import xp
 
 __all__ = ["DistributedSampler", "set_world"]
 
@@ -73,11 +73,11 @@ class DistributedSampler:
         seed: int = 0,
         drop_last: bool = False,
     ) -> None:
-        n = dataset if isinstance(dataset, int | np.integer) else len(dataset)
+        n = dataset if isinstance(dataset, int | xp.integer) else len(dataset)
         num_replicas = _world[0]() if num_replicas is None else num_replicas
         rank = _world[1]() if rank is None else rank
         for key, value in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            if isinstance(value, bool) or not isinstance(value, int | xp.integer):
                 raise TypeError(f"DistributedSampler: {key} must be an int, got {value!r}")
         if num_replicas < 1:
             raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
@@ -104,19 +104,19 @@ class DistributedSampler:
         """Examples this rank serves per epoch (the same on every rank)."""
         return self.num_samples
 
-    def indices(self, epoch: int) -> np.ndarray:
+    def indices(self, epoch: int) -> xp.ndarray:
         """This rank's example indices for ``epoch``, in serving order: int64 ``(len(self),)``."""
         n = self.num_examples
         if self.shuffle:
-            order = np.random.default_rng([self.seed, int(epoch)]).permutation(n)
+            order = xp.random.default_rng([self.seed, int(epoch)]).permutation(n)
         else:
-            order = np.arange(n, dtype=np.int64)
+            order = xp.arange(n, dtype=xp.int64)
         if self.total_size > n:
             # Pad with the permutation's own head (repeated if the dataset is smaller than R).
-            order = np.resize(order, self.total_size) if n else order
+            order = xp.resize(order, self.total_size) if n else order
         else:
             order = order[: self.total_size]
-        return order[self.rank : self.total_size : self.num_replicas].astype(np.int64, copy=False)
+        return order[self.rank : self.total_size : self.num_replicas].astype(xp.int64, copy=False)
 
     def set_epoch(self, epoch: int) -> None:
         """Sets the epoch ``iter(sampler)`` serves (PyTorch's protocol; the DataLoader does not

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.random import Generator, numpy_generator
 
 __all__ = [
-    "BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
-    "WeightedRandomSampler",
+    "BatchSampler", "RandomSampler", "Sampler", "SeededRandomSampler", "SequentialSampler",
+    "SubsetRandomSampler", "WeightedRandomSampler",
 ]  # fmt: skip
 
 
-def _numpy_rng(generator: Any, where: str) -> np.random.Generator:
+def _numpy_rng(generator: Any, where: str) -> xp.random.Generator:
     """The NumPy generator behind a ``generator=`` argument (None: the library's). Anything but
     a ``cr.Generator`` is a TypeError, as PyTorch's "argument 'generator' must be
     torch.Generator", raised, as there, when the draw is made."""
@@ -46,6 +45,41 @@ class SequentialSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+    def indices(self, epoch: int) -> xp.ndarray:
+        """The order of every epoch: int64 ``arange(len(data_source))`` (chainrule's protocol
+        for orders that a ``DataLoader`` can resume, see ``SeededRandomSampler``)."""
+        return xp.arange(len(self.data_source), dtype=xp.int64)
+
+
+class SeededRandomSampler(Sampler):
+    """chainrule's resumable shuffle (``DataLoader(shuffle=True, seed=s)`` uses it): the order
+    of epoch ``e`` is the permutation ``numpy.random.default_rng([seed, e]).permutation(N)``.
+
+    It is a pure function of the seed and the epoch number: no generator is consumed, each
+    epoch gets a new permutation, and a loader's whole position is (seed, epoch, batches done),
+    which its ``state_dict`` stores and restores exactly, mid-epoch included. ``indices(epoch)``
+    gives the order of any epoch (int64, shape (N,)); ``iter(sampler)`` serves the epoch set by
+    ``set_epoch`` (0 at first), as PyTorch's ``DistributedSampler`` does.
+    """
+
+    def __init__(self, data_source: Any, seed: int) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int | xp.integer) or seed < 0:
+            raise ValueError(f"SeededRandomSampler: seed must be a non-negative int, got {seed!r}")
+        self.data_source, self.seed, self.epoch = data_source, int(seed), 0
+
+    def indices(self, epoch: int) -> xp.ndarray:
+        """The example indices of ``epoch``, in serving order: int64 (N,)."""
+        return xp.random.default_rng([self.seed, int(epoch)]).permutation(len(self.data_source))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices(self.epoch).tolist())
 
     def __len__(self) -> int:
         return len(self.data_source)
@@ -121,7 +155,7 @@ class WeightedRandomSampler(Sampler):
         replacement: bool = True,
         generator: Generator | None = None,
     ) -> None:
-        w = np.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, np.float64)
+        w = xp.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, xp.float64)
         self.p, self.num_samples = w / w.sum(), num_samples
         self.replacement, self.generator = replacement, generator
 
