@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,23 +18,52 @@ def _outputs(fn, inputs) -> list[Tensor]:
     return [out] if isinstance(out, Tensor) else list(out)
 
 
+def central_differences(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, eps: float, base: Any = None
+) -> Iterator[tuple[tuple[int, ...], Any, Any, Any]]:
+    """The difference quotients of ``f`` at the array ``x``, one element at a time in C order:
+    the one place chainrule writes a finite difference (gradcheck, explain's numerical check, its
+    nudges and ``Explanation.numerical`` all use it).
+
+    Yields ``(i, plus, minus, slope)`` for every element index ``i`` of ``x``, with
+    ``plus = f(x + eps·e_i)``, ``minus = f(x − eps·e_i)`` and the central difference
+    ``slope = (plus − minus) / 2eps``. Given ``base`` (``f(x)``, already computed), the difference
+    is one-sided instead: ``minus`` is ``base`` (f is not evaluated below x) and
+    ``slope = (plus − base) / eps``. ``f`` returns a number or a float array (then ``slope`` is
+    one per output element).
+
+    ``x`` is perturbed in place, element by element (``x.reshape(-1)`` would silently copy a
+    non-contiguous array and the perturbation would be lost), and restored before each yield, so
+    ``f`` must not keep it and a caller may stop early.
+    """
+    for i in np.ndindex(x.shape):
+        orig = x[i]
+        x[i] = orig + eps
+        plus = f(x)
+        if base is None:
+            x[i] = orig - eps
+            minus = f(x)
+            x[i] = orig
+            yield i, plus, minus, (plus - minus) / (2 * eps)
+        else:
+            x[i] = orig
+            yield i, plus, base, (plus - base) / eps
+
+
 def numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6):
     """J[k][i] = d(output k)/d(input i) by central differences: a (out.size, in.size) array each."""
     with_grad = [i for i, x in enumerate(inputs) if x.requires_grad]
     outs = _outputs(fn, inputs)
     jac = [[np.zeros((o._data.size, inputs[i]._data.size)) for i in with_grad] for o in outs]
+    ends = np.cumsum([0] + [o._data.size for o in outs])
+
+    def flat(_) -> np.ndarray:  # every output as one float64 vector (the input is changed in place)
+        return np.concatenate([o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)])
+
     for col, i in enumerate(with_grad):
-        arr = inputs[i]._data  # perturbed in place, element by element in C order (reshape(-1)
-        # would silently copy a non-contiguous input, and the perturbation would be lost)
-        for j, at in enumerate(np.ndindex(arr.shape)):
-            orig = arr[at]
-            arr[at] = orig + eps
-            plus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            arr[at] = orig - eps
-            minus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            arr[at] = orig
+        for j, (_, _, _, slope) in enumerate(central_differences(flat, inputs[i]._data, eps)):
             for k in range(len(outs)):
-                jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
+                jac[k][col][:, j] = slope[ends[k] : ends[k + 1]]
     return jac
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
@@ -98,12 +99,13 @@ class Explanation:
         out = {}
         for name, x in base.items():
             g = np.zeros_like(x)
-            for i in np.ndindex(x.shape):
-                hi, lo = x.copy(), x.copy()
-                hi[i] += eps
-                lo[i] -= eps
-                with np.errstate(all="ignore"):
-                    g[i] = (f({**base, name: hi}) - f({**base, name: lo})) / (2 * eps)
+
+            def f_of(moved: np.ndarray, name: str = name) -> float:
+                return f({**base, name: moved})
+
+            with np.errstate(all="ignore"):
+                for i, _, _, slope in central_differences(f_of, x.copy(), eps):
+                    g[i] = slope
             out[name] = g
         return out
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.i18n import tr
@@ -48,16 +49,15 @@ def nudge(ex, name: str, h: float = 1e-6) -> list[Nudge]:
     rows = []
     data = np.asarray(t._data, dtype=np.float64)
     check_step(h, {name: data})  # the step's rule is the numerical check's
-    for k, i in enumerate(np.ndindex(data.shape)):
-        if k == MAX_ROWS:
-            break
-        delta = np.zeros_like(data)
-        delta[i] = h
-        up, down = _output(ex, name, index, delta), _output(ex, name, index, -delta)
-        label = name if data.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
-        with np.errstate(all="ignore"):
-            slope = (up - down) / (2 * h)
-        rows.append(Nudge(label, float(data[i]), up, down, slope, float(grad[i]), data.size))
+    # The nudge is added to the node where it is made, so the point moved is a delta of zeros.
+    delta = np.zeros_like(data)
+    with np.errstate(all="ignore"):
+        diffs = central_differences(lambda d: _output(ex, name, index, d), delta, h)
+        for k, (i, up, down, slope) in enumerate(diffs):
+            label = name if data.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
+            rows.append(Nudge(label, float(data[i]), up, down, slope, float(grad[i]), data.size))
+            if k + 1 == MAX_ROWS:
+                break
     return rows
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
@@ -62,18 +63,14 @@ def numerical_check(
         base = f(inputs)
         out = NumericalCheck(h, one_sided, base, notes=notes)
         for name, x in inputs.items():
-            for i in np.ndindex(x.shape):
-                hi, lo = x.copy(), x.copy()
-                hi[i] += h
-                lo[i] -= h
-                plus = f({**inputs, name: hi})
-                if one_sided:
-                    minus, est = base, (plus - base) / h
-                    out.evaluations += 1
-                else:
-                    minus = f({**inputs, name: lo})
-                    est = (plus - minus) / (2 * h)
-                    out.evaluations += 2
+            point = np.array(x, copy=True)  # nudged in place by central_differences
+
+            def f_of(moved: np.ndarray, name: str = name) -> float:
+                return f({**inputs, name: moved})
+
+            at = base if one_sided else None
+            for i, plus, minus, est in central_differences(f_of, point, h, at):
+                out.evaluations += 1 if one_sided else 2
                 bp = float(np.asarray(gradients[name])[i])
                 label = name if x.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
                 bad = not np.isclose(est, bp, rtol=1e-4, atol=1e-6)
