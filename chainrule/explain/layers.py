@@ -24,7 +24,7 @@ import numpy as np
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.ledger import Ledger
-from chainrule.viz.labels import short
+from chainrule.explain.local import short
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus")
 

@@ -18,8 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainrule.explain.i18n import pad, plural, tr, width
+from chainrule.explain.learn_plot import plot_learning
 from chainrule.explain.local import num
+from chainrule.explain.numerical import evaluator
+from chainrule.explain.page import page
 from chainrule.explain.parser import ExplainError
+from chainrule.explain.report import _jsonable, _square
+from chainrule.explain.trace import trace_expression
 
 
 class LearningDiverged(ExplainError):
@@ -64,8 +69,6 @@ class Learning:
 
     def to_dict(self) -> dict:
         """The run as JSON-ready data, every array in full."""
-        from chainrule.explain.report import _jsonable
-
         return {
             "learn": self.name,
             "output": self.out,
@@ -88,15 +91,11 @@ class Learning:
     def html(self) -> str:
         """The page of the explanation it started from, its updates after the backward pass
         (one step each: gradient, update, new value, new output, every node's new value)."""
-        from chainrule.explain.page import page
-
         return page(self.explanation, learning=self)
 
     def plot(self, path: str) -> str:
         """Draws the output against NAME with the steps marked (against the step number where
         NAME is a vector or a matrix) into ``path`` (.png, .svg, .pdf); returns the path."""
-        from chainrule.explain.learn_plot import plot_learning
-
         return plot_learning(self, path)
 
 
@@ -108,9 +107,6 @@ def learn(ex, name: str, lr: float = 0.1, steps: int = 1) -> Learning:
         ExplainError: ``name`` is not an input, ``steps`` < 1 or ``lr`` is not a positive number.
         LearningDiverged: a new value or output is inf or nan (the step is named).
     """
-    from chainrule.explain.core import explain
-    from chainrule.explain.numerical import evaluator
-
     lang = ex.lang
     _check(ex, name, lr, steps)
     values = {k: t._data.copy() for k, t in {**ex.inputs, **ex.fixed}.items()}
@@ -132,7 +128,7 @@ def learn(ex, name: str, lr: float = 0.1, steps: int = 1) -> Learning:
         _diverged(run, u, lang)
         values[name] = after
         if k < steps:
-            current = explain(text, values, seed=ex.seed, lang=lang)
+            current = trace_expression(text, values, {}, seed=ex.seed, lang=lang)
     return run
 
 
@@ -169,8 +165,6 @@ def _diverged(run: Learning, u: Update, lang: str) -> None:
 
 def _note(ex, name: str) -> str | None:
     """The texts' dropped factor: where the output is a square, (...)**2."""
-    from chainrule.explain.report import _square
-
     inner = _square(ex)
     if inner is None:
         return None

@@ -64,16 +64,6 @@ class Ledger:
     grads: dict[int, np.ndarray]  # id(tensor) -> d(root)/d(tensor), for every tensor in order
     received: dict[int, list[np.ndarray]]  # id(tensor) -> the contributions it received, in order
 
-    def report(self, paths: bool = False) -> str:
-        """The same report as ``chainrule explain``: forward pass, backward pass, gradients (and
-        paths), with the tensors' ``.name``s as labels."""
-        from chainrule.explain.core import from_ledger
-
-        return from_ledger(self).report(paths=paths)
-
-    def __str__(self) -> str:
-        return self.report()
-
     def grad(self, t: Tensor) -> np.ndarray | None:
         """d(root)/d(t) as the engine computed it (None where no gradient reached ``t``)."""
         return self.grads.get(id(t))
@@ -115,7 +105,9 @@ def check_graph(root: Tensor, where: str = "explain") -> None:
     engine.toposort([root], constants=True, reader=where)
 
 
-def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
+def record(
+    root: Tensor, seed=None, fill_grad: bool = False, cls: type[Ledger] | None = None
+) -> Ledger:
     """Runs chainrule's reverse pass from ``root`` and records every step of it.
 
     Args:
@@ -123,6 +115,8 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
         seed: d(loss)/d(root), of root's shape; ones when omitted.
         fill_grad: run ``root.backward(retain_graph=True)``, adding into the leaves' ``.grad`` as
             a user's backward would; otherwise ``cr.grad`` is used and no ``.grad`` is touched.
+        cls: the class of the ledger returned (``Ledger`` or a subclass; the one of
+            ``chainrule.explain.record`` adds a ``report()``).
     The graph is kept (``retain_graph=True``), so it can be read or drawn afterwards.
     """
     if not isinstance(root, Tensor):
@@ -147,7 +141,8 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
             found = engine.grad(root, order, [seed_arr], retain_graph=True, allow_unused=True)
             engine_grads = {id(t): g._data for t, g in zip(order, found) if g is not None}
     _check_against_engine(order, notes.totals, engine_grads, before if fill_grad else None)
-    return Ledger(root, seed_arr, order, notes.steps, notes.totals, notes.received)
+    cls = Ledger if cls is None else cls
+    return cls(root, seed_arr, order, notes.steps, notes.totals, notes.received)
 
 
 class _Notes:

@@ -47,10 +47,44 @@ def num(x) -> str:
     return f"{v:.6g}".replace("-", MINUS)
 
 
+def fmt(x) -> str:
+    """A number with up to 6 significant digits (2, 0.731059, -1.5e-07); a vector as [a, b]."""
+    a = np.asarray(x)
+    if a.size == 1:
+        v = float(a.reshape(()))
+        if v == 0:
+            v = 0.0  # no "-0"
+        return f"{v:.6g}"
+    if a.ndim > 1 or a.size > 16:  # matrices and long vectors: abbreviated, as the pictures do
+        return abbrev(a)
+    return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
+
+
 def term(x) -> str:
     """``num(x)``, in parentheses when negative, for use inside a product or a sum: ``(−4)``."""
     s = num(x)
     return f"({s})" if s.startswith(MINUS) else s
+
+
+def number(v: float, digits: int = 4) -> str:
+    """One number, ``digits`` significant digits, true minus sign, no ``-0``."""
+    v = float(v)
+    v = 0.0 if v == 0 else v
+    return f"{v:.{digits}g}".replace("-", MINUS)
+
+
+def short(a, max_elements: int = 3) -> str:
+    """A value in a few characters: ``6``, ``[2, −3, −3]``, ``64×10 [0.12, −0.3, 0.05, …]``."""
+    a = np.asarray(a)
+    if a.size == 1:
+        v = a.reshape(()).item()
+        return number(v) if isinstance(v, float) else str(v).replace("-", MINUS)
+    flat = a.ravel()
+    nums = ", ".join(number(v, 3) for v in flat[:max_elements])
+    if a.ndim == 1 and a.size <= max_elements:
+        return f"[{nums}]"
+    more = ", …" if a.size > max_elements else ""
+    return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
 
 
 def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]) -> str | None:

@@ -19,6 +19,7 @@ import numpy as np
 from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
+from chainrule.explain.evaluate import Evaluation, evaluate_into
 from chainrule.explain.i18n import tr
 from chainrule.explain.numerical import check_step
 from chainrule.explain.parser import ExplainError
@@ -76,8 +77,6 @@ def _find(ex, name: str) -> tuple[Tensor, int | None]:
 def _output(ex, name: str, index: int | None, delta: np.ndarray) -> float:
     """The output with node ``name`` moved by ``delta``; every input requires grad, as in
     ``explain``, so that the evaluation makes the same nodes in the same order."""
-    from chainrule.explain.evaluate import Evaluation, evaluate_into
-
     env = {}
     for k, t in {**ex.inputs, **ex.fixed}.items():
         v = t._data + delta if (index is None and k == name) else t._data
@@ -89,61 +88,3 @@ def _output(ex, name: str, index: int | None, delta: np.ndarray) -> float:
         evaluate_into(ex.expression, env, out)
     r = out.result
     return float(np.asarray(r._data if isinstance(r, Tensor) else r).reshape(()))
-
-
-def nudge_lines(ex, names: list[str], h: float) -> list[str]:
-    """The nudges of ``names`` as text: a line per scalar node (``J goes 33 → 33.003``) and a
-    table of every element with its slope beside backprop's derivative."""
-    from chainrule.explain.local import num
-    from chainrule.explain.report import _full, _table
-
-    out, lang = ex.name(ex.output), ex.lang
-    base = float(np.asarray(ex.output._data).reshape(()))
-    lines = [tr("nudge_head", lang, h=f"{h:g}", out=out)]
-    rows = [tr("nudge_columns", lang, out=out).split("|")]
-    said = []
-    for name in names:
-        found = nudge(ex, name, h)
-        for r in found:
-            rows.append(
-                [r.label, num(r.value), _full(r.up), _full(r.down), num(r.slope), num(r.backprop)]
-            )
-        if found[0].size > MAX_ROWS:
-            rows.append(
-                [tr("nudge_more", lang, more=found[0].size - MAX_ROWS, node=name).strip()]
-                + [""] * 5
-            )
-        if found[0].size == 1:
-            said.append(
-                tr(
-                    "nudge_line",
-                    lang,
-                    node=name,
-                    h=f"{h:g}",
-                    out=out,
-                    base=_full(base),
-                    up=_full(found[0].up),
-                )
-            )
-    return lines + [f"  {s}" for s in said] + _table(rows)
-
-
-def nudges_json(ex, names: list[str], h: float) -> dict:
-    """The nudges as JSON-ready data: name -> rows."""
-    return {
-        "h": h,
-        "nodes": {
-            name: [
-                {
-                    "element": r.label,
-                    "value": r.value,
-                    "up": r.up,
-                    "down": r.down,
-                    "slope": r.slope,
-                    "backprop": r.backprop,
-                }
-                for r in nudge(ex, name, h)
-            ]
-            for name in names
-        },
-    }

@@ -19,12 +19,12 @@ import numpy as np
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain import page_layout, page_svg
-from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, parse_wrt
 from chainrule.explain.i18n import tr
 from chainrule.explain.local import num, term
 from chainrule.explain.report import edge_rows, tangent_formulas, tangent_text
 from chainrule.explain.rules import is_matrix_step, rule
+from chainrule.explain.trace import Trace
 from chainrule.viz.labels import node_formula, role, short
 
 _ASSETS = Path(__file__).with_name("page_assets")
@@ -45,7 +45,7 @@ class _Step:
 
 
 def page(
-    ex: Explanation,
+    ex: Trace,
     forward: str | None = None,
     boxes: dict[int, str] | None = None,
     classes: dict[str, str] | None = None,
@@ -82,7 +82,7 @@ def page(
 
 
 def layout_of(
-    ex: Explanation, forward: str | None = None, boxes: dict[int, str] | None = None
+    ex: Trace, forward: str | None = None, boxes: dict[int, str] | None = None
 ) -> page_layout.Layout:
     """The layout ``page`` draws with: positions, the engine (``"dot"`` or ``"columns"``) and
     ``source``, the DOT text given to dot (so that a test can run dot on it and compare)."""
@@ -151,7 +151,7 @@ def _html(title_text: str, picture: str, data: dict, note: str, lang: str = "en"
 class _Builder:
     """Writes down the graph's nodes and edges and its state at every step, then lays it out."""
 
-    def __init__(self, ex: Explanation, fp: ForwardPass | None, boxes: dict[int, str]):
+    def __init__(self, ex: Trace, fp: ForwardPass | None, boxes: dict[int, str]):
         self.ex, self.fp, self.box_of = ex, fp, boxes
         self.tensors: list[Tensor] = []
         self.ids: dict[int, str] = {}
@@ -454,11 +454,11 @@ class _Builder:
         return _Step("backward", tr("pg_gradient", ex.lang), lines, edges=dict(self.last_label))
 
 
-def _written(ex: Explanation, t: Tensor) -> str:
+def _written(ex: Trace, t: Tensor) -> str:
     return ex.name(t)
 
 
-def _sent(ex: Explanation, step, e) -> list[tuple[str, str]]:
+def _sent(ex: Trace, step, e) -> list[tuple[str, str]]:
     """An edge's label for the gradient it carries back: ``local …`` and ``upstream × local =
     contribution`` for numbers, ``δ ⊙ local`` for arrays of one shape (an elementwise op); where
     the product is not elementwise (``W @ x``, linear, softmax) or is summed back to a broadcast

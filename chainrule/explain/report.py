@@ -7,26 +7,13 @@ import math
 import numpy as np
 
 from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
-from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
 from chainrule.explain.i18n import pad, plural, tr, width
-from chainrule.explain.local import MINUS, abbrev, formula, num, term
+from chainrule.explain.local import MINUS, fmt, formula, num, term
 from chainrule.explain.rules import is_tensor_step, rule, shape_text
+from chainrule.explain.trace import Trace
 
 __all__ = ["edge_rows", "fmt", "json_report", "text_report"]
-
-
-def fmt(x) -> str:
-    """A number with up to 6 significant digits (2, 0.731059, -1.5e-07); a vector as [a, b]."""
-    a = np.asarray(x)
-    if a.size == 1:
-        v = float(a.reshape(()))
-        if v == 0:
-            v = 0.0  # no "-0"
-        return f"{v:.6g}"
-    if a.ndim > 1 or a.size > 16:  # matrices and long vectors: abbreviated, as the pictures do
-        return abbrev(a)
-    return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
 
 
 MAX_LISTED = 16  # paths listed per input; the rest are counted
@@ -38,7 +25,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
 
 
 def text_report(
-    ex: Explanation,
+    ex: Trace,
     paths: bool = False,
     numerical: bool = False,
     h: float = 1e-6,
@@ -83,7 +70,7 @@ def text_report(
     return "\n".join(lines)
 
 
-def _square(ex: Explanation) -> str | None:
+def _square(ex: Trace) -> str | None:
     """The text of the base where the output is a square, ``(pred - goal)**2``, else None."""
     node = ex.output._node
     if node is None or node.name != "pow" or len(node.inputs) != 1 or node.p != 2:
@@ -91,7 +78,7 @@ def _square(ex: Explanation) -> str | None:
     return ex.texts.get(id(node.inputs[0])) or ex.name(node.inputs[0])
 
 
-def _forward_rows(ex: Explanation) -> list[list[str]]:
+def _forward_rows(ex: Trace) -> list[list[str]]:
     """The forward table; a shape column where any node is a vector or a matrix."""
     shaped = any(t._data.size != 1 for t in ex.forward)
     node, op, inputs, shape, value, expression = tr("columns", ex.lang).split("|")
@@ -109,7 +96,7 @@ def _forward_rows(ex: Explanation) -> list[list[str]]:
     return rows
 
 
-def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
+def _forward_lines(ex: Trace, fp: ForwardPass) -> list[str]:
     """The tangent of every node in evaluation order, each as the sum of its terms (local × the
     input's tangent), the check against backpropagation, and the cost of both modes."""
     b = fp.wrt
@@ -152,7 +139,7 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
     return lines
 
 
-def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
+def tangent_text(ex: Trace, fp: ForwardPass, step: TangentStep) -> str:
     """``∂e/∂b = ∂e/∂c·∂c/∂b + ∂e/∂d·∂d/∂b = 2 × 1 + 3 × 1 = 5`` for one node."""
     t, b = step.tensor, fp.wrt
     me = ex.name(t)
@@ -184,7 +171,7 @@ def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
     return " = ".join(parts)
 
 
-def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
+def tangent_formulas(ex: Trace, step: TangentStep) -> list[str]:
     """The local derivatives' formulas (∂e/∂c = d = 2) of the terms, as the backward ledger
     writes them."""
     back = ex.ledger.step_of(step.tensor)
@@ -199,7 +186,7 @@ def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
     return out
 
 
-def _path_lines(ex: Explanation, root: str) -> list[str]:
+def _path_lines(ex: Trace, root: str) -> list[str]:
     summary = ex.paths()
     lang = ex.lang
     lines = [tr("paths_head", lang, root=root)]
@@ -293,7 +280,7 @@ def _jsonable(x):
 
 
 def json_report(
-    ex: Explanation, paths: bool = False, numerical: bool = False, forward: str | None = None
+    ex: Trace, paths: bool = False, numerical: bool = False, forward: str | None = None
 ) -> dict:
     """The same content as ``text_report``, as a dict of lists, strings and numbers."""
     root = ex.name(ex.output)
@@ -320,7 +307,7 @@ def json_report(
     return out
 
 
-def _nodes_json(ex: Explanation) -> list[dict]:
+def _nodes_json(ex: Trace) -> list[dict]:
     """Every node of the forward pass: its name, op and value, and its inputs and expression
     when an op made it."""
     nodes = []
@@ -334,7 +321,7 @@ def _nodes_json(ex: Explanation) -> list[dict]:
     return nodes
 
 
-def _backward_json(ex: Explanation) -> list[dict]:
+def _backward_json(ex: Trace) -> list[dict]:
     """Every step of the backward ledger with the gradient each of its edges passes on."""
     backward = []
     for step in ex.ledger.steps:
@@ -366,7 +353,7 @@ def _backward_json(ex: Explanation) -> list[dict]:
     return backward
 
 
-def _paths_json(ex: Explanation) -> dict:
+def _paths_json(ex: Trace) -> dict:
     """Each input's gradient as a sum over paths, and what the two ways of computing it cost."""
     summary = ex.paths()
     return {
@@ -396,7 +383,7 @@ def _paths_json(ex: Explanation) -> dict:
     }
 
 
-def _forward_json(ex: Explanation, fp: ForwardPass) -> dict:
+def _forward_json(ex: Trace, fp: ForwardPass) -> dict:
     tangents = []
     for t in ex.forward:
         entry = {"node": ex.name(t), "tangent": _jsonable(fp.tangent(t))}

@@ -11,7 +11,7 @@ import numpy as np
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
-from chainrule.explain.local import derivation
+from chainrule.explain.local import derivation, number, short
 
 MINUS = "\u2212"
 _SYMBOL = {"add": "+", "sub": MINUS, "mul": "×", "div": "/"}
@@ -29,27 +29,6 @@ ELEMENTWISE = {
     "sigmoid", "relu", "clip", "maximum", "minimum",
 }  # fmt: skip
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def number(v: float, digits: int = 4) -> str:
-    """One number, ``digits`` significant digits, true minus sign, no ``-0``."""
-    v = float(v)
-    v = 0.0 if v == 0 else v
-    return f"{v:.{digits}g}".replace("-", MINUS)
-
-
-def short(a, max_elements: int = 3) -> str:
-    """A value in a few characters: ``6``, ``[2, −3, −3]``, ``64×10 [0.12, −0.3, 0.05, …]``."""
-    a = np.asarray(a)
-    if a.size == 1:
-        v = a.reshape(()).item()
-        return number(v) if isinstance(v, float) else str(v).replace("-", MINUS)
-    flat = a.ravel()
-    nums = ", ".join(number(v, 3) for v in flat[:max_elements])
-    if a.ndim == 1 and a.size <= max_elements:
-        return f"[{nums}]"
-    more = ", …" if a.size > max_elements else ""
-    return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
 
 
 def term(a, max_elements: int = 3) -> str:
