@@ -145,17 +145,15 @@ def _symbolic(step: Step, slot: int, name: Callable[[Tensor], str]) -> list[str]
         if slot == 0:
             return [f"{name(b)}·{name(a)}^({name(b)} {MINUS} 1)"]
         return [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a._data)}"]
-    table = {
-        "exp": [f"exp({X}) = {Y}"],
-        "log": [f"1/{X}", f"1/{term(x)}"],
-        "sqrt": [f"1/(2√{X}) = 1/(2{Y})", f"1/(2 × {term(yv)})"],
-        "tanh": [f"1 {MINUS} {Y}²", f"1 {MINUS} {term(yv)}²"],
-        "sigmoid": [f"{Y}(1 {MINUS} {Y})", f"{term(yv)} × {term(1 - yv)}"],
-        "sin": [f"cos {X}", f"cos {term(x)}"],
-        "cos": [f"{MINUS}sin {X}", f"{MINUS}sin {term(x)}"],
-        "abs": [f"sign({X})"],
-    }
-    return table.get(op)
+    # The one-input elementwise ops write their derivative beside their class (ops/).
+    written = step.op.explain_scalar
+    if written is None:
+        return None
+    parts = [written.format(x=X, y=Y)]
+    if step.op.explain_numbers is not None:
+        numbers = {"x": term(x), "y": term(yv), "one_minus_y": term(1 - yv)}
+        parts.append(step.op.explain_numbers.format(**numbers))
+    return parts
 
 
 def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], str]) -> str:

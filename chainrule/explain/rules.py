@@ -31,19 +31,6 @@ MINUS = "\u2212"
 # shows the rule instead of "upstream × local".
 MATRIX_OPS = ("matmul", "linear", "transpose", "softmax", "log_softmax", "cross_entropy")
 
-_PRIME = {
-    "sigmoid": ("σ'({x})", "{y} ⊙ (1 − {y})"),
-    "tanh": ("tanh'({x})", "1 − {y}²"),
-    "exp": ("exp'({x})", "{y}"),
-    "log": ("log'({x})", "1/{x}"),
-    "sqrt": ("sqrt'({x})", "1/(2{y})"),
-    "relu": ("relu'({x})", "1 where {x} > 0, else 0"),
-    "sin": ("sin'({x})", "cos {x}"),
-    "cos": ("cos'({x})", "−sin {x}"),
-    "abs": ("abs'({x})", "sign({x})"),
-    "erf": ("erf'({x})", "2/√π · exp(−{x}²)"),
-}
-
 
 def is_tensor_step(step: Step) -> bool:
     """A node with a vector or matrix among its output and operands."""
@@ -97,8 +84,8 @@ def rule(step: Step, slot: int, name: Callable[[Tensor], str], lang: str = "en")
     if op == "pow" and len(ins) == 1:
         p = step.op.p
         return f"δ ⊙ {_g(p)}·{x}" + ("" if p == 2 else f"^{_g(p - 1)}")
-    if op in _PRIME:
-        prime, value = _PRIME[op]
+    if step.op.explain_prime is not None:  # an elementwise op's derivative, beside its class
+        prime, value = step.op.explain_prime
         return f"δ ⊙ {prime.format(x=x)},  {prime.format(x=x)} = {value.format(x=x, y=me)}"
     return None
 

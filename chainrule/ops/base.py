@@ -93,6 +93,14 @@ class Op:
     # The values the VJP reads (input positions, "y" for the output); None: all of them.
     saves: ClassVar[tuple | None] = None
 
+    # How ``chainrule explain`` writes this op's derivative dy/dx, beside the op so that a new op
+    # is explained by its own class. {x} and {y} stand for the input's and the output's names (in
+    # ``explain_numbers``, their values; {one_minus_y} for 1 − y). None: no formula is shown.
+    explain_elementwise: ClassVar[bool] = False  # dy/dx is diagonal: shown with x's shape
+    explain_scalar: ClassVar[str | None] = None  # at a scalar node: "cos {x}"
+    explain_numbers: ClassVar[str | None] = None  # ... with the values put in: "cos {x}"
+    explain_prime: ClassVar[tuple[str, str] | None] = None  # vector rule: ("sin'({x})", "cos {x}")
+
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 

@@ -20,6 +20,7 @@ class _Binary(Op):
 
 class Add(_Binary):
     name = "add"
+    explain_elementwise = True
     saves = ()
 
     def forward(self, a, b):
@@ -34,6 +35,7 @@ class Add(_Binary):
 
 class Sub(_Binary):
     name = "sub"
+    explain_elementwise = True
     saves = ()
 
     def forward(self, a, b):
@@ -48,6 +50,7 @@ class Sub(_Binary):
 
 class Mul(_Binary):
     name = "mul"
+    explain_elementwise = True
     saved = staticmethod(cross_saved)
 
     def forward(self, a, b):
@@ -62,6 +65,7 @@ class Mul(_Binary):
 
 class Div(_Binary):
     name = "div"
+    explain_elementwise = True
 
     def saved(self, needs):
         return (1, "y") if needs[1] else (1,)
@@ -81,6 +85,7 @@ class Pow(_Binary):
     """a ** b with both a tensor; d/da = b a^(b-1), d/db = a^b log a (0 where a == 0, as PyTorch)."""
 
     name = "pow"
+    explain_elementwise = True
 
     def forward(self, a, b):
         return a**b
@@ -102,6 +107,7 @@ class PowScalar(Op):
     """x ** p for a constant exponent p: d/dx = p x^(p-1)."""
 
     name = "pow"
+    explain_elementwise = True
     saves = (0,)
 
     def __init__(self, p: float):
@@ -177,6 +183,7 @@ class Stepwise(Op):
 
 class Neg(Op):
     name = "neg"
+    explain_elementwise = True
     saves = ()
 
     def forward(self, x):
@@ -191,6 +198,9 @@ class Neg(Op):
 
 class Exp(Op):
     name = "exp"
+    explain_elementwise = True
+    explain_scalar = "exp({x}) = {y}"
+    explain_prime = ("exp'({x})", "{y}")
     saves = ("y",)
 
     def forward(self, x):
@@ -205,6 +215,10 @@ class Exp(Op):
 
 class Log(Op):
     name = "log"
+    explain_elementwise = True
+    explain_scalar = "1/{x}"
+    explain_numbers = "1/{x}"
+    explain_prime = ("log'({x})", "1/{x}")
     saves = (0,)
 
     def forward(self, x):
@@ -219,6 +233,10 @@ class Log(Op):
 
 class Sqrt(Op):
     name = "sqrt"
+    explain_elementwise = True
+    explain_scalar = "1/(2√{x}) = 1/(2{y})"
+    explain_numbers = "1/(2 × {y})"
+    explain_prime = ("sqrt'({x})", "1/(2{y})")
     saves = ("y",)
 
     def forward(self, x):
@@ -235,6 +253,9 @@ class Abs(Op):
     """|x|; the gradient at 0 is 0, as in PyTorch."""
 
     name = "abs"
+    explain_elementwise = True
+    explain_scalar = "sign({x})"
+    explain_prime = ("abs'({x})", "sign({x})")
     saves = (0,)
 
     def forward(self, x):
@@ -251,6 +272,10 @@ class Sin(Op):
     """sin x; d/dx = cos x."""
 
     name = "sin"
+    explain_elementwise = True
+    explain_scalar = "cos {x}"
+    explain_numbers = "cos {x}"
+    explain_prime = ("sin'({x})", "cos {x}")
     saves = (0,)
 
     def forward(self, x):
@@ -267,6 +292,10 @@ class Cos(Op):
     """cos x; d/dx = −sin x."""
 
     name = "cos"
+    explain_elementwise = True
+    explain_scalar = "−sin {x}"
+    explain_numbers = "−sin {x}"
+    explain_prime = ("cos'({x})", "−sin {x}")
     saves = (0,)
 
     def forward(self, x):
@@ -300,6 +329,10 @@ class Tan(Op):
 
 class Tanh(Op):
     name = "tanh"
+    explain_elementwise = True
+    explain_scalar = "1 − {y}²"
+    explain_numbers = "1 − {y}²"
+    explain_prime = ("tanh'({x})", "1 − {y}²")
     saves = ("y",)
 
     def forward(self, x):
@@ -327,6 +360,10 @@ class Sigmoid(Op):
     """σ(x) = 1 / (1 + e^-x); σ' = y (1 - y)."""
 
     name = "sigmoid"
+    explain_elementwise = True
+    explain_scalar = "{y}(1 − {y})"
+    explain_numbers = "{y} × {one_minus_y}"
+    explain_prime = ("σ'({x})", "{y} ⊙ (1 − {y})")
     saves = ("y",)
 
     def forward(self, x):
@@ -352,6 +389,8 @@ class Relu(Op):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
 
     name = "relu"
+    explain_elementwise = True
+    explain_prime = ("relu'({x})", "1 where {x} > 0, else 0")
     saves = ("y",)  # y > 0 exactly where x > 0: relu_ then needs no copy of what it overwrites
 
     def forward(self, x):
@@ -368,6 +407,7 @@ class Clip(Op):
     """x limited to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
 
     name = "clip"
+    explain_elementwise = True
     saves = (0,)
 
     def __init__(self, lo, hi):
@@ -401,6 +441,7 @@ class Maximum(_Binary):
     """Elementwise max(a, b); at ties each side gets half the gradient, as in PyTorch."""
 
     name = "maximum"
+    explain_elementwise = True
     saves = (0, 1)
 
     def forward(self, a, b):
@@ -419,6 +460,7 @@ class Minimum(_Binary):
     """Elementwise min(a, b); at ties each side gets half the gradient, as in PyTorch."""
 
     name = "minimum"
+    explain_elementwise = True
     saves = (0, 1)
 
     def forward(self, a, b):

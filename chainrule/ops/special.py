@@ -119,6 +119,7 @@ class Erf(Op):
     """erf x = 2/√π ∫₀ˣ e^(-t²) dt elementwise; d/dx = 2/√π · e^(-x²)."""
 
     name = "erf"
+    explain_prime = ("erf'({x})", "2/√π · exp(−{x}²)")
 
     def forward(self, x):
         return erf_array(x)

@@ -22,12 +22,6 @@ ROLES = {
     "pow": ("base", "exponent"),
     "matmul": ("left", "right"),
 }
-# Ops whose local derivative is elementwise (a diagonal Jacobian), so that it can be shown as
-# numbers of the input's shape; for the others it is shown only where the output is one number.
-ELEMENTWISE = {
-    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh",
-    "sigmoid", "relu", "clip", "maximum", "minimum",
-}  # fmt: skip
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -82,7 +76,7 @@ def local_text(
     """The local derivative for an edge: ``∂e/∂c = d = 2``, or ``local 1`` where the tensors have
     no names; None where it is not a number or array of the input's broadcast shape."""
     y, x = step.tensor, step.op.inputs[slot]
-    if y._data.size != 1 and step.op.name not in ELEMENTWISE:
+    if y._data.size != 1 and not step.op.explain_elementwise:  # a diagonal Jacobian: numbers
         return None
     value = short(local, k)
     Y, X = name(y), name(x)
