@@ -281,7 +281,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             node = t._node
             if node is None or (retained is not None and retained.get(id(t), _dead)() is t):
                 if want is None:
-                    _to_leaf(t, g, create_graph, node is None and id(t) in summed)
+                    to_leaf(t, g, create_graph, node is None and id(t) in summed)
                     if observer is not None:
                         observer.leaf(t, g)
                 if node is None:
@@ -293,7 +293,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             if observer is not None:
                 observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
-                if ig is None or not inp._requires_grad:
+                if not receives(inp, ig):
                     continue
                 raw = ig
                 if ig.shape != inp._data.shape:
@@ -409,9 +409,18 @@ def _dead() -> None:
     """What a retained tensor's weak reference returns once the tensor is gone."""
 
 
-def _to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
-    """Stores ``g`` as (or adds it to) the leaf's ``.grad``; ``owned``: ``g`` is a sum the walk
-    made, seen by no one else, which becomes ``.grad`` without a copy."""
+def receives(inp: Tensor, ig) -> bool:
+    """The walk's rule for an edge: the input ``inp`` of a node is sent the gradient ``ig`` that
+    the node's VJP returned when there is one (not None) and ``inp`` requires grad; otherwise the
+    edge is skipped. The ledger and ``cr.compile``'s recorder apply this same function."""
+    return ig is not None and inp._requires_grad
+
+
+def to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
+    """The walk's rule for a leaf (or a retained tensor): stores ``g`` as (or adds it to) its
+    ``.grad``, in its dtype. ``owned``: ``g`` is an array seen by no one else (a sum the walk
+    made; in a ``cr.compile`` replay, a slot's array), which becomes ``.grad`` without a copy.
+    The replays call this same function."""
     if create_graph:
         t._grad = g if t._grad is None else t._grad + g
         return

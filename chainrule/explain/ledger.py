@@ -158,9 +158,8 @@ class _Notes:
         step = Step(t, np.array(upstream, copy=True))
         self._slots = []
         for slot, (inp, ig) in enumerate(zip(t._node.inputs, in_grads)):
-            # The engine sends nothing for None and to inputs that need no gradient.
             step.edges.append(Edge(slot, inp, None))
-            if ig is not None and inp.requires_grad:
+            if engine.receives(inp, ig):  # the engine's rule: else it sends nothing
                 self._slots.append(slot)
         self._slots.reverse()
         self.steps.append(step)

@@ -289,7 +289,8 @@ class _Recording:
         self.vjp_ops[id(node)] = _SHARED.setdefault(need, need)
         refs = [self._const(backend.ArrayMath), self._ref(upstream)]
         refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
-        out = [None if ig is None or not n else self._new(ig) for ig, n in zip(in_grads, need)]
+        # The slots the walk sends on (the engine's rule); the replay's op remembers ``need``.
+        out = [self._new(ig) if engine.receives(i, ig) else None for i, ig in zip(inputs, in_grads)]
         self.entries.append(_Entry("vjp", None, refs, out, label=node.name, op=node))
 
     def sent(self, t, to: Tensor, raw, grad, prev, total) -> None:
@@ -316,7 +317,7 @@ class _Recording:
             and self.holders.get(id(g)) == 1
         )
         refs = [self._leaf_ref(t), self._ref(g), self._const(False)]
-        self.entries.append(_Entry("leaf", engine._to_leaf, refs, key=owned, label="grad"))
+        self.entries.append(_Entry("leaf", engine.to_leaf, refs, key=owned, label="grad"))
 
     def freed(self, t: Tensor) -> None:
         # The entries keep the op (the replay copies it), and with it what its forward saved:

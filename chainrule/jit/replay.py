@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd import engine
 from chainrule.autograd.tensor import Tensor, constant
 from chainrule.jit.recording import _Entry, _Recording, _release
 from chainrule.jit.refs import (
@@ -49,13 +50,6 @@ _NEED = {True: _Need(True), False: _Need(False)}
 
 class _Unsupported(Exception):
     """The step returned something a replay cannot rebuild (the message says what)."""
-
-
-def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
-    """``engine._to_leaf`` for a gradient array that nothing else refers to: no copy needed."""
-    if g.dtype != t._data.dtype:
-        g = g.astype(t._data.dtype)
-    t._grad = constant(g) if t._grad is None else constant(t._grad._data + g)
 
 
 # ----- the replay function -----
@@ -247,7 +241,7 @@ class _SourceWriter:
         t, g = e.args[0], e.args[1]
         if isinstance(g, Slot) and g.k in self.owned:
             # A gradient array that nothing else holds becomes .grad as it is (no copy).
-            return f"{self._fn(_owned_leaf)}({self.ref(t)}, {self.ref(g)})"
+            return f"{self._fn(engine.to_leaf)}({self.ref(t)}, {self.ref(g)}, False, True)"
         return self._write_function(e)
 
     def _write_call(self, e: _Entry) -> str:
