@@ -146,14 +146,11 @@ def _symbolic(step: Step, slot: int, name: Callable[[Tensor], str]) -> list[str]
             return [f"{name(b)}·{name(a)}^({name(b)} {MINUS} 1)"]
         return [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a._data)}"]
     # The one-input elementwise ops write their derivative beside their class (ops/).
-    written = step.op.explain_scalar
+    written = None if step.op.explain is None else step.op.explain.scalar
     if written is None:
         return None
-    parts = [written.format(x=X, y=Y)]
-    if step.op.explain_numbers is not None:
-        numbers = {"x": term(x), "y": term(yv), "one_minus_y": term(1 - yv)}
-        parts.append(step.op.explain_numbers.format(**numbers))
-    return parts
+    numbers = {"x": term(x), "y": term(yv), "one_minus_y": term(1 - yv)}
+    return [written[0].format(x=X, y=Y), *(w.format(**numbers) for w in written[1:])]
 
 
 def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], str]) -> str:

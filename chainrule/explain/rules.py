@@ -84,8 +84,9 @@ def rule(step: Step, slot: int, name: Callable[[Tensor], str], lang: str = "en")
     if op == "pow" and len(ins) == 1:
         p = step.op.p
         return f"δ ⊙ {_g(p)}·{x}" + ("" if p == 2 else f"^{_g(p - 1)}")
-    if step.op.explain_prime is not None:  # an elementwise op's derivative, beside its class
-        prime, value = step.op.explain_prime
+    written = step.op.explain  # an elementwise op's derivative, written beside its class
+    if written is not None and written.prime is not None:
+        prime, value = written.prime
         return f"δ ⊙ {prime.format(x=x)},  {prime.format(x=x)} = {value.format(x=x, y=me)}"
     return None
 

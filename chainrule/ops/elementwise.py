@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend import ArrayMath, bfloat16, xp
-from chainrule.ops.base import Op, cross_saved
+from chainrule.ops.base import ExplainText, Op, cross_saved
 
 
 class _Binary(Op):
+    explain_elementwise = True
+
     def error_message(self, xs, exc):
         a, b = xs
         return (
@@ -20,7 +22,6 @@ class _Binary(Op):
 
 class Add(_Binary):
     name = "add"
-    explain_elementwise = True
     saves = ()
 
     def forward(self, a, b):
@@ -35,7 +36,6 @@ class Add(_Binary):
 
 class Sub(_Binary):
     name = "sub"
-    explain_elementwise = True
     saves = ()
 
     def forward(self, a, b):
@@ -50,7 +50,6 @@ class Sub(_Binary):
 
 class Mul(_Binary):
     name = "mul"
-    explain_elementwise = True
     saved = staticmethod(cross_saved)
 
     def forward(self, a, b):
@@ -65,7 +64,6 @@ class Mul(_Binary):
 
 class Div(_Binary):
     name = "div"
-    explain_elementwise = True
 
     def saved(self, needs):
         return (1, "y") if needs[1] else (1,)
@@ -85,7 +83,6 @@ class Pow(_Binary):
     """a ** b with both a tensor; d/da = b a^(b-1), d/db = a^b log a (0 where a == 0, as PyTorch)."""
 
     name = "pow"
-    explain_elementwise = True
 
     def forward(self, a, b):
         return a**b
@@ -198,9 +195,7 @@ class Neg(Op):
 
 class Exp(Op):
     name = "exp"
-    explain_elementwise = True
-    explain_scalar = "exp({x}) = {y}"
-    explain_prime = ("exp'({x})", "{y}")
+    explain = ExplainText(scalar=("exp({x}) = {y}",), prime=("exp'({x})", "{y}"))
     saves = ("y",)
 
     def forward(self, x):
@@ -215,10 +210,7 @@ class Exp(Op):
 
 class Log(Op):
     name = "log"
-    explain_elementwise = True
-    explain_scalar = "1/{x}"
-    explain_numbers = "1/{x}"
-    explain_prime = ("log'({x})", "1/{x}")
+    explain = ExplainText(scalar=("1/{x}", "1/{x}"), prime=("log'({x})", "1/{x}"))
     saves = (0,)
 
     def forward(self, x):
@@ -233,10 +225,9 @@ class Log(Op):
 
 class Sqrt(Op):
     name = "sqrt"
-    explain_elementwise = True
-    explain_scalar = "1/(2√{x}) = 1/(2{y})"
-    explain_numbers = "1/(2 × {y})"
-    explain_prime = ("sqrt'({x})", "1/(2{y})")
+    explain = ExplainText(
+        scalar=("1/(2√{x}) = 1/(2{y})", "1/(2 × {y})"), prime=("sqrt'({x})", "1/(2{y})")
+    )
     saves = ("y",)
 
     def forward(self, x):
@@ -253,9 +244,7 @@ class Abs(Op):
     """|x|; the gradient at 0 is 0, as in PyTorch."""
 
     name = "abs"
-    explain_elementwise = True
-    explain_scalar = "sign({x})"
-    explain_prime = ("abs'({x})", "sign({x})")
+    explain = ExplainText(scalar=("sign({x})",), prime=("abs'({x})", "sign({x})"))
     saves = (0,)
 
     def forward(self, x):
@@ -272,10 +261,7 @@ class Sin(Op):
     """sin x; d/dx = cos x."""
 
     name = "sin"
-    explain_elementwise = True
-    explain_scalar = "cos {x}"
-    explain_numbers = "cos {x}"
-    explain_prime = ("sin'({x})", "cos {x}")
+    explain = ExplainText(scalar=("cos {x}", "cos {x}"), prime=("sin'({x})", "cos {x}"))
     saves = (0,)
 
     def forward(self, x):
@@ -292,10 +278,7 @@ class Cos(Op):
     """cos x; d/dx = −sin x."""
 
     name = "cos"
-    explain_elementwise = True
-    explain_scalar = "−sin {x}"
-    explain_numbers = "−sin {x}"
-    explain_prime = ("cos'({x})", "−sin {x}")
+    explain = ExplainText(scalar=("−sin {x}", "−sin {x}"), prime=("cos'({x})", "−sin {x}"))
     saves = (0,)
 
     def forward(self, x):
@@ -329,10 +312,7 @@ class Tan(Op):
 
 class Tanh(Op):
     name = "tanh"
-    explain_elementwise = True
-    explain_scalar = "1 − {y}²"
-    explain_numbers = "1 − {y}²"
-    explain_prime = ("tanh'({x})", "1 − {y}²")
+    explain = ExplainText(scalar=("1 − {y}²", "1 − {y}²"), prime=("tanh'({x})", "1 − {y}²"))
     saves = ("y",)
 
     def forward(self, x):
@@ -360,10 +340,9 @@ class Sigmoid(Op):
     """σ(x) = 1 / (1 + e^-x); σ' = y (1 - y)."""
 
     name = "sigmoid"
-    explain_elementwise = True
-    explain_scalar = "{y}(1 − {y})"
-    explain_numbers = "{y} × {one_minus_y}"
-    explain_prime = ("σ'({x})", "{y} ⊙ (1 − {y})")
+    explain = ExplainText(
+        scalar=("{y}(1 − {y})", "{y} × {one_minus_y}"), prime=("σ'({x})", "{y} ⊙ (1 − {y})")
+    )
     saves = ("y",)
 
     def forward(self, x):
@@ -389,8 +368,7 @@ class Relu(Op):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
 
     name = "relu"
-    explain_elementwise = True
-    explain_prime = ("relu'({x})", "1 where {x} > 0, else 0")
+    explain = ExplainText(prime=("relu'({x})", "1 where {x} > 0, else 0"))
     saves = ("y",)  # y > 0 exactly where x > 0: relu_ then needs no copy of what it overwrites
 
     def forward(self, x):
@@ -441,7 +419,6 @@ class Maximum(_Binary):
     """Elementwise max(a, b); at ties each side gets half the gradient, as in PyTorch."""
 
     name = "maximum"
-    explain_elementwise = True
     saves = (0, 1)
 
     def forward(self, a, b):
@@ -460,7 +437,6 @@ class Minimum(_Binary):
     """Elementwise min(a, b); at ties each side gets half the gradient, as in PyTorch."""
 
     name = "minimum"
-    explain_elementwise = True
     saves = (0, 1)
 
     def forward(self, a, b):

@@ -76,7 +76,7 @@ def local_text(
     """The local derivative for an edge: ``∂e/∂c = d = 2``, or ``local 1`` where the tensors have
     no names; None where it is not a number or array of the input's broadcast shape."""
     y, x = step.tensor, step.op.inputs[slot]
-    if y._data.size != 1 and not step.op.explain_elementwise:  # a diagonal Jacobian: numbers
+    if y._data.size != 1 and not step.op.explained_elementwise():  # a diagonal Jacobian: numbers
         return None
     value = short(local, k)
     Y, X = name(y), name(x)

@@ -10,6 +10,7 @@ import chainrule.nn.functional as F
 from chainrule.explain import explain
 from chainrule.explain.functions import FUNCTIONS
 from chainrule.explain.parser import FUNCTIONS as ARITIES
+from chainrule.ops.base import ExplainText
 from chainrule.ops.elementwise import Sin
 
 PUBLIC = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs"]
@@ -32,9 +33,8 @@ def test_parser_accepts_exactly_the_table():
 def test_derivative_text_is_read_from_the_op_class(monkeypatch):
     """Changing Sin's attributes changes the ledger's formula and the vector rule: the texts
     have no other source."""
-    monkeypatch.setattr(Sin, "explain_scalar", "COS({x}) of {y}")
-    monkeypatch.setattr(Sin, "explain_numbers", "COS {x}")
-    monkeypatch.setattr(Sin, "explain_prime", ("SIN'({x})", "COS {x}"))
+    texts = ExplainText(scalar=("COS({x}) of {y}", "COS {x}"), prime=("SIN'({x})", "COS {x}"))
+    monkeypatch.setattr(Sin, "explain", texts)
     report = explain("sin(a)", a=0.5).report()
     assert "∂n1/∂a = COS(a) of n1 = COS 0.5 = 0.877583" in report
     vector = explain("sum(sin(v))", v=[0.5, 1.0]).report()
