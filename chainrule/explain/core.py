@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain import ledger as _ledger
 from chainrule.explain.learn import Learning, learn
 from chainrule.explain.nudge_text import nudge_lines, nudges_json
@@ -39,7 +38,7 @@ class Explanation(Trace):
     ) -> str:
         """The ledger as text: forward pass, backward pass, gradients (and forward mode seeded at
         input ``forward``, paths, numerical check)."""
-        with np.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
+        with xp.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
             return text_report(
                 self, paths=paths, numerical=numerical, h=h, one_sided=one_sided, forward=forward
             )
@@ -48,7 +47,7 @@ class Explanation(Trace):
         self, paths: bool = False, numerical: bool = False, forward: str | None = None
     ) -> dict:
         """Everything in the report as plain JSON-ready data."""
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             return json_report(self, paths=paths, numerical=numerical, forward=forward)
 
     def html(self, forward: str | None = None) -> str:
@@ -78,7 +77,7 @@ class Explanation(Trace):
         kwargs.setdefault("title", self.title)
         kwargs.setdefault("op_names", self.ops)
         kwargs.setdefault("lang", self.lang)
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.i18n import pad, plural, tr, width
 from chainrule.explain.learn_plot import plot_learning
 from chainrule.explain.local import num
@@ -41,11 +40,11 @@ class Update:
     """One step of gradient descent."""
 
     step: int  # 1, 2, ...
-    value: np.ndarray  # NAME before the step
+    value: xp.ndarray  # NAME before the step
     output: float  # the output before the step
-    gradient: np.ndarray  # ∂out/∂NAME at value, from chainrule's backward pass
-    update: np.ndarray  # −α·gradient
-    new_value: np.ndarray
+    gradient: xp.ndarray  # ∂out/∂NAME at value, from chainrule's backward pass
+    update: xp.ndarray  # −α·gradient
+    new_value: xp.ndarray
     new_output: float
 
 
@@ -113,15 +112,15 @@ def learn(ex, name: str, lr: float = 0.1, steps: int = 1) -> Learning:
     text = ex.expression.text
     run = Learning(name, ex.name(ex.output), float(lr), note=_note(ex, name), lang=lang)
     f = evaluator(ex.expression, {k: None for k in values})
-    run.curve = lambda v: f({**values, name: np.asarray(v, dtype=np.float64)})
+    run.curve = lambda v: f({**values, name: xp.asarray(v, dtype=xp.float64)})
     run.explanation = ex
     current = ex
     for k in range(1, steps + 1):
-        g = np.asarray(current.gradients[name])
+        g = xp.asarray(current.gradients[name])
         before = values[name]
         update = -lr * g
         after = before + update
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             new_out = f({**values, name: after})
         u = Update(k, before, float(current.output._data), g, update, after, new_out)
         run.updates.append(u)
@@ -139,7 +138,7 @@ def _check(ex, name: str, lr: float, steps: int) -> None:
         computed = ex.expression is not None and name in ex.expression.assigned
         key = "learn_computed" if computed else "learn_not_input"
         raise ExplainError(tr(key, lang, name=name, inputs=inputs))
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
+    if not isinstance(steps, (int, xp.integer)) or steps < 1:
         raise ExplainError(tr("learn_steps", lang, steps=steps))
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ExplainError(tr("learn_lr", lang, lr=lr))
@@ -148,9 +147,9 @@ def _check(ex, name: str, lr: float, steps: int) -> None:
 def _diverged(run: Learning, u: Update, lang: str) -> None:
     """Stops the run where the new value or the new output is not finite."""
     for what, v in ((f"new {run.name}", u.new_value), (f"new {run.out}", u.new_output)):
-        bad = ~np.isfinite(np.asarray(v, dtype=np.float64))
+        bad = ~xp.isfinite(xp.asarray(v, dtype=xp.float64))
         if bad.any():
-            value = "nan" if np.isnan(np.asarray(v)[bad]).any() else "inf"
+            value = "nan" if xp.isnan(xp.asarray(v)[bad]).any() else "inf"
             message = tr(
                 "learn_diverged",
                 lang,
@@ -191,7 +190,7 @@ def _lines(run: Learning) -> list[str]:
         )
     )
     cols = tr("learn_columns", lang, name=name, out=out).split("|")
-    if np.size(first.value) != 1:
+    if xp.size(first.value) != 1:
         lines += _blocks(run, cols)
     else:
         lines += _rows(run, cols)

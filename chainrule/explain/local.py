@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.ledger import Step
 
 MINUS = "\u2212"
@@ -22,7 +21,7 @@ def abbrev(x, minus: str = "-") -> str:
     """A value as the pictures abbreviate it, with 6 significant digits: a number, a vector of
     up to 16 numbers whole (``[2, -3]``), a small matrix by rows (``[[0.15, 0.2], [0.25, 0.3]]``),
     anything larger as its shape and first numbers (``30×784 [0.1, -0.2, 0.3, 0.05, …]``)."""
-    a = np.asarray(x)
+    a = xp.asarray(x)
     if a.size == 1:
         v = float(a.reshape(()))
         return f"{0.0 if v == 0 else v:.6g}".replace("-", minus)
@@ -37,7 +36,7 @@ def abbrev(x, minus: str = "-") -> str:
 def num(x) -> str:
     """A number with up to 6 significant digits and a true minus sign (−4); a vector as [a, b];
     a matrix or a long vector abbreviated as ``abbrev`` does."""
-    a = np.asarray(x)
+    a = xp.asarray(x)
     if a.size != 1:
         if a.ndim > 1 or a.size > SHOWN:
             return abbrev(a, MINUS)
@@ -49,7 +48,7 @@ def num(x) -> str:
 
 def fmt(x) -> str:
     """A number with up to 6 significant digits (2, 0.731059, -1.5e-07); a vector as [a, b]."""
-    a = np.asarray(x)
+    a = xp.asarray(x)
     if a.size == 1:
         v = float(a.reshape(()))
         if v == 0:
@@ -75,7 +74,7 @@ def number(v: float, digits: int = 4) -> str:
 
 def short(a, max_elements: int = 3) -> str:
     """A value in a few characters: ``6``, ``[2, −3, −3]``, ``64×10 [0.12, −0.3, 0.05, …]``."""
-    a = np.asarray(a)
+    a = xp.asarray(a)
     if a.size == 1:
         v = a.reshape(()).item()
         return number(v) if isinstance(v, float) else str(v).replace("-", MINUS)
@@ -87,7 +86,7 @@ def short(a, max_elements: int = 3) -> str:
     return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
 
 
-def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]) -> str | None:
+def formula(step: Step, slot: int, local: xp.ndarray, name: Callable[[Tensor], str]) -> str | None:
     """``∂y/∂x = <formula> = <numbers> = <value>`` for input ``slot`` of a scalar node, or None
     where the local derivative is a plain ±1 (add, sub, neg) or the op has no formula here."""
     found = derivation(step, slot, local, name)
@@ -103,7 +102,7 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
 
 
 def derivation(
-    step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]
+    step: Step, slot: int, local: xp.ndarray, name: Callable[[Tensor], str]
 ) -> tuple[str, list[str], str | None] | None:
     """The pieces of ``formula``: the head ``∂y/∂x``, the steps (the symbolic form first, then
     the numbers put in) and, for the ops whose derivative depends on a case (relu, max at a tie),
@@ -178,4 +177,4 @@ def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], 
 
 def _one(a) -> float:
     """The one number of an array of size 1, whatever its shape ((), (1,), (1, 1))."""
-    return float(np.asarray(a).reshape(()))
+    return float(xp.asarray(a).reshape(()))

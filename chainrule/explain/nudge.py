@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.evaluate import Evaluation, evaluate_into
 from chainrule.explain.i18n import tr
 from chainrule.explain.numerical import check_step
@@ -42,17 +41,17 @@ class Nudge:
 
 def nudge(ex, name: str, h: float = 1e-6) -> list[Nudge]:
     """Nudges every element (the first ``MAX_ROWS``) of node ``name`` by ±h."""
-    if not (h > 0 and np.isfinite(h)):
+    if not (h > 0 and xp.isfinite(h)):
         raise ExplainError(f"--h must be a positive step, got {h}")
     t, index = _find(ex, name)
     grad = ex.gradients[name] if t._node is None else ex.ledger.grad(t)
-    grad = np.zeros_like(t._data) if grad is None else np.asarray(grad)
+    grad = xp.zeros_like(t._data) if grad is None else xp.asarray(grad)
     rows = []
-    data = np.asarray(t._data, dtype=np.float64)
+    data = xp.asarray(t._data, dtype=xp.float64)
     check_step(h, {name: data})  # the step's rule is the numerical check's
     # The nudge is added to the node where it is made, so the point moved is a delta of zeros.
-    delta = np.zeros_like(data)
-    with np.errstate(all="ignore"):
+    delta = xp.zeros_like(data)
+    with xp.errstate(all="ignore"):
         diffs = central_differences(lambda d: _output(ex, name, index, d), delta, h)
         for k, (i, up, down, slope) in enumerate(diffs):
             label = name if data.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
@@ -74,17 +73,17 @@ def _find(ex, name: str) -> tuple[Tensor, int | None]:
     raise ExplainError(tr("nudge_unknown", ex.lang, name=name, nodes=nodes))
 
 
-def _output(ex, name: str, index: int | None, delta: np.ndarray) -> float:
+def _output(ex, name: str, index: int | None, delta: xp.ndarray) -> float:
     """The output with node ``name`` moved by ``delta``; every input requires grad, as in
     ``explain``, so that the evaluation makes the same nodes in the same order."""
     env = {}
     for k, t in {**ex.inputs, **ex.fixed}.items():
         v = t._data + delta if (index is None and k == name) else t._data
-        env[k] = tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+        env[k] = tensor(xp.asarray(v, dtype=xp.float64), requires_grad=True)
     out = Evaluation(None)
     if index is not None:
         out.nudge = {index: delta}
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         evaluate_into(ex.expression, env, out)
     r = out.result
-    return float(np.asarray(r._data if isinstance(r, Tensor) else r).reshape(()))
+    return float(xp.asarray(r._data if isinstance(r, Tensor) else r).reshape(()))

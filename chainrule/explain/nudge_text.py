@@ -4,8 +4,7 @@ beside backprop's derivative."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
 from chainrule.explain.local import num
 from chainrule.explain.nudge import MAX_ROWS, nudge
@@ -16,7 +15,7 @@ def nudge_lines(ex, names: list[str], h: float) -> list[str]:
     """The nudges of ``names`` as text: a line per scalar node (``J goes 33 → 33.003``) and a
     table of every element with its slope beside backprop's derivative."""
     out, lang = ex.name(ex.output), ex.lang
-    base = float(np.asarray(ex.output._data).reshape(()))
+    base = float(xp.asarray(ex.output._data).reshape(()))
     lines = [tr("nudge_head", lang, h=f"{h:g}", out=out)]
     rows = [tr("nudge_columns", lang, out=out).split("|")]
     said = []

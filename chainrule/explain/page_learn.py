@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
 from chainrule.explain.local import num
 from chainrule.explain.trace import trace_expression
@@ -28,7 +27,7 @@ def learn_steps(builder, run, step_class) -> Iterator:
     before = ex
     for u in run.updates:
         values[name] = u.new_value
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             after = trace_expression(ex.expression.text, values, {}, seed=ex.seed, lang=lang)
         # Each node: its value before → after the update, and its gradient at the values
         # before (the backward pass that gave this update). The same expression gives the same

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
 from chainrule.explain.i18n import pad, plural, tr, width
@@ -62,7 +61,7 @@ def text_report(
     square = _square(ex)
     if square is not None:  # the texts' ½·error²: say why their numbers are half of these
         lines += ["", tr("square_note", lang, inner=square)]
-    if not all(np.isfinite(t._data).all() for t in ex.forward):
+    if not all(xp.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
             tr("nonfinite", lang),
@@ -119,8 +118,8 @@ def _forward_lines(ex: Trace, fp: ForwardPass) -> list[str]:
         lines += [f"       {why}" for why in whys]
     root, tan = ex.name(ex.output), fp.tangent(ex.output)
     name, index = parse_wrt(b, ex.inputs)
-    bp = np.asarray(ex.gradients[name])[index]
-    same = np.allclose(tan, bp, rtol=1e-9, atol=1e-12)
+    bp = xp.asarray(ex.gradients[name])[index]
+    same = xp.allclose(tan, bp, rtol=1e-9, atol=1e-12)
     verdict = tr("equal" if same else "different", lang)
     lines.append(tr("fm_check", lang, root=root, b=b, fm=num(tan), bp=num(bp), verdict=verdict))
     c = ex.cost()
@@ -148,7 +147,7 @@ def tangent_text(ex: Trace, fp: ForwardPass, step: TangentStep) -> str:
         return f"{head} = {num(step.tangent)} (does not depend on {b})"
     back = ex.ledger.step_of(t)
     symbolic, numbers = [], []
-    scalar = all(np.size(x.tangent) == 1 for x in step.terms) and np.size(step.tangent) == 1
+    scalar = all(xp.size(x.tangent) == 1 for x in step.terms) and xp.size(step.tangent) == 1
     for x in step.terms:
         src = ex.name(x.source)
         local = ex.ledger.local(back, x.slot) if back is not None else None
@@ -156,7 +155,7 @@ def tangent_text(ex: Trace, fp: ForwardPass, step: TangentStep) -> str:
         # The seeded input's own term is the local alone (its tangent is the seed, 1).
         symbolic.append(head if direct else f"∂{me}/∂{src}·∂{src}/∂{b}")
         one = len(step.terms) == 1  # a lone term needs no parentheses: = −1, not = (−1)
-        if scalar and local is not None and np.size(local) == 1 and not direct:
+        if scalar and local is not None and xp.size(local) == 1 and not direct:
             numbers.append(f"{term(local)} × {term(x.tangent)}")
         else:
             numbers.append(num(x.value) if one else term(x.value))
@@ -202,7 +201,7 @@ def _path_lines(ex: Trace, root: str) -> list[str]:
             lines.append(tr("paths_more", lang, more=len(ps) - MAX_LISTED, all=len(ps)))
         total = summary.total(t)
         bp = ex.gradients[name]
-        ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
+        ok = total is not None and xp.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
         sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
         if len(ps) > MAX_LISTED:
             sums += " + …"
@@ -220,7 +219,7 @@ def _path_lines(ex: Trace, root: str) -> list[str]:
     return lines
 
 
-def _factor(j: np.ndarray) -> str:
+def _factor(j: xp.ndarray) -> str:
     """A local Jacobian, compactly: a number, a row vector, a diagonal, or its shape."""
     rows, cols = j.shape
     if j.size == 1:
@@ -229,8 +228,8 @@ def _factor(j: np.ndarray) -> str:
         return fmt(j[0])
     if cols == 1:
         return fmt(j[:, 0]) + "ᵀ"
-    if rows == cols and np.array_equal(j, np.diag(np.diag(j))):
-        return f"diag{fmt(np.diag(j))}"
+    if rows == cols and xp.array_equal(j, xp.diag(xp.diag(j))):
+        return f"diag{fmt(xp.diag(j))}"
     return f"J({rows}×{cols})"
 
 
@@ -272,7 +271,7 @@ def _full(x: float) -> str:
 
 
 def _jsonable(x):
-    a = np.asarray(x, dtype=np.float64)
+    a = xp.asarray(x, dtype=xp.float64)
     if a.ndim == 0:
         v = float(a)
         return v if math.isfinite(v) else str(v)
@@ -403,7 +402,7 @@ def _forward_json(ex: Trace, fp: ForwardPass) -> dict:
     return {
         "wrt": fp.wrt,
         "tangents": tangents,
-        "backpropagated": _jsonable(np.asarray(ex.gradients[name])[index]),
+        "backpropagated": _jsonable(xp.asarray(ex.gradients[name])[index]),
         "cost": {
             "forward": {"passes": c.inputs, "local_products": c.forward_products},
             "reverse": {"passes": 1, "local_products": c.reverse_products},

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
 
@@ -117,7 +116,7 @@ def _g(p: float) -> str:
     return f"{float(p):g}".replace("-", MINUS)
 
 
-def shape_text(a: np.ndarray, lang: str = "en") -> str:
+def shape_text(a: xp.ndarray, lang: str = "en") -> str:
     """``2×3`` for a matrix, ``2`` for a vector, ``scalar`` for one number."""
-    s = np.shape(a)
+    s = xp.shape(a)
     return tr("scalar", lang) if not s else "×".join(map(str, s))

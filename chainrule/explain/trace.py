@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.bindings import Filled, parse_bindings
 from chainrule.explain.evaluate import Evaluation, evaluate
 from chainrule.explain.forward_mode import Cost, ForwardPass, cost, forward_pass
@@ -44,7 +43,7 @@ class Trace:
     names: dict[int, str]
     texts: dict[int, str]
     ledger: Ledger
-    gradients: dict[str, np.ndarray]
+    gradients: dict[str, xp.ndarray]
 
     @property
     def title(self) -> str:
@@ -79,7 +78,7 @@ class Trace:
     def forward_mode(self, wrt: str) -> ForwardPass:
         """Forward mode seeded at input ``wrt`` (``"b"``, or ``"w[0]"`` for one element of a
         vector): the tangent of every node and the terms each sums (a ``ForwardPass``)."""
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             return forward_pass(self.forward, self.inputs, wrt)
 
     def cost(self) -> Cost:
@@ -88,18 +87,18 @@ class Trace:
         edges = sum(e.contribution is not None for s in self.ledger.steps for e in s.edges)
         return cost(self.forward, self.inputs, edges)
 
-    def numerical(self, eps: float = 1e-6) -> dict[str, np.ndarray]:
+    def numerical(self, eps: float = 1e-6) -> dict[str, xp.ndarray]:
         """Central-difference estimates (f(x+h) - f(x-h)) / 2h of d(output)/d(input), per element."""
         base = {k: v._data for k, v in self.inputs.items()}
         f = evaluator(self.expression, self.inputs)
         out = {}
         for name, x in base.items():
-            g = np.zeros_like(x)
+            g = xp.zeros_like(x)
 
-            def f_of(moved: np.ndarray, name: str = name) -> float:
+            def f_of(moved: xp.ndarray, name: str = name) -> float:
                 return f({**base, name: moved})
 
-            with np.errstate(all="ignore"):
+            with xp.errstate(all="ignore"):
                 for i, _, _, slope in central_differences(f_of, x.copy(), eps):
                     g[i] = slope
             out[name] = g
@@ -114,7 +113,7 @@ class Trace:
                 "chainrule.gradcheck on the function instead"
             )
         base = {k: v._data for k, v in self.inputs.items()}
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             notes = special_points(self.ledger.steps, self.name, h)
         f = evaluator(self.expression, self.inputs)
         return numerical_check(f, base, self.gradients, notes, h, one_sided)
@@ -176,7 +175,7 @@ def trace_expression(
         )
         err.kind = "not_scalar"  # --learn restates it in one line
         raise err
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         ledger = record(out, fill_grad=True)  # out.backward(retain_graph=True), recorded
     ex = _explanation(expr, inputs, ev, ledger, cls)
     ex.seed = seed
@@ -246,7 +245,7 @@ def trace_of_ledger(ledger: Ledger, cls: type[Trace] = Trace) -> Trace:
             if prefix == "x":
                 inputs[name] = t
     gradients = {
-        n: (ledger.grad(t) if ledger.grad(t) is not None else np.zeros_like(t._data))
+        n: (ledger.grad(t) if ledger.grad(t) is not None else xp.zeros_like(t._data))
         for n, t in inputs.items()
     }
     root = names[id(ledger.root)]
@@ -308,7 +307,7 @@ def _node_names(
     return out
 
 
-def _bindings(at, values, seed: int = 0) -> dict[str, np.ndarray]:
+def _bindings(at, values, seed: int = 0) -> dict[str, xp.ndarray]:
     out: dict = {}
     if isinstance(at, str):
         out.update(parse_bindings(at))
@@ -318,12 +317,12 @@ def _bindings(at, values, seed: int = 0) -> dict[str, np.ndarray]:
         if isinstance(v, Filled):
             out[k] = v
             continue
-        arr = np.asarray(v._data if isinstance(v, Tensor) else v, dtype=np.float64)
+        arr = xp.asarray(v._data if isinstance(v, Tensor) else v, dtype=xp.float64)
         if arr.ndim > 2:
             raise ExplainError(
                 f"{k}: explain takes scalars, vectors and matrices, got shape {arr.shape}"
             )
         out[k] = arr
     # Inputs given by a shape: standard normal samples, one generator for all, in the order given.
-    rng = np.random.default_rng(seed)
+    rng = xp.random.default_rng(seed)
     return {k: rng.standard_normal(v.shape) if isinstance(v, Filled) else v for k, v in out.items()}

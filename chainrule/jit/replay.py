@@ -14,10 +14,9 @@ import functools
 import re
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd import engine
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.jit.recording import _Entry, _Recording, _release
 from chainrule.jit.refs import (
     Constant,
@@ -389,7 +388,7 @@ def _template(out, rec: _Recording) -> Returned | tuple | list | dict:
         return [_template(x, rec) for x in out]
     if isinstance(out, dict):
         return {k: _template(v, rec) for k, v in out.items()}
-    if isinstance(out, np.ndarray) and id(out) in rec.slot_of:
+    if isinstance(out, xp.ndarray) and id(out) in rec.slot_of:
         return ReturnsArray(rec.slot_of[id(out)])
     if out is None or isinstance(out, (bool, int, float, str)):
         return ReturnsValue(out)
@@ -408,7 +407,7 @@ def _template_slots(t):
             yield from _template_slots(x)
 
 
-def _build(t, by_slot: dict[int, np.ndarray], inputs: list):
+def _build(t, by_slot: dict[int, xp.ndarray], inputs: list):
     """The step's result from a replay's arrays: the template ``t`` with each reference filled."""
     match t:
         case ReturnsTensor(k):

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
 from chainrule.explain.local import derivation, number, short
@@ -68,7 +67,7 @@ def role(t: Tensor, slot: int) -> str | None:
 def local_text(
     step: Step,
     slot: int,
-    local: np.ndarray,
+    local: xp.ndarray,
     name: Callable[[Tensor], str | None],
     k: int,
     lang: str = "en",
