@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
-import numpy as np
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.engine import grad as _grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.errors import GradcheckError
 
 
@@ -17,23 +17,52 @@ def _outputs(fn, inputs) -> list[Tensor]:
     return [out] if isinstance(out, Tensor) else list(out)
 
 
+def central_differences(
+    f: Callable[[xp.ndarray], Any], x: xp.ndarray, eps: float, base: Any = None
+) -> Iterator[tuple[tuple[int, ...], Any, Any, Any]]:
+    """The difference quotients of ``f`` at the array ``x``, one element at a time in C order:
+    the one place chainrule writes a finite difference (gradcheck, explain's numerical check, its
+    nudges and ``Explanation.numerical`` all use it).
+
+    Yields ``(i, plus, minus, slope)`` for every element index ``i`` of ``x``, with
+    ``plus = f(x + eps·e_i)``, ``minus = f(x − eps·e_i)`` and the central difference
+    ``slope = (plus − minus) / 2eps``. Given ``base`` (``f(x)``, already computed), the difference
+    is one-sided instead: ``minus`` is ``base`` (f is not evaluated below x) and
+    ``slope = (plus − base) / eps``. ``f`` returns a number or a float array (then ``slope`` is
+    one per output element).
+
+    ``x`` is perturbed in place, element by element (``x.reshape(-1)`` would silently copy a
+    non-contiguous array and the perturbation would be lost), and restored before each yield, so
+    ``f`` must not keep it and a caller may stop early.
+    """
+    for i in xp.ndindex(x.shape):
+        orig = x[i]
+        x[i] = orig + eps
+        plus = f(x)
+        if base is None:
+            x[i] = orig - eps
+            minus = f(x)
+            x[i] = orig
+            yield i, plus, minus, (plus - minus) / (2 * eps)
+        else:
+            x[i] = orig
+            yield i, plus, base, (plus - base) / eps
+
+
 def numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6):
     """J[k][i] = d(output k)/d(input i) by central differences: a (out.size, in.size) array each."""
     with_grad = [i for i, x in enumerate(inputs) if x.requires_grad]
     outs = _outputs(fn, inputs)
-    jac = [[np.zeros((o._data.size, inputs[i]._data.size)) for i in with_grad] for o in outs]
+    jac = [[xp.zeros((o._data.size, inputs[i]._data.size)) for i in with_grad] for o in outs]
+    ends = xp.cumsum([0] + [o._data.size for o in outs])
+
+    def flat(_) -> xp.ndarray:  # every output as one float64 vector (the input is changed in place)
+        return xp.concatenate([o._data.astype(xp.float64).ravel() for o in _outputs(fn, inputs)])
+
     for col, i in enumerate(with_grad):
-        arr = inputs[i]._data  # perturbed in place, element by element in C order (reshape(-1)
-        # would silently copy a non-contiguous input, and the perturbation would be lost)
-        for j, at in enumerate(np.ndindex(arr.shape)):
-            orig = arr[at]
-            arr[at] = orig + eps
-            plus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            arr[at] = orig - eps
-            minus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            arr[at] = orig
+        for j, (_, _, _, slope) in enumerate(central_differences(flat, inputs[i]._data, eps)):
             for k in range(len(outs)):
-                jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
+                jac[k][col][:, j] = slope[ends[k] : ends[k + 1]]
     return jac
 
 
@@ -41,12 +70,12 @@ def analytical_jacobian(fn: Callable, inputs: Sequence[Tensor]):
     """The same Jacobians from reverse mode, one backward pass per output element."""
     with_grad = [inputs[i] for i, x in enumerate(inputs) if x.requires_grad]
     outs = _outputs(fn, inputs)
-    jac = [[np.zeros((o._data.size, x._data.size)) for x in with_grad] for o in outs]
+    jac = [[xp.zeros((o._data.size, x._data.size)) for x in with_grad] for o in outs]
     for k, o in enumerate(outs):
         if not o.requires_grad:
             continue
         for r in range(o._data.size):
-            seed = np.zeros(o._data.size, dtype=o.dtype)
+            seed = xp.zeros(o._data.size, dtype=o.dtype)
             seed[r] = 1
             gs = _grad(
                 o, with_grad, _tensor(seed.reshape(o.shape)), retain_graph=True, allow_unused=True
@@ -91,7 +120,7 @@ def gradcheck(
     if not any(x.requires_grad for x in inputs):
         raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
     for i, x in enumerate(inputs):
-        if x.requires_grad and x.dtype != np.float64:
+        if x.requires_grad and x.dtype != xp.float64:
             raise ValueError(
                 f"gradcheck: input {i} is {x.dtype}; use float64 inputs (finite differences in "
                 "float32 are too noisy to judge a gradient)"
@@ -102,10 +131,10 @@ def gradcheck(
     for k in range(len(num)):
         for col, i in enumerate(idx):
             a, n = ana[k][col], num[k][col]
-            bad = np.abs(a - n) > atol + rtol * np.abs(n)
+            bad = xp.abs(a - n) > atol + rtol * xp.abs(n)
             if bad.any():
-                r, j = np.argwhere(bad)[0]
-                elem = np.unravel_index(j, inputs[i].shape)
+                r, j = xp.argwhere(bad)[0]
+                elem = xp.unravel_index(j, inputs[i].shape)
                 raise GradcheckError(
                     f"gradcheck: Jacobian mismatch for output {k} element {r} with respect to "
                     f"input {i} element {tuple(int(e) for e in elem)}: numerical {n[r, j]:.10g}, "
@@ -119,10 +148,10 @@ def _check_zero_upstream(fn, inputs, idx) -> None:
     outs = [o for o in _outputs(fn, inputs) if o.requires_grad]
     if not outs:
         return
-    zeros = [_tensor(np.zeros_like(o._data)) for o in outs]
+    zeros = [_tensor(xp.zeros_like(o._data)) for o in outs]
     gs = _grad(outs, [inputs[i] for i in idx], zeros, allow_unused=True)
     for col, g in zip(idx, gs):
-        if g is not None and np.any(g._data != 0):
+        if g is not None and xp.any(g._data != 0):
             raise GradcheckError(
                 f"gradcheck: a zero upstream gradient gave a non-zero gradient for input {col}"
             )

@@ -10,14 +10,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
-import numpy as np
-
 from chainrule import backend
 from chainrule.autograd import tensor_math
 from chainrule.autograd.grad_mode import _GradMode, recording, state
 from chainrule.autograd.inplace import check_versions
 from chainrule.autograd.tensor import Tensor, _retained, constant
 from chainrule.autograd.views import refresh, resolve
+from chainrule.backend import xp
 from chainrule.errors import AnomalyError, user_line
 
 
@@ -122,7 +121,7 @@ def grad(
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, xp.ndarray)):
         grad_outputs = [grad_outputs] * len(outputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
@@ -143,7 +142,7 @@ def grad(
                     f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
                     "pass allow_unused=True to get None for it"
                 )
-            result.append(constant(np.zeros_like(t._data)) if materialize_grads else None)
+            result.append(constant(xp.zeros_like(t._data)) if materialize_grads else None)
         else:
             result.append(g if isinstance(g, Tensor) else constant(g))
     return tuple(result)
@@ -167,9 +166,9 @@ def _root_gradient(root: Tensor, gradient, where: str, create_graph: bool):
                 f"tensor has shape {root.shape}. Reduce it to a scalar first (e.g. loss.sum() or "
                 f".mean()), or pass gradient=<tensor of shape {root.shape}> with d(loss)/d(output)."
             )
-        g = np.ones_like(root._data)
+        g = xp.ones_like(root._data)
     else:
-        g = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient)
+        g = xp.asarray(gradient._data if isinstance(gradient, Tensor) else gradient)
         if g.shape != root.shape:
             raise RuntimeError(
                 f"{where}: the gradient has shape {g.shape} but the tensor has shape "
@@ -293,7 +292,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
             if observer is not None:
                 observer.vjp(t, g, in_grads)
             for inp, ig in zip(inputs, in_grads):
-                if ig is None or not inp._requires_grad:
+                if not receives(inp, ig):
                     continue
                 raw = ig
                 if ig.shape != inp._data.shape:
@@ -309,7 +308,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, targets, observer):
                     total = prev
                 else:  # never in place on a VJP's own result (Add gives one array to both inputs)
                     total = grads[key] = prev + ig
-                    if in_place and type(total) is np.ndarray:  # (not a NumPy scalar)
+                    if in_place and type(total) is xp.ndarray:  # (not a NumPy scalar)
                         summed.add(key)
                 if observer is not None:
                     observer.sent(t, inp, raw, ig, prev, total)
@@ -409,9 +408,18 @@ def _dead() -> None:
     """What a retained tensor's weak reference returns once the tensor is gone."""
 
 
+def receives(inp: Tensor, ig) -> bool:
+    """The walk's rule for an edge: the input ``inp`` of a node is sent the gradient ``ig`` that
+    the node's VJP returned when there is one (not None) and ``inp`` requires grad; otherwise the
+    edge is skipped. The ledger and ``cr.compile``'s recorder apply this same function."""
+    return ig is not None and inp._requires_grad
+
+
 def to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
-    """Stores ``g`` as (or adds it to) the leaf's ``.grad``; ``owned``: ``g`` is a sum the walk
-    made, seen by no one else, which becomes ``.grad`` without a copy."""
+    """The walk's rule for a leaf (or a retained tensor): stores ``g`` as (or adds it to) its
+    ``.grad``, in its dtype. ``owned``: ``g`` is an array seen by no one else (a sum the walk
+    made; in a ``cr.compile`` replay, a slot's array), which becomes ``.grad`` without a copy.
+    The replays call this same function."""
     if create_graph:
         t._grad = g if t._grad is None else t._grad + g
         return
@@ -419,14 +427,14 @@ def to_leaf(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
         g = g.astype(t._data.dtype)
     if t.grad is None:
         # A copy, so that .grad never aliases another tensor's gradient or a broadcast view.
-        t._grad = constant(g if owned else np.array(g, copy=True))
+        t._grad = constant(g if owned else xp.array(g, copy=True))
     else:
         t._grad = constant(t._grad._data + g)
 
 
 def _check_grad(node, g) -> None:
     data = g._data if isinstance(g, Tensor) else g
-    if backend.kind(data.dtype) in "fc" and not np.isfinite(data).all():
+    if backend.kind(data.dtype) in "fc" and not xp.isfinite(data).all():
         where = node.trace or "<created outside detect_anomaly>"
         raise AnomalyError(
             f"detect_anomaly: the backward of {node.name} produced NaN or Inf in an input "

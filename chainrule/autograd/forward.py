@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 
 
 def jvp(fn, primals, tangents):
@@ -27,7 +26,7 @@ def jvp(fn, primals, tangents):
     inputs = []
     for i, (p, t) in enumerate(zip(primals, tangents)):
         p = p if isinstance(p, Tensor) else Tensor(p)
-        tv = np.asarray(t._data if isinstance(t, Tensor) else t)
+        tv = xp.asarray(t._data if isinstance(t, Tensor) else t)
         if tv.shape != p.shape:
             raise ValueError(f"jvp: tangent {i} has shape {tv.shape}, primal {i} has {p.shape}")
         x = constant(p._data)
@@ -45,6 +44,6 @@ def jvp(fn, primals, tangents):
 
 
 def _split(out: Tensor) -> tuple[Tensor, Tensor]:
-    tan = out._tangent if out._tangent is not None else np.zeros_like(out._data)
+    tan = out._tangent if out._tangent is not None else xp.zeros_like(out._data)
     value = constant(out._data)
-    return value, constant(np.asarray(tan))
+    return value, constant(xp.asarray(tan))

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 
+from chainrule.cli import explain_model
 from chainrule.cli.argtypes import float_in
 
 DESCRIPTION = (
@@ -101,8 +102,6 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--svg", metavar="FILE", help="draw the graph with values and gradients (SVG)")
     p.add_argument("--png", metavar="FILE", help="draw the graph with values and gradients (PNG)")
-    from chainrule.cli import explain_model
-
     explain_model.add_arguments(p)  # --model, --data, --batch: one step of a zoo model
     p.add_argument(
         "--rankdir",
@@ -207,8 +206,6 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.viz import GraphvizNotFoundError
 
     if getattr(args, "model", None):
-        from chainrule.cli import explain_model
-
         return explain_model.run(args)
     try:
         return _run(args)
@@ -256,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
             text += "\n\n" + ex.nudge_report(args.nudge, args.h)
     print(text)
     if args.html:
-        written = _write_page(args.html, ex.html(forward=args.forward))
+        written = explain_model.write_page(args.html, ex.html(forward=args.forward))
         print(f"chainrule explain: wrote {written}", file=sys.stderr)
     for path, fmt in ((args.svg, "svg"), (args.png, "png")):
         if path:
@@ -274,7 +271,7 @@ def _learn(ex, args: argparse.Namespace) -> int:
     else:
         print(run.report())
     if args.html:  # the page: the passes at the start values, then one step per update
-        written = _write_page(args.html, run.html())
+        written = explain_model.write_page(args.html, run.html())
         print(f"chainrule explain: wrote {written}", file=sys.stderr)
     for path in (args.plot, args.png, args.svg):
         if path:
@@ -283,18 +280,6 @@ def _learn(ex, args: argparse.Namespace) -> int:
             if run.plot_note:
                 print(f"chainrule explain: note: {run.plot_note}", file=sys.stderr)
     return 0
-
-
-def _write_page(path: str, text: str) -> str:
-    """Writes the page; a path that exists must be a regular file (a FIFO would block)."""
-    from pathlib import Path
-
-    from chainrule.errors import regular_file
-
-    if Path(path).exists():
-        regular_file(path, "HTML file")
-    Path(path).write_text(text, encoding="utf-8")
-    return path
 
 
 def _expression_and_values(expression: str | None, at: list[str]) -> tuple[str, list[str]]:

@@ -57,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(ex.report())
         if args.html:
-            from chainrule.cli.explain import _write_page
-
-            written = _write_page(args.html, ex.html())
+            written = write_page(args.html, ex.html())
             print(f"chainrule explain: wrote {written}", file=sys.stderr)
         for path, fmt in ((args.svg, "svg"), (args.png, "png")):
             if path:
@@ -115,3 +113,15 @@ def explain_step(
     loss = recipe.loss(net(x), cr.tensor(labels))
     what = f"one step of {model} on {data} (batch {batch}, label {', '.join(map(str, labels))})"
     return explain_tensor(loss, modules=net, what=what)
+
+
+def write_page(path: str, text: str) -> str:
+    """Writes the page (of ``chainrule explain --html``, with or without ``--model``); a path that exists must be a regular file (a FIFO would block)."""
+    from pathlib import Path
+
+    from chainrule.errors import regular_file
+
+    if Path(path).exists():
+        regular_file(path, "HTML file")
+    Path(path).write_text(text, encoding="utf-8")
+    return path

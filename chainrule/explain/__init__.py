@@ -13,10 +13,10 @@ import sys
 import types
 
 from chainrule.explain.bindings import Filled, parse_bindings
-from chainrule.explain.core import Explanation, explain
+from chainrule.explain.core import Explanation, explain, record
 from chainrule.explain.gates import gates
 from chainrule.explain.learn import Learning, LearningDiverged, Update
-from chainrule.explain.ledger import Edge, GraphFreedError, Ledger, Step, check_graph, record
+from chainrule.explain.ledger import Edge, GraphFreedError, Ledger, Step, check_graph
 from chainrule.explain.parser import ExplainError, parse
 from chainrule.explain.paths import Path, PathSummary, enumerate_paths
 

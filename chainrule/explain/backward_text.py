@@ -4,16 +4,16 @@ and below each row the local derivative as the texts write it."""
 
 from __future__ import annotations
 
-from chainrule.explain.core import Explanation
 from chainrule.explain.i18n import pad, tr, width
 from chainrule.explain.ledger import Step
 from chainrule.explain.local import formula, num, term
 from chainrule.explain.rules import is_matrix_step, is_tensor_step, rule, shape_text
+from chainrule.explain.trace import Trace
 
 SPELLED = 4  # a local derivative of up to this many numbers is multiplied out in the row
 
 
-def step_header(ex: Explanation, step: Step) -> str:
+def step_header(ex: Trace, step: Step) -> str:
     """``n3 mul, upstream 1 (the seed: ∂n3/∂n3 = 1)``; a vector or matrix node adds its shape."""
     t = step.tensor
     me = ex.name(t)
@@ -25,7 +25,7 @@ def step_header(ex: Explanation, step: Step) -> str:
     return f"  {me} {ex.op(t)}{shape}{comma}{tr('upstream', lang)} {up}{seed}"
 
 
-def statement_line(ex: Explanation, step: Step) -> str | None:
+def statement_line(ex: Trace, step: Step) -> str | None:
     """``(8) f = num*invden``: the statement that made the node (numbered from 1)."""
     k = ex.statement_of.get(id(step.tensor))
     if k is None or ex.expression is None:
@@ -33,7 +33,7 @@ def statement_line(ex: Explanation, step: Step) -> str | None:
     return f"({k + 1}) {ex.expression.statement_text(k)}"
 
 
-def backward_lines(ex: Explanation) -> list[str]:
+def backward_lines(ex: Trace) -> list[str]:
     """One header per node, then one row per input; the rows of all nodes share column widths.
     With the statements' order, each statement's nodes follow a line naming it."""
     blocks: list[tuple[str, list[tuple[list[str], str | None]]]] = []
@@ -58,7 +58,7 @@ def backward_lines(ex: Explanation) -> list[str]:
     return lines
 
 
-def edge_rows(ex: Explanation, step: Step) -> list[tuple[list[str], str | None]]:
+def edge_rows(ex: Trace, step: Step) -> list[tuple[list[str], str | None]]:
     """The rows of one backward node, one per input: ``[→ src, local ..., contribution ...,
     running sum ...]`` and the local derivative's formula (or None). A vector or matrix node
     whose local derivative is a full Jacobian (``W @ x``, softmax) shows the texts' rule in

@@ -8,8 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.parser import FUNCTIONS, MAX_ELEMENTS, ExplainError, normalize
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -27,14 +26,14 @@ class Filled:
     shape: tuple[int, ...]
 
 
-def parse_bindings(text: str) -> dict[str, np.ndarray | Filled]:
+def parse_bindings(text: str) -> dict[str, xp.ndarray | Filled]:
     """``"a=2,b=1,w=[2,-3,-3]"`` -> ``{"a": array(2.), "b": array(1.), "w": array([2., -3., -3.])}``.
 
     Values are float64 scalars, vectors of at most ``MAX_ELEMENTS`` numbers or matrices
     (``W=[[0.1,0.2],[0.3,0.4]]``, rows of equal length); ``W:30x784`` gives a shape to fill from
     the seed (a ``Filled``).
     """
-    out: dict[str, np.ndarray | Filled] = {}
+    out: dict[str, xp.ndarray | Filled] = {}
     # Full-width punctuation (，＝［］：) and names as Python reads them (NFKC), as the parser does.
     text = unicodedata.normalize("NFKC", normalize(text))
     for start, item in _split_top(text):
@@ -99,7 +98,7 @@ def _split_top(text: str) -> list[tuple[int, str]]:
     return [(s, p) for s, p in pieces if p.strip()]
 
 
-def _parse_value(value: str, text: str, start: int) -> np.ndarray:
+def _parse_value(value: str, text: str, start: int) -> xp.ndarray:
     v = value.strip()
     if v.startswith("[[") and v.endswith("]"):
         return _matrix(v, text, start)
@@ -112,11 +111,11 @@ def _parse_value(value: str, text: str, start: int) -> np.ndarray:
                 start,
             )
         nums = [_number(p, text, start) for p in parts]
-        return np.array(nums, dtype=np.float64)
-    return np.array(_number(v, text, start), dtype=np.float64)
+        return xp.array(nums, dtype=xp.float64)
+    return xp.array(_number(v, text, start), dtype=xp.float64)
 
 
-def _matrix(v: str, text: str, start: int) -> np.ndarray:
+def _matrix(v: str, text: str, start: int) -> xp.ndarray:
     """``[[0.1,0.2],[0.3,0.4]]``: rows of equal length."""
     if v.count("[") > MAX_MATRIX + 1 or v.count(",") > 2 * MAX_MATRIX:
         raise ExplainError(f"--at: a matrix may have at most {MAX_MATRIX} numbers", text, start)
@@ -137,7 +136,7 @@ def _matrix(v: str, text: str, start: int) -> np.ndarray:
         raise ExplainError(
             f"--at: the rows of a matrix must have one length, got {lengths}", text, start
         )
-    return np.array(rows, dtype=np.float64)
+    return xp.array(rows, dtype=xp.float64)
 
 
 def _number(s: str, text: str, start: int) -> float:

@@ -1,127 +1,32 @@
 """``explain(expression, a=2, b=1)``: evaluate an expression on chainrule Tensors, run backward, and
-keep everything needed to show what happened: the forward values, the engine's backward ledger, the
-paths, a numerical check and a picture."""
+show what happened: the forward values, the engine's backward ledger, the paths, a numerical check
+and a picture.
+
+The top of explain. What is computed lives below (``chainrule.explain.trace``, ``ledger``,
+``paths``, ``forward_mode``, ``numerical``, ``nudge``); the renderers read it (``report`` for
+text and JSON, ``page``, ``nudge_text``, ``chainrule.viz`` for pictures); the classes here add
+the renderers' methods to what is computed, so that nothing below imports anything above it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-import numpy as np
-
-from chainrule.autograd.creation import tensor
-from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
-from chainrule.explain.bindings import Filled, parse_bindings
-from chainrule.explain.evaluate import Evaluation, evaluate
-from chainrule.explain.forward_mode import Cost, ForwardPass, cost, forward_pass
-from chainrule.explain.ledger import Ledger, record
-from chainrule.explain.parser import ExplainError, Expression, parse
-from chainrule.explain.paths import PathSummary, enumerate_paths
+from chainrule.backend import xp
+from chainrule.explain import ledger as _ledger
+from chainrule.explain.learn import Learning, learn
+from chainrule.explain.nudge_text import nudge_lines, nudges_json
+from chainrule.explain.page import page
+from chainrule.explain.report import json_report, text_report
+from chainrule.explain.trace import Trace, trace_expression, trace_of_ledger
 
 
-@dataclass
-class Explanation:
-    """An evaluated, differentiated expression.
-
-    ``inputs`` are the named leaves (float64, requires_grad=True); ``output`` the result, whose
-    graph is kept; ``forward`` every tensor of the graph in evaluation order (inputs first, each op
-    after its inputs); ``names`` the id shown for each (``a``, ``n3``); ``ledger`` the engine's
-    recorded backward pass; ``gradients`` each input's ``.grad`` as backward left it.
-    """
-
-    expression: Expression | None  # None for a ledger recorded from a user's program
-    inputs: dict[str, Tensor]
-    output: Tensor
-    forward: list[Tensor]
-    names: dict[int, str]
-    texts: dict[int, str]
-    ledger: Ledger
-    gradients: dict[str, np.ndarray]
-
-    @property
-    def title(self) -> str:
-        """The first line of the report: the expression (or what was recorded) and the values."""
-        from chainrule.explain.i18n import tr
-
-        what = self.expression.text.strip() if self.expression is not None else self.recorded
-        return f"{what}   {tr('at', self.lang)} {self.bindings_text()}"
-
-    recorded: str = ""  # for a ledger of a user's program: what it records
-    ops: dict[int, str] = field(default_factory=dict)  # id(tensor) -> its op as the user wrote it
-    fixed: dict[str, Tensor] = field(default_factory=dict)  # inputs held fixed (class indices)
-    statement_of: dict[int, int] = field(default_factory=dict)  # id(node) -> statement index
-    created: list[Tensor] = field(default_factory=list)  # the nodes in evaluation order
-    seed: int = 0
-    order: str = "engine"  # the order of the backward pass's steps in the report
-    lang: str = "en"
-
-    def op(self, t: Tensor) -> str:
-        """The op of a graph tensor under the name the user wrote (``dot``, ``max``); ``input``
-        for a leaf."""
-        if t._node is None:
-            return "input"
-        return self.ops.get(id(t), t._node.name)
-
-    def name(self, t: Tensor) -> str:
-        """The id of a graph tensor (``a``, ``n3``), or the value of a constant."""
-        from chainrule.explain.report import fmt
-
-        return self.names.get(id(t)) or fmt(t._data)
-
-    def paths(self) -> PathSummary:
-        """Every path from the output to each input, with products and multiplication counts."""
-        return enumerate_paths(self.ledger)
-
-    def forward_mode(self, wrt: str) -> ForwardPass:
-        """Forward mode seeded at input ``wrt`` (``"b"``, or ``"w[0]"`` for one element of a
-        vector): the tangent of every node and the terms each sums (a ``ForwardPass``)."""
-        with np.errstate(all="ignore"):
-            return forward_pass(self.forward, self.inputs, wrt)
-
-    def cost(self) -> Cost:
-        """Passes and local products of forward mode (one pass per input number) against reverse
-        mode (one backward pass) for this expression."""
-        edges = sum(e.contribution is not None for s in self.ledger.steps for e in s.edges)
-        return cost(self.forward, self.inputs, edges)
-
-    def numerical(self, eps: float = 1e-6) -> dict[str, np.ndarray]:
-        """Central-difference estimates (f(x+h) - f(x-h)) / 2h of d(output)/d(input), per element."""
-        base = {k: v._data for k, v in self.inputs.items()}
-
-        def f(values: Mapping[str, np.ndarray]) -> float:
-            env = {k: tensor(v) for k, v in values.items()}
-            with no_grad():
-                r = evaluate(self.expression, env).result
-            return float(r._data if isinstance(r, Tensor) else r)
-
-        out = {}
-        for name, x in base.items():
-            g = np.zeros_like(x)
-            for i in np.ndindex(x.shape):
-                hi, lo = x.copy(), x.copy()
-                hi[i] += eps
-                lo[i] -= eps
-                with np.errstate(all="ignore"):
-                    g[i] = (f({**base, name: hi}) - f({**base, name: lo})) / (2 * eps)
-            out[name] = g
-        return out
-
-    def numerical_check(self, h: float = 1e-6, one_sided: bool = False):
-        """The difference quotients with f(x + h) and f(x − h), the count of evaluations of f, and
-        the kinks, ties and poles within h of the point (a ``NumericalCheck``)."""
-        from chainrule.explain.numerical import evaluator, numerical_check, special_points
-
-        if self.expression is None:
-            raise ValueError(
-                "numerical check: a recorded ledger has no expression to evaluate again; use "
-                "chainrule.gradcheck on the function instead"
-            )
-        base = {k: v._data for k, v in self.inputs.items()}
-        with np.errstate(all="ignore"):
-            notes = special_points(self.ledger.steps, self.name, h)
-        f = evaluator(self.expression, self.inputs)
-        return numerical_check(f, base, self.gradients, notes, h, one_sided)
+class Explanation(Trace):
+    """A ``Trace`` (an evaluated, differentiated expression: its inputs, nodes, names and the
+    engine's ledger) with its renderings: ``report()`` (text), ``to_dict()`` (JSON),
+    ``html()`` (the step-through page), ``draw()`` (the graph picture), the nudges as text and
+    ``learn()``."""
 
     def report(
         self,
@@ -133,9 +38,7 @@ class Explanation:
     ) -> str:
         """The ledger as text: forward pass, backward pass, gradients (and forward mode seeded at
         input ``forward``, paths, numerical check)."""
-        from chainrule.explain.report import text_report
-
-        with np.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
+        with xp.errstate(all="ignore"):  # nan and inf are shown as such, not warned about
             return text_report(
                 self, paths=paths, numerical=numerical, h=h, one_sided=one_sided, forward=forward
             )
@@ -144,71 +47,38 @@ class Explanation:
         self, paths: bool = False, numerical: bool = False, forward: str | None = None
     ) -> dict:
         """Everything in the report as plain JSON-ready data."""
-        from chainrule.explain.report import json_report
-
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             return json_report(self, paths=paths, numerical=numerical, forward=forward)
 
     def html(self, forward: str | None = None) -> str:
         """One self-contained HTML page stepping through the forward pass, forward mode seeded at
         input ``forward`` (when given) and the backward pass, one node at a time."""
-        from chainrule.explain.page import page
-
         return page(self, forward=forward)
-
-    def nudge(self, name: str, h: float = 1e-6):
-        """Moves node ``name`` (an input or an intermediate) by ±h, computes what follows again,
-        and returns each element's nudged outputs and slope beside backprop's (``Nudge`` rows)."""
-        from chainrule.explain.nudge import nudge
-
-        return nudge(self, name, h)
 
     def nudge_report(self, names: list[str], h: float = 1e-6) -> str:
         """The nudges of ``names`` as text (``J goes 33 → 33.003``)."""
-        from chainrule.explain.nudge import nudge_lines
-
         return "\n".join(nudge_lines(self, list(names), h))
 
     def nudges_json(self, names: list[str], h: float = 1e-6) -> dict:
-        from chainrule.explain.nudge import nudges_json
-
         return nudges_json(self, list(names), h)
 
-    def learn(self, name: str, lr: float = 0.1, steps: int = 1):
+    def learn(self, name: str, lr: float = 0.1, steps: int = 1) -> Learning:
         """Gradient descent on input ``name``: ``steps`` updates name ← name − lr·∂out/∂name,
         each gradient from chainrule's backward pass (a ``Learning``: ``.report()``,
         ``.to_dict()``, ``.plot(path)``)."""
-        from chainrule.explain.learn import learn
-
         return learn(self, name, lr=lr, steps=steps)
 
     def draw(self, **kwargs):
         """The graph as a picture (``chainrule.viz.draw`` of the output); see its arguments."""
-        from chainrule.viz import draw
+        # Imported here, not above: chainrule.viz's own imports of explain's bottom modules run
+        # this package's __init__, which imports this module.
+        from chainrule.viz.draw import draw
 
         kwargs.setdefault("title", self.title)
         kwargs.setdefault("op_names", self.ops)
         kwargs.setdefault("lang", self.lang)
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             return draw(self.output, **kwargs)
-
-    def bindings_text(self) -> str:
-
-        from chainrule.explain.local import abbrev
-
-        both = {**self.inputs, **self.fixed}
-        return ", ".join(f"{k} = {abbrev(v._data)}" for k, v in both.items())
-
-    def set_order(self, order: str) -> None:
-        """``"engine"`` or ``"statements"``: the order in which the report lists the backward
-        steps and adds up the running sums (see ``chainrule.explain.order``)."""
-        from chainrule.explain.order import statement_order
-
-        if order not in ("engine", "statements"):
-            raise ExplainError(f"--order: expected engine or statements, got {order!r}")
-        self.order = order
-        if order == "statements":
-            self.ledger = statement_order(self)
 
 
 def explain(
@@ -239,173 +109,31 @@ def explain(
         >>> ex.gradients["b"]
         array(5.)
     """
-    expr = parse(expression)
-    bindings = _bindings(at, values, seed)
-    _check_bindings(expr, bindings)
-    # Inputs in the order the expression first uses them, float64 for exact teaching numbers.
-    inputs = {n: tensor(bindings[n], requires_grad=True) for n in expr.names}
-    for n, t in inputs.items():
-        t.name = n
-    ev: Evaluation = evaluate(expr, inputs)
-    out = ev.result
-    if not isinstance(out, Tensor) or not out.requires_grad:
-        raise ExplainError("the expression does not depend on any input: nothing to differentiate")
-    if out._data.size != 1:
-        err = ExplainError(
-            f"the expression's value has shape {out.shape}; explain differentiates one number: "
-            "wrap it in sum(...) or dot(...)",
-            expr.text,
-            0,
-            len(expr.text),
-        )
-        err.kind = "not_scalar"  # --learn restates it in one line
-        raise err
-    with np.errstate(all="ignore"):
-        ledger = record(out, fill_grad=True)  # out.backward(retain_graph=True), recorded
-    ex = _explanation(expr, inputs, ev, ledger)
-    ex.seed = seed
-    ex.set_order(order)
-    ex.lang = lang
-    return ex
+    return trace_expression(
+        expression, at, values, seed=seed, order=order, lang=lang, cls=Explanation
+    )
 
 
-def _check_bindings(expr: Expression, bindings: Mapping) -> None:
-    """Every value given is used, and every input has one."""
-    for name in bindings:
-        if name in expr.assigned and name not in expr.positions:
-            raise ExplainError(
-                f"{name} is given a value but a statement computes it: drop --at {name}=..."
-            )
-        if name not in expr.positions:
-            raise ExplainError(f"{name} is given a value but the expression does not use it")
-    for name in expr.names:
-        if name not in bindings:
-            start, end = expr.positions[name]
-            raise ExplainError(
-                f"{name} has no value: give it with --at {name}=...", expr.text, start, end
-            )
-
-
-def _explanation(expr: Expression, inputs: dict, ev: Evaluation, ledger: Ledger) -> Explanation:
-    """Names the nodes and gathers what the report needs."""
-    # An input no gradient reached (the class index k of cross_entropy(z, k)) is held fixed.
-    fixed = {n: t for n, t in inputs.items() if t.grad is None}
-    inputs = {n: t for n, t in inputs.items() if n not in fixed}
-    names: dict[int, str] = {id(t): n for n, t in {**inputs, **fixed}.items()}
-    created = _with_inner_nodes(ev, ledger)
-    for t, n in zip(created, _node_names(created, ev.assigned, set(names.values()), expr.assigned)):
-        names[id(t)] = n
-        t.name = n
-    forward = list(inputs.values()) + created
-    gradients = {n: t.grad._data for n, t in inputs.items()}
-    ex = Explanation(expr, inputs, ledger.root, forward, names, ev.texts, ledger, gradients)
-    ex.ops = {k: v for k, v in ev.ops.items() if k in names}
-    ex.fixed = fixed
-    ex.statement_of = {k: v for k, v in ev.statements.items() if k in names}
-    ex.created = ev.created
-    return ex
-
-
-def from_ledger(ledger: Ledger) -> Explanation:
+def from_ledger(ledger: _ledger.Ledger) -> Explanation:
     """An ``Explanation`` of a ledger recorded from a user's program, so that it prints the same
     report. Nodes are labelled by their ``.name`` where set; unnamed leaves are ``x1``, ``x2``, ...
     and unnamed ops ``n1``, ``n2``, ... (the tensors themselves are not renamed)."""
-    leaves = [t for t in ledger.order if t._node is None]
-    ops_ = [t for t in ledger.order if t._node is not None]
-    written = {t.name for t in ledger.order if t.name}
-    names: dict[int, str] = {}
-    inputs: dict[str, Tensor] = {}
-    for prefix, group in (("x", leaves), ("n", ops_)):
-        k = 0
-        for t in group:
-            name = t.name
-            if not name or name in inputs or name in names.values():
-                k += 1
-                while f"{prefix}{k}" in written or f"{prefix}{k}" in names.values():
-                    k += 1
-                name = f"{prefix}{k}"
-            names[id(t)] = name
-            if prefix == "x":
-                inputs[name] = t
-    gradients = {
-        n: (ledger.grad(t) if ledger.grad(t) is not None else np.zeros_like(t._data))
-        for n, t in inputs.items()
-    }
-    root = names[id(ledger.root)]
-    ex = Explanation(None, inputs, ledger.root, leaves + ops_, names, {}, ledger, gradients)
-    ex.recorded = f"record({root})"
-    return ex
+    return trace_of_ledger(ledger, cls=Explanation)
 
 
-def _with_inner_nodes(ev: Evaluation, ledger: Ledger) -> list[Tensor]:
-    """The nodes of the ledger in evaluation order: those the expression's operators and calls
-    made, each preceded by the nodes a composed function made inside it (``mean`` is a sum and a
-    product, ``mse`` a difference, a square and a mean), which are labelled "inside ..."."""
-    rank = {id(t): k for k, t in enumerate(ledger.order)}
-    placed: set[int] = set()
-    out: list[Tensor] = []
-    for t in ev.created:
-        if id(t) not in rank or id(t) in placed:
-            continue
-        inner, stack = [], [t]
-        while stack:
-            u = stack.pop()
-            for i in u._node.inputs:
-                if i._node is not None and id(i) in rank and id(i) not in placed:
-                    if id(i) not in ev.texts:
-                        placed.add(id(i))
-                        inner.append(i)
-                        ev.texts[id(i)] = f"inside {ev.texts[id(t)]}"
-                        ev.statements[id(i)] = ev.statements.get(id(t), 0)
-                        stack.append(i)
-        out += sorted(inner, key=lambda u: rank[id(u)])
-        placed.add(id(t))
-        out.append(t)
-    return out
+class ReportingLedger(_ledger.Ledger):
+    """A ``Ledger`` that prints itself as ``chainrule explain`` does (``str(ledger)``)."""
+
+    def report(self, paths: bool = False) -> str:
+        """The same report as ``chainrule explain``: forward pass, backward pass, gradients (and
+        paths), with the tensors' ``.name``s as labels."""
+        return from_ledger(self).report(paths=paths)
+
+    def __str__(self) -> str:
+        return self.report()
 
 
-def _node_names(
-    created: list[Tensor], assigned: dict[int, str], inputs: set[str], written: set[str]
-) -> list[str]:
-    """Display names of the created nodes, in order. A statement's node takes the statement's name;
-    a name already taken (``u = u*u; u = u*u``, or an input ``u``) becomes ``u_2``, ``u_3``, ...
-    The other nodes are ``n1``, ``n2``, ..., skipping the names the user wrote (``written``)."""
-    used = set(inputs)
-    out = []
-    k = 0
-    for t in created:
-        want = assigned.get(id(t))
-        if want is None:
-            k += 1
-            while f"n{k}" in written or f"n{k}" in used:
-                k += 1
-            name = f"n{k}"
-        else:
-            name, i = want, 1
-            while name in used:
-                i += 1
-                name = f"{want}_{i}"
-        used.add(name)
-        out.append(name)
-    return out
-
-
-def _bindings(at, values, seed: int = 0) -> dict[str, np.ndarray]:
-    out: dict = {}
-    if isinstance(at, str):
-        out.update(parse_bindings(at))
-    elif at is not None:
-        values = {**dict(at), **values}
-    for k, v in values.items():
-        if isinstance(v, Filled):
-            out[k] = v
-            continue
-        arr = np.asarray(v._data if isinstance(v, Tensor) else v, dtype=np.float64)
-        if arr.ndim > 2:
-            raise ExplainError(
-                f"{k}: explain takes scalars, vectors and matrices, got shape {arr.shape}"
-            )
-        out[k] = arr
-    # Inputs given by a shape: standard normal samples, one generator for all, in the order given.
-    rng = np.random.default_rng(seed)
-    return {k: rng.standard_normal(v.shape) if isinstance(v, Filled) else v for k, v in out.items()}
+def record(root: Tensor, seed=None, fill_grad: bool = False) -> ReportingLedger:
+    """``chainrule.explain.ledger.record`` (the engine's reverse pass from ``root``, recorded
+    step by step, the graph kept), as a ledger with a ``report()``; see its arguments."""
+    return _ledger.record(root, seed, fill_grad, cls=ReportingLedger)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-import numpy as np
-
 import chainrule.autograd.tensor_math as F
 import chainrule.functional as NF
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
+from chainrule.explain.functions import FUNCTIONS
 from chainrule.explain.parser import ExplainError, Expression
 
 Value = Tensor | float
@@ -46,7 +46,7 @@ def evaluate_into(expr: Expression, env: dict[str, Tensor], out: Evaluation) -> 
     """``evaluate`` filling ``out``; ``out.nudge`` (creation index -> h) adds h to those nodes'
     values as they are made, so that everything after them sees the nudge (``--nudge``)."""
     env = dict(env)
-    with np.errstate(all="ignore"):  # log(-1) is nan, shown as such; not a warning
+    with xp.errstate(all="ignore"):  # log(-1) is nan, shown as such; not a warning
         for k, (target, node) in enumerate(expr.statements):
             out.statement = expr.statement_text(k)
             out.index = k
@@ -107,7 +107,7 @@ def _compute(expr, node, env, out) -> Value:
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
             # Fold numbers with NumPy's float64 rules: (-8)**0.5 is nan, as for a Tensor, not a
             # Python complex number.
-            a, b = np.float64(a), np.float64(b)
+            a, b = xp.float64(a), xp.float64(b)
         _check_shapes(expr, op, a, b, out)
         if isinstance(op, ast.MatMult):
             return F.matmul(_tensor(a), b)
@@ -130,11 +130,11 @@ def _compute(expr, node, env, out) -> Value:
 
 
 def _number(v):
-    return float(v) if isinstance(v, np.floating) else v
+    return float(v) if isinstance(v, xp.floating) else v
 
 
 def _tensor(v: Value) -> Tensor:
-    return v if isinstance(v, Tensor) else constant(np.asarray(v, dtype=np.float64))
+    return v if isinstance(v, Tensor) else constant(xp.asarray(v, dtype=xp.float64))
 
 
 _SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
@@ -142,15 +142,15 @@ _SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "*
 
 def _shape_error(out: Evaluation, op: str, a, b, why: str) -> ExplainError:
     """One line: the op, both shapes and the statement."""
-    sa, sb = (tuple(np.shape(v._data if isinstance(v, Tensor) else v)) for v in (a, b))
+    sa, sb = (tuple(xp.shape(v._data if isinstance(v, Tensor) else v)) for v in (a, b))
     return ExplainError(f"{op}: shapes {sa} and {sb} {why}, in the statement {out.statement!r}")
 
 
 def _check_shapes(expr: Expression, op: ast.operator, a: Value, b: Value, out: Evaluation) -> None:
     """Refuses operands whose shapes do not fit the operator before chainrule is called."""
     sa, sb = (
-        np.shape(a._data if isinstance(a, Tensor) else a),
-        np.shape(b._data if isinstance(b, Tensor) else b),
+        xp.shape(a._data if isinstance(a, Tensor) else a),
+        xp.shape(b._data if isinstance(b, Tensor) else b),
     )
     if isinstance(op, ast.MatMult):
         if len(sa) == 0 or len(sb) == 0:
@@ -162,7 +162,7 @@ def _check_shapes(expr: Expression, op: ast.operator, a: Value, b: Value, out: E
             )
         return
     try:
-        np.broadcast_shapes(sa, sb)
+        xp.broadcast_shapes(sa, sb)
     except ValueError:
         raise _shape_error(out, _SYMBOLS[type(op)], a, b, "do not broadcast together") from None
 
@@ -182,19 +182,7 @@ def _call(expr: Expression, node: ast.Call, name: str, args: list[Value], out: E
         return F.matmul(u, v)
     if name in ("max", "min"):
         return _extremum(name, args)
-    fn = {
-        "abs": F.abs,
-        "exp": F.exp,
-        "sin": F.sin,
-        "cos": F.cos,
-        "log": F.log,
-        "sqrt": F.sqrt,
-        "tanh": F.tanh,
-        "sigmoid": F.sigmoid,
-        "relu": F.relu,
-        "sum": F.sum,
-    }[name]
-    return fn(_tensor(args[0]))
+    return FUNCTIONS[name].call(_tensor(args[0]))
 
 
 def _mse(out: Evaluation, args: list[Value]) -> Tensor:
@@ -206,7 +194,7 @@ def _mse(out: Evaluation, args: list[Value]) -> Tensor:
 
 def _cross_entropy(out: Evaluation, args: list[Value]) -> Tensor:
     z, k = _tensor(args[0]), args[1]
-    kv = np.asarray(k._data if isinstance(k, Tensor) else k)
+    kv = xp.asarray(k._data if isinstance(k, Tensor) else k)
     if z.ndim != 1 or kv.ndim != 0:
         raise _shape_error(
             out,
@@ -215,25 +203,15 @@ def _cross_entropy(out: Evaluation, args: list[Value]) -> Tensor:
             k,
             "do not fit: cross_entropy(z, k) takes a vector of scores z and one class index k",
         )
-    if kv != np.floor(kv) or not 0 <= kv < z.shape[0]:
+    if kv != xp.floor(kv) or not 0 <= kv < z.shape[0]:
         raise ExplainError(
             f"cross_entropy: the class index k must be a whole number from 0 to "
             f"{z.shape[0] - 1}, got {float(kv):g}, in the statement {out.statement!r}"
         )
-    return NF.cross_entropy(z, np.asarray(kv, dtype=np.int64))
+    return NF.cross_entropy(z, xp.asarray(kv, dtype=xp.int64))
 
 
-_TENSOR_FUNCTIONS = {
-    "mean": lambda out, a: F.mean(_tensor(a[0])),
-    "softmax": lambda out, a: F.softmax(_tensor(a[0]), -1),
-    "log_softmax": lambda out, a: F.log_softmax(_tensor(a[0]), -1),
-    "mse": _mse,
-    "cross_entropy": _cross_entropy,
-    "softplus": lambda out, a: NF.softplus(_tensor(a[0])),
-    "silu": lambda out, a: NF.silu(_tensor(a[0])),
-    "gelu": lambda out, a: NF.gelu(_tensor(a[0])),
-    "leaky_relu": lambda out, a: NF.leaky_relu(_tensor(a[0])),
-}
+_TENSOR_FUNCTIONS = {"mse": _mse, "cross_entropy": _cross_entropy}  # their arguments checked
 
 
 def _extremum(name: str, args: list):

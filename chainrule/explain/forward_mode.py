@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.parser import ExplainError
 
 
@@ -31,8 +30,8 @@ class Term:
 
     slot: int  # the input's position among the op's inputs
     source: Tensor  # the input
-    tangent: np.ndarray  # ∂source/∂b
-    value: np.ndarray  # the op's jvp with only this input's tangent: local × tangent
+    tangent: xp.ndarray  # ∂source/∂b
+    value: xp.ndarray  # the op's jvp with only this input's tangent: local × tangent
 
 
 @dataclass
@@ -40,7 +39,7 @@ class TangentStep:
     """Forward mode at one node: its tangent and the terms it is the sum of."""
 
     tensor: Tensor
-    tangent: np.ndarray  # ∂tensor/∂b, the op's jvp of all its inputs' tangents
+    tangent: xp.ndarray  # ∂tensor/∂b, the op's jvp of all its inputs' tangents
     terms: list[Term] = field(default_factory=list)  # empty: the node does not depend on b
 
 
@@ -50,11 +49,11 @@ class ForwardPass:
 
     wrt: str  # the label of the seeded input: ``b``, or ``w[1]``
     seeded: Tensor
-    seed: np.ndarray  # ∂seeded/∂b: ones at the seeded element, zeros elsewhere
+    seed: xp.ndarray  # ∂seeded/∂b: ones at the seeded element, zeros elsewhere
     steps: list[TangentStep]
-    tangents: dict[int, np.ndarray]  # id(tensor) -> ∂tensor/∂b, for every tensor of the graph
+    tangents: dict[int, xp.ndarray]  # id(tensor) -> ∂tensor/∂b, for every tensor of the graph
 
-    def tangent(self, t: Tensor) -> np.ndarray:
+    def tangent(self, t: Tensor) -> xp.ndarray:
         return self.tangents[id(t)]
 
 
@@ -101,23 +100,23 @@ def forward_pass(forward: list[Tensor], inputs: dict[str, Tensor], wrt: str) -> 
     inputs), recording every node's tangent and the terms it sums."""
     name, index = parse_wrt(wrt, inputs)
     x = inputs[name]
-    seed = np.zeros_like(x._data)
+    seed = xp.zeros_like(x._data)
     seed[index] = 1
-    tangents: dict[int, np.ndarray] = {}
+    tangents: dict[int, xp.ndarray] = {}
     depends = {id(x)}  # the tensors b reaches: only their terms can be nonzero
     steps = []
     for t in forward:
         node = t._node
         if node is None:
-            tangents[id(t)] = seed if t is x else np.zeros_like(t._data)
+            tangents[id(t)] = seed if t is x else xp.zeros_like(t._data)
             continue
         ins = node.inputs
         arrays = [i._data for i in ins]
-        tans = [tangents.get(id(i), np.zeros_like(i._data)) for i in ins]  # a constant's is 0
+        tans = [tangents.get(id(i), xp.zeros_like(i._data)) for i in ins]  # a constant's is 0
         step = TangentStep(t, _jvp(node, tans, arrays, t._data))
         for slot, i in enumerate(ins):
             if id(i) in depends:
-                only = [tv if k == slot else np.zeros_like(tv) for k, tv in enumerate(tans)]
+                only = [tv if k == slot else xp.zeros_like(tv) for k, tv in enumerate(tans)]
                 step.terms.append(Term(slot, i, tans[slot], _jvp(node, only, arrays, t._data)))
         if step.terms:
             depends.add(id(t))
@@ -127,10 +126,10 @@ def forward_pass(forward: list[Tensor], inputs: dict[str, Tensor], wrt: str) -> 
     return ForwardPass(label, x, seed, steps, tangents)
 
 
-def _jvp(node, tangents, arrays, out) -> np.ndarray:
+def _jvp(node, tangents, arrays, out) -> xp.ndarray:
     """The op's forward-mode rule, as ``cr.jvp`` applies it (broadcast to the output's shape)."""
-    tan = np.asarray(node.jvp(*tangents, *arrays, out))
-    return np.broadcast_to(tan, out.shape) if tan.shape != out.shape else tan
+    tan = xp.asarray(node.jvp(*tangents, *arrays, out))
+    return xp.broadcast_to(tan, out.shape) if tan.shape != out.shape else tan
 
 
 @dataclass

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.ledger import Ledger
-from chainrule.viz.labels import short
+from chainrule.explain.local import short
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus")
 
@@ -46,22 +45,22 @@ class Layer:
     bias_name: str | None
     weight: Tensor
     bias: Tensor | None
-    a: np.ndarray
-    z: np.ndarray
-    delta: np.ndarray
-    delta_eq: np.ndarray | None
+    a: xp.ndarray
+    z: xp.ndarray
+    delta: xp.ndarray
+    delta_eq: xp.ndarray | None
     equation: str
     activation: str | None
-    dW: np.ndarray
-    db: np.ndarray | None
-    W_grad: np.ndarray
-    b_grad: np.ndarray | None
+    dW: xp.ndarray
+    db: xp.ndarray | None
+    W_grad: xp.ndarray
+    b_grad: xp.ndarray | None
 
     def to_dict(self) -> dict:
         """Every array in full, as nested lists."""
 
         def full(x):
-            return None if x is None else np.asarray(x).tolist()
+            return None if x is None else xp.asarray(x).tolist()
 
         return {
             "name": self.name,
@@ -144,14 +143,14 @@ def _activation_after(t: Tensor, consumers) -> Tensor | None:
     return None
 
 
-def _local(ledger: Ledger, act: Tensor) -> np.ndarray | None:
+def _local(ledger: Ledger, act: Tensor) -> xp.ndarray | None:
     step = ledger.step_of(act)
     return None if step is None else ledger.local(step, 0)
 
 
 def largest_difference(x, y) -> float:
     """max |x − y|, 0 for two empty arrays."""
-    d = np.abs(np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64))
+    d = xp.abs(xp.asarray(x, dtype=xp.float64) - xp.asarray(y, dtype=xp.float64))
     return float(d.max()) if d.size else 0.0
 
 
@@ -199,4 +198,4 @@ def layer_view(layers: list[Layer]) -> list[str]:
 
 
 def _shape(a) -> str:
-    return "×".join(map(str, np.shape(a))) or "scalar"
+    return "×".join(map(str, xp.shape(a))) or "scalar"

@@ -15,11 +15,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.i18n import pad, plural, tr, width
+from chainrule.explain.learn_plot import plot_learning
 from chainrule.explain.local import num
+from chainrule.explain.numerical import evaluator
+from chainrule.explain.page import page
 from chainrule.explain.parser import ExplainError
+from chainrule.explain.report import _jsonable, _square
+from chainrule.explain.trace import trace_expression
 
 
 class LearningDiverged(ExplainError):
@@ -36,11 +40,11 @@ class Update:
     """One step of gradient descent."""
 
     step: int  # 1, 2, ...
-    value: np.ndarray  # NAME before the step
+    value: xp.ndarray  # NAME before the step
     output: float  # the output before the step
-    gradient: np.ndarray  # ∂out/∂NAME at value, from chainrule's backward pass
-    update: np.ndarray  # −α·gradient
-    new_value: np.ndarray
+    gradient: xp.ndarray  # ∂out/∂NAME at value, from chainrule's backward pass
+    update: xp.ndarray  # −α·gradient
+    new_value: xp.ndarray
     new_output: float
 
 
@@ -64,8 +68,6 @@ class Learning:
 
     def to_dict(self) -> dict:
         """The run as JSON-ready data, every array in full."""
-        from chainrule.explain.report import _jsonable
-
         return {
             "learn": self.name,
             "output": self.out,
@@ -88,15 +90,11 @@ class Learning:
     def html(self) -> str:
         """The page of the explanation it started from, its updates after the backward pass
         (one step each: gradient, update, new value, new output, every node's new value)."""
-        from chainrule.explain.page import page
-
         return page(self.explanation, learning=self)
 
     def plot(self, path: str) -> str:
         """Draws the output against NAME with the steps marked (against the step number where
         NAME is a vector or a matrix) into ``path`` (.png, .svg, .pdf); returns the path."""
-        from chainrule.explain.learn_plot import plot_learning
-
         return plot_learning(self, path)
 
 
@@ -108,31 +106,28 @@ def learn(ex, name: str, lr: float = 0.1, steps: int = 1) -> Learning:
         ExplainError: ``name`` is not an input, ``steps`` < 1 or ``lr`` is not a positive number.
         LearningDiverged: a new value or output is inf or nan (the step is named).
     """
-    from chainrule.explain.core import explain
-    from chainrule.explain.numerical import evaluator
-
     lang = ex.lang
     _check(ex, name, lr, steps)
     values = {k: t._data.copy() for k, t in {**ex.inputs, **ex.fixed}.items()}
     text = ex.expression.text
     run = Learning(name, ex.name(ex.output), float(lr), note=_note(ex, name), lang=lang)
     f = evaluator(ex.expression, {k: None for k in values})
-    run.curve = lambda v: f({**values, name: np.asarray(v, dtype=np.float64)})
+    run.curve = lambda v: f({**values, name: xp.asarray(v, dtype=xp.float64)})
     run.explanation = ex
     current = ex
     for k in range(1, steps + 1):
-        g = np.asarray(current.gradients[name])
+        g = xp.asarray(current.gradients[name])
         before = values[name]
         update = -lr * g
         after = before + update
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             new_out = f({**values, name: after})
         u = Update(k, before, float(current.output._data), g, update, after, new_out)
         run.updates.append(u)
         _diverged(run, u, lang)
         values[name] = after
         if k < steps:
-            current = explain(text, values, seed=ex.seed, lang=lang)
+            current = trace_expression(text, values, {}, seed=ex.seed, lang=lang)
     return run
 
 
@@ -143,7 +138,7 @@ def _check(ex, name: str, lr: float, steps: int) -> None:
         computed = ex.expression is not None and name in ex.expression.assigned
         key = "learn_computed" if computed else "learn_not_input"
         raise ExplainError(tr(key, lang, name=name, inputs=inputs))
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
+    if not isinstance(steps, (int, xp.integer)) or steps < 1:
         raise ExplainError(tr("learn_steps", lang, steps=steps))
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ExplainError(tr("learn_lr", lang, lr=lr))
@@ -152,9 +147,9 @@ def _check(ex, name: str, lr: float, steps: int) -> None:
 def _diverged(run: Learning, u: Update, lang: str) -> None:
     """Stops the run where the new value or the new output is not finite."""
     for what, v in ((f"new {run.name}", u.new_value), (f"new {run.out}", u.new_output)):
-        bad = ~np.isfinite(np.asarray(v, dtype=np.float64))
+        bad = ~xp.isfinite(xp.asarray(v, dtype=xp.float64))
         if bad.any():
-            value = "nan" if np.isnan(np.asarray(v)[bad]).any() else "inf"
+            value = "nan" if xp.isnan(xp.asarray(v)[bad]).any() else "inf"
             message = tr(
                 "learn_diverged",
                 lang,
@@ -169,8 +164,6 @@ def _diverged(run: Learning, u: Update, lang: str) -> None:
 
 def _note(ex, name: str) -> str | None:
     """The texts' dropped factor: where the output is a square, (...)**2."""
-    from chainrule.explain.report import _square
-
     inner = _square(ex)
     if inner is None:
         return None
@@ -197,7 +190,7 @@ def _lines(run: Learning) -> list[str]:
         )
     )
     cols = tr("learn_columns", lang, name=name, out=out).split("|")
-    if np.size(first.value) != 1:
+    if xp.size(first.value) != 1:
         lines += _blocks(run, cols)
     else:
         lines += _rows(run, cols)

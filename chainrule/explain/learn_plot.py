@@ -7,8 +7,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.i18n import plural, tr
 
 
@@ -33,7 +32,7 @@ def plot_learning(run, path: str) -> str:
         )
     fig, ax = plt.subplots(figsize=(7, 4.5))
     try:
-        if np.size(run.updates[0].value) == 1:
+        if xp.size(run.updates[0].value) == 1:
             _against_value(ax, run, lang)
         else:
             _against_step(ax, run, lang)
@@ -49,14 +48,14 @@ def plot_learning(run, path: str) -> str:
 
 def _against_value(ax, run, lang: str) -> None:
     name, out = run.name, run.out
-    xs = [float(np.asarray(u.value).reshape(())) for u in run.updates]
+    xs = [float(xp.asarray(u.value).reshape(())) for u in run.updates]
     ys = [u.output for u in run.updates]
-    xs.append(float(np.asarray(run.updates[-1].new_value).reshape(())))
+    xs.append(float(xp.asarray(run.updates[-1].new_value).reshape(())))
     ys.append(run.updates[-1].new_output)
     lo, hi = min(xs), max(xs)
     pad = (hi - lo) * 0.15 or max(abs(lo), 1.0) * 0.5
-    grid = np.linspace(lo - pad, hi + pad, 400)
-    with np.errstate(all="ignore"):
+    grid = xp.linspace(lo - pad, hi + pad, 400)
+    with xp.errstate(all="ignore"):
         curve = [run.curve(v) for v in grid]
     ax.plot(grid, curve, color="#1f77b4", label=tr("plot_curve", lang, out=out, name=name))
     ax.plot(xs, ys, "o", color="#d62728", label=tr("plot_visited", lang), zorder=3)

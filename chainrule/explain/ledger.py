@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from chainrule.autograd import engine
 from chainrule.autograd.engine import GraphFreedError  # noqa: F401  (explain re-exports it)
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import ArrayMath, sum_to
+from chainrule.backend import ArrayMath, sum_to, xp
 
 
 @dataclass
@@ -33,9 +31,9 @@ class Edge:
 
     slot: int  # the input's position among the op's inputs
     source: Tensor  # the input
-    contribution: np.ndarray | None  # None where the input takes no gradient (a constant)
-    total: np.ndarray | None = None  # the input's gradient after this contribution was added
-    previous: np.ndarray | None = None  # ... and before it (None for the first contribution)
+    contribution: xp.ndarray | None  # None where the input takes no gradient (a constant)
+    total: xp.ndarray | None = None  # the input's gradient after this contribution was added
+    previous: xp.ndarray | None = None  # ... and before it (None for the first contribution)
     arrival: int = 0  # 1 for the first contribution the input received, 2 for the second, ...
 
 
@@ -44,7 +42,7 @@ class Step:
     """The engine's work at one node of the backward pass."""
 
     tensor: Tensor  # the node's output
-    upstream: np.ndarray  # d(root)/d(tensor), as the engine passed it to vjp
+    upstream: xp.ndarray  # d(root)/d(tensor), as the engine passed it to vjp
     edges: list[Edge] = field(default_factory=list)
 
     @property
@@ -58,23 +56,13 @@ class Ledger:
     each after its inputs, as the engine sorted them; ``steps`` are in the order the engine ran."""
 
     root: Tensor
-    seed: np.ndarray
+    seed: xp.ndarray
     order: list[Tensor]
     steps: list[Step]
-    grads: dict[int, np.ndarray]  # id(tensor) -> d(root)/d(tensor), for every tensor in order
-    received: dict[int, list[np.ndarray]]  # id(tensor) -> the contributions it received, in order
+    grads: dict[int, xp.ndarray]  # id(tensor) -> d(root)/d(tensor), for every tensor in order
+    received: dict[int, list[xp.ndarray]]  # id(tensor) -> the contributions it received, in order
 
-    def report(self, paths: bool = False) -> str:
-        """The same report as ``chainrule explain``: forward pass, backward pass, gradients (and
-        paths), with the tensors' ``.name``s as labels."""
-        from chainrule.explain.core import from_ledger
-
-        return from_ledger(self).report(paths=paths)
-
-    def __str__(self) -> str:
-        return self.report()
-
-    def grad(self, t: Tensor) -> np.ndarray | None:
+    def grad(self, t: Tensor) -> xp.ndarray | None:
         """d(root)/d(t) as the engine computed it (None where no gradient reached ``t``)."""
         return self.grads.get(id(t))
 
@@ -84,24 +72,24 @@ class Ledger:
                 return s
         return None
 
-    def local(self, step: Step, slot: int) -> np.ndarray | None:
+    def local(self, step: Step, slot: int) -> xp.ndarray | None:
         """d(output)/d(input ``slot``) from the op's own ``vjp`` with an upstream of ones, in the
         broadcast shape (before it is summed back to the input's shape)."""
-        g = _vjp(step.tensor, np.ones_like(step.tensor._data))[slot]
-        return None if g is None else np.asarray(g)
+        g = _vjp(step.tensor, xp.ones_like(step.tensor._data))[slot]
+        return None if g is None else xp.asarray(g)
 
-    def jacobian(self, step: Step, slot: int) -> np.ndarray:
+    def jacobian(self, step: Step, slot: int) -> xp.ndarray:
         """The Jacobian d(output)/d(input ``slot``), shape (output size, input size), one row per
         output element, each row from the op's ``vjp`` with a one-hot upstream."""
         y = step.tensor._data
         x = step.op.inputs[slot]._data
-        rows = np.zeros((y.size, x.size), dtype=np.result_type(y.dtype, x.dtype))
+        rows = xp.zeros((y.size, x.size), dtype=xp.result_type(y.dtype, x.dtype))
         for k in range(y.size):
-            e = np.zeros(y.size, dtype=y.dtype)
+            e = xp.zeros(y.size, dtype=y.dtype)
             e[k] = 1
             g = _vjp(step.tensor, e.reshape(y.shape))[slot]
             if g is not None:
-                rows[k] = sum_to(np.asarray(g), x.shape).ravel()
+                rows[k] = sum_to(xp.asarray(g), x.shape).ravel()
         return rows
 
 
@@ -115,7 +103,9 @@ def check_graph(root: Tensor, where: str = "explain") -> None:
     engine.toposort([root], constants=True, reader=where)
 
 
-def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
+def record(
+    root: Tensor, seed=None, fill_grad: bool = False, cls: type[Ledger] | None = None
+) -> Ledger:
     """Runs chainrule's reverse pass from ``root`` and records every step of it.
 
     Args:
@@ -123,6 +113,8 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
         seed: d(loss)/d(root), of root's shape; ones when omitted.
         fill_grad: run ``root.backward(retain_graph=True)``, adding into the leaves' ``.grad`` as
             a user's backward would; otherwise ``cr.grad`` is used and no ``.grad`` is touched.
+        cls: the class of the ledger returned (``Ledger`` or a subclass; the one of
+            ``chainrule.explain.record`` adds a ``report()``).
     The graph is kept (``retain_graph=True``), so it can be read or drawn afterwards.
     """
     if not isinstance(root, Tensor):
@@ -133,7 +125,7 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
             "record: this tensor does not require grad, so it has no backward pass; create its "
             "inputs with requires_grad=True"
         )
-    seed_arr = np.ones_like(root._data) if seed is None else np.asarray(seed, dtype=root.dtype)
+    seed_arr = xp.ones_like(root._data) if seed is None else xp.asarray(seed, dtype=root.dtype)
     if seed_arr.shape != root.shape:
         raise ValueError(f"record: the seed has shape {seed_arr.shape}, the root {root.shape}")
     order = engine.toposort([root])
@@ -147,7 +139,8 @@ def record(root: Tensor, seed=None, fill_grad: bool = False) -> Ledger:
             found = engine.grad(root, order, [seed_arr], retain_graph=True, allow_unused=True)
             engine_grads = {id(t): g._data for t, g in zip(order, found) if g is not None}
     _check_against_engine(order, notes.totals, engine_grads, before if fill_grad else None)
-    return Ledger(root, seed_arr, order, notes.steps, notes.totals, notes.received)
+    cls = Ledger if cls is None else cls
+    return cls(root, seed_arr, order, notes.steps, notes.totals, notes.received)
 
 
 class _Notes:
@@ -155,17 +148,16 @@ class _Notes:
 
     def __init__(self):
         self.steps: list[Step] = []
-        self.totals: dict[int, np.ndarray] = {}
-        self.received: dict[int, list[np.ndarray]] = {}
+        self.totals: dict[int, xp.ndarray] = {}
+        self.received: dict[int, list[xp.ndarray]] = {}
         self._slots: list[int] = []  # the slots of the current step still to send a gradient
 
     def vjp(self, t: Tensor, upstream, in_grads) -> None:
-        step = Step(t, np.array(upstream, copy=True))
+        step = Step(t, xp.array(upstream, copy=True))
         self._slots = []
         for slot, (inp, ig) in enumerate(zip(t._node.inputs, in_grads)):
-            # The engine sends nothing for None and to inputs that need no gradient.
             step.edges.append(Edge(slot, inp, None))
-            if ig is not None and inp.requires_grad:
+            if engine.receives(inp, ig):  # the engine's rule: else it sends nothing
                 self._slots.append(slot)
         self._slots.reverse()
         self.steps.append(step)
@@ -201,7 +193,7 @@ def _check_against_engine(order, totals, engine_grads, before) -> None:
         if (
             mine is None
             or theirs is None
-            or not np.allclose(mine, theirs, rtol=1e-6, atol=0, equal_nan=True)
+            or not xp.allclose(mine, theirs, rtol=1e-6, atol=0, equal_nan=True)
         ):
             raise RuntimeError(
                 "explain: internal error: the recorded ledger disagrees with the engine's "

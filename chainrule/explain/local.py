@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.ledger import Step
 
 MINUS = "\u2212"
@@ -22,7 +21,7 @@ def abbrev(x, minus: str = "-") -> str:
     """A value as the pictures abbreviate it, with 6 significant digits: a number, a vector of
     up to 16 numbers whole (``[2, -3]``), a small matrix by rows (``[[0.15, 0.2], [0.25, 0.3]]``),
     anything larger as its shape and first numbers (``30×784 [0.1, -0.2, 0.3, 0.05, …]``)."""
-    a = np.asarray(x)
+    a = xp.asarray(x)
     if a.size == 1:
         v = float(a.reshape(()))
         return f"{0.0 if v == 0 else v:.6g}".replace("-", minus)
@@ -37,7 +36,7 @@ def abbrev(x, minus: str = "-") -> str:
 def num(x) -> str:
     """A number with up to 6 significant digits and a true minus sign (−4); a vector as [a, b];
     a matrix or a long vector abbreviated as ``abbrev`` does."""
-    a = np.asarray(x)
+    a = xp.asarray(x)
     if a.size != 1:
         if a.ndim > 1 or a.size > SHOWN:
             return abbrev(a, MINUS)
@@ -47,13 +46,47 @@ def num(x) -> str:
     return f"{v:.6g}".replace("-", MINUS)
 
 
+def fmt(x) -> str:
+    """A number with up to 6 significant digits (2, 0.731059, -1.5e-07); a vector as [a, b]."""
+    a = xp.asarray(x)
+    if a.size == 1:
+        v = float(a.reshape(()))
+        if v == 0:
+            v = 0.0  # no "-0"
+        return f"{v:.6g}"
+    if a.ndim > 1 or a.size > 16:  # matrices and long vectors: abbreviated, as the pictures do
+        return abbrev(a)
+    return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
+
+
 def term(x) -> str:
     """``num(x)``, in parentheses when negative, for use inside a product or a sum: ``(−4)``."""
     s = num(x)
     return f"({s})" if s.startswith(MINUS) else s
 
 
-def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]) -> str | None:
+def number(v: float, digits: int = 4) -> str:
+    """One number, ``digits`` significant digits, true minus sign, no ``-0``."""
+    v = float(v)
+    v = 0.0 if v == 0 else v
+    return f"{v:.{digits}g}".replace("-", MINUS)
+
+
+def short(a, max_elements: int = 3) -> str:
+    """A value in a few characters: ``6``, ``[2, −3, −3]``, ``64×10 [0.12, −0.3, 0.05, …]``."""
+    a = xp.asarray(a)
+    if a.size == 1:
+        v = a.reshape(()).item()
+        return number(v) if isinstance(v, float) else str(v).replace("-", MINUS)
+    flat = a.ravel()
+    nums = ", ".join(number(v, 3) for v in flat[:max_elements])
+    if a.ndim == 1 and a.size <= max_elements:
+        return f"[{nums}]"
+    more = ", …" if a.size > max_elements else ""
+    return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
+
+
+def formula(step: Step, slot: int, local: xp.ndarray, name: Callable[[Tensor], str]) -> str | None:
     """``∂y/∂x = <formula> = <numbers> = <value>`` for input ``slot`` of a scalar node, or None
     where the local derivative is a plain ±1 (add, sub, neg) or the op has no formula here."""
     found = derivation(step, slot, local, name)
@@ -69,7 +102,7 @@ def formula(step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], s
 
 
 def derivation(
-    step: Step, slot: int, local: np.ndarray, name: Callable[[Tensor], str]
+    step: Step, slot: int, local: xp.ndarray, name: Callable[[Tensor], str]
 ) -> tuple[str, list[str], str | None] | None:
     """The pieces of ``formula``: the head ``∂y/∂x``, the steps (the symbolic form first, then
     the numbers put in) and, for the ops whose derivative depends on a case (relu, max at a tie),
@@ -111,17 +144,12 @@ def _symbolic(step: Step, slot: int, name: Callable[[Tensor], str]) -> list[str]
         if slot == 0:
             return [f"{name(b)}·{name(a)}^({name(b)} {MINUS} 1)"]
         return [f"{Y}·ln {name(a)}", f"{term(yv)} × ln {term(a._data)}"]
-    table = {
-        "exp": [f"exp({X}) = {Y}"],
-        "log": [f"1/{X}", f"1/{term(x)}"],
-        "sqrt": [f"1/(2√{X}) = 1/(2{Y})", f"1/(2 × {term(yv)})"],
-        "tanh": [f"1 {MINUS} {Y}²", f"1 {MINUS} {term(yv)}²"],
-        "sigmoid": [f"{Y}(1 {MINUS} {Y})", f"{term(yv)} × {term(1 - yv)}"],
-        "sin": [f"cos {X}", f"cos {term(x)}"],
-        "cos": [f"{MINUS}sin {X}", f"{MINUS}sin {term(x)}"],
-        "abs": [f"sign({X})"],
-    }
-    return table.get(op)
+    # The one-input elementwise ops write their derivative beside their class (ops/).
+    written = None if step.op.explain is None else step.op.explain.scalar
+    if written is None:
+        return None
+    numbers = {"x": term(x), "y": term(yv), "one_minus_y": term(1 - yv)}
+    return [written[0].format(x=X, y=Y), *(w.format(**numbers) for w in written[1:])]
 
 
 def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], str]) -> str:
@@ -149,4 +177,4 @@ def _by_case(step: Step, slot: int, head: str, v: str, name: Callable[[Tensor], 
 
 def _one(a) -> float:
     """The one number of an array of size 1, whatever its shape ((), (1,), (1, 1))."""
-    return float(np.asarray(a).reshape(()))
+    return float(xp.asarray(a).reshape(()))

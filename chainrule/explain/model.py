@@ -24,10 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.core import Explanation
 from chainrule.explain.layers import Layer, find_layers, layer_view
 from chainrule.explain.ledger import Ledger, check_graph, record
@@ -68,7 +67,7 @@ class StepExplanation(Explanation):
     def report(self, layers: bool = True, **_ignored) -> str:
         """The step as text: forward pass (node, module, op, shape, value), backward pass (what
         each node sent back to each input) and, with ``layers``, the layer view."""
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             lines = [self.title, ""] + self._forward_lines() + [""] + self._backward_lines()
             lines += ["", "gradients (the engine's, what backward() puts in .grad)"]
             lines += [
@@ -87,13 +86,13 @@ class StepExplanation(Explanation):
                     "node": self.name(s.tensor),
                     "op": self.op(s.tensor),
                     "module": self.boxes.get(id(s.tensor)),
-                    "upstream": np.asarray(s.upstream).tolist(),
+                    "upstream": xp.asarray(s.upstream).tolist(),
                     "edges": [
                         {
                             "to": self.name(e.source),
                             "contribution": None
                             if e.contribution is None
-                            else np.asarray(e.contribution).tolist(),
+                            else xp.asarray(e.contribution).tolist(),
                         }
                         for e in s.edges
                     ],
@@ -101,9 +100,9 @@ class StepExplanation(Explanation):
             )
         return {
             "title": self.title,
-            "output": np.asarray(self.output._data).tolist(),
+            "output": xp.asarray(self.output._data).tolist(),
             "backward": steps,
-            "gradients": {n: np.asarray(g).tolist() for n, g in self.gradients.items()},
+            "gradients": {n: xp.asarray(g).tolist() for n, g in self.gradients.items()},
             "layers": [layer.to_dict() for layer in self.layers()],
         }
 
@@ -122,7 +121,7 @@ class StepExplanation(Explanation):
         kwargs.setdefault("lang", self.lang)
         if self.modules is not None:
             kwargs.setdefault("modules", self.modules)
-        with np.errstate(all="ignore"):
+        with xp.errstate(all="ignore"):
             return draw(self.output, **kwargs)
 
     def _where(self, t: Tensor) -> str:
@@ -186,7 +185,7 @@ def explain_tensor(
 
     if not isinstance(tensor, Tensor):
         raise TypeError(f"explain: expected a Tensor or an expression, got {type(tensor).__name__}")
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         ledger = record(tensor)
     pnames, boxes, classes = module_boxes(tensor, modules=modules, params=params)
     boxes.update(gate_boxes(modules))  # an LSTM cell's gates, run inside cr.explain.gates()

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
+from chainrule.explain.evaluate import Evaluation, evaluate_into
 from chainrule.explain.i18n import tr
 from chainrule.explain.numerical import check_step
 from chainrule.explain.parser import ExplainError
@@ -40,24 +41,23 @@ class Nudge:
 
 def nudge(ex, name: str, h: float = 1e-6) -> list[Nudge]:
     """Nudges every element (the first ``MAX_ROWS``) of node ``name`` by ±h."""
-    if not (h > 0 and np.isfinite(h)):
+    if not (h > 0 and xp.isfinite(h)):
         raise ExplainError(f"--h must be a positive step, got {h}")
     t, index = _find(ex, name)
     grad = ex.gradients[name] if t._node is None else ex.ledger.grad(t)
-    grad = np.zeros_like(t._data) if grad is None else np.asarray(grad)
+    grad = xp.zeros_like(t._data) if grad is None else xp.asarray(grad)
     rows = []
-    data = np.asarray(t._data, dtype=np.float64)
+    data = xp.asarray(t._data, dtype=xp.float64)
     check_step(h, {name: data})  # the step's rule is the numerical check's
-    for k, i in enumerate(np.ndindex(data.shape)):
-        if k == MAX_ROWS:
-            break
-        delta = np.zeros_like(data)
-        delta[i] = h
-        up, down = _output(ex, name, index, delta), _output(ex, name, index, -delta)
-        label = name if data.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
-        with np.errstate(all="ignore"):
-            slope = (up - down) / (2 * h)
-        rows.append(Nudge(label, float(data[i]), up, down, slope, float(grad[i]), data.size))
+    # The nudge is added to the node where it is made, so the point moved is a delta of zeros.
+    delta = xp.zeros_like(data)
+    with xp.errstate(all="ignore"):
+        diffs = central_differences(lambda d: _output(ex, name, index, d), delta, h)
+        for k, (i, up, down, slope) in enumerate(diffs):
+            label = name if data.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
+            rows.append(Nudge(label, float(data[i]), up, down, slope, float(grad[i]), data.size))
+            if k + 1 == MAX_ROWS:
+                break
     return rows
 
 
@@ -73,77 +73,17 @@ def _find(ex, name: str) -> tuple[Tensor, int | None]:
     raise ExplainError(tr("nudge_unknown", ex.lang, name=name, nodes=nodes))
 
 
-def _output(ex, name: str, index: int | None, delta: np.ndarray) -> float:
+def _output(ex, name: str, index: int | None, delta: xp.ndarray) -> float:
     """The output with node ``name`` moved by ``delta``; every input requires grad, as in
     ``explain``, so that the evaluation makes the same nodes in the same order."""
-    from chainrule.explain.evaluate import Evaluation, evaluate_into
-
     env = {}
     for k, t in {**ex.inputs, **ex.fixed}.items():
         v = t._data + delta if (index is None and k == name) else t._data
-        env[k] = tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+        env[k] = tensor(xp.asarray(v, dtype=xp.float64), requires_grad=True)
     out = Evaluation(None)
     if index is not None:
         out.nudge = {index: delta}
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         evaluate_into(ex.expression, env, out)
     r = out.result
-    return float(np.asarray(r._data if isinstance(r, Tensor) else r).reshape(()))
-
-
-def nudge_lines(ex, names: list[str], h: float) -> list[str]:
-    """The nudges of ``names`` as text: a line per scalar node (``J goes 33 → 33.003``) and a
-    table of every element with its slope beside backprop's derivative."""
-    from chainrule.explain.local import num
-    from chainrule.explain.report import _full, _table
-
-    out, lang = ex.name(ex.output), ex.lang
-    base = float(np.asarray(ex.output._data).reshape(()))
-    lines = [tr("nudge_head", lang, h=f"{h:g}", out=out)]
-    rows = [tr("nudge_columns", lang, out=out).split("|")]
-    said = []
-    for name in names:
-        found = nudge(ex, name, h)
-        for r in found:
-            rows.append(
-                [r.label, num(r.value), _full(r.up), _full(r.down), num(r.slope), num(r.backprop)]
-            )
-        if found[0].size > MAX_ROWS:
-            rows.append(
-                [tr("nudge_more", lang, more=found[0].size - MAX_ROWS, node=name).strip()]
-                + [""] * 5
-            )
-        if found[0].size == 1:
-            said.append(
-                tr(
-                    "nudge_line",
-                    lang,
-                    node=name,
-                    h=f"{h:g}",
-                    out=out,
-                    base=_full(base),
-                    up=_full(found[0].up),
-                )
-            )
-    return lines + [f"  {s}" for s in said] + _table(rows)
-
-
-def nudges_json(ex, names: list[str], h: float) -> dict:
-    """The nudges as JSON-ready data: name -> rows."""
-    return {
-        "h": h,
-        "nodes": {
-            name: [
-                {
-                    "element": r.label,
-                    "value": r.value,
-                    "up": r.up,
-                    "down": r.down,
-                    "slope": r.slope,
-                    "backprop": r.backprop,
-                }
-                for r in nudge(ex, name, h)
-            ]
-            for name in names
-        },
-    }
+    return float(xp.asarray(r._data if isinstance(r, Tensor) else r).reshape(()))

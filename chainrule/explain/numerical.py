@@ -15,11 +15,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from chainrule.autograd.check import central_differences
 from chainrule.autograd.creation import tensor
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 
 
 @dataclass
@@ -45,9 +45,9 @@ class NumericalCheck:
 
 
 def numerical_check(
-    f: Callable[[Mapping[str, np.ndarray]], float],
-    inputs: Mapping[str, np.ndarray],
-    gradients: Mapping[str, np.ndarray],
+    f: Callable[[Mapping[str, xp.ndarray]], float],
+    inputs: Mapping[str, xp.ndarray],
+    gradients: Mapping[str, xp.ndarray],
     notes: list[str],
     h: float = 1e-6,
     one_sided: bool = False,
@@ -58,30 +58,26 @@ def numerical_check(
     / h, one per element (and the one at the point).
     """
     check_step(h, inputs)
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         base = f(inputs)
         out = NumericalCheck(h, one_sided, base, notes=notes)
         for name, x in inputs.items():
-            for i in np.ndindex(x.shape):
-                hi, lo = x.copy(), x.copy()
-                hi[i] += h
-                lo[i] -= h
-                plus = f({**inputs, name: hi})
-                if one_sided:
-                    minus, est = base, (plus - base) / h
-                    out.evaluations += 1
-                else:
-                    minus = f({**inputs, name: lo})
-                    est = (plus - minus) / (2 * h)
-                    out.evaluations += 2
-                bp = float(np.asarray(gradients[name])[i])
+            point = xp.array(x, copy=True)  # nudged in place by central_differences
+
+            def f_of(moved: xp.ndarray, name: str = name) -> float:
+                return f({**inputs, name: moved})
+
+            at = base if one_sided else None
+            for i, plus, minus, est in central_differences(f_of, point, h, at):
+                out.evaluations += 1 if one_sided else 2
+                bp = float(xp.asarray(gradients[name])[i])
                 label = name if x.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
-                bad = not np.isclose(est, bp, rtol=1e-4, atol=1e-6)
+                bad = not xp.isclose(est, bp, rtol=1e-4, atol=1e-6)
                 out.rows.append(NumericalRow(label, plus, minus, est, bp, bool(notes) and bad))
     return out
 
 
-def check_step(h: float, values: Mapping[str, np.ndarray]) -> None:
+def check_step(h: float, values: Mapping[str, xp.ndarray]) -> None:
     """Refuses a step ``h`` that cannot measure a slope at ``values`` (name -> array, any
     shape). The rule, for every element x that is nudged: h is finite and > 0, h <= |x| + 1
     (a larger step measures a secant far from x: ``--h 1e308`` gave a NaN slope), x + h and
@@ -93,23 +89,23 @@ def check_step(h: float, values: Mapping[str, np.ndarray]) -> None:
     if not (h > 0 and math.isfinite(h)):
         raise ValueError(f"--h must be a positive step (finite, > 0), got {h}")
     for name, x in values.items():
-        x = np.asarray(x, dtype=np.float64)
-        for i in np.ndindex(x.shape):
+        x = xp.asarray(x, dtype=xp.float64)
+        for i in xp.ndindex(x.shape):
             v = float(x[i])
             label = name if x.ndim == 0 else f"{name}[{', '.join(map(str, i))}]"
-            with np.errstate(over="ignore"):
-                up, down = np.float64(v) + h, np.float64(v) - h
+            with xp.errstate(over="ignore"):
+                up, down = xp.float64(v) + h, xp.float64(v) - h
             if h > abs(v) + 1:
                 raise ValueError(
                     f"--h {h:g} is too large for {label} = {v:g}: the step may be at most "
                     f"|{label}| + 1 = {abs(v) + 1:g}"
                 )
-            if not (np.isfinite(up) and np.isfinite(down)):
+            if not (xp.isfinite(up) and xp.isfinite(down)):
                 raise ValueError(f"--h {h:g}: {label} = {v:g} moved by it overflows float64")
             if up == v or down == v:
                 raise ValueError(
                     f"--h {h:g} is too small for {label} = {v:g}: {label} ± h rounds back to "
-                    f"{v:g} in float64; the step must be at least {np.spacing(abs(v)):g}"
+                    f"{v:g} in float64; the step must be at least {xp.spacing(abs(v)):g}"
                 )
 
 
@@ -118,26 +114,26 @@ def special_points(steps, name: Callable[[Tensor], str], h: float) -> list[str]:
     notes = []
     for step in steps:
         op, y = step.op.name, step.tensor
-        ins = [np.asarray(i._data, dtype=np.float64) for i in step.op.inputs]
+        ins = [xp.asarray(i._data, dtype=xp.float64) for i in step.op.inputs]
         Y = name(y)
-        if op in ("relu", "abs") and (np.abs(ins[0]) <= h).any():
+        if op in ("relu", "abs") and (xp.abs(ins[0]) <= h).any():
             notes.append(
                 f"{Y} = {op}({name(step.op.inputs[0])}) at 0: a kink; backprop takes one side's "
                 "slope (0 for relu and abs), a central difference averages the two"
             )
-        elif op in ("maximum", "minimum") and (np.abs(ins[0] - ins[1]) <= h).any():
+        elif op in ("maximum", "minimum") and (xp.abs(ins[0] - ins[1]) <= h).any():
             a, b = (name(t) for t in step.op.inputs)
             notes.append(
                 f"{Y} = {'max' if op == 'maximum' else 'min'}({a}, {b}) at a tie: chainrule splits "
                 "the gradient 0.5/0.5, a nudge moves only the input nudged"
             )
         elif op in ("max", "min") and ins[0].size > 1:
-            top = np.sort(ins[0].ravel())
+            top = xp.sort(ins[0].ravel())
             if (op == "max" and top[-1] - top[-2] <= h) or (op == "min" and top[1] - top[0] <= h):
                 notes.append(
                     f"{Y} = {op}({name(step.op.inputs[0])}) at a tie of its largest values"
                 )
-        elif op == "div" and (np.abs(ins[1]) <= h).any():
+        elif op == "div" and (xp.abs(ins[1]) <= h).any():
             notes.append(
                 f"{Y} = {name(step.op.inputs[0])}/{name(step.op.inputs[1])} at a pole (the divisor "
                 "is 0): f jumps from −∞ to +∞ across it, so no slope exists"
@@ -152,11 +148,11 @@ def special_points(steps, name: Callable[[Tensor], str], h: float) -> list[str]:
 
 def evaluator(
     expression, inputs: Mapping[str, Tensor]
-) -> Callable[[Mapping[str, np.ndarray]], float]:
+) -> Callable[[Mapping[str, xp.ndarray]], float]:
     """f(values) for the expression, evaluated without a graph."""
     from chainrule.explain.evaluate import evaluate
 
-    def f(values: Mapping[str, np.ndarray]) -> float:
+    def f(values: Mapping[str, xp.ndarray]) -> float:
         env = {k: tensor(v) for k, v in values.items()}
         with no_grad():
             r = evaluate(expression, env).result

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.ledger import Edge, Ledger
 
 
@@ -24,8 +23,8 @@ def statement_order(ex) -> Ledger:
     ledger = ex.ledger
     rank = {id(t): k for k, t in enumerate(ex.created)}
     steps = sorted(ledger.steps, key=lambda s: -rank.get(id(s.tensor), -1))
-    totals: dict[int, np.ndarray] = {}
-    received: dict[int, list[np.ndarray]] = {}
+    totals: dict[int, xp.ndarray] = {}
+    received: dict[int, list[xp.ndarray]] = {}
     new_steps = []
     for step in steps:
         edges = []

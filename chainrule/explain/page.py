@@ -15,16 +15,15 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain import page_layout, page_svg
-from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, parse_wrt
 from chainrule.explain.i18n import tr
 from chainrule.explain.local import num, term
 from chainrule.explain.report import edge_rows, tangent_formulas, tangent_text
 from chainrule.explain.rules import is_matrix_step, rule
+from chainrule.explain.trace import Trace
 from chainrule.viz.labels import node_formula, role, short
 
 _ASSETS = Path(__file__).with_name("page_assets")
@@ -45,7 +44,7 @@ class _Step:
 
 
 def page(
-    ex: Explanation,
+    ex: Trace,
     forward: str | None = None,
     boxes: dict[int, str] | None = None,
     classes: dict[str, str] | None = None,
@@ -62,7 +61,7 @@ def page(
             backward pass, one step each.
     """
     fp = ex.forward_mode(forward) if forward is not None else None
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         b = _Builder(ex, fp, boxes or {})
         steps = b.steps(learning)
         lay = b.layout(steps)  # after the steps: nodes and labels fit the longest text they show
@@ -82,12 +81,12 @@ def page(
 
 
 def layout_of(
-    ex: Explanation, forward: str | None = None, boxes: dict[int, str] | None = None
+    ex: Trace, forward: str | None = None, boxes: dict[int, str] | None = None
 ) -> page_layout.Layout:
     """The layout ``page`` draws with: positions, the engine (``"dot"`` or ``"columns"``) and
     ``source``, the DOT text given to dot (so that a test can run dot on it and compare)."""
     fp = ex.forward_mode(forward) if forward is not None else None
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         b = _Builder(ex, fp, boxes or {})
         return b.layout(b.steps())
 
@@ -151,7 +150,7 @@ def _html(title_text: str, picture: str, data: dict, note: str, lang: str = "en"
 class _Builder:
     """Writes down the graph's nodes and edges and its state at every step, then lays it out."""
 
-    def __init__(self, ex: Explanation, fp: ForwardPass | None, boxes: dict[int, str]):
+    def __init__(self, ex: Trace, fp: ForwardPass | None, boxes: dict[int, str]):
         self.ex, self.fp, self.box_of = ex, fp, boxes
         self.tensors: list[Tensor] = []
         self.ids: dict[int, str] = {}
@@ -278,7 +277,7 @@ class _Builder:
                 continue
             formula = node_formula(t, lambda i: _written(ex, i), ex.op(t)) or ex.op(t)
             numbers = None
-            if all(np.size(i._data) <= SMALL for i in t._node.inputs):
+            if all(xp.size(i._data) <= SMALL for i in t._node.inputs):
                 numbers = node_formula(t, lambda i: term(i._data), ex.op(t))
             text = (
                 f"{me} = {formula}" + (f" = {numbers}" if numbers else "") + f" = {_num(t._data)}"
@@ -324,7 +323,7 @@ class _Builder:
             yield _Step("tangent", tr("pg_fm_node", ex.lang, me=me, b=b), lines, nid, edges=edges)
         root = ex.output
         name, index = parse_wrt(b, ex.inputs)
-        bp = np.asarray(ex.gradients[name])[index]
+        bp = xp.asarray(ex.gradients[name])[index]
         d, v, lang = f"∂{ex.name(root)}/∂{b}", num(fp.tangent(root)), ex.lang
         yield _Step(
             "tangent",
@@ -340,7 +339,7 @@ class _Builder:
     def _backward_steps(self):
         ex, ledger = self.ex, self.ex.ledger
         root = ex.name(ex.output)
-        arrived: dict[int, list[np.ndarray]] = {}
+        arrived: dict[int, list[xp.ndarray]] = {}
         rid = self.ids[id(ex.output)]
         self.state[rid]["grad"] = f"∂{root}/∂{root} = 1"
         yield _Step(
@@ -395,7 +394,7 @@ class _Builder:
         first numbers (a 30×784 weight's gradient is not read number by number)."""
         ex = self.ex
         arrays = [step.upstream, step.tensor._data] + [i._data for i in step.op.inputs]
-        if all(np.size(a) <= SMALL for a in arrays):
+        if all(xp.size(a) <= SMALL for a in arrays):
             out = []
             for row, why in edge_rows(ex, step):
                 if row[1] == tr("constant_edge", ex.lang):  # a constant: no gradient
@@ -410,7 +409,7 @@ class _Builder:
         out = []
         me, lang = ex.name(step.tensor), ex.lang
         for e in step.edges:
-            src = ex.name(e.source) if np.size(e.source._data) <= SMALL else self._label(e.source)
+            src = ex.name(e.source) if xp.size(e.source._data) <= SMALL else self._label(e.source)
             if e.contribution is None:
                 out.append([("plain", f"→ {src} {tr('pg_no_grad', lang)}")])
                 continue
@@ -428,13 +427,13 @@ class _Builder:
         """A node's name where it has one, else its value in short (a constant image)."""
         return self.ex.names.get(id(t)) or short(t._data)
 
-    def _grad_text(self, t: Tensor, got: list[np.ndarray]) -> str:
+    def _grad_text(self, t: Tensor, got: list[xp.ndarray]) -> str:
         """``∂e/∂b = 2 + 3 = 5`` once all contributions are in; ``… so far 2`` before."""
         ex = self.ex
         head = f"∂{ex.name(ex.output)}/∂{ex.name(t)}"
         total = sum(got[1:], got[0])
         complete = len(got) == len(ex.ledger.received.get(id(t), []))
-        if len(got) > 1 and all(np.size(g) == 1 for g in got):
+        if len(got) > 1 and all(xp.size(g) == 1 for g in got):
             value = " + ".join(_paren(short(g)) if k else short(g) for k, g in enumerate(got))
             value += f" = {short(total)}"
         else:
@@ -454,11 +453,11 @@ class _Builder:
         return _Step("backward", tr("pg_gradient", ex.lang), lines, edges=dict(self.last_label))
 
 
-def _written(ex: Explanation, t: Tensor) -> str:
+def _written(ex: Trace, t: Tensor) -> str:
     return ex.name(t)
 
 
-def _sent(ex: Explanation, step, e) -> list[tuple[str, str]]:
+def _sent(ex: Trace, step, e) -> list[tuple[str, str]]:
     """An edge's label for the gradient it carries back: ``local …`` and ``upstream × local =
     contribution`` for numbers, ``δ ⊙ local`` for arrays of one shape (an elementwise op); where
     the product is not elementwise (``W @ x``, linear, softmax) or is summed back to a broadcast
@@ -469,9 +468,9 @@ def _sent(ex: Explanation, step, e) -> list[tuple[str, str]]:
         return [("local", said), ("contribution", f"= {sent}")]
     local = ex.ledger.local(step, e.slot)
     label = [("local", f"{tr('pg_local_word', ex.lang)} {short(local)}")]
-    if np.size(up) == 1 and np.shape(local) == np.shape(e.contribution):  # a number × local
+    if xp.size(up) == 1 and xp.shape(local) == xp.shape(e.contribution):  # a number × local
         return label + [("contribution", f"{_paren(short(up))} × {_paren(short(local))} = {sent}")]
-    if np.shape(up) == np.shape(local) == np.shape(e.contribution):
+    if xp.shape(up) == xp.shape(local) == xp.shape(e.contribution):
         return label + [("contribution", f"{short(up)} ⊙ {short(local)} = {sent}")]
     return label + [("contribution", f"{said} = {sent}")]  # summed back to a broadcast input
 
@@ -493,7 +492,7 @@ def _bare(said: str) -> str:
 def _num(x) -> str:
     """A number or a small vector in full (``num``), a larger array in short: shape and first
     numbers."""
-    return num(x) if np.size(x) <= SMALL else short(x)
+    return num(x) if xp.size(x) <= SMALL else short(x)
 
 
 def _paren(s: str) -> str:

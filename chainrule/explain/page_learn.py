@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
-from chainrule.explain.learn import Learning
 from chainrule.explain.local import num
+from chainrule.explain.trace import trace_expression
 from chainrule.viz.labels import short
 
 
-def learn_steps(builder, run: Learning, step_class) -> Iterator:
-    """The page's steps of ``run`` (phase ``"learn"``), one per update; ``builder`` is the
+def learn_steps(builder, run, step_class) -> Iterator:
+    """The page's steps of ``run`` (a ``Learning``, phase ``"learn"``), one per update; ``builder`` is the
     page's ``_Builder`` (its node ids and node texts), ``step_class`` its ``_Step``."""
-    from chainrule.explain.core import explain
-
     ex, lang = builder.ex, builder.ex.lang
     name, out = run.name, run.out
     values = {k: t._data.copy() for k, t in {**ex.inputs, **ex.fixed}.items()}
@@ -30,8 +27,8 @@ def learn_steps(builder, run: Learning, step_class) -> Iterator:
     before = ex
     for u in run.updates:
         values[name] = u.new_value
-        with np.errstate(all="ignore"):
-            after = explain(ex.expression.text, values, seed=ex.seed, lang=lang)
+        with xp.errstate(all="ignore"):
+            after = trace_expression(ex.expression.text, values, {}, seed=ex.seed, lang=lang)
         # Each node: its value before → after the update, and its gradient at the values
         # before (the backward pass that gave this update). The same expression gives the same
         # nodes in the same order: node i of each explanation is node i of the page.

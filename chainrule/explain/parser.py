@@ -23,42 +23,17 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from chainrule.explain.functions import FIRST, MORE
+from chainrule.explain.functions import FUNCTIONS as TABLE
+
 MAX_LENGTH = 500  # characters of expression text
 MAX_DEPTH = 40  # nesting levels of the syntax tree
 MAX_ELEMENTS = 64  # elements of one vector given with --at
 
-# name -> (fewest, most) arguments
-FUNCTIONS: dict[str, tuple[int, int]] = {
-    "exp": (1, 1),
-    "log": (1, 1),
-    "sqrt": (1, 1),
-    "tanh": (1, 1),
-    "sigmoid": (1, 1),
-    "relu": (1, 1),
-    "sum": (1, 1),
-    "max": (1, 2),
-    "dot": (2, 2),
-}
-_FUNCTION_LIST = ", ".join(FUNCTIONS)
-# Added later; the one-line refusal keeps its first list (scripts match it), and the rendered error
-# names these on a line of their own.
-MORE_FUNCTIONS = {
-    "sin": (1, 1),
-    "cos": (1, 1),
-    "abs": (1, 1),
-    # Tensors: reductions, the softmax family and the losses, each reaching chainrule's own.
-    "mean": (1, 1),
-    "min": (1, 2),
-    "softmax": (1, 1),
-    "log_softmax": (1, 1),
-    "mse": (2, 2),
-    "cross_entropy": (2, 2),
-    "softplus": (1, 1),
-    "silu": (1, 1),
-    "gelu": (1, 1),
-    "leaky_relu": (1, 1),
-}
-FUNCTIONS.update(MORE_FUNCTIONS)
+# name -> (fewest, most) arguments, from the language's one table of functions
+FUNCTIONS: dict[str, tuple[int, int]] = {n: (f.fewest, f.most) for n, f in TABLE.items()}
+_FUNCTION_LIST = ", ".join(FIRST)
+MORE_FUNCTIONS = {n: (f.fewest, f.most) for n, f in MORE.items()}
 _MORE_NOTE = f"also allowed: {', '.join(MORE_FUNCTIONS)}"
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult)

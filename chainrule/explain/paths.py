@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.ledger import Ledger
 
 MAX_PATHS = 10_000
@@ -27,8 +26,8 @@ class Path:
     """One path root -> ... -> input: the tensors on it and the local derivative of each edge."""
 
     tensors: list[Tensor]
-    factors: list[np.ndarray]  # Jacobians, shape (output size, input size) of each edge
-    product: np.ndarray  # seed · J1 · J2 ..., in the input's shape
+    factors: list[xp.ndarray]  # Jacobians, shape (output size, input size) of each edge
+    product: xp.ndarray  # seed · J1 · J2 ..., in the input's shape
 
 
 @dataclass
@@ -41,7 +40,7 @@ class PathSummary:
     backprop_multiplications: int  # one per edge whose upstream is not the seed
     backprop_additions: int  # one per contribution after the first that a tensor receives
 
-    def total(self, t: Tensor) -> np.ndarray | None:
+    def total(self, t: Tensor) -> xp.ndarray | None:
         """The sum of the path products to ``t``."""
         ps = self.paths.get(id(t))
         if not ps:
@@ -55,7 +54,7 @@ class PathSummary:
 def enumerate_paths(ledger: Ledger) -> PathSummary:
     """Lists every path from the ledger's root to each leaf that requires grad."""
     steps = {id(s.tensor): s for s in ledger.steps}
-    jac_cache: dict[tuple[int, int], np.ndarray] = {}
+    jac_cache: dict[tuple[int, int], xp.ndarray] = {}
 
     def jac(step, slot):
         key = (id(step.tensor), slot)
@@ -67,7 +66,7 @@ def enumerate_paths(ledger: Ledger) -> PathSummary:
     count = 0
     seed = ledger.seed.ravel()
     # Iterative depth-first walk over edges (a value used twice by one op gives two paths).
-    stack: list[tuple[list[Tensor], list[np.ndarray]]] = [([ledger.root], [])]
+    stack: list[tuple[list[Tensor], list[xp.ndarray]]] = [([ledger.root], [])]
     while stack:
         tensors, factors = stack.pop()
         t = tensors[-1]

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from chainrule.backend import xp
 from chainrule.explain.backward_text import backward_lines, edge_rows, statement_line
-from chainrule.explain.core import Explanation
 from chainrule.explain.forward_mode import ForwardPass, TangentStep, parse_wrt
 from chainrule.explain.i18n import pad, plural, tr, width
-from chainrule.explain.local import MINUS, abbrev, formula, num, term
+from chainrule.explain.local import MINUS, fmt, formula, num, term
 from chainrule.explain.rules import is_tensor_step, rule, shape_text
+from chainrule.explain.trace import Trace
 
 __all__ = ["edge_rows", "fmt", "json_report", "text_report"]
-
-
-def fmt(x) -> str:
-    """A number with up to 6 significant digits (2, 0.731059, -1.5e-07); a vector as [a, b]."""
-    a = np.asarray(x)
-    if a.size == 1:
-        v = float(a.reshape(()))
-        if v == 0:
-            v = 0.0  # no "-0"
-        return f"{v:.6g}"
-    if a.ndim > 1 or a.size > 16:  # matrices and long vectors: abbreviated, as the pictures do
-        return abbrev(a)
-    return "[" + ", ".join(fmt(v) for v in a.ravel()) + "]"
 
 
 MAX_LISTED = 16  # paths listed per input; the rest are counted
@@ -38,7 +24,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
 
 
 def text_report(
-    ex: Explanation,
+    ex: Trace,
     paths: bool = False,
     numerical: bool = False,
     h: float = 1e-6,
@@ -75,7 +61,7 @@ def text_report(
     square = _square(ex)
     if square is not None:  # the texts' ½·error²: say why their numbers are half of these
         lines += ["", tr("square_note", lang, inner=square)]
-    if not all(np.isfinite(t._data).all() for t in ex.forward):
+    if not all(xp.isfinite(t._data).all() for t in ex.forward):
         lines += [
             "",
             tr("nonfinite", lang),
@@ -83,7 +69,7 @@ def text_report(
     return "\n".join(lines)
 
 
-def _square(ex: Explanation) -> str | None:
+def _square(ex: Trace) -> str | None:
     """The text of the base where the output is a square, ``(pred - goal)**2``, else None."""
     node = ex.output._node
     if node is None or node.name != "pow" or len(node.inputs) != 1 or node.p != 2:
@@ -91,7 +77,7 @@ def _square(ex: Explanation) -> str | None:
     return ex.texts.get(id(node.inputs[0])) or ex.name(node.inputs[0])
 
 
-def _forward_rows(ex: Explanation) -> list[list[str]]:
+def _forward_rows(ex: Trace) -> list[list[str]]:
     """The forward table; a shape column where any node is a vector or a matrix."""
     shaped = any(t._data.size != 1 for t in ex.forward)
     node, op, inputs, shape, value, expression = tr("columns", ex.lang).split("|")
@@ -109,7 +95,7 @@ def _forward_rows(ex: Explanation) -> list[list[str]]:
     return rows
 
 
-def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
+def _forward_lines(ex: Trace, fp: ForwardPass) -> list[str]:
     """The tangent of every node in evaluation order, each as the sum of its terms (local × the
     input's tangent), the check against backpropagation, and the cost of both modes."""
     b = fp.wrt
@@ -132,8 +118,8 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
         lines += [f"       {why}" for why in whys]
     root, tan = ex.name(ex.output), fp.tangent(ex.output)
     name, index = parse_wrt(b, ex.inputs)
-    bp = np.asarray(ex.gradients[name])[index]
-    same = np.allclose(tan, bp, rtol=1e-9, atol=1e-12)
+    bp = xp.asarray(ex.gradients[name])[index]
+    same = xp.allclose(tan, bp, rtol=1e-9, atol=1e-12)
     verdict = tr("equal" if same else "different", lang)
     lines.append(tr("fm_check", lang, root=root, b=b, fm=num(tan), bp=num(bp), verdict=verdict))
     c = ex.cost()
@@ -152,7 +138,7 @@ def _forward_lines(ex: Explanation, fp: ForwardPass) -> list[str]:
     return lines
 
 
-def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
+def tangent_text(ex: Trace, fp: ForwardPass, step: TangentStep) -> str:
     """``∂e/∂b = ∂e/∂c·∂c/∂b + ∂e/∂d·∂d/∂b = 2 × 1 + 3 × 1 = 5`` for one node."""
     t, b = step.tensor, fp.wrt
     me = ex.name(t)
@@ -161,7 +147,7 @@ def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
         return f"{head} = {num(step.tangent)} (does not depend on {b})"
     back = ex.ledger.step_of(t)
     symbolic, numbers = [], []
-    scalar = all(np.size(x.tangent) == 1 for x in step.terms) and np.size(step.tangent) == 1
+    scalar = all(xp.size(x.tangent) == 1 for x in step.terms) and xp.size(step.tangent) == 1
     for x in step.terms:
         src = ex.name(x.source)
         local = ex.ledger.local(back, x.slot) if back is not None else None
@@ -169,7 +155,7 @@ def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
         # The seeded input's own term is the local alone (its tangent is the seed, 1).
         symbolic.append(head if direct else f"∂{me}/∂{src}·∂{src}/∂{b}")
         one = len(step.terms) == 1  # a lone term needs no parentheses: = −1, not = (−1)
-        if scalar and local is not None and np.size(local) == 1 and not direct:
+        if scalar and local is not None and xp.size(local) == 1 and not direct:
             numbers.append(f"{term(local)} × {term(x.tangent)}")
         else:
             numbers.append(num(x.value) if one else term(x.value))
@@ -184,7 +170,7 @@ def tangent_text(ex: Explanation, fp: ForwardPass, step: TangentStep) -> str:
     return " = ".join(parts)
 
 
-def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
+def tangent_formulas(ex: Trace, step: TangentStep) -> list[str]:
     """The local derivatives' formulas (∂e/∂c = d = 2) of the terms, as the backward ledger
     writes them."""
     back = ex.ledger.step_of(step.tensor)
@@ -199,7 +185,7 @@ def tangent_formulas(ex: Explanation, step: TangentStep) -> list[str]:
     return out
 
 
-def _path_lines(ex: Explanation, root: str) -> list[str]:
+def _path_lines(ex: Trace, root: str) -> list[str]:
     summary = ex.paths()
     lang = ex.lang
     lines = [tr("paths_head", lang, root=root)]
@@ -215,7 +201,7 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
             lines.append(tr("paths_more", lang, more=len(ps) - MAX_LISTED, all=len(ps)))
         total = summary.total(t)
         bp = ex.gradients[name]
-        ok = total is not None and np.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
+        ok = total is not None and xp.allclose(total, bp, rtol=1e-9, atol=1e-12, equal_nan=True)
         sums = " + ".join(fmt(p.product) for p in ps[:MAX_LISTED])
         if len(ps) > MAX_LISTED:
             sums += " + …"
@@ -233,7 +219,7 @@ def _path_lines(ex: Explanation, root: str) -> list[str]:
     return lines
 
 
-def _factor(j: np.ndarray) -> str:
+def _factor(j: xp.ndarray) -> str:
     """A local Jacobian, compactly: a number, a row vector, a diagonal, or its shape."""
     rows, cols = j.shape
     if j.size == 1:
@@ -242,8 +228,8 @@ def _factor(j: np.ndarray) -> str:
         return fmt(j[0])
     if cols == 1:
         return fmt(j[:, 0]) + "ᵀ"
-    if rows == cols and np.array_equal(j, np.diag(np.diag(j))):
-        return f"diag{fmt(np.diag(j))}"
+    if rows == cols and xp.array_equal(j, xp.diag(xp.diag(j))):
+        return f"diag{fmt(xp.diag(j))}"
     return f"J({rows}×{cols})"
 
 
@@ -285,7 +271,7 @@ def _full(x: float) -> str:
 
 
 def _jsonable(x):
-    a = np.asarray(x, dtype=np.float64)
+    a = xp.asarray(x, dtype=xp.float64)
     if a.ndim == 0:
         v = float(a)
         return v if math.isfinite(v) else str(v)
@@ -293,7 +279,7 @@ def _jsonable(x):
 
 
 def json_report(
-    ex: Explanation, paths: bool = False, numerical: bool = False, forward: str | None = None
+    ex: Trace, paths: bool = False, numerical: bool = False, forward: str | None = None
 ) -> dict:
     """The same content as ``text_report``, as a dict of lists, strings and numbers."""
     root = ex.name(ex.output)
@@ -320,7 +306,7 @@ def json_report(
     return out
 
 
-def _nodes_json(ex: Explanation) -> list[dict]:
+def _nodes_json(ex: Trace) -> list[dict]:
     """Every node of the forward pass: its name, op and value, and its inputs and expression
     when an op made it."""
     nodes = []
@@ -334,7 +320,7 @@ def _nodes_json(ex: Explanation) -> list[dict]:
     return nodes
 
 
-def _backward_json(ex: Explanation) -> list[dict]:
+def _backward_json(ex: Trace) -> list[dict]:
     """Every step of the backward ledger with the gradient each of its edges passes on."""
     backward = []
     for step in ex.ledger.steps:
@@ -366,7 +352,7 @@ def _backward_json(ex: Explanation) -> list[dict]:
     return backward
 
 
-def _paths_json(ex: Explanation) -> dict:
+def _paths_json(ex: Trace) -> dict:
     """Each input's gradient as a sum over paths, and what the two ways of computing it cost."""
     summary = ex.paths()
     return {
@@ -396,7 +382,7 @@ def _paths_json(ex: Explanation) -> dict:
     }
 
 
-def _forward_json(ex: Explanation, fp: ForwardPass) -> dict:
+def _forward_json(ex: Trace, fp: ForwardPass) -> dict:
     tangents = []
     for t in ex.forward:
         entry = {"node": ex.name(t), "tangent": _jsonable(fp.tangent(t))}
@@ -416,7 +402,7 @@ def _forward_json(ex: Explanation, fp: ForwardPass) -> dict:
     return {
         "wrt": fp.wrt,
         "tangents": tangents,
-        "backpropagated": _jsonable(np.asarray(ex.gradients[name])[index]),
+        "backpropagated": _jsonable(xp.asarray(ex.gradients[name])[index]),
         "cost": {
             "forward": {"passes": c.inputs, "local_products": c.forward_products},
             "reverse": {"passes": 1, "local_products": c.reverse_products},

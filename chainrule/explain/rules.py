@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
 
@@ -30,19 +29,6 @@ MINUS = "\u2212"
 # Ops whose local derivative is not an array the size of the input (a full Jacobian): the row
 # shows the rule instead of "upstream × local".
 MATRIX_OPS = ("matmul", "linear", "transpose", "softmax", "log_softmax", "cross_entropy")
-
-_PRIME = {
-    "sigmoid": ("σ'({x})", "{y} ⊙ (1 − {y})"),
-    "tanh": ("tanh'({x})", "1 − {y}²"),
-    "exp": ("exp'({x})", "{y}"),
-    "log": ("log'({x})", "1/{x}"),
-    "sqrt": ("sqrt'({x})", "1/(2{y})"),
-    "relu": ("relu'({x})", "1 where {x} > 0, else 0"),
-    "sin": ("sin'({x})", "cos {x}"),
-    "cos": ("cos'({x})", "−sin {x}"),
-    "abs": ("abs'({x})", "sign({x})"),
-    "erf": ("erf'({x})", "2/√π · exp(−{x}²)"),
-}
 
 
 def is_tensor_step(step: Step) -> bool:
@@ -97,8 +83,9 @@ def rule(step: Step, slot: int, name: Callable[[Tensor], str], lang: str = "en")
     if op == "pow" and len(ins) == 1:
         p = step.op.p
         return f"δ ⊙ {_g(p)}·{x}" + ("" if p == 2 else f"^{_g(p - 1)}")
-    if op in _PRIME:
-        prime, value = _PRIME[op]
+    written = step.op.explain  # an elementwise op's derivative, written beside its class
+    if written is not None and written.prime is not None:
+        prime, value = written.prime
         return f"δ ⊙ {prime.format(x=x)},  {prime.format(x=x)} = {value.format(x=x, y=me)}"
     return None
 
@@ -129,7 +116,7 @@ def _g(p: float) -> str:
     return f"{float(p):g}".replace("-", MINUS)
 
 
-def shape_text(a: np.ndarray, lang: str = "en") -> str:
+def shape_text(a: xp.ndarray, lang: str = "en") -> str:
     """``2×3`` for a matrix, ``2`` for a vector, ``scalar`` for one number."""
-    s = np.shape(a)
+    s = xp.shape(a)
     return tr("scalar", lang) if not s else "×".join(map(str, s))

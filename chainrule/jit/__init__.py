@@ -34,10 +34,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.jit.recording import _difference, _name, _Recording, _same
 from chainrule.jit.replay import _Tape, _template, _Unsupported
 
@@ -87,7 +86,7 @@ class CompiledStep:
             return self.fn(*args, **kwargs)
         flat: list = []
         try:
-            if not kwargs and all(type(a) is np.ndarray for a in args):
+            if not kwargs and all(type(a) is xp.ndarray for a in args):
                 flat = list(args)  # the common case, a batch of arrays: a cheaper key
                 key = (tuple([(a.shape, a.dtype) for a in args]), state.grad_enabled)
             else:
@@ -184,14 +183,14 @@ def _signature(x, flat: list):
     if isinstance(x, Tensor):
         flat.append(x)
         return ("T", x._data.shape, x._data.dtype.str, x.requires_grad)
-    if isinstance(x, np.ndarray):
+    if isinstance(x, xp.ndarray):
         flat.append(x)
         return ("A", x.shape, x.dtype.str)
     if isinstance(x, (tuple, list)):
         return (type(x).__name__, tuple(_signature(v, flat) for v in x))
     if isinstance(x, dict):
         return ("dict", tuple((k, _signature(v, flat)) for k, v in sorted(x.items())))
-    if x is None or isinstance(x, (bool, int, float, str, np.generic)):
+    if x is None or isinstance(x, (bool, int, float, str, xp.generic)):
         return ("V", type(x).__name__, x)
     return ("O", id(x))  # a model or an optimiser passed in: the same object replays
 

@@ -16,12 +16,11 @@ from collections.abc import Iterator
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from chainrule import backend
 from chainrule.autograd import engine
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import xp
 from chainrule.errors import user_line
 from chainrule.jit.refs import Constant, External, Input, ReturnsObject, ReturnsValue, Several, Slot
 from chainrule.ops.base import Op
@@ -152,7 +151,7 @@ class _Recording:
     def _ref(self, v):
         if isinstance(v, Tensor):
             return self._ref_tensor(v)
-        if isinstance(v, (np.ndarray, np.generic)):  # a 0-d result may come back as a scalar
+        if isinstance(v, (xp.ndarray, xp.generic)):  # a 0-d result may come back as a scalar
             k = self.slot_of.get(id(v))
             if k is not None:
                 return self._srefs[k]
@@ -209,7 +208,7 @@ class _Recording:
             k
             for k, v in vars(op).items()
             if k != "inputs"
-            and (k not in before or (isinstance(v, np.ndarray) and before[k] is not v))
+            and (k not in before or (isinstance(v, xp.ndarray) and before[k] is not v))
         ]
         if saved:
             self.added[id(op)] = (op, saved)
@@ -222,10 +221,10 @@ class _Recording:
 
     def _attr_ref(self, v):
         """A reference when ``v`` is (or is a tuple holding) an array made during the step."""
-        if isinstance(v, np.ndarray) and id(v) in self.slot_of:
+        if isinstance(v, xp.ndarray) and id(v) in self.slot_of:
             return self._srefs[self.slot_of[id(v)]]
         if isinstance(v, tuple) and any(
-            isinstance(x, np.ndarray) and id(x) in self.slot_of for x in v
+            isinstance(x, xp.ndarray) and id(x) in self.slot_of for x in v
         ):
             return Several(tuple(self._ref(x) for x in v))
         return None
@@ -289,7 +288,8 @@ class _Recording:
         self.vjp_ops[id(node)] = _SHARED.setdefault(need, need)
         refs = [self._const(backend.ArrayMath), self._ref(upstream)]
         refs += [self._ref_tensor(i) for i in inputs] + [self._ref_tensor(t)]
-        out = [None if ig is None or not n else self._new(ig) for ig, n in zip(in_grads, need)]
+        # The slots the walk sends on (the engine's rule); the replay's op remembers ``need``.
+        out = [self._new(ig) if engine.receives(i, ig) else None for i, ig in zip(inputs, in_grads)]
         self.entries.append(_Entry("vjp", None, refs, out, label=node.name, op=node))
 
     def sent(self, t, to: Tensor, raw, grad, prev, total) -> None:
@@ -310,7 +310,7 @@ class _Recording:
             return
         # A writeable array owning its memory and held by one slot may become .grad uncopied.
         owned = (
-            isinstance(g, np.ndarray)
+            isinstance(g, xp.ndarray)
             and g.flags.owndata
             and g.flags.writeable
             and self.holders.get(id(g)) == 1
@@ -349,8 +349,8 @@ def _same(a, b) -> bool:
         return True
     if type(a) is not type(b):
         return False
-    if isinstance(a, np.ndarray):
-        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+    if isinstance(a, xp.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(xp.array_equal(a, b))
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
@@ -361,7 +361,7 @@ def _same(a, b) -> bool:
         return _same(a.value, b.value)
     if isinstance(a, (Tensor, Op)) or type(a).__eq__ is object.__eq__:
         return False
-    if isinstance(a, np.generic):
+    if isinstance(a, xp.generic):
         return a.dtype == b.dtype and bool(a == b)
     try:
         return bool(a == b)

@@ -14,9 +14,9 @@ import functools
 import re
 from typing import Any
 
-import numpy as np
-
+from chainrule.autograd import engine
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.jit.recording import _Entry, _Recording, _release
 from chainrule.jit.refs import (
     Constant,
@@ -49,13 +49,6 @@ _NEED = {True: _Need(True), False: _Need(False)}
 
 class _Unsupported(Exception):
     """The step returned something a replay cannot rebuild (the message says what)."""
-
-
-def _owned_leaf(t: Tensor, g: np.ndarray) -> None:
-    """``engine.to_leaf`` for a gradient array that nothing else refers to: no copy needed."""
-    if g.dtype != t._data.dtype:
-        g = g.astype(t._data.dtype)
-    t._grad = constant(g) if t._grad is None else constant(t._grad._data + g)
 
 
 # ----- the replay function -----
@@ -247,7 +240,7 @@ class _SourceWriter:
         t, g = e.args[0], e.args[1]
         if isinstance(g, Slot) and g.k in self.owned:
             # A gradient array that nothing else holds becomes .grad as it is (no copy).
-            return f"{self._fn(_owned_leaf)}({self.ref(t)}, {self.ref(g)})"
+            return f"{self._fn(engine.to_leaf)}({self.ref(t)}, {self.ref(g)}, False, True)"
         return self._write_function(e)
 
     def _write_call(self, e: _Entry) -> str:
@@ -395,7 +388,7 @@ def _template(out, rec: _Recording) -> Returned | tuple | list | dict:
         return [_template(x, rec) for x in out]
     if isinstance(out, dict):
         return {k: _template(v, rec) for k, v in out.items()}
-    if isinstance(out, np.ndarray) and id(out) in rec.slot_of:
+    if isinstance(out, xp.ndarray) and id(out) in rec.slot_of:
         return ReturnsArray(rec.slot_of[id(out)])
     if out is None or isinstance(out, (bool, int, float, str)):
         return ReturnsValue(out)
@@ -414,7 +407,7 @@ def _template_slots(t):
             yield from _template_slots(x)
 
 
-def _build(t, by_slot: dict[int, np.ndarray], inputs: list):
+def _build(t, by_slot: dict[int, xp.ndarray], inputs: list):
     """The step's result from a replay's arrays: the template ``t`` with each reference filled."""
     match t:
         case ReturnsTensor(k):

@@ -39,7 +39,7 @@ as one unit (an optimiser's ``step``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 
 class VJPMath(Protocol):
@@ -80,6 +80,20 @@ class CompilableOp(Protocol):
     def vjp(self, m: VJPMath, g: Any, *args: Any) -> tuple: ...
 
 
+class ExplainText(NamedTuple):
+    """How ``chainrule explain`` writes an elementwise op's derivative dy/dx. {x} and {y} stand
+    for the input's and the output's names (in the second text of ``scalar``, their values, and
+    {one_minus_y} for 1 − y).
+
+    ``scalar``: at a scalar node, over the names, then (where given) with the values put in:
+    ``("cos {x}", "cos {x}")``; ``prime``: in a vector rule, the derivative's name and what it
+    is: ``("sin'({x})", "cos {x}")``.
+    """
+
+    scalar: tuple[str, ...] | None = None
+    prime: tuple[str, str] | None = None
+
+
 class Op:
     """One primitive operation: forward on arrays, its VJP and JVP below it."""
 
@@ -92,6 +106,20 @@ class Op:
     _v = 0  # the in-place write count when the node was recorded (grad_mode.state.epoch)
     # The values the VJP reads (input positions, "y" for the output); None: all of them.
     saves: ClassVar[tuple | None] = None
+
+    # How ``chainrule explain`` writes this op's derivative (see ``ExplainText``), beside the op
+    # so that a new op is explained by its own class; None: the report shows numbers only.
+    explain: ClassVar[ExplainText | None] = None
+    # Whether dy/dx is diagonal, so that a picture shows it as numbers of x's shape; None: the
+    # ops that write a ``prime`` are, the others are not.
+    explain_elementwise: ClassVar[bool | None] = None
+
+    @classmethod
+    def explained_elementwise(cls) -> bool:
+        """``explain_elementwise``, or where it is None whether the op writes a ``prime``."""
+        if cls.explain_elementwise is not None:
+            return cls.explain_elementwise
+        return cls.explain is not None and cls.explain.prime is not None
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")

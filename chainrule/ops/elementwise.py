@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend import ArrayMath, bfloat16, xp
-from chainrule.ops.base import Op, cross_saved
+from chainrule.ops.base import ExplainText, Op, cross_saved
 
 
 class _Binary(Op):
+    explain_elementwise = True
+
     def error_message(self, xs, exc):
         a, b = xs
         return (
@@ -102,6 +104,7 @@ class PowScalar(Op):
     """x ** p for a constant exponent p: d/dx = p x^(p-1)."""
 
     name = "pow"
+    explain_elementwise = True
     saves = (0,)
 
     def __init__(self, p: float):
@@ -177,6 +180,7 @@ class Stepwise(Op):
 
 class Neg(Op):
     name = "neg"
+    explain_elementwise = True
     saves = ()
 
     def forward(self, x):
@@ -191,6 +195,7 @@ class Neg(Op):
 
 class Exp(Op):
     name = "exp"
+    explain = ExplainText(scalar=("exp({x}) = {y}",), prime=("exp'({x})", "{y}"))
     saves = ("y",)
 
     def forward(self, x):
@@ -205,6 +210,7 @@ class Exp(Op):
 
 class Log(Op):
     name = "log"
+    explain = ExplainText(scalar=("1/{x}", "1/{x}"), prime=("log'({x})", "1/{x}"))
     saves = (0,)
 
     def forward(self, x):
@@ -219,6 +225,9 @@ class Log(Op):
 
 class Sqrt(Op):
     name = "sqrt"
+    explain = ExplainText(
+        scalar=("1/(2√{x}) = 1/(2{y})", "1/(2 × {y})"), prime=("sqrt'({x})", "1/(2{y})")
+    )
     saves = ("y",)
 
     def forward(self, x):
@@ -235,6 +244,7 @@ class Abs(Op):
     """|x|; the gradient at 0 is 0, as in PyTorch."""
 
     name = "abs"
+    explain = ExplainText(scalar=("sign({x})",), prime=("abs'({x})", "sign({x})"))
     saves = (0,)
 
     def forward(self, x):
@@ -251,6 +261,7 @@ class Sin(Op):
     """sin x; d/dx = cos x."""
 
     name = "sin"
+    explain = ExplainText(scalar=("cos {x}", "cos {x}"), prime=("sin'({x})", "cos {x}"))
     saves = (0,)
 
     def forward(self, x):
@@ -267,6 +278,7 @@ class Cos(Op):
     """cos x; d/dx = −sin x."""
 
     name = "cos"
+    explain = ExplainText(scalar=("−sin {x}", "−sin {x}"), prime=("cos'({x})", "−sin {x}"))
     saves = (0,)
 
     def forward(self, x):
@@ -300,6 +312,7 @@ class Tan(Op):
 
 class Tanh(Op):
     name = "tanh"
+    explain = ExplainText(scalar=("1 − {y}²", "1 − {y}²"), prime=("tanh'({x})", "1 − {y}²"))
     saves = ("y",)
 
     def forward(self, x):
@@ -327,6 +340,9 @@ class Sigmoid(Op):
     """σ(x) = 1 / (1 + e^-x); σ' = y (1 - y)."""
 
     name = "sigmoid"
+    explain = ExplainText(
+        scalar=("{y}(1 − {y})", "{y} × {one_minus_y}"), prime=("σ'({x})", "{y} ⊙ (1 − {y})")
+    )
     saves = ("y",)
 
     def forward(self, x):
@@ -352,6 +368,7 @@ class Relu(Op):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
 
     name = "relu"
+    explain = ExplainText(prime=("relu'({x})", "1 where {x} > 0, else 0"))
     saves = ("y",)  # y > 0 exactly where x > 0: relu_ then needs no copy of what it overwrites
 
     def forward(self, x):
@@ -368,6 +385,7 @@ class Clip(Op):
     """x limited to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
 
     name = "clip"
+    explain_elementwise = True
     saves = (0,)
 
     def __init__(self, lo, hi):

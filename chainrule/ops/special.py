@@ -23,7 +23,7 @@ import numpy as np
 from numpy.polynomial import chebyshev as cheb
 
 from chainrule.backend import ArrayMath, kind
-from chainrule.ops.base import Op
+from chainrule.ops.base import ExplainText, Op
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -119,6 +119,8 @@ class Erf(Op):
     """erf x = 2/√π ∫₀ˣ e^(-t²) dt elementwise; d/dx = 2/√π · e^(-x²)."""
 
     name = "erf"
+    explain_elementwise = False  # (its local derivative is shown only on scalar nodes)
+    explain = ExplainText(prime=("erf'({x})", "2/√π · exp(−{x}²)"))
 
     def forward(self, x):
         return erf_array(x)

@@ -26,10 +26,9 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 
-import numpy as np
-
 from chainrule.autograd.engine import toposort
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.gates import boxes_of as gate_boxes
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Ledger, check_graph, record
@@ -129,7 +128,7 @@ def _gradient_ledger(tensor: Tensor, grads: bool) -> tuple[Ledger | None, bool]:
     whether that pass was seeded with ones because ``tensor`` has more than one element."""
     if not (grads and tensor.requires_grad):
         return None, False
-    with np.errstate(all="ignore"):
+    with xp.errstate(all="ignore"):
         return record(tensor), tensor._data.size != 1
 
 
@@ -239,7 +238,7 @@ class _Dot:
             return None
         text = f"{what} {short(grad, self.k)}"
         got = self.ledger.received.get(id(t), [])
-        if len(got) > 1 and all(np.size(g) == 1 for g in got):
+        if len(got) > 1 and all(xp.size(g) == 1 for g in got):
             shown = [term(g) if i else short(g) for i, g in enumerate(got[:4])]
             text += " = " + " + ".join(shown) + (" + …" if len(got) > 4 else "")
         return f'<font color="{RED}">{html.escape(text)}</font>'
@@ -301,7 +300,7 @@ class _Dot:
                 if text:
                     rows.append((BLUE, text))
                 g = short(edge.contribution, self.k)
-                if local.size == 1 and np.size(step.upstream) == 1:
+                if local.size == 1 and xp.size(step.upstream) == 1:
                     g = f"{term(step.upstream)} × {term(local)} = {g}"
                 rows.append((RED, g))
         if not rows:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 from chainrule.explain.i18n import tr
 from chainrule.explain.ledger import Step
-from chainrule.explain.local import derivation
+from chainrule.explain.local import derivation, number, short
 
 MINUS = "\u2212"
 _SYMBOL = {"add": "+", "sub": MINUS, "mul": "×", "div": "/"}
@@ -22,34 +21,7 @@ ROLES = {
     "pow": ("base", "exponent"),
     "matmul": ("left", "right"),
 }
-# Ops whose local derivative is elementwise (a diagonal Jacobian), so that it can be shown as
-# numbers of the input's shape; for the others it is shown only where the output is one number.
-ELEMENTWISE = {
-    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh",
-    "sigmoid", "relu", "clip", "maximum", "minimum",
-}  # fmt: skip
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def number(v: float, digits: int = 4) -> str:
-    """One number, ``digits`` significant digits, true minus sign, no ``-0``."""
-    v = float(v)
-    v = 0.0 if v == 0 else v
-    return f"{v:.{digits}g}".replace("-", MINUS)
-
-
-def short(a, max_elements: int = 3) -> str:
-    """A value in a few characters: ``6``, ``[2, −3, −3]``, ``64×10 [0.12, −0.3, 0.05, …]``."""
-    a = np.asarray(a)
-    if a.size == 1:
-        v = a.reshape(()).item()
-        return number(v) if isinstance(v, float) else str(v).replace("-", MINUS)
-    flat = a.ravel()
-    nums = ", ".join(number(v, 3) for v in flat[:max_elements])
-    if a.ndim == 1 and a.size <= max_elements:
-        return f"[{nums}]"
-    more = ", …" if a.size > max_elements else ""
-    return f"{'×'.join(map(str, a.shape))} [{nums}{more}]"
 
 
 def term(a, max_elements: int = 3) -> str:
@@ -95,7 +67,7 @@ def role(t: Tensor, slot: int) -> str | None:
 def local_text(
     step: Step,
     slot: int,
-    local: np.ndarray,
+    local: xp.ndarray,
     name: Callable[[Tensor], str | None],
     k: int,
     lang: str = "en",
@@ -103,7 +75,7 @@ def local_text(
     """The local derivative for an edge: ``∂e/∂c = d = 2``, or ``local 1`` where the tensors have
     no names; None where it is not a number or array of the input's broadcast shape."""
     y, x = step.tensor, step.op.inputs[slot]
-    if y._data.size != 1 and step.op.name not in ELEMENTWISE:
+    if y._data.size != 1 and not step.op.explained_elementwise():  # a diagonal Jacobian: numbers
         return None
     value = short(local, k)
     Y, X = name(y), name(x)
