@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from chainrule import devices as _device
 from chainrule import random as _random
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.flags import check_requires_grad
 from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
@@ -18,7 +20,10 @@ from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
     IntTensor,
     LongTensor,
 )
-from chainrule.autograd.tensor import Tensor, _to_array, constant
+from chainrule.autograd.tensor import _to_array, constant
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 
 
@@ -113,7 +118,9 @@ def arange(
 
 def _check_range(start, stop, step) -> None:
     """PyTorch's checks of ``arange``'s bounds, in its order and words."""
-    start, stop, step = (x.item() if isinstance(x, Tensor) else x for x in (start, stop, step))
+    start, stop, step = (
+        x.item() if isinstance(x, _tensor.Tensor) else x for x in (start, stop, step)
+    )
     if step == 0:
         raise RuntimeError(f"step must be nonzero (arange({start}, {stop}, {step}))")
     if not (np.isfinite(start) and np.isfinite(stop)):
@@ -227,10 +234,10 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         dtype: the dtype wanted (None: the data's own, or the default one for Python floats).
         device: only the CPU.
     """
-    if dtype is None and device is None and isinstance(data, Tensor):
+    if dtype is None and device is None and isinstance(data, _tensor.Tensor):
         return data  # the common case (a function's input that is already a Tensor), first
     _device.check(device)
-    if isinstance(data, Tensor):
+    if isinstance(data, _tensor.Tensor):
         return data if dtype is None else data.astype(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
         return _make(data, False)
@@ -351,7 +358,7 @@ def normal(mean, std, size=None, *, generator=None, dtype=None, device=None) -> 
     _device.check(device)
     m, s = np.asarray(_value(mean)), np.asarray(_value(std))
     shape = tuple(size) if size is not None else np.broadcast_shapes(m.shape, s.shape)
-    if isinstance(mean, Tensor) and dtype is None:
+    if isinstance(mean, _tensor.Tensor) and dtype is None:
         dtype = mean.dtype
     return _make(redrawn(_gaussian, m, s, shape, _dtype(dtype)), False)
 
@@ -384,7 +391,7 @@ def multinomial(
 
 
 def _value(x):
-    return x._data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, _tensor.Tensor) else x
 
 
 def _gaussian(m, s, shape, dtype) -> np.ndarray:

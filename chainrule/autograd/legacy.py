@@ -10,12 +10,16 @@ array is data; a scalar is refused, as in PyTorch.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainrule import devices as _device
-from chainrule.autograd.tensor import Size, Tensor, _to_array, constant
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd.tensor import Size, _to_array, constant
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.errors import user_line
 
 _SIGNATURES = (
@@ -132,12 +136,12 @@ class _Legacy:
         self.__name__, self.dtype = name, np.dtype(dtype)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
-        if len(args) == 1 and isinstance(args[0], Tensor):
+        if len(args) == 1 and isinstance(args[0], _tensor.Tensor):
             return from_tensor(args[0], self.dtype, self.__name__, kwargs)
         return constant(legacy_array(args, kwargs, self.dtype, self.__name__))
 
     def __instancecheck__(self, obj) -> bool:
-        return isinstance(obj, Tensor) and obj.dtype == self.dtype
+        return isinstance(obj, _tensor.Tensor) and obj.dtype == self.dtype
 
     def __repr__(self) -> str:
         return f"<class 'chainrule.{self.__name__}'>"

@@ -3,12 +3,18 @@ operands lifted to Tensors and cast to their common dtype."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from chainrule import backend
 from chainrule.autograd import autocast
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.flags import cpp_name, scalar_type
-from chainrule.autograd.tensor import Tensor, _to_array, constant
+from chainrule.autograd.tensor import _to_array, constant
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype, kind
 from chainrule.errors import user_line
 
@@ -19,8 +25,14 @@ def result_type(a, b) -> np.dtype:
     """The dtype of ``a (op) b`` under PyTorch's promotion: categories bool < integer < floating <
     complex; a dimensioned tensor's dtype wins over a 0-d tensor's, and a 0-d tensor's over a
     Python number's, unless the lower-priority operand is of a higher category."""
-    a = a if isinstance(a, Tensor) else _lift(a, b) if isinstance(b, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else _lift(b, a)
+    a = (
+        a
+        if isinstance(a, _tensor.Tensor)
+        else _lift(a, b)
+        if isinstance(b, _tensor.Tensor)
+        else _tensor.Tensor(a)
+    )
+    b = b if isinstance(b, _tensor.Tensor) else _lift(b, a)
     return _promoted(a._data, b._data)
 
 
@@ -53,7 +65,7 @@ def _pair(a: Tensor, b: Tensor, true_div: bool = False) -> tuple[Tensor, Tensor]
 
 def _lift(x, like: Tensor) -> Tensor:
     """An operand as a Tensor; Python numbers take the other operand's dtype (NumPy's rule)."""
-    if isinstance(x, Tensor):
+    if isinstance(x, _tensor.Tensor):
         return x
     if isinstance(x, (int, float)):
         dt = like._data.dtype
@@ -71,7 +83,7 @@ def _check_sub(a: Tensor, b) -> None:
     if (
         a._data.dtype == np.bool_
         or isinstance(b, bool)
-        or (isinstance(b, Tensor) and b._data.dtype == np.bool_)
+        or (isinstance(b, _tensor.Tensor) and b._data.dtype == np.bool_)
     ):
         raise TypeError(
             "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
@@ -83,7 +95,7 @@ def _as_np_tensor(x) -> Tensor:
     """``x`` as a Tensor, where data that is not yet one keeps the dtype NumPy gives it: a Python
     float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
     (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
-    return x if isinstance(x, Tensor) else constant(np.asarray(x))
+    return x if isinstance(x, _tensor.Tensor) else constant(np.asarray(x))
 
 
 def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
@@ -93,7 +105,7 @@ def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
     RuntimeError, worded by the kernel the shapes reach (dot, addmv, mm, bmm); the same words
     here. Python numbers are lifted to the other operand's dtype as elsewhere.
     """
-    a = _as_np_tensor(a) if not isinstance(a, Tensor) else a
+    a = _as_np_tensor(a) if not isinstance(a, _tensor.Tensor) else a
     b = _lift(b, a)
     if backend.autocast_dtype is not None:  # on autocast's lower-precision list
         a, b = autocast.lower(a, b)

@@ -16,7 +16,211 @@ from chainrule.backend import get_default_dtype, kind, xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
 
 
-class Tensor:
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (PyTorch's ``torch.Size``), with ``numel()``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape has."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def __repr__(self) -> str:
+        return f"chainrule.Size({list(self)})"
+
+    # In messages and f-strings a shape reads as the tuple it is: (2, 3).
+    def __str__(self) -> str:
+        return tuple.__repr__(self)
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
+    else:
+        if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
+            data = [d._data if isinstance(d, Tensor) else d for d in data]
+        try:
+            arr = np.array(data, dtype=dtype)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"tensor: cannot make a tensor from this {type(data).__name__}: {exc}"
+            ) from None
+        if dtype is None and arr.dtype == np.float64 and not _has_float64(data):
+            arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
+    if kind(arr.dtype) in "OUSVMm":
+        raise TypeError(
+            f"tensor: cannot make a tensor of {arr.dtype} values (from "
+            f"{type(data).__name__}); tensors hold numbers and booleans only"
+        )
+    return arr
+
+
+def _has_float64(data) -> bool:
+    """Whether a nested list holds float64 arrays or 0-d tensors' arrays (which keep float64)."""
+    if isinstance(data, np.ndarray):
+        return data.dtype == np.float64
+    if isinstance(data, (list, tuple)):
+        return any(_has_float64(d) for d in data[:1])
+    return False
+
+
+def _astype(a: np.ndarray, dtype) -> np.ndarray:
+    return a.astype(dtype)
+
+
+def _escape(what: str) -> None:
+    """Tells a ``cr.compile`` recording that data leaves the graph for Python here."""
+    if state.tracer is not None:
+        state.tracer.escape(what)
+
+
+def _raw(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+# ----- making tensors: the one place a Tensor is built without __init__ -----
+_new = object.__new__
+_ndarray = np.ndarray
+
+
+def constant(array: np.ndarray) -> Tensor:
+    """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
+    result, needing no gradient. ``apply`` and the creation functions start from it.
+
+    This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
+    0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
+    and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
+    tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
+    if type(array) is not _ndarray and not isinstance(array, _ndarray):
+        # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
+        array = array.__array__() if isinstance(array, np.generic) else np.asarray(array)
+    t = _new(Tensor)
+    t._data = array
+    t._grad = None
+    t._tangent = None
+    t.name = None
+    t._requires_grad = False
+    t._node = None
+    return t
+
+
+def apply(op, *inputs: Tensor) -> Tensor:
+    """Runs ``op.forward`` on the inputs' arrays and wraps the result in a Tensor.
+
+    When gradients are being recorded and an input requires one, the op becomes the result's graph
+    node (``result._node``), holding its inputs; under ``cr.jvp`` the result's tangent is computed
+    by ``op.jvp``; under ``detect_anomaly`` the result is checked for NaN/Inf.
+    """
+    tracer = recording()
+    if tracer is not None:
+        return tracer.apply(op, inputs)
+    n = len(inputs)
+    try:
+        if n == 1:
+            out = op.forward(inputs[0]._data)
+        elif n == 2:
+            out = op.forward(inputs[0]._data, inputs[1]._data)
+        else:
+            out = op.forward(*[t._data for t in inputs])
+    except (ValueError, IndexError, TypeError) as exc:
+        raise _op_error(op, inputs, exc) from None
+
+    t = constant(out)
+    if state.grad_enabled and (
+        inputs[0]._requires_grad
+        if n == 1
+        else (inputs[0]._requires_grad or inputs[1]._requires_grad)
+        if n == 2
+        else any(i._requires_grad for i in inputs)
+    ):
+        t._requires_grad = True
+        t._node = op
+        op.inputs = inputs
+        op._v = state.epoch
+    if state.forward_level:
+        _forward_tangent(op, inputs, t)
+    if state.anomaly:
+        _check_anomaly(op, inputs, t)
+    return t
+
+
+def recomputed(fn, *args, **kwargs):
+    """``constant(fn(*arrays, **kwargs))`` (a tuple of them when ``fn`` returns a tuple): a value
+    computed from tensors' data that takes no gradient (a comparison, an argmax, an integer cast).
+    Computed through here, rather than on ``.data`` directly, so that ``cr.compile`` records it
+    and recomputes it at every replay."""
+    raw = [a._data if isinstance(a, Tensor) else a for a in args]
+    out = fn(*raw, **kwargs)
+    tracer = recording()
+    if tracer is not None:
+        tracer.recomputed(fn, args, kwargs, out)
+    if isinstance(out, tuple):
+        return tuple(constant(o) for o in out)
+    return constant(out)
+
+
+def _forward_tangent(op, inputs, out: Tensor) -> None:
+    if all(i._tangent is None for i in inputs):
+        return
+    tangents = [i._tangent if i._tangent is not None else xp.zeros_like(i._data) for i in inputs]
+    tan = op.jvp(*tangents, *[i._data for i in inputs], out._data)
+    if tan.shape != out._data.shape:
+        tan = xp.broadcast_to(tan, out._data.shape)
+    out._tangent = tan
+
+
+def _op_error(op, inputs, exc: Exception) -> Exception:
+    msg = f"{op.error_message([i._data for i in inputs], exc)}\n  at {user_line()}"
+    if isinstance(exc, IndexError):
+        return IndexError(msg)
+    if isinstance(exc, TypeError):
+        return TypeError(msg)
+    return ShapeError(msg)
+
+
+def _check_anomaly(op, inputs, out: Tensor) -> None:
+    op.trace = user_line()
+    data = out._data
+    if kind(data.dtype) in "fc" and not xp.isfinite(data).all():
+        raise AnomalyError(
+            f"detect_anomaly: {op.name} produced NaN or Inf in its result\n  at {op.trace}"
+        )
+
+
+# The non-leaves that keep their .grad (by id; Tensor's == is elementwise, so no WeakSet).
+_retained: dict[int, weakref.ref] = {}
+
+
+# Tensor's methods beyond its core are written by theme in the modules below, as its bases. Those
+# modules and the functions they are made of import from this one only what is defined above
+# (``constant``, ``apply``, ...), and take the class itself at call time
+# (``from chainrule.autograd import tensor as _tensor``; ``_tensor.Tensor``): so they load here,
+# before the class, and the class is built once, from its bases.
+from chainrule.autograd.tensor_conversions import ConversionMethods  # noqa: E402
+from chainrule.autograd.tensor_function_methods import FunctionMethods  # noqa: E402
+from chainrule.autograd.tensor_operators import OperatorMethods  # noqa: E402
+from chainrule.autograd.tensor_shape_inplace import InplaceShapeMethods  # noqa: E402
+from chainrule.autograd.tensor_shape_methods import ShapeMethods  # noqa: E402
+
+
+class Tensor(
+    OperatorMethods, FunctionMethods, ShapeMethods, InplaceShapeMethods, ConversionMethods
+):
     """An n-dimensional array that records the ops applied to it, so that it can be differentiated.
 
     ``data`` is, as in PyTorch, a Tensor sharing this one's storage outside the graph (writes to
@@ -25,11 +229,11 @@ class Tensor:
     the op that produced this tensor when it is part of a graph.
 
     This class holds the core: data, gradient, node, conversions to Python and NumPy. Its other
-    methods are written by theme beside the functions they call and added by ``chainrule.autograd``
-    when it loads (``install_methods``): operators, indexing and in-place writes in
-    ``tensor_operators.py``; the method forms of the functions (``x.sum()``, ``x.reshape()``) and
-    dtype/device conversions in ``tensor_math_methods.py``; PyTorch's further methods in
-    ``tensor_methods.py``.
+    methods are in its bases, by theme: operators, indexing and in-place writes
+    (``tensor_operators.py``); the methods that are PyTorch's functions, ``x.sum(dim)`` being
+    ``cr.sum(x, dim)`` (``tensor_function_methods.py``); shape methods (``tensor_shape_methods.py``,
+    in place ``tensor_shape_inplace.py``); dtype and device conversions
+    (``tensor_conversions.py``).
     """
 
     # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
@@ -284,206 +488,3 @@ class Tensor:
         from chainrule.autograd.engine import backward
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
-
-
-class Size(tuple):
-    """A tensor's shape: a tuple of ints (PyTorch's ``torch.Size``), with ``numel()``."""
-
-    __slots__ = ()
-
-    def numel(self) -> int:
-        """The number of elements a tensor of this shape has."""
-        n = 1
-        for s in self:
-            n *= s
-        return n
-
-    def __getitem__(self, index):
-        out = tuple.__getitem__(self, index)
-        return Size(out) if isinstance(index, slice) else out
-
-    def __add__(self, other):
-        return Size(tuple.__add__(self, tuple(other)))
-
-    def __radd__(self, other):
-        return Size(tuple(other) + tuple(self))
-
-    def __repr__(self) -> str:
-        return f"chainrule.Size({list(self)})"
-
-    # In messages and f-strings a shape reads as the tuple it is: (2, 3).
-    def __str__(self) -> str:
-        return tuple.__repr__(self)
-
-
-def _to_array(data, dtype) -> np.ndarray:
-    if isinstance(data, Tensor):
-        data = data._data
-    if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
-    else:
-        if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
-            data = [d._data if isinstance(d, Tensor) else d for d in data]
-        try:
-            arr = np.array(data, dtype=dtype)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"tensor: cannot make a tensor from this {type(data).__name__}: {exc}"
-            ) from None
-        if dtype is None and arr.dtype == np.float64 and not _has_float64(data):
-            arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
-    if kind(arr.dtype) in "OUSVMm":
-        raise TypeError(
-            f"tensor: cannot make a tensor of {arr.dtype} values (from "
-            f"{type(data).__name__}); tensors hold numbers and booleans only"
-        )
-    return arr
-
-
-def _has_float64(data) -> bool:
-    """Whether a nested list holds float64 arrays or 0-d tensors' arrays (which keep float64)."""
-    if isinstance(data, np.ndarray):
-        return data.dtype == np.float64
-    if isinstance(data, (list, tuple)):
-        return any(_has_float64(d) for d in data[:1])
-    return False
-
-
-def _astype(a: np.ndarray, dtype) -> np.ndarray:
-    return a.astype(dtype)
-
-
-def _escape(what: str) -> None:
-    """Tells a ``cr.compile`` recording that data leaves the graph for Python here."""
-    if state.tracer is not None:
-        state.tracer.escape(what)
-
-
-def _raw(x):
-    return x._data if isinstance(x, Tensor) else x
-
-
-# ----- making tensors: the one place a Tensor is built without __init__ -----
-_new = object.__new__
-_ndarray = np.ndarray
-
-
-def constant(array: np.ndarray) -> Tensor:
-    """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
-    result, needing no gradient. ``apply`` and the creation functions start from it.
-
-    This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
-    0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
-    and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
-    tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
-    if type(array) is not _ndarray and not isinstance(array, _ndarray):
-        # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
-        array = array.__array__() if isinstance(array, np.generic) else np.asarray(array)
-    t = _new(Tensor)
-    t._data = array
-    t._grad = None
-    t._tangent = None
-    t.name = None
-    t._requires_grad = False
-    t._node = None
-    return t
-
-
-def apply(op, *inputs: Tensor) -> Tensor:
-    """Runs ``op.forward`` on the inputs' arrays and wraps the result in a Tensor.
-
-    When gradients are being recorded and an input requires one, the op becomes the result's graph
-    node (``result._node``), holding its inputs; under ``cr.jvp`` the result's tangent is computed
-    by ``op.jvp``; under ``detect_anomaly`` the result is checked for NaN/Inf.
-    """
-    tracer = recording()
-    if tracer is not None:
-        return tracer.apply(op, inputs)
-    n = len(inputs)
-    try:
-        if n == 1:
-            out = op.forward(inputs[0]._data)
-        elif n == 2:
-            out = op.forward(inputs[0]._data, inputs[1]._data)
-        else:
-            out = op.forward(*[t._data for t in inputs])
-    except (ValueError, IndexError, TypeError) as exc:
-        raise _op_error(op, inputs, exc) from None
-
-    t = constant(out)
-    if state.grad_enabled and (
-        inputs[0]._requires_grad
-        if n == 1
-        else (inputs[0]._requires_grad or inputs[1]._requires_grad)
-        if n == 2
-        else any(i._requires_grad for i in inputs)
-    ):
-        t._requires_grad = True
-        t._node = op
-        op.inputs = inputs
-        op._v = state.epoch
-    if state.forward_level:
-        _forward_tangent(op, inputs, t)
-    if state.anomaly:
-        _check_anomaly(op, inputs, t)
-    return t
-
-
-def recomputed(fn, *args, **kwargs):
-    """``constant(fn(*arrays, **kwargs))`` (a tuple of them when ``fn`` returns a tuple): a value
-    computed from tensors' data that takes no gradient (a comparison, an argmax, an integer cast).
-    Computed through here, rather than on ``.data`` directly, so that ``cr.compile`` records it
-    and recomputes it at every replay."""
-    raw = [a._data if isinstance(a, Tensor) else a for a in args]
-    out = fn(*raw, **kwargs)
-    tracer = recording()
-    if tracer is not None:
-        tracer.recomputed(fn, args, kwargs, out)
-    if isinstance(out, tuple):
-        return tuple(constant(o) for o in out)
-    return constant(out)
-
-
-def _forward_tangent(op, inputs, out: Tensor) -> None:
-    if all(i._tangent is None for i in inputs):
-        return
-    tangents = [i._tangent if i._tangent is not None else xp.zeros_like(i._data) for i in inputs]
-    tan = op.jvp(*tangents, *[i._data for i in inputs], out._data)
-    if tan.shape != out._data.shape:
-        tan = xp.broadcast_to(tan, out._data.shape)
-    out._tangent = tan
-
-
-def _op_error(op, inputs, exc: Exception) -> Exception:
-    msg = f"{op.error_message([i._data for i in inputs], exc)}\n  at {user_line()}"
-    if isinstance(exc, IndexError):
-        return IndexError(msg)
-    if isinstance(exc, TypeError):
-        return TypeError(msg)
-    return ShapeError(msg)
-
-
-def _check_anomaly(op, inputs, out: Tensor) -> None:
-    op.trace = user_line()
-    data = out._data
-    if kind(data.dtype) in "fc" and not xp.isfinite(data).all():
-        raise AnomalyError(
-            f"detect_anomaly: {op.name} produced NaN or Inf in its result\n  at {op.trace}"
-        )
-
-
-_CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__hash__",
-                    "__firstlineno__", "__static_attributes__"}  # fmt: skip
-
-
-def install_methods(namespace: type) -> None:
-    """Adds the methods and properties written in ``namespace`` (a class used as a namespace) to
-    Tensor, as if written in its body. Only ``chainrule.autograd`` calls it, once per namespace,
-    when it loads: the methods call functions that themselves build on Tensor."""
-    for name, value in vars(namespace).items():
-        if name not in _CLASS_MACHINERY and (callable(value) or isinstance(value, property)):
-            setattr(Tensor, name, value)
-
-
-# The non-leaves that keep their .grad (by id; Tensor's == is elementwise, so no WeakSet).
-_retained: dict[int, weakref.ref] = {}

@@ -15,6 +15,8 @@ on the same elements, as in PyTorch, where a view is a piece of storage (``views
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from chainrule import ops
@@ -22,8 +24,12 @@ from chainrule.autograd import tensor_shape as _shape
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
-from chainrule.autograd.tensor import Tensor, _escape, apply, constant
-from chainrule.autograd.tensor_math_methods import _axis, _shape_args
+from chainrule.autograd.tensor import _escape, apply, constant
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.reductions import _axis
+from chainrule.autograd.tensor_shape import shape_args
 from chainrule.errors import user_line
 
 
@@ -77,7 +83,9 @@ def _moved(t: Tensor, op) -> None:
 
 
 class InplaceShapeMethods:
-    """The ``_``-suffixed shape methods of Tensor (installed by ``chainrule.autograd``)."""
+    """A base of ``Tensor``: its in-place shape methods (``x.t_()``, ``x.resize_(...)``)."""
+
+    __slots__ = ()  # Tensor's instances keep its __slots__ only (no __dict__)
 
     def unsqueeze_(self, dim: int) -> Tensor:
         """A size-1 dimension inserted at ``dim``, in place (``torch.Tensor.unsqueeze_``)."""
@@ -119,7 +127,7 @@ class InplaceShapeMethods:
                 f"cannot resize variables that require grad (resize_ on a tensor of shape "
                 f"{tuple(self.shape)}; resize a .detach()ed copy)\n  at {user_line()}"
             )
-        shape = tuple(int(n) for n in _shape_args(sizes))
+        shape = tuple(int(n) for n in shape_args(sizes))
         if any(n < 0 for n in shape):
             raise RuntimeError(
                 f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}"

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import copy
 import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import Tensor, apply, constant
+from chainrule.autograd.tensor import apply, constant
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.backend import ArrayMath
 from chainrule.errors import user_line
 from chainrule.ops.base import Op
