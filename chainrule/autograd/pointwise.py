@@ -6,9 +6,6 @@ gradient (the latter a zero one, as PyTorch's)."""
 from __future__ import annotations
 
 import functools
-import os
-import sys
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +15,7 @@ from chainrule.autograd import tensor as _tensor  # Tensor at call time (see ten
 from chainrule.autograd.promotion import _as_np_tensor, _check_sub, _lift, _pair
 from chainrule.autograd.tensor import _raw, apply, constant, recomputed
 from chainrule.backend import get_default_dtype, kind
+from chainrule.errors import warn_user
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -289,21 +287,9 @@ def legacy_alpha(name: str, other, legacy: tuple, alpha):
             f"{name}() takes 1 positional argument but {1 + len(legacy)} were given (alpha is a "
             f"keyword: {name}(other, alpha=...))"
         )
-    warnings.warn(
+    warn_user(
         f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\n"
         f"Consider using one of the following signatures instead:\n"
-        f"\t{name}(Tensor other, *, Number alpha = 1)",
-        UserWarning,
-        stacklevel=_user_stacklevel(),
+        f"\t{name}(Tensor other, *, Number alpha = 1)"
     )
     return legacy[0], other
-
-
-def _user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning raised by the caller point at the user's line:
-    the first frame outside the chainrule package (``add_``, ``cr.add`` ... are different depths)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    level, f = 1, sys._getframe(1)
-    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(package):
-        level, f = level + 1, f.f_back
-    return level
