@@ -85,6 +85,7 @@ def _raw(x):
 
 
 # ----- regression -----
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def mse_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -106,6 +107,7 @@ def mse_loss(
     return _reduce(d * d, reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def l1_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -165,6 +167,7 @@ def _unbatched(name: str, x: Tensor) -> bool:
     return x.ndim == 1
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def cross_entropy(
     input: Tensor,
     target,
@@ -262,6 +265,7 @@ def _inverse(count: float, dtype) -> np.ndarray:
     return np.asarray(1.0 / count if count else float("nan"), dtype=dtype)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def nll_loss(
     input: Tensor,
     target,
@@ -311,6 +315,7 @@ def _nll_weights(t, shape, dtype, w, ignore_index: int, name: str):
 
 
 # ----- binary classification -----
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def binary_cross_entropy(
     input: Tensor,
     target,
@@ -347,6 +352,7 @@ def binary_cross_entropy(
     return _reduce(loss, reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target,
@@ -390,6 +396,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -419,6 +426,7 @@ def smooth_l1_loss(
     return _reduce(_fn.where(d._data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -455,14 +463,3 @@ def kl_div(
         n = x._data.shape[0] if x._data.ndim else 1
         return loss.sum() * (1.0 / n)
     return _reduce(loss, reduction)
-
-
-# Under CPU autocast the losses run in float32, as on PyTorch's autocast "fp32" list.
-mse_loss = _autocast.full_precision(mse_loss)
-l1_loss = _autocast.full_precision(l1_loss)
-cross_entropy = _autocast.full_precision(cross_entropy)
-nll_loss = _autocast.full_precision(nll_loss)
-binary_cross_entropy = _autocast.full_precision(binary_cross_entropy)
-binary_cross_entropy_with_logits = _autocast.full_precision(binary_cross_entropy_with_logits)
-smooth_l1_loss = _autocast.full_precision(smooth_l1_loss)
-kl_div = _autocast.full_precision(kl_div)
