@@ -140,9 +140,7 @@ from chainrule.autograd.reductions import (
     sum,
     var,
 )
-from chainrule.autograd.sorting import argsort, median, sort, topk
-from chainrule.autograd.tensor import Size
-from chainrule.autograd.tensor_shape import (
+from chainrule.autograd.shape import (
     broadcast_to,
     cat,
     concatenate,
@@ -156,6 +154,8 @@ from chainrule.autograd.tensor_shape import (
     transpose,
     unsqueeze,
 )
+from chainrule.autograd.sorting import argsort, median, sort, topk
+from chainrule.autograd.tensor import Size
 from chainrule.backend import (
     bfloat16,
     finfo,

@@ -14,8 +14,8 @@ from chainrule import ops
 from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.pointwise import where
 from chainrule.autograd.promotion import _as_np_tensor, _lift
+from chainrule.autograd.shape import broadcast_to, shape_args
 from chainrule.autograd.tensor import _raw, apply, constant
-from chainrule.autograd.tensor_shape import broadcast_to, shape_args
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops import shape as _shape_ops
 from chainrule.ops.base import normalize_axes

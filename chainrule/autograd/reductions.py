@@ -14,8 +14,8 @@ from chainrule.autograd import tensor as _tensor  # Tensor at call time (see ten
 from chainrule.autograd.indexing import take_along_dim
 from chainrule.autograd.pointwise import abs, exp, log, maximum, minimum, sqrt, where
 from chainrule.autograd.promotion import _as_np_tensor
+from chainrule.autograd.shape import squeeze
 from chainrule.autograd.tensor import apply, constant, recomputed
-from chainrule.autograd.tensor_shape import squeeze
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 

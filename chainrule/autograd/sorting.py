@@ -11,8 +11,8 @@ import numpy as np
 from chainrule.autograd.indexing import take_along_dim
 from chainrule.autograd.promotion import _as_np_tensor
 from chainrule.autograd.reductions import _pick, _ValuesIndices
+from chainrule.autograd.shape import reshape
 from chainrule.autograd.tensor import constant, recomputed
-from chainrule.autograd.tensor_shape import reshape
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule import devices as _device
 from chainrule.autograd.creation import tensor as _tensor
-from chainrule.autograd.tensor_shape import shape_args
+from chainrule.autograd.shape import shape_args
 from chainrule.backend import bfloat16, kind
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ Layers and ``F`` reach the differentiable functions through it too (``_fn.softma
 
 Nothing is computed here but the two helpers ArrayMath has and PyTorch has not (``zeros(shape,
 like)``, ``cast``): each function is defined once, in the module named for its kind
-(``pointwise``, ``reductions``, ``sorting``, ``indexing``, ``linalg``, ``tensor_shape``).
+(``pointwise``, ``reductions``, ``sorting``, ``indexing``, ``linalg``, ``shape``).
 """
 
 from __future__ import annotations
@@ -57,9 +57,7 @@ from chainrule.autograd.reductions import (  # noqa: F401
     sum,
     var,
 )
-from chainrule.autograd.sorting import argsort, median, sort, topk  # noqa: F401
-from chainrule.autograd.tensor import apply, constant  # noqa: F401 (apply: ArrayMath.apply's recorded twin)
-from chainrule.autograd.tensor_shape import (  # noqa: F401
+from chainrule.autograd.shape import (  # noqa: F401
     broadcast_to,
     cat,
     concatenate,
@@ -73,6 +71,8 @@ from chainrule.autograd.tensor_shape import (  # noqa: F401
     transpose,
     unsqueeze,
 )
+from chainrule.autograd.sorting import argsort, median, sort, topk  # noqa: F401
+from chainrule.autograd.tensor import apply, constant  # noqa: F401 (apply: ArrayMath.apply's recorded twin)
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor

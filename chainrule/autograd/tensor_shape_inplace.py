@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chainrule import ops
-from chainrule.autograd import tensor_shape as _shape
+from chainrule.autograd import shape as _shape
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
@@ -29,7 +29,7 @@ from chainrule.autograd.tensor import _escape, apply, constant
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
 from chainrule.autograd.reductions import _axis
-from chainrule.autograd.tensor_shape import shape_args
+from chainrule.autograd.shape import shape_args
 from chainrule.errors import user_line
 
 

@@ -2,15 +2,16 @@
 ``x.flip(0)``): those that are PyTorch's functions of the same name (``squeeze``, ``flatten``)
 are the functions themselves; the others take their sizes spread (``x.view(2, 3)`` as well as
 ``x.view((2, 3))``) or exist only as methods, and are written here on the functions of
-``tensor_shape`` and ``indexing``. The in-place ones (``x.t_()``) are in tensor_shape_inplace.py.
+``shape`` and ``indexing``. The in-place ones (``x.t_()``) are in tensor_shape_inplace.py.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chainrule.autograd import indexing, tensor_shape
-from chainrule.autograd.tensor_shape import shape_args
+from chainrule.autograd import indexing
+from chainrule.autograd import shape as _shape
+from chainrule.autograd.shape import shape_args
 from chainrule.errors import ShapeError
 
 if TYPE_CHECKING:
@@ -22,16 +23,16 @@ class ShapeMethods:
 
     __slots__ = ()  # Tensor's instances keep its __slots__ only (no __dict__)
 
-    squeeze = tensor_shape.squeeze
-    unsqueeze = tensor_shape.unsqueeze
-    flatten = tensor_shape.flatten
-    swapaxes = tensor_shape.swapaxes
-    transpose = tensor_shape.transpose
-    permute = tensor_shape.permute
+    squeeze = _shape.squeeze
+    unsqueeze = _shape.unsqueeze
+    flatten = _shape.flatten
+    swapaxes = _shape.swapaxes
+    transpose = _shape.transpose
+    permute = _shape.permute
 
     def reshape(self, *shape) -> Tensor:
         """The same elements in a new shape (one size may be -1); a view when the storage allows."""
-        return tensor_shape.reshape(self, shape_args(shape))
+        return _shape.reshape(self, shape_args(shape))
 
     view = reshape
 
@@ -43,7 +44,7 @@ class ShapeMethods:
         """The last two dimensions swapped (a batch of matrices transposed; a view)."""
         if self._data.ndim < 2:
             raise ShapeError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
-        return tensor_shape.swapaxes(self, -1, -2)
+        return _shape.swapaxes(self, -1, -2)
 
     def t(self) -> Tensor:
         """A 2-D tensor transposed (0-D and 1-D tensors are returned as they are), as PyTorch."""
@@ -52,11 +53,11 @@ class ShapeMethods:
                 f"t: expects a tensor of at most 2 dimensions, got shape {self.shape}; "
                 "use transpose(dim0, dim1) or permute(...)"
             )
-        return self if self._data.ndim < 2 else tensor_shape.swapaxes(self, 0, 1)
+        return self if self._data.ndim < 2 else _shape.swapaxes(self, 0, 1)
 
     def broadcast_to(self, *shape) -> Tensor:
         """This tensor broadcast to ``shape`` (a view; the gradient sums back)."""
-        return tensor_shape.broadcast_to(self, shape_args(shape))
+        return _shape.broadcast_to(self, shape_args(shape))
 
     def expand(self, *sizes) -> Tensor:
         """This tensor broadcast to ``sizes`` (a view); -1 keeps a dimension's size, as PyTorch."""
@@ -69,7 +70,7 @@ class ShapeMethods:
             )
         full = tuple(self._data.shape[i - lead] if s == -1 and i >= lead else s
                      for i, s in enumerate(sizes))  # fmt: skip
-        return tensor_shape.broadcast_to(self, full)
+        return _shape.broadcast_to(self, full)
 
     def expand_as(self, other) -> Tensor:
         return self.expand(*other.shape)
