@@ -237,13 +237,8 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """The vector p-norm over ``dim`` (all entries when None): p = 2 or "fro", 1, inf, -inf,
-    0 (the count of nonzeros) or any other number. The 2-norm's gradient at 0 is 0."""
+    0 (the count of nonzeros) or any other number. The gradient of a norm that is 0 is 0."""
     x = _converted(input, dtype)
-    if p in ("fro", 2, 2.0):
-        s = sum(x * x, dim, keepdim)
-        zero = s._data == 0
-        safe = where(zero, constant(np.ones((), s.dtype)), s)
-        return where(zero, constant(np.zeros((), s.dtype)), sqrt(safe))
     if p == float("inf"):
         return amax(abs(x), dim, keepdim) if dim is not None else amax(abs(x))
     if p == float("-inf"):
@@ -252,4 +247,10 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
         return recomputed(lambda a: (a != 0).sum(axis=dim, keepdims=keepdim).astype(a.dtype), x)
     if p == 1:
         return sum(abs(x), dim, keepdim)
-    return sum(abs(x) ** p, dim, keepdim) ** (1.0 / p)
+    two = p in ("fro", 2, 2.0)
+    s = sum(x * x, dim, keepdim) if two else sum(abs(x) ** p, dim, keepdim)
+    # A root's derivative at 0 is infinite: where the norm is 0 its gradient is 0, as PyTorch's,
+    # through a root taken of 1 there instead.
+    zero = s._data == 0
+    safe = where(zero, constant(np.ones((), s.dtype)), s)
+    return where(zero, constant(np.zeros((), s.dtype)), sqrt(safe) if two else safe ** (1.0 / p))
