@@ -73,7 +73,6 @@ from chainrule.autograd.indexing import (
     scatter,
     scatter_add,
     split,
-    take_along_dim,
     tril,
     triu,
     unbind,
