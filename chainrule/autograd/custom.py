@@ -21,10 +21,9 @@ differentiable operations gives gradients of gradients.
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.grad_mode import _GradMode, state
 from chainrule.autograd.tensor import constant
+from chainrule.backend import xp
 from chainrule.errors import user_line
 from chainrule.ops.base import Op
 
@@ -101,7 +100,7 @@ class _FunctionNode(Op):
             elif spec is None or not call.ctx.materialize_grads:
                 grad_outputs.append(None)
             else:
-                grad_outputs.append(constant(np.zeros(spec[0], dtype=spec[1])))
+                grad_outputs.append(constant(xp.zeros(spec[0], dtype=spec[1])))
         with _GradMode(create):
             grads = call.fn.backward(call.ctx, *grad_outputs)
         grads = _checked_count(self.name, grads if isinstance(grads, tuple) else (grads,), call)

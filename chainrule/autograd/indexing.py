@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.pointwise import where
 from chainrule.autograd.promotion import _as_np_tensor, _lift
 from chainrule.autograd.shape import broadcast_to, shape_args
 from chainrule.autograd.tensor import _raw, apply, constant
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops import shape as _shape_ops
 from chainrule.ops.base import normalize_axes
@@ -28,9 +27,9 @@ def take_along_dim(input, indices, dim: int) -> Tensor:
     """x's elements at ``indices`` along ``dim`` (``torch.take_along_dim``; the gradient goes
     back to the taken positions only). ``indices`` has x's number of dimensions."""
     x = _as_np_tensor(input)
-    idx = np.asarray(_raw(indices))
+    idx = xp.asarray(_raw(indices))
     dim = normalize_axes(dim, x.ndim)[0]
-    grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
+    grid = xp.ogrid[tuple(slice(0, n) for n in idx.shape)]
     index = tuple(idx if k == dim else grid[k] for k in range(x.ndim))
     return apply(ops.GetItem(index), x)
 
@@ -39,7 +38,7 @@ def gather(input, dim: int, index) -> Tensor:
     """out[i][j][k] = input[index[i][j][k]][j][k] along ``dim`` (``torch.gather``): ``index``
     has the input's number of dimensions; the gradient goes back to the gathered places."""
     x = _as_np_tensor(input)
-    idx = np.asarray(_raw(index))
+    idx = xp.asarray(_raw(index))
     _check_index("gather", x, idx, normalize_axes(dim, x._data.ndim)[0])
     return take_along_dim(x, idx, dim)
 
@@ -47,7 +46,7 @@ def gather(input, dim: int, index) -> Tensor:
 def index_select(input, dim: int, index) -> Tensor:
     """The entries at ``index`` (1-D integers) along ``dim``, copied; gradients add back."""
     x = _as_np_tensor(input)
-    idx = np.asarray(_raw(index))
+    idx = xp.asarray(_raw(index))
     if idx.ndim != 1:
         raise ShapeError(f"index_select: index must be 1-D, got shape {idx.shape}")
     dim = dim % x._data.ndim
@@ -56,7 +55,7 @@ def index_select(input, dim: int, index) -> Tensor:
 
 
 def _scatter_index(x: Tensor, dim: int, index) -> tuple:
-    idx = np.asarray(_raw(index))
+    idx = xp.asarray(_raw(index))
     if idx.ndim != x._data.ndim:
         raise ShapeError(
             f"scatter: index must have the tensor's {x._data.ndim} dimensions, got shape "
@@ -64,7 +63,7 @@ def _scatter_index(x: Tensor, dim: int, index) -> tuple:
         )
     dim = dim % x._data.ndim
     _check_index("scatter", x, idx, dim)
-    grid = np.ogrid[tuple(slice(0, n) for n in idx.shape)]
+    grid = xp.ogrid[tuple(slice(0, n) for n in idx.shape)]
     return tuple(idx if k == dim else grid[k] for k in range(idx.ndim)), idx.shape
 
 
@@ -109,9 +108,9 @@ def masked_fill(input, mask, value) -> Tensor:
 def masked_select(input, mask) -> Tensor:
     """The entries where ``mask`` (bool, broadcast) holds, as a 1-D tensor."""
     x = _as_np_tensor(input)
-    m = np.asarray(_raw(mask), dtype=bool)
-    shape = np.broadcast_shapes(m.shape, x._data.shape)
-    return broadcast_to(x, shape)[np.broadcast_to(m, shape)]
+    m = xp.asarray(_raw(mask), dtype=bool)
+    shape = xp.broadcast_shapes(m.shape, x._data.shape)
+    return broadcast_to(x, shape)[xp.broadcast_to(m, shape)]
 
 
 def tril(input, diagonal: int = 0) -> Tensor:
@@ -119,8 +118,8 @@ def tril(input, diagonal: int = 0) -> Tensor:
     x = _as_np_tensor(input)
     if x._data.ndim >= 2:
         return apply(_shape_ops.Triangle(diagonal, upper=False), x)
-    keep = np.tril(np.ones(x._data.shape[-2:], dtype=bool), diagonal)
-    return where(keep, x, constant(np.zeros((), x._data.dtype)))
+    keep = xp.tril(xp.ones(x._data.shape[-2:], dtype=bool), diagonal)
+    return where(keep, x, constant(xp.zeros((), x._data.dtype)))
 
 
 def triu(input, diagonal: int = 0) -> Tensor:
@@ -128,8 +127,8 @@ def triu(input, diagonal: int = 0) -> Tensor:
     x = _as_np_tensor(input)
     if x._data.ndim >= 2:
         return apply(_shape_ops.Triangle(diagonal, upper=True), x)
-    keep = np.triu(np.ones(x._data.shape[-2:], dtype=bool), diagonal)
-    return where(keep, x, constant(np.zeros((), x._data.dtype)))
+    keep = xp.triu(xp.ones(x._data.shape[-2:], dtype=bool), diagonal)
+    return where(keep, x, constant(xp.zeros((), x._data.dtype)))
 
 
 def flip(input, dims) -> Tensor:
@@ -156,7 +155,7 @@ def roll(input, shifts, dims=None) -> Tensor:
         return apply(_shape_ops.Roll(shifts, tuple(d % n for d in dims)), x)
     out = x
     for s, d in zip(shifts, dims):
-        out = index_select(out, d, np.roll(np.arange(x._data.shape[d]), s))
+        out = index_select(out, d, xp.roll(xp.arange(x._data.shape[d]), s))
     return out
 
 
@@ -192,7 +191,7 @@ def split(tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
                 f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {dim} has size "
                 f"{n} (shape {tuple(x.shape)})"
             )
-    starts = np.cumsum([0, *sizes[:-1]])
+    starts = xp.cumsum([0, *sizes[:-1]])
     return _several("split", [narrow(x, dim, int(s), k) for s, k in zip(starts, sizes)])
 
 
@@ -220,7 +219,7 @@ def _several(fn: str, pieces: list) -> tuple:
     return tuple(pieces)
 
 
-def _check_index(op: str, x: Tensor, idx: np.ndarray, dim: int) -> None:
+def _check_index(op: str, x: Tensor, idx: xp.ndarray, dim: int) -> None:
     """PyTorch's checks of the index of ``gather``, ``scatter`` and ``index_select``: integers
     within [0, size) along ``dim``. NumPy would wrap a negative index (-1 the last entry), which
     PyTorch refuses; each op's own exception and words, then the user's line."""
@@ -233,7 +232,7 @@ def _check_index(op: str, x: Tensor, idx: np.ndarray, dim: int) -> None:
     bad = (idx < 0) | (idx >= size)
     if not bad.any():
         return
-    first = int(idx.reshape(-1)[np.argmax(bad.reshape(-1))])
+    first = int(idx.reshape(-1)[xp.argmax(bad.reshape(-1))])
     at = f"\n  at {user_line()}"
     if op != "index_select":
         raise RuntimeError(

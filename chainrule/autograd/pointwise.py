@@ -8,13 +8,11 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.promotion import _as_np_tensor, _check_sub, _lift, _pair
 from chainrule.autograd.tensor import _raw, apply, constant, recomputed
-from chainrule.backend import get_default_dtype, kind
+from chainrule.backend import get_default_dtype, kind, xp
 from chainrule.errors import warn_user
 
 if TYPE_CHECKING:
@@ -54,14 +52,14 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     if rounding_mode is None:
         return apply(ops.Div(), *_pair(a, _lift(other, a), true_div=True))
     if rounding_mode == "floor":
-        return recomputed(np.floor_divide, *_pair(a, _lift(other, a)))
+        return recomputed(xp.floor_divide, *_pair(a, _lift(other, a)))
     if rounding_mode == "trunc":
         return recomputed(_trunc_div, a, _raw(other))
     raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
 
 
 def _trunc_div(a, b):
-    return np.trunc(a / b).astype(np.result_type(a, b))
+    return xp.trunc(a / b).astype(xp.result_type(a, b))
 
 
 def pow(input, exponent) -> Tensor:
@@ -178,14 +176,14 @@ def minimum(input, other) -> Tensor:
 def where(condition, input, other) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (broadcasting all three).
     ``condition`` gets no gradient."""
-    cond = np.asarray(_raw(condition), dtype=bool)
+    cond = xp.asarray(_raw(condition), dtype=bool)
     a, b = input, other
     if isinstance(a, _tensor.Tensor):
         b = _lift(b, a)
     elif isinstance(b, _tensor.Tensor):
         a = _lift(a, b)
     else:
-        a = constant(np.asarray(a, dtype=get_default_dtype()))
+        a = constant(xp.asarray(a, dtype=get_default_dtype()))
         b = _lift(b, a)
     return apply(ops.Where(cond), *_pair(a, b))
 
@@ -200,78 +198,78 @@ def _stepwise(input, fn) -> Tensor:
 
 def floor(input) -> Tensor:
     """floor elementwise (gradient 0)."""
-    return _stepwise(input, np.floor)
+    return _stepwise(input, xp.floor)
 
 
 def ceil(input) -> Tensor:
     """ceil elementwise (gradient 0)."""
-    return _stepwise(input, np.ceil)
+    return _stepwise(input, xp.ceil)
 
 
 def round(input, *, decimals: int = 0) -> Tensor:
     """Round half to even elementwise, as PyTorch (and NumPy) (gradient 0)."""
-    return _stepwise(input, functools.partial(np.round, decimals=decimals))
+    return _stepwise(input, functools.partial(xp.round, decimals=decimals))
 
 
 def trunc(input) -> Tensor:
     """Truncation toward 0 elementwise (gradient 0)."""
-    return _stepwise(input, np.trunc)
+    return _stepwise(input, xp.trunc)
 
 
 def sign(input) -> Tensor:
     """-1, 0 or 1 elementwise (gradient 0)."""
-    return _stepwise(input, np.sign)
+    return _stepwise(input, xp.sign)
 
 
 # ----- comparisons and logic: bool tensors outside the graph -----
 def eq(input, other) -> Tensor:
     """``input == other`` elementwise."""
-    return recomputed(np.equal, input, _raw(other))
+    return recomputed(xp.equal, input, _raw(other))
 
 
 def ne(input, other) -> Tensor:
     """``input != other`` elementwise."""
-    return recomputed(np.not_equal, input, _raw(other))
+    return recomputed(xp.not_equal, input, _raw(other))
 
 
 def lt(input, other) -> Tensor:
     """``input < other`` elementwise."""
-    return recomputed(np.less, input, _raw(other))
+    return recomputed(xp.less, input, _raw(other))
 
 
 def le(input, other) -> Tensor:
     """``input <= other`` elementwise."""
-    return recomputed(np.less_equal, input, _raw(other))
+    return recomputed(xp.less_equal, input, _raw(other))
 
 
 def gt(input, other) -> Tensor:
     """``input > other`` elementwise."""
-    return recomputed(np.greater, input, _raw(other))
+    return recomputed(xp.greater, input, _raw(other))
 
 
 def ge(input, other) -> Tensor:
     """``input >= other`` elementwise."""
-    return recomputed(np.greater_equal, input, _raw(other))
+    return recomputed(xp.greater_equal, input, _raw(other))
 
 
 def logical_and(input, other) -> Tensor:
     """Elementwise ``input and other`` on truth values (nonzero is true): a bool tensor."""
-    return recomputed(np.logical_and, input, _raw(other))
+    return recomputed(xp.logical_and, input, _raw(other))
 
 
 def logical_or(input, other) -> Tensor:
     """Elementwise ``input or other`` on truth values: a bool tensor."""
-    return recomputed(np.logical_or, input, _raw(other))
+    return recomputed(xp.logical_or, input, _raw(other))
 
 
 def logical_xor(input, other) -> Tensor:
     """Elementwise exclusive or of truth values: a bool tensor."""
-    return recomputed(np.logical_xor, input, _raw(other))
+    return recomputed(xp.logical_xor, input, _raw(other))
 
 
 def logical_not(input) -> Tensor:
     """Elementwise ``not input`` on truth values (nonzero is true): a bool tensor."""
-    return recomputed(np.logical_not, input)
+    return recomputed(xp.logical_not, input)
 
 
 def legacy_alpha(name: str, other, legacy: tuple, alpha):

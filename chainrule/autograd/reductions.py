@@ -7,8 +7,6 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.indexing import take_along_dim
@@ -16,6 +14,7 @@ from chainrule.autograd.pointwise import abs, exp, log, maximum, minimum, sqrt, 
 from chainrule.autograd.promotion import _as_np_tensor
 from chainrule.autograd.shape import squeeze
 from chainrule.autograd.tensor import apply, constant, recomputed
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 
@@ -119,17 +118,17 @@ def _pick(x, dim, keepdim, which, result, locate=None):
     picks along ``dim`` (argmax, argmin, or the median's index); the gradient goes to it."""
     x = _as_np_tensor(x)
     if x.ndim == 0:
-        return result(x, constant(np.asarray(0)))
+        return result(x, constant(xp.asarray(0)))
     dim = normalize_axes(dim, x.ndim)[0]
     if x.shape[dim] == 0:
         raise ShapeError(f"{which}: dimension {dim} of a tensor of shape {x.shape} is empty")
     if locate is None:
-        locate = np.argmax if which == "max" else np.argmin
+        locate = xp.argmax if which == "max" else xp.argmin
     idx = recomputed(locate, x, axis=dim, keepdims=True)
     values = take_along_dim(x, idx, dim)
     if not keepdim:
         values = squeeze(values, dim)
-        idx = recomputed(np.squeeze, idx, axis=dim)
+        idx = recomputed(xp.squeeze, idx, axis=dim)
     return result(values, idx)
 
 
@@ -171,13 +170,13 @@ def amin(input, dim=None, keepdim: bool = False) -> Tensor:
 def argmax(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Indices (int64, no gradient) of the largest values along ``dim`` (of the flattened
     input when None)."""
-    return recomputed(np.argmax, _as_np_tensor(input), axis=_axis(axis, dim),
+    return recomputed(xp.argmax, _as_np_tensor(input), axis=_axis(axis, dim),
                       keepdims=_keep(keepdim, keepdims))  # fmt: skip
 
 
 def argmin(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Indices (int64, no gradient) of the smallest values along ``dim``."""
-    return recomputed(np.argmin, _as_np_tensor(input), axis=_axis(axis, dim),
+    return recomputed(xp.argmin, _as_np_tensor(input), axis=_axis(axis, dim),
                       keepdims=_keep(keepdim, keepdims))  # fmt: skip
 
 
@@ -205,7 +204,7 @@ def logsumexp(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=Non
     """log Σ e^x over ``dim`` (all dimensions when None), computed without overflow."""
     x = _as_np_tensor(input)
     dim, keepdim = _axis(axis, dim), _keep(keepdim, keepdims)
-    m = recomputed(np.max, x, axis=dim, keepdims=True)
+    m = recomputed(xp.max, x, axis=dim, keepdims=True)
     out = log(sum(exp(x - m), dim, keepdim=True)) + m
     return out if keepdim else squeeze(out, dim)
 
@@ -215,7 +214,7 @@ def cumsum(input, dim: int, *, dtype=None) -> Tensor:
     """Running sums along ``dim``."""
     x = _converted(input, dtype)
     if x._data.dtype.kind in "biu":
-        return recomputed(np.cumsum, x, axis=dim)
+        return recomputed(xp.cumsum, x, axis=dim)
     return apply(ops.CumSum(dim % builtins.max(x.ndim, 1)), x)
 
 
@@ -223,7 +222,7 @@ def cumprod(input, dim: int, *, dtype=None) -> Tensor:
     """Running products along ``dim``."""
     x = _converted(input, dtype)
     if x._data.dtype.kind in "biu":
-        return recomputed(np.cumprod, x, axis=dim)
+        return recomputed(xp.cumprod, x, axis=dim)
     return apply(ops.CumProd(dim % builtins.max(x.ndim, 1)), x)
 
 
@@ -231,7 +230,7 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """The product over ``dim`` (all entries when None)."""
     x = _converted(input, dtype)
     if x._data.dtype.kind in "biu":
-        return recomputed(np.prod, x, axis=dim, keepdims=keepdim)
+        return recomputed(xp.prod, x, axis=dim, keepdims=keepdim)
     return apply(ops.Prod(dim, keepdim), x)
 
 
@@ -252,5 +251,5 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     # A root's derivative at 0 is infinite: where the norm is 0 its gradient is 0, as PyTorch's,
     # through a root taken of 1 there instead.
     zero = s._data == 0
-    safe = where(zero, constant(np.ones((), s.dtype)), s)
-    return where(zero, constant(np.zeros((), s.dtype)), sqrt(safe) if two else safe ** (1.0 / p))
+    safe = where(zero, constant(xp.ones((), s.dtype)), s)
+    return where(zero, constant(xp.zeros((), s.dtype)), sqrt(safe) if two else safe ** (1.0 / p))

@@ -8,11 +8,10 @@ import builtins
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd.promotion import _as_np_tensor
 from chainrule.autograd.tensor import apply
+from chainrule.backend import xp
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -32,7 +31,7 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     # A view when NumPy could reshape without copying, as PyTorch's reshape.
     return (
         mark_view(out, x, op)
-        if out._data.base is not None and np.may_share_memory(out._data, x._data)
+        if out._data.base is not None and xp.may_share_memory(out._data, x._data)
         else out
     )
 
@@ -44,7 +43,7 @@ def transpose(x: Tensor, *dims) -> Tensor:
     the dimensions, and a full permutation (a tuple, or three or more ints) permutes them.
     """
     x = _as_np_tensor(x)
-    if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+    if len(dims) == 2 and all(isinstance(d, (int, xp.integer)) for d in dims):
         return swapaxes(x, dims[0], dims[1])
     if not dims:
         return view_op(ops.Transpose(None), x)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule.autograd.indexing import take_along_dim
 from chainrule.autograd.promotion import _as_np_tensor
 from chainrule.autograd.reductions import _pick, _ValuesIndices
 from chainrule.autograd.shape import reshape
 from chainrule.autograd.tensor import constant, recomputed
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
 
@@ -32,15 +31,15 @@ class median_result(_ValuesIndices):
     """What ``median(x, dim)`` returns: ``values``, ``indices``."""
 
 
-def _sort_order(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+def _sort_order(a: xp.ndarray, dim: int, descending: bool) -> xp.ndarray:
     """Indices sorting ``a`` along ``dim``, stable, NaN counted as the largest value (PyTorch)."""
     if not descending:
-        return np.argsort(a, axis=dim, kind="stable")
+        return xp.argsort(a, axis=dim, kind="stable")
     # Reversed, sorted ascending (stable), reversed back: descending, and equal values keep
     # their original order, as PyTorch's stable descending sort.
     n = a.shape[dim]
-    idx = np.argsort(np.flip(a, axis=dim), axis=dim, kind="stable")
-    return (n - 1) - np.flip(idx, axis=dim)
+    idx = xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable")
+    return (n - 1) - xp.flip(idx, axis=dim)
 
 
 def sort(input, dim: int = -1, descending: bool = False, stable: bool = False) -> sort_result:
@@ -49,7 +48,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = False) -
     accepted for PyTorch's signature); NaN sorts as the largest value."""
     x = _as_np_tensor(input)
     if x.ndim == 0:
-        return sort_result(x, constant(np.asarray(0)))
+        return sort_result(x, constant(xp.asarray(0)))
     d = normalize_axes(dim, x.ndim)[0]
     idx = recomputed(_sort_order, x, d, descending)
     return sort_result(take_along_dim(x, idx, d), idx)
@@ -71,26 +70,26 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
             f"topk: k={k} is out of range for dimension {d} of size {n} (shape {x.shape})"
         )
     if x.ndim == 0:
-        return topk_result(x, constant(np.asarray(0)))
+        return topk_result(x, constant(xp.asarray(0)))
     idx = recomputed(_topk_order, x, d, int(k), largest)
     return topk_result(take_along_dim(x, idx, d), idx)
 
 
-def _topk_order(a: np.ndarray, dim: int, k: int, largest: bool) -> np.ndarray:
+def _topk_order(a: xp.ndarray, dim: int, k: int, largest: bool) -> xp.ndarray:
     order = _sort_order(a, dim, descending=largest)
-    return np.take(order, np.arange(k), axis=dim)
+    return xp.take(order, xp.arange(k), axis=dim)
 
 
-def _median_index(a: np.ndarray, axis: int, keepdims: bool = True) -> np.ndarray:
+def _median_index(a: xp.ndarray, axis: int, keepdims: bool = True) -> xp.ndarray:
     """Index of the lower median along ``axis`` (keepdims), or of the first NaN where one is."""
     dim = axis
     n = a.shape[dim]
-    order = np.argsort(a, axis=dim, kind="stable")
-    idx = np.take(order, [(n - 1) // 2], axis=dim)
-    nan = np.isnan(a) if a.dtype.kind in "fc" else None
+    order = xp.argsort(a, axis=dim, kind="stable")
+    idx = xp.take(order, [(n - 1) // 2], axis=dim)
+    nan = xp.isnan(a) if a.dtype.kind in "fc" else None
     if nan is not None and nan.any():
         has = nan.any(axis=dim, keepdims=True)
-        idx = np.where(has, np.argmax(nan, axis=dim, keepdims=True), idx)
+        idx = xp.where(has, xp.argmax(nan, axis=dim, keepdims=True), idx)
     return idx
 
 
@@ -102,6 +101,6 @@ def median(input, dim=None, keepdim: bool = False):
     if dim is None:
         flat = reshape(x, (-1,))
         if flat.shape[0] == 0:
-            return constant(np.asarray(np.nan, dtype=x.dtype))
+            return constant(xp.asarray(xp.nan, dtype=x.dtype))
         return median(flat, 0).values
     return _pick(x, dim, keepdim, "median", median_result, locate=_median_index)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd.flags import check_grad, check_requires_grad
 from chainrule.autograd.grad_mode import recording, state
@@ -46,21 +44,21 @@ class Size(tuple):
         return tuple.__repr__(self)
 
 
-def _to_array(data, dtype) -> np.ndarray:
+def _to_array(data, dtype) -> xp.ndarray:
     if isinstance(data, Tensor):
         data = data._data
-    if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
+    if isinstance(data, (xp.ndarray, xp.generic)):
+        arr = xp.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
     else:
         if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
             data = [d._data if isinstance(d, Tensor) else d for d in data]
         try:
-            arr = np.array(data, dtype=dtype)
+            arr = xp.array(data, dtype=dtype)
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"tensor: cannot make a tensor from this {type(data).__name__}: {exc}"
             ) from None
-        if dtype is None and arr.dtype == np.float64 and not _has_float64(data):
+        if dtype is None and arr.dtype == xp.float64 and not _has_float64(data):
             arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
     if kind(arr.dtype) in "OUSVMm":
         raise TypeError(
@@ -72,14 +70,14 @@ def _to_array(data, dtype) -> np.ndarray:
 
 def _has_float64(data) -> bool:
     """Whether a nested list holds float64 arrays or 0-d tensors' arrays (which keep float64)."""
-    if isinstance(data, np.ndarray):
-        return data.dtype == np.float64
+    if isinstance(data, xp.ndarray):
+        return data.dtype == xp.float64
     if isinstance(data, (list, tuple)):
         return any(_has_float64(d) for d in data[:1])
     return False
 
 
-def _astype(a: np.ndarray, dtype) -> np.ndarray:
+def _astype(a: xp.ndarray, dtype) -> xp.ndarray:
     return a.astype(dtype)
 
 
@@ -95,20 +93,20 @@ def _raw(x):
 
 # ----- making tensors: the one place a Tensor is built without __init__ -----
 _new = object.__new__
-_ndarray = np.ndarray
+_ndarray = xp.ndarray
 
 
-def constant(array: np.ndarray) -> Tensor:
+def constant(array: xp.ndarray) -> Tensor:
     """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
     result, needing no gradient. ``apply`` and the creation functions start from it.
 
     This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
-    0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
+    0-d array: NumPy's ufuncs and reductions return scalars (``xp.float32``) for 0-d results,
     and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
     tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
     if type(array) is not _ndarray and not isinstance(array, _ndarray):
         # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
-        array = array.__array__() if isinstance(array, np.generic) else np.asarray(array)
+        array = array.__array__() if isinstance(array, xp.generic) else xp.asarray(array)
     t = _new(Tensor)
     t._data = array
     t._grad = None
@@ -260,7 +258,7 @@ class Tensor(
         if len(args) != 1 or not isinstance(args[0], Tensor):  # else __new__ made a view
             self._set(legacy_array(args, kwargs, get_default_dtype(), "Tensor"), False)
 
-    def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
+    def _set(self, arr: xp.ndarray, requires_grad: bool) -> None:
         """Makes this a leaf around ``arr`` (every slot set, as ``constant`` does)."""
         self._data = arr
         self._grad = None
@@ -283,7 +281,7 @@ class Tensor(
     @data.setter
     def data(self, value) -> None:
         arr = value._data if isinstance(value, Tensor) else value
-        if not isinstance(arr, np.ndarray):
+        if not isinstance(arr, xp.ndarray):
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         self._data = arr
 
@@ -319,7 +317,7 @@ class Tensor(
         return self._data.ndim
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> xp.dtype:
         return self._data.dtype
 
     @property
@@ -360,7 +358,7 @@ class Tensor(
         return self._data.shape[0]
 
     # ----- conversion -----
-    def numpy(self) -> np.ndarray:
+    def numpy(self) -> xp.ndarray:
         """The data as a NumPy array (shared, not copied)."""
         _escape("numpy()")
         return self._data
@@ -410,7 +408,7 @@ class Tensor(
 
     def astype(self, dtype) -> Tensor:
         """This tensor converted to ``dtype`` (differentiable between floating types)."""
-        dtype = np.dtype(dtype)
+        dtype = xp.dtype(dtype)
         if dtype == self._data.dtype:
             return self
         if kind(dtype) not in "fc" or kind(self._data.dtype) not in "fc":

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import devices as _device
 from chainrule.autograd.creation import tensor as _tensor
 from chainrule.autograd.shape import shape_args
-from chainrule.backend import bfloat16, kind
+from chainrule.backend import bfloat16, kind, xp
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -24,15 +22,15 @@ class ConversionMethods:
 
     def float(self) -> Tensor:
         """This tensor as float32."""
-        return self.astype(np.float32)
+        return self.astype(xp.float32)
 
     def double(self) -> Tensor:
         """This tensor as float64."""
-        return self.astype(np.float64)
+        return self.astype(xp.float64)
 
     def half(self) -> Tensor:
         """This tensor as float16."""
-        return self.astype(np.float16)
+        return self.astype(xp.float16)
 
     def bfloat16(self) -> Tensor:
         """This tensor as bfloat16 (ml_dtypes' type: 8 exponent bits as float32, 7 of mantissa),
@@ -45,15 +43,15 @@ class ConversionMethods:
 
     def long(self) -> Tensor:
         """This tensor as int64."""
-        return self.astype(np.int64)
+        return self.astype(xp.int64)
 
     def int(self) -> Tensor:
         """This tensor as int32."""
-        return self.astype(np.int32)
+        return self.astype(xp.int32)
 
     def bool(self) -> Tensor:
         """This tensor as bool (nonzero is True)."""
-        return self.astype(np.bool_)
+        return self.astype(xp.bool_)
 
     def type(self, dtype=None) -> Tensor | str:
         """``type(dtype)`` converts as ``astype``; ``type()`` names the dtype as PyTorch's legacy
@@ -121,7 +119,7 @@ class ConversionMethods:
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
         """``fill_value`` in ``size``, with this tensor's dtype unless ``dtype`` is given."""
         _device.check(device)
-        arr = np.full(tuple(size), fill_value, dtype=dtype or self._data.dtype)
+        arr = xp.full(tuple(size), fill_value, dtype=dtype or self._data.dtype)
         return _tensor(arr, requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):

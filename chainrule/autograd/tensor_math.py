@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule.autograd.indexing import (  # noqa: F401 (the namespace)
     gather,
     index_add,
@@ -73,6 +71,7 @@ from chainrule.autograd.shape import (  # noqa: F401
 )
 from chainrule.autograd.sorting import argsort, median, sort, topk  # noqa: F401
 from chainrule.autograd.tensor import apply, constant  # noqa: F401 (apply: ArrayMath.apply's recorded twin)
+from chainrule.backend import xp
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -80,7 +79,7 @@ if TYPE_CHECKING:
 
 def zeros(shape, like: Tensor) -> Tensor:
     """Zeros of ``shape`` in ``like``'s dtype (no gradient)."""
-    return constant(np.zeros(shape, dtype=like.dtype))
+    return constant(xp.zeros(shape, dtype=like.dtype))
 
 
 def cast(x, dtype) -> Tensor:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
 from chainrule.autograd import linalg, pointwise
 from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
 from chainrule.autograd.tensor import _raw, apply, constant, recomputed
+from chainrule.backend import xp
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -85,21 +84,21 @@ class OperatorMethods:
     def __floordiv__(self, other):
         """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
         a, b = _pair(self, _lift(other, self))
-        return recomputed(np.floor_divide, a, b)
+        return recomputed(xp.floor_divide, a, b)
 
     def __rfloordiv__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return recomputed(np.floor_divide, a, b)
+        return recomputed(xp.floor_divide, a, b)
 
     def __mod__(self, other):
         """The remainder with the divisor's sign (``torch.remainder``), as self - floor(self/other)
         · other, so its gradient is 1 for self and -floor(self/other) for other."""
         a, b = _pair(self, _lift(other, self))
-        return a - recomputed(np.floor_divide, a, b) * b
+        return a - recomputed(xp.floor_divide, a, b) * b
 
     def __rmod__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return a - recomputed(np.floor_divide, a, b) * b
+        return a - recomputed(xp.floor_divide, a, b) * b
 
     __neg__ = pointwise.neg
 
@@ -117,24 +116,24 @@ class OperatorMethods:
     __ge__ = pointwise.ge
 
     def __and__(self, other):
-        return recomputed(np.bitwise_and, self, _raw(other))
+        return recomputed(xp.bitwise_and, self, _raw(other))
 
     def __or__(self, other):
-        return recomputed(np.bitwise_or, self, _raw(other))
+        return recomputed(xp.bitwise_or, self, _raw(other))
 
     def __invert__(self):
-        return recomputed(np.invert, self)
+        return recomputed(xp.invert, self)
 
     def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Whether any element (along ``dim`` when given) is nonzero; a bool tensor."""
         return recomputed(
-            np.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
+            xp.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
         )
 
     def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Whether every element (along ``dim`` when given) is nonzero; a bool tensor."""
         return recomputed(
-            np.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
+            xp.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
         )
 
     def __getitem__(self, index):
@@ -215,7 +214,7 @@ class OperatorMethods:
 
     def masked_fill_(self, mask, value):
         """Writes ``value`` where ``mask`` (broadcast to this shape) is True."""
-        keep = ~np.asarray(_raw(mask), dtype=bool)
+        keep = ~xp.asarray(_raw(mask), dtype=bool)
         return _inplace.modify(self, "masked_fill_", ops.Where(keep), _value(value, self))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
@@ -223,7 +222,7 @@ class OperatorMethods:
         from chainrule.random import normal_array
 
         _inplace.write_no_grad(
-            self, "normal_", lambda a: np.copyto(a, normal_array(mean, std, a.shape, generator))
+            self, "normal_", lambda a: xp.copyto(a, normal_array(mean, std, a.shape, generator))
         )
         return self
 
@@ -232,7 +231,7 @@ class OperatorMethods:
         from chainrule.random import uniform_array
 
         _inplace.write_no_grad(
-            self, "uniform_", lambda x: np.copyto(x, uniform_array(a, b, x.shape, generator))
+            self, "uniform_", lambda x: xp.copyto(x, uniform_array(a, b, x.shape, generator))
         )
         return self
 
@@ -261,14 +260,14 @@ class OperatorMethods:
 def _basic(index) -> bool:
     """Whether ``x[index]`` is a view (ints, slices, None, ...) rather than a gather (arrays)."""
     items = index if isinstance(index, tuple) else (index,)
-    return not any(isinstance(i, (np.ndarray, list, tuple)) for i in items)
+    return not any(isinstance(i, (xp.ndarray, list, tuple)) for i in items)
 
 
 def _value(x, like: Tensor) -> Tensor:
     """A value to write into ``like``: a Tensor as it is, anything else in ``like``'s dtype."""
     if isinstance(x, _tensor.Tensor):
         return x
-    return constant(np.asarray(x, dtype=like._data.dtype))
+    return constant(xp.asarray(x, dtype=like._data.dtype))
 
 
 def _raw_index(index):
@@ -277,7 +276,7 @@ def _raw_index(index):
     if isinstance(index, _tensor.Tensor):
         index = index._data
     if isinstance(index, list):
-        index = np.asarray(index)
-    if isinstance(index, np.ndarray) and index.dtype == np.bool_:
-        return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
+        index = xp.asarray(index)
+    if isinstance(index, xp.ndarray) and index.dtype == xp.bool_:
+        return xp.nonzero(index) if index.ndim > 1 else xp.nonzero(index)[0]
     return index

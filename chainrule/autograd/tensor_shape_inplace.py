@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd import shape as _shape
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
 from chainrule.autograd.tensor import _escape, apply, constant
+from chainrule.backend import xp
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -137,17 +136,17 @@ class InplaceShapeMethods:
         arr = self._data
         if shape == arr.shape:
             return self
-        flat = arr.reshape(-1) if arr.flags.c_contiguous else np.ascontiguousarray(arr).ravel()
-        n = int(np.prod(shape, dtype=np.int64))
+        flat = arr.reshape(-1) if arr.flags.c_contiguous else xp.ascontiguousarray(arr).ravel()
+        n = int(xp.prod(shape, dtype=xp.int64))
         if n <= flat.size:
             new = flat[:n].reshape(shape)
         else:
-            new = np.zeros(n, dtype=arr.dtype)
+            new = xp.zeros(n, dtype=arr.dtype)
             new[: flat.size] = flat
             new = new.reshape(shape)
         _stamp(self)
         self._data = new
-        if np.may_share_memory(new, arr) or getattr(self, "_vops", None) is None:
+        if xp.may_share_memory(new, arr) or getattr(self, "_vops", None) is None:
             _moved(self, None)
         else:  # grown into a new array: no longer a view of its base's storage
             self._base = self._vops = self._vmeta = None

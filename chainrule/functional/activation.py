@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from chainrule.autograd import reductions as _reductions
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.inplace import rewrite
 from chainrule.autograd.pointwise import sigmoid, tanh  # noqa: F401 (F.sigmoid is cr.sigmoid)
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import xp
 from chainrule.errors import warn_user
 from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
 from chainrule.ops.special import Erf, Gelu
@@ -126,4 +125,4 @@ def _implicit_dim(name: str, x, dim: int | None) -> int:
         f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
         "dim=X as an argument."
     )
-    return 0 if np.ndim(x._data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1
+    return 0 if xp.ndim(x._data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.reductions import norm
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import xp
 from chainrule.ops.pad import PadConstant, PadMode
 
 
@@ -68,13 +67,13 @@ def pad(
         if n and (mode != "circular" or max(lo, hi) <= n) and (mode != "reflect" or n > 1):
             x = apply(PadMode(dim, lo, hi, mode), x)
             continue
-        i = np.arange(-lo, n + hi)
+        i = xp.arange(-lo, n + hi)
         if mode == "reflect":
             period = 2 * (n - 1) if n > 1 else 1
-            i = np.abs(i) % period
-            i = np.where(i >= n, period - i, i)
+            i = xp.abs(i) % period
+            i = xp.where(i >= n, period - i, i)
         elif mode == "replicate":
-            i = np.clip(i, 0, n - 1)
+            i = xp.clip(i, 0, n - 1)
         else:
             i = i % n
         x = x[(slice(None),) * dim + (i,)]
