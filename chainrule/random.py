@@ -3,18 +3,18 @@ program repeatable (initialisation, dropout, shuffling without an explicit seed)
 
 from __future__ import annotations
 
-import numpy as np
+from chainrule.backend import xp
 
-_generator = np.random.default_rng()
+_generator = xp.random.default_rng()
 
 
 def manual_seed(seed: int) -> None:
     """Reseeds the library's generator: every later random draw becomes repeatable."""
     global _generator
-    _generator = np.random.default_rng(seed)
+    _generator = xp.random.default_rng(seed)
 
 
-def generator() -> np.random.Generator:
+def generator() -> xp.random.Generator:
     """The library's generator (reseeded by ``manual_seed``)."""
     return _generator
 
@@ -29,12 +29,12 @@ def set_rng_state(st: dict) -> None:
     _generator.bit_generator.state = st
 
 
-def normal_array(mean: float, std: float, shape: tuple[int, ...], gen=None) -> np.ndarray:
+def normal_array(mean: float, std: float, shape: tuple[int, ...], gen=None) -> xp.ndarray:
     """float64 draws from N(mean, std²) of ``shape``, from ``gen`` or the library's generator."""
     return (gen or _generator).normal(mean, std, shape)
 
 
-def uniform_array(a: float, b: float, shape: tuple[int, ...], gen=None) -> np.ndarray:
+def uniform_array(a: float, b: float, shape: tuple[int, ...], gen=None) -> xp.ndarray:
     """float64 draws from U(a, b) of ``shape``, from ``gen`` or the library's generator."""
     return (gen or _generator).uniform(a, b, shape)
 
@@ -45,13 +45,13 @@ class Generator:
     without touching the library's generator."""
 
     def __init__(self, device: str = "cpu") -> None:
-        self._rng = np.random.default_rng()
+        self._rng = xp.random.default_rng()
         self._seed: int | None = None
 
     def manual_seed(self, seed: int) -> Generator:
         """Reseeds this generator; returns it, so that ``Generator().manual_seed(0)`` chains."""
         self._seed = int(seed)
-        self._rng = np.random.default_rng(self._seed)
+        self._rng = xp.random.default_rng(self._seed)
         return self
 
     def initial_seed(self) -> int | None:
@@ -65,6 +65,6 @@ class Generator:
         return self
 
 
-def numpy_generator(gen: Generator | None) -> np.random.Generator:
+def numpy_generator(gen: Generator | None) -> xp.random.Generator:
     """The NumPy generator behind ``gen``, or the library's when ``gen`` is None."""
     return _generator if gen is None else gen._rng

@@ -17,18 +17,17 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule import backend
 from chainrule.autograd.tensor import Tensor
+from chainrule.backend import xp
 
 __all__ = [
     "autocast", "custom_bwd", "custom_fwd", "get_autocast_dtype", "is_autocast_available",
     "is_autocast_enabled",
 ]  # fmt: skip
 
-_SUPPORTED = (backend.bfloat16, np.dtype(np.float16))
-_default_dtype = {"cpu": backend.bfloat16, "cuda": np.dtype(np.float16)}
+_SUPPORTED = (backend.bfloat16, xp.dtype(xp.float16))
+_default_dtype = {"cpu": backend.bfloat16, "cuda": xp.dtype(xp.float16)}
 
 
 def is_autocast_available(device_type: str) -> bool:
@@ -43,7 +42,7 @@ def is_autocast_enabled(device_type: str = "cuda") -> bool:
     return device_type == "cpu" and backend.autocast_dtype is not None
 
 
-def get_autocast_dtype(device_type: str) -> np.dtype:
+def get_autocast_dtype(device_type: str) -> xp.dtype:
     """The dtype ``autocast(device_type)`` uses when none is given: bfloat16 on the CPU."""
     return _default_dtype[device_type]
 
@@ -74,7 +73,7 @@ class autocast:
                 "'cpu' ('cuda' is accepted and disabled, as PyTorch without CUDA)"
             )
         self.device = device_type
-        self.fast_dtype = _default_dtype[device_type] if dtype is None else np.dtype(dtype)
+        self.fast_dtype = _default_dtype[device_type] if dtype is None else xp.dtype(dtype)
         if enabled and device_type == "cuda":
             warnings.warn(
                 "CUDA is not available or torch_xla is imported. Disabling autocast.",
@@ -91,7 +90,7 @@ class autocast:
             )
             enabled = False
         self._enabled = bool(enabled)
-        self._prev: list[np.dtype | None] = []
+        self._prev: list[xp.dtype | None] = []
 
     def __enter__(self) -> autocast:
         self._prev.append(backend.autocast_dtype)
@@ -117,11 +116,11 @@ class autocast:
         return decorated
 
 
-def _cast(value: Any, dtype: np.dtype) -> Any:
+def _cast(value: Any, dtype: xp.dtype) -> Any:
     """``value`` with its float Tensors (float64 excepted) cast to ``dtype``, through lists,
     tuples and dicts, as PyTorch's ``torch.amp.autocast_mode._cast``."""
     if isinstance(value, Tensor):
-        eligible = backend.kind(value.dtype) == "f" and value.dtype != np.float64
+        eligible = backend.kind(value.dtype) == "f" and value.dtype != xp.float64
         return value.astype(dtype) if eligible else value
     if isinstance(value, dict):
         return {k: _cast(v, dtype) for k, v in value.items()}
@@ -146,7 +145,7 @@ def custom_fwd(fwd: Callable | None = None, *, device_type: str, cast_inputs: An
         ctx._fwd_used_autocast = on and cast_inputs is None
         if cast_inputs is None or not on:
             return fwd(ctx, *args, **kwargs)
-        dt = np.dtype(cast_inputs)
+        dt = xp.dtype(cast_inputs)
         with autocast(device_type=device_type, enabled=False):
             return fwd(ctx, *_cast(args, dt), **_cast(kwargs, dt))
 

@@ -17,10 +17,9 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 
 __all__ = ["GradScaler"]
 
@@ -81,10 +80,10 @@ class GradScaler:
         if not self._enabled:
             return outputs
         if self._scale is None:  # float32, as PyTorch's scale tensor
-            self._scale = np.float32(self._init_scale)
+            self._scale = xp.float32(self._init_scale)
             self._growth_tracker = self._init_growth_tracker
         if isinstance(outputs, Tensor):
-            return outputs * constant(np.asarray(self._scale))
+            return outputs * constant(xp.asarray(self._scale))
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
         if isinstance(outputs, Iterable):
@@ -104,18 +103,18 @@ class GradScaler:
             )
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        inv = constant(np.asarray(np.float32(1.0 / np.float64(self._scale))))
+        inv = constant(xp.asarray(xp.float32(1.0 / xp.float64(self._scale))))
         found, any_grad = False, False
         with no_grad():
             for group in optimizer.param_groups:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    if p.grad.dtype == np.float16:
+                    if p.grad.dtype == xp.float16:
                         raise ValueError("Attempting to unscale FP16 gradients.")
                     any_grad = True
                     p.grad.mul_(inv)
-                    found = found or not bool(np.isfinite(p.grad._data).all())
+                    found = found or not bool(xp.isfinite(p.grad._data).all())
         state["found_inf"] = float(found) if any_grad else None
         state["stage"] = _UNSCALED
 
@@ -152,18 +151,18 @@ class GradScaler:
                         "requires_grad=False."
                     )
                 new_scale = float(new_scale.item())
-            self._scale = np.float32(new_scale)
+            self._scale = xp.float32(new_scale)
         else:
             found = [s["found_inf"] for s in self._states.values() if s["found_inf"] is not None]
             if not found:
                 raise RuntimeError("No inf checks were recorded prior to update.")
             if sum(found):
                 self._scale, self._growth_tracker = (
-                    self._scale * np.float32(self._backoff_factor),
+                    self._scale * xp.float32(self._backoff_factor),
                     0,
                 )
             elif self._growth_tracker + 1 == self._growth_interval:
-                self._scale, self._growth_tracker = self._scale * np.float32(self._growth_factor), 0
+                self._scale, self._growth_tracker = self._scale * xp.float32(self._growth_factor), 0
             else:
                 self._growth_tracker += 1
         self._states = {}
@@ -221,7 +220,7 @@ class GradScaler:
             )
         self._init_scale = float(state_dict["scale"])
         if self._scale is not None:
-            self._scale = np.float32(state_dict["scale"])
+            self._scale = xp.float32(state_dict["scale"])
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])

@@ -1,11 +1,7 @@
 """The autograd layer: Tensor, reverse mode, forward mode, gradcheck, anomaly detection."""
 
-from chainrule.autograd.tensor import Tensor, install_methods  # noqa: I001  (Tensor first)
+from chainrule.autograd.tensor import Tensor  # noqa: I001  (Tensor first: the rest build on it)
 from chainrule.autograd import tensor_math
-from chainrule.autograd.tensor_math_methods import MathMethods
-from chainrule.autograd.tensor_methods import TorchMethods
-from chainrule.autograd.tensor_operators import OperatorMethods
-from chainrule.autograd.tensor_shape_inplace import InplaceShapeMethods
 from chainrule.autograd.anomaly import detect_anomaly
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.forward import jvp
@@ -18,11 +14,6 @@ from chainrule.autograd.grad_mode import (
     set_grad_enabled,
 )
 from chainrule.autograd.custom import Function, FunctionCtx
-
-# Tensor's methods beyond its core call the functions built on Tensor, so they are written in
-# their own modules (by theme) and added to the class here, once, as the package loads.
-for _methods in (OperatorMethods, MathMethods, TorchMethods, InplaceShapeMethods):
-    install_methods(_methods)
 
 __all__ = [
     "Function", "FunctionCtx", "Tensor", "analytical_jacobian", "backward", "detect_anomaly", "enable_grad", "grad", "gradcheck",

@@ -17,12 +17,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from chainrule import backend
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.backend import xp
 
-_ELIGIBLE = (np.dtype(np.float32), np.dtype(np.float16), backend.bfloat16)
+_ELIGIBLE = (xp.dtype(xp.float32), xp.dtype(xp.float16), backend.bfloat16)
 
 
 def lower(*xs: Any) -> tuple:
@@ -30,13 +29,14 @@ def lower(*xs: Any) -> tuple:
     the rest unchanged. Call only while ``backend.autocast_dtype`` is set."""
     dt = backend.autocast_dtype
     return tuple(
-        x.astype(dt) if isinstance(x, Tensor) and x._data.dtype in _ELIGIBLE else x for x in xs
+        x.astype(dt) if isinstance(x, _tensor.Tensor) and x._data.dtype in _ELIGIBLE else x
+        for x in xs
     )
 
 
 def _full(x: Any) -> Any:
-    if isinstance(x, Tensor) and x._data.dtype in _ELIGIBLE:
-        return x.astype(np.float32)
+    if isinstance(x, _tensor.Tensor) and x._data.dtype in _ELIGIBLE:
+        return x.astype(xp.float32)
     return x
 
 

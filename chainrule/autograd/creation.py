@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from chainrule import devices as _device
 from chainrule import random as _random
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.flags import check_requires_grad
 from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
@@ -18,7 +18,11 @@ from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
     IntTensor,
     LongTensor,
 )
-from chainrule.autograd.tensor import Tensor, _to_array, constant
+from chainrule.autograd.tensor import _to_array, constant
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype
 
 
@@ -29,10 +33,10 @@ def _shape(shape) -> tuple[int, ...]:
 
 
 def _dtype(dtype):
-    return get_default_dtype() if dtype is None else np.dtype(dtype)
+    return get_default_dtype() if dtype is None else xp.dtype(dtype)
 
 
-def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
+def _make(arr: xp.ndarray, requires_grad: bool) -> Tensor:
     t = constant(arr)
     if requires_grad:
         check_requires_grad(t, True, "creation")  # a floating dtype, or PyTorch's RuntimeError
@@ -51,9 +55,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return _make(_from_data(data, dtype), requires_grad)
 
 
-def from_numpy(array: np.ndarray) -> Tensor:
+def from_numpy(array: xp.ndarray) -> Tensor:
     """A tensor sharing memory with ``array`` (no copy; its dtype is kept)."""
-    if not isinstance(array, np.ndarray):
+    if not isinstance(array, xp.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     return _make(array, False)
 
@@ -61,13 +65,13 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of ``shape``."""
     _device.check(device)
-    return _make(np.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad)
+    return _make(xp.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of ``shape``."""
     _device.check(device)
-    return _make(np.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad)
+    return _make(xp.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(
@@ -76,20 +80,20 @@ def full(
     """A tensor of ``shape`` filled with ``fill_value``."""
     _device.check(device)
     if dtype is None and isinstance(fill_value, (bool, int)) and not isinstance(fill_value, float):
-        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
-    return _make(np.full(tuple(shape), fill_value, dtype=_dtype(dtype)), requires_grad)
+        dtype = xp.bool_ if isinstance(fill_value, bool) else xp.int64
+    return _make(xp.full(tuple(shape), fill_value, dtype=_dtype(dtype)), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
     """Zeros with the shape (and dtype, unless given) of ``t``."""
     _device.check(device)
-    return _make(np.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
+    return _make(xp.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, *, device=None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and dtype, unless given) of ``t``."""
     _device.check(device)
-    return _make(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
+    return _make(xp.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
 def arange(
@@ -103,20 +107,22 @@ def arange(
     if stop is None:
         start, stop = 0, start
     _check_range(start, stop, step)
-    arr = np.arange(start, stop, step)
+    arr = xp.arange(start, stop, step)
     if dtype is not None:
         arr = arr.astype(dtype)
-    elif arr.dtype == np.float64:
+    elif arr.dtype == xp.float64:
         arr = arr.astype(get_default_dtype())
     return _make(arr, requires_grad)
 
 
 def _check_range(start, stop, step) -> None:
     """PyTorch's checks of ``arange``'s bounds, in its order and words."""
-    start, stop, step = (x.item() if isinstance(x, Tensor) else x for x in (start, stop, step))
+    start, stop, step = (
+        x.item() if isinstance(x, _tensor.Tensor) else x for x in (start, stop, step)
+    )
     if step == 0:
         raise RuntimeError(f"step must be nonzero (arange({start}, {stop}, {step}))")
-    if not (np.isfinite(start) and np.isfinite(stop)):
+    if not (xp.isfinite(start) and xp.isfinite(stop)):
         raise RuntimeError(f"unsupported range: {start} -> {stop}")
     if (step > 0 and stop < start) or (step < 0 and stop > start):
         raise RuntimeError(
@@ -152,7 +158,7 @@ def full_like(
 ) -> Tensor:
     """``fill_value`` in the shape (and dtype, unless given) of ``t``."""
     _device.check(device)
-    return _make(np.full(t.shape, fill_value, dtype=dtype or t.dtype), requires_grad)
+    return _make(xp.full(t.shape, fill_value, dtype=dtype or t.dtype), requires_grad)
 
 
 def eye(
@@ -160,7 +166,7 @@ def eye(
 ) -> Tensor:
     """The (n, m) identity matrix (ones on the diagonal); m defaults to n."""
     _device.check(device)
-    return _make(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+    return _make(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
 def linspace(
@@ -168,7 +174,7 @@ def linspace(
 ) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included: shape (steps,)."""
     _device.check(device)
-    return _make(np.linspace(start, end, int(steps)).astype(_dtype(dtype)), requires_grad)
+    return _make(xp.linspace(start, end, int(steps)).astype(_dtype(dtype)), requires_grad)
 
 
 def logspace(
@@ -183,7 +189,7 @@ def logspace(
 ) -> Tensor:
     """``base ** linspace(start, end, steps)``: shape (steps,)."""
     _device.check(device)
-    arr = np.logspace(start, end, int(steps), base=base)
+    arr = xp.logspace(start, end, int(steps), base=base)
     return _make(arr.astype(_dtype(dtype)), requires_grad)
 
 
@@ -206,15 +212,15 @@ def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor
     if size is None or len(args) not in (1, 2):
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     low, high = (0, args[0]) if len(args) == 1 else args
-    dtype = np.int64 if dtype is None else dtype
-    return _make(redrawn(_integers, int(low), int(high), tuple(size), np.dtype(dtype)), False)
+    dtype = xp.int64 if dtype is None else dtype
+    return _make(redrawn(_integers, int(low), int(high), tuple(size), xp.dtype(dtype)), False)
 
 
 def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise)."""
     _device.check(device)
-    dtype = np.int64 if dtype is None else dtype
-    return _make(redrawn(_permutation, int(n), np.dtype(dtype)), False)
+    dtype = xp.int64 if dtype is None else dtype
+    return _make(redrawn(_permutation, int(n), xp.dtype(dtype)), False)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -227,17 +233,17 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         dtype: the dtype wanted (None: the data's own, or the default one for Python floats).
         device: only the CPU.
     """
-    if dtype is None and device is None and isinstance(data, Tensor):
+    if dtype is None and device is None and isinstance(data, _tensor.Tensor):
         return data  # the common case (a function's input that is already a Tensor), first
     _device.check(device)
-    if isinstance(data, Tensor):
+    if isinstance(data, _tensor.Tensor):
         return data if dtype is None else data.astype(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
+    if isinstance(data, xp.ndarray) and (dtype is None or xp.dtype(dtype) == data.dtype):
         return _make(data, False)
     return _make(_from_data(data, dtype), False)
 
 
-def _from_data(data, dtype) -> np.ndarray:
+def _from_data(data, dtype) -> xp.ndarray:
     """``data`` (a number, nested lists, an array) as a new array of ``dtype``, where Python ints
     that NumPy cannot store as asked follow PyTorch's rules (``_python_ints``)."""
     try:
@@ -247,16 +253,16 @@ def _from_data(data, dtype) -> np.ndarray:
         if arr is None:
             raise
         return arr
-    if arr.dtype == np.uint64 and dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+    if arr.dtype == xp.uint64 and dtype is None and not isinstance(data, (xp.ndarray, xp.generic)):
         # NumPy stores a Python int in 2**63 .. 2**64-1 as uint64 where PyTorch refuses it.
         return _python_ints(data, dtype)  # type: ignore[return-value]
     return arr
 
 
-_INT64 = np.iinfo(np.int64)
+_INT64 = xp.iinfo(xp.int64)
 
 
-def _python_ints(data, dtype) -> np.ndarray | None:
+def _python_ints(data, dtype) -> xp.ndarray | None:
     """PyTorch's rules for Python ints in ``torch.tensor(data, dtype=dtype)``, applied where
     NumPy's differ; None where ``data`` holds no Python int outside int64 or the dtype's range
     (then NumPy's own error stands).
@@ -269,18 +275,18 @@ def _python_ints(data, dtype) -> np.ndarray | None:
       dtypes take -max .. max and wrap the negative ones (``uint8``: -1 is 255).
     """
     lo, hi, inexact = _int_bounds(data)
-    want = np.dtype(np.int64 if dtype is None else dtype)
+    want = xp.dtype(xp.int64 if dtype is None else dtype)
     if lo is None or want.kind not in "iu":
         return None  # no Python int, or a float or bool dtype (which takes any int)
     big = lo < _INT64.min or hi > _INT64.max
     if dtype is None and inexact:  # a float beside the ints: a float tensor, as in PyTorch
         return (
-            _to_array(data, np.complex64 if inexact == "c" else get_default_dtype())
+            _to_array(data, xp.complex64 if inexact == "c" else get_default_dtype())
             if big
             else None
         )
-    if want == np.uint64:
-        low, high = 0, int(np.iinfo(np.uint64).max)
+    if want == xp.uint64:
+        low, high = 0, int(xp.iinfo(xp.uint64).max)
         if lo < low or hi > high:
             raise OverflowError(f"tensor: {_int_text(lo if lo < low else hi)} does not fit uint64")
     elif big:
@@ -289,7 +295,7 @@ def _python_ints(data, dtype) -> np.ndarray | None:
             f" lies outside int64's range {_INT64.min} .. {_INT64.max}"
         )
     else:
-        info = np.iinfo(want)
+        info = xp.iinfo(want)
         low, high = (-int(info.max) if want.kind == "u" else int(info.min)), int(info.max)
         if lo < low or hi > high:
             raise RuntimeError(
@@ -298,7 +304,7 @@ def _python_ints(data, dtype) -> np.ndarray | None:
             )
     if want.kind == "u" and lo < 0:  # PyTorch wraps them (uint8: -1 is 255); NumPy refuses
         try:
-            return np.array(data, dtype=np.int64).astype(want)
+            return xp.array(data, dtype=xp.int64).astype(want)
         except (TypeError, ValueError):
             return None
     return None  # every int fits: the error was another one, NumPy's stands
@@ -330,36 +336,36 @@ def _int_text(v: int) -> str:
     return str(v) if v.bit_length() <= 256 else f"an int of {v.bit_length()} bits"
 
 
-def _integers(low: int, high: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _integers(low: int, high: int, shape: tuple[int, ...], dtype: xp.dtype) -> xp.ndarray:
     return _random.generator().integers(low, high, shape).astype(dtype)
 
 
-def _permutation(n: int, dtype: np.dtype) -> np.ndarray:
+def _permutation(n: int, dtype: xp.dtype) -> xp.ndarray:
     return _random.generator().permutation(n).astype(dtype)
 
 
-def _normal(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _normal(shape: tuple[int, ...], dtype: xp.dtype) -> xp.ndarray:
     return _random.generator().standard_normal(shape).astype(dtype)
 
 
-def _uniform(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _uniform(shape: tuple[int, ...], dtype: xp.dtype) -> xp.ndarray:
     return _random.generator().random(shape).astype(dtype)
 
 
 def normal(mean, std, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
     """Samples of N(mean, std²): numbers with ``size``, or tensors broadcast together."""
     _device.check(device)
-    m, s = np.asarray(_value(mean)), np.asarray(_value(std))
-    shape = tuple(size) if size is not None else np.broadcast_shapes(m.shape, s.shape)
-    if isinstance(mean, Tensor) and dtype is None:
+    m, s = xp.asarray(_value(mean)), xp.asarray(_value(std))
+    shape = tuple(size) if size is not None else xp.broadcast_shapes(m.shape, s.shape)
+    if isinstance(mean, _tensor.Tensor) and dtype is None:
         dtype = mean.dtype
     return _make(redrawn(_gaussian, m, s, shape, _dtype(dtype)), False)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """0/1 samples that are 1 with probability ``input`` (or ``p``), in ``input``'s dtype."""
-    probs = np.asarray(_value(input) if p is None else np.broadcast_to(p, input.shape))
-    return _make(redrawn(_coin, probs, np.dtype(input.dtype)), False)
+    probs = xp.asarray(_value(input) if p is None else xp.broadcast_to(p, input.shape))
+    return _make(redrawn(_coin, probs, xp.dtype(input.dtype)), False)
 
 
 def multinomial(
@@ -367,8 +373,8 @@ def multinomial(
 ) -> Tensor:
     """Indices (int64) drawn from the categorical distributions in the rows of ``input``
     (non-negative weights, normalised per row): shape (num_samples,) or (rows, num_samples)."""
-    w = np.asarray(_value(input), dtype=np.float64)
-    if w.ndim not in (1, 2) or (w < 0).any() or not np.isfinite(w).all():
+    w = xp.asarray(_value(input), dtype=xp.float64)
+    if w.ndim not in (1, 2) or (w < 0).any() or not xp.isfinite(w).all():
         raise ValueError(
             "multinomial: expected a 1-D or 2-D tensor of finite, non-negative weights, got "
             f"shape {w.shape}"
@@ -384,20 +390,20 @@ def multinomial(
 
 
 def _value(x):
-    return x._data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, _tensor.Tensor) else x
 
 
-def _gaussian(m, s, shape, dtype) -> np.ndarray:
+def _gaussian(m, s, shape, dtype) -> xp.ndarray:
     return _random.generator().normal(m, s, shape).astype(dtype)
 
 
-def _coin(probs, dtype) -> np.ndarray:
+def _coin(probs, dtype) -> xp.ndarray:
     return (_random.generator().random(probs.shape) < probs).astype(dtype)
 
 
-def _categorical(rows, n: int, replacement: bool) -> np.ndarray:
+def _categorical(rows, n: int, replacement: bool) -> xp.ndarray:
     gen = _random.generator()
     p = rows / rows.sum(axis=1, keepdims=True)
-    return np.stack([gen.choice(len(r), size=n, replace=replacement, p=r) for r in p]).astype(
-        np.int64
+    return xp.stack([gen.choice(len(r), size=n, replace=replacement, p=r) for r in p]).astype(
+        xp.int64
     )

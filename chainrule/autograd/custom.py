@@ -21,10 +21,9 @@ differentiable operations gives gradients of gradients.
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.grad_mode import _GradMode, state
 from chainrule.autograd.tensor import constant
+from chainrule.backend import xp
 from chainrule.errors import user_line
 from chainrule.ops.base import Op
 
@@ -101,7 +100,7 @@ class _FunctionNode(Op):
             elif spec is None or not call.ctx.materialize_grads:
                 grad_outputs.append(None)
             else:
-                grad_outputs.append(constant(np.zeros(spec[0], dtype=spec[1])))
+                grad_outputs.append(constant(xp.zeros(spec[0], dtype=spec[1])))
         with _GradMode(create):
             grads = call.fn.backward(call.ctx, *grad_outputs)
         grads = _checked_count(self.name, grads if isinstance(grads, tuple) else (grads,), call)
@@ -203,9 +202,9 @@ class Function:
         """Runs ``forward`` and records a graph node per output whose VJP calls ``backward``;
         returns what ``forward`` returned (a Tensor, or a tuple of them)."""
         from chainrule.autograd.inplace import storage_stamp
-        from chainrule.autograd.tensor import Tensor, _escape
+        from chainrule.autograd.tensor import Tensor, escape
 
-        _escape(f"the custom autograd.Function {cls.__name__}")
+        escape(f"the custom autograd.Function {cls.__name__}")
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
         with _GradMode(False):

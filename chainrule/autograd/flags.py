@@ -8,9 +8,7 @@ follow.
 
 from __future__ import annotations
 
-import numpy as np
-
-from chainrule.backend import kind
+from chainrule.backend import kind, xp
 from chainrule.errors import user_line
 
 # PyTorch's names of dtypes in its messages: the C++ type ("dtype 'double'") and the ScalarType
@@ -33,12 +31,12 @@ _CPP_NAMES = {
 
 def cpp_name(dtype) -> str:
     """The C++ type PyTorch names ``dtype`` by in its messages (``float``, ``long int``)."""
-    return _CPP_NAMES.get(np.dtype(dtype).name, (str(dtype),))[0]
+    return _CPP_NAMES.get(xp.dtype(dtype).name, (str(dtype),))[0]
 
 
 def scalar_type(dtype) -> str:
     """PyTorch's ScalarType name of ``dtype`` (``Float``, ``Double``, ``Long``)."""
-    name = np.dtype(dtype).name
+    name = xp.dtype(dtype).name
     return _CPP_NAMES[name][1] if name in _CPP_NAMES else name
 
 

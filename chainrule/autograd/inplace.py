@@ -15,12 +15,11 @@ gradient. Nodes that saved nothing of it (an add, a view) go on as in PyTorch.
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import _escape, _op_error, apply
+from chainrule.autograd.tensor import _op_error, apply, escape
+from chainrule.backend import xp
 from chainrule.errors import user_line
 
 
@@ -33,7 +32,7 @@ def modify(t, name: str, op, *others):
         op: a primitive op whose first input is ``t``.
         others: the op's further inputs, as Tensors.
     """
-    _escape(f"in-place {name}")
+    escape(f"in-place {name}")
     grad = state.grad_enabled and (
         t.requires_grad
         or any(o.requires_grad for o in others)
@@ -85,7 +84,7 @@ def _through_view(t, name: str, op, others):
     views.snapshot(t, stamp)  # for the nodes that used t before
     region = views.replay(old_base, vops, base, stamp)
     if base._tangent is not None:  # forward mode (cr.jvp): the region's tangent too
-        region._tangent = np.array(views.region(base._tangent, vops))
+        region._tangent = xp.array(views.region(base._tangent, vops))
     if _reads_self(op, t, others):  # its own copy, outside the storage about to change
         region._data, region._base = region._data.copy(), None
     out = apply(op, region, *others)
@@ -101,8 +100,8 @@ def _through_view(t, name: str, op, others):
         if woke:
             views.wake(base)
     if base._tangent is not None or out._tangent is not None:
-        tb = base._tangent if base._tangent is not None else np.zeros_like(base._data)
-        tv = out._tangent if out._tangent is not None else np.zeros_like(out._data)
+        tb = base._tangent if base._tangent is not None else xp.zeros_like(base._data)
+        tv = out._tangent if out._tangent is not None else xp.zeros_like(out._data)
         base._tangent = node.forward(tb, tv)
     t._tangent = out._tangent
     return t
@@ -162,7 +161,7 @@ def _reads_self(op, t, others) -> bool:
 
 def write_no_grad(t, name: str, fn) -> None:
     """Runs ``fn(t._data)``, an in-place change that records nothing (``zero_``, ``normal_``)."""
-    _escape(f"in-place {name}")
+    escape(f"in-place {name}")
     if state.grad_enabled and t.requires_grad and t._node is None:
         raise RuntimeError(
             f"{name}: a leaf tensor that requires grad (shape {tuple(t.shape)}) cannot be "
@@ -228,7 +227,7 @@ def _stamp(t) -> int:
 
 def _check_writable(t, name: str) -> None:
     arr = t._data
-    if not isinstance(arr, np.ndarray):
+    if not isinstance(arr, xp.ndarray):
         raise RuntimeError(
             f"{name}: this tensor holds a NumPy scalar, not an array sharing storage with the "
             f"tensor it was taken from, so it cannot be written in place\n  at {user_line()}"
@@ -249,15 +248,15 @@ def _check_writable(t, name: str) -> None:
 
 def _write(t, value, name: str) -> None:
     try:
-        np.copyto(t._data, value, casting="same_kind")
+        xp.copyto(t._data, value, casting="same_kind")
     except TypeError:
         raise TypeError(
-            f"{name}: the result has dtype {np.result_type(value)}, which cannot be written in "
+            f"{name}: the result has dtype {xp.result_type(value)}, which cannot be written in "
             f"place into a tensor of dtype {t.dtype}\n  at {user_line()}"
         ) from None
     except ValueError as exc:
         raise RuntimeError(
-            f"{name}: the result of shape {np.shape(value)} cannot be written in place into a "
+            f"{name}: the result of shape {xp.shape(value)} cannot be written in place into a "
             f"tensor of shape {tuple(t.shape)} ({exc})\n  at {user_line()}"
         ) from None
 

@@ -10,12 +10,15 @@ array is data; a scalar is refused, as in PyTorch.
 from __future__ import annotations
 
 import operator
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from chainrule import devices as _device
-from chainrule.autograd.tensor import Size, Tensor, _to_array, constant
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd.tensor import Size, _to_array, constant
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.errors import user_line
 
 _SIGNATURES = (
@@ -34,7 +37,7 @@ def _sizes(args: tuple) -> tuple[int, ...] | None:
     """The sizes ``args`` name (``2, 3`` or one ``cr.Size``), or None when they are data."""
     if len(args) == 1 and isinstance(args[0], Size):
         args = tuple(args[0])
-    if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+    if not all(isinstance(a, (int, xp.integer)) and not isinstance(a, bool) for a in args):
         return None
     shape = tuple(operator.index(a) for a in args) or (0,)  # Tensor() is empty, not 0-d
     if any(s < 0 for s in shape):
@@ -44,7 +47,7 @@ def _sizes(args: tuple) -> tuple[int, ...] | None:
     return shape
 
 
-def legacy_array(args: tuple, kwargs: dict, dtype: np.dtype, name: str) -> np.ndarray:
+def legacy_array(args: tuple, kwargs: dict, dtype: xp.dtype, name: str) -> xp.ndarray:
     """The array ``name(*args, **kwargs)`` holds, in ``dtype``: zeros of the sizes ``args``
     name, or the data ``args[0]`` converted (a NumPy array of ``dtype`` is shared, not copied).
     """
@@ -58,13 +61,13 @@ def legacy_array(args: tuple, kwargs: dict, dtype: np.dtype, name: str) -> np.nd
     _device.check(kwargs.get("device"))
     shape = _sizes(args)
     if shape is not None:
-        return np.zeros(shape, dtype=dtype)  # PyTorch leaves it uninitialised
+        return xp.zeros(shape, dtype=dtype)  # PyTorch leaves it uninitialised
     if len(args) != 1:
         kinds = ", ".join(type(a).__name__ for a in args)
         raise TypeError(f"{name}(): got ({kinds}); expected one of:\n{_SIGNATURES}{_at()}")
     data = args[0]
-    if isinstance(data, np.ndarray):
-        return np.asarray(data, dtype=dtype)  # shared when the dtype is already this one
+    if isinstance(data, xp.ndarray):
+        return xp.asarray(data, dtype=dtype)  # shared when the dtype is already this one
     if isinstance(data, str):
         raise TypeError(f"{name}(): invalid data type 'str'{_at()}")
     if not isinstance(data, (list, tuple, range)):
@@ -76,15 +79,15 @@ def legacy_array(args: tuple, kwargs: dict, dtype: np.dtype, name: str) -> np.nd
     return _to_array(list(data), dtype)
 
 
-def _integers(data: list, dtype: np.dtype) -> np.ndarray:
+def _integers(data: list, dtype: xp.dtype) -> xp.ndarray:
     """``data`` in an integer dtype, as PyTorch converts it: floats truncated toward zero,
     values outside the dtype's range refused (but see ``_wrapped``)."""
     try:
-        floats = np.array(data)
+        floats = xp.array(data)
     except ValueError:
         floats = None  # ragged: _to_array says so
     if floats is not None and floats.dtype.kind == "f":
-        info = np.iinfo(dtype)
+        info = xp.iinfo(dtype)
         if floats.size and (floats.min() < info.min or floats.max() > info.max):
             raise RuntimeError(f"value cannot be converted to type {dtype} without overflow")
         return floats.astype(dtype)
@@ -94,18 +97,18 @@ def _integers(data: list, dtype: np.dtype) -> np.ndarray:
         return _wrapped(data, dtype)
 
 
-def _wrapped(data: list, dtype: np.dtype) -> np.ndarray:
+def _wrapped(data: list, dtype: xp.dtype) -> xp.ndarray:
     """Integers outside ``dtype``'s range, as PyTorch converts them: refused, except negative
     ones for an unsigned dtype down to minus its maximum, which wrap (``ByteTensor([-1])``)."""
-    values = np.array(data, dtype=object)
-    info = np.iinfo(dtype)
+    values = xp.array(data, dtype=object)
+    info = xp.iinfo(dtype)
     low = -info.max if info.min == 0 else info.min
     if values.size and (values.max() > info.max or values.min() < low):
         raise RuntimeError(f"value cannot be converted to type {dtype} without overflow")
-    return values.astype(np.int64).astype(dtype)
+    return values.astype(xp.int64).astype(dtype)
 
 
-def from_tensor(other: Tensor, dtype: np.dtype | None, name: str, kwargs: dict) -> Tensor:
+def from_tensor(other: Tensor, dtype: xp.dtype | None, name: str, kwargs: dict) -> Tensor:
     """``Tensor(other)``: a view of ``other`` sharing its storage (and its graph, as PyTorch's
     alias); for a typed constructor ``other`` must already have that dtype."""
     if set(kwargs) == {"device"}:
@@ -129,23 +132,23 @@ class _Legacy:
     ``tensor([1])``). ``isinstance(x, LongTensor)`` asks whether ``x`` is an int64 tensor."""
 
     def __init__(self, name: str, dtype):
-        self.__name__, self.dtype = name, np.dtype(dtype)
+        self.__name__, self.dtype = name, xp.dtype(dtype)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
-        if len(args) == 1 and isinstance(args[0], Tensor):
+        if len(args) == 1 and isinstance(args[0], _tensor.Tensor):
             return from_tensor(args[0], self.dtype, self.__name__, kwargs)
         return constant(legacy_array(args, kwargs, self.dtype, self.__name__))
 
     def __instancecheck__(self, obj) -> bool:
-        return isinstance(obj, Tensor) and obj.dtype == self.dtype
+        return isinstance(obj, _tensor.Tensor) and obj.dtype == self.dtype
 
     def __repr__(self) -> str:
         return f"<class 'chainrule.{self.__name__}'>"
 
 
-FloatTensor = _Legacy("FloatTensor", np.float32)
-DoubleTensor = _Legacy("DoubleTensor", np.float64)
-LongTensor = _Legacy("LongTensor", np.int64)
-IntTensor = _Legacy("IntTensor", np.int32)
-BoolTensor = _Legacy("BoolTensor", np.bool_)
-ByteTensor = _Legacy("ByteTensor", np.uint8)
+FloatTensor = _Legacy("FloatTensor", xp.float32)
+DoubleTensor = _Legacy("DoubleTensor", xp.float64)
+LongTensor = _Legacy("LongTensor", xp.int64)
+IntTensor = _Legacy("IntTensor", xp.int32)
+BoolTensor = _Legacy("BoolTensor", xp.bool_)
+ByteTensor = _Legacy("ByteTensor", xp.uint8)

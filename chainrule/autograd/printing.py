@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from chainrule.backend import get_default_dtype
+from chainrule.backend import get_default_dtype, xp
 
 PRINT_OPTIONS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80}
 
@@ -33,7 +31,7 @@ def tensor_repr(t) -> str:
             suffixes.append(f"dtype={arr.dtype}")
         body = "[]"
     else:
-        default = (get_default_dtype(), np.dtype(np.int64), np.dtype(np.bool_), _complex())
+        default = (get_default_dtype(), xp.dtype(xp.int64), xp.dtype(xp.bool_), _complex())
         if arr.dtype not in default:
             suffixes.append(f"dtype={arr.dtype}")
         body = array_str(arr, len(prefix))
@@ -44,11 +42,11 @@ def tensor_repr(t) -> str:
     return _add_suffixes(prefix + body, suffixes, len(prefix))
 
 
-def _complex() -> np.dtype:
-    return np.dtype(np.complex128 if get_default_dtype() == np.float64 else np.complex64)
+def _complex() -> xp.dtype:
+    return xp.dtype(xp.complex128 if get_default_dtype() == xp.float64 else xp.complex64)
 
 
-def array_str(arr: np.ndarray, indent: int) -> str:
+def array_str(arr: xp.ndarray, indent: int) -> str:
     """The bracketed values of a non-empty ``arr``, continuation lines indented by ``indent``."""
     summarize = arr.size > PRINT_OPTIONS["threshold"]
     shown = _summarized(arr) if summarize else arr
@@ -63,7 +61,7 @@ class _Formatter:
     """One format for all the values of ``arr`` (the shown ones when summarised): the mode
     (integer, fixed, scientific) and the common width."""
 
-    def __init__(self, arr: np.ndarray):
+    def __init__(self, arr: xp.ndarray):
         self.floating = arr.dtype.kind == "f" or arr.dtype.kind == "V"  # "V": bfloat16
         self.int_mode, self.sci_mode, self.width = True, False, 1
         values = arr.reshape(-1)
@@ -71,12 +69,12 @@ class _Formatter:
             for v in values.tolist():
                 self.width = max(self.width, len(f"{v}"))
             return
-        values = values.astype(np.float64)
-        finite = values[np.isfinite(values) & (values != 0)]
+        values = values.astype(xp.float64)
+        finite = values[xp.isfinite(values) & (values != 0)]
         if finite.size == 0:
             return
-        big, small = np.abs(finite).max(), np.abs(finite).min()
-        self.int_mode = bool(np.all(finite == np.ceil(finite)))
+        big, small = xp.abs(finite).max(), xp.abs(finite).min()
+        self.int_mode = bool(xp.all(finite == xp.ceil(finite)))
         self.sci_mode = bool(big / small > 1000.0 or big > 1.0e8 or small < 1.0e-4)
         p = PRINT_OPTIONS["precision"]
         for v in finite.tolist():
@@ -109,7 +107,7 @@ def _value(v, fmt) -> str:
     return re + im if im[0] in "+-" else re + "+" + im
 
 
-def _nested(arr: np.ndarray, indent: int, summarize: bool, fmt) -> str:
+def _nested(arr: xp.ndarray, indent: int, summarize: bool, fmt) -> str:
     edge = PRINT_OPTIONS["edgeitems"]
     if arr.ndim == 0:
         return _value(arr.tolist() if arr.dtype.kind != "V" else float(arr), fmt)
@@ -123,7 +121,7 @@ def _nested(arr: np.ndarray, indent: int, summarize: bool, fmt) -> str:
     return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
-def _vector(arr: np.ndarray, indent: int, summarize: bool, fmt) -> str:
+def _vector(arr: xp.ndarray, indent: int, summarize: bool, fmt) -> str:
     width = fmt[0].width + 2 + (fmt[1].width + 1 if fmt[1] is not None else 0)
     per_line = max(1, math.floor((PRINT_OPTIONS["linewidth"] - indent) / width))
     edge = PRINT_OPTIONS["edgeitems"]
@@ -139,18 +137,18 @@ def _vector(arr: np.ndarray, indent: int, summarize: bool, fmt) -> str:
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _python(a: np.ndarray) -> list:
+def _python(a: xp.ndarray) -> list:
     """The values as Python numbers (bfloat16 and other NumPy-extension floats via float64)."""
-    return a.astype(np.float64).tolist() if a.dtype.kind == "V" else a.tolist()
+    return a.astype(xp.float64).tolist() if a.dtype.kind == "V" else a.tolist()
 
 
-def _summarized(arr: np.ndarray) -> np.ndarray:
+def _summarized(arr: xp.ndarray) -> xp.ndarray:
     """The values a summary shows: the first and last ``edgeitems`` along every dimension."""
     edge = PRINT_OPTIONS["edgeitems"]
     for axis, n in enumerate(arr.shape):
         if n > 2 * edge:
-            keep = np.r_[0:edge, n - edge : n]
-            arr = np.take(arr, keep, axis=axis)
+            keep = xp.r_[0:edge, n - edge : n]
+            arr = xp.take(arr, keep, axis=axis)
     return arr
 
 

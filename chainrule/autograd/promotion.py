@@ -3,33 +3,44 @@ operands lifted to Tensors and cast to their common dtype."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from chainrule import backend
 from chainrule.autograd import autocast
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.flags import cpp_name, scalar_type
-from chainrule.autograd.tensor import Tensor, _to_array, constant
+from chainrule.autograd.tensor import _to_array, constant
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.backend import get_default_dtype, kind
 from chainrule.errors import user_line
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
-def result_type(a, b) -> np.dtype:
+def result_type(a, b) -> xp.dtype:
     """The dtype of ``a (op) b`` under PyTorch's promotion: categories bool < integer < floating <
     complex; a dimensioned tensor's dtype wins over a 0-d tensor's, and a 0-d tensor's over a
     Python number's, unless the lower-priority operand is of a higher category."""
-    a = a if isinstance(a, Tensor) else _lift(a, b) if isinstance(b, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else _lift(b, a)
+    a = (
+        a
+        if isinstance(a, _tensor.Tensor)
+        else _lift(a, b)
+        if isinstance(b, _tensor.Tensor)
+        else _tensor.Tensor(a)
+    )
+    b = b if isinstance(b, _tensor.Tensor) else _lift(b, a)
     return _promoted(a._data, b._data)
 
 
-def _promoted(x: np.ndarray, y: np.ndarray) -> np.dtype:
+def _promoted(x: xp.ndarray, y: xp.ndarray) -> xp.dtype:
     dx, dy = x.dtype, y.dtype
     cx, cy = _CATEGORY[kind(dx)], _CATEGORY[kind(dy)]
     if (x.ndim == 0) == (y.ndim == 0):
         if cx == cy:
-            return np.promote_types(dx, dy)
+            return xp.promote_types(dx, dy)
         return dx if cx > cy else dy
     if x.ndim == 0:  # y has dimensions: its dtype wins unless x is of a higher category
         return dx if cx > cy else dy
@@ -53,25 +64,25 @@ def _pair(a: Tensor, b: Tensor, true_div: bool = False) -> tuple[Tensor, Tensor]
 
 def _lift(x, like: Tensor) -> Tensor:
     """An operand as a Tensor; Python numbers take the other operand's dtype (NumPy's rule)."""
-    if isinstance(x, Tensor):
+    if isinstance(x, _tensor.Tensor):
         return x
     if isinstance(x, (int, float)):
         dt = like._data.dtype
         if kind(dt) not in "fc":
-            dt = np.result_type(dt, x)
-            if dt == np.float64 and isinstance(x, float):
+            dt = xp.result_type(dt, x)
+            if dt == xp.float64 and isinstance(x, float):
                 dt = get_default_dtype()
-        return constant(np.asarray(x, dtype=dt))
-    if isinstance(x, (np.ndarray, np.generic)):
-        return constant(np.asarray(x))
+        return constant(xp.asarray(x, dtype=dt))
+    if isinstance(x, (xp.ndarray, xp.generic)):
+        return constant(xp.asarray(x))
     return constant(_to_array(x, None))
 
 
 def _check_sub(a: Tensor, b) -> None:
     if (
-        a._data.dtype == np.bool_
+        a._data.dtype == xp.bool_
         or isinstance(b, bool)
-        or (isinstance(b, Tensor) and b._data.dtype == np.bool_)
+        or (isinstance(b, _tensor.Tensor) and b._data.dtype == xp.bool_)
     ):
         raise TypeError(
             "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
@@ -83,7 +94,7 @@ def _as_np_tensor(x) -> Tensor:
     """``x`` as a Tensor, where data that is not yet one keeps the dtype NumPy gives it: a Python
     float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
     (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
-    return x if isinstance(x, Tensor) else constant(np.asarray(x))
+    return x if isinstance(x, _tensor.Tensor) else constant(xp.asarray(x))
 
 
 def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
@@ -93,7 +104,7 @@ def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
     RuntimeError, worded by the kernel the shapes reach (dot, addmv, mm, bmm); the same words
     here. Python numbers are lifted to the other operand's dtype as elsewhere.
     """
-    a = _as_np_tensor(a) if not isinstance(a, Tensor) else a
+    a = _as_np_tensor(a) if not isinstance(a, _tensor.Tensor) else a
     b = _lift(b, a)
     if backend.autocast_dtype is not None:  # on autocast's lower-precision list
         a, b = autocast.lower(a, b)

@@ -7,283 +7,11 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-import numpy as np
-
 from chainrule import ops
 from chainrule.autograd.flags import check_grad, check_requires_grad
 from chainrule.autograd.grad_mode import recording, state
 from chainrule.backend import get_default_dtype, kind, xp
 from chainrule.errors import AnomalyError, ShapeError, user_line
-
-
-class Tensor:
-    """An n-dimensional array that records the ops applied to it, so that it can be differentiated.
-
-    ``data`` is, as in PyTorch, a Tensor sharing this one's storage outside the graph (writes to
-    it are not recorded); ``numpy()`` gives the NumPy array itself. ``grad`` holds the gradient
-    after ``backward()``, a Tensor of the same shape, for leaves that require one. ``_node`` is
-    the op that produced this tensor when it is part of a graph.
-
-    This class holds the core: data, gradient, node, conversions to Python and NumPy. Its other
-    methods are written by theme beside the functions they call and added by ``chainrule.autograd``
-    when it loads (``install_methods``): operators, indexing and in-place writes in
-    ``tensor_operators.py``; the method forms of the functions (``x.sum()``, ``x.reshape()``) and
-    dtype/device conversions in ``tensor_math_methods.py``; PyTorch's further methods in
-    ``tensor_methods.py``.
-    """
-
-    # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
-    # writes), on views _base, _vops, _vmeta, on bases _views and _reshaped (an in-place shape
-    # change, ``tensor_shape_inplace``) (``chainrule.autograd.views``).
-    __slots__ = (
-        "__weakref__", "_base", "_data", "_grad", "_node", "_prev", "_requires_grad", "_reshaped",
-        "_tangent", "_vcount", "_views", "_vmeta", "_vops", "_vstamp", "name",
-    )  # fmt: skip
-    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
-
-    def __new__(cls, *args: Any, **kwargs: Any):
-        if cls is Tensor and len(args) == 1 and isinstance(args[0], Tensor):
-            from chainrule.autograd.legacy import from_tensor
-
-            return from_tensor(args[0], None, "Tensor", kwargs)  # __init__ sees it set and keeps it
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        """PyTorch's legacy constructor, of the default dtype: ``Tensor(2, 3)`` (sizes: zeros),
-        ``Tensor([0])`` (``tensor([0.])``); ``cr.tensor`` and ``constant`` infer the dtype."""
-        from chainrule.autograd.legacy import legacy_array
-
-        if len(args) != 1 or not isinstance(args[0], Tensor):  # else __new__ made a view
-            self._set(legacy_array(args, kwargs, get_default_dtype(), "Tensor"), False)
-
-    def _set(self, arr: np.ndarray, requires_grad: bool) -> None:
-        """Makes this a leaf around ``arr`` (every slot set, as ``constant`` does)."""
-        self._data = arr
-        self._grad = None
-        self._node = None
-        self._tangent = None
-        self.name = None
-        self._requires_grad = False
-        if requires_grad:
-            check_requires_grad(self, True, "creation")
-            self._requires_grad = True
-
-    # ----- attributes -----
-    @property
-    def data(self) -> Tensor:
-        """A Tensor sharing this one's storage, outside the graph (PyTorch's ``.data``): in-place
-        writes to it change this tensor without being recorded or counted as versions."""
-        _escape(".data (a Tensor outside the graph)")
-        return constant(self._data)
-
-    @data.setter
-    def data(self, value) -> None:
-        arr = value._data if isinstance(value, Tensor) else value
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
-        self._data = arr
-
-    @property
-    def grad(self) -> Tensor | None:
-        """The gradient accumulated by ``backward()`` (a Tensor of this shape), or None."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value: Tensor | None) -> None:
-        if value is not None:
-            check_grad(self, value)  # a Tensor of this shape and dtype, as PyTorch requires
-        self._grad = value
-
-    @property
-    def requires_grad(self) -> bool:
-        """Whether gradients are computed for this tensor. Settable on leaves only, and to True
-        only for floating dtypes (PyTorch's rules; anything else is a RuntimeError)."""
-        return self._requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value: bool) -> None:
-        check_requires_grad(self, value, "attribute")
-        self._requires_grad = value
-
-    @property
-    def shape(self) -> Size:
-        """The length of each dimension, a ``cr.Size`` (a tuple)."""
-        return Size(self._data.shape)
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
-
-    @property
-    def is_leaf(self) -> bool:
-        """True for tensors made by the user (not the result of a recorded op)."""
-        return self._node is None
-
-    @property
-    def T(self) -> Tensor:
-        """The tensor with its axes reversed (a view)."""
-        from chainrule.autograd.views import view_op
-
-        return view_op(ops.Transpose(None), self)
-
-    @property
-    def grad_fn(self):
-        """The op that produced this tensor, or None for a leaf. A view whose base was written
-        in place since it was taken is first rebased on the base's new history, as PyTorch."""
-        if getattr(self, "_vops", None) is not None:
-            from chainrule.autograd.views import refresh
-
-            refresh(self)
-        return self._node
-
-    def size(self, dim: int | None = None):
-        """The shape as a ``cr.Size`` (PyTorch's ``size()``), or its length along ``dim``."""
-        return Size(self._data.shape) if dim is None else self._data.shape[dim]
-
-    def numel(self) -> int:
-        return self._data.size
-
-    def dim(self) -> int:
-        return self._data.ndim
-
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
-
-    # ----- conversion -----
-    def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shared, not copied)."""
-        _escape("numpy()")
-        return self._data
-
-    def item(self) -> float | int | bool:
-        """The single value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
-            raise ValueError(f"item: only a one-element tensor has an item; shape is {self.shape}")
-        _escape("item()")
-        return self._data.item()
-
-    def tolist(self):
-        _escape("tolist()")
-        return self._data.tolist()
-
-    def retain_grad(self) -> None:
-        """Keeps this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (a no-op on a
-        leaf, which keeps its gradient anyway)."""
-        if not self.requires_grad:
-            raise RuntimeError("retain_grad: this tensor does not require grad")
-        if self._node is not None:
-            key = id(self)
-            _retained[key] = weakref.ref(self, lambda _, key=key: _retained.pop(key, None))
-
-    @property
-    def retains_grad(self) -> bool:
-        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
-        ref = _retained.get(id(self))
-        return self._node is not None and ref is not None and ref() is self
-
-    def detach(self) -> Tensor:
-        """The same data, cut from the graph (no gradient flows through it). As in PyTorch it
-        shares the storage's version counter: an in-place write through it is seen by the
-        checks of backward (``.data`` is the way around them)."""
-        out = constant(self._data)
-        base = getattr(self, "_base", None)
-        out._base = self if base is None else base
-        return out
-
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Marks this leaf as needing a gradient (in place); returns it. On a non-leaf only
-        ``True`` is allowed (it already requires one), as in PyTorch."""
-        requires_grad = bool(requires_grad)
-        check_requires_grad(self, requires_grad, "method")
-        self._requires_grad = requires_grad
-        return self
-
-    def astype(self, dtype) -> Tensor:
-        """This tensor converted to ``dtype`` (differentiable between floating types)."""
-        dtype = np.dtype(dtype)
-        if dtype == self._data.dtype:
-            return self
-        if kind(dtype) not in "fc" or kind(self._data.dtype) not in "fc":
-            return recomputed(_astype, self, dtype)
-        return apply(ops.Cast(dtype), self)
-
-    def __array__(self, dtype=None, copy=None):
-        _escape("conversion to a NumPy array")
-        arr = self._data
-        if dtype is not None and arr.dtype != dtype:
-            return arr.astype(dtype)
-        return arr.copy() if copy else arr
-
-    def __repr__(self) -> str:
-        from chainrule.autograd.printing import tensor_repr
-
-        return tensor_repr(self)
-
-    def __bool__(self) -> bool:
-        if self._data.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
-                "use .any() or .all(), or compare with `is None`"
-            )
-        _escape("bool() (an `if` on a tensor's value)")
-        return bool(self._data)
-
-    def _scalar(self, what: str):
-        if self._data.size != 1:
-            raise TypeError(
-                f"{what}: only a one-element tensor can be converted to a Python number; "
-                f"this one has shape {self.shape}"
-            )
-        _escape(f"{what} of a tensor")
-        return self._data.item()
-
-    def __int__(self) -> int:
-        return int(self._scalar("int()"))
-
-    def __float__(self) -> float:
-        return float(self._scalar("float()"))
-
-    def __complex__(self) -> complex:
-        return complex(self._scalar("complex()"))
-
-    def __index__(self) -> int:
-        """A one-element integer tensor used as an index (``xs[t]``, ``range(t)``), as PyTorch."""
-        if self._data.dtype.kind not in "iub":
-            raise TypeError(
-                f"only integer tensors of a single element can be converted to an index; this "
-                f"one is {self._data.dtype} of shape {self.shape}"
-            )
-        return int(self._scalar("an index"))
-
-    def __format__(self, spec: str) -> str:
-        # PyTorch's rule: a 0-d tensor formats as its number; any other with a spec is an error.
-        if self._data.ndim == 0:
-            return format(self._scalar("format()"), spec)
-        return object.__format__(self, spec)
-
-    __hash__ = object.__hash__
-
-    # ----- differentiation -----
-    def backward(
-        self, gradient=None, retain_graph: bool = False, create_graph: bool = False
-    ) -> None:
-        """Computes the gradient of this tensor with respect to every leaf that requires one, and
-        adds it to the leaf's ``.grad``.
-
-        Args:
-            gradient: dL/d(self), same shape as self; may be omitted for a one-element tensor.
-            retain_graph: keep the graph so that backward can run through it again.
-            create_graph: record the backward pass so the gradients are differentiable.
-        """
-        from chainrule.autograd.engine import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
 
 class Size(tuple):
@@ -316,21 +44,21 @@ class Size(tuple):
         return tuple.__repr__(self)
 
 
-def _to_array(data, dtype) -> np.ndarray:
+def _to_array(data, dtype) -> xp.ndarray:
     if isinstance(data, Tensor):
         data = data._data
-    if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
+    if isinstance(data, (xp.ndarray, xp.generic)):
+        arr = xp.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
     else:
         if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
             data = [d._data if isinstance(d, Tensor) else d for d in data]
         try:
-            arr = np.array(data, dtype=dtype)
+            arr = xp.array(data, dtype=dtype)
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"tensor: cannot make a tensor from this {type(data).__name__}: {exc}"
             ) from None
-        if dtype is None and arr.dtype == np.float64 and not _has_float64(data):
+        if dtype is None and arr.dtype == xp.float64 and not _has_float64(data):
             arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
     if kind(arr.dtype) in "OUSVMm":
         raise TypeError(
@@ -342,14 +70,14 @@ def _to_array(data, dtype) -> np.ndarray:
 
 def _has_float64(data) -> bool:
     """Whether a nested list holds float64 arrays or 0-d tensors' arrays (which keep float64)."""
-    if isinstance(data, np.ndarray):
-        return data.dtype == np.float64
+    if isinstance(data, xp.ndarray):
+        return data.dtype == xp.float64
     if isinstance(data, (list, tuple)):
         return any(_has_float64(d) for d in data[:1])
     return False
 
 
-def cast_array(a: np.ndarray, dtype) -> np.ndarray:
+def cast_array(a: xp.ndarray, dtype) -> xp.ndarray:
     """``a`` converted to ``dtype`` (a new array): the function ``Tensor.astype`` records for a
     cast that has no gradient, which a trace reader (the ONNX writer) recognises by identity."""
     return a.astype(dtype)
@@ -367,26 +95,22 @@ def unwrap(x):
     return x._data if isinstance(x, Tensor) else x
 
 
-# The spellings autograd's own modules use; other packages import the public names above.
-_astype, _escape, _raw = cast_array, escape, unwrap
-
-
 # ----- making tensors: the one place a Tensor is built without __init__ -----
 _new = object.__new__
-_ndarray = np.ndarray
+_ndarray = xp.ndarray
 
 
-def constant(array: np.ndarray) -> Tensor:
+def constant(array: xp.ndarray) -> Tensor:
     """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
     result, needing no gradient. ``apply`` and the creation functions start from it.
 
     This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
-    0-d array: NumPy's ufuncs and reductions return scalars (``np.float32``) for 0-d results,
+    0-d array: NumPy's ufuncs and reductions return scalars (``xp.float32``) for 0-d results,
     and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
     tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
     if type(array) is not _ndarray and not isinstance(array, _ndarray):
         # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
-        array = array.__array__() if isinstance(array, np.generic) else np.asarray(array)
+        array = array.__array__() if isinstance(array, xp.generic) else xp.asarray(array)
     t = _new(Tensor)
     t._data = array
     t._grad = None
@@ -480,18 +204,289 @@ def _check_anomaly(op, inputs, out: Tensor) -> None:
         )
 
 
-_CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__hash__",
-                    "__firstlineno__", "__static_attributes__"}  # fmt: skip
-
-
-def install_methods(namespace: type) -> None:
-    """Adds the methods and properties written in ``namespace`` (a class used as a namespace) to
-    Tensor, as if written in its body. Only ``chainrule.autograd`` calls it, once per namespace,
-    when it loads: the methods call functions that themselves build on Tensor."""
-    for name, value in vars(namespace).items():
-        if name not in _CLASS_MACHINERY and (callable(value) or isinstance(value, property)):
-            setattr(Tensor, name, value)
-
-
 # The non-leaves that keep their .grad (by id; Tensor's == is elementwise, so no WeakSet).
 _retained: dict[int, weakref.ref] = {}
+
+
+# Tensor's methods beyond its core are written by theme in the modules below, as its bases. Those
+# modules and the functions they are made of import from this one only what is defined above
+# (``constant``, ``apply``, ...), and take the class itself at call time
+# (``from chainrule.autograd import tensor as _tensor``; ``_tensor.Tensor``): so they load here,
+# before the class, and the class is built once, from its bases.
+from chainrule.autograd.tensor_conversions import ConversionMethods  # noqa: E402
+from chainrule.autograd.tensor_function_methods import FunctionMethods  # noqa: E402
+from chainrule.autograd.tensor_operators import OperatorMethods  # noqa: E402
+from chainrule.autograd.tensor_shape_inplace import InplaceShapeMethods  # noqa: E402
+from chainrule.autograd.tensor_shape_methods import ShapeMethods  # noqa: E402
+
+
+class Tensor(
+    OperatorMethods, FunctionMethods, ShapeMethods, InplaceShapeMethods, ConversionMethods
+):
+    """An n-dimensional array that records the ops applied to it, so that it can be differentiated.
+
+    ``data`` is, as in PyTorch, a Tensor sharing this one's storage outside the graph (writes to
+    it are not recorded); ``numpy()`` gives the NumPy array itself. ``grad`` holds the gradient
+    after ``backward()``, a Tensor of the same shape, for leaves that require one. ``_node`` is
+    the op that produced this tensor when it is part of a graph.
+
+    This class holds the core: data, gradient, node, conversions to Python and NumPy. Its other
+    methods are in its bases, by theme: operators, indexing and in-place writes
+    (``tensor_operators.py``); the methods that are PyTorch's functions, ``x.sum(dim)`` being
+    ``cr.sum(x, dim)`` (``tensor_function_methods.py``); shape methods (``tensor_shape_methods.py``,
+    in place ``tensor_shape_inplace.py``); dtype and device conversions
+    (``tensor_conversions.py``).
+    """
+
+    # Set only where they apply (``apply`` stays cheap): _vstamp, _vcount, _prev (in-place
+    # writes), on views _base, _vops, _vmeta, on bases _views and _reshaped (an in-place shape
+    # change, ``tensor_shape_inplace``) (``chainrule.autograd.views``).
+    __slots__ = (
+        "__weakref__", "_base", "_data", "_grad", "_node", "_prev", "_requires_grad", "_reshaped",
+        "_tangent", "_vcount", "_views", "_vmeta", "_vops", "_vstamp", "name",
+    )  # fmt: skip
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if cls is Tensor and len(args) == 1 and isinstance(args[0], Tensor):
+            from chainrule.autograd.legacy import from_tensor
+
+            return from_tensor(args[0], None, "Tensor", kwargs)  # __init__ sees it set and keeps it
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """PyTorch's legacy constructor, of the default dtype: ``Tensor(2, 3)`` (sizes: zeros),
+        ``Tensor([0])`` (``tensor([0.])``); ``cr.tensor`` and ``constant`` infer the dtype."""
+        from chainrule.autograd.legacy import legacy_array
+
+        if len(args) != 1 or not isinstance(args[0], Tensor):  # else __new__ made a view
+            self._set(legacy_array(args, kwargs, get_default_dtype(), "Tensor"), False)
+
+    def _set(self, arr: xp.ndarray, requires_grad: bool) -> None:
+        """Makes this a leaf around ``arr`` (every slot set, as ``constant`` does)."""
+        self._data = arr
+        self._grad = None
+        self._node = None
+        self._tangent = None
+        self.name = None
+        self._requires_grad = False
+        if requires_grad:
+            check_requires_grad(self, True, "creation")
+            self._requires_grad = True
+
+    # ----- attributes -----
+    @property
+    def data(self) -> Tensor:
+        """A Tensor sharing this one's storage, outside the graph (PyTorch's ``.data``): in-place
+        writes to it change this tensor without being recorded or counted as versions."""
+        escape(".data (a Tensor outside the graph)")
+        return constant(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        arr = value._data if isinstance(value, Tensor) else value
+        if not isinstance(arr, xp.ndarray):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = arr
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (a Tensor of this shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            check_grad(self, value)  # a Tensor of this shape and dtype, as PyTorch requires
+        self._grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor. Settable on leaves only, and to True
+        only for floating dtypes (PyTorch's rules; anything else is a RuntimeError)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        check_requires_grad(self, value, "attribute")
+        self._requires_grad = value
+
+    @property
+    def shape(self) -> Size:
+        """The length of each dimension, a ``cr.Size`` (a tuple)."""
+        return Size(self._data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> xp.dtype:
+        return self._data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not the result of a recorded op)."""
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed (a view)."""
+        from chainrule.autograd.views import view_op
+
+        return view_op(ops.Transpose(None), self)
+
+    @property
+    def grad_fn(self):
+        """The op that produced this tensor, or None for a leaf. A view whose base was written
+        in place since it was taken is first rebased on the base's new history, as PyTorch."""
+        if getattr(self, "_vops", None) is not None:
+            from chainrule.autograd.views import refresh
+
+            refresh(self)
+        return self._node
+
+    def size(self, dim: int | None = None):
+        """The shape as a ``cr.Size`` (PyTorch's ``size()``), or its length along ``dim``."""
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # ----- conversion -----
+    def numpy(self) -> xp.ndarray:
+        """The data as a NumPy array (shared, not copied)."""
+        escape("numpy()")
+        return self._data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item; shape is {self.shape}")
+        escape("item()")
+        return self._data.item()
+
+    def tolist(self):
+        escape("tolist()")
+        return self._data.tolist()
+
+    def retain_grad(self) -> None:
+        """Keeps this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (a no-op on a
+        leaf, which keeps its gradient anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self._node is not None:
+            key = id(self)
+            _retained[key] = weakref.ref(self, lambda _, key=key: _retained.pop(key, None))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
+        ref = _retained.get(id(self))
+        return self._node is not None and ref is not None and ref() is self
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no gradient flows through it). As in PyTorch it
+        shares the storage's version counter: an in-place write through it is seen by the
+        checks of backward (``.data`` is the way around them)."""
+        out = constant(self._data)
+        base = getattr(self, "_base", None)
+        out._base = self if base is None else base
+        return out
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Marks this leaf as needing a gradient (in place); returns it. On a non-leaf only
+        ``True`` is allowed (it already requires one), as in PyTorch."""
+        requires_grad = bool(requires_grad)
+        check_requires_grad(self, requires_grad, "method")
+        self._requires_grad = requires_grad
+        return self
+
+    def astype(self, dtype) -> Tensor:
+        """This tensor converted to ``dtype`` (differentiable between floating types)."""
+        dtype = xp.dtype(dtype)
+        if dtype == self._data.dtype:
+            return self
+        if kind(dtype) not in "fc" or kind(self._data.dtype) not in "fc":
+            return recomputed(cast_array, self, dtype)
+        return apply(ops.Cast(dtype), self)
+
+    def __array__(self, dtype=None, copy=None):
+        escape("conversion to a NumPy array")
+        arr = self._data
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def __repr__(self) -> str:
+        from chainrule.autograd.printing import tensor_repr
+
+        return tensor_repr(self)
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() or .all(), or compare with `is None`"
+            )
+        escape("bool() (an `if` on a tensor's value)")
+        return bool(self._data)
+
+    def _scalar(self, what: str):
+        if self._data.size != 1:
+            raise TypeError(
+                f"{what}: only a one-element tensor can be converted to a Python number; "
+                f"this one has shape {self.shape}"
+            )
+        escape(f"{what} of a tensor")
+        return self._data.item()
+
+    def __int__(self) -> int:
+        return int(self._scalar("int()"))
+
+    def __float__(self) -> float:
+        return float(self._scalar("float()"))
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar("complex()"))
+
+    def __index__(self) -> int:
+        """A one-element integer tensor used as an index (``xs[t]``, ``range(t)``), as PyTorch."""
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an index; this "
+                f"one is {self._data.dtype} of shape {self.shape}"
+            )
+        return int(self._scalar("an index"))
+
+    def __format__(self, spec: str) -> str:
+        # PyTorch's rule: a 0-d tensor formats as its number; any other with a spec is an error.
+        if self._data.ndim == 0:
+            return format(self._scalar("format()"), spec)
+        return object.__format__(self, spec)
+
+    __hash__ = object.__hash__
+
+    # ----- differentiation -----
+    def backward(
+        self, gradient=None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
+        """Computes the gradient of this tensor with respect to every leaf that requires one, and
+        adds it to the leaf's ``.grad``.
+
+        Args:
+            gradient: dL/d(self), same shape as self; may be omitted for a one-element tensor.
+            retain_graph: keep the graph so that backward can run through it again.
+            create_graph: record the backward pass so the gradients are differentiable.
+        """
+        from chainrule.autograd.engine import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)

@@ -1,28 +1,30 @@
 """Tensor's operators (``+ - * / ** @``, comparisons, logic), indexing (``t[i]``, ``t[i] = v``)
-and in-place methods (``add_``, ``+=``, ...); added to Tensor by ``chainrule.autograd``."""
+and in-place methods (``add_``, ``+=``, ...); bases of ``Tensor``."""
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
+from chainrule.autograd import linalg, pointwise
+from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
 from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
-from chainrule.autograd.tensor import Tensor, _raw, apply, constant, recomputed
-from chainrule.autograd.tensor_math_methods import _axis, _keep
+from chainrule.autograd.tensor import apply, constant, recomputed, unwrap
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.reductions import _axis, _keep
 from chainrule.autograd.views import mark_view
-from chainrule.backend import get_default_dtype, kind
-from chainrule.errors import expect
 
 _ADD, _SUB, _MUL, _DIV = ops.Add, ops.Sub, ops.Mul, ops.Div
 
 
 class OperatorMethods:
-    """A namespace of Tensor methods (see the module's docstring)."""
+    """A base of ``Tensor``: its operators, indexing and in-place methods."""
+
+    __slots__ = ()  # Tensor's instances keep its __slots__ only (no __dict__)
 
     # ----- arithmetic -----
     def __add__(self, other):
@@ -69,18 +71,12 @@ class OperatorMethods:
     def __rtruediv__(self, other):
         return apply(_DIV(), *_pair(_lift(other, self), self, true_div=True))
 
-    def __pow__(self, other):
-        if isinstance(other, (int, float)):
-            if isinstance(other, float) and kind(self._data.dtype) not in "fc":
-                return apply(ops.PowScalar(other), self.astype(get_default_dtype()))
-            return apply(ops.PowScalar(other), self)
-        return apply(ops.Pow(), *_pair(self, _lift(other, self)))
+    __pow__ = pointwise.pow
 
     def __rpow__(self, other):
         return apply(ops.Pow(), *_pair(_lift(other, self), self))
 
-    def __matmul__(self, other):
-        return apply(ops.MatMul(), *matmul_operands(self, other))
+    __matmul__ = linalg.matmul
 
     def __rmatmul__(self, other):
         return apply(ops.MatMul(), *matmul_operands(_lift(other, self), self))
@@ -88,69 +84,56 @@ class OperatorMethods:
     def __floordiv__(self, other):
         """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
         a, b = _pair(self, _lift(other, self))
-        return recomputed(np.floor_divide, a, b)
+        return recomputed(xp.floor_divide, a, b)
 
     def __rfloordiv__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return recomputed(np.floor_divide, a, b)
+        return recomputed(xp.floor_divide, a, b)
 
     def __mod__(self, other):
         """The remainder with the divisor's sign (``torch.remainder``), as self - floor(self/other)
         · other, so its gradient is 1 for self and -floor(self/other) for other."""
         a, b = _pair(self, _lift(other, self))
-        return a - recomputed(np.floor_divide, a, b) * b
+        return a - recomputed(xp.floor_divide, a, b) * b
 
     def __rmod__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return a - recomputed(np.floor_divide, a, b) * b
+        return a - recomputed(xp.floor_divide, a, b) * b
 
-    def __neg__(self):
-        return apply(ops.Neg(), self)
+    __neg__ = pointwise.neg
 
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return apply(ops.Abs(), self)
+    __abs__ = pointwise.abs
 
     # Comparisons and logic give boolean tensors outside the graph (they have no gradient).
-    def __eq__(self, other):  # type: ignore[override]
-        return recomputed(np.equal, self, _raw(other))
-
-    def __ne__(self, other):  # type: ignore[override]
-        return recomputed(np.not_equal, self, _raw(other))
-
-    def __lt__(self, other):
-        return recomputed(np.less, self, _raw(other))
-
-    def __le__(self, other):
-        return recomputed(np.less_equal, self, _raw(other))
-
-    def __gt__(self, other):
-        return recomputed(np.greater, self, _raw(other))
-
-    def __ge__(self, other):
-        return recomputed(np.greater_equal, self, _raw(other))
+    __eq__ = pointwise.eq  # type: ignore[assignment]
+    __ne__ = pointwise.ne  # type: ignore[assignment]
+    __lt__ = pointwise.lt
+    __le__ = pointwise.le
+    __gt__ = pointwise.gt
+    __ge__ = pointwise.ge
 
     def __and__(self, other):
-        return recomputed(np.bitwise_and, self, _raw(other))
+        return recomputed(xp.bitwise_and, self, unwrap(other))
 
     def __or__(self, other):
-        return recomputed(np.bitwise_or, self, _raw(other))
+        return recomputed(xp.bitwise_or, self, unwrap(other))
 
     def __invert__(self):
-        return recomputed(np.invert, self)
+        return recomputed(xp.invert, self)
 
     def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Whether any element (along ``dim`` when given) is nonzero; a bool tensor."""
         return recomputed(
-            np.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
+            xp.any, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
         )
 
     def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Whether every element (along ``dim`` when given) is nonzero; a bool tensor."""
         return recomputed(
-            np.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
+            xp.all, self, axis=_axis(axis, dim), keepdims=bool(_keep(keepdims, keepdim))
         )
 
     def __getitem__(self, index):
@@ -167,13 +150,13 @@ class OperatorMethods:
     # ----- in place (PyTorch's ``op_`` methods; each returns the tensor itself) -----
     def add_(self, other, *legacy, alpha=1):
         """``self += alpha * other``; also PyTorch's deprecated ``add_(alpha, other)``."""
-        other, alpha = legacy_alpha("add_", other, legacy, alpha)
+        other, alpha = pointwise.legacy_alpha("add_", other, legacy, alpha)
         other = _lift(other, self)
         return _inplace.modify(self, "add_", _ADD(), other if alpha == 1 else other * alpha)
 
     def sub_(self, other, *legacy, alpha=1):
         """``self -= alpha * other``; also PyTorch's deprecated ``sub_(alpha, other)``."""
-        other, alpha = legacy_alpha("sub_", other, legacy, alpha)
+        other, alpha = pointwise.legacy_alpha("sub_", other, legacy, alpha)
         other = _lift(other, self)
         return _inplace.modify(self, "sub_", _SUB(), other if alpha == 1 else other * alpha)
 
@@ -191,7 +174,7 @@ class OperatorMethods:
     def clamp_(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp_: give at least one of min and max")
-        return _inplace.modify(self, "clamp_", ops.Clip(_raw(min), _raw(max)))
+        return _inplace.modify(self, "clamp_", ops.Clip(unwrap(min), unwrap(max)))
 
     clip_ = clamp_
 
@@ -231,7 +214,7 @@ class OperatorMethods:
 
     def masked_fill_(self, mask, value):
         """Writes ``value`` where ``mask`` (broadcast to this shape) is True."""
-        keep = ~np.asarray(_raw(mask), dtype=bool)
+        keep = ~xp.asarray(unwrap(mask), dtype=bool)
         return _inplace.modify(self, "masked_fill_", ops.Where(keep), _value(value, self))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
@@ -239,7 +222,7 @@ class OperatorMethods:
         from chainrule.random import normal_array
 
         _inplace.write_no_grad(
-            self, "normal_", lambda a: np.copyto(a, normal_array(mean, std, a.shape, generator))
+            self, "normal_", lambda a: xp.copyto(a, normal_array(mean, std, a.shape, generator))
         )
         return self
 
@@ -248,7 +231,7 @@ class OperatorMethods:
         from chainrule.random import uniform_array
 
         _inplace.write_no_grad(
-            self, "uniform_", lambda x: np.copyto(x, uniform_array(a, b, x.shape, generator))
+            self, "uniform_", lambda x: xp.copyto(x, uniform_array(a, b, x.shape, generator))
         )
         return self
 
@@ -268,84 +251,32 @@ class OperatorMethods:
         for i in range(len(self)):
             yield self[i]
 
-    def mm(self, other: Tensor) -> Tensor:
-        """The matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p)."""
-        _need_dims("mm", 2, self, other)
-        return apply(ops.MatMul(), *matmul_operands(self, other))
-
-    def bmm(self, other: Tensor) -> Tensor:
-        """Batched matrix product of 3-D tensors, (b, n, m) @ (b, m, p) -> (b, n, p)."""
-        _need_dims("bmm", 3, self, other)
-        return apply(ops.MatMul(), *matmul_operands(self, other))
-
     @property
     def _version(self) -> int:
         """How many in-place writes this tensor's storage has had (PyTorch's ``_version``)."""
         return _inplace.version(self)
 
 
-def _need_dims(op: str, ndim: int, *tensors: Tensor) -> None:
-    """mm and bmm take exactly ``ndim``-D operands, as in PyTorch (matmul broadcasts instead)."""
-    expect(
-        all(len(t.shape if isinstance(t, Tensor) else np.shape(t)) == ndim for t in tensors),
-        op,
-        f"{ndim}-D tensors",
-        f"shapes {tuple(tensors[0].shape)} and {tuple(np.shape(tensors[1]))}; use matmul (or @) "
-        "to broadcast",
-    )
-
-
 def _basic(index) -> bool:
     """Whether ``x[index]`` is a view (ints, slices, None, ...) rather than a gather (arrays)."""
     items = index if isinstance(index, tuple) else (index,)
-    return not any(isinstance(i, (np.ndarray, list, tuple)) for i in items)
+    return not any(isinstance(i, (xp.ndarray, list, tuple)) for i in items)
 
 
 def _value(x, like: Tensor) -> Tensor:
     """A value to write into ``like``: a Tensor as it is, anything else in ``like``'s dtype."""
-    if isinstance(x, Tensor):
+    if isinstance(x, _tensor.Tensor):
         return x
-    return constant(np.asarray(x, dtype=like._data.dtype))
+    return constant(xp.asarray(x, dtype=like._data.dtype))
 
 
 def _raw_index(index):
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
-    if isinstance(index, Tensor):
+    if isinstance(index, _tensor.Tensor):
         index = index._data
     if isinstance(index, list):
-        index = np.asarray(index)
-    if isinstance(index, np.ndarray) and index.dtype == np.bool_:
-        return np.nonzero(index) if index.ndim > 1 else np.nonzero(index)[0]
+        index = xp.asarray(index)
+    if isinstance(index, xp.ndarray) and index.dtype == xp.bool_:
+        return xp.nonzero(index) if index.ndim > 1 else xp.nonzero(index)[0]
     return index
-
-
-def legacy_alpha(name: str, other, legacy: tuple, alpha):
-    """``(other, alpha)`` of ``add``/``sub`` and their in-place forms, accepting PyTorch's
-    deprecated ``name(Number alpha, Tensor other)`` overload with PyTorch's UserWarning."""
-    if not legacy:
-        return other, alpha
-    number = isinstance(other, (int, float)) or (isinstance(other, Tensor) and other.ndim == 0)
-    if len(legacy) > 1 or not number or alpha != 1:
-        raise TypeError(
-            f"{name}() takes 1 positional argument but {1 + len(legacy)} were given (alpha is a "
-            f"keyword: {name}(other, alpha=...))"
-        )
-    warnings.warn(
-        f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\n"
-        f"Consider using one of the following signatures instead:\n"
-        f"\t{name}(Tensor other, *, Number alpha = 1)",
-        UserWarning,
-        stacklevel=_user_stacklevel(),
-    )
-    return legacy[0], other
-
-
-def _user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning raised by the caller point at the user's line:
-    the first frame outside the chainrule package (``add_``, ``cr.add`` ... are different depths)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    level, f = 1, sys._getframe(1)
-    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(package):
-        level, f = level + 1, f.f_back
-    return level

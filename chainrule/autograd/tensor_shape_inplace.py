@@ -15,21 +15,26 @@ on the same elements, as in PyTorch, where a view is a piece of storage (``views
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from chainrule import ops
-from chainrule.autograd import tensor_shape as _shape
+from chainrule.autograd import shape as _shape
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
-from chainrule.autograd.tensor import Tensor, _escape, apply, constant
-from chainrule.autograd.tensor_math_methods import _axis, _shape_args
+from chainrule.autograd.tensor import apply, constant, escape
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.reductions import _axis
+from chainrule.autograd.shape import shape_args
 from chainrule.errors import user_line
 
 
 def _reshape_in_place(t: Tensor, name: str, make) -> Tensor:
     """Makes ``t`` the result of ``make(previous t)``, an out-of-place view op; returns ``t``."""
-    _escape(f"in-place {name}")
+    escape(f"in-place {name}")
     if getattr(t, "_vops", None) is not None:
         views.refresh(t)  # a view whose base was written since: its history from the base now
     record = state.grad_enabled and t._requires_grad
@@ -77,7 +82,9 @@ def _moved(t: Tensor, op) -> None:
 
 
 class InplaceShapeMethods:
-    """The ``_``-suffixed shape methods of Tensor (installed by ``chainrule.autograd``)."""
+    """A base of ``Tensor``: its in-place shape methods (``x.t_()``, ``x.resize_(...)``)."""
+
+    __slots__ = ()  # Tensor's instances keep its __slots__ only (no __dict__)
 
     def unsqueeze_(self, dim: int) -> Tensor:
         """A size-1 dimension inserted at ``dim``, in place (``torch.Tensor.unsqueeze_``)."""
@@ -119,27 +126,27 @@ class InplaceShapeMethods:
                 f"cannot resize variables that require grad (resize_ on a tensor of shape "
                 f"{tuple(self.shape)}; resize a .detach()ed copy)\n  at {user_line()}"
             )
-        shape = tuple(int(n) for n in _shape_args(sizes))
+        shape = tuple(int(n) for n in shape_args(sizes))
         if any(n < 0 for n in shape):
             raise RuntimeError(
                 f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}"
                 f"\n  at {user_line()}"
             )
-        _escape("in-place resize_")
+        escape("in-place resize_")
         arr = self._data
         if shape == arr.shape:
             return self
-        flat = arr.reshape(-1) if arr.flags.c_contiguous else np.ascontiguousarray(arr).ravel()
-        n = int(np.prod(shape, dtype=np.int64))
+        flat = arr.reshape(-1) if arr.flags.c_contiguous else xp.ascontiguousarray(arr).ravel()
+        n = int(xp.prod(shape, dtype=xp.int64))
         if n <= flat.size:
             new = flat[:n].reshape(shape)
         else:
-            new = np.zeros(n, dtype=arr.dtype)
+            new = xp.zeros(n, dtype=arr.dtype)
             new[: flat.size] = flat
             new = new.reshape(shape)
         _stamp(self)
         self._data = new
-        if np.may_share_memory(new, arr) or getattr(self, "_vops", None) is None:
+        if xp.may_share_memory(new, arr) or getattr(self, "_vops", None) is None:
             _moved(self, None)
         else:  # grown into a new array: no longer a view of its base's storage
             self._base = self._vops = self._vmeta = None

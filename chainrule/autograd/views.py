@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import copy
 import weakref
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import Tensor, apply, constant
+from chainrule.autograd.tensor import apply, constant
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.backend import ArrayMath
 from chainrule.errors import user_line
 from chainrule.ops.base import Op
@@ -100,9 +103,9 @@ class CopySlices(Op):
 
     def vjp(self, m, g, base, value, y):
         if m is ArrayMath:
-            gb = np.array(g, copy=True)
+            gb = xp.array(g, copy=True)
             _write_region(gb, self.vops, 0)
-            return gb, np.array(region(g, self.vops))
+            return gb, xp.array(region(g, self.vops))
         gv = g
         for op in self.vops:  # recorded, so that the gradient is itself differentiable
             gv = m.apply(copy.copy(op), gv)
@@ -119,10 +122,10 @@ def region(a, vops: tuple):
     return a
 
 
-def _write_region(a: np.ndarray, vops: tuple, value) -> None:
+def _write_region(a: xp.ndarray, vops: tuple, value) -> None:
     """Writes ``value`` into the region of ``a`` selected by ``vops``, in place."""
     r = region(a, vops)
-    if isinstance(r, np.ndarray) and r.size and np.may_share_memory(r, a):
+    if isinstance(r, xp.ndarray) and r.size and xp.may_share_memory(r, a):
         if not r.flags.writeable:  # a non-overlapping part of an expand() (checked before)
             r.flags.writeable = True
         r[...] = value
@@ -131,8 +134,8 @@ def _write_region(a: np.ndarray, vops: tuple, value) -> None:
     # positions of the region instead, which are the same whatever the memory layout.
     # Written by multi-dimensional index: ``a.reshape(-1)`` is itself a copy unless a is C-ordered
     # (a gradient that came through a transpose is not).
-    where = np.asarray(region(np.arange(a.size).reshape(a.shape), vops))
-    a[np.unravel_index(where.reshape(-1), a.shape)] = np.broadcast_to(value, where.shape).reshape(
+    where = xp.asarray(region(xp.arange(a.size).reshape(a.shape), vops))
+    a[xp.unravel_index(where.reshape(-1), a.shape)] = xp.broadcast_to(value, where.shape).reshape(
         -1
     )
 
@@ -260,7 +263,7 @@ def fit_vops(t: Tensor, base: Tensor, name: str = "autograd") -> None:
     t._vops = fitted(t._vops, base._data, t._data, name)
 
 
-def fitted(vops: tuple, b: np.ndarray, v: np.ndarray, name: str = "autograd") -> tuple:
+def fitted(vops: tuple, b: xp.ndarray, v: xp.ndarray, name: str = "autograd") -> tuple:
     """View ops that select, in array ``b`` (a base's), the memory that array ``v`` (its view's)
     holds: ``vops`` where they still do, else a flat gather of v's elements found by address.
 
@@ -289,25 +292,25 @@ def _geometry(a) -> tuple:
 
 def _same_memory(r, a) -> bool:
     """Whether arrays ``r`` and ``a`` are the same window on the same memory."""
-    return isinstance(r, np.ndarray) and _geometry(r) == _geometry(a)
+    return isinstance(r, xp.ndarray) and _geometry(r) == _geometry(a)
 
 
-def _addresses(a: np.ndarray) -> np.ndarray:
+def _addresses(a: xp.ndarray) -> xp.ndarray:
     """The memory address of each element of ``a`` (an int64 array of a's shape)."""
-    out = np.full(a.shape, a.__array_interface__["data"][0], dtype=np.int64)
+    out = xp.full(a.shape, a.__array_interface__["data"][0], dtype=xp.int64)
     for axis, (n, step) in enumerate(zip(a.shape, a.strides)):
-        out += (np.arange(n, dtype=np.int64) * step).reshape((n,) + (1,) * (a.ndim - axis - 1))
+        out += (xp.arange(n, dtype=xp.int64) * step).reshape((n,) + (1,) * (a.ndim - axis - 1))
     return out
 
 
-def _positions(b: np.ndarray, v: np.ndarray, name: str) -> np.ndarray:
+def _positions(b: xp.ndarray, v: xp.ndarray, name: str) -> xp.ndarray:
     """For each element of ``v``, its C-order position among the elements of ``b`` (same
     memory); raises where the memory of v is no longer part of b's (a base resized away)."""
     flat = _addresses(b).reshape(-1)
-    order = np.argsort(flat, kind="stable")
+    order = xp.argsort(flat, kind="stable")
     at = flat[order]
     want = _addresses(v)
-    pos = np.minimum(np.searchsorted(at, want), max(at.size - 1, 0))
+    pos = xp.minimum(xp.searchsorted(at, want), max(at.size - 1, 0))
     gone = (want.size > 0 and at.size == 0) or (at[pos] != want).any()
     if gone or v.dtype.itemsize != b.dtype.itemsize:
         raise RuntimeError(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from chainrule.autograd import reductions as _reductions
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.inplace import rewrite
+from chainrule.autograd.pointwise import sigmoid, tanh  # noqa: F401 (F.sigmoid is cr.sigmoid)
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import xp
+from chainrule.errors import warn_user
 from chainrule.ops.activation import Elu, LeakyRelu, Silu, Softplus
 from chainrule.ops.special import Erf, Gelu
 
@@ -98,34 +100,29 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return apply(Softplus(beta, threshold), as_tensor(input))
 
 
-def sigmoid(input: Tensor) -> Tensor:
-    """σ(x) = 1 / (1 + e^-x) elementwise, finite for any x; σ' = σ (1 - σ). Any shape."""
-    return _fn.sigmoid(input)
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``cr.softmax(input, dim, dtype)``: e^x / Σ e^x along ``dim``. Any shape.
 
-
-def tanh(input: Tensor) -> Tensor:
-    """tanh x elementwise; d/dx = 1 - tanh² x. Any shape."""
-    return _fn.tanh(input)
-
-
-def softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """e^x / Σ e^x along ``dim``, stable for large x (the maximum is subtracted first).
-
-    ``dim=None`` picks PyTorch's legacy default: 0 for 0-, 1- and 3-dimensional input, else 1
-    (so (N, C) and (N, C, H, W) are normalised over C). Pass ``dim`` to be explicit.
+    ``dim=None`` picks PyTorch's legacy implicit dim, with its deprecation warning: 0 for 0-, 1-
+    and 3-dimensional input, else 1 (so (N, C) and (N, C, H, W) are normalised over C). Pass
+    ``dim`` to be explicit. ``_stacklevel`` is accepted for PyTorch's signature (the warning
+    points at the user's line whatever it is).
     """
-    return _fn.softmax(input, _softmax_dim(input, dim))
+    return _reductions.softmax(input, _implicit_dim("softmax", input, dim), dtype)
 
 
-def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """x - log Σ e^x along ``dim`` (log of ``softmax``, computed without overflow or log 0).
-
-    ``dim=None`` picks the same default as ``softmax``.
-    """
-    return _fn.log_softmax(input, _softmax_dim(input, dim))
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``cr.log_softmax(input, dim, dtype)``: x - log Σ e^x along ``dim``, without overflow or
+    log 0. ``dim=None`` picks the same legacy default as ``softmax``, with the same warning."""
+    return _reductions.log_softmax(input, _implicit_dim("log_softmax", input, dim), dtype)
 
 
-def _softmax_dim(x, dim: int | None) -> int:
+def _implicit_dim(name: str, x, dim: int | None) -> int:
+    """``dim`` itself, or PyTorch's legacy choice (``F._get_softmax_dim``) with its warning."""
     if dim is not None:
         return dim
-    return 0 if np.ndim(x._data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1
+    warn_user(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+        "dim=X as an argument."
+    )
+    return 0 if xp.ndim(x._data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.functional.dropout import dropout
 
@@ -17,7 +16,7 @@ def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
     value: Tensor,
-    attn_mask: Tensor | np.ndarray | None = None,
+    attn_mask: Tensor | xp.ndarray | None = None,
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
@@ -53,7 +52,7 @@ def scaled_dot_product_attention(
             raise ValueError(
                 "scaled_dot_product_attention: give either attn_mask or is_causal, not both"
             )
-        attn_mask = np.tril(np.ones((L, S), dtype=bool))
+        attn_mask = xp.tril(xp.ones((L, S), dtype=bool))
     bias = None
     if attn_mask is not None:
         bias = float_mask(attn_mask, q.dtype, true_means="keep", where="attn_mask")
@@ -64,11 +63,11 @@ def scaled_dot_product_attention(
 def float_mask(mask, dtype, true_means: str, where: str) -> Tensor:
     """A mask as an additive float Tensor: booleans become 0 / -inf (``true_means`` says whether
     True keeps or blocks), floating masks pass through (a Tensor keeps its gradient)."""
-    m = mask if isinstance(mask, Tensor) else constant(np.asarray(mask))
+    m = mask if isinstance(mask, Tensor) else constant(xp.asarray(mask))
     kind = m.dtype.kind
     if kind == "b":
         block = ~m._data if true_means == "keep" else m._data
-        return constant(np.where(block, -np.inf, 0.0).astype(dtype))
+        return constant(xp.where(block, -xp.inf, 0.0).astype(dtype))
     if kind != "f":
         raise TypeError(f"{where}: only boolean and floating masks are supported, got {m.dtype}")
     return m.astype(dtype)

@@ -3,13 +3,12 @@ the checks at the boundary, then the ops of ``ops/conv.py``."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd import autocast as _autocast
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply
 from chainrule.backend import kind as _kind
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.vector import pad
 from chainrule.ops.conv import Conv2d as _Conv2dOp
@@ -159,7 +158,7 @@ def _string_padding(x, padding: str, stride, span: tuple[int, int], who):
 
 def pair(v, what: str, who: str, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints as a pair, each at least ``minimum``."""
-    ints = (int, np.integer)
+    ints = (int, xp.integer)
     vs = (v, v) if isinstance(v, ints) else tuple(v) if isinstance(v, (tuple, list)) else None
     if (
         vs is None
@@ -297,7 +296,7 @@ def single(v, what: str, who, minimum: int) -> int:
     layers take them); errors name ``who`` and the argument ``what``. ``pair``'s 1-D twin."""
     if isinstance(v, (tuple, list)) and len(v) == 1:
         v = v[0]
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+    if not isinstance(v, (int, xp.integer)) or isinstance(v, bool):
         raise TypeError(f"{who}: {what} must be an int, got {v!r}\n  at {user_line()}")
     if v < minimum:
         raise ValueError(f"{who}: {what} must be at least {minimum}, got {v!r}\n  at {user_line()}")

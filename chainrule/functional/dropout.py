@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule import random as _random
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.errors import user_line, warn_user
 
 
@@ -29,17 +28,17 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        mask = constant(np.zeros((), dtype=x.dtype))
+        mask = constant(xp.zeros((), dtype=x.dtype))
     else:
         mask = constant(redrawn(_mask, x.shape, x.dtype, p))
     return x.mul_(mask) if inplace else x * mask
 
 
-def _mask(shape: tuple[int, ...], dtype: np.dtype, p: float) -> np.ndarray:
+def _mask(shape: tuple[int, ...], dtype: xp.dtype, p: float) -> xp.ndarray:
     """1 / (1 - p) where an element is kept (probability 1 - p), 0 where it is dropped."""
-    dt = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    dt = dtype if dtype in (xp.float32, xp.float64) else xp.dtype(xp.float64)
     keep = _random.generator().random(shape, dtype=dt) >= p
-    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype=dtype)
+    return keep.astype(dtype) * xp.asarray(1.0 / (1.0 - p), dtype=dtype)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -65,7 +64,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * constant(np.zeros((), dtype=x.dtype))
+        return x * constant(xp.zeros((), dtype=x.dtype))
     if x.ndim < 2:
         raise RuntimeError(
             "Feature dropout requires at least 2 dimensions in the input (dropout2d got shape "

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, escape, recomputed
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.embedding import Embedding
 
@@ -37,13 +36,13 @@ def embedding(
     Returns:
         y of shape (*, D).
     """
-    idx = np.asarray(input._data if isinstance(input, Tensor) else input)
+    idx = xp.asarray(input._data if isinstance(input, Tensor) else input)
     w = as_tensor(weight)
     if w.ndim != 2:
         raise ShapeError(f"embedding: expected a weight table of shape (V, D), got {w.shape}")
     if idx.dtype.kind not in "iu":
         if idx.size == 0:
-            idx = idx.astype(np.int64)
+            idx = idx.astype(xp.int64)
         else:
             raise TypeError(
                 f"embedding: indices must be integers, got {idx.dtype} (shape {idx.shape})\n"
@@ -78,9 +77,9 @@ def padding_index(padding_idx: int | None, v: int, where: str) -> int | None:
     return int(padding_idx) % v
 
 
-def _renorm_(table: np.ndarray, idx: np.ndarray, max_norm: float, p: float) -> None:
-    rows = np.unique(idx)
-    norms = np.linalg.norm(table[rows], ord=p, axis=1)
+def _renorm_(table: xp.ndarray, idx: xp.ndarray, max_norm: float, p: float) -> None:
+    rows = xp.unique(idx)
+    norms = xp.linalg.norm(table[rows], ord=p, axis=1)
     big = norms > max_norm
     # PyTorch's embedding_renorm_: scale = max_norm / (norm + 1e-7).
     table[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(table.dtype)
@@ -98,19 +97,19 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     return recomputed(_one_hot, tensor, int(num_classes))
 
 
-def _one_hot(idx: np.ndarray, num_classes: int) -> np.ndarray:
-    idx = np.asarray(idx)
+def _one_hot(idx: xp.ndarray, num_classes: int) -> xp.ndarray:
+    idx = xp.asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got {idx.dtype}")
     if num_classes < 0:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     # A comparison against 0..C-1 broadcasts in one pass (put_along_axis costs 10x more here).
-    hot = idx[..., None] == np.arange(num_classes)
+    hot = idx[..., None] == xp.arange(num_classes)
     # Each row has at most one 1; every index lies in [0, C) exactly when each row has one (one
     # count instead of a min and a max: this runs at every replay of a compiled step).
-    if np.count_nonzero(hot) != idx.size:
+    if xp.count_nonzero(hot) != idx.size:
         raise IndexError(
             f"one_hot: class values must lie in [0, {num_classes}), got values in "
             f"[{idx.min()}, {idx.max()}]"
         )
-    return hot.astype(np.int64)
+    return hot.astype(xp.int64)

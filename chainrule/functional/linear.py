@@ -10,6 +10,8 @@ from chainrule.errors import ShapeError
 from chainrule.ops.matmul import Linear
 
 
+# Under CPU autocast, on PyTorch's lower-precision list: runs in the autocast dtype.
+@_autocast.lower_precision
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b.
 
@@ -46,7 +48,3 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     lead = x.shape[:-1]
     y = apply(Linear(), x.reshape((-1, x.shape[-1])), *args[1:])
     return y.reshape(lead + (weight.shape[0],))
-
-
-# Under CPU autocast, on PyTorch's lower-precision list: runs in the autocast dtype.
-linear = _autocast.lower_precision(linear)

@@ -6,12 +6,11 @@ stability; the others, and every reduction, are compositions of primitives.
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd import autocast as _autocast
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line, warn_user
 from chainrule.ops.loss import (
     BinaryCrossEntropy,
@@ -79,14 +78,15 @@ def _float_target(target, like: Tensor) -> Tensor:
         if target.dtype.kind == "f":
             return target.astype(like.dtype)
         return constant(target._data.astype(like.dtype))
-    return constant(np.asarray(target, dtype=like.dtype))
+    return constant(xp.asarray(target, dtype=like.dtype))
 
 
 def _raw(x):
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else xp.asarray(x)
 
 
 # ----- regression -----
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def mse_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -108,6 +108,7 @@ def mse_loss(
     return _reduce(d * d, reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def l1_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -122,7 +123,7 @@ def l1_loss(
 
 
 # ----- classification over C classes -----
-def _check_class_shape(name: str, x: Tensor, t: np.ndarray) -> None:
+def _check_class_shape(name: str, x: Tensor, t: xp.ndarray) -> None:
     expected = x.shape[:1] + x.shape[2:]
     if t.shape != expected:
         raise ShapeError(
@@ -131,10 +132,10 @@ def _check_class_shape(name: str, x: Tensor, t: np.ndarray) -> None:
         )
 
 
-def _class_targets(name: str, C: int, t: np.ndarray, ignore_index: int):
+def _class_targets(name: str, C: int, t: xp.ndarray, ignore_index: int):
     """Validated class indices t: (N, *) with ignored ones set to 0, and the mask of the others."""
     valid = t != ignore_index
-    safe = np.where(valid, t, 0)
+    safe = xp.where(valid, t, 0)
     bad = (safe < 0) | (safe >= C)
     if bad.any():
         raise IndexError(
@@ -144,7 +145,7 @@ def _class_targets(name: str, C: int, t: np.ndarray, ignore_index: int):
     return safe, valid
 
 
-def _class_weight(name: str, weight, C: int, dtype) -> np.ndarray | None:
+def _class_weight(name: str, weight, C: int, dtype) -> xp.ndarray | None:
     if weight is None:
         return None
     w = _raw(weight).astype(dtype, copy=False)
@@ -156,7 +157,7 @@ def _class_weight(name: str, weight, C: int, dtype) -> np.ndarray | None:
     return w
 
 
-def _channel_view(w: np.ndarray, ndim: int) -> np.ndarray:
+def _channel_view(w: xp.ndarray, ndim: int) -> xp.ndarray:
     """A (C,) array shaped (1, C, 1, ...) to broadcast against (N, C, *)."""
     return w.reshape((1, -1) + (1,) * (ndim - 2))
 
@@ -167,6 +168,7 @@ def _unbatched(name: str, x: Tensor) -> bool:
     return x.ndim == 1
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def cross_entropy(
     input: Tensor,
     target,
@@ -221,7 +223,7 @@ def cross_entropy(
     return _reduce(loss, reduction, inv_count=inv)
 
 
-def _check_ce_target(name: str, x: Tensor, t: np.ndarray) -> None:
+def _check_ce_target(name: str, x: Tensor, t: xp.ndarray) -> None:
     """Class indices of x's shape without C, or probabilities of x's shape."""
     if t.dtype.kind not in "iuf":
         raise TypeError(
@@ -244,8 +246,8 @@ def _ce_weights(t, shape, dtype, w, eps: float, ignore_index: int, name: str):
     if t.dtype.kind in "iu":
         safe, valid = _class_targets(name, C, t, ignore_index)
         wt = valid.astype(dtype) if w is None else w[safe] * valid
-        B = np.zeros(shape, dtype=dtype)
-        np.put_along_axis(B, safe[:, None], ((1.0 - eps) * wt)[:, None], axis=1)
+        B = xp.zeros(shape, dtype=dtype)
+        xp.put_along_axis(B, safe[:, None], ((1.0 - eps) * wt)[:, None], axis=1)
         if eps:
             wc = 1.0 if w is None else _channel_view(w, len(shape))
             B += (eps / C) * wc * valid[:, None]
@@ -255,15 +257,16 @@ def _ce_weights(t, shape, dtype, w, eps: float, ignore_index: int, name: str):
         if eps:
             y = (1.0 - eps) * y + eps / C
         B = y if w is None else y * _channel_view(w, len(shape))
-        count = float(np.prod(shape) // C)
+        count = float(xp.prod(shape) // C)
     return B, _inverse(count, dtype)
 
 
-def _inverse(count: float, dtype) -> np.ndarray:
+def _inverse(count: float, dtype) -> xp.ndarray:
     # An empty batch (or every target ignored) has no mean: NaN, as in PyTorch.
-    return np.asarray(1.0 / count if count else float("nan"), dtype=dtype)
+    return xp.asarray(1.0 / count if count else float("nan"), dtype=dtype)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def nll_loss(
     input: Tensor,
     target,
@@ -313,6 +316,7 @@ def _nll_weights(t, shape, dtype, w, ignore_index: int, name: str):
 
 
 # ----- binary classification -----
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def binary_cross_entropy(
     input: Tensor,
     target,
@@ -349,6 +353,7 @@ def binary_cross_entropy(
     return _reduce(loss, reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target,
@@ -380,7 +385,7 @@ def binary_cross_entropy_with_logits(
     if pos_weight is not None:
         pw = _raw(pos_weight).astype(x.dtype, copy=False)
         try:
-            np.broadcast_shapes(pw.shape, x.shape)
+            xp.broadcast_shapes(pw.shape, x.shape)
         except ValueError:
             raise ShapeError(
                 f"{name}: pos_weight of shape {pw.shape} does not broadcast against input "
@@ -392,6 +397,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -421,6 +427,7 @@ def smooth_l1_loss(
     return _reduce(_fn.where(d._data < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
+@_autocast.full_precision  # float32 under CPU autocast (PyTorch's fp32 list)
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -457,14 +464,3 @@ def kl_div(
         n = x._data.shape[0] if x._data.ndim else 1
         return loss.sum() * (1.0 / n)
     return _reduce(loss, reduction)
-
-
-# Under CPU autocast the losses run in float32, as on PyTorch's autocast "fp32" list.
-mse_loss = _autocast.full_precision(mse_loss)
-l1_loss = _autocast.full_precision(l1_loss)
-cross_entropy = _autocast.full_precision(cross_entropy)
-nll_loss = _autocast.full_precision(nll_loss)
-binary_cross_entropy = _autocast.full_precision(binary_cross_entropy)
-binary_cross_entropy_with_logits = _autocast.full_precision(binary_cross_entropy_with_logits)
-smooth_l1_loss = _autocast.full_precision(smooth_l1_loss)
-kl_div = _autocast.full_precision(kl_div)

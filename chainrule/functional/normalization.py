@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from chainrule.autograd.compile_hooks import side_effect
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import check_window
 from chainrule.functional.pooling import max_pool2d
@@ -127,8 +126,8 @@ def _batch_norm_train(
             f"shape {input.shape}\n  at {user_line()}"
         )
     # One fused op (its backward is a few passes, not a dozen); None means no affine part.
-    w = weight if weight is not None else constant(np.ones(C, dtype=input.dtype))
-    b = bias if bias is not None else constant(np.zeros(C, dtype=input.dtype))
+    w = weight if weight is not None else constant(xp.ones(C, dtype=input.dtype))
+    b = bias if bias is not None else constant(xp.zeros(C, dtype=input.dtype))
     op = BatchNormTrain(eps) if op is None else op
     y = apply(op, input, w, b)
     if running_mean is not None or running_var is not None:
@@ -136,11 +135,11 @@ def _batch_norm_train(
     return y
 
 
-def _inverse_std(var: np.ndarray, eps: float, dtype) -> np.ndarray:
-    return (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
+def _inverse_std(var: xp.ndarray, eps: float, dtype) -> xp.ndarray:
+    return (1.0 / xp.sqrt(var + eps)).astype(dtype, copy=False)
 
 
-def _as_dtype(a: np.ndarray, dtype) -> np.ndarray:
+def _as_dtype(a: xp.ndarray, dtype) -> xp.ndarray:
     return a.astype(dtype, copy=False)
 
 

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import _check_float, check_window, pair, single
 from chainrule.ops.conv import Geometry
@@ -135,9 +134,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     return _fn.matmul(ph, _fn.matmul(x, pw))
 
 
-def _bins(n: int, m: int, dtype) -> np.ndarray:
+def _bins(n: int, m: int, dtype) -> xp.ndarray:
     """(m, n) matrix whose row i averages PyTorch's adaptive bin i of a length-n axis."""
-    p = np.zeros((m, n), dtype=dtype)
+    p = xp.zeros((m, n), dtype=dtype)
     for i in range(m):
         lo, hi = (i * n) // m, -((-(i + 1) * n) // m)
         p[i, lo:hi] = 1.0 / (hi - lo)

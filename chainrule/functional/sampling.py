@@ -16,11 +16,10 @@ import warnings
 from collections.abc import Sequence
 from fractions import Fraction
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, apply, constant, recomputed, unwrap
+from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops.sample import GatherPixels
 
@@ -38,30 +37,30 @@ def _default_align(align_corners: bool | None) -> bool:
     return bool(align_corners)
 
 
-def _base_coords(n: int, align_corners: bool, dtype: np.dtype) -> np.ndarray:
+def _base_coords(n: int, align_corners: bool, dtype: xp.dtype) -> xp.ndarray:
     """n positions spanning [-1, 1] (pixel corners) or the pixel centres inside it, in
     ``dtype`` and rounded as PyTorch's CPU kernel rounds them, so that the grid is its grid to
     the last bit: ``linspace(-1, 1, n)`` (below), then ``* (n - 1) / n`` as two roundings."""
     if n <= 1:
-        return np.zeros(max(n, 0), dtype=dtype)
+        return xp.zeros(max(n, 0), dtype=dtype)
     c = _linspace(n, dtype)
     if not align_corners:
         c = (c * dtype.type(n - 1)).astype(dtype) / dtype.type(n)
     return c.astype(dtype)
 
 
-def _linspace(n: int, dtype: np.dtype) -> np.ndarray:
+def _linspace(n: int, dtype: xp.dtype) -> xp.ndarray:
     """PyTorch's CPU ``linspace(-1, 1, n)``: the step rounded to ``dtype``, the first half
     counted up from -1 and the second down from 1, each value ``start + step * i`` rounded
     once (a fused multiply-add: exact in float64 for float32, exact in fractions for float64)."""
     step = dtype.type(2.0) / dtype.type(n - 1)
-    i = np.arange(n)
+    i = xp.arange(n)
     up = i < n // 2
-    if dtype != np.float64:
-        s64 = np.float64(step)
-        return np.where(up, -1.0 + s64 * i, 1.0 - s64 * (n - 1 - i)).astype(dtype)
+    if dtype != xp.float64:
+        s64 = xp.float64(step)
+        return xp.where(up, -1.0 + s64 * i, 1.0 - s64 * (n - 1 - i)).astype(dtype)
     exact = Fraction(float(step))
-    return np.array(
+    return xp.array(
         [float(-1 + exact * k) if k < n // 2 else float(1 - exact * (n - 1 - k)) for k in i]
     )
 
@@ -120,7 +119,7 @@ def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None =
             f"{n} ({user_line()})"
         )
     dt = theta.dtype
-    xs, ys = np.meshgrid(_base_coords(w, align, dt), _base_coords(h, align, dt))
+    xs, ys = xp.meshgrid(_base_coords(w, align, dt), _base_coords(h, align, dt))
     # x * theta[:, :, 0] + y * theta[:, :, 1] + theta[:, :, 2], rounded in this order as
     # PyTorch's batched product of the (x, y, 1) grid with theta's transpose rounds it.
     cols = [theta[:, :, k].reshape(n, 1, 1, 2) for k in range(3)]
@@ -167,15 +166,15 @@ def _check_sample_args(x: Tensor, grid: Tensor, mode: str, padding_mode: str) ->
 
 
 # Module-level helpers rather than lambdas: cr.compile recognises a recomputed function by identity.
-def _strictly_inside(a: np.ndarray, size: int) -> np.ndarray:
+def _strictly_inside(a: xp.ndarray, size: int) -> xp.ndarray:
     return (a > 0) & (a < size - 1)
 
 
-def _floor_div(a: np.ndarray, span: float) -> np.ndarray:
-    return np.floor(a / span)
+def _floor_div(a: xp.ndarray, span: float) -> xp.ndarray:
+    return xp.floor(a / span)
 
 
-def _is_even(f: np.ndarray) -> np.ndarray:
+def _is_even(f: xp.ndarray) -> xp.ndarray:
     return f % 2 == 0
 
 
@@ -183,7 +182,7 @@ def _clip(c: Tensor, size: int) -> Tensor:
     """c clamped into [0, size - 1]; a clamped coordinate (the border included, as in
     PyTorch's kernel) takes no gradient."""
     inside = recomputed(_strictly_inside, c, size)
-    return _fn.where(inside, c, recomputed(np.clip, c, 0, size - 1))
+    return _fn.where(inside, c, recomputed(xp.clip, c, 0, size - 1))
 
 
 def _reflect(c: Tensor, twice_low: int, twice_high: int) -> Tensor:
@@ -217,10 +216,10 @@ def _source_coords(g: Tensor, size: int, padding_mode: str, align: bool) -> Tens
 def _corner(ix, iy, dx: int, dy: int, h: int, w: int, rnd):
     """Flat positions (N, P) of the pixels (rnd(ix) + dx, rnd(iy) + dy), clamped into the
     image, and the mask (N, P) of those that lie inside it."""
-    cols = rnd(ix).astype(np.int64) + dx
-    rows = rnd(iy).astype(np.int64) + dy
+    cols = rnd(ix).astype(xp.int64) + dx
+    rows = rnd(iy).astype(xp.int64) + dy
     inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
-    index = np.clip(rows, 0, h - 1) * w + np.clip(cols, 0, w - 1)
+    index = xp.clip(rows, 0, h - 1) * w + xp.clip(cols, 0, w - 1)
     n = ix.shape[0]
     return index.reshape(n, -1), inside.reshape(n, -1)
 
@@ -236,19 +235,19 @@ def _read(x: Tensor, ix: Tensor, iy: Tensor, dx: int, dy: int, rnd) -> Tensor:
 
 def _bilinear(x: Tensor, ix: Tensor, iy: Tensor) -> Tensor:
     """Σ over the 4 pixels around (ix, iy) of pixel · (1 - |ix - col|)(1 - |iy - row|)."""
-    wx1 = ix - recomputed(np.floor, ix)
-    wy1 = iy - recomputed(np.floor, iy)
+    wx1 = ix - recomputed(xp.floor, ix)
+    wy1 = iy - recomputed(xp.floor, iy)
     wx0, wy0 = 1 - wx1, 1 - wy1
     out = None
     for dx, dy, wgt in ((0, 0, wx0 * wy0), (1, 0, wx1 * wy0), (0, 1, wx0 * wy1), (1, 1, wx1 * wy1)):
-        term = _read(x, ix, iy, dx, dy, np.floor) * wgt.unsqueeze(1)
+        term = _read(x, ix, iy, dx, dy, xp.floor) * wgt.unsqueeze(1)
         out = term if out is None else out + term
     return out
 
 
 def _nearest(x: Tensor, ix: Tensor, iy: Tensor) -> Tensor:
     """The pixel nearest (ix, iy), halves rounded to even (PyTorch's ``nearbyint``)."""
-    out = _read(x, ix, iy, 0, 0, np.rint)
+    out = _read(x, ix, iy, 0, 0, xp.rint)
     if ix.requires_grad:
         # The copied pixel's weight is the constant 1: the grid gets a zero gradient, as in
         # PyTorch, rather than none at all.

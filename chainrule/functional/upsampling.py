@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
 from chainrule.autograd.tensor import Tensor, constant
+from chainrule.backend import xp
 from chainrule.errors import ShapeError
 
 _MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,), "bicubic": (4,), "area": (3, 4)}
@@ -142,53 +141,53 @@ def _per_axis(v, k: int, what: str) -> list:
     return vs
 
 
-def _axis_matrix(mode: str, n: int, m: int, r: float, align_corners: bool) -> np.ndarray:
+def _axis_matrix(mode: str, n: int, m: int, r: float, align_corners: bool) -> xp.ndarray:
     """The (m, n) matrix that resizes one axis from n to m samples in ``mode``."""
     if mode == "nearest":
-        return _nearest(n, m, r, np.float64)
+        return _nearest(n, m, r, xp.float64)
     if mode == "area":
         return _area(n, m)
     if mode == "bicubic":
         return _cubic(n, m, r, align_corners)
-    return _linear(n, m, r, align_corners, np.float64)
+    return _linear(n, m, r, align_corners, xp.float64)
 
 
-def _nearest(n: int, m: int, r: float, dtype) -> np.ndarray:
+def _nearest(n: int, m: int, r: float, dtype) -> xp.ndarray:
     """(m, n) 0/1 matrix: output i copies input ⌊i·r⌋."""
     # In float32, as PyTorch computes it, so that the same boundary cases round the same way.
-    src = np.minimum(
-        np.floor(np.arange(m, dtype=np.float32) * np.float32(r)).astype(np.int64), n - 1
+    src = xp.minimum(
+        xp.floor(xp.arange(m, dtype=xp.float32) * xp.float32(r)).astype(xp.int64), n - 1
     )
-    a = np.zeros((m, n), dtype=dtype)
-    a[np.arange(m), src] = 1
+    a = xp.zeros((m, n), dtype=dtype)
+    a[xp.arange(m), src] = 1
     return a
 
 
-def _linear(n: int, m: int, r: float, align_corners: bool, dtype) -> np.ndarray:
+def _linear(n: int, m: int, r: float, align_corners: bool, dtype) -> xp.ndarray:
     """(m, n) matrix of linear interpolation weights (two per row)."""
-    i = np.arange(m, dtype=np.float64)
+    i = xp.arange(m, dtype=xp.float64)
     if align_corners:
-        src = i * ((n - 1) / (m - 1)) if m > 1 else np.zeros(m)
+        src = i * ((n - 1) / (m - 1)) if m > 1 else xp.zeros(m)
     else:
-        src = np.maximum((i + 0.5) * r - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
-    i1 = np.minimum(i0 + 1, n - 1)
+        src = xp.maximum((i + 0.5) * r - 0.5, 0.0)
+    i0 = xp.minimum(xp.floor(src).astype(xp.int64), n - 1)
+    i1 = xp.minimum(i0 + 1, n - 1)
     lam = src - i0
-    a = np.zeros((m, n), dtype=np.float64)
-    np.add.at(a, (np.arange(m), i0), 1 - lam)
-    np.add.at(a, (np.arange(m), i1), lam)
+    a = xp.zeros((m, n), dtype=xp.float64)
+    xp.add.at(a, (xp.arange(m), i0), 1 - lam)
+    xp.add.at(a, (xp.arange(m), i1), lam)
     return a.astype(dtype)
 
 
-def _cubic(n: int, m: int, r: float, align_corners: bool) -> np.ndarray:
+def _cubic(n: int, m: int, r: float, align_corners: bool) -> xp.ndarray:
     """(m, n) matrix of cubic convolution weights: four per row, on ⌊src⌋ - 1 ... ⌊src⌋ + 2,
     indices clamped into [0, n - 1] (PyTorch's ``upsample_get_value_bounded``)."""
-    i = np.arange(m, dtype=np.float64)
+    i = xp.arange(m, dtype=xp.float64)
     if align_corners:
-        src = i * ((n - 1) / (m - 1)) if m > 1 else np.zeros(m)
+        src = i * ((n - 1) / (m - 1)) if m > 1 else xp.zeros(m)
     else:
         src = (i + 0.5) * r - 0.5  # not clamped at 0, unlike the linear modes
-    base = np.floor(src)
+    base = xp.floor(src)
     t = src - base
     a = _CUBIC_A
     # Keys' kernel: |d| <= 1: (a+2)|d|³ - (a+3)|d|² + 1;  1 < |d| < 2: a|d|³ - 5a|d|² + 8a|d| - 4a
@@ -196,18 +195,18 @@ def _cubic(n: int, m: int, r: float, align_corners: bool) -> np.ndarray:
     w1 = ((a + 2) * t - (a + 3)) * t * t + 1
     w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
     w3 = ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a
-    out = np.zeros((m, n))
-    rows = np.arange(m)
+    out = xp.zeros((m, n))
+    rows = xp.arange(m)
     for k, wk in enumerate((w0, w1, w2, w3)):
-        cols = np.clip(base.astype(np.int64) - 1 + k, 0, n - 1)
-        np.add.at(out, (rows, cols), wk)
+        cols = xp.clip(base.astype(xp.int64) - 1 + k, 0, n - 1)
+        xp.add.at(out, (rows, cols), wk)
     return out
 
 
-def _area(n: int, m: int) -> np.ndarray:
+def _area(n: int, m: int) -> xp.ndarray:
     """(m, n) averaging matrix of adaptive average pooling: row i is the mean of the inputs
     ⌊i·n/m⌋ ... ⌈(i+1)·n/m⌉ - 1 (windows may overlap when n is not a multiple of m)."""
-    out = np.zeros((m, n))
+    out = xp.zeros((m, n))
     for i in range(m):
         start, end = (i * n) // m, -((-(i + 1) * n) // m)
         out[i, start:end] = 1.0 / (end - start)

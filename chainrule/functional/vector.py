@@ -4,37 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from chainrule.autograd import tensor_math as _fn
 from chainrule.autograd.creation import as_tensor
+from chainrule.autograd.reductions import norm
 from chainrule.autograd.tensor import Tensor, apply
+from chainrule.backend import xp
 from chainrule.ops.pad import PadConstant, PadMode
-
-
-def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
-    """(Σ |x|^p)^(1/p) along ``dim``."""
-    if p == 2:
-        return _fn.sqrt(_fn.sum(x * x, dim, keepdims=keepdim))
-    if p == 1:
-        return _fn.sum(x.abs(), dim, keepdims=keepdim)
-    if p == float("inf"):
-        return _fn.max(x.abs(), dim, keepdims=keepdim)
-    return _fn.sum(x.abs() ** p, dim, keepdims=keepdim) ** (1.0 / p)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(‖x‖_p, eps) along ``dim`` (each slice scaled to unit p-norm). Any shape."""
     x = as_tensor(input)
-    return x / _fn.clip(_norm(x, p, dim, True), min=eps)
+    return x / _fn.clip(norm(x, p, dim, True), min=eps)
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Σ x1 x2 / (max(‖x1‖, eps) · max(‖x2‖, eps)) along ``dim`` (inputs broadcast together);
     the result lacks ``dim``."""
     a, b = as_tensor(x1), as_tensor(x2)
-    na = _fn.clip(_norm(a, 2, dim, True), min=eps)
-    nb = _fn.clip(_norm(b, 2, dim, True), min=eps)
+    na = _fn.clip(norm(a, 2, dim, True), min=eps)
+    nb = _fn.clip(norm(b, 2, dim, True), min=eps)
     return _fn.sum((a / na) * (b / nb), dim)
 
 
@@ -78,13 +67,13 @@ def pad(
         if n and (mode != "circular" or max(lo, hi) <= n) and (mode != "reflect" or n > 1):
             x = apply(PadMode(dim, lo, hi, mode), x)
             continue
-        i = np.arange(-lo, n + hi)
+        i = xp.arange(-lo, n + hi)
         if mode == "reflect":
             period = 2 * (n - 1) if n > 1 else 1
-            i = np.abs(i) % period
-            i = np.where(i >= n, period - i, i)
+            i = xp.abs(i) % period
+            i = xp.where(i >= n, period - i, i)
         elif mode == "replicate":
-            i = np.clip(i, 0, n - 1)
+            i = xp.clip(i, 0, n - 1)
         else:
             i = i % n
         x = x[(slice(None),) * dim + (i,)]

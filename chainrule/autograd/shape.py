@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from chainrule import ops
 from chainrule.autograd.promotion import _as_np_tensor
-from chainrule.autograd.tensor import Tensor, apply
+from chainrule.autograd.tensor import apply
+from chainrule.backend import xp
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
 from chainrule.autograd.views import mark_view, view_op
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
@@ -28,7 +31,7 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     # A view when NumPy could reshape without copying, as PyTorch's reshape.
     return (
         mark_view(out, x, op)
-        if out._data.base is not None and np.may_share_memory(out._data, x._data)
+        if out._data.base is not None and xp.may_share_memory(out._data, x._data)
         else out
     )
 
@@ -40,7 +43,7 @@ def transpose(x: Tensor, *dims) -> Tensor:
     the dimensions, and a full permutation (a tuple, or three or more ints) permutes them.
     """
     x = _as_np_tensor(x)
-    if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+    if len(dims) == 2 and all(isinstance(d, (int, xp.integer)) for d in dims):
         return swapaxes(x, dims[0], dims[1])
     if not dims:
         return view_op(ops.Transpose(None), x)
@@ -78,33 +81,40 @@ def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
     return view_op(ops.Transpose(tuple(perm)), x)
 
 
-def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Size-1 axes removed (only ``axis`` when given; an axis not of size 1 is left, as PyTorch)."""
-    x = _as_np_tensor(x)
-    if axis is None:
+def squeeze(input, dim=None, *, axis=None) -> Tensor:
+    """``input`` without its size-1 dimensions (only ``dim`` when given; a dimension not of size
+    1 is left, as PyTorch): a view."""
+    x = _as_np_tensor(input)
+    dim = dim if dim is not None else axis
+    if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = normalize_axes(axis, x.ndim)
+        axes = normalize_axes(dim, x.ndim)
         shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
     return reshape(x, shape)
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """A size-1 axis inserted at ``axis`` (negative counts from the end of the result)."""
-    x = _as_np_tensor(x)
+def unsqueeze(input, dim=None, *, axis=None) -> Tensor:
+    """``input`` with a size-1 dimension inserted at ``dim`` (negative counts from the end of
+    the result): a view."""
+    x = _as_np_tensor(input)
+    dim = dim if dim is not None else axis
     nd = x.ndim + 1
-    if not -nd <= axis < nd:
-        raise ShapeError(f"unsqueeze: axis {axis} out of range for result of {nd} dimensions")
-    axis %= nd
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+    if not -nd <= dim < nd:
+        raise ShapeError(f"unsqueeze: axis {dim} out of range for result of {nd} dimensions")
+    dim %= nd
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
-def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Axes ``start_axis`` to ``end_axis`` (inclusive) merged into one."""
-    x = _as_np_tensor(x)
+def flatten(input, start_dim: int = 0, end_dim: int = -1, *, start_axis=None, end_axis=None):
+    """Dimensions ``start_dim`` to ``end_dim`` (inclusive) merged into one (NumPy-style
+    ``start_axis``/``end_axis`` are the same arguments)."""
+    x = _as_np_tensor(input)
+    start = start_dim if start_axis is None else start_axis
+    end = end_dim if end_axis is None else end_axis
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_axis % x.ndim, end_axis % x.ndim
+    s, e = start % x.ndim, end % x.ndim
     n = 1
     for d in x.shape[s : e + 1]:
         n *= d
@@ -157,3 +167,16 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
     if len(shapes) > 1:
         raise ShapeError(f"stack: all tensors must have the same shape; got {sorted(shapes)}")
     return cat([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def shape_args(shape: tuple) -> tuple[int, ...]:
+    """A method's sizes as PyTorch takes them, spread or as one sequence: ``x.view(2, 3)`` and
+    ``x.view((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def numel(input) -> int:
+    """The number of elements (``torch.numel``)."""
+    return _as_np_tensor(input).numel()
