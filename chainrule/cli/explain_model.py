@@ -85,9 +85,8 @@ def explain_step(
 ):
     """One step of zoo model ``model`` on examples ``index .. index+batch-1`` of data set
     ``data``, explained (a ``StepExplanation``)."""
-    import numpy as np
-
     import chainrule as cr
+    from chainrule.backend import xp
     from chainrule.datasets import get_dataset
     from chainrule.explain.model import explain_tensor
     from chainrule.models import get_recipe
@@ -103,8 +102,8 @@ def explain_step(
             f"--batch {batch} --index {index}: the training split of {data} has {len(ds)} "
             f"examples; choose --batch >= 1 and 0 <= --index <= {len(ds) - batch}"
         )
-    images = np.stack([ds[i][0] for i in range(index, index + batch)])
-    labels = np.array([int(ds[i][1]) for i in range(index, index + batch)], dtype=np.int64)
+    images = xp.stack([ds[i][0] for i in range(index, index + batch)])
+    labels = xp.array([int(ds[i][1]) for i in range(index, index + batch)], dtype=xp.int64)
     cr.manual_seed(seed)
     net = recipe.build(images.shape[1:], len(ds.classes))
     if checkpoint is not None:
