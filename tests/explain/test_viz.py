@@ -326,7 +326,7 @@ def test_bad_arguments():
         Graph("digraph {}").pipe("jpeg")
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def redraw_commands(page: Path) -> list[list[str]]:

@@ -1,6 +1,6 @@
 """Names real PyTorch programs import, each against the installed torch: ``bfloat16``,
 ``finfo``, ``backends.cudnn`` as a module, ``nn.parallel`` (``DistributedDataParallel`` also
-under mpirun). ``amp`` is in tests/test_torch_amp.py."""
+under mpirun). ``amp`` is in tests/autograd/test_torch_amp.py."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def test_ddp_under_mpirun_averages_gradients_over_the_ranks(tmp_path):
     import sys
     from pathlib import Path
 
-    worker = Path(__file__).parent / "distributed" / "ddp_worker.py"
+    worker = Path(__file__).parents[1] / "distributed" / "ddp_worker.py"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_COMM", "PMI_"))}
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")  # fmt: skip

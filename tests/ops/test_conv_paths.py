@@ -15,7 +15,7 @@ import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.ops import conv as k
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import conv_shifted
 
 torch = pytest.importorskip("torch")

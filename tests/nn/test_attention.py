@@ -158,7 +158,7 @@ def test_multihead_attention_errors():
         mha(x, cr.randn(3, 3, 4), cr.randn(3, 3, 4))
     with pytest.raises(TypeError, match="only boolean and floating masks"):
         mha(x, x, x, attn_mask=np.zeros((3, 3), dtype=np.int64))
-    # PyTorch's kind and words (tests/test_conv_transformer_torch.py compares them).
+    # PyTorch's kind and words (tests/nn/test_conv_transformer_torch.py compares them).
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         mha(x, x, x, is_causal=True)
 

@@ -276,7 +276,7 @@ def test_dropout2d_drops_whole_channels_and_scales(float64, rng, shape):
     m.eval()
     assert np.array_equal(m(x).numpy(), x.numpy())
     # A 2-D input is no longer refused: PyTorch 2.13 warns and drops it elementwise
-    # (tests/test_functional_torch_more.py::test_dropout2d_on_2d_and_3d_inputs_as_torch).
+    # (tests/nn/test_grid_sample_interpolate_torch.py::test_dropout2d_on_2d_and_3d_inputs_as_torch).
 
 
 # ----- ConvTranspose2d -----

@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 tdist = pytest.importorskip("torch.distributed")
 
 HERE = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("pg_worker", HERE / "distributed" / "pg_worker.py")
+_spec = importlib.util.spec_from_file_location("pg_worker", HERE / "pg_worker.py")
 pg_worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pg_worker)
 
@@ -244,7 +244,7 @@ def two_ranks(tmp_path_factory):
     if MPI_MISSING:
         pytest.skip(MPI_MISSING)
     out = tmp_path_factory.mktemp("pg") / "records.json"
-    r = run_mpi(sys.executable, str(HERE / "distributed" / "pg_worker.py"), str(out))
+    r = run_mpi(sys.executable, str(HERE / "pg_worker.py"), str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     return json.loads(out.read_text())
 

@@ -32,7 +32,7 @@ from chainrule.distributed.reducer import _MIB
 from chainrule.models.mlp import MLP
 
 HERE = Path(__file__).parent
-WORKER = HERE / "distributed" / "worker.py"
+WORKER = HERE / "worker.py"
 _spec = importlib.util.spec_from_file_location("dist_worker", WORKER)
 worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(worker)

@@ -14,7 +14,7 @@ import pytest
 
 from chainrule.errors import MissingExtraError, require_extra
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 # Each third-party module chainrule imports, and the distribution (and extra) that provides it.

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_adversarial import TINY_CAPTION, captioner_file, good_image
+from test_cli_bad_input_suite import TINY_CAPTION, captioner_file, good_image
 from test_resume_faults import assert_same_outputs, outputs
 
 from chainrule.serialization import save_load
@@ -35,7 +35,7 @@ pytestmark = [
 
 MB = 1 << 20
 MEMORY_LIMIT = 200 * MB  # above `chainrule --help`, as the rest of the adversarial suite
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 SIGNALS = list(CODE)
 LINE = "chainrule: interrupted\n"

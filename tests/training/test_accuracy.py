@@ -1,5 +1,5 @@
 """Accuracy-reaching training runs on real data. Slow: excluded from the default run and CI; run
-with ``.venv/bin/python -m pytest -m slow tests/test_accuracy.py``."""
+with ``.venv/bin/python -m pytest -m slow tests/training/test_accuracy.py``."""
 
 from __future__ import annotations
 

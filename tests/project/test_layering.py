@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1] / "chainrule"
+ROOT = Path(__file__).resolve().parents[2] / "chainrule"
 
 LAYER = {
     "errors": 0, "backend": 0, "backends": 0, "random": 0, "devices": 0,

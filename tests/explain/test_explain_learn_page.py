@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chainrule.cli import explain as cli
 from chainrule.explain import explain
-from tests.test_explain_page import data_of
+from test_explain_page import data_of
 
 TRASK = "error = (input*weight - goal)**2"
 

@@ -11,7 +11,7 @@ import numpy as np
 import chainrule as cr
 from chainrule.models.captioner import Captioner, CaptionerConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import bench_captioner
 
@@ -31,7 +31,7 @@ def test_encoder_gemm_floor_times_each_convolution_on_its_own_shapes():
     assert all("forward" not in vars(m) for m in model.encoder.modules())
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_committed_benchmarks_page_is_what_make_readme_writes():

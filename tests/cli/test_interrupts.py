@@ -22,7 +22,7 @@ from chainrule.cli import datasets as datasets_cli
 from chainrule.cli import interrupts
 from chainrule.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -148,7 +148,7 @@ def test_sigterm_while_writing_a_checkpoint_leaves_a_folder_that_resumes_bit_for
     """In a fresh process: SIGTERM as epoch 2's checkpoint is renamed into place. Epoch 1's
     stays, no temporary file is left, and ``--resume`` ends equal to a run without a break.
     (The slow suite, test_adversarial_interrupts.py, does every phase and both signals.)"""
-    from test_adversarial_interrupts import CHILD
+    from test_interrupts_at_any_moment import CHILD
     from test_resume_faults import assert_same_outputs, outputs
 
     from chainrule.serialization import save_load

@@ -50,7 +50,7 @@ def _op_table_cases():
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/, where op_table.py is
     from op_table import cases
 
     return cases()
