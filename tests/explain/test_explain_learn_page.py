@@ -3,9 +3,10 @@ add one step per update after the backward pass, with the texts' numbers (Trask,
 
 from __future__ import annotations
 
+from test_explain_page import data_of
+
 from chainrule.cli import explain as cli
 from chainrule.explain import explain
-from test_explain_page import data_of
 
 TRASK = "error = (input*weight - goal)**2"
 

@@ -4,13 +4,13 @@ tensors) and the page at scale must agree on."""
 from __future__ import annotations
 
 import numpy as np
+from test_explain_page import data_of
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.cli import explain as cli
 from chainrule.explain import explain, record
 from chainrule.explain.local import formula, num
-from test_explain_page import data_of
 
 MAZUR = "h = sigmoid(W1 @ x + b1); o = sigmoid(W2 @ h + b2); E = sum(0.5*(t - o)**2)"
 MAZUR_AT = [

@@ -7,12 +7,12 @@ import shutil
 import subprocess
 
 import pytest
+from test_explain_page import chromium, data_of, dom, needs_chromium, text_of
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.explain import explain
 from chainrule.explain.i18n_page import WORDS
-from test_explain_page import chromium, data_of, dom, needs_chromium, text_of
 
 E = "c = a+b; d = b+1; e = c*d"
 HAS_CJK = bool(
