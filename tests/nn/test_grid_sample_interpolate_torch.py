@@ -1,6 +1,6 @@
-"""F.affine_grid, F.grid_sample, F.interpolate (bicubic, area), the legacy loss keywords and
-Dropout2d on 2-D/3-D inputs, against the installed PyTorch (float64 values and gradients on the
-same inputs, the same warnings and kinds of error)."""
+"""F.affine_grid, F.grid_sample and F.interpolate (bicubic, area) against the installed PyTorch
+(float64 values and gradients on the same inputs, the same warnings and kinds of error), and a
+grid_sample step replayed by cr.compile."""
 
 from __future__ import annotations
 
@@ -165,117 +165,6 @@ def test_grid_sample_and_affine_grid_errors_as_torch():
         F.grid_sample(cx, cg, mode="bicubic", align_corners=False)
 
 
-# ----- the legacy loss keywords size_average= and reduce= -----
-def _loss_inputs(name, rng):
-    x = rng.normal(size=(4, 3))
-    if name in ("cross_entropy", "nll_loss"):
-        return x, rng.integers(0, 3, size=4)
-    if name == "binary_cross_entropy":
-        return rng.uniform(0.1, 0.9, size=(4, 3)), rng.uniform(0, 1, size=(4, 3))
-    if name == "kl_div":
-        return np.log(rng.uniform(0.1, 1, size=(4, 3))), rng.uniform(0, 1, size=(4, 3))
-    return x, rng.normal(size=(4, 3))
-
-
-LOSSES = {
-    "mse_loss": "MSELoss",
-    "l1_loss": "L1Loss",
-    "smooth_l1_loss": "SmoothL1Loss",
-    "cross_entropy": "CrossEntropyLoss",
-    "nll_loss": "NLLLoss",
-    "binary_cross_entropy": "BCELoss",
-    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
-    "kl_div": "KLDivLoss",
-}
-FLAGS = [(a, b) for a in (None, True, False) for b in (None, True, False) if (a, b) != (None, None)]
-
-
-def _with_warnings(fn):
-    with warnings.catch_warnings(record=True) as got:
-        warnings.simplefilter("always")
-        out = fn()
-    return out, [str(w.message) for w in got if issubclass(w.category, UserWarning)], got
-
-
-@pytest.mark.parametrize("form", ["functional", "module"])
-@pytest.mark.parametrize("flags", FLAGS, ids=str)
-@pytest.mark.parametrize("name", list(LOSSES))
-def test_legacy_loss_flags_as_torch(name, flags, form):
-    """Functional and module forms: the reduction that torch's legacy_get_string picks (values
-    and gradients), torch's warning text, attributed to the caller's line."""
-    size_average, reduce = flags
-    x, t = _loss_inputs(name, np.random.default_rng(4))
-    kw = {"size_average": size_average, "reduce": reduce}
-    (cx, tx) = _pair(x)
-    if form == "functional":
-        cfn = lambda: getattr(F, name)(cx, cr.tensor(t), **kw)  # noqa: E731
-        tfn = lambda: getattr(TF, name)(tx, torch.tensor(t), **kw)  # noqa: E731
-    else:
-        cfn = lambda: getattr(cr.nn, LOSSES[name])(**kw)(cx, cr.tensor(t))  # noqa: E731
-        tfn = lambda: getattr(torch.nn, LOSSES[name])(**kw)(tx, torch.tensor(t))  # noqa: E731
-    cy, cmsg, got = _with_warnings(cfn)
-    ty, tmsg, _ = _with_warnings(tfn)
-    # kl_div adds its own warning about 'mean'; the legacy one comes first in both.
-    assert cmsg[:1] == tmsg[:1] and "size_average and reduce args" in cmsg[0]
-    assert got[0].filename == __file__
-    _close(cy, ty)
-    u = np.random.default_rng(5).normal(size=cy.shape)
-    cy.backward(cr.tensor(u))
-    ty.backward(torch.tensor(u))
-    _close(cx.grad, tx.grad)
-
-
-def test_legacy_loss_flags_in_torch_positions():
-    """size_average and reduce sit where torch puts them, so positional calls mean the same."""
-    rng = np.random.default_rng(6)
-    x, t = rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
-    w = rng.uniform(0.5, 2, size=4)
-    with pytest.warns(UserWarning, match="reduction='sum'"):
-        c = F.cross_entropy(cr.tensor(x), cr.tensor(t), cr.tensor(w), False, -100, True)
-    with pytest.warns(UserWarning):
-        want = TF.cross_entropy(torch.tensor(x), torch.tensor(t), torch.tensor(w), False, -100)
-    _close(c, want)
-    with pytest.warns(UserWarning, match="reduction='none'"):
-        m = cr.nn.MSELoss(True, False)
-    assert m.reduction == "none"
-    assert F.legacy_reduction(None, None, "sum") == "sum"  # no flag: reduction as given
-
-
-# ----- Dropout2d on inputs that are not 3-D or 4-D -----
-def _torch_warnings(fn):
-    return _with_warnings(fn)[1]
-
-
-@pytest.mark.parametrize("shape", [(6, 40), (2, 3, 50), (2, 3, 2, 2, 5)])
-def test_dropout2d_on_other_ranks_as_torch(shape):
-    """torch 2.13 warns (2-D, 5-D: deprecated; 3-D: read as (N, C, L)) and drops one mask
-    value per (n, c): elementwise for a 2-D input."""
-    x = np.random.default_rng(7).uniform(1, 2, size=shape)
-    cr.manual_seed(0)
-    y, msgs, got = _with_warnings(lambda: cr.nn.Dropout2d(0.5)(cr.tensor(x)))
-    assert msgs == _torch_warnings(lambda: torch.nn.Dropout2d(0.5)(torch.tensor(x)))
-    assert got[0].filename == __file__
-    ratio = (y.numpy() / x).reshape(shape[0], shape[1], -1)
-    assert set(np.unique(ratio)) == {0.0, 2.0}
-    np.testing.assert_array_equal(ratio, np.broadcast_to(ratio[..., :1], ratio.shape))
-    # In evaluation mode the same warning, and the identity.
-    m = cr.nn.Dropout2d(0.5).eval()
-    out, msgs, _ = _with_warnings(lambda: m(cr.tensor(x)))
-    assert msgs == _torch_warnings(lambda: torch.nn.Dropout2d(0.5).eval()(torch.tensor(x)))
-    np.testing.assert_array_equal(out.numpy(), x)
-
-
-def test_dropout2d_on_1d_input_as_torch():
-    """No channel axis: refused (RuntimeError, as torch) only when something would be dropped."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for p, training in ((0.5, False), (0.0, True), (1.0, True)):
-            want = TF.dropout2d(torch.ones(3), p, training).numpy()
-            np.testing.assert_array_equal(F.dropout2d(cr.ones(3), p, training).numpy(), want)
-        _both_raise(lambda: F.dropout2d(cr.ones(3), 0.5), lambda: TF.dropout2d(torch.ones(3), 0.5),
-                    "Feature dropout requires at least 2 dimensions in the input")  # fmt: skip
-
-
 # ----- interpolate: bicubic and area -----
 INTERP_CASES = [
     ("bicubic", (2, 3, 5, 4), {"size": (7, 9)}),
@@ -352,17 +241,3 @@ def test_grid_sample_step_compiles_and_replays_exactly():
             want, want_grad = step(img).item(), theta.grad.numpy().copy()
             assert got == want
             np.testing.assert_array_equal(got_grad, want_grad)
-
-
-def test_logical_ops_as_torch():
-    """logical_and/or/xor/not on truth values (nonzero is true), functions and methods."""
-    a = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]])
-    b = np.array([[1, 0, 2], [0, 5, 0]])
-    ca, cb, ta, tb = cr.tensor(a), cr.tensor(b), torch.tensor(a), torch.tensor(b)
-    for name in ("logical_and", "logical_or", "logical_xor"):
-        got, want = getattr(cr, name)(ca, cb), getattr(torch, name)(ta, tb)
-        assert got.dtype == cr.bool
-        np.testing.assert_array_equal(got.numpy(), want.numpy())
-        np.testing.assert_array_equal(getattr(ca, name)(cb).numpy(), want.numpy())
-    np.testing.assert_array_equal(cr.logical_not(ca).numpy(), torch.logical_not(ta).numpy())
-    np.testing.assert_array_equal(cb.logical_not().numpy(), tb.logical_not().numpy())

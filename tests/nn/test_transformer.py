@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv1d_pool_groupnorm_upsample_torch import compare
+from test_conv_pool_norm_layers_torch import compare
 
 import chainrule as cr
 from chainrule import nn
