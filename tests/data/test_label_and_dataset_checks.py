@@ -1,6 +1,6 @@
-"""Issue 15, item 4: inputs that used to be accepted without a word. Labels outside the ten
-classes, one data set's files under the other's name, training states whose metadata lies, and
-integer weights (cast on load, as PyTorch casts, and documented so)."""
+"""What the MNIST readers check in what they read: labels outside the ten classes are refused
+naming the file, and one data set's files under the other's name (MNIST as Fashion-MNIST or
+the reverse) are refused by their class counts and digests; through the CLI each is one line."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import os
 import numpy as np
 import pytest
 
-import chainrule as cr
-from chainrule.captioning import CaptionTrainConfig, train_captioner
 from chainrule.cli.main import main
 from chainrule.datasets import DatasetFormatError, DatasetNotFoundError, write_idx
 from chainrule.datasets import mnist as mnist_module
@@ -21,10 +19,6 @@ from chainrule.datasets.mnist import (
     load_mnist,
     read_idx_pair,
 )
-from chainrule.models.nielsen import Nielsen
-from chainrule.serialization import CheckpointError
-from chainrule.training.classifier_state import load_model, save_model
-from chainrule.training.trainer import TrainConfig, train
 
 FILES = {
     True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -147,122 +141,3 @@ def test_mnist_pointing_at_fashion_mnist_is_refused(tmp_path, monkeypatch):
     root = os.path.dirname(mnist_module.find_fashion_mnist(False)[0])
     with pytest.raises(DatasetFormatError, match="Fashion-MNIST's labels, not MNIST's"):
         load_mnist(train=False, root=root)
-
-
-# ----- training states whose metadata lies -----
-CLASSIFIER = dict(model="mlp", data="digits", batch_size=64, epochs=1, limit=128, seed=0)
-
-
-@pytest.fixture(scope="module")
-def classifier_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    train(TrainConfig(**CLASSIFIER, out=str(out)), log=lambda s: None)
-    return out
-
-
-def tamper(path, **changes) -> None:
-    """Rewrites the metadata (with a fresh digest: the file is valid, its metadata lies)."""
-    tensors, meta = cr.load(path, with_metadata=True)
-    meta.update(changes)
-    cr.save(tensors, path, meta)
-
-
-@pytest.mark.parametrize(
-    ("changes", "says"),
-    [
-        ({"epoch": -1}, "'epoch' must be a whole number >= 1"),
-        ({"epoch": 0}, "'epoch' must be a whole number >= 1"),
-        ({"epoch": "1"}, "'epoch' must be a whole number >= 1"),
-        ({"epoch": True}, "'epoch' must be a whole number >= 1"),
-        ({"epoch": 5}, "'history' must be 5 rows"),
-        ({"history": "none"}, "'history' must be a list"),
-        ({"config": []}, "'config' must be a dict"),
-        ({"loader": None}, "'loader' must be a dict"),
-        ({"rng": 3}, "'rng' must be a random generator state"),
-    ],
-)
-def test_cli_resume_from_a_tampered_state_is_one_line_naming_it(
-    classifier_run, tmp_path, capsys, changes, says
-):
-    out = tmp_path / "out"
-    out.mkdir()
-    state = out / "checkpoint.safetensors"
-    state.write_bytes((classifier_run / "checkpoint.safetensors").read_bytes())
-    tamper(state, **changes)
-    argv = ["train", "mlp", "--data", "digits", "--batch-size", "64", "--epochs", "2",
-            "--limit", "128", "--out", str(out), "--resume"]  # fmt: skip
-    msg = one_line_error(capsys, argv)
-    assert msg.startswith(f"chainrule train: error: {state}: malformed metadata: ")
-    assert says in msg
-    assert not (out / "model.safetensors").exists()  # nothing reported that was not written
-
-
-def test_a_model_file_whose_epoch_is_negative_is_refused(classifier_run, tmp_path):
-    path = tmp_path / "model.safetensors"
-    path.write_bytes((classifier_run / "model.safetensors").read_bytes())
-    tamper(path, epoch=-3)
-    with pytest.raises(CheckpointError, match=r"model\.safetensors: malformed metadata: 'epoch'"):
-        load_model(str(path))
-
-
-TINY = dict(channels=(4, 8, 8), embed_dim=8, hidden_dim=16, attention_dim=8, train_size=16,
-            val_size=8, batch_size=16, epochs=1, schedule="constant")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def captioner_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("caption")
-    train_captioner(CaptionTrainConfig(**TINY, out=str(out)), log=lambda s: None, progress=False)
-    return out
-
-
-@pytest.mark.parametrize(
-    ("changes", "says"),
-    [
-        ({"position": {"epoch": -1, "step": 0}}, "'position' must be"),
-        ({"position": {"epoch": 1}}, "'position' must be"),
-        ({"position": {"epoch": 1, "step": 1.5}}, "'position' must be"),
-        ({"history": {"a": 1}}, "'history' must be a list"),
-        ({"train_config": "x"}, "'train_config' must be a dict"),
-        ({"optimizer": 1}, "'optimizer' must be a dict"),
-    ],
-)
-def test_caption_resume_from_a_tampered_state_is_one_line(
-    captioner_run, tmp_path, capsys, changes, says
-):
-    out = tmp_path / "out"
-    out.mkdir()
-    state = out / "checkpoint.safetensors"
-    state.write_bytes((captioner_run / "checkpoint.safetensors").read_bytes())
-    tamper(state, **changes)
-    argv = ["caption", "train", "--channels", "4,8,8", "--embed-dim", "8", "--hidden-dim", "16",
-            "--attention-dim", "8", "--train-size", "16", "--val-size", "8", "--batch-size",
-            "16", "--epochs", "2", "--schedule", "constant", "--out", str(out), "--resume"]  # fmt: skip
-    msg = one_line_error(capsys, argv)
-    assert f"{state}: malformed metadata: " in msg and says in msg
-
-
-# ----- integer weights: cast on load, as PyTorch does -----
-def test_integer_weights_are_cast_to_the_parameters_dtype_as_in_pytorch(tmp_path):
-    """PyTorch's load_state_dict copies an int tensor into a float parameter (``copy_`` casts);
-    chainrule keeps that on purpose so weights travel between the two (see ``load_weights``)."""
-    torch = pytest.importorskip("torch")
-    path = tmp_path / "model.safetensors"
-    save_model(str(path), Nielsen([64, 30, 10]), {"model": "nielsen", "data": "digits",
-               "input_shape": [1, 8, 8], "num_classes": 10, "flatten": True}, 1)  # fmt: skip
-    tensors, meta = cr.load(path, with_metadata=True)
-    ints = {
-        k: np.arange(v.numel(), dtype=np.int32).reshape(v.shape) % 7 for k, v in tensors.items()
-    }
-    cr.save(ints, path, meta)
-    model, _, _ = load_model(str(path))
-    # The same file into PyTorch float32 parameters of the same names and shapes.
-    reference = torch.nn.Module()
-    for k, v in ints.items():
-        reference.register_parameter(k.replace(".", "_"), torch.nn.Parameter(torch.zeros(v.shape)))
-    reference.load_state_dict({k.replace(".", "_"): torch.from_numpy(v) for k, v in ints.items()})
-    for name, value in model.state_dict().items():
-        theirs = getattr(reference, name.replace(".", "_"))
-        assert value.dtype == np.float32 and theirs.dtype == torch.float32
-        np.testing.assert_array_equal(value.numpy(), ints[name])
-        np.testing.assert_array_equal(theirs.detach().numpy(), value.numpy())

@@ -1,5 +1,6 @@
-"""Hostile inputs from issue 15, each answered with one line naming the file or flag and exit
-code 2: paths that are not regular files, checkpoints whose data was altered, ..."""
+"""Paths that are not regular files (a FIFO, a device) refused by every reader without opening
+them, and checkpoints whose data was altered refused by their SHA-256 digest: each one line
+naming the file, exit code 2 through the CLI."""
 
 from __future__ import annotations
 
@@ -153,53 +154,3 @@ def test_cli_eval_of_a_flipped_checkpoint_is_a_one_line_error(tmp_path, capsys):
     flip_byte(path, 3)
     msg = one_line_error(capsys, ["eval", str(path)])
     assert str(path) in msg and "does not match the SHA-256" in msg
-
-
-# ----- numeric flags -----
-@pytest.mark.parametrize(
-    ("argv", "flag", "says"),
-    [
-        (["train", "mlp", "--epochs", "-1"], "--epochs", ">= 1, got -1"),
-        (["train", "mlp", "--epochs", "0"], "--epochs", ">= 1, got 0"),
-        (["train", "mlp", "--limit", "-5"], "--limit", ">= 1, got -5"),
-        (["train", "mlp", "--limit", "0"], "--limit", ">= 1, got 0"),
-        (["train", "mlp", "--seed", "-1"], "--seed", ">= 0, got -1"),
-        (["train", "mlp", "--batch-size", "0"], "--batch-size", ">= 1, got 0"),
-        (["train", "mlp", "--val-size", "-3"], "--val-size", ">= 0, got -3"),
-        (["train", "mlp", "--lr", "0"], "--lr", "in (0, inf), got 0"),
-        (["train", "mlp", "--lr", "nan"], "--lr", "finite number, got 'nan'"),
-        (["train", "mlp", "--lr", "inf"], "--lr", "finite number, got 'inf'"),
-        (["train", "mlp", "--epochs", "2.5"], "--epochs", "whole number, got '2.5'"),
-        (["caption", "train", "--epochs", "-2"], "--epochs", ">= 1, got -2"),
-        (["caption", "train", "--train-size", "0"], "--train-size", ">= 1, got 0"),
-        (["caption", "train", "--hidden-dim", "0"], "--hidden-dim", ">= 1, got 0"),
-        (["caption", "train", "--dropout", "1"], "--dropout", "in [0, 1), got 1"),
-        (["caption", "train", "--dropout", "-0.1"], "--dropout", "in [0, 1), got -0.1"),
-        (["caption", "train", "--minutes", "-1"], "--minutes", "in [0, inf), got -1"),
-        (["caption", "train", "--seed", "-1"], "--seed", ">= 0, got -1"),
-        (["caption", "eval", "m.safetensors", "--beam", "0"], "--beam", ">= 1, got 0"),
-        (["caption", "eval", "m.safetensors", "--size", "-1"], "--size", ">= 1, got -1"),
-        (["caption", "describe", "m.safetensors", "x.png", "--beam", "-1"], "--beam", ">= 1"),
-        (["show", "m.safetensors", "--image", "-1"], "--image", ">= 0, got -1"),
-    ],
-)
-def test_out_of_range_flags_are_refused_by_argparse_naming_the_flag(
-    tmp_path, monkeypatch, capsys, argv, flag, says
-):
-    monkeypatch.chdir(tmp_path)  # nothing may be written, not even into runs/
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    assert e.value.code == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"error: argument {flag}: must be a" in last and says in last
-    assert os.listdir(tmp_path) == []
-
-
-def test_in_range_edge_values_are_accepted():
-    from chainrule.cli.main import build_parser
-
-    argv = "train mlp --epochs 1 --limit 1 --seed 0 --val-size 0 --lr 1e-9".split()
-    args = build_parser().parse_args(argv)
-    assert (args.epochs, args.limit, args.seed, args.val_size, args.lr) == (1, 1, 0, 0, 1e-9)
-    args = build_parser().parse_args(["caption", "train", "--dropout", "0", "--minutes", "0"])
-    assert (args.dropout, args.minutes) == (0.0, 0.0)
