@@ -4,7 +4,7 @@ traceback), inside an import that wraps the exception (matplotlib's ``__set_name
 showed as "error: Error calling __set_name__ ..." and exit 2), and while the command runs.
 
 The signals here are real ones (``os.kill``), delivered to this process through ``main`` or to a
-child process; the slow suite (test_adversarial_interrupts.py) sends them at every phase of every
+child process; the slow suite (test_interrupts_at_any_moment.py) sends them at every phase of every
 subcommand."""
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def test_a_signal_while_importing_is_one_line_and_its_code(tmp_path, entry, sign
 def test_sigterm_while_writing_a_checkpoint_leaves_a_folder_that_resumes_bit_for_bit(tmp_path):
     """In a fresh process: SIGTERM as epoch 2's checkpoint is renamed into place. Epoch 1's
     stays, no temporary file is left, and ``--resume`` ends equal to a run without a break.
-    (The slow suite, test_adversarial_interrupts.py, does every phase and both signals.)"""
+    (The slow suite, test_interrupts_at_any_moment.py, does every phase and both signals.)"""
     from test_interrupts_at_any_moment import CHILD
     from test_resume_faults import assert_same_outputs, outputs
 
