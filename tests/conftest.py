@@ -2,7 +2,7 @@
 
 The tests live in folders by concern (tests/ops, tests/autograd, ...), without ``__init__.py``:
 pytest's default import mode (prepend) imports each test file under its basename, so basenames
-are unique across the folders (tests/project/test_layout.py checks it). The shared helpers
+are unique across the folders (tests/project/test_tests_layout.py checks it). The shared helpers
 (op_table.py, op_table_layers.py, docs_blocks.py) stay here in tests/, which is put on sys.path
 below so that ``import op_table`` works from every folder, whichever test file pytest is given.
 A few test files import helpers from another one (``from test_resume_faults import outputs``):
