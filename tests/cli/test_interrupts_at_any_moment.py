@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cli_bad_input_suite import TINY_CAPTION, captioner_file, good_image
+from test_cli_bad_inputs import TINY_CAPTION, captioner_file, good_image
 from test_resume_faults import assert_same_outputs, outputs
 
 from chainrule.serialization import save_load

@@ -205,7 +205,7 @@ def test_the_limits_are_far_above_real_checkpoints(tmp_path):
 
 # ----- the slow run: each hostile file loaded in its own process, its memory measured -----
 # VmHWM (the high-water mark of the child's own address space), not ru_maxrss: Linux carries
-# the parent's high-water mark into ru_maxrss across fork and exec (see tests/cli/test_cli_bad_input_suite.py).
+# the parent's high-water mark into ru_maxrss across fork and exec (see tests/cli/test_cli_bad_inputs.py).
 CHILD = textwrap.dedent(
     """
     import sys

@@ -3,7 +3,7 @@
 failed run), one error line naming the file or flag, and never a Python traceback.
 
 Every case is an input under 100 kB built from nothing. The default run calls the CLI in this
-process. The slow run (``pytest -m slow tests/cli/test_cli_bad_input_suite.py``) runs each case as its own
+process. The slow run (``pytest -m slow tests/cli/test_cli_bad_inputs.py``) runs each case as its own
 process, so that the output checked is all the process wrote, and measures its peak memory: no
 case may take more than 200 MB above ``chainrule --help`` before it is refused.
 
