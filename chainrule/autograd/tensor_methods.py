@@ -2,7 +2,7 @@
 the operators (``pow``, ``add(alpha=)``, ``mm``, ...), splitting, selecting and scattering
 (``split``, ``gather``, ``scatter_add``, ...), running and whole reductions (``cumsum``,
 ``prod``, ``norm``), and the piecewise-constant functions. Each is written with the ops and
-functions below it, so it has their gradients; ``tests/tensor/test_tensor_methods_torch.py`` checks each
+functions below it, so it has their gradients; ``tests/test_tensor_methods.py`` checks each
 against PyTorch.
 
 They live here so that ``tensor.py`` keeps the Tensor's core; ``chainrule.autograd`` adds them
