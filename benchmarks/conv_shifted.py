@@ -4,7 +4,7 @@ accumulating GEMMs on shifted views of the padded channels-last grid, with no wi
 On the padded grid seen as rows (one row of C values per pixel), kernel offset (a, b) of a
 stride-1 convolution is a fixed shift of a·Wp + b rows, so the output over the whole padded grid
 is Y[r] = Σ_{a,b} R[r + a·Wp + b] · w[:, :, a, b]ᵀ, read back at the real pixels. ``bench_conv.py
---paths`` times it against ``ops.conv.conv2d_im2col`` per shape; tests/test_conv_paths.py checks
+--paths`` times it against ``ops.conv.conv2d_im2col`` per shape; tests/ops/test_conv_paths.py checks
 it computes the same convolution. Before im2col was done in chunks of images it won where C > O;
 since, im2col won or tied everywhere measured.
 """

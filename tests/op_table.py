@@ -21,6 +21,9 @@ class OpCase:
     shapes: list  # one tuple of input shapes per case
     domain: str = "real"  # real | positive | nonzero | distinct
     ids: list = field(default_factory=list)
+    # op(x, x) makes sense (two inputs of one shape); False where the inputs' shapes must differ
+    # (the case's function then sends one input to several consumers itself, where it can)
+    fan_out: bool = True
 
 
 def _zero_first(x):
@@ -241,6 +244,15 @@ SAMPLING = [
 
 ALL = [*UNARY, *BINARY, MATMUL, DOT, LINEAR, LINEAR_NO_BIAS, CAT, CAT_AXIS, STACK, *SAMPLING]
 
+# The layer ops and their backward helpers live in op_table_layers.py (imported here, after
+# OpCase, because they are built with it). TABLE is what the gradcheck, cotangent, JVP and
+# fan-out tests run; ALL (the elementwise-to-sampling part) is also what benchmarks/bench_per_op.py
+# rebinds to torch as written, which the layer cases (ops applied directly) do not allow: the
+# benchmark times those layers as its own "layer" cases.
+from op_table_layers import HELPERS, LAYERS  # noqa: E402
+
+TABLE = [*ALL, *LAYERS, *HELPERS]
+
 
 def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:
     """Inputs away from the kinks and poles of the op, so that central differences are exact."""
@@ -260,7 +272,7 @@ def draw(shape, domain: str, rng: np.random.Generator) -> np.ndarray:
 def cases():
     """(id, OpCase, input shapes) for pytest parametrisation."""
     out = []
-    for op in ALL:
+    for op in TABLE:
         for shapes in op.shapes:
             sid = "-".join("x".join(map(str, s)) or "scalar" for s in shapes)
             out.append((f"{op.name}[{sid}]", op, shapes))

@@ -45,7 +45,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 class VJPMath(Protocol):
     """The math namespace ``m`` of a VJP: ``backend.ArrayMath`` (arrays) or
     ``autograd.tensor_math`` (Tensors, when the backward pass is itself differentiated). A VJP
-    uses operators and these names only; tests/test_engine.py checks that both provide them."""
+    uses operators and these names only; tests/autograd/test_engine.py checks that both provide them."""
 
     def apply(self, op: Op, *xs: Any) -> Any: ...  # another op (differentiable on Tensors)
     def sum_to(self, x: Any, shape: tuple[int, ...]) -> Any: ...  # broadcast axes summed away

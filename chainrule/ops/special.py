@@ -6,7 +6,7 @@ NumPy has no erf, and ``math.erf`` once per element cost a GELU 100x PyTorch's t
 * float64: piecewise Chebyshev series, erf(x)/x in x² on |x| < 1 and the scaled complement
   e^(x²) erfc(x) on [1, 3) and [3, 6); erf is ±1 to double precision beyond 6. Fitted (least
   squares on 6,000 Chebyshev nodes, degrees 11, 20, 16) to 40-digit mpmath values; the error is
-  at most 4 ulp (tests/test_special.py compares with ``math.erf`` on a dense grid).
+  at most 4 ulp (tests/ops/test_special.py compares with ``math.erf`` on a dense grid).
 * float32 (float16 and bfloat16 through it): one rational function x P(x²) / Q(x²) (degrees 6
   and 5 in x²) on |x| <= 4, where float32's erf reaches 1 (clamped at 4.4), fitted to relative error 2.5e-9
   (iterated weighted least squares, as above). Evaluated in float32, its rounding errors make it

@@ -1,4 +1,4 @@
-"""What each rank runs under ``mpirun -n 2`` for tests/test_torch_names.py: a model wrapped in
+"""What each rank runs under ``mpirun -n 2`` for tests/porting/test_torch_names.py: a model wrapped in
 ``cr.nn.parallel.DistributedDataParallel``, as a PyTorch program writes it; rank 0 writes the
 figures to the JSON file named by argv[1]."""
 

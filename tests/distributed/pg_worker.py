@@ -1,4 +1,4 @@
-"""What each rank runs in tests/test_distributed_torch_api.py, under ``mpirun -n 2``: PyTorch's
+"""What each rank runs in tests/distributed/test_distributed_torch_api.py, under ``mpirun -n 2``: PyTorch's
 process-group API, written as a PyTorch program would (``dist.init_process_group("gloo")``,
 ``dist.all_reduce(t, op=dist.ReduceOp.SUM)``, ...).
 

@@ -1,4 +1,4 @@
-"""What each rank runs in tests/test_distributed.py, under ``mpirun -n 2``.
+"""What each rank runs in tests/distributed/test_distributed.py, under ``mpirun -n 2``.
 
     python worker.py train OUT.json       5 steps of SGD and of Adam, data-parallel; rank 0 writes
                                           the parameters and the checks made on the way

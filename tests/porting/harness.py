@@ -15,7 +15,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-PROGRAMS = sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("harness", "__init__"))
+# The programs: every file here but this one and the test files that run them (test_*.py).
+PROGRAMS = sorted(
+    p.stem
+    for p in HERE.glob("*.py")
+    if p.stem not in ("harness", "__init__") and not p.stem.startswith("test_")
+)
 
 # The only lines that change: PyTorch's imports become chainrule's.
 IMPORTS = [

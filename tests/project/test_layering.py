@@ -1,0 +1,380 @@
+"""The layering of ../shared/DESIGN.md, kept by a test: each package of chainrule imports only
+packages of its own layer or below (backend -> ops -> autograd -> jit -> functional ->
+nn/optim/data -> models -> training/captioning -> cli/viz/explain). Imports inside functions
+count too: a lazy import is still a dependency.
+
+Below those, the rules of issue 29: no module imports the root package ``chainrule`` (its face
+imports every layer); packages of one row of the design's table import each other only in the
+order the design gives them; no import cycle between modules (imports run at import time) or
+between packages (every import, lazy ones included); no private name crosses a package. The size
+budgets are kept by test_size_budgets.py."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "chainrule"
+
+LAYER = {
+    "errors": 0, "backend": 0, "backends": 0, "random": 0, "devices": 0,
+    "ops": 1,
+    "autograd": 2, "amp": 2, "cuda": 2,
+    "jit": 3,
+    "functional": 4,
+    "nn": 5, "optim": 5, "data": 5, "datasets": 5, "utils": 5, "serialization": 5, "metrics": 5,
+    "models": 6,
+    "training": 7, "captioning": 7, "distributed": 7,
+    "cli": 8, "viz": 8, "explain": 8, "onnx": 8,
+    "__main__": 8,  # `python -m chainrule`: the command line
+}  # fmt: skip
+
+
+def imported_packages(source: str) -> list[tuple[int, str]]:
+    """(line, top-level chainrule package) for every absolute import of chainrule in
+    ``source``, at any depth (module level or inside a function)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] != "chainrule":
+                continue
+            names = [a.name for a in node.names] if len(parts) == 1 else [parts[1]]
+            found += [(node.lineno, n) for n in names]
+        elif isinstance(node, ast.Import):
+            found += [
+                (node.lineno, a.name.split(".")[1])
+                for a in node.names
+                if a.name.startswith("chainrule.")
+            ]
+    return found
+
+
+def violations(package: str, source: str, where: str) -> list[str]:
+    """Upward imports (and imports of packages with no layer) from ``package``'s ``source``."""
+    out = []
+    for line, target in imported_packages(source):
+        if target not in LAYER:
+            out.append(f"{where}:{line}: chainrule.{target} has no layer in LAYER")
+        elif LAYER[target] > LAYER[package]:
+            out.append(
+                f"{where}:{line}: {package} (layer {LAYER[package]}) imports {target} "
+                f"(layer {LAYER[target]}), a layer above it"
+            )
+    return out
+
+
+def test_every_package_has_a_layer():
+    packages = {p.stem for p in ROOT.iterdir() if p.suffix == ".py" or p.is_dir()}
+    packages -= {"__init__", "__pycache__"}
+    assert packages <= set(LAYER), f"give these a layer: {sorted(packages - set(LAYER))}"
+
+
+def test_no_package_imports_a_layer_above_it():
+    problems = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts == ("__init__.py",):  # the package's face imports everything, by design
+            continue
+        package = rel.parts[0].removesuffix(".py")
+        problems += violations(package, path.read_text(), str(rel))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_check_catches_an_upward_import():
+    lazy = "def f():\n    from chainrule.nn import Linear\n"
+    assert violations("autograd", lazy, "x.py") == [
+        "x.py:2: autograd (layer 2) imports nn (layer 5), a layer above it"
+    ]
+    assert violations("nn", "from chainrule import autograd, ops\n", "y.py") == []
+    assert violations("ops", "import chainrule.jit.recording\n", "z.py")
+
+
+# ===== The rules added by issue 29 =====================================================
+# Each rule below lists what it finds today in a KNOWN set: violations that other changes of
+# issue 29 are removing in parallel. A rule fails on anything found that is not KNOWN, and on a
+# KNOWN entry that no longer occurs (remove it: the lists only shrink, and end empty).
+# Entries name files and imported names, never line numbers, so that edits elsewhere in a file
+# leave them valid.
+
+
+def modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of chainrule (packages by their __init__)."""
+    out = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = modules()
+
+
+def _lazy_node_ids(tree: ast.AST) -> set[int]:
+    """Nodes inside a function body (run when called, not when the module is imported) or under
+    ``if TYPE_CHECKING:`` (never run)."""
+    ids = set()
+    for node in ast.walk(tree):
+        inside = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        inside |= isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        if inside:
+            ids |= {id(n) for n in ast.walk(node) if n is not node}
+    return ids
+
+
+def _resolve(dotted: str) -> str:
+    """The module an import of ``dotted`` runs: itself, or its nearest enclosing module."""
+    while dotted and dotted not in MODULES:
+        dotted = dotted.rpartition(".")[0]
+    return dotted
+
+
+@functools.cache  # each rule reads every module; parse each once
+def imports_of(source: str) -> list[tuple[int, str, str, bool]]:
+    """(line, imported module, imported name or "", lazy) for every absolute import of chainrule
+    in ``source``. ``from chainrule.a import b`` imports module chainrule.a.b where that is a
+    module, else module chainrule.a and the name b; ``lazy``: inside a function (or under
+    ``TYPE_CHECKING``), so not run when the module is imported."""
+    tree = ast.parse(source)
+    lazy_ids = _lazy_node_ids(tree)
+    out = []
+    for node in ast.walk(tree):
+        lazy = id(node) in lazy_ids
+        if isinstance(node, ast.Import):
+            out += [
+                (node.lineno, _resolve(a.name), "", lazy)
+                for a in node.names
+                if a.name.split(".")[0] == "chainrule"
+            ]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] != "chainrule":
+                continue
+            for a in node.names:
+                full = f"{node.module}.{a.name}"
+                if full in MODULES:
+                    out.append((node.lineno, full, "", lazy))
+                else:
+                    out.append((node.lineno, _resolve(node.module), a.name, lazy))
+    return out
+
+
+def _package(module: str) -> str:
+    """chainrule.nn.conv -> nn; chainrule -> "" (the root package)."""
+    return module.split(".")[1] if "." in module else ""
+
+
+def _where(module: str) -> str:
+    return str(MODULES[module].relative_to(ROOT))
+
+
+def check(found: set[str], known: set[str], what: str) -> None:
+    """Fails on a violation that is not KNOWN, and on a KNOWN one that no longer occurs."""
+    new, gone = sorted(found - known), sorted(known - found)
+    assert not new, f"{what}:\n  " + "\n  ".join(new)
+    assert not gone, f"no longer found, remove from the KNOWN list: {gone}"
+
+
+# ----- the root package -----
+# `import chainrule` (or `from chainrule import Tensor`) inside the library imports the package's
+# face, which imports every layer: a dependency on all of them, hidden from the layer rule.
+KNOWN_ROOT_IMPORTS = {  # the data and layout helpers of issue 29 are removing these
+    "captioning/captioner_state.py", "captioning/decoding.py", "captioning/evaluate.py",
+    "captioning/train.py", "cli/explain_captioner.py", "cli/explain_model.py", "cli/export.py",
+    "cli/show.py", "data/loader.py", "models/captioner.py", "models/cnn.py", "models/mlp.py",
+    "models/nielsen.py", "models/registry.py", "training/classifier_state.py",
+    "training/state.py", "training/trainer.py",
+}  # fmt: skip
+
+
+def root_imports(module: str, source: str) -> list[str]:
+    """The files of ``module`` that import the root package (lazily or not)."""
+    return [_where(module) for _, target, _, _ in imports_of(source) if target == "chainrule"]
+
+
+def test_no_module_imports_the_root_package():
+    found = {
+        f
+        for m, path in MODULES.items()
+        if m not in ("chainrule", "chainrule.__main__")
+        for f in root_imports(m, path.read_text())
+    }
+    check(found, KNOWN_ROOT_IMPORTS, "modules importing the root package `chainrule`")
+
+
+# ----- packages of one row -----
+# DESIGN.md: each layer imports only those below it. LAYER gives the rows of its table; inside a
+# row, these pairs follow the design's own order (a reader returns the data protocol, the
+# captioner trains with the one training loop, the renderers sit above explain's model, the CLI
+# above both) and are allowed. Any other import across packages of one row is not.
+SAME_ROW_ALLOWED = {
+    ("amp", "autograd"),  # autocast is built on autograd (amp is not in the design's table)
+    ("cuda", "amp"),  # torch.cuda.amp is an alias of torch.amp
+    ("datasets", "data"),  # the readers return data's Dataset
+    ("serialization", "nn"),  # saving a Module's state dict (nn never imports serialization)
+    ("captioning", "training"),  # the one training loop, its checkpoints and curves
+    ("training", "distributed"),  # the loop's data-parallel mode
+    ("viz", "explain"),  # pictures render explain's model
+    ("cli", "explain"),
+    ("cli", "viz"),
+    ("__main__", "cli"),  # `python -m chainrule` is the command line
+}
+KNOWN_SAME_ROW = {  # the explain helper of issue 29 is removing these (explain's model -> viz)
+    "explain/core.py -> viz", "explain/layers.py -> viz", "explain/model.py -> viz",
+    "explain/page.py -> viz", "explain/page_layout.py -> viz", "explain/page_learn.py -> viz",
+}  # fmt: skip
+
+
+def same_row_imports(module: str, source: str) -> list[str]:
+    """Imports from ``module`` into another package of its row that SAME_ROW_ALLOWED lacks."""
+    here = _package(module)
+    out = []
+    for _, target, _, _ in imports_of(source):
+        there = _package(target)
+        if there and there != here and LAYER.get(there) == LAYER.get(here):
+            if (here, there) not in SAME_ROW_ALLOWED:
+                out.append(f"{_where(module)} -> {there}")
+    return out
+
+
+def test_no_import_across_packages_of_one_row_unless_the_design_orders_them():
+    found = {
+        f for m, path in MODULES.items() if m != "chainrule"
+        for f in same_row_imports(m, path.read_text())
+    }  # fmt: skip
+    check(found, KNOWN_SAME_ROW, "imports across packages of one row of DESIGN.md's table")
+
+
+# ----- private names -----
+KNOWN_PRIVATE = {  # the layout helper of issue 29 is making these public or moving the code
+    "captioning/budget.py -> chainrule.ops.conv._CHUNK_BYTES",
+    "cli/train.py -> chainrule.models.registry._load_optional_models",
+    "cuda/__init__.py -> chainrule.devices._NO_GPU",
+    "functional/embedding.py -> chainrule.autograd.tensor._escape",
+    "functional/sampling.py -> chainrule.autograd.tensor._raw",
+    "nn/conv.py -> chainrule.functional.conv._conv1d",
+    "nn/conv.py -> chainrule.functional.conv._conv2d",
+    "nn/conv.py -> chainrule.functional.conv._conv_transpose2d",
+    "nn/conv.py -> chainrule.functional.conv._single",
+    "nn/normalization.py -> chainrule.autograd.tensor._escape",
+    "nn/pooling.py -> chainrule.functional.pooling._max_pool1d",
+    "nn/pooling.py -> chainrule.functional.pooling._pool",
+    "nn/sparse.py -> chainrule.functional.embedding._padding_index",
+    "onnx/writer.py -> chainrule.autograd.tensor._astype",
+    "training/classifier_state.py -> chainrule.models.registry._load_optional_models",
+}
+
+
+def private_imports(module: str, source: str) -> list[str]:
+    """Names (or modules) starting with one underscore that ``module`` imports from another
+    package."""
+    out = []
+    for _, target, name, _ in imports_of(source):
+        if _package(target) in ("", _package(module)):
+            continue
+        dotted = f"{target}.{name}" if name else target
+        if any(p.startswith("_") and not p.startswith("__") for p in dotted.split(".")[1:]):
+            out.append(f"{_where(module)} -> {dotted}")
+    return out
+
+
+def test_no_private_name_is_imported_across_packages():
+    found = {f for m, path in MODULES.items() for f in private_imports(m, path.read_text())}
+    check(found, KNOWN_PRIVATE, "private names imported from another package")
+
+
+# ----- import cycles -----
+# Two graphs. Modules, with the imports run when a module is imported (lazy ones left out: a
+# lazy import cannot meet a half-initialised module, and inside one package it is how a Tensor
+# method reaches the op functions built on Tensor); a cycle there fails. Packages, with every
+# import, lazy ones included: a circle between packages (explain -> viz -> explain) is a
+# dependency both ways whether or not it is deferred, so it fails too.
+KNOWN_MODULE_CYCLES = {  # the data helper of issue 29 is removing data/loader.py's root import
+    "chainrule <-> chainrule.data <-> chainrule.data.loader",
+}
+KNOWN_PACKAGE_CYCLES = {  # the explain helper of issue 29 is removing explain <-> viz
+    "explain <-> viz",
+}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan's algorithm, iterative),
+    each sorted: every import cycle lies inside one of them."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def import_graphs() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(module graph of the imports run at import time, package graph of every import)."""
+    modules: dict[str, set[str]] = {}
+    packages: dict[str, set[str]] = {}
+    for m, path in MODULES.items():
+        for _, target, _, lazy in imports_of(path.read_text()):
+            if not lazy and target != m:
+                modules.setdefault(m, set()).add(target)
+            here, there = _package(m), _package(target)
+            if here and there and here != there:
+                packages.setdefault(here, set()).add(there)
+    return modules, packages
+
+
+def test_no_import_cycle_between_modules_or_packages():
+    modules, packages = import_graphs()
+    check({" <-> ".join(c) for c in cycles(modules)}, KNOWN_MODULE_CYCLES, "module import cycles")
+    check({" <-> ".join(c) for c in cycles(packages)}, KNOWN_PACKAGE_CYCLES, "package cycles")
+
+
+def test_the_new_checks_catch_what_they_name():
+    lazy_root = "def f():\n    import chainrule as cr\n"
+    assert root_imports("chainrule.nn.conv", lazy_root) == ["nn/conv.py"]
+    assert root_imports("chainrule.nn.conv", "from chainrule.autograd import Tensor\n") == []
+    assert same_row_imports("chainrule.nn.conv", "from chainrule.optim import SGD\n") == [
+        "nn/conv.py -> optim"
+    ]
+    assert same_row_imports("chainrule.viz.draw", "from chainrule.explain import core\n") == []
+    assert private_imports("chainrule.nn.conv", "from chainrule.functional.conv import _x\n") == [
+        "nn/conv.py -> chainrule.functional.conv._x"
+    ]
+    assert private_imports("chainrule.nn.conv", "from chainrule.nn.module import _x\n") == []
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+    lazy = "def f():\n    from chainrule.nn import conv\n"
+    assert imports_of(lazy) == [(2, "chainrule.nn.conv", "", True)]
