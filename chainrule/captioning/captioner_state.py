@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 
-import chainrule as cr
 from chainrule.datasets.vocab import SPECIALS, Vocabulary
-from chainrule.serialization import CheckpointError, load_weights, metadata_error
+from chainrule.serialization import CheckpointError, load, load_weights, metadata_error, save
 from chainrule.training import state, state_checks
 
 MODEL_KIND = "chainrule-captioner"
@@ -27,7 +26,7 @@ _OTHER_KINDS = {
 
 def save_captioner(path: str, model, vocab: Vocabulary, meta: dict | None = None) -> None:
     """Writes ``model``'s weights, config and vocabulary to ``path`` (kind ``chainrule-captioner``)."""
-    cr.save(
+    save(
         model.state_dict(),
         path,
         {
@@ -85,7 +84,7 @@ def load_captioner(path: str, vocab: Vocabulary | None = None):
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such checkpoint file")
-    tensors, meta = cr.load(path, with_metadata=True)
+    tensors, meta = load(path, with_metadata=True)
     _check_kind(path, meta, (MODEL_KIND, STATE_KIND))
     if meta["kind"] == STATE_KIND:
         tensors = state.with_prefix(tensors, "model.")

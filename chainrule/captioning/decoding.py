@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import chainrule as cr
-from chainrule.backend import xp
+from chainrule.autograd.creation import from_numpy
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.backend import get_default_dtype, xp
 from chainrule.datasets.vocab import MAX_LEN, Vocabulary
 from chainrule.ops.fused import log_softmax
 
@@ -40,7 +41,7 @@ def _check_images(images: xp.ndarray) -> xp.ndarray:
     images = xp.asarray(images)
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"decoding: expected images (N, 1, H, W), got {images.shape}")
-    return images.astype(cr.get_default_dtype(), copy=False)
+    return images.astype(get_default_dtype(), copy=False)
 
 
 def _eval_mode(model):
@@ -62,8 +63,8 @@ def greedy_decode(model, images: xp.ndarray, vocab: Vocabulary, max_len: int = M
     n = len(images)
     was = _eval_mode(model)
     try:
-        with cr.no_grad():
-            features = model.encode(cr.from_numpy(images))
+        with no_grad():
+            features = model.encode(from_numpy(images))
             state = model.init_state(features)
             tokens = xp.full(n, vocab.start_index, dtype=xp.int64)
             out = xp.zeros((n, max_len), dtype=xp.int64)
@@ -71,7 +72,7 @@ def greedy_decode(model, images: xp.ndarray, vocab: Vocabulary, max_len: int = M
             alphas = []
             done = xp.zeros(n, dtype=bool)
             for t in range(max_len):
-                logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
+                logits, state, alpha = model.step(from_numpy(tokens), state, features)
                 logp = log_softmax(logits._data, 1)
                 tokens = logp.argmax(axis=1)
                 scores += xp.where(done, 0.0, logp[xp.arange(n), tokens])
@@ -113,7 +114,7 @@ def beam_search(
     n = len(images)
     was = _eval_mode(model)
     try:
-        with cr.no_grad():
+        with no_grad():
             scores, history, att = _run_beams(model, images, vocab, beam_size, max_len)
     finally:
         model.train(was)
@@ -128,9 +129,9 @@ def _run_beams(model, images: xp.ndarray, vocab: Vocabulary, k: int, max_len: in
     (n, K), their tokens (n, K, T) and their attention maps (n, K, T, L), or None."""
     n = len(images)
     end = vocab.end_index
-    features = model.encode(cr.from_numpy(images))
+    features = model.encode(from_numpy(images))
     # Every beam of an image looks at the same features: repeat each image K times.
-    features = cr.from_numpy(xp.repeat(features._data, k, axis=0))
+    features = from_numpy(xp.repeat(features._data, k, axis=0))
     state = model.init_state(features)
     tokens = xp.full(n * k, vocab.start_index, dtype=xp.int64)
     # float64 scores: adding a beam's score to log-probabilities then cannot round two
@@ -142,7 +143,7 @@ def _run_beams(model, images: xp.ndarray, vocab: Vocabulary, k: int, max_len: in
     att = None
     rows = xp.arange(n)[:, None]
     for _ in range(max_len):
-        logits, state, alpha = model.step(cr.from_numpy(tokens), state, features)
+        logits, state, alpha = model.step(from_numpy(tokens), state, features)
         logp = log_softmax(logits._data, 1).astype(xp.float64).reshape(n, k, -1)
         beam, word, scores = _best_extensions(scores, logp, done, end)
         history = xp.concatenate([history[rows, beam], word[:, :, None]], axis=2)

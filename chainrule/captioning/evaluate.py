@@ -3,7 +3,8 @@ exact match overall and by number of items, with ``chainrule.metrics.score_capti
 
 from __future__ import annotations
 
-import chainrule as cr
+from chainrule.autograd.creation import from_numpy
+from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import xp
 from chainrule.captioning.decoding import decode
 from chainrule.captioning.loss import sequence_cross_entropy
@@ -43,13 +44,13 @@ def teacher_forced_loss(
     model.eval()
     total, tokens = 0.0, 0
     try:
-        with cr.no_grad():
+        with no_grad():
             for i in range(0, len(images), batch_size):
                 x = images[i : i + batch_size]
                 refs = references[i : i + batch_size]
                 r = refs.shape[1]
                 inputs, targets = teacher_forcing(refs.reshape(-1, refs.shape[2]), vocab)
-                logits, _ = model(cr.from_numpy(xp.repeat(x, r, axis=0)), cr.from_numpy(inputs))
+                logits, _ = model(from_numpy(xp.repeat(x, r, axis=0)), from_numpy(inputs))
                 n = int((targets != vocab.pad_index).sum())
                 total += float(sequence_cross_entropy(logits, targets, vocab.pad_index).item()) * n
                 tokens += n

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
-import chainrule as cr
+from chainrule.autograd.creation import from_numpy
 from chainrule.backend import xp
 from chainrule.captioning import captioner_state as ckpt
 from chainrule.captioning.curves import plot_caption_curves
@@ -23,6 +23,7 @@ from chainrule.captioning.decoding import greedy_decode
 from chainrule.captioning.evaluate import exact_match, teacher_forced_loss
 from chainrule.captioning.loss import attention_regularizer, sequence_cross_entropy
 from chainrule.nn.utils import clip_grad_norm_
+from chainrule.random import manual_seed
 from chainrule.training import run_folder
 from chainrule.training.loop import Position, fit
 from chainrule.training.optimizers import make_optimizer
@@ -187,7 +188,7 @@ class _Captioning:
         )
         self.loader = data.loader
         self.val_refs = encode_references(self.val_ds.captions, vocab)
-        cr.manual_seed(cfg.seed)
+        manual_seed(cfg.seed)
         self.model = Captioner(cfg.model_config(len(vocab)))
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr)
         self.scheduler = None
@@ -220,7 +221,7 @@ class _Captioning:
 
     def step(self, batch) -> tuple[float, dict[str, float]]:
         model, vocab, cfg = self.model, self.vocab, self.cfg
-        logits, alphas = model(cr.from_numpy(batch.images), cr.from_numpy(batch.inputs))
+        logits, alphas = model(from_numpy(batch.images), from_numpy(batch.inputs))
         ce = sequence_cross_entropy(logits, batch.targets, vocab.pad_index)
         loss, reg = ce, 0.0
         if alphas is not None and cfg.alpha_c:

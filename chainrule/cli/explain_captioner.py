@@ -17,11 +17,13 @@ def explain_captioner_step(
     """The first word of scenes ``index .. index+batch-1`` of Fashion Scenes' training split:
     ``<start>`` in, the cross-entropy against each scene's first reference caption's first word
     out (the model in eval mode: no dropout). A ``StepExplanation``."""
-    import chainrule as cr
+    from chainrule import nn
+    from chainrule.autograd.creation import tensor
     from chainrule.datasets import FashionScenes
     from chainrule.explain.gates import gates
     from chainrule.explain.model import explain_tensor
     from chainrule.models.captioner import Captioner
+    from chainrule.random import manual_seed
 
     if batch < 1 or index < 0:
         raise ValueError(f"--batch {batch} --index {index}: choose --batch >= 1, --index >= 0")
@@ -31,18 +33,18 @@ def explain_captioner_step(
 
         model, _, _ = load_captioner(checkpoint, vocab=ds.vocab)
     else:
-        cr.manual_seed(seed)
+        manual_seed(seed)
         model = Captioner(vocab_size=len(ds.vocab))
     model.eval()
     rows = range(index, index + batch)
     first = [int(ds.vocab.encode(ds.captions[i][0])[0]) for i in rows]
-    images = cr.tensor(ds.images[index : index + batch])
+    images = tensor(ds.images[index : index + batch])
     with gates():  # the LSTM cell's gates as nodes
         features = model.encode(images)
         state = model.init_state(features)
-        start = cr.tensor([ds.vocab.start_index] * batch)
+        start = tensor([ds.vocab.start_index] * batch)
         logits, _, _ = model.step(start, state, features)
-        loss = cr.nn.functional.cross_entropy(logits, cr.tensor(first))
+        loss = nn.functional.cross_entropy(logits, tensor(first))
     words = ", ".join(repr(ds.vocab.tokens[k]) for k in first)
     what = f"one step of the captioner on Fashion Scenes (batch {batch}, first word {words})"
     return explain_tensor(loss, modules=model, what=what)

@@ -85,11 +85,13 @@ def explain_step(
 ):
     """One step of zoo model ``model`` on examples ``index .. index+batch-1`` of data set
     ``data``, explained (a ``StepExplanation``)."""
-    import chainrule as cr
+    from chainrule.autograd.creation import tensor
     from chainrule.backend import xp
     from chainrule.datasets import get_dataset
     from chainrule.explain.model import explain_tensor
     from chainrule.models import get_recipe
+    from chainrule.random import manual_seed
+    from chainrule.serialization import load
 
     if model == "captioner-step":
         from chainrule.cli.explain_captioner import explain_captioner_step
@@ -104,12 +106,12 @@ def explain_step(
         )
     images = xp.stack([ds[i][0] for i in range(index, index + batch)])
     labels = xp.array([int(ds[i][1]) for i in range(index, index + batch)], dtype=xp.int64)
-    cr.manual_seed(seed)
+    manual_seed(seed)
     net = recipe.build(images.shape[1:], len(ds.classes))
     if checkpoint is not None:
-        net.load_state_dict(cr.load(checkpoint))
-    x = cr.tensor(images.reshape(batch, -1) if recipe.flatten else images)
-    loss = recipe.loss(net(x), cr.tensor(labels))
+        net.load_state_dict(load(checkpoint))
+    x = tensor(images.reshape(batch, -1) if recipe.flatten else images)
+    loss = recipe.loss(net(x), tensor(labels))
     what = f"one step of {model} on {data} (batch {batch}, label {', '.join(map(str, labels))})"
     return explain_tensor(loss, modules=net, what=what)
 

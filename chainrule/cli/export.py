@@ -18,7 +18,8 @@ def run(args) -> int:
 
     check_writable(args.out, "out")  # a device, FIFO, socket or folder: refused before loading
 
-    import chainrule as cr
+    from chainrule import onnx
+    from chainrule.autograd.creation import zeros
     from chainrule.backend import xp
     from chainrule.training.classifier_state import load_model
 
@@ -26,8 +27,8 @@ def run(args) -> int:
     shape = tuple(meta["input_shape"])
     if meta.get("flatten"):
         shape = (int(xp.prod(shape)),)
-    example = cr.zeros(1, *shape)
-    cr.onnx.export(
+    example = zeros(1, *shape)
+    onnx.export(
         model,
         (example,),
         args.out,

@@ -67,14 +67,14 @@ def _test_image(args, meta):
 
 
 def _batch(image):
-    import chainrule as cr
+    from chainrule.autograd.creation import from_numpy
 
-    return cr.from_numpy(image[None])
+    return from_numpy(image[None])
 
 
 def _feature_maps(model, convs, image):
     """Outputs of every convolution for one image, captured by wrapping each layer's forward."""
-    import chainrule as cr
+    from chainrule.autograd.grad_mode import no_grad
 
     captured = []
     for name, conv in convs:
@@ -87,7 +87,7 @@ def _feature_maps(model, convs, image):
 
         conv.forward = record
     try:
-        with cr.no_grad():
+        with no_grad():
             model(_batch(image))
     finally:
         for _, conv in convs:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-import chainrule as cr
 from chainrule import nn
+from chainrule.autograd.creation import from_numpy
+from chainrule.autograd.shape import cat, stack
 from chainrule.autograd.tensor import Tensor
-from chainrule.backend import xp
+from chainrule.backend import get_default_dtype, xp
 from chainrule.errors import ShapeError
 from chainrule.models.blocks import run_sequential
 
@@ -163,7 +164,7 @@ class Encoder(nn.Module):
         self.num_regions = self.grid * self.grid
         self.feature_dim = c3 + 2 * self.grid
         # Fixed, not learned: region l = (r, c) in reading order gets onehot(r) and onehot(c).
-        eye = xp.eye(self.grid, dtype=cr.get_default_dtype())
+        eye = xp.eye(self.grid, dtype=get_default_dtype())
         self._coords = xp.concatenate(
             [xp.repeat(eye, self.grid, axis=0), xp.tile(eye, (self.grid, 1))], axis=1
         )  # (L, 2g)
@@ -178,7 +179,7 @@ class Encoder(nn.Module):
         n, d = f.shape[0], f.shape[1]
         f = f.reshape(n, d, self.num_regions).permute(0, 2, 1)  # (N, L, C), reading order
         coords = xp.broadcast_to(self._coords.astype(f.dtype, copy=False), (n, *self._coords.shape))
-        return cr.cat([f, cr.from_numpy(xp.ascontiguousarray(coords))], axis=2)
+        return cat([f, from_numpy(xp.ascontiguousarray(coords))], axis=2)
 
 
 class AttentionDecoder(nn.Module):
@@ -238,7 +239,7 @@ class AttentionDecoder(nn.Module):
         h, c, projected = state
         e = self.embedding(tokens)
         z, alpha = self._context(features, h, projected)
-        h, c = self.cell(cr.cat([e, z], axis=1), (h, c))
+        h, c = self.cell(cat([e, z], axis=1), (h, c))
         logits = self.out(self.drop(e + self.out_h(h) + self.out_z(z)))
         return logits, (h, c, projected), alpha
 
@@ -252,13 +253,13 @@ class AttentionDecoder(nn.Module):
         hs, zs, alphas = [], [], []
         for t in range(inputs.shape[1]):
             z, alpha = self._context(features, h, projected)
-            h, c = self.cell(cr.cat([emb[:, t], z], axis=1), (h, c))
+            h, c = self.cell(cat([emb[:, t], z], axis=1), (h, c))
             hs.append(h)
             zs.append(z)
             alphas.append(alpha)
-        hs, zs = cr.stack(hs, axis=1), cr.stack(zs, axis=1)  # (N, T, H), (N, T, D)
+        hs, zs = stack(hs, axis=1), stack(zs, axis=1)  # (N, T, H), (N, T, D)
         logits = self.out(self.drop(emb + self.out_h(hs) + self.out_z(zs)))
-        return logits, cr.stack(alphas, axis=1)
+        return logits, stack(alphas, axis=1)
 
 
 class ShowTellDecoder(nn.Module):
@@ -314,7 +315,7 @@ class ShowTellDecoder(nn.Module):
         for t in range(inputs.shape[1]):
             h, c = self.cell(emb[:, t], (h, c))
             hs.append(h)
-        logits = self.out(self.drop(emb + self.out_h(cr.stack(hs, axis=1))))
+        logits = self.out(self.drop(emb + self.out_h(stack(hs, axis=1))))
         return logits, None
 
 

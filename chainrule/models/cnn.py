@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import chainrule as cr
 from chainrule import nn
+from chainrule.autograd.tensor import Tensor
 from chainrule.models.blocks import run_sequential
 from chainrule.models.registry import Recipe, cross_entropy, register
 
@@ -50,7 +50,7 @@ class CNN(nn.Module):
             nn.Linear(128, num_classes),
         )
 
-    def forward(self, x: cr.Tensor) -> cr.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         # The features as self.features(x) computes them, each BN-ReLU-pool fused (blocks.py).
         return self.classifier(run_sequential(self.features, x))
 

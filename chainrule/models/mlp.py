@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import chainrule as cr
 from chainrule import nn
+from chainrule.autograd.tensor import Tensor
 
 
 class MLP(nn.Module):
@@ -31,5 +31,5 @@ class MLP(nn.Module):
                     layers.append(nn.Dropout(dropout))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: cr.Tensor) -> cr.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import chainrule as cr
 from chainrule import nn
+from chainrule.autograd.tensor import Tensor
 from chainrule.nn import functional as F
 
 
@@ -32,13 +32,13 @@ class Nielsen(nn.Module):
             nn.init.normal_(layer.weight, 0.0, 1.0)
             nn.init.normal_(layer.bias, 0.0, 1.0)
 
-    def forward(self, x: cr.Tensor) -> cr.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         for layer in self.layers:
             x = layer(x).sigmoid()
         return x
 
 
-def quadratic_cost(output: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
+def quadratic_cost(output: Tensor, labels: Tensor) -> Tensor:
     """C = 1/N Σ_x ½ ||a(x) - y(x)||², y the one-hot label: the seed code's cost, whose gradient
     averaged over the mini-batch gives exactly its update w ← w - η/m Σ ∇C_x.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import chainrule as cr
+from chainrule import nn
+from chainrule.autograd.tensor import Tensor
 from chainrule.backend import xp
 from chainrule.models.mlp import MLP
 from chainrule.models.nielsen import Nielsen, quadratic_cost
@@ -21,8 +22,8 @@ class Recipe:
 
     name: str
     description: str
-    build: Callable[[tuple[int, ...], int], cr.nn.Module]
-    loss: Callable[[cr.Tensor, cr.Tensor], cr.Tensor]
+    build: Callable[[tuple[int, ...], int], nn.Module]
+    loss: Callable[[Tensor, Tensor], Tensor]
     optimizer: str
     lr: float
     batch_size: int
@@ -31,8 +32,8 @@ class Recipe:
     schedule: str | None = None  # "cosine": CosineAnnealingLR from lr to 0 over the epochs
 
 
-def cross_entropy(logits: cr.Tensor, labels: cr.Tensor) -> cr.Tensor:
-    return cr.nn.functional.cross_entropy(logits, labels)
+def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    return nn.functional.cross_entropy(logits, labels)
 
 
 MODELS: dict[str, Recipe] = {}

@@ -8,8 +8,14 @@ import math
 import os
 from dataclasses import asdict
 
-import chainrule as cr
-from chainrule.serialization import CheckpointError, load_weights, metadata_error, whole_number
+from chainrule.serialization import (
+    CheckpointError,
+    load,
+    load_weights,
+    metadata_error,
+    save,
+    whole_number,
+)
 from chainrule.training import state, state_checks
 
 MODEL_KIND = "chainrule-model"
@@ -18,7 +24,7 @@ STATE_KIND = "chainrule-training-state"
 
 def save_model(path: str, model, meta: dict, epoch: int) -> None:
     """The weights under their PyTorch-style names, plus what is needed to rebuild the model."""
-    cr.save(model.state_dict(), path, {"kind": MODEL_KIND, "epoch": epoch, **meta})
+    save(model.state_dict(), path, {"kind": MODEL_KIND, "epoch": epoch, **meta})
 
 
 def save_training_state(path, model, optimizer, scheduler, loader, cfg, position, history,
@@ -84,7 +90,7 @@ def load_model(path: str):
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
-    tensors, meta = cr.load(path, with_metadata=True)
+    tensors, meta = load(path, with_metadata=True)
     kind = meta.get("kind")
     if kind == STATE_KIND:
         tensors = state.with_prefix(tensors, "model.")

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import os
 
-import chainrule as cr
 from chainrule import random as cr_random
 from chainrule.serialization import (
     CheckpointError,
     join_optimizer_state,
+    load,
+    save,
     split_optimizer_state,
 )
 from chainrule.training import state_checks
@@ -82,7 +83,7 @@ def save_training_state(path: str, model, optimizer, scheduler, meta: dict) -> N
     header = {**meta, "optimizer": opt_meta, "rng": cr_random.get_rng_state()}
     if scheduler is not None:
         header["scheduler"] = scheduler.state_dict()
-    cr.save(tensors, path, header)
+    save(tensors, path, header)
 
 
 def read_training_state(path: str, check) -> dict:
@@ -97,7 +98,7 @@ def read_training_state(path: str, check) -> dict:
         raise FileNotFoundError(
             f"--resume: no checkpoint at {path}; train without --resume first (same --out)"
         )
-    tensors, meta = cr.load(path, with_metadata=True)
+    tensors, meta = load(path, with_metadata=True)
     check(path, meta)
     state_checks.check_rng(path, "rng", meta.get("rng"))
     state_checks.check_scheduler(path, meta.get("scheduler"))

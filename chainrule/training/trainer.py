@@ -9,12 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-import chainrule as cr
 from chainrule import distributed as dist
 from chainrule import random as cr_random
+from chainrule.autograd.creation import from_numpy
+from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import xp
 from chainrule.datasets import load_splits
+from chainrule.jit import compile as compile_step
 from chainrule.models import get_recipe
+from chainrule.random import manual_seed
 from chainrule.serialization import write_atomically
 from chainrule.training import classifier_state, run_folder
 from chainrule.training.curves import plot_curves
@@ -87,9 +90,9 @@ def evaluate(model, loss_fn, x: xp.ndarray, y: xp.ndarray, batch_size: int = 100
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
-    with cr.no_grad():
+    with no_grad():
         for i in range(0, len(y), batch_size):
-            xb, yb = cr.from_numpy(x[i : i + batch_size]), cr.from_numpy(y[i : i + batch_size])
+            xb, yb = from_numpy(x[i : i + batch_size]), from_numpy(y[i : i + batch_size])
             out = model(xb)
             total_loss += float(loss_fn(out, yb).item()) * len(yb)
             correct += int((out._data.argmax(axis=1) == yb._data).sum())
@@ -166,7 +169,7 @@ class _Classifier:
             x, xv, xt = (a.reshape(len(a), int(xp.prod(a.shape[1:]))) for a in (x, xv, xt))
         self.val, self.test = (xv, yv), (xt, yt)
 
-        cr.manual_seed(cfg.seed)
+        manual_seed(cfg.seed)
         self.model = self.recipe.build(input_shape, num_classes)
         optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr)
         if dist.world_size() == 1:
@@ -183,7 +186,7 @@ class _Classifier:
         self.meta = {"model": cfg.model, "data": cfg.data, "input_shape": list(input_shape),
                      "num_classes": num_classes, "flatten": self.recipe.flatten}  # fmt: skip
         # Replayed steps give the same parameters as eager ones to the last bit (test_compile).
-        self.train_step = cr.compile(self._step) if cfg.compile else self._step
+        self.train_step = compile_step(self._step) if cfg.compile else self._step
         self.last_val: dict | None = None
 
     def _step(self, xb, yb):
@@ -324,7 +327,7 @@ def _data_parallel(cfg, model, optimizer, dataset, log):
     """A world of R > 1 ranks: rank 0's weights everywhere (after checking that every rank
     built the same model), this rank's shard of each epoch, gradients averaged in step()."""
     dist.broadcast_parameters(model)
-    cr.manual_seed(dist.rank_seed(cfg.seed))  # dropout etc.: an independent stream per rank
+    manual_seed(dist.rank_seed(cfg.seed))  # dropout etc.: an independent stream per rank
     sampler = dist.DistributedSampler(dataset, seed=cfg.seed)  # pads, as PyTorch's does
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, seed=cfg.seed)
     r = dist.world_size()
@@ -360,7 +363,7 @@ def _restore_rank_rng(state: dict, cfg, log) -> None:
     if len(ranks) == dist.world_size():
         cr_random.set_rng_state(ranks[dist.rank()])
         return
-    cr.manual_seed(dist.rank_seed(cfg.seed, int(state["epoch"])))
+    manual_seed(dist.rank_seed(cfg.seed, int(state["epoch"])))
     log(f"note: the checkpoint was written by {state.get('world_size', 1)} process(es) and this "
         f"run has {dist.world_size()}: each takes {cfg.batch_size} examples per step, "
         f"{dist.world_size() * cfg.batch_size} in all; random streams are reseeded")  # fmt: skip
