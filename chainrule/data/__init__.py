@@ -9,10 +9,10 @@ NumPy arrays, Python floats as float32).
 from __future__ import annotations
 
 from chainrule.utils.data import *  # noqa: F403  (the alias: every public name)
-from chainrule.utils.data import TensorDataset
+from chainrule.utils.data import TensorDataset, collate_arrays
 from chainrule.utils.data import __all__ as _names
-from chainrule.utils.data._utils.collate import collate_arrays as collate
 
 ArrayDataset = TensorDataset
+collate = collate_arrays
 
 __all__ = [*_names, "ArrayDataset", "collate"]

@@ -180,13 +180,7 @@ def check(found: set[str], known: set[str], what: str) -> None:
 # ----- the root package -----
 # `import chainrule` (or `from chainrule import Tensor`) inside the library imports the package's
 # face, which imports every layer: a dependency on all of them, hidden from the layer rule.
-KNOWN_ROOT_IMPORTS = {  # the data and layout helpers of issue 29 are removing these
-    "captioning/captioner_state.py", "captioning/decoding.py", "captioning/evaluate.py",
-    "captioning/train.py", "cli/explain_captioner.py", "cli/explain_model.py", "cli/export.py",
-    "cli/show.py", "data/loader.py", "models/captioner.py", "models/cnn.py", "models/mlp.py",
-    "models/nielsen.py", "models/registry.py", "training/classifier_state.py",
-    "training/state.py", "training/trainer.py",
-}  # fmt: skip
+KNOWN_ROOT_IMPORTS: set[str] = set()
 
 
 def root_imports(module: str, source: str) -> list[str]:
@@ -219,12 +213,16 @@ SAME_ROW_ALLOWED = {
     ("viz", "explain"),  # pictures render explain's model
     ("cli", "explain"),
     ("cli", "viz"),
+    ("cli", "onnx"),  # `chainrule export` writes ONNX
     ("__main__", "cli"),  # `python -m chainrule` is the command line
+    ("data", "utils"),  # chainrule.data is an alias of chainrule.utils.data
+    ("datasets", "utils"),  # the readers return utils.data's Dataset
+    ("random", "backend"),  # the generators draw arrays of the backend's array module
+    # explain's renderers and top draw with viz, which renders explain's bottom: the pair is one
+    # stack, kept in order module by module by test_explain_and_viz_are_layers below.
+    ("explain", "viz"),
 }
-KNOWN_SAME_ROW = {  # the explain helper of issue 29 is removing these (explain's model -> viz)
-    "explain/core.py -> viz", "explain/layers.py -> viz", "explain/model.py -> viz",
-    "explain/page.py -> viz", "explain/page_layout.py -> viz", "explain/page_learn.py -> viz",
-}  # fmt: skip
+KNOWN_SAME_ROW: set[str] = set()
 
 
 def same_row_imports(module: str, source: str) -> list[str]:
@@ -248,23 +246,7 @@ def test_no_import_across_packages_of_one_row_unless_the_design_orders_them():
 
 
 # ----- private names -----
-KNOWN_PRIVATE = {  # the layout helper of issue 29 is making these public or moving the code
-    "captioning/budget.py -> chainrule.ops.conv._CHUNK_BYTES",
-    "cli/train.py -> chainrule.models.registry._load_optional_models",
-    "cuda/__init__.py -> chainrule.devices._NO_GPU",
-    "functional/embedding.py -> chainrule.autograd.tensor._escape",
-    "functional/sampling.py -> chainrule.autograd.tensor._raw",
-    "nn/conv.py -> chainrule.functional.conv._conv1d",
-    "nn/conv.py -> chainrule.functional.conv._conv2d",
-    "nn/conv.py -> chainrule.functional.conv._conv_transpose2d",
-    "nn/conv.py -> chainrule.functional.conv._single",
-    "nn/normalization.py -> chainrule.autograd.tensor._escape",
-    "nn/pooling.py -> chainrule.functional.pooling._max_pool1d",
-    "nn/pooling.py -> chainrule.functional.pooling._pool",
-    "nn/sparse.py -> chainrule.functional.embedding._padding_index",
-    "onnx/writer.py -> chainrule.autograd.tensor._astype",
-    "training/classifier_state.py -> chainrule.models.registry._load_optional_models",
-}
+KNOWN_PRIVATE: set[str] = set()
 
 
 def private_imports(module: str, source: str) -> list[str]:
@@ -291,12 +273,11 @@ def test_no_private_name_is_imported_across_packages():
 # method reaches the op functions built on Tensor); a cycle there fails. Packages, with every
 # import, lazy ones included: a circle between packages (explain -> viz -> explain) is a
 # dependency both ways whether or not it is deferred, so it fails too.
-KNOWN_MODULE_CYCLES = {  # the data helper of issue 29 is removing data/loader.py's root import
-    "chainrule <-> chainrule.data <-> chainrule.data.loader",
-}
-KNOWN_PACKAGE_CYCLES = {  # the explain helper of issue 29 is removing explain <-> viz
-    "explain <-> viz",
-}
+KNOWN_MODULE_CYCLES: set[str] = set()
+KNOWN_PACKAGE_CYCLES: set[str] = set()
+# viz is explain's picture renderer: in the package graph the pair is one node, and the order
+# inside it is kept module by module (test_explain_and_viz_are_layers).
+PACKAGE_OF = {"viz": "explain"}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -351,6 +332,7 @@ def import_graphs() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
             if not lazy and target != m:
                 modules.setdefault(m, set()).add(target)
             here, there = _package(m), _package(target)
+            here, there = PACKAGE_OF.get(here, here), PACKAGE_OF.get(there, there)
             if here and there and here != there:
                 packages.setdefault(here, set()).add(there)
     return modules, packages
@@ -364,17 +346,75 @@ def test_no_import_cycle_between_modules_or_packages():
 
 def test_the_new_checks_catch_what_they_name():
     lazy_root = "def f():\n    import chainrule as cr\n"
-    assert root_imports("chainrule.nn.conv", lazy_root) == ["nn/conv.py"]
-    assert root_imports("chainrule.nn.conv", "from chainrule.autograd import Tensor\n") == []
-    assert same_row_imports("chainrule.nn.conv", "from chainrule.optim import SGD\n") == [
-        "nn/conv.py -> optim"
+    assert root_imports("chainrule.nn.modules.conv", lazy_root) == ["nn/modules/conv.py"]
+    assert (
+        root_imports("chainrule.nn.modules.conv", "from chainrule.autograd import Tensor\n") == []
+    )
+    assert same_row_imports("chainrule.nn.modules.conv", "from chainrule.optim import SGD\n") == [
+        "nn/modules/conv.py -> optim"
     ]
     assert same_row_imports("chainrule.viz.draw", "from chainrule.explain import core\n") == []
-    assert private_imports("chainrule.nn.conv", "from chainrule.functional.conv import _x\n") == [
-        "nn/conv.py -> chainrule.functional.conv._x"
-    ]
-    assert private_imports("chainrule.nn.conv", "from chainrule.nn.module import _x\n") == []
+    assert private_imports(
+        "chainrule.nn.modules.conv", "from chainrule.functional.conv import _x\n"
+    ) == ["nn/modules/conv.py -> chainrule.functional.conv._x"]
+    assert (
+        private_imports("chainrule.nn.modules.conv", "from chainrule.nn.modules.module import _x\n")
+        == []
+    )
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
-    lazy = "def f():\n    from chainrule.nn import conv\n"
-    assert imports_of(lazy) == [(2, "chainrule.nn.conv", "", True)]
+    lazy = "def f():\n    from chainrule.nn.modules import conv\n"
+    assert imports_of(lazy) == [(2, "chainrule.nn.modules.conv", "", True)]
+
+
+# ----- explain and viz as layers -----
+# The bottom computes (the ledger the backward walk fills, local derivatives, paths, forward mode,
+# numerical checks, the expression language); the renderers turn that into text, JSON, pages and
+# pictures; the top (cr.explain, the step and learning explanations) puts them together. Each
+# stage imports only its own stage or the ones below, lazy imports included.
+EXPLAIN_STAGE = {
+    **dict.fromkeys(
+        ["explain." + m for m in (
+            "bindings", "evaluate", "forward_mode", "functions", "gates", "i18n", "i18n_page",
+            "layers", "ledger", "local", "nudge", "numerical", "order", "parser", "paths",
+            "rules", "trace",
+        )], 0),
+    **dict.fromkeys(
+        ["explain." + m for m in (
+            "backward_text", "learn_plot", "nudge_text", "page", "page_layout", "page_learn",
+            "page_svg", "report",
+        )] + ["viz", "viz.draw", "viz.labels", "viz.render"], 1),
+    **dict.fromkeys(["explain", "explain.core", "explain.learn", "explain.model"], 2),
+}  # fmt: skip
+STAGE_NAME = ("bottom", "renderer", "top")
+
+
+def stage_violations(module: str, source: str) -> list[str]:
+    """Imports from explain/viz module ``module`` into a later stage of EXPLAIN_STAGE."""
+    here = EXPLAIN_STAGE[module.removeprefix("chainrule.")]
+    out = []
+    for _, target, _, _ in imports_of(source):
+        there = EXPLAIN_STAGE.get(target.removeprefix("chainrule."))
+        if there is not None and there > here:
+            out.append(
+                f"{_where(module)} ({STAGE_NAME[here]}) imports {target} ({STAGE_NAME[there]})"
+            )
+    return out
+
+
+def test_explain_and_viz_are_layers():
+    pair = {m for m in MODULES if _package(m) in ("explain", "viz")}
+    assert pair == {f"chainrule.{m}" for m in EXPLAIN_STAGE}, (
+        "every explain/viz module needs its stage in EXPLAIN_STAGE: "
+        f"{sorted(pair ^ {f'chainrule.{m}' for m in EXPLAIN_STAGE})}"
+    )
+    found = [v for m in sorted(pair) for v in stage_violations(m, MODULES[m].read_text())]
+    assert not found, "explain/viz imports against the stages:\n  " + "\n  ".join(found)
+
+
+def test_the_stage_check_catches_an_upward_import():
+    up = "def f():\n    from chainrule.explain.page import x\n"
+    assert stage_violations("chainrule.explain.ledger", up) == [
+        "explain/ledger.py (bottom) imports chainrule.explain.page (renderer)"
+    ]
+    assert stage_violations("chainrule.explain.page", "from chainrule.viz import draw\n") == []

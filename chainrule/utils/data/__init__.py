@@ -19,13 +19,14 @@ performance options are accepted and change nothing.
 
 The modules are PyTorch's, for programs that import from them: ``dataset`` (the datasets and
 ``random_split``), ``sampler``, ``dataloader`` (``DataLoader``, ``default_collate``),
-``distributed`` (``DistributedSampler``) and ``_utils.collate``.
+``distributed`` (``DistributedSampler``) and ``_utils.collate``. ``collate_arrays`` (examples
+stacked into NumPy arrays, not Tensors) is chainrule's own, offered here for ``chainrule.data``.
 """
 
 from __future__ import annotations
 
 from chainrule.utils.data import distributed
-from chainrule.utils.data._utils.collate import default_collate, default_convert
+from chainrule.utils.data._utils.collate import collate_arrays, default_collate, default_convert
 from chainrule.utils.data.dataloader import DataLoader, get_worker_info
 from chainrule.utils.data.dataset import (
     ConcatDataset,
