@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule import backend
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
 from chainrule.backend import xp
 
 _ELIGIBLE = (xp.dtype(xp.float32), xp.dtype(xp.float16), backend.bfloat16)
@@ -29,13 +29,12 @@ def lower(*xs: Any) -> tuple:
     the rest unchanged. Call only while ``backend.autocast_dtype`` is set."""
     dt = backend.autocast_dtype
     return tuple(
-        x.astype(dt) if isinstance(x, _tensor.Tensor) and x._data.dtype in _ELIGIBLE else x
-        for x in xs
+        x.astype(dt) if isinstance(x, make.Tensor) and x._data.dtype in _ELIGIBLE else x for x in xs
     )
 
 
 def _full(x: Any) -> Any:
-    if isinstance(x, _tensor.Tensor) and x._data.dtype in _ELIGIBLE:
+    if isinstance(x, make.Tensor) and x._data.dtype in _ELIGIBLE:
         return x.astype(xp.float32)
     return x
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from chainrule import devices as _device
 from chainrule import random as _random
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
 from chainrule.autograd.compile_hooks import redrawn
 from chainrule.autograd.flags import check_requires_grad
 from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
@@ -18,7 +18,7 @@ from chainrule.autograd.legacy import (  # noqa: F401 (re-exported)
     IntTensor,
     LongTensor,
 )
-from chainrule.autograd.tensor import _to_array, constant
+from chainrule.autograd.make import _to_array, constant
 from chainrule.backend import xp
 
 if TYPE_CHECKING:
@@ -117,9 +117,7 @@ def arange(
 
 def _check_range(start, stop, step) -> None:
     """PyTorch's checks of ``arange``'s bounds, in its order and words."""
-    start, stop, step = (
-        x.item() if isinstance(x, _tensor.Tensor) else x for x in (start, stop, step)
-    )
+    start, stop, step = (x.item() if isinstance(x, make.Tensor) else x for x in (start, stop, step))
     if step == 0:
         raise RuntimeError(f"step must be nonzero (arange({start}, {stop}, {step}))")
     if not (xp.isfinite(start) and xp.isfinite(stop)):
@@ -233,10 +231,10 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         dtype: the dtype wanted (None: the data's own, or the default one for Python floats).
         device: only the CPU.
     """
-    if dtype is None and device is None and isinstance(data, _tensor.Tensor):
+    if dtype is None and device is None and isinstance(data, make.Tensor):
         return data  # the common case (a function's input that is already a Tensor), first
     _device.check(device)
-    if isinstance(data, _tensor.Tensor):
+    if isinstance(data, make.Tensor):
         return data if dtype is None else data.astype(dtype)
     if isinstance(data, xp.ndarray) and (dtype is None or xp.dtype(dtype) == data.dtype):
         return _make(data, False)
@@ -357,7 +355,7 @@ def normal(mean, std, size=None, *, generator=None, dtype=None, device=None) -> 
     _device.check(device)
     m, s = xp.asarray(_value(mean)), xp.asarray(_value(std))
     shape = tuple(size) if size is not None else xp.broadcast_shapes(m.shape, s.shape)
-    if isinstance(mean, _tensor.Tensor) and dtype is None:
+    if isinstance(mean, make.Tensor) and dtype is None:
         dtype = mean.dtype
     return _make(redrawn(_gaussian, m, s, shape, _dtype(dtype)), False)
 
@@ -390,7 +388,7 @@ def multinomial(
 
 
 def _value(x):
-    return x._data if isinstance(x, _tensor.Tensor) else x
+    return x._data if isinstance(x, make.Tensor) else x
 
 
 def _gaussian(m, s, shape, dtype) -> xp.ndarray:

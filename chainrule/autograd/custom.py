@@ -22,7 +22,7 @@ differentiable operations gives gradients of gradients.
 from __future__ import annotations
 
 from chainrule.autograd.grad_mode import _GradMode, state
-from chainrule.autograd.tensor import constant
+from chainrule.autograd.make import constant
 from chainrule.backend import xp
 from chainrule.errors import user_line
 from chainrule.ops.base import Op

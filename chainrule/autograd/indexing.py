@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chainrule import ops
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
+from chainrule.autograd.make import apply, constant, unwrap
 from chainrule.autograd.pointwise import where
 from chainrule.autograd.promotion import _as_np_tensor, _lift
 from chainrule.autograd.shape import broadcast_to, shape_args
-from chainrule.autograd.tensor import apply, constant, unwrap
 from chainrule.backend import xp
 from chainrule.errors import ShapeError, user_line
 from chainrule.ops import shape as _shape_ops
@@ -78,7 +78,7 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
         raise TypeError("scatter: give src or value")
     if src is None:
         src = value
-    if isinstance(src, _tensor.Tensor):
+    if isinstance(src, make.Tensor):
         src = src[tuple(slice(0, n) for n in shape)]
     out = x.clone()
     out[full] = src

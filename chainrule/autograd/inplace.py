@@ -18,7 +18,7 @@ from __future__ import annotations
 from chainrule import ops
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import _op_error, apply, escape
+from chainrule.autograd.make import _op_error, apply, escape
 from chainrule.backend import xp
 from chainrule.errors import user_line
 

@@ -13,8 +13,8 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 from chainrule import devices as _device
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
-from chainrule.autograd.tensor import Size, _to_array, constant
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
+from chainrule.autograd.make import Size, _to_array, constant
 from chainrule.backend import xp
 
 if TYPE_CHECKING:
@@ -135,12 +135,12 @@ class _Legacy:
         self.__name__, self.dtype = name, xp.dtype(dtype)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
-        if len(args) == 1 and isinstance(args[0], _tensor.Tensor):
+        if len(args) == 1 and isinstance(args[0], make.Tensor):
             return from_tensor(args[0], self.dtype, self.__name__, kwargs)
         return constant(legacy_array(args, kwargs, self.dtype, self.__name__))
 
     def __instancecheck__(self, obj) -> bool:
-        return isinstance(obj, _tensor.Tensor) and obj.dtype == self.dtype
+        return isinstance(obj, make.Tensor) and obj.dtype == self.dtype
 
     def __repr__(self) -> str:
         return f"<class 'chainrule.{self.__name__}'>"

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from chainrule import backend as _backend
 from chainrule import ops
 from chainrule.autograd import autocast as _autocast
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
+from chainrule.autograd.make import apply
 from chainrule.autograd.promotion import _as_np_tensor, _pair, matmul_operands
-from chainrule.autograd.tensor import apply
 from chainrule.backend import xp
 from chainrule.errors import expect, user_line
 
@@ -57,7 +57,7 @@ def bmm(input, mat2) -> Tensor:
 
 def _need_dims(op: str, ndim: int, *tensors) -> None:
     """mm and bmm take exactly ``ndim``-D operands, as in PyTorch (matmul broadcasts instead)."""
-    shapes = [tuple(t.shape) if isinstance(t, _tensor.Tensor) else xp.shape(t) for t in tensors]
+    shapes = [tuple(t.shape) if isinstance(t, make.Tensor) else xp.shape(t) for t in tensors]
     expect(
         all(len(s) == ndim for s in shapes),
         op,

@@ -9,9 +9,9 @@ import functools
 from typing import TYPE_CHECKING
 
 from chainrule import ops
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
+from chainrule.autograd.make import apply, constant, recomputed, unwrap
 from chainrule.autograd.promotion import _as_np_tensor, _check_sub, _lift, _pair
-from chainrule.autograd.tensor import apply, constant, recomputed, unwrap
 from chainrule.backend import get_default_dtype, kind, xp
 from chainrule.errors import warn_user
 
@@ -65,7 +65,7 @@ def _trunc_div(a, b):
 def pow(input, exponent) -> Tensor:
     """``input ** exponent``; a number as ``input`` raises it to a tensor's powers. A float
     power of an integer tensor is taken in the default float dtype, as PyTorch."""
-    if not isinstance(input, _tensor.Tensor):
+    if not isinstance(input, make.Tensor):
         e = _as_np_tensor(exponent)
         return apply(ops.Pow(), *_pair(_lift(input, e), e))
     if isinstance(exponent, (int, float)):
@@ -178,9 +178,9 @@ def where(condition, input, other) -> Tensor:
     ``condition`` gets no gradient."""
     cond = xp.asarray(unwrap(condition), dtype=bool)
     a, b = input, other
-    if isinstance(a, _tensor.Tensor):
+    if isinstance(a, make.Tensor):
         b = _lift(b, a)
-    elif isinstance(b, _tensor.Tensor):
+    elif isinstance(b, make.Tensor):
         a = _lift(a, b)
     else:
         a = constant(xp.asarray(a, dtype=get_default_dtype()))
@@ -277,9 +277,7 @@ def legacy_alpha(name: str, other, legacy: tuple, alpha):
     deprecated ``name(Number alpha, Tensor other)`` overload with PyTorch's UserWarning."""
     if not legacy:
         return other, alpha
-    number = isinstance(other, (int, float)) or (
-        isinstance(other, _tensor.Tensor) and other.ndim == 0
-    )
+    number = isinstance(other, (int, float)) or (isinstance(other, make.Tensor) and other.ndim == 0)
     if len(legacy) > 1 or not number or alpha != 1:
         raise TypeError(
             f"{name}() takes 1 positional argument but {1 + len(legacy)} were given (alpha is a "

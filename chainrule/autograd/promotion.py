@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chainrule import backend
-from chainrule.autograd import autocast
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import (
+    autocast,
+    make,  # make.Tensor: the class, read at call time (see make.py)
+)
 from chainrule.autograd.flags import cpp_name, scalar_type
-from chainrule.autograd.tensor import _to_array, constant
+from chainrule.autograd.make import _to_array, constant
 from chainrule.backend import xp
 
 if TYPE_CHECKING:
@@ -26,12 +28,12 @@ def result_type(a, b) -> xp.dtype:
     Python number's, unless the lower-priority operand is of a higher category."""
     a = (
         a
-        if isinstance(a, _tensor.Tensor)
+        if isinstance(a, make.Tensor)
         else _lift(a, b)
-        if isinstance(b, _tensor.Tensor)
-        else _tensor.Tensor(a)
+        if isinstance(b, make.Tensor)
+        else make.Tensor(a)
     )
-    b = b if isinstance(b, _tensor.Tensor) else _lift(b, a)
+    b = b if isinstance(b, make.Tensor) else _lift(b, a)
     return _promoted(a._data, b._data)
 
 
@@ -64,7 +66,7 @@ def _pair(a: Tensor, b: Tensor, true_div: bool = False) -> tuple[Tensor, Tensor]
 
 def _lift(x, like: Tensor) -> Tensor:
     """An operand as a Tensor; Python numbers take the other operand's dtype (NumPy's rule)."""
-    if isinstance(x, _tensor.Tensor):
+    if isinstance(x, make.Tensor):
         return x
     if isinstance(x, (int, float)):
         dt = like._data.dtype
@@ -82,7 +84,7 @@ def _check_sub(a: Tensor, b) -> None:
     if (
         a._data.dtype == xp.bool_
         or isinstance(b, bool)
-        or (isinstance(b, _tensor.Tensor) and b._data.dtype == xp.bool_)
+        or (isinstance(b, make.Tensor) and b._data.dtype == xp.bool_)
     ):
         raise TypeError(
             "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
@@ -94,7 +96,7 @@ def _as_np_tensor(x) -> Tensor:
     """``x`` as a Tensor, where data that is not yet one keeps the dtype NumPy gives it: a Python
     float becomes float64 here, where ``cr.as_tensor`` gives the default dtype. These functions
     (``cr.exp(2.0)``) have always converted so; layers and ``F`` call ``cr.as_tensor``."""
-    return x if isinstance(x, _tensor.Tensor) else constant(xp.asarray(x))
+    return x if isinstance(x, make.Tensor) else constant(xp.asarray(x))
 
 
 def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
@@ -104,7 +106,7 @@ def matmul_operands(a, b) -> tuple[Tensor, Tensor]:
     RuntimeError, worded by the kernel the shapes reach (dot, addmv, mm, bmm); the same words
     here. Python numbers are lifted to the other operand's dtype as elsewhere.
     """
-    a = _as_np_tensor(a) if not isinstance(a, _tensor.Tensor) else a
+    a = _as_np_tensor(a) if not isinstance(a, make.Tensor) else a
     b = _lift(b, a)
     if backend.autocast_dtype is not None:  # on autocast's lower-precision list
         a, b = autocast.lower(a, b)

@@ -8,12 +8,12 @@ import builtins
 from typing import TYPE_CHECKING
 
 from chainrule import ops
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import make  # make.Tensor: the class, read at call time (see make.py)
 from chainrule.autograd.indexing import take_along_dim
+from chainrule.autograd.make import apply, constant, recomputed
 from chainrule.autograd.pointwise import abs, exp, log, maximum, minimum, sqrt, where
 from chainrule.autograd.promotion import _as_np_tensor
 from chainrule.autograd.shape import squeeze
-from chainrule.autograd.tensor import apply, constant, recomputed
 from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes
@@ -136,7 +136,7 @@ def max(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """``max(x)``: the largest value (ties share the gradient equally, as PyTorch);
     ``max(x, dim)``: a ``(values, indices)`` pair along ``dim``, the gradient going to the
     element each index selects; ``max(x, other)``: ``maximum(x, other)``."""
-    if isinstance(dim, _tensor.Tensor):
+    if isinstance(dim, make.Tensor):
         return maximum(input, dim)
     dim = _axis(axis, dim)
     keepdim = _keep(keepdim, keepdims)
@@ -147,7 +147,7 @@ def max(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
 
 def min(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """As ``max``, for the smallest values."""
-    if isinstance(dim, _tensor.Tensor):
+    if isinstance(dim, make.Tensor):
         return minimum(input, dim)
     dim = _axis(axis, dim)
     keepdim = _keep(keepdim, keepdims)

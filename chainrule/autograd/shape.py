@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chainrule import ops
+from chainrule.autograd.make import apply
 from chainrule.autograd.promotion import _as_np_tensor
-from chainrule.autograd.tensor import apply
 from chainrule.backend import xp
 
 if TYPE_CHECKING:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chainrule.autograd.indexing import take_along_dim
+from chainrule.autograd.make import constant, recomputed
 from chainrule.autograd.promotion import _as_np_tensor
 from chainrule.autograd.reductions import _pick, _ValuesIndices
 from chainrule.autograd.shape import reshape
-from chainrule.autograd.tensor import constant, recomputed
 from chainrule.backend import xp
 from chainrule.errors import ShapeError
 from chainrule.ops.base import normalize_axes

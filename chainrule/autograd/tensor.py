@@ -1,6 +1,8 @@
-"""The Tensor (an array, whether it needs a gradient, the op that produced it), and how one is
-made: ``constant`` (around an array), ``apply`` (an op's result, recorded in the graph) and
-``recomputed`` (computed from data, recorded for ``cr.compile``)."""
+"""The Tensor: an array, whether it needs a gradient, the op that produced it.
+
+How one is made (``constant``, ``apply``, ``recomputed``) is in ``make.py``, which the function
+modules behind Tensor's methods use without importing this module; the names are re-exported
+here, where the rest of chainrule imports them from."""
 
 from __future__ import annotations
 
@@ -8,216 +10,24 @@ import weakref
 from typing import Any
 
 from chainrule import ops
+from chainrule.autograd import make
 from chainrule.autograd.flags import check_grad, check_requires_grad
-from chainrule.autograd.grad_mode import recording, state
+from chainrule.autograd.make import (  # noqa: F401 (re-exported: chainrule imports them from here)
+    Size,
+    _retained,
+    apply,
+    cast_array,
+    constant,
+    escape,
+    recomputed,
+    unwrap,
+)
+from chainrule.autograd.tensor_conversions import ConversionMethods
+from chainrule.autograd.tensor_function_methods import FunctionMethods
+from chainrule.autograd.tensor_operators import OperatorMethods
+from chainrule.autograd.tensor_shape_inplace import InplaceShapeMethods
+from chainrule.autograd.tensor_shape_methods import ShapeMethods
 from chainrule.backend import get_default_dtype, kind, xp
-from chainrule.errors import AnomalyError, ShapeError, user_line
-
-
-class Size(tuple):
-    """A tensor's shape: a tuple of ints (PyTorch's ``torch.Size``), with ``numel()``."""
-
-    __slots__ = ()
-
-    def numel(self) -> int:
-        """The number of elements a tensor of this shape has."""
-        n = 1
-        for s in self:
-            n *= s
-        return n
-
-    def __getitem__(self, index):
-        out = tuple.__getitem__(self, index)
-        return Size(out) if isinstance(index, slice) else out
-
-    def __add__(self, other):
-        return Size(tuple.__add__(self, tuple(other)))
-
-    def __radd__(self, other):
-        return Size(tuple(other) + tuple(self))
-
-    def __repr__(self) -> str:
-        return f"chainrule.Size({list(self)})"
-
-    # In messages and f-strings a shape reads as the tuple it is: (2, 3).
-    def __str__(self) -> str:
-        return tuple.__repr__(self)
-
-
-def _to_array(data, dtype) -> xp.ndarray:
-    if isinstance(data, Tensor):
-        data = data._data
-    if isinstance(data, (xp.ndarray, xp.generic)):
-        arr = xp.array(data, dtype=dtype)  # NumPy arrays keep their dtype (and are copied)
-    else:
-        if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
-            data = [d._data if isinstance(d, Tensor) else d for d in data]
-        try:
-            arr = xp.array(data, dtype=dtype)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"tensor: cannot make a tensor from this {type(data).__name__}: {exc}"
-            ) from None
-        if dtype is None and arr.dtype == xp.float64 and not _has_float64(data):
-            arr = arr.astype(get_default_dtype())  # Python floats take the default dtype
-    if kind(arr.dtype) in "OUSVMm":
-        raise TypeError(
-            f"tensor: cannot make a tensor of {arr.dtype} values (from "
-            f"{type(data).__name__}); tensors hold numbers and booleans only"
-        )
-    return arr
-
-
-def _has_float64(data) -> bool:
-    """Whether a nested list holds float64 arrays or 0-d tensors' arrays (which keep float64)."""
-    if isinstance(data, xp.ndarray):
-        return data.dtype == xp.float64
-    if isinstance(data, (list, tuple)):
-        return any(_has_float64(d) for d in data[:1])
-    return False
-
-
-def cast_array(a: xp.ndarray, dtype) -> xp.ndarray:
-    """``a`` converted to ``dtype`` (a new array): the function ``Tensor.astype`` records for a
-    cast that has no gradient, which a trace reader (the ONNX writer) recognises by identity."""
-    return a.astype(dtype)
-
-
-def escape(what: str) -> None:
-    """Tells a ``cr.compile`` recording that data leaves the graph for Python here; ``what``
-    names the operation (e.g. ``"item()"``). Outside a recording it does nothing."""
-    if state.tracer is not None:
-        state.tracer.escape(what)
-
-
-def unwrap(x):
-    """``x``'s array when ``x`` is a Tensor, else ``x`` itself (a scalar, list or array)."""
-    return x._data if isinstance(x, Tensor) else x
-
-
-# ----- making tensors: the one place a Tensor is built without __init__ -----
-_new = object.__new__
-_ndarray = xp.ndarray
-
-
-def constant(array: xp.ndarray) -> Tensor:
-    """A Tensor around ``array`` as it is (no copy, none of ``__init__``'s checks): no one's
-    result, needing no gradient. ``apply`` and the creation functions start from it.
-
-    This is the one place every Tensor's array passes, so it is where a NumPy scalar becomes a
-    0-d array: NumPy's ufuncs and reductions return scalars (``xp.float32``) for 0-d results,
-    and a scalar is immutable, has no ``.ctypes`` and is not an ``ndarray``, where PyTorch's 0-d
-    tensor is an ordinary tensor (``s += 1``, ``t.numpy()``, saving)."""
-    if type(array) is not _ndarray and not isinstance(array, _ndarray):
-        # A NumPy scalar's own __array__ is the cheapest way to its 0-d array (a fresh one).
-        array = array.__array__() if isinstance(array, xp.generic) else xp.asarray(array)
-    t = _new(Tensor)
-    t._data = array
-    t._grad = None
-    t._tangent = None
-    t.name = None
-    t._requires_grad = False
-    t._node = None
-    return t
-
-
-def apply(op, *inputs: Tensor) -> Tensor:
-    """Runs ``op.forward`` on the inputs' arrays and wraps the result in a Tensor.
-
-    When gradients are being recorded and an input requires one, the op becomes the result's graph
-    node (``result._node``), holding its inputs; under ``cr.jvp`` the result's tangent is computed
-    by ``op.jvp``; under ``detect_anomaly`` the result is checked for NaN/Inf.
-    """
-    tracer = recording()
-    if tracer is not None:
-        return tracer.apply(op, inputs)
-    n = len(inputs)
-    try:
-        if n == 1:
-            out = op.forward(inputs[0]._data)
-        elif n == 2:
-            out = op.forward(inputs[0]._data, inputs[1]._data)
-        else:
-            out = op.forward(*[t._data for t in inputs])
-    except (ValueError, IndexError, TypeError) as exc:
-        raise _op_error(op, inputs, exc) from None
-
-    t = constant(out)
-    if state.grad_enabled and (
-        inputs[0]._requires_grad
-        if n == 1
-        else (inputs[0]._requires_grad or inputs[1]._requires_grad)
-        if n == 2
-        else any(i._requires_grad for i in inputs)
-    ):
-        t._requires_grad = True
-        t._node = op
-        op.inputs = inputs
-        op._v = state.epoch
-    if state.forward_level:
-        _forward_tangent(op, inputs, t)
-    if state.anomaly:
-        _check_anomaly(op, inputs, t)
-    return t
-
-
-def recomputed(fn, *args, **kwargs):
-    """``constant(fn(*arrays, **kwargs))`` (a tuple of them when ``fn`` returns a tuple): a value
-    computed from tensors' data that takes no gradient (a comparison, an argmax, an integer cast).
-    Computed through here, rather than on ``.data`` directly, so that ``cr.compile`` records it
-    and recomputes it at every replay."""
-    raw = [a._data if isinstance(a, Tensor) else a for a in args]
-    out = fn(*raw, **kwargs)
-    tracer = recording()
-    if tracer is not None:
-        tracer.recomputed(fn, args, kwargs, out)
-    if isinstance(out, tuple):
-        return tuple(constant(o) for o in out)
-    return constant(out)
-
-
-def _forward_tangent(op, inputs, out: Tensor) -> None:
-    if all(i._tangent is None for i in inputs):
-        return
-    tangents = [i._tangent if i._tangent is not None else xp.zeros_like(i._data) for i in inputs]
-    tan = op.jvp(*tangents, *[i._data for i in inputs], out._data)
-    if tan.shape != out._data.shape:
-        tan = xp.broadcast_to(tan, out._data.shape)
-    out._tangent = tan
-
-
-def _op_error(op, inputs, exc: Exception) -> Exception:
-    msg = f"{op.error_message([i._data for i in inputs], exc)}\n  at {user_line()}"
-    if isinstance(exc, IndexError):
-        return IndexError(msg)
-    if isinstance(exc, TypeError):
-        return TypeError(msg)
-    return ShapeError(msg)
-
-
-def _check_anomaly(op, inputs, out: Tensor) -> None:
-    op.trace = user_line()
-    data = out._data
-    if kind(data.dtype) in "fc" and not xp.isfinite(data).all():
-        raise AnomalyError(
-            f"detect_anomaly: {op.name} produced NaN or Inf in its result\n  at {op.trace}"
-        )
-
-
-# The non-leaves that keep their .grad (by id; Tensor's == is elementwise, so no WeakSet).
-_retained: dict[int, weakref.ref] = {}
-
-
-# Tensor's methods beyond its core are written by theme in the modules below, as its bases. Those
-# modules and the functions they are made of import from this one only what is defined above
-# (``constant``, ``apply``, ...), and take the class itself at call time
-# (``from chainrule.autograd import tensor as _tensor``; ``_tensor.Tensor``): so they load here,
-# before the class, and the class is built once, from its bases.
-from chainrule.autograd.tensor_conversions import ConversionMethods  # noqa: E402
-from chainrule.autograd.tensor_function_methods import FunctionMethods  # noqa: E402
-from chainrule.autograd.tensor_operators import OperatorMethods  # noqa: E402
-from chainrule.autograd.tensor_shape_inplace import InplaceShapeMethods  # noqa: E402
-from chainrule.autograd.tensor_shape_methods import ShapeMethods  # noqa: E402
 
 
 class Tensor(
@@ -490,3 +300,9 @@ class Tensor(
         from chainrule.autograd.engine import backward
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+
+# The functions in make.py (constant above all) build Tensors, and the modules this class's bases
+# are made of reach it through them, so make.py cannot import this module: it is given the class
+# here, once, as soon as the class exists (before anything can make a Tensor).
+make.Tensor = Tensor

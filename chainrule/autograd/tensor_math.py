@@ -20,6 +20,7 @@ from chainrule.autograd.indexing import (  # noqa: F401 (the namespace)
     take_along_dim,
 )
 from chainrule.autograd.linalg import matmul  # noqa: F401
+from chainrule.autograd.make import apply, constant  # noqa: F401 (apply: ArrayMath.apply's recorded twin)
 from chainrule.autograd.pointwise import (  # noqa: F401
     abs,
     add,
@@ -70,7 +71,6 @@ from chainrule.autograd.shape import (  # noqa: F401
     unsqueeze,
 )
 from chainrule.autograd.sorting import argsort, median, sort, topk  # noqa: F401
-from chainrule.autograd.tensor import apply, constant  # noqa: F401 (apply: ArrayMath.apply's recorded twin)
 from chainrule.backend import xp
 
 if TYPE_CHECKING:

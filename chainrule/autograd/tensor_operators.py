@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 
 from chainrule import ops
 from chainrule.autograd import inplace as _inplace
-from chainrule.autograd import linalg, pointwise
-from chainrule.autograd import tensor as _tensor  # Tensor at call time (see tensor.py)
+from chainrule.autograd import (
+    linalg,
+    make,  # make.Tensor: the class, read at call time (see make.py)
+    pointwise,
+)
+from chainrule.autograd.make import apply, constant, recomputed, unwrap
 from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
-from chainrule.autograd.tensor import apply, constant, recomputed, unwrap
 from chainrule.backend import xp
 
 if TYPE_CHECKING:
@@ -265,7 +268,7 @@ def _basic(index) -> bool:
 
 def _value(x, like: Tensor) -> Tensor:
     """A value to write into ``like``: a Tensor as it is, anything else in ``like``'s dtype."""
-    if isinstance(x, _tensor.Tensor):
+    if isinstance(x, make.Tensor):
         return x
     return constant(xp.asarray(x, dtype=like._data.dtype))
 
@@ -273,7 +276,7 @@ def _value(x, like: Tensor) -> Tensor:
 def _raw_index(index):
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
-    if isinstance(index, _tensor.Tensor):
+    if isinstance(index, make.Tensor):
         index = index._data
     if isinstance(index, list):
         index = xp.asarray(index)

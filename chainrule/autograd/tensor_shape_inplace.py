@@ -22,7 +22,7 @@ from chainrule.autograd import shape as _shape
 from chainrule.autograd import views
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.inplace import _stamp
-from chainrule.autograd.tensor import apply, constant, escape
+from chainrule.autograd.make import apply, constant, escape
 from chainrule.backend import xp
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from chainrule import ops
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.tensor import apply, constant
+from chainrule.autograd.make import apply, constant
 from chainrule.backend import xp
 
 if TYPE_CHECKING:
