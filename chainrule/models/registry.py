@@ -32,10 +32,6 @@ class Recipe:
     schedule: str | None = None  # "cosine": CosineAnnealingLR from lr to 0 over the epochs
 
 
-def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    return nn.functional.cross_entropy(logits, labels)
-
-
 MODELS: dict[str, Recipe] = {}
 
 
@@ -64,7 +60,7 @@ register(
         description="784-256-256-10 ReLU MLP, cross-entropy, Adam lr 1e-3 with cosine decay, "
         "batch 128",
         build=lambda shape, k: MLP([int(xp.prod(shape)), 256, 256, k]),
-        loss=cross_entropy,
+        loss=nn.functional.cross_entropy,
         optimizer="adam",
         lr=1e-3,
         batch_size=128,
