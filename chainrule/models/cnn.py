@@ -5,7 +5,7 @@ from __future__ import annotations
 from chainrule import nn
 from chainrule.autograd.tensor import Tensor
 from chainrule.models.blocks import run_sequential
-from chainrule.models.registry import Recipe, cross_entropy, register
+from chainrule.models.registry import Recipe, register
 
 
 class CNN(nn.Module):
@@ -61,7 +61,7 @@ register(
         description="two conv-BN-ReLU-maxpool blocks, Linear 3136-128-10 with dropout; Adam lr "
         "1e-3, batch 64, cosine learning-rate decay",
         build=lambda shape, k: CNN(shape[0], (shape[1], shape[2]), k),
-        loss=cross_entropy,
+        loss=nn.functional.cross_entropy,
         optimizer="adam",
         lr=1e-3,
         batch_size=64,
