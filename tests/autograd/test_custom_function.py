@@ -8,29 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch_compare import backward_both as _backward
+from torch_compare import close as _close
+from torch_compare import pair as _pair
 
 import chainrule as cr
-
-
-def _pair(rng, *shape):
-    x = rng.standard_normal(shape)
-    return cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-
-
-def _close(ours, theirs, atol=1e-12):
-    np.testing.assert_allclose(
-        np.asarray(ours.numpy() if isinstance(ours, cr.Tensor) else ours),
-        theirs.detach().numpy(),
-        rtol=1e-10,
-        atol=atol,
-    )
-
-
-def _backward(rng, ours, theirs):
-    """Backpropagates sum(out · u) with one random u (a uniform upstream hides transposes)."""
-    u = rng.standard_normal(ours.shape)
-    (ours * cr.tensor(u)).sum().backward()
-    (theirs * torch.tensor(u)).sum().backward()
 
 
 # ----- custom autograd Functions -----

@@ -6,31 +6,13 @@ refusal took (tracemalloc sees NumPy's allocations)."""
 from __future__ import annotations
 
 import gzip
-import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
+from cli_checks import MB, peak_memory
 
 from chainrule.datasets import DatasetFormatError, read_idx
-
-MB = 1 << 20
-
-
-class peak_memory:
-    """``with peak_memory() as p: ...`` then ``p.mb``: the most memory Python and NumPy held at
-    once inside the block, above what they held at its start."""
-
-    def __enter__(self):
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        self.start = tracemalloc.get_traced_memory()[0]
-        return self
-
-    def __exit__(self, *exc):
-        self.mb = (tracemalloc.get_traced_memory()[1] - self.start) / MB
-        tracemalloc.stop()
-        return False
 
 
 # ----- IDX headers that lie -----

@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 import pytest
+from cli_checks import one_line_error
 
-from chainrule.cli.main import main
 from chainrule.datasets import DatasetFormatError, DatasetNotFoundError, write_idx
 from chainrule.datasets import mnist as mnist_module
 from chainrule.datasets.mnist import (
@@ -32,15 +32,6 @@ def write_pair(directory, labels: np.ndarray, train: bool = False) -> None:
     images, labels_name = FILES[train]
     write_idx(os.path.join(directory, images), np.zeros((len(labels), 28, 28), np.uint8))
     write_idx(os.path.join(directory, labels_name), labels.astype(np.uint8))
-
-
-def one_line_error(capsys, argv, code: int = 2) -> str:
-    assert main(argv) == code
-    out = capsys.readouterr()
-    err = out.err.strip().splitlines()
-    assert len(err) == 2 and err[1].startswith("  (set CHAINRULE_DEBUG=1"), out.err
-    assert "Traceback" not in out.out + out.err
-    return err[0]
 
 
 @pytest.fixture

@@ -9,20 +9,10 @@ import os
 
 import numpy as np
 import pytest
+from cli_checks import one_line_error
 
-from chainrule.cli.main import main
 from chainrule.datasets import DatasetFormatError, load_splits, write_idx
 from chainrule.datasets import mnist as mnist_module
-
-
-def one_line_error(capsys, argv) -> str:
-    """Runs the CLI; asserts exit code 2 and one error line (plus the fixed debug hint)."""
-    assert main(argv) == 2
-    out = capsys.readouterr()
-    err = out.err.strip().splitlines()
-    assert len(err) == 2 and err[1].startswith("  (set CHAINRULE_DEBUG=1"), out.err
-    assert "Traceback" not in out.out + out.err
-    return err[0]
 
 
 # ----- splits whose images differ in size -----

@@ -8,21 +8,14 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_compare import close as _close
+from torch_compare import pair_of as _pair
 
 import chainrule as cr
 import chainrule.nn.functional as F
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-
-def _pair(a: np.ndarray):
-    """The same float64 values as a chainrule and a torch leaf that require grad."""
-    return cr.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
-
-
-def _close(c, t, atol=1e-12):
-    np.testing.assert_allclose(c.numpy(), t.detach().numpy(), rtol=1e-10, atol=atol)
 
 
 # ----- grid_sample and affine_grid -----

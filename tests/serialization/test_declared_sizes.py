@@ -4,9 +4,8 @@ bounds the memory the refusal took (tracemalloc sees NumPy's allocations)."""
 
 from __future__ import annotations
 
-import tracemalloc
-
 import pytest
+from cli_checks import peak_memory
 
 import chainrule as cr
 from chainrule.captioning import load_captioner, save_captioner
@@ -16,24 +15,6 @@ from chainrule.models.captioner import Captioner, CaptionerConfig
 from chainrule.models.nielsen import Nielsen
 from chainrule.serialization import CheckpointError
 from chainrule.training.classifier_state import load_model, save_model
-
-MB = 1 << 20
-
-
-class peak_memory:
-    """``with peak_memory() as p: ...`` then ``p.mb``: the most memory Python and NumPy held at
-    once inside the block, above what they held at its start."""
-
-    def __enter__(self):
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        self.start = tracemalloc.get_traced_memory()[0]
-        return self
-
-    def __exit__(self, *exc):
-        self.mb = (tracemalloc.get_traced_memory()[1] - self.start) / MB
-        tracemalloc.stop()
-        return False
 
 
 def rewrite_metadata(path, **changes) -> None:
@@ -79,17 +60,6 @@ def test_metadata_that_fits_the_bound_but_not_the_tensors_is_one_line(nielsen_fi
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and str(nielsen_file) in err[0]
     assert "size mismatch for layers.0.weight" in err[0] and "(30, 64)" in err[0]
-
-
-@pytest.fixture
-def captioner_file(tmp_path):
-    vocab = scene_vocabulary()
-    cr.manual_seed(0)
-    model = Captioner(vocab_size=len(vocab), channels=(4, 8, 8), embed_dim=8, hidden_dim=16,
-                      attention_dim=8, dropout=0.0)  # fmt: skip
-    path = tmp_path / "captioner.safetensors"
-    save_captioner(str(path), model, vocab, {"epoch": 1})
-    return path
 
 
 @pytest.mark.parametrize(

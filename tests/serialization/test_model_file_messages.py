@@ -8,24 +8,11 @@ import json
 
 import numpy as np
 import pytest
+from cli_checks import one_line_error
 
 import chainrule as cr
-from chainrule.captioning import save_captioner
-from chainrule.cli.main import main
-from chainrule.datasets.fashion_scenes import scene_vocabulary
-from chainrule.models.captioner import Captioner
 from chainrule.models.nielsen import Nielsen
 from chainrule.training.classifier_state import save_model
-
-
-def one_line_error(capsys, argv) -> str:
-    """Runs the CLI; asserts exit code 2 and one error line (plus the fixed debug hint)."""
-    assert main(argv) == 2
-    out = capsys.readouterr()
-    err = out.err.strip().splitlines()
-    assert len(err) == 2 and err[1].startswith("  (set CHAINRULE_DEBUG=1"), out.err
-    assert "Traceback" not in out.out + out.err
-    return err[0]
 
 
 @pytest.fixture
@@ -34,17 +21,6 @@ def classifier_file(tmp_path):
     meta = {"model": "nielsen", "data": "digits", "input_shape": [1, 8, 8], "num_classes": 10,
             "flatten": True}  # fmt: skip
     save_model(str(path), Nielsen([64, 30, 10]), meta, 1)
-    return path
-
-
-@pytest.fixture
-def captioner_file(tmp_path):
-    vocab = scene_vocabulary()
-    cr.manual_seed(0)
-    model = Captioner(vocab_size=len(vocab), channels=(4, 8, 8), embed_dim=8, hidden_dim=16,
-                      attention_dim=8, dropout=0.0)  # fmt: skip
-    path = tmp_path / "captioner.safetensors"
-    save_captioner(str(path), model, vocab, {"epoch": 1})
     return path
 
 

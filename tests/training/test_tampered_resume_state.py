@@ -4,23 +4,13 @@ state is one line naming it, exit code 2, and a model file whose epoch is negati
 from __future__ import annotations
 
 import pytest
+from cli_checks import one_line_error
 
 import chainrule as cr
 from chainrule.captioning import CaptionTrainConfig, train_captioner
-from chainrule.cli.main import main
 from chainrule.serialization import CheckpointError
 from chainrule.training.classifier_state import load_model
 from chainrule.training.trainer import TrainConfig, train
-
-
-def one_line_error(capsys, argv, code: int = 2) -> str:
-    assert main(argv) == code
-    out = capsys.readouterr()
-    err = out.err.strip().splitlines()
-    assert len(err) == 2 and err[1].startswith("  (set CHAINRULE_DEBUG=1"), out.err
-    assert "Traceback" not in out.out + out.err
-    return err[0]
-
 
 # ----- training states whose metadata lies -----
 CLASSIFIER = dict(model="mlp", data="digits", batch_size=64, epochs=1, limit=128, seed=0)
