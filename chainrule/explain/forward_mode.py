@@ -7,18 +7,25 @@ Vocabulary, for one node y = op(x1, x2, ...) and the chosen input b:
 * tangent: ∂y/∂b, the derivative of the node with respect to b (the seed: ∂b/∂b = 1);
 * term: what input xi brings to y's tangent, local ∂y/∂xi times xi's tangent.
 
-The tangents are the engine's: each node's comes from its op's own ``jvp`` (the rule ``cr.jvp``
-runs), each term from the same ``jvp`` with the other inputs' tangents set to zero. The locals
-shown beside them come from the op's ``vjp``, as in the backward ledger; the two rules are
-written separately in each op, so a forward tangent equal to the backpropagated gradient is a
-check of one against the other.
+The tangents are chainrule's forward mode's (``cr.jvp``), observed: the graph's ops are applied
+again, as they were recorded, inside ``cr.jvp`` with the seed as the chosen input's tangent and
+zero as the other inputs', and each node's tangent is the one the library attached to it (each
+op's ``jvp``, in ``chainrule.autograd.make``); each term is ``cr.jvp`` of the node's op alone
+with only that input's tangent. Nothing is propagated here. The locals shown beside them come
+from the op's ``vjp``, as in the backward ledger; the two rules are written separately in each
+op, so a forward tangent equal to the backpropagated gradient is a check of one against the
+other.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
+from chainrule.autograd.forward import jvp
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.make import apply
 from chainrule.autograd.tensor import Tensor
 from chainrule.backend import xp
 from chainrule.explain.parser import ExplainError
@@ -96,40 +103,66 @@ def parse_wrt(wrt: str, inputs: dict[str, Tensor]) -> tuple[str, tuple[int, ...]
 
 
 def forward_pass(forward: list[Tensor], inputs: dict[str, Tensor], wrt: str) -> ForwardPass:
-    """Pushes the tangent seeded at input ``wrt`` through the nodes of ``forward`` (each after its
-    inputs), recording every node's tangent and the terms it sums."""
+    """The tangent of every node of ``forward`` (each after its inputs) seeded at input ``wrt``,
+    as ``cr.jvp`` computes it, and the terms each node's tangent sums (for the inputs that
+    depend on the seeded one)."""
     name, index = parse_wrt(wrt, inputs)
     x = inputs[name]
     seed = xp.zeros_like(x._data)
     seed[index] = 1
-    tangents: dict[int, xp.ndarray] = {}
+    leaves = list(inputs.values())
+    tangents = observed_tangents(forward, leaves, [seed if t is x else None for t in leaves])
     depends = {id(x)}  # the tensors b reaches: only their terms can be nonzero
     steps = []
     for t in forward:
         node = t._node
         if node is None:
-            tangents[id(t)] = seed if t is x else xp.zeros_like(t._data)
             continue
-        ins = node.inputs
-        arrays = [i._data for i in ins]
-        tans = [tangents.get(id(i), xp.zeros_like(i._data)) for i in ins]  # a constant's is 0
-        step = TangentStep(t, _jvp(node, tans, arrays, t._data))
-        for slot, i in enumerate(ins):
+        tans = [tangents.get(id(i), xp.zeros_like(i._data)) for i in node.inputs]  # a constant's: 0
+        step = TangentStep(t, tangents[id(t)])
+        for slot, i in enumerate(node.inputs):
             if id(i) in depends:
                 only = [tv if k == slot else xp.zeros_like(tv) for k, tv in enumerate(tans)]
-                step.terms.append(Term(slot, i, tans[slot], _jvp(node, only, arrays, t._data)))
+                step.terms.append(Term(slot, i, tans[slot], _op_jvp(node, only)))
         if step.terms:
             depends.add(id(t))
-        tangents[id(t)] = step.tangent
         steps.append(step)
     label = name if not index else f"{name}[{','.join(map(str, index))}]"
     return ForwardPass(label, x, seed, steps, tangents)
 
 
-def _jvp(node, tangents, arrays, out) -> xp.ndarray:
-    """The op's forward-mode rule, as ``cr.jvp`` applies it (broadcast to the output's shape)."""
-    tan = xp.asarray(node.jvp(*tangents, *arrays, out))
-    return xp.broadcast_to(tan, out.shape) if tan.shape != out.shape else tan
+def observed_tangents(
+    forward: list[Tensor], leaves: list[Tensor], seeds: list[xp.ndarray | None]
+) -> dict[int, xp.ndarray]:
+    """id(tensor) -> its tangent, for every tensor of ``forward`` (the graph in evaluation order):
+    the graph's ops applied again (copies, so the recorded nodes keep their state) to the leaves
+    inside ``cr.jvp``, with ``seeds`` as the leaves' tangents (None: zero), each node's tangent
+    read from the tensor the library's forward mode made for it."""
+    made: dict[int, Tensor] = {}
+
+    def replay(*xs: Tensor) -> Tensor:
+        made.update((id(leaf), v) for leaf, v in zip(leaves, xs))
+        for t in forward:
+            if t._node is not None:
+                ins = [made.get(id(i), i) for i in t._node.inputs]
+                made[id(t)] = apply(copy.copy(t._node), *ins)
+        return made[id(forward[-1])]
+
+    directions = [xp.zeros_like(t._data) if s is None else s for t, s in zip(leaves, seeds)]
+    with no_grad():  # nothing is recorded: the tangents ride on the values
+        jvp(replay, tuple(leaves), tuple(directions))
+    return {id(t): _tangent_of(made[id(t)]) for t in forward if id(t) in made}
+
+
+def _tangent_of(t: Tensor) -> xp.ndarray:
+    return t._tangent if t._tangent is not None else xp.zeros_like(t._data)
+
+
+def _op_jvp(node, tangents: list[xp.ndarray]) -> xp.ndarray:
+    """``cr.jvp`` of the node's op alone at its recorded inputs, along ``tangents``."""
+    with no_grad():
+        _, tan = jvp(lambda *xs: apply(copy.copy(node), *xs), tuple(node.inputs), tuple(tangents))
+    return tan._data
 
 
 @dataclass
