@@ -132,6 +132,27 @@ def test_tangents_are_those_of_cr_jvp(float64):
     assert float(ex.forward_mode("b").tangent(ex.output)) == tangent.item() == 5.0
 
 
+def test_tangents_are_read_from_the_library_forward_mode(monkeypatch):
+    """Every tangent and term passes through the library's forward mode (make._forward_tangent,
+    which cr.jvp turns on); the recorded graph is left as it was."""
+    import chainrule.autograd.make as make
+
+    ex = explain("c = a+b; d = b+1; e = c*d", a=2, b=1)
+    nodes = [id(t._node) for t in ex.forward if t._node is not None]
+    real, seen = make._forward_tangent, []
+
+    def spy(op, inputs, out):
+        seen.append(op.name)
+        real(op, inputs, out)
+
+    monkeypatch.setattr(make, "_forward_tangent", spy)
+    fp = ex.forward_mode("b")
+    # One replay of the graph (add, add, mul), then one jvp per term: c's b, d's b, e's c and d.
+    assert seen == ["add", "add", "mul", "add", "add", "mul", "mul"]
+    assert float(fp.tangent(ex.output)) == 5.0
+    assert [id(t._node) for t in ex.forward if t._node is not None] == nodes
+
+
 def test_cli_forward_text_and_json(capsys):
     assert cli.main(["c = a+b; d = b+1; e = c*d", "--at", "a=2", "b=1", "--forward", "b"]) == 0
     out = lines(capsys.readouterr().out)
