@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 import chainrule as cr
+import chainrule.autograd.tensor_math as tm
 import chainrule.nn.functional as F
-from chainrule.explain import explain
+from chainrule.explain import explain, functions
 from chainrule.explain.functions import FUNCTIONS
 from chainrule.explain.parser import FUNCTIONS as ARITIES
 from chainrule.ops.base import ExplainText
@@ -28,6 +29,17 @@ def test_call_is_the_functional_function(name):
 
 def test_parser_accepts_exactly_the_table():
     assert ARITIES == {n: (f.fewest, f.most) for n, f in FUNCTIONS.items()}
+
+
+def test_unary_ops_with_text_are_functions_of_the_language(monkeypatch):
+    """The table takes every op class with ``explain`` text that ``cr.X`` applies; erf has text
+    (for gelu's inner node) but no cr.erf, so it is not a function of the language."""
+    assert set(functions._explained_ops()) == set(PUBLIC)
+    assert "erf" not in FUNCTIONS
+
+    # Given a cr.erf, erf is one: the op class is the one place.
+    monkeypatch.setattr(tm, "erf", lambda x: x, raising=False)
+    assert functions._explained_ops()["erf"] == functions.Function(1, 1, tm.erf)
 
 
 def test_derivative_text_is_read_from_the_op_class(monkeypatch):
