@@ -418,3 +418,44 @@ def test_the_stage_check_catches_an_upward_import():
         "explain/ledger.py (bottom) imports chainrule.explain.page (renderer)"
     ]
     assert stage_violations("chainrule.explain.page", "from chainrule.viz import draw\n") == []
+
+
+# ----- the array module -----
+# DESIGN.md: the array module is reached through the backend (``from chainrule.backend import
+# xp``), so that another one (CuPy) is a change of backend, not a rewrite. The primitive ops and
+# the backend itself are where the arrays are computed, and may name NumPy.
+ARRAY_LAYER = ("chainrule.ops", "chainrule.backend")
+
+
+def numpy_imports(module: str, source: str) -> list[str]:
+    """``module``'s imports of numpy (lazy ones included) other than ``numpy.typing``."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        out += [
+            f"{_where(module)}:{node.lineno}: imports {n}"
+            for n in names
+            if n.split(".")[0] == "numpy" and n != "numpy.typing"
+        ]
+    return out
+
+
+def test_numpy_is_reached_through_the_backend_above_ops():
+    found = [
+        v
+        for m, path in sorted(MODULES.items())
+        if not m.startswith(ARRAY_LAYER)
+        for v in numpy_imports(m, path.read_text())
+    ]
+    assert not found, "use `from chainrule.backend import xp`:\n  " + "\n  ".join(found)
+
+
+def test_the_numpy_check_catches_a_lazy_import():
+    lazy = "def f():\n    import numpy as np\n    from numpy.typing import NDArray\n"
+    assert numpy_imports("chainrule.nn.modules.conv", lazy) == [
+        "nn/modules/conv.py:2: imports numpy"
+    ]
