@@ -4,6 +4,7 @@ refusal took."""
 from __future__ import annotations
 
 import tracemalloc
+import warnings
 
 from chainrule.cli.main import main
 
@@ -35,3 +36,13 @@ class peak_memory:
         self.mb = (tracemalloc.get_traced_memory()[1] - self.start) / MB
         tracemalloc.stop()
         return False
+
+
+def run_cli(capsys, argv) -> tuple[int, str, str, list]:
+    """Exit code, stdout, stderr and the warnings raised (pytest's filterwarnings would turn a
+    RuntimeWarning into an error; record them instead, to name them in the failure)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err, [str(w.message) for w in caught]

@@ -3,21 +3,8 @@ nan and lets no NumPy RuntimeWarning reach the user."""
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
-
-from chainrule.cli.main import main
-
-
-def run_cli(capsys, argv) -> tuple[int, str, str, list]:
-    """Exit code, stdout, stderr and the warnings raised (pytest's filterwarnings would turn a
-    RuntimeWarning into an error; record them instead, to name them in the failure)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err, [str(w.message) for w in caught]
+from cli_checks import run_cli
 
 
 @pytest.mark.parametrize(

@@ -4,26 +4,14 @@ nothing (classifier and captioner) says so; the not-learning and not-improving r
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
+from cli_checks import run_cli
 
 from chainrule.captioning.train import not_improving
-from chainrule.cli.main import main
 from chainrule.training.trainer import TrainConfig, not_learning, train
 
 TINY_CAPTIONER = ["--channels", "4,8,8", "--embed-dim", "8", "--hidden-dim", "16",
                   "--attention-dim", "8", "--train-size", "64", "--val-size", "16"]  # fmt: skip
-
-
-def run_cli(capsys, argv) -> tuple[int, str, str, list]:
-    """Exit code, stdout, stderr and the warnings raised (pytest's filterwarnings would turn a
-    RuntimeWarning into an error; record them instead, to name them in the failure)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err, [str(w.message) for w in caught]
 
 
 def test_a_huge_learning_rate_stops_with_one_line_and_no_numpy_warning(tmp_path, capsys):
