@@ -1,11 +1,13 @@
 """Normalisation: batch norm (statistics over the batch) and layer norm (over the features).
 
-Layer norm and batch norm in evaluation mode are compositions of primitives; batch norm in
-training mode is one fused op (``ops.normalization.BatchNormTrain``) for speed.
+Batch norm in evaluation mode is a composition of primitives; batch norm in training mode is one
+fused op (``ops.normalization.BatchNormTrain``) for speed, and layer and group norm are one
+(``ops.normalization.GroupNorm``) for float32 and float64.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from chainrule.autograd.compile_hooks import side_effect
@@ -15,7 +17,7 @@ from chainrule.errors import ShapeError, user_line
 from chainrule.functional.conv import check_window
 from chainrule.functional.pooling import max_pool2d
 from chainrule.ops.conv import Geometry
-from chainrule.ops.normalization import BatchNormMaxPool2d, BatchNormTrain
+from chainrule.ops.normalization import BatchNormMaxPool2d, BatchNormTrain, GroupNorm
 
 
 def batch_norm(
@@ -184,6 +186,12 @@ def layer_norm(
     for what, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise ShapeError(f"layer_norm: {what} must have shape {shape}, got {t.shape}")
+    c = math.prod(shape)
+    fused = _fused_group_norm(
+        input, (math.prod(input.shape) // c if c else 0, c, 1), 1, weight, bias, eps
+    )
+    if fused is not None:
+        return fused
     axes = tuple(range(input.ndim - k, input.ndim))
     mean = input.mean(axes, keepdims=True)
     xc = input - mean
@@ -208,7 +216,7 @@ def group_norm(
 
         y = (x - mean_g) / sqrt(var_g + eps) · weight[c] + bias[c]    (biased variance)
 
-    A composition of primitives, so its gradient (and the gradient's gradient) comes for free.
+    One fused op (``ops.normalization.GroupNorm``) for float32 and float64 inputs.
 
     Args:
         input: x of shape (N, C, *), C divisible by G.
@@ -224,6 +232,10 @@ def group_norm(
             f"{num_groups}, got {x.shape}"
         )
     n, c = x.shape[:2]
+    three = (n, c, math.prod(x.shape) // (n * c) if n * c else 0)
+    fused = _fused_group_norm(x, three, num_groups, weight, bias, eps)
+    if fused is not None:
+        return fused
     g = x.reshape((n, num_groups, -1))
     mean = g.mean(2, keepdims=True)
     gc = g - mean
@@ -235,3 +247,17 @@ def group_norm(
     if bias is not None:
         y = y + bias.reshape(cshape)
     return y
+
+
+def _fused_group_norm(x, three, groups, weight, bias, eps) -> Tensor | None:
+    """x normalised by the fused ``GroupNorm`` op on its (N, C, S) view, with w, b as (C,);
+    None (the caller composes primitives) for empty inputs and dtypes other than float32 and
+    float64 throughout, whose promotion rules the composition already follows."""
+    n, c, s = three
+    if n * c * s == 0 or x.dtype not in (xp.float32, xp.float64):
+        return None
+    if any(t is not None and t.dtype != x.dtype for t in (weight, bias)):
+        return None
+    w = weight.reshape((c,)) if weight is not None else constant(xp.ones(c, dtype=x.dtype))
+    b = bias.reshape((c,)) if bias is not None else constant(xp.zeros(c, dtype=x.dtype))
+    return apply(GroupNorm(eps, groups), x.reshape(three), w, b).reshape(x.shape)
