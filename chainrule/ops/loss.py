@@ -10,7 +10,7 @@ from __future__ import annotations
 from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op
 from chainrule.ops.elementwise import sigmoid_array
-from chainrule.ops.fused import log_softmax
+from chainrule.ops.fused import log_softmax, log_softmax_parts, rows_summable
 
 
 class SoftmaxCrossEntropy(Op):
@@ -36,17 +36,20 @@ class SoftmaxCrossEntropy(Op):
 
     def forward(self, x):
         self.A = self.B.sum(axis=1, keepdims=True)
-        # Kept for the backward pass: softmax = e^(log softmax), one exp instead of recomputing
-        # max, shift, exp, sum and divide (cross-entropy was 3x PyTorch's time without it).
-        self.ls = log_softmax(x, 1)
-        prod = self.B * self.ls
+        # Kept for the backward pass: softmax, as e^(x - max) / Σ (one division; an exp of the
+        # log-softmax there cost several passes, NumPy's float32 exp being slow).
+        ls, e, s = log_softmax_parts(x, 1)
+        e /= s
+        self.p = e
+        if ls.ndim == 2 and rows_summable(1, self.B, ls):  # Σ_c B log softmax, no temporary
+            return -xp.einsum("ij,ij->i", self.B, ls)
+        prod = self.B * ls
         return -prod.sum(axis=1)
 
     def vjp(self, m, g, x, y):
         g1 = g.reshape(g.shape[:1] + (1,) + g.shape[1:])
-        if m is ArrayMath and self.ls.ndim > 0:
-            d = xp.exp(self.ls)
-            d *= self.A
+        if m is ArrayMath and self.p.ndim > 0:
+            d = self.p * self.A
             d -= self.B
             d *= g1
             return (d,)
