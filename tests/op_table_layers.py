@@ -91,6 +91,18 @@ LAYERS = [
     _case("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [(s,) for s in IMG]),
     _case("batch_norm_train", _bn, [((4, 3),), ((2, 3, 2, 2),)]),
     _case("batch_norm_max_pool2d", _bn_pool, [((2, 3, 4, 4), (3,), (3,))], "distinct"),
+    _case(
+        "group_norm",
+        lambda x, w, b: F.group_norm(x, 2, w, b),
+        [((2, 4, 3), (4,), (4,))],
+        fan_out=False,
+    ),
+    _case(
+        "layer_norm",
+        lambda x, w, b: F.layer_norm(x, (4,), w, b),
+        [((3, 4), (4,), (4,))],
+        fan_out=False,
+    ),
     _case("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [(s,) for s in [(4,), (3, 4)]], "nonzero"),
     # float64 to float64: a cast to a narrower float would lose what central differences need
     _case("cast", lambda x: apply(ops.Cast(np.float64), x) * x, [((3, 4),), ((),)]),
