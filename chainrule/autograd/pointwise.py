@@ -14,6 +14,7 @@ from chainrule.autograd.make import apply, constant, recomputed, unwrap
 from chainrule.autograd.promotion import _as_np_tensor, _check_sub, _lift, _pair
 from chainrule.backend import get_default_dtype, kind, xp
 from chainrule.errors import warn_user
+from chainrule.ops.divmod import floor_divide
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -52,7 +53,7 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     if rounding_mode is None:
         return apply(ops.Div(), *_pair(a, _lift(other, a), true_div=True))
     if rounding_mode == "floor":
-        return recomputed(xp.floor_divide, *_pair(a, _lift(other, a)))
+        return recomputed(floor_divide, *_pair(a, _lift(other, a)))
     if rounding_mode == "trunc":
         return recomputed(_trunc_div, a, unwrap(other))
     raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")

@@ -15,6 +15,7 @@ from chainrule.autograd import (
 from chainrule.autograd.make import apply, constant, recomputed, unwrap
 from chainrule.autograd.promotion import _check_sub, _lift, _pair, matmul_operands
 from chainrule.backend import xp
+from chainrule.ops.divmod import floor_divide
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
@@ -87,21 +88,21 @@ class OperatorMethods:
     def __floordiv__(self, other):
         """floor(self / other), PyTorch's ``//``: a step function, so no gradient flows."""
         a, b = _pair(self, _lift(other, self))
-        return recomputed(xp.floor_divide, a, b)
+        return recomputed(floor_divide, a, b)
 
     def __rfloordiv__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return recomputed(xp.floor_divide, a, b)
+        return recomputed(floor_divide, a, b)
 
     def __mod__(self, other):
         """The remainder with the divisor's sign (``torch.remainder``), as self - floor(self/other)
         · other, so its gradient is 1 for self and -floor(self/other) for other."""
         a, b = _pair(self, _lift(other, self))
-        return a - recomputed(xp.floor_divide, a, b) * b
+        return a - recomputed(floor_divide, a, b) * b
 
     def __rmod__(self, other):
         a, b = _pair(_lift(other, self), self)
-        return a - recomputed(xp.floor_divide, a, b) * b
+        return a - recomputed(floor_divide, a, b) * b
 
     __neg__ = pointwise.neg
 
