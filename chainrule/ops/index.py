@@ -31,6 +31,8 @@ class GetItem(Op):
             # g with them taken away (a view; the engine copies it into .grad), not a scatter
             # into zeros (0.42 -> 0.2 ms for 10^6 float32).
             return (g.reshape(x.shape),)
+        if m is ArrayMath and _few_rows(self.index):
+            return (_add_rows(g, self.index, x.shape),)
         return (m.index_add(g, self.index, x.shape),)
 
     def jvp(self, t, x, y):
@@ -54,6 +56,28 @@ def _adds_axes_only(index) -> bool:
         )
         and sum(i is Ellipsis for i in items) <= 1
     )
+
+
+def _few_rows(index) -> bool:
+    """True for x[ints], a short 1-D integer array picking whole rows along the first axis."""
+    return (
+        isinstance(index, xp.ndarray)
+        and index.ndim == 1
+        and index.dtype.kind in "iu"
+        and len(index) <= _ROWS
+    )
+
+
+_ROWS = 32  # up to this many rows, a row-by-row add beats np.add.at (0.46 -> 0.05 ms, 3 rows)
+
+
+def _add_rows(g, index, shape):
+    """``np.add.at(zeros(shape), index, g)`` one picked row at a time, in the index's order, as
+    add.at adds: the same sums, the same bits."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    for k, i in enumerate(index.tolist()):
+        out[i] += g[k]
+    return out
 
 
 class IndexAdd(Op):
