@@ -1,7 +1,7 @@
 """Selecting, scattering and splitting under PyTorch's signatures and meanings (``cr.gather``,
 ``cr.scatter_add``, ``cr.index_select``, ``cr.masked_fill``, ``cr.split``, ``cr.narrow``,
 ``cr.flip``, ``cr.tril``, ...), each the one definition its method and ``cr.X`` reach; each is
-written with the ops below it, so it has their gradients (``tests/test_tensor_methods.py``
+written with the ops below it, so it has their gradients (``tests/tensor/test_tensor_methods_torch.py``
 checks each against PyTorch)."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ allocated, and a check against what the machine has free.
 A few characters of command line (``--channels 100000,8,8``, ``--beam 100000``) ask NumPy for
 tens of gigabytes; the operating system grants it lazily and then kills the process, or the
 machine, part way through. The estimates are rough, on the high side (2 to 3.5 times the peak
-that tracemalloc measures in tests/test_memory_budget.py): they tell a run that fits from one
+that tracemalloc measures in tests/cli/test_memory_budget.py): they tell a run that fits from one
 that cannot, not the exact peak.
 """
 

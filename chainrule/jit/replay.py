@@ -103,7 +103,7 @@ def _compile(sources: list[str], tables: dict[str, tuple]):
     names: dict[str, Any] = dict(tables)
     for src in sources:
         # One compile() per function: Python's compiler needs memory in proportion to the
-        # function it compiles (benchmarks' "compile" workload, tests/test_compile_memory.py).
+        # function it compiles (benchmarks' "compile" workload, tests/compile/test_compile_memory.py).
         exec(compile(src, "<cr.compile replay>", "exec"), names)
     return names["replay"]
 
@@ -316,7 +316,7 @@ def _owned_gradients(rec: _Recording, last: dict[int, int], kept: set) -> set[in
 
 
 # Longer replays are cut into functions of this many lines: Python's compiler needs memory in
-# proportion to the function it compiles (tests/test_compile_memory.py bounds the peak).
+# proportion to the function it compiles (tests/compile/test_compile_memory.py bounds the peak).
 _PART_LINES = 250
 # The replay's locals: slots s<k> and inputs t<k>; not an attribute (".s1") nor the name of one
 # in quotes (a _release line's ('s1',)).

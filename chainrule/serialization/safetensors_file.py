@@ -4,7 +4,7 @@ Written here rather than by ``safetensors.numpy.save_file``, which writes its ow
 (``.tmpXXXXXX``, mode 0600) and renames it: a kill left that file behind for good, under a name
 no one could tell from another program's, and the checkpoint got 0600 whatever the umask. The
 bytes are the library's own layout (``safetensors.numpy.save`` gives the same header and data;
-tests/test_file_safety.py compares them): an 8-byte little-endian header length, the JSON header
+tests/cli/test_file_safety.py compares them): an 8-byte little-endian header length, the JSON header
 padded with spaces to a multiple of 8, then every tensor's bytes, largest dtypes first, in name
 order within a dtype. Each array is written from its memory, without a copy of the whole file.
 """
