@@ -119,3 +119,16 @@ def test_gelu_of_a_0d_tensor_and_its_gradient():
     torch.nn.functional.gelu(t).backward()
     assert y.shape == () and x.grad.shape == ()
     assert float(x.grad.numpy()) == pytest.approx(float(t.grad), rel=1e-6)
+
+
+def test_float32_gelu_at_zeros_tails_and_non_finite_values():
+    """The float32 path builds Φ from the Mills ratio: Φ(±0) is 1/2 exactly, the tails reach
+    x and 0 exactly, and inf and NaN pass through the clamp."""
+    x = cr.tensor(np.array([0.0, -0.0, 20.0, -20.0, 1e-30], np.float32), requires_grad=True)
+    y = F.gelu(x)
+    y.backward(cr.tensor(np.ones(5, np.float32)))
+    assert y.numpy()[0] == 0.0 and y.numpy()[4] == np.float32(5e-31)
+    assert np.signbit(y.numpy()[1]) and y.numpy()[2] == 20.0 and y.numpy()[3] == 0.0
+    assert x.grad.numpy().tolist() == [0.5, 0.5, 1.0, 0.0, 0.5]
+    special = F.gelu(cr.tensor(np.array([np.inf, np.nan], np.float32))).numpy()
+    assert special[0] == np.inf and np.isnan(special[1])
