@@ -152,6 +152,21 @@ def cross_saved(needs: tuple[bool, ...]) -> tuple[int, ...]:
     return (1,) * needs[0] + (0,) * needs[1]
 
 
+def takes_grad(op: Op, i: int, g, other) -> bool:
+    """Whether input i of a product takes a gradient (``op.inputs`` as the autograd layer or a
+    replay set them, as conv's ``_needs_grad``): the 2 of x * 2 is spared a product of the
+    gradient's size. Its shapes are checked all the same, so that a tensor given a new shape in
+    place since the op ran is still reported as such (engine._reshaped_error)."""
+    if op.inputs is None or op.inputs[i].requires_grad:
+        return True
+    for p, q in zip(reversed(tuple(g.shape)), reversed(tuple(other.shape))):
+        if p != q and 1 not in (p, q):  # NumPy's words, as the product would have raised
+            raise ValueError(
+                f"operands could not be broadcast together with shapes {g.shape} {other.shape}"
+            )
+    return False
+
+
 def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
     if axis is None:

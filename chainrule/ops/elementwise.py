@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend import ArrayMath, bfloat16, xp
-from chainrule.ops.base import ExplainText, Op, cross_saved
+from chainrule.ops.base import ExplainText, Op, cross_saved, takes_grad
 
 
 class _Binary(Op):
@@ -56,7 +56,9 @@ class Mul(_Binary):
         return a * b
 
     def vjp(self, m, g, a, b, y):
-        return g * b, g * a
+        return (g * b if takes_grad(self, 0, g, b) else None), (
+            g * a if takes_grad(self, 1, g, a) else None
+        )
 
     def jvp(self, ta, tb, a, b, y):
         return ta * b + a * tb
