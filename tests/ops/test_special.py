@@ -123,7 +123,7 @@ def test_gelu_of_a_0d_tensor_and_its_gradient():
 
 def test_float32_gelu_at_zeros_tails_and_non_finite_values():
     """The float32 path builds Φ from the Mills ratio: Φ(±0) is 1/2 exactly, the tails reach
-    x and 0 exactly, and inf and NaN pass through the clamp."""
+    x and 0 exactly, and inf and NaN pass through the continued fraction."""
     x = cr.tensor(np.array([0.0, -0.0, 20.0, -20.0, 1e-30], np.float32), requires_grad=True)
     y = F.gelu(x)
     y.backward(cr.tensor(np.ones(5, np.float32)))
