@@ -74,8 +74,14 @@ class LeakyRelu(Op):
 
     def vjp(self, m, g, x, y):
         if m is ArrayMath and 0 <= self.s <= 1 and np.ndim(g) > 0:
-            # the factor 1 or s as max(mask, s): one pass from the mask, exact, no select
-            d = np.maximum(self._positive(x, y), np.asarray(self.s, g.dtype))
+            # the factor 1 or s as the mask clipped to [s, 1]: exact, no select; the mask cast
+            # first, as np.maximum(mask, s) casts it in a buffered loop (0.63 against 0.32 ms)
+            pos = self._positive(x, y)
+            if g.dtype in _BITS:
+                d = pos.astype(g.dtype)
+                np.clip(d, g.dtype.type(self.s), g.dtype.type(1), out=d)
+            else:
+                d = np.maximum(pos, np.asarray(self.s, g.dtype))
             d *= g
             return (d,)
         if m is ArrayMath:
