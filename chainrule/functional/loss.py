@@ -249,8 +249,10 @@ def _ce_weights(t, shape, dtype, w, eps: float, ignore_index: int, name: str):
         B = xp.zeros(shape, dtype=dtype)
         xp.put_along_axis(B, safe[:, None], ((1.0 - eps) * wt)[:, None], axis=1)
         if eps:
-            wc = 1.0 if w is None else _channel_view(w, len(shape))
-            B += (eps / C) * wc * valid[:, None]
+            # In B's dtype: a bool mask times a Python float is float64, and adding a float64
+            # array to B ran the whole pass in float64 (0.9 ms on (4096, 256), most of the op).
+            smooth = (eps / C) * (1.0 if w is None else _channel_view(w, len(shape)))
+            B += smooth if valid.all() else smooth * valid[:, None].astype(dtype)
         count = float(wt.sum())
     else:
         y = t.astype(dtype, copy=False)

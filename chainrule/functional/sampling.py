@@ -249,9 +249,10 @@ def _nearest(x: Tensor, ix: Tensor, iy: Tensor) -> Tensor:
     """The pixel nearest (ix, iy), halves rounded to even (PyTorch's ``nearbyint``)."""
     out = _read(x, ix, iy, 0, 0, xp.rint)
     if ix.requires_grad:
-        # The copied pixel's weight is the constant 1: the grid gets a zero gradient, as in
-        # PyTorch, rather than none at all.
-        out = out * (ix * 0 + 1).unsqueeze(1)
+        # The grid gets a zero gradient, as in PyTorch, rather than none at all: out - |0·ix| is
+        # out exactly (x - (+0.0) keeps -0.0 too), and its backward is one sum over channels,
+        # where out · (0·ix + 1) cost two products as large as out.
+        out = out - (ix * 0).abs().unsqueeze(1)
     return out
 
 

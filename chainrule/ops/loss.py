@@ -10,7 +10,7 @@ from __future__ import annotations
 from chainrule.backend import ArrayMath, xp
 from chainrule.ops.base import Op
 from chainrule.ops.elementwise import sigmoid_array
-from chainrule.ops.fused import log_softmax, log_softmax_parts, rows_summable
+from chainrule.ops.fused import _sum, log_softmax, log_softmax_parts, rows_summable
 
 
 class SoftmaxCrossEntropy(Op):
@@ -35,7 +35,7 @@ class SoftmaxCrossEntropy(Op):
         self.B = target_weights
 
     def forward(self, x):
-        self.A = self.B.sum(axis=1, keepdims=True)
+        self.A = _sum(self.B, 1)  # einsum's row loop for (N, C): 3x faster than sum(axis=1)
         # Kept for the backward pass: softmax, as e^(x - max) / Σ (one division; an exp of the
         # log-softmax there cost several passes, NumPy's float32 exp being slow).
         ls, e, s = log_softmax_parts(x, 1)
@@ -79,7 +79,19 @@ class NllLoss(Op):
     def __init__(self, index, w):
         self.index, self.w = index, w
 
+    def _flat(self, x):
+        """For a C-contiguous (N, C) x, the flat offsets n·C + t[n] of the targets, else None:
+        one ``take``/``put`` at them is a third of take/put_along_axis's time, which builds
+        broadcast index arrays for a fancy index."""
+        if x.ndim != 2 or not x.flags.c_contiguous:
+            return None
+        index = self.index.astype(xp.intp, copy=False)  # any integer dtype the targets had
+        return index + xp.arange(0, x.size, x.shape[1], dtype=xp.intp)
+
     def _pick(self, x):
+        flat = self._flat(x)
+        if flat is not None:
+            return x.reshape(-1).take(flat)
         return xp.take_along_axis(x, self.index[:, None], axis=1)[:, 0]
 
     def forward(self, x):
@@ -87,7 +99,11 @@ class NllLoss(Op):
 
     def _spread(self, v, like):
         out = xp.zeros(like.shape, like.dtype)
-        xp.put_along_axis(out, self.index[:, None], v[:, None], axis=1)
+        flat = self._flat(out)
+        if flat is not None:
+            out.reshape(-1)[flat] = v
+        else:
+            xp.put_along_axis(out, self.index[:, None], v[:, None], axis=1)
         return out
 
     def vjp(self, m, g, x, y):

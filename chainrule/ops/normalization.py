@@ -219,8 +219,9 @@ class GroupNorm(Op):
 
     Composed of primitives this is a dozen passes forward and back; fused it is about ten.
     Forward keeps x̂ (one activation-sized array) for the backward: recomputing it, as
-    ``BatchNormTrain`` does, would add two passes to the backward. Row sums of the weighted
-    products are taken per (sample, channel) first, so that w is applied to a small array.
+    ``BatchNormTrain`` does, would add two passes to the backward. The backward allocates
+    only dx: the sums of g x̂ are row dots (no g x̂ array), and x̂·c + a is formed block by
+    block in a small scratch array (``_subtract_affine_rows``).
     Recorded backward passes (``create_graph=True``) recompute x̂ with differentiable ops.
     """
 
@@ -242,9 +243,7 @@ class GroupNorm(Op):
         self.invstd = 1.0 / xp.sqrt(var + self.eps)
         xhat *= self.invstd[:, None]
         self.xhat = xhat
-        y = xhat.reshape(x.shape) * w[:, None]
-        y += b[:, None]
-        return y
+        return _affine_channels(xhat, w, b, x.shape)
 
     def vjp(self, m, g, x, w, b, y):
         if m is not ArrayMath:
@@ -252,20 +251,34 @@ class GroupNorm(Op):
         n, c, s = x.shape
         r, k = self._rows(x)
         xhat, invstd = self.xhat, self.invstd
-        p = g.reshape(r, k) * xhat  # g x̂: its sums give dw and the row sums Σ g w x̂
-        q, rg = _channel_sums(p, n, c, s), _channel_sums(g, n, c, s)  # (N, C) each
+        if s == 1 and self.groups == 1:
+            return self._vjp_layer(g.reshape(n, c), xhat, invstd, w)
+        # Σ_s g x̂ and Σ_s g per (sample, channel) without forming g x̂: row dots (einsum) and
+        # matrix-vector products, so the backward allocates nothing activation-sized but dx.
+        q = xp.einsum("ij,ij->i", g.reshape(n * c, s), xhat.reshape(n * c, s)).reshape(n, c)
+        rg = _channel_sums(g, n, c, s)
         ones = xp.ones(n, dtype=q.dtype)
         gw, gb = ones @ q, ones @ rg  # matrix-vector products: BLAS, faster than sum(axis=0)
         scale = invstd * (1.0 / k)
         c_row = _group_dot(q, w, self.groups) * scale  # s Σ(g w x̂) / K per row
         a_row = _group_dot(rg, w, self.groups) * scale  # s Σ(g w) / K per row
-        dx = g.reshape(x.shape) * w[:, None]
-        d = dx.reshape(r, k)
-        d *= invstd[:, None]
-        xp.multiply(xhat, c_row[:, None], out=p)  # p is ours and no longer needed: reuse it
-        p += a_row[:, None]
-        d -= p
+        # s·w per (sample, channel): dx starts as g s w in one pass.
+        sw = (invstd.reshape(n, self.groups, 1) * w.reshape(self.groups, -1)).reshape(n, c)
+        dx = g.reshape(x.shape) * sw[:, :, None]
+        _subtract_affine_rows(dx.reshape(r, k), xhat, c_row, a_row)
         return dx, gw, gb
+
+    def _vjp_layer(self, G, xhat, invstd, w):
+        """Layer norm's case (one group, one position: rows are samples, columns channels)."""
+        k = G.shape[1]
+        gw = xp.einsum("ij,ij->j", G, xhat)
+        gb = xp.ones(G.shape[0], dtype=G.dtype) @ G
+        dx = _times_pattern(G, w)  # g w, then dx in place
+        scale = invstd * (1.0 / k)
+        c_row = xp.einsum("ij,ij->i", dx, xhat) * scale  # s Σ(g w x̂) / K per row
+        a_row = (dx @ xp.ones(k, dtype=dx.dtype)) * scale  # s Σ(g w) / K per row
+        _subtract_affine_rows(dx, xhat, c_row, a_row, invstd)
+        return dx.reshape(-1, k, 1), gw, gb
 
     def _vjp_recorded(self, m, g, x, w):
         n, c, s = x.shape
@@ -305,3 +318,57 @@ def _group_dot(q, w, groups):
     return xp.einsum(
         "ngc,gc->ng", q.reshape(q.shape[0], groups, -1), w.reshape(groups, -1)
     ).reshape(-1)
+
+
+_BLOCK = 1 << 16  # elements per block of rows: its scratch (256 KiB in float32) stays in cache
+
+
+def _subtract_affine_rows(d, xhat, c_row, a_row, scale=None):
+    """d ← d·scale - (x̂·c + a) per row, in place, block by block of rows: the product x̂·c
+    needs a scratch array, and a block-sized one stays in cache where a whole-sized one would
+    be a fresh allocation (page faults) and one more pass through memory."""
+    rows = max(1, _BLOCK // d.shape[1])
+    tmp = xp.empty((min(rows, d.shape[0]), d.shape[1]), dtype=d.dtype)
+    for i in range(0, d.shape[0], rows):
+        j = min(i + rows, d.shape[0])
+        t, db = tmp[: j - i], d[i:j]
+        xp.multiply(xhat[i:j], c_row[i:j, None], out=t)
+        t += a_row[i:j, None]
+        if scale is not None:
+            db *= scale[i:j, None]
+        db -= t
+
+
+def _times_pattern(a, pattern):
+    """a · pattern, for a C-contiguous a whose rows (its last axis) repeat ``pattern``: on a view
+    whose rows hold several of them (at least ``_PATTERN`` elements) and the pattern tiled to
+    match. NumPy's broadcast loop runs once per row, and rows of a few hundred cost ~1.5x a
+    long row's time (0.27 -> 0.18 ms for (4096, 256) · (256,)); the products are the same."""
+    rows, m = a.size // pattern.size, pattern.size
+    reps = _rows_per_view(rows, m)
+    return (a.reshape(rows // reps, reps * m) * xp.tile(pattern, reps)).reshape(a.shape)
+
+
+def _affine_channels(xhat, w, b, shape):
+    """x̂ · w + b per channel of x̂ seen as (N, C, S): w and b repeated along S into one
+    sample's pattern (C·S), so that the loops run over whole samples (see ``_times_pattern``)
+    rather than once per channel segment of S (0.55 -> 0.32 ms at (16, 64, 1024))."""
+    n, c, s = shape
+    wp, bp = xp.repeat(w, s), xp.repeat(b, s)
+    reps = _rows_per_view(n, c * s)
+    y = xhat.reshape(n // reps, reps * c * s) * xp.tile(wp, reps)
+    y += xp.tile(bp, reps)
+    return y.reshape(shape)
+
+
+_PATTERN = 1 << 14  # elements per row of the views above: past this, a longer row gains nothing
+
+
+def _rows_per_view(rows: int, m: int) -> int:
+    """How many rows of m elements to join per row of the view: the fewest dividing ``rows``
+    that give at least ``_PATTERN`` elements (1 when none within a few times that)."""
+    want = -(-_PATTERN // m)
+    for k in range(want, min(rows, 4 * want) + 1):
+        if rows % k == 0:
+            return k
+    return 1
