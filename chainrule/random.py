@@ -8,10 +8,23 @@ from chainrule.backend import xp
 _generator = xp.random.default_rng()
 
 
+def seed_value(seed: int) -> int:
+    """The seed that PyTorch's ``manual_seed`` stores for ``seed``: ``int(seed)`` modulo 2**64,
+    so that -1 is 2**64 - 1 (NumPy's generators take no negative seed). Raises ``ValueError``
+    outside [-2**63, 2**64 - 1], which PyTorch refuses too."""
+    value = int(seed)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(
+            f"manual_seed: seed {seed} is outside [-2**63, 2**64 - 1], the seeds PyTorch takes"
+        )
+    return value % 2**64
+
+
 def manual_seed(seed: int) -> None:
-    """Reseeds the library's generator: every later random draw becomes repeatable."""
+    """Reseeds the library's generator: every later random draw becomes repeatable. Takes
+    PyTorch's seeds, negative ones included (``seed_value``)."""
     global _generator
-    _generator = xp.random.default_rng(seed)
+    _generator = xp.random.default_rng(seed_value(seed))
 
 
 def generator() -> xp.random.Generator:
@@ -49,8 +62,12 @@ class Generator:
         self._seed: int | None = None
 
     def manual_seed(self, seed: int) -> Generator:
-        """Reseeds this generator; returns it, so that ``Generator().manual_seed(0)`` chains."""
-        self._seed = int(seed)
+        """Reseeds this generator; returns it, so that ``Generator().manual_seed(0)`` chains.
+        Takes an integer, as ``torch.Generator.manual_seed`` (``cr.manual_seed`` also takes
+        what ``int()`` turns into one)."""
+        if isinstance(seed, bool) or not isinstance(seed, int | xp.integer):
+            raise RuntimeError(f"manual_seed expected an integer, but got {type(seed).__name__}")
+        self._seed = seed_value(seed)
         self._rng = xp.random.default_rng(self._seed)
         return self
 

@@ -273,6 +273,53 @@ def logical_not(input) -> Tensor:
     return recomputed(xp.logical_not, input)
 
 
+def _close(a, b, rtol: float, atol: float, equal_nan: bool):
+    """PyTorch's closeness on arrays of one dtype: a == b, or |a - b| finite and at most
+    atol + |rtol · b| (integers compared in the default float dtype)."""
+    close = xp.equal(a, b)
+    if equal_nan and kind(a.dtype) in "fc":
+        close |= xp.isnan(a) & xp.isnan(b)
+    if rtol == 0 and atol == 0:
+        return close
+    if kind(a.dtype) not in "fc":  # integers and bools
+        a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
+    # inf - inf is nan, and +inf against -inf is inf: neither is close (only equal infinities).
+    with xp.errstate(invalid="ignore", over="ignore"):
+        error = xp.abs(a - b)
+        close |= xp.isfinite(error) & (error <= atol + xp.abs(rtol * b))
+    return close
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """Elementwise |input - other| <= atol + rtol · |other| (or equal), as ``torch.isclose``:
+    a bool tensor of the broadcast shape. Both must have one dtype; NaN is close to NaN only
+    with ``equal_nan``."""
+    a, b = (x._data if isinstance(x, make.Tensor) else xp.asarray(x) for x in (input, other))
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            f"isclose: input and other must have the same dtype, got {a.dtype} and {b.dtype}"
+        )
+    if rtol < 0 or atol < 0:
+        bad = "rtol" if rtol < 0 else "atol"
+        raise RuntimeError(f"isclose: {bad} must be at least 0, got {rtol if rtol < 0 else atol}")
+    return recomputed(_close, input, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def allclose(
+    input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """Whether ``isclose(input, other, ...)`` holds everywhere (a Python bool), as
+    ``torch.allclose``."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input, other) -> bool:
+    """Whether both have the same shape and the same values (NaN equals nothing), as
+    ``torch.equal``: a Python bool; dtypes may differ."""
+    a, b = (x._data if isinstance(x, make.Tensor) else xp.asarray(x) for x in (input, other))
+    return a.shape == b.shape and bool(xp.array_equal(a, b))
+
+
 def legacy_alpha(name: str, other, legacy: tuple, alpha):
     """``(other, alpha)`` of ``add``/``sub`` and their in-place forms, accepting PyTorch's
     deprecated ``name(Number alpha, Tensor other)`` overload with PyTorch's UserWarning."""

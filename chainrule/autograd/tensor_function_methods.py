@@ -55,6 +55,9 @@ class FunctionMethods:
     logical_or = pointwise.logical_or
     logical_xor = pointwise.logical_xor
     logical_not = pointwise.logical_not
+    isclose = pointwise.isclose
+    allclose = pointwise.allclose
+    equal = pointwise.equal
 
     # ----- reductions -----
     sum = reductions.sum

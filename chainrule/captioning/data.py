@@ -44,8 +44,11 @@ def encode_references(
 ) -> xp.ndarray:
     """Every reference as token ids: int64 (N, R, max_len) (words, ``<end>``, ``<pad>``...).
 
-    Raises ``ValueError`` if scenes have different numbers of references.
+    Raises ``ValueError`` if scenes have different numbers of references. No scenes (a split of
+    size 0, e.g. ``--val-size 0``) give a (0, 0, max_len) array.
     """
+    if not captions:
+        return xp.zeros((0, 0, max_len), dtype=xp.int64)
     counts = {len(refs) for refs in captions}
     if len(counts) != 1:
         raise ValueError(f"encode_references: every image needs as many references, got {counts}")

@@ -43,7 +43,8 @@ def plot_panels(rows: list[dict], path: str, panels: list[Panel], title: str = "
             ax.set_yscale("log")
         if panel.ylim:
             ax.set_ylim(*panel.ylim)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # a panel with no series (no validation) has none
+            ax.legend()
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

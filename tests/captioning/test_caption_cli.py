@@ -35,6 +35,18 @@ def test_train_writes_checkpoints_metrics_and_curves(trained, capsys):
     assert row["epoch"] == 1 and row["steps"] == 2 and 0 <= row["val_exact_match"] <= 1
 
 
+def test_train_without_a_validation_split(tmp_path, recwarn):
+    # --val-size 0: no validation figures, and no warning from the curves' empty panel.
+    out = tmp_path / "run"
+    rc = main(["caption", "train", "--train-size", "16", "--val-size", "0", "--epochs", "1",
+               "--batch-size", "16", "--out", str(out), *TINY])  # fmt: skip
+    assert rc == 0
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["epoch"] == 1 and row.get("val_exact_match") is None
+    assert (out / "curves.png").stat().st_size > 0
+    assert not [w for w in recwarn if "legend" in str(w.message)]
+
+
 def test_eval_prints_every_metric(trained, capsys):
     out, _ = trained
     rc = main(["caption", "eval", str(out / "model.safetensors"), "--size", "10", "--beam", "2",
