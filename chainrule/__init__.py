@@ -16,7 +16,7 @@ if _interrupts.started_as_command():
     _interrupts.guard_start()
 # isort: on
 
-from chainrule import backends
+from chainrule import backends, memory  # memory: on import, freed arrays stay for reuse
 from chainrule.autograd import (
     Tensor,
     detect_anomaly,

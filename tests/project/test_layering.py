@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2] / "chainrule"
 
 LAYER = {
-    "errors": 0, "backend": 0, "backends": 0, "random": 0, "devices": 0,
+    "errors": 0, "backend": 0, "backends": 0, "random": 0, "devices": 0, "memory": 0,
     "ops": 1,
     "autograd": 2, "amp": 2, "cuda": 2,
     "jit": 3,
