@@ -3,6 +3,7 @@ and a PyTorch run (eager or ``torch.compile``d) of one training step, from the s
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -252,8 +253,9 @@ class RecipeWorkload(Workload):
 
             def loss_fn(out, yb):  # the quadratic cost of bench_training.py
                 return 0.5 * ((out - eye[yb]) ** 2).sum() / len(yb)
-        else:
-            loss_fn = torch.nn.functional.cross_entropy
+        else:  # the recipe's keywords (the cnn's label smoothing) on torch's cross-entropy
+            keywords = getattr(self.recipe.loss, "keywords", {})
+            loss_fn = functools.partial(torch.nn.functional.cross_entropy, **keywords)
         fwd = torch.compile(tm) if compiled else tm
         data = [tuple(torch.from_numpy(a) for a in b) for b in self.batches()]
 
