@@ -5,12 +5,10 @@ float dtype that Python floats become (``set_default_dtype``); ``sum_to``, the o
 undoes broadcasting; and ``ArrayMath``, the vocabulary VJP rules are written in on raw arrays
 (``autograd.tensor_math`` offers the same names on Tensors, for ``create_graph=True``).
 
-Who calls ``xp``: the primitive ops in ``ops/`` compute with it (of those, ``elementwise`` also
-uses ``numpy`` for ``errstate``, and ``special``'s erf is written on ``numpy`` alone), and
-``autograd/tensor.py`` uses it for forward-mode tangents and anomaly checks. Everything else,
-from the rest of ``autograd`` to ``functional``, ``nn``, ``optim``, ``jit`` and the data tools,
-imports ``numpy`` directly: a second array module (CuPy on a GPU) would be a new entry here for
-the ops, and a pass over those packages as well.
+Who calls ``xp``: every package above ``ops/`` reaches the array module only as ``xp`` from
+here (``tests/project/test_layering.py`` keeps it so); the primitive ops in ``ops/`` and this
+module may also name ``numpy`` (``errstate``, ``special``'s erf written on ``numpy`` alone). A
+second array module (CuPy on a GPU) would be a new entry here and a pass over ``ops/``.
 """
 
 from __future__ import annotations
