@@ -67,9 +67,11 @@ class LeakyRelu(Op):
         return y > 0 if self.s >= 0 else x > 0
 
     def forward(self, x):
-        xs = np.multiply(x, self.s, out=_buffer(x), casting="unsafe")
-        if 0 <= self.s <= 1:  # max(x, s x) is x for x > 0 and s x below: no select
+        with np.errstate(invalid="ignore"):  # 0 · ±inf is nan, PyTorch's value below 0, silently
+            xs = np.multiply(x, self.s, out=_buffer(x), casting="unsafe")
+        if 0 < self.s <= 1:  # max(x, s x) is x for x > 0 and s x below: no select
             return np.maximum(x, xs, out=xs)
+        # A slope of 0 takes the select too: there max(+inf, 0 · inf) would be nan, not +inf.
         return select(x > 0, x, xs)
 
     def vjp(self, m, g, x, y):

@@ -59,13 +59,30 @@ def test_matches_torch_on_large_inputs(name, dtype, tol):
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("name", ["leaky_relu", "elu", "softplus", "sigmoid"])  # silu(-inf): nan
+LEAKY = ["leaky_relu", "leaky_relu_0", "leaky_relu_neg", "leaky_relu_steep"]
+
+
+@pytest.mark.parametrize("name", [*LEAKY, "elu", "softplus", "sigmoid"])  # silu(-inf): nan
 def test_infinities_and_nan_as_torch(name):
     ours_fn, torch_fn = CASES[name]
     x = np.concatenate([[np.inf, -np.inf, np.nan], np.linspace(-3, 3, 5000)]).astype(np.float32)
     yo = ours_fn(cr.tensor(x)).numpy()
     yt = torch_fn(torch.tensor(x)).numpy()
     np.testing.assert_allclose(yo, yt, rtol=2e-6, atol=2e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", LEAKY)
+def test_leaky_relu_gradient_at_infinities_as_torch_without_warnings(name, recwarn):
+    # A slope of 0 gave nan at +inf (max(inf, 0 · inf)) and so a gradient of 0 where torch's is 1.
+    ours_fn, torch_fn = CASES[name]
+    x = np.array([np.inf, -np.inf, np.nan, 2.0, -2.0, 0.0], np.float32)
+    xo, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo, yt = ours_fn(xo), torch_fn(xt)
+    np.testing.assert_array_equal(yo.detach().numpy(), yt.detach().numpy())
+    yo.backward(cr.ones(6))  # (not .sum(): NumPy warns on inf + -inf in a sum)
+    yt.backward(torch.ones(6))
+    np.testing.assert_array_equal(xo.grad.numpy(), xt.grad.numpy())
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
 def test_select_is_exact_for_every_value():
