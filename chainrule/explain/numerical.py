@@ -147,13 +147,14 @@ def special_points(steps, name: Callable[[Tensor], str], h: float) -> list[str]:
 
 
 def evaluator(
-    expression, inputs: Mapping[str, Tensor]
+    expression, inputs: Mapping[str, Tensor], fixed: Mapping[str, Tensor] | None = None
 ) -> Callable[[Mapping[str, xp.ndarray]], float]:
-    """f(values) for the expression, evaluated without a graph."""
+    """f(values) for the expression, evaluated without a graph; ``fixed`` gives the inputs that
+    are not varied (the class index k of ``cross_entropy(z, k)``), as they are."""
     from chainrule.explain.evaluate import evaluate
 
     def f(values: Mapping[str, xp.ndarray]) -> float:
-        env = {k: tensor(v) for k, v in values.items()}
+        env = {**(fixed or {}), **{k: tensor(v) for k, v in values.items()}}
         with no_grad():
             r = evaluate(expression, env).result
         return float(r._data if isinstance(r, Tensor) else r)

@@ -90,7 +90,7 @@ class Trace:
     def numerical(self, eps: float = 1e-6) -> dict[str, xp.ndarray]:
         """Central-difference estimates (f(x+h) - f(x-h)) / 2h of d(output)/d(input), per element."""
         base = {k: v._data for k, v in self.inputs.items()}
-        f = evaluator(self.expression, self.inputs)
+        f = evaluator(self.expression, self.inputs, self.fixed)
         out = {}
         for name, x in base.items():
             g = xp.zeros_like(x)
@@ -115,7 +115,7 @@ class Trace:
         base = {k: v._data for k, v in self.inputs.items()}
         with xp.errstate(all="ignore"):
             notes = special_points(self.ledger.steps, self.name, h)
-        f = evaluator(self.expression, self.inputs)
+        f = evaluator(self.expression, self.inputs, self.fixed)
         return numerical_check(f, base, self.gradients, notes, h, one_sided)
 
     def nudge(self, name: str, h: float = 1e-6) -> list[Nudge]:

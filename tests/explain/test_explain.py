@@ -166,6 +166,17 @@ def test_every_function_against_numerical():
         np.testing.assert_allclose(num[name], ex.gradients[name], rtol=1e-6, atol=1e-8)
 
 
+def test_numerical_checks_hold_the_class_index_fixed():
+    # k takes no gradient: the difference quotients vary z alone and evaluate with k as given.
+    ex = explain("cross_entropy(z, k)", z=[1.0, 2.0, 0.5], k=1)
+    assert list(ex.inputs) == ["z"] and list(ex.fixed) == ["k"]
+    np.testing.assert_allclose(ex.numerical()["z"], ex.gradients["z"], atol=1e-8)
+    check = ex.numerical_check()
+    assert [r.label for r in check.rows] == ["z[0]", "z[1]", "z[2]"]
+    assert not any(r.flagged for r in check.rows)
+    np.testing.assert_allclose([r.estimate for r in check.rows], ex.gradients["z"], atol=1e-8)
+
+
 def test_ledger_of_a_user_graph_with_shared_intermediate(float64):
     # c is used three times (once by the add, twice by c*c), so it receives three contributions
     # before its own step runs: 1 from the add, c and c from the mul.
